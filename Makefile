@@ -1,0 +1,82 @@
+# Skolehub: `make run` (the main job on the sandbox) and `make test` (the whole suite).
+# Both work on a fresh machine: they create .venv from the lock file and install the
+# Debian packages (slapd, ldap-utils, PostgreSQL, a JDK and Maven) that are missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+HUB := $(BIN)/hub
+
+export HUB_VAR_DIR ?= $(CURDIR)/var
+export HUB_ENV_FILE ?= $(HUB_VAR_DIR)/sandbox/secrets.env
+export AIRFLOW_HOME ?= $(HUB_VAR_DIR)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
+
+DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps run test lint schemas bench down clean
+
+help:
+	@echo "make run    - install, start Kafka and the sandbox school owner, run the main job"
+	@echo "make test   - install what the tests need and run the whole suite"
+	@echo "make bench  - run the benchmarks in bench/ (needs make run's services or starts them)"
+	@echo "make down   - stop the local Kafka broker and the sandbox"
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@test -x $(BIN)/python || uv venv --quiet --python python3.11 $(VENV)
+	VIRTUAL_ENV=$(VENV) uv pip sync --quiet --require-hashes requirements/lock.txt
+	VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Debian packages the sandbox and the tests run: slapd for the directory, PostgreSQL for
+# the production store path, a JDK and Maven for the local Kafka broker.
+system-deps:
+	@missing=""; \
+	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
+	command -v ldapadd >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+run: install system-deps
+	$(HUB) kafka up
+	$(HUB) sandbox up
+	$(HUB) run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m schemas.export --check
+
+test: install system-deps lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+schemas: install
+	$(BIN)/python -m schemas.export
+
+bench: install system-deps
+	$(BIN)/python bench/publish.py
+
+down:
+	-$(HUB) sandbox down
+	-$(HUB) kafka down
+
+clean: down
+	rm -rf $(HUB_VAR_DIR) $(VENV)

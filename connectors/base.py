@@ -1,0 +1,166 @@
+"""The connector base: what a source yields, the paging loop and the one retry policy.
+
+A connector subclasses `Source`, declares its name and entity types, and implements
+`check()` and `read()`. Paging is an object (`Paginator`): the base owns the loop,
+stops on an empty page or a missing token, and detects a token that comes back.
+Retries live only in `RetryPolicy.call`, which every request and search goes through.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import structlog
+
+from connectors.errors import FatalError, RetriableError
+from schemas.entities import Entity, SourceRef
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+PageT = TypeVar("PageT")
+PageT_contra = TypeVar("PageT_contra", contravariant=True)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A source record that could not become an entity; it goes to the dead-letter topic.
+
+    `payload` is the raw record with personal identifiers already removed by the connector.
+    """
+
+    entity: str
+    record_ref: str
+    reason: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Removed:
+    """The source says this entity is gone (incremental sources that report deletions)."""
+
+    entity_type: type[Entity]
+    key: str
+
+
+Item = Entity | Rejected | Removed
+
+
+class Paginator(Protocol[PageT_contra]):
+    """Finds the token of the next page in a page; `None` means there is no next page."""
+
+    def next(self, page: PageT_contra) -> str | None:
+        """Return the next page's token, or None when this page was the last."""
+        ...
+
+
+def paged(
+    fetch: Callable[[str | None], PageT],
+    paginator: Paginator[PageT],
+    *,
+    connector: str,
+    is_empty: Callable[[PageT], bool],
+) -> Iterator[PageT]:
+    """Yield pages from `fetch(token)` until the last one; a repeated token is fatal."""
+    seen: set[str] = set()
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        if is_empty(page):
+            return
+        yield page
+        token = paginator.next(page)
+        if token is None:
+            return
+        if token in seen:
+            raise FatalError(
+                "Loop detected in pagination: the source returned a page token it sent before",
+                connector=connector,
+            )
+        seen.add(token)
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with full jitter, honouring the source's Retry-After."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt number `attempt + 1` (attempt counts from 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return self.rng.uniform(0, ceiling)
+
+    def call(self, operation: Callable[[], T], *, connector: str, what: str) -> T:
+        """Run `operation`, retrying `RetriableError`; the last failure is raised as fatal."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return operation()
+            except RetriableError as exc:
+                if attempt == self.attempts:
+                    raise FatalError(
+                        f"gave up after {attempt} attempts: {exc.message}",
+                        connector=connector,
+                        status=exc.status,
+                        path=exc.path,
+                    ) from exc
+                wait = self.delay(attempt, exc.retry_after)
+                log.warning(
+                    "request_retried",
+                    connector=connector,
+                    what=what,
+                    attempt=attempt,
+                    status=exc.status,
+                    wait_seconds=round(wait, 3),
+                    reason=exc.message,
+                )
+                self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Source(ABC):
+    """One configured instance of a source system for one tenant."""
+
+    #: Dotted name used in logs and errors, e.g. `identity.feide_ldap`.
+    name: ClassVar[str]
+    #: The system part of `SourceRef`, e.g. `feide_ldap`.
+    system: ClassVar[str]
+    #: The entity types this source produces, in publishing order.
+    entity_types: ClassVar[tuple[type[Entity], ...]]
+
+    def __init__(self, tenant: str, instance: str, retry: RetryPolicy | None = None) -> None:
+        self.tenant = tenant
+        self.instance = instance
+        self.retry = retry or RetryPolicy()
+        self.ref = SourceRef(system=self.system, instance=instance)
+
+    #: True when `read()` returns the whole source, so what is missing was deleted.
+    full_snapshot: bool = True
+
+    @abstractmethod
+    def check(self) -> None:
+        """Connect and authenticate; raise a `ConnectorError` that says what is wrong."""
+
+    @abstractmethod
+    def read(self) -> Iterator[Item]:
+        """Yield every entity (and rejected record) of the source, streaming page by page."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Identity sources: directories and school-data registers that know people and groups."""

@@ -1,0 +1,538 @@
+"""A Feide-like LDAP directory (eduPerson, norEdu*) read with RFC 2696 paged searches.
+
+Yields the school owner and its units as `Organisation`, people as `Person`, and the
+groups that travel as `eduPersonEntitlement` values as `Group` and `Membership`.
+`norEduPersonNIN` becomes a keyed HMAC here and never leaves this module.
+
+Layout it expects under the configured base DN (the owner's `norEduOrg` entry):
+units are `norEduOrgUnit` entries, people are `eduPerson` entries, anywhere below.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+import ldap3
+from ldap3.core import exceptions as ldap_exc
+from pydantic import ValidationError
+
+from connectors.base import Item, Rejected, RetryPolicy, Source, paged
+from connectors.errors import (
+    AuthError,
+    ConfigError,
+    FatalError,
+    RetriableError,
+    SkippableRecordError,
+)
+from connectors.privacy import national_id_hmac
+from hub.settings import LdapSourceSettings
+from schemas.entities import (
+    Group,
+    GroupKind,
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationKind,
+    Person,
+    Role,
+    SchoolType,
+)
+
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+GROUP_URN = "urn:mace:feide.no:go:group:"
+GREP_URN = "urn:mace:feide.no:go:grep:"
+
+ORG_ATTRIBUTES = ["o", "norEduOrgUniqueIdentifier", "norEduOrgNIN", "eduOrgLegalName"]
+UNIT_ATTRIBUTES = [
+    "ou",
+    "cn",
+    "norEduOrgUnitUniqueIdentifier",
+    "norEduOrgAcronym",
+    "businessCategory",
+    "modifyTimestamp",
+]
+#: Never `userPassword`: the hub does not read what it must not keep.
+PERSON_ATTRIBUTES = [
+    "uid",
+    "cn",
+    "sn",
+    "givenName",
+    "displayName",
+    "mail",
+    "title",
+    "eduPersonPrincipalName",
+    "eduPersonAffiliation",
+    "eduPersonPrimaryAffiliation",
+    "eduPersonOrgUnitDN",
+    "eduPersonPrimaryOrgUnitDN",
+    "eduPersonEntitlement",
+    "norEduPersonNIN",
+    "modifyTimestamp",
+]
+#: Attributes whose values never reach an event, a log line or the dead-letter topic.
+REDACTED_ATTRIBUTES = frozenset({"norEduPersonNIN", "userPassword"})
+
+AFFILIATIONS = frozenset(
+    {"student", "faculty", "staff", "employee", "member", "affiliate", "alum", "library-walk-in"}
+)
+#: Unit `businessCategory` → (organisation kind, school types).
+UNIT_CATEGORIES: dict[str, tuple[OrganisationKind, tuple[SchoolType, ...]]] = {
+    "barnehage": (OrganisationKind.PRESCHOOL_UNIT, (SchoolType.PRESCHOOL,)),
+    "grunnskole": (OrganisationKind.SCHOOL_UNIT, (SchoolType.COMPULSORY,)),
+    "videregaende": (OrganisationKind.SCHOOL_UNIT, (SchoolType.UPPER_SECONDARY,)),
+}
+#: Staff `title` (lowercase) → role; staff without a known title are `staff`.
+TITLE_ROLES: dict[str, Role] = {
+    "lærer": Role.TEACHER,
+    "lektor": Role.TEACHER,
+    "adjunkt": Role.TEACHER,
+    "barnehagelærer": Role.PRESCHOOL_TEACHER,
+    "pedagogisk leder": Role.PRESCHOOL_TEACHER,
+    "assistent": Role.ASSISTANT,
+    "fagarbeider": Role.ASSISTANT,
+    "miljøarbeider": Role.ASSISTANT,
+    "ikt-veileder": Role.IT_PEDAGOGUE,
+    "rektor": Role.SCHOOL_LEADER,
+    "styrer": Role.SCHOOL_LEADER,
+    "inspektør": Role.SCHOOL_LEADER,
+    "administrasjon": Role.ADMINISTRATOR,
+    "konsulent": Role.ADMINISTRATOR,
+}
+GROUP_KINDS = {"b": GroupKind.BASE_GROUP, "u": GroupKind.TEACHING_GROUP, "a": GroupKind.OTHER}
+MEMBER_ROLES = {
+    "student": MembershipRole.STUDENT,
+    "faculty": MembershipRole.TEACHER,
+    "staff": MembershipRole.STAFF,
+}
+_EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+_NIN = re.compile(r"^\d{11}$")
+_GRADE = re.compile(r"(?:aarstrinn|trinn)(\d{1,2})$|(?:vg|VG)(\d)$")
+
+Attributes = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class _Page:
+    entries: list[tuple[str, Attributes]]
+    cookie: bytes
+
+
+class _CookiePaginator:
+    """The RFC 2696 paged-results cookie as a page token (hex), empty at the end."""
+
+    def next(self, page: _Page) -> str | None:
+        return page.cookie.hex() if page.cookie else None
+
+
+@dataclass(frozen=True)
+class GroupEntitlement:
+    """One parsed `urn:mace:feide.no:go:group:` value."""
+
+    kind: str
+    grep_code: str
+    org: str
+    local_id: str
+    valid_from: date | None
+    valid_to: date | None
+    role: str
+    name: str
+
+    @property
+    def group_key(self) -> str:
+        """The group's key: organisation, kind and local id (dates and role vary per member)."""
+        return f"{self.org}:{self.kind}:{self.local_id}"
+
+
+def parse_group_entitlement(value: str) -> GroupEntitlement:
+    """Parse a Feide group entitlement; raise `ValueError` saying what is wrong."""
+    fields = value[len(GROUP_URN) :].split(":")
+    if not value.startswith(GROUP_URN) or len(fields) != 8:
+        raise ValueError(f"expected 8 fields after {GROUP_URN}, got {len(fields)}")
+    kind, grep_code, org, local_id, start, end, role, name = fields
+    if kind not in GROUP_KINDS:
+        raise ValueError(f"unknown group type {kind!r} (expected b, u or a)")
+    if not org or not local_id:
+        raise ValueError("organisation and local id must not be empty")
+    if role not in MEMBER_ROLES:
+        raise ValueError(f"unknown member role {role!r}")
+    return GroupEntitlement(
+        kind=kind,
+        grep_code=grep_code,
+        org=org,
+        local_id=local_id,
+        valid_from=_date(start, "from date"),
+        valid_to=_date(end, "to date"),
+        role=role,
+        name=unquote(name) or local_id,
+    )
+
+
+def parse_grade(value: str) -> int | None:
+    """The grade level in a `urn:mace:feide.no:go:grep:` value (1–10, Vg1–Vg3 as 11–13)."""
+    match = _GRADE.search(value[len(GREP_URN) :])
+    if not match:
+        return None
+    if match.group(1):
+        return int(match.group(1))
+    return 10 + int(match.group(2))
+
+
+def _date(text: str, what: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _normalise_dn(dn: str) -> str:
+    return ",".join(part.strip().lower() for part in dn.split(","))
+
+
+def _first(attrs: Attributes, name: str) -> str | None:
+    values = attrs.get(name.lower())
+    return values[0] if values else None
+
+
+def _modified(attrs: Attributes) -> datetime | None:
+    stamp = _first(attrs, "modifyTimestamp")
+    if not stamp:
+        return None
+    return datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+class FeideLdap(Source):
+    """People, units and groups from a Feide-like LDAP directory."""
+
+    name: ClassVar[str] = "identity.feide_ldap"
+    system: ClassVar[str] = "feide_ldap"
+    entity_types = (Organisation, Person, Group, Membership)
+
+    def __init__(
+        self,
+        settings: LdapSourceSettings,
+        *,
+        tenant: str,
+        password: str,
+        hmac_key: bytes,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(tenant, settings.id, retry)
+        self.settings = settings
+        self._password = password
+        self._hmac_key = hmac_key
+        self._conn: ldap3.Connection | None = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _connect(self) -> ldap3.Connection:
+        settings = self.settings
+        tls = None
+        if settings.tls != "none":
+            tls = ldap3.Tls(
+                validate=ssl.CERT_REQUIRED,
+                ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
+            )
+        server = ldap3.Server(
+            settings.uri,
+            use_ssl=settings.tls == "ldaps",
+            tls=tls,
+            get_info=ldap3.NONE,
+            connect_timeout=settings.timeout_seconds,
+        )
+        conn = ldap3.Connection(
+            server,
+            user=settings.bind_dn,
+            password=self._password,
+            auto_bind=ldap3.AUTO_BIND_NONE,
+            receive_timeout=settings.timeout_seconds,
+            read_only=True,
+            raise_exceptions=False,
+        )
+        try:
+            conn.open()
+            if settings.tls == "starttls" and not conn.start_tls():
+                raise FatalError("StartTLS was refused by the server", connector=self.name)
+            if not conn.bind():
+                code = conn.result.get("result")
+                description = conn.result.get("description", "bind failed")
+                conn.unbind()
+                if code == 49:
+                    raise AuthError(
+                        f"bind as {settings.bind_dn} refused: invalid credentials",
+                        connector=self.name,
+                    )
+                raise FatalError(f"bind refused: {description}", connector=self.name)
+        except ldap_exc.LDAPSocketOpenError as exc:
+            raise RetriableError(
+                f"cannot reach {settings.uri}: {type(exc).__name__}", connector=self.name
+            ) from None
+        except ldap_exc.LDAPStartTLSError as exc:
+            raise FatalError(f"StartTLS failed: {exc}", connector=self.name) from None
+        return conn
+
+    def _connection(self) -> ldap3.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.retry.call(self._connect, connector=self.name, what="bind")
+        return self._conn
+
+    def close(self) -> None:
+        """Unbind from the directory."""
+        if self._conn is not None and not self._conn.closed:
+            self._conn.unbind()
+        self._conn = None
+
+    def check(self) -> None:
+        """Bind and read the base entry; raise if the base DN is not a `norEduOrg`."""
+        pages = list(self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES, scope=ldap3.BASE))
+        if not pages or not pages[0].entries:
+            raise ConfigError(
+                f"base DN {self.settings.base_dn} is not a norEduOrg entry", connector=self.name
+            )
+
+    # -- searching ----------------------------------------------------------------------
+
+    def _search(
+        self, search_filter: str, attributes: list[str], scope: str = ldap3.SUBTREE
+    ) -> Iterator[_Page]:
+        def fetch(token: str | None) -> _Page:
+            cookie = bytes.fromhex(token) if token else None
+            return self.retry.call(
+                lambda: self._search_page(search_filter, attributes, scope, cookie),
+                connector=self.name,
+                what=f"search {search_filter}",
+            )
+
+        return paged(
+            fetch, _CookiePaginator(), connector=self.name, is_empty=lambda p: not p.entries
+        )
+
+    def _search_page(
+        self, search_filter: str, attributes: list[str], scope: str, cookie: bytes | None
+    ) -> _Page:
+        conn = self._connection()
+        try:
+            conn.search(
+                search_base=self.settings.base_dn,
+                search_filter=search_filter,
+                search_scope=scope,
+                attributes=attributes,
+                paged_size=self.settings.page_size,
+                paged_cookie=cookie,
+            )
+        except (ldap_exc.LDAPSocketReceiveError, ldap_exc.LDAPSessionTerminatedByServerError) as e:
+            self._conn = None
+            raise RetriableError(
+                f"connection lost during search: {type(e).__name__}", connector=self.name
+            ) from None
+        code = conn.result.get("result")
+        if code == 32:
+            raise ConfigError(
+                f"base DN {self.settings.base_dn} does not exist", connector=self.name
+            )
+        if code not in (0, None):
+            description = conn.result.get("description")
+            if code in (51, 52, 80):  # busy, unavailable, other
+                raise RetriableError(f"search failed: {description}", connector=self.name)
+            raise FatalError(f"search failed: {description} ({code})", connector=self.name)
+        entries = [
+            (
+                entry["dn"],
+                {
+                    name.lower(): [v.decode("utf-8", "replace") for v in values]
+                    for name, values in entry["raw_attributes"].items()
+                },
+            )
+            for entry in conn.response or []
+            if entry.get("type") == "searchResEntry"
+        ]
+        control = (conn.result.get("controls") or {}).get(PAGED_RESULTS_OID)
+        cookie_out = control["value"]["cookie"] if control else b""
+        return _Page(entries, cookie_out or b"")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read(self) -> Iterator[Item]:
+        """Yield the owner, its units, then people with their groups and memberships."""
+        owner_key: str | None = None
+        for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES):
+            for dn, attrs in page.entries:
+                item = self._guard(dn, "organisation", attrs, self._owner, dn, attrs)
+                if isinstance(item, Organisation) and owner_key is None:
+                    owner_key = item.key
+                yield item
+        unit_keys: dict[str, str] = {}
+        for page in self._search("(objectClass=norEduOrgUnit)", UNIT_ATTRIBUTES):
+            for dn, attrs in page.entries:
+                item = self._guard(dn, "organisation", attrs, self._unit, attrs, owner_key)
+                if isinstance(item, Organisation):
+                    unit_keys[_normalise_dn(dn)] = item.key
+                yield item
+        groups_seen: set[str] = set()
+        for page in self._search("(objectClass=eduPerson)", PERSON_ATTRIBUTES):
+            for dn, attrs in page.entries:
+                result = self._guard(dn, "person", attrs, self._person, attrs, unit_keys)
+                if isinstance(result, Rejected):
+                    yield result
+                    continue
+                person, entitlements = result
+                yield person
+                for ent in entitlements:
+                    if ent.group_key not in groups_seen:
+                        groups_seen.add(ent.group_key)
+                        yield self._group(ent)
+                    yield self._membership(ent, person.key)
+
+    def _guard(self, dn: str, entity: str, attrs: Attributes, build: Any, *args: Any) -> Any:
+        """Call `build(*args)`; a bad record becomes `Rejected` with the NIN removed."""
+        try:
+            return build(*args)
+        except (SkippableRecordError, ValueError) as exc:
+            reason = exc.message if isinstance(exc, SkippableRecordError) else str(exc)
+            if isinstance(exc, ValidationError):
+                reason = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                    for err in exc.errors(include_url=False, include_input=False)
+                )
+            payload: dict[str, Any] = {"dn": dn}
+            for name, values in attrs.items():
+                redact = name in {a.lower() for a in REDACTED_ATTRIBUTES}
+                payload[name] = ["[redacted]"] * len(values) if redact else values
+            return Rejected(entity=entity, record_ref=dn, reason=reason, payload=payload)
+
+    def _bad(self, message: str) -> SkippableRecordError:
+        return SkippableRecordError(message, connector=self.name)
+
+    def _owner(self, dn: str, attrs: Attributes) -> Organisation:
+        number = _first(attrs, "norEduOrgUniqueIdentifier")
+        key = _first(attrs, "norEduOrgNIN") or (f"NO{number}" if number else None)
+        if not key:
+            raise self._bad("norEduOrg entry has no norEduOrgNIN or norEduOrgUniqueIdentifier")
+        return Organisation(
+            tenant=self.tenant,
+            source=self.ref,
+            key=key,
+            kind=OrganisationKind.OWNER,
+            name=_first(attrs, "eduOrgLegalName") or _first(attrs, "o") or key,
+            org_number=number,
+        )
+
+    def _unit(self, attrs: Attributes, owner_key: str | None) -> Organisation:
+        key = _first(attrs, "norEduOrgUnitUniqueIdentifier")
+        if not key:
+            raise self._bad("norEduOrgUnitUniqueIdentifier is missing")
+        category = (_first(attrs, "businessCategory") or "").lower()
+        kind, school_types = UNIT_CATEGORIES.get(category, (OrganisationKind.OTHER, ()))
+        return Organisation(
+            tenant=self.tenant,
+            source=self.ref,
+            key=key,
+            kind=kind,
+            name=_first(attrs, "cn") or _first(attrs, "ou") or key,
+            org_number=key.removeprefix("NO") if key.startswith("NO") else None,
+            parent_key=owner_key,
+            school_types=school_types,
+            source_modified=_modified(attrs),
+        )
+
+    def _person(
+        self, attrs: Attributes, unit_keys: dict[str, str]
+    ) -> tuple[Person, list[GroupEntitlement]]:
+        eppn = _first(attrs, "eduPersonPrincipalName")
+        if not eppn:
+            raise self._bad("eduPersonPrincipalName is missing")
+        if not _EPPN.match(eppn):
+            raise self._bad(f"eduPersonPrincipalName {eppn!r} is not a lowercase user@realm")
+        affiliations = attrs.get("edupersonaffiliation", [])
+        unknown = sorted(set(affiliations) - AFFILIATIONS)
+        if unknown:
+            raise self._bad(f"eduPersonAffiliation has unknown values: {', '.join(unknown)}")
+        primary = _first(attrs, "eduPersonPrimaryAffiliation")
+        if primary is not None and primary not in AFFILIATIONS:
+            raise self._bad(f"eduPersonPrimaryAffiliation {primary!r} is not an affiliation")
+        units = []
+        for dn in attrs.get("edupersonorgunitdn", []):
+            key = unit_keys.get(_normalise_dn(dn))
+            if key is None:
+                raise self._bad(f"eduPersonOrgUnitDN {dn!r} is not a unit of this directory")
+            units.append(key)
+        primary_dn = _first(attrs, "eduPersonPrimaryOrgUnitDN")
+        nin = _first(attrs, "norEduPersonNIN")
+        if nin is not None and not _NIN.match(nin):
+            raise self._bad("norEduPersonNIN is not 11 digits")
+        entitlements, grade = [], None
+        for value in attrs.get("edupersonentitlement", []):
+            if value.startswith(GROUP_URN):
+                try:
+                    entitlements.append(parse_group_entitlement(value))
+                except ValueError as exc:
+                    raise self._bad(f"eduPersonEntitlement group value: {exc}") from None
+            elif value.startswith(GREP_URN):
+                grade = parse_grade(value) if grade is None else grade
+        title = _first(attrs, "title")
+        person = Person(
+            tenant=self.tenant,
+            source=self.ref,
+            key=eppn,
+            eppn=eppn,
+            username=_first(attrs, "uid"),
+            email=_first(attrs, "mail"),
+            given_name=_first(attrs, "givenName"),
+            family_name=_first(attrs, "sn"),
+            display_name=_first(attrs, "displayName") or _first(attrs, "cn"),
+            roles=self._roles(affiliations, title),
+            affiliations=tuple(sorted(affiliations)),
+            primary_affiliation=primary,
+            title=title,
+            unit_keys=tuple(sorted(units)),
+            primary_unit_key=unit_keys.get(_normalise_dn(primary_dn)) if primary_dn else None,
+            grade=grade,
+            nin_hmac=national_id_hmac(self._hmac_key, "NO", nin) if nin else None,
+            source_modified=_modified(attrs),
+        )
+        return person, entitlements
+
+    @staticmethod
+    def _roles(affiliations: list[str], title: str | None) -> tuple[Role, ...]:
+        if "student" in affiliations:
+            return (Role.PUPIL,)
+        role = TITLE_ROLES.get((title or "").strip().lower())
+        if role is not None:
+            return (role,)
+        if "faculty" in affiliations:
+            return (Role.TEACHER,)
+        if "staff" in affiliations or "employee" in affiliations:
+            return (Role.STAFF,)
+        return (Role.OTHER,) if affiliations else ()
+
+    def _group(self, ent: GroupEntitlement) -> Group:
+        return Group(
+            tenant=self.tenant,
+            source=self.ref,
+            key=ent.group_key,
+            kind=GROUP_KINDS[ent.kind],
+            name=ent.name,
+            unit_key=ent.org,
+            subject_code=ent.grep_code or None,
+            valid_from=ent.valid_from,
+            valid_to=ent.valid_to,
+        )
+
+    def _membership(self, ent: GroupEntitlement, person_key: str) -> Membership:
+        return Membership(
+            tenant=self.tenant,
+            source=self.ref,
+            key=f"{ent.group_key}|{person_key}",
+            group_key=ent.group_key,
+            person_key=person_key,
+            role=MEMBER_ROLES[ent.role],
+            valid_from=ent.valid_from,
+            valid_to=ent.valid_to,
+        )

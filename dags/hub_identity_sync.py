@@ -1,0 +1,51 @@
+"""Identity sync: every tenant's directory (Feide-like LDAP) to the hub's identity topics.
+
+One mapped task per configured tenant × identity source. Each task reads its source,
+publishes the changes as CloudEvents on `hub.identity.*.v1`, and updates the Assets of
+those topics, which schedule what consumes them. A run held by the deletion guard fails
+without retries; release it with `hub sync TENANT SOURCE --approve-deletes`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+from schemas.entities import Group, Membership, Organisation, Person
+
+IDENTITY_ASSETS = [
+    Asset(name=f"hub.{t.topic_suffix()}.v1", uri=f"kafka://skolehub/{t.topic_suffix()}.v1")
+    for t in (Organisation, Person, Group, Membership)
+]
+
+
+@dag(
+    dag_id="hub_identity_sync",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["skolehub", "identity", "sync"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+)
+def hub_identity_sync() -> None:
+    """Wire the plan to the mapped sync task."""
+
+    @task
+    def plan() -> list[dict[str, str]]:
+        from hub.orchestration import sync_plan
+
+        return sync_plan("identity")
+
+    @task(outlets=IDENTITY_ASSETS, max_active_tis_per_dagrun=4)
+    def sync(target: dict[str, str]) -> dict[str, object]:
+        from hub.orchestration import run_sync_task
+
+        return run_sync_task(target)
+
+    sync.expand(target=plan())
+
+
+hub_identity_sync()

@@ -1,0 +1,256 @@
+"""The `hub` command: run the main job, sync one source, check connectivity, local services.
+
+Every command ends with a one-screen summary; `--json` prints one machine-readable JSON
+document as the last thing on standard output. Exit codes: 0 success, 1 a failure,
+2 bad usage or configuration, 3 a run held by the deletion guard (and nothing failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from hub import __version__
+from hub.logging import configure
+from hub.settings import SettingsError, load_env_file, load_settings, var_dir
+from hub.sync import sync_targets
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD = 0, 1, 2, 3
+
+
+class _Progress:
+    """Progress on standard error: one rewritten line on a terminal, a line a while otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, what: str, count: int) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.tty else 10.0):
+            return
+        self.last = now
+        text = f"  {self.label}: {what} {count:,}"
+        if self.tty:
+            print(f"\r{text:<70}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print("\r" + " " * 72 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _print_reports(reports: list[Any]) -> None:
+    header = (
+        f"{'tenant':<14} {'source':<10} {'status':<8} {'created':>8} {'updated':>8} "
+        f"{'deleted':>8} {'unchanged':>9} {'dlq':>5} {'secs':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in reports:
+        deleted = r.deleted if r.status == "success" else r.planned_deletes
+        print(
+            f"{r.tenant:<14} {r.source:<10} {r.status:<8} {r.created:>8,} {r.updated:>8,} "
+            f"{deleted:>8,} {r.unchanged:>9,} {r.dead_lettered:>5,} {r.duration_seconds:>6.1f}"
+        )
+    for r in reports:
+        if r.error:
+            print(f"\n{r.tenant}/{r.source} {r.status}: {r.error}")
+    published = sum(r.published for r in reports)
+    print()
+    if published:
+        print(f"Published {published:,} change events (plus a tombstone per delete).")
+    else:
+        print("No changes: nothing was published.")
+
+
+def _exit_code(reports: list[Any]) -> int:
+    if any(r.status == "failed" for r in reports):
+        return EXIT_FAILED
+    if any(r.status == "held" for r in reports):
+        return EXIT_HELD
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Sync every source of every tenant."""
+    settings = load_settings()
+    targets = [(t.id, s.id) for t in settings.tenants for s in t.sources]
+    reports = sync_targets(settings, targets, progress=_Progress)
+    _finish(args, reports)
+    return _exit_code(reports)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync one source of one tenant."""
+    settings = load_settings()
+    settings.tenant(args.tenant).source(args.source)
+    reports = sync_targets(
+        settings,
+        [(args.tenant, args.source)],
+        full=True if args.full else None,
+        approve_deletes=args.approve_deletes,
+        progress=_Progress,
+    )
+    _finish(args, reports)
+    return _exit_code(reports)
+
+
+def _finish(args: argparse.Namespace, reports: list[Any]) -> None:
+    _print_reports(reports)
+    if args.json:
+        print(json.dumps({"version": __version__, "syncs": [r.to_dict() for r in reports]}))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check the configuration and that every source, the broker and the store answer."""
+    from kafka import KafkaAdminClient
+
+    from hub.sources import build_source
+    from hub.store import StateStore
+
+    settings = load_settings()
+    results: list[tuple[str, str, str]] = [("config", "ok", f"{len(settings.tenants)} tenants")]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
+        topics = len(admin.list_topics())
+        admin.close()
+        results.append(("kafka", "ok", f"{settings.bootstrap} ({topics} topics)"))
+    except Exception as exc:
+        results.append(("kafka", "FAILED", f"{settings.bootstrap}: {type(exc).__name__}"))
+    try:
+        store = StateStore(settings.store_url)
+        store.count("-", "-")
+        store.close()
+        results.append(("store", "ok", settings.store_url.split("@")[-1]))
+    except Exception as exc:
+        results.append(("store", "FAILED", f"{type(exc).__name__}: {exc}"))
+    for tenant in settings.tenants:
+        for source_settings in tenant.sources:
+            name = f"{tenant.id}/{source_settings.id}"
+            try:
+                with build_source(tenant, source_settings) as source:
+                    source.check()
+                results.append((name, "ok", source_settings.type))
+            except Exception as exc:
+                results.append((name, "FAILED", str(exc)))
+    for what, status, detail in results:
+        print(f"{what:<28} {status:<7} {detail}")
+    failed = [r for r in results if r[1] != "ok"]
+    print(f"\n{len(results) - len(failed)} ok, {len(failed)} failed")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checks": [
+                        dict(zip(("what", "status", "detail"), r, strict=True)) for r in results
+                    ]
+                }
+            )
+        )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    """Start, stop or describe the local Kafka broker."""
+    from hub.local_services import local_kafka
+
+    kafka = local_kafka(port=args.port)
+    if args.action == "up":
+        print(f"Kafka is up: bootstrap {kafka.up()}")
+    elif args.action == "down":
+        kafka.down()
+        print("Kafka is down")
+    else:
+        status = kafka.status()
+        if not status or not status.get("running"):
+            print("Kafka is not running")
+            return EXIT_FAILED
+        print(f"Kafka is running: bootstrap {status['bootstrap']} (pid {status['pid']})")
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Start or stop the simulated school owner, and write its hub.yaml."""
+    from hub.local_services import sandbox_down, sandbox_status, sandbox_up
+
+    if args.action == "up":
+        summary = sandbox_up(scale=args.scale, tenants=args.tenants, faults=args.faults)
+        for line in summary:
+            print(line)
+    elif args.action == "down":
+        sandbox_down()
+        print("Sandbox is down")
+    else:
+        lines = sandbox_status()
+        for line in lines:
+            print(line)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `hub` command."""
+    parser = argparse.ArgumentParser(prog="hub", description="Skolehub integration hub.")
+    parser.add_argument("--version", action="version", version=f"skolehub {__version__}")
+    parser.add_argument("--log-level", default="warning", help="log level (default: warning)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="sync every source of every tenant")
+    run.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    run.set_defaults(func=cmd_run)
+
+    sync = sub.add_parser("sync", help="sync one source of one tenant")
+    sync.add_argument("tenant")
+    sync.add_argument("source")
+    sync.add_argument("--full", action="store_true", help="read everything and reconcile")
+    sync.add_argument(
+        "--approve-deletes", action="store_true", help="release a run held by the deletion guard"
+    )
+    sync.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    sync.set_defaults(func=cmd_sync)
+
+    check = sub.add_parser("check", help="check config, sources, broker and store")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_check)
+
+    kafka = sub.add_parser("kafka", help="the local Kafka broker")
+    kafka.add_argument("action", choices=["up", "down", "status"])
+    kafka.add_argument("--port", type=int, default=None, help="loopback port (default 19092)")
+    kafka.set_defaults(func=cmd_kafka)
+
+    sandbox = sub.add_parser("sandbox", help="the simulated school owner")
+    sandbox.add_argument("action", choices=["up", "down", "status"])
+    sandbox.add_argument("--scale", type=int, default=600, help="people per tenant")
+    sandbox.add_argument("--tenants", default="lillevik,fjellby", help="comma-separated tenant ids")
+    sandbox.add_argument(
+        "--faults", action="store_true", help="include a few malformed records for DLQ demos"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hub` command."""
+    args = build_parser().parse_args(argv)
+    configure(level=args.log_level)
+    try:
+        load_env_file()
+        var_dir().mkdir(parents=True, exist_ok=True)
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

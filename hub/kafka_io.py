@@ -1,0 +1,141 @@
+"""Kafka I/O: topic names, topic creation, and publishing batches known to be acknowledged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hub.settings import KafkaSettings
+from schemas.entities import Entity
+
+log = structlog.get_logger(__name__)
+
+DLQ_SUFFIX = "dlq.v1"
+#: Topic settings. Entity topics are compacted so a new consumer can rebuild the latest
+#: state; the dead-letter topic keeps every failure for 30 days instead, since compaction
+#: would keep only the last failure of a record.
+COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+DEAD_LETTER_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(30 * 24 * 3600 * 1000)}
+
+
+class PublishError(Exception):
+    """Kafka did not acknowledge every record of a batch; nothing of it was committed."""
+
+
+def entity_topic(prefix: str, entity_type: type[Entity], major: int = 1) -> str:
+    """The topic of an entity type: `<prefix>.<domain>.<entity>.v<major>`."""
+    return f"{prefix}.{entity_type.topic_suffix()}.v{major}"
+
+
+def dead_letter_topic(prefix: str) -> str:
+    """The dead-letter topic, `<prefix>.dlq.v1`."""
+    return f"{prefix}.{DLQ_SUFFIX}"
+
+
+def ensure_topics(
+    bootstrap: str,
+    settings: KafkaSettings,
+    entity_types: Iterable[type[Entity]],
+) -> list[str]:
+    """Create the topics of these entity types and the dead-letter topic if missing."""
+    wanted = {entity_topic(settings.topic_prefix, t): COMPACTED for t in entity_types}
+    wanted[dead_letter_topic(settings.topic_prefix)] = DEAD_LETTER_CONFIG
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="skolehub-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs=config,
+            )
+            for name, config in sorted(wanted.items())
+            if name not in existing
+        ]
+        if missing:
+            try:
+                admin.create_topics(missing, timeout_ms=30_000)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+            log.info("topics_created", topics=[t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One record to publish; `value` None is a tombstone."""
+
+    topic: str
+    key: str
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+class Publisher:
+    """An idempotent producer (acks=all) whose `publish` returns only once all are acknowledged."""
+
+    def __init__(
+        self, bootstrap: str, settings: KafkaSettings, client_id: str = "skolehub"
+    ) -> None:
+        self.settings = settings
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            max_in_flight_requests_per_connection=5,
+            linger_ms=10,
+            batch_size=256 * 1024,
+            delivery_timeout_ms=int(settings.ack_timeout_seconds * 1000),
+            request_timeout_ms=min(30_000, int(settings.ack_timeout_seconds * 1000) - 1),
+            max_block_ms=int(settings.ack_timeout_seconds * 1000),
+        )
+
+    def publish(self, records: Sequence[OutRecord]) -> None:
+        """Send every record and wait for its acknowledgement; raise `PublishError` otherwise."""
+        futures = []
+        try:
+            for record in records:
+                futures.append(
+                    self._producer.send(
+                        record.topic,
+                        key=record.key.encode("utf-8"),
+                        value=record.value,
+                        headers=record.headers,
+                    )
+                )
+            self._producer.flush(timeout=self.settings.ack_timeout_seconds)
+        except KafkaError as exc:
+            raise PublishError(f"Kafka refused the batch: {type(exc).__name__}: {exc}") from exc
+        failed = 0
+        first: BaseException | None = None
+        for future in futures:
+            if not future.is_done:
+                failed += 1
+                continue
+            if future.failed():
+                failed += 1
+                first = first or future.exception
+        if failed:
+            raise PublishError(
+                f"{failed} of {len(records)} records were not acknowledged"
+                + (f" ({type(first).__name__}: {first})" if first else " (timed out)")
+            )
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what is left and close the connections."""
+        self._producer.close(timeout=timeout)
+
+
+def dumps(value: object) -> bytes:
+    """Compact, key-sorted JSON as UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

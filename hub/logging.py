@@ -1,0 +1,92 @@
+"""structlog set-up: JSON in production, readable in a terminal, identifiers removed.
+
+Bind `tenant`, `source` and `run_id` once with `structlog.contextvars.bind_contextvars`;
+event names are snake_case past tense (`page_fetched`, `events_published`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+#: Keys whose values are never logged, whatever they hold.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "api_key",
+        "hmac_key",
+        "nin",
+        "national_id",
+        "civic_no",
+        "civicno",
+        "nor_edu_person_nin",
+        "noredupersonnin",
+        "userpassword",
+    }
+)
+REDACTED = "[redacted]"
+#: Norwegian national identity numbers (11 digits) and Swedish personnummer (10 or 12
+#: digits, with or without the dash), standing alone in a string.
+_IDENTIFIER = re.compile(r"(?<!\d)(?:\d{11}|(?:19|20)?\d{6}[-+]?\d{4})(?!\d)")
+_BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+
+
+def scrub(value: Any) -> Any:
+    """Return `value` with identifier-shaped numbers and credentials replaced, recursively."""
+    if isinstance(value, str):
+        return _BEARER.sub(r"\1 " + REDACTED, _IDENTIFIER.sub(REDACTED, value))
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_KEYS else scrub(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(v) for v in value)
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """A structlog processor that removes secrets and personal identifiers from a log event."""
+    for key in list(event_dict):
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = scrub(event_dict[key])
+    return event_dict
+
+
+def configure(fmt: str | None = None, level: str = "info") -> None:
+    """Configure structlog (and the standard library's loggers) for the hub's processes."""
+    fmt = fmt or os.environ.get("HUB_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(sort_keys=True)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("ldap3").setLevel(logging.WARNING)

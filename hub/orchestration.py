@@ -1,0 +1,38 @@
+"""What the Airflow DAGs call: which syncs to run, and one sync as an Airflow task.
+
+DAG files stay wiring; everything that reads configuration or talks to a system is here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.settings import load_env_file, load_settings
+from hub.sources import source_domain
+from hub.sync import sync_targets
+
+
+def sync_plan(domain: str) -> list[dict[str, str]]:
+    """Every configured (tenant, source) of one domain, as mapped-task arguments."""
+    load_env_file()
+    settings = load_settings()
+    return [
+        {"tenant": tenant.id, "source": source.id}
+        for tenant in settings.tenants
+        for source in tenant.sources
+        if source_domain(source) == domain
+    ]
+
+
+def run_sync_task(target: dict[str, str]) -> dict[str, Any]:
+    """Sync one target inside an Airflow task; a held run fails without retries."""
+    from airflow.exceptions import AirflowException, AirflowFailException
+
+    load_env_file()
+    settings = load_settings()
+    (report,) = sync_targets(settings, [(target["tenant"], target["source"])])
+    if report.status == "held":
+        raise AirflowFailException(f"held by the deletion guard: {report.error}")
+    if report.status != "success":
+        raise AirflowException(f"{report.tenant}/{report.source} failed: {report.error}")
+    return report.to_dict()

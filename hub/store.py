@@ -1,0 +1,358 @@
+"""The state store: the last published fingerprint and payload of every entity, and sync runs.
+
+SQLAlchemy Core over SQLite (the default) or PostgreSQL (`HUB_DATABASE_URL`). A sync
+stages its changes here (`sync_pending`), and an entity's state advances only when its
+event was acknowledged by Kafka (`apply`), in the same transaction that drops the staged row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+entity_state = sa.Table(
+    "entity_state",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("full", sa.Boolean, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("created", sa.Integer, nullable=False, default=0),
+    sa.Column("updated", sa.Integer, nullable=False, default=0),
+    sa.Column("deleted", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
+    sa.Column("dead_lettered", sa.Integer, nullable=False, default=0),
+    sa.Column("planned_deletes", sa.Integer, nullable=False, default=0),
+    sa.Column("entities_before", sa.Integer, nullable=False, default=0),
+    sa.Column("approved_by", sa.String(128)),
+    sa.Column("error", sa.Text),
+)
+
+sync_pending = sa.Table(
+    "sync_pending",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("op", sa.String(1), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("after", sa.Text),
+    sa.Column("before", sa.Text),
+    sa.Column("changed", sa.Text),
+    sa.Column("reason", sa.Text),
+)
+
+sync_seen = sa.Table(
+    "sync_seen",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+)
+
+#: `op` of a staged dead-letter record (a rejected source record, not an entity change).
+DEAD_LETTER = "x"
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store holds for one entity: the fingerprint and payload last published."""
+
+    fingerprint: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One staged change (or dead-letter record) waiting to be published."""
+
+    seq: int
+    entity: str
+    key: str
+    op: str
+    fingerprint: str
+    after: str | None
+    before: str | None
+    changed: tuple[str, ...]
+    reason: str | None = None
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+class StateStore:
+    """State, staging and run history in one SQL database."""
+
+    LOOKUP_CHUNK = 500
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            connect_args["timeout"] = 30
+        self.engine = sa.create_engine(url, connect_args=connect_args)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def begin_run(self, run_id: str, tenant: str, source: str, full: bool) -> None:
+        """Record that a run started, and forget what earlier runs of this source staged."""
+        with self.engine.begin() as conn:
+            stale = sa.select(sync_runs.c.run_id).where(
+                sync_runs.c.tenant == tenant, sync_runs.c.source == source
+            )
+            conn.execute(sync_pending.delete().where(sync_pending.c.run_id.in_(stale)))
+            conn.execute(sync_seen.delete().where(sync_seen.c.run_id.in_(stale)))
+            conn.execute(
+                sync_runs.insert().values(
+                    run_id=run_id,
+                    tenant=tenant,
+                    source=source,
+                    status="running",
+                    full=full,
+                    started_at=now(),
+                    created=0,
+                    updated=0,
+                    deleted=0,
+                    unchanged=0,
+                    dead_lettered=0,
+                    planned_deletes=0,
+                    entities_before=0,
+                )
+            )
+
+    def finish_run(self, run_id: str, status: str, **counts: Any) -> None:
+        """Record a run's outcome and drop what it staged."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.run_id == run_id)
+                .values(status=status, finished_at=now(), **counts)
+            )
+            conn.execute(sync_pending.delete().where(sync_pending.c.run_id == run_id))
+            conn.execute(sync_seen.delete().where(sync_seen.c.run_id == run_id))
+
+    def runs(self, tenant: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        query = sa.select(sync_runs).order_by(sync_runs.c.started_at.desc()).limit(limit)
+        if tenant is not None:
+            query = query.where(sync_runs.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # -- state --------------------------------------------------------------------------
+
+    def lookup(
+        self, tenant: str, source: str, entity: str, keys: Sequence[str]
+    ) -> dict[str, Known]:
+        """The known state of each of `keys` that the store holds."""
+        found: dict[str, Known] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), self.LOOKUP_CHUNK):
+                chunk = keys[start : start + self.LOOKUP_CHUNK]
+                rows = conn.execute(
+                    sa.select(
+                        entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload
+                    ).where(
+                        entity_state.c.tenant == tenant,
+                        entity_state.c.source == source,
+                        entity_state.c.entity == entity,
+                        entity_state.c.key.in_(chunk),
+                    )
+                )
+                for key, fingerprint, payload in rows:
+                    found[key] = Known(fingerprint, payload)
+        return found
+
+    def count(self, tenant: str, source: str) -> int:
+        """How many entities the store holds for a tenant's source."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        entity_state.c.tenant == tenant, entity_state.c.source == source
+                    )
+                ).scalar_one()
+            )
+
+    def state_rows(self, tenant: str, source: str, entity: str) -> Iterator[tuple[str, Known]]:
+        """Every known entity of one type, streamed."""
+        query = sa.select(
+            entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload
+        ).where(
+            entity_state.c.tenant == tenant,
+            entity_state.c.source == source,
+            entity_state.c.entity == entity,
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
+            for key, fingerprint, payload in result:
+                yield key, Known(fingerprint, payload)
+
+    # -- staging ------------------------------------------------------------------------
+
+    def stage(self, run_id: str, rows: Iterable[Staged], seen: Iterable[tuple[str, str]]) -> None:
+        """Stage changes and remember which (entity, key) pairs the source still has."""
+        pending = [
+            {
+                "run_id": run_id,
+                "seq": r.seq,
+                "entity": r.entity,
+                "key": r.key,
+                "op": r.op,
+                "fingerprint": r.fingerprint,
+                "after": r.after,
+                "before": r.before,
+                "changed": json.dumps(list(r.changed)),
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+        seen_rows = [{"run_id": run_id, "entity": e, "key": k} for e, k in seen]
+        with self.engine.begin() as conn:
+            if pending:
+                conn.execute(sync_pending.insert(), pending)
+            if seen_rows:
+                conn.execute(self._insert_ignore(sync_seen), seen_rows)
+
+    def unseen(
+        self, run_id: str, tenant: str, source: str, entity: str
+    ) -> Iterator[tuple[str, Known]]:
+        """Known entities of one type that this run's full read did not see, streamed."""
+        seen = sa.select(sync_seen.c.key).where(
+            sync_seen.c.run_id == run_id,
+            sync_seen.c.entity == entity,
+            sync_seen.c.key == entity_state.c.key,
+        )
+        query = (
+            sa.select(entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload)
+            .where(
+                entity_state.c.tenant == tenant,
+                entity_state.c.source == source,
+                entity_state.c.entity == entity,
+                ~sa.exists(seen),
+            )
+            .order_by(entity_state.c.key)
+        )
+        with self.engine.connect() as conn:
+            for key, fingerprint, payload in conn.execute(query):
+                yield key, Known(fingerprint, payload)
+
+    def staged(self, run_id: str, batch_size: int) -> Iterator[list[Staged]]:
+        """The run's staged rows in order, a batch at a time (keyset paging, no long cursor)."""
+        last = -1
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(sync_pending)
+                    .where(sync_pending.c.run_id == run_id, sync_pending.c.seq > last)
+                    .order_by(sync_pending.c.seq)
+                    .limit(batch_size)
+                ).all()
+            if not rows:
+                return
+            batch = [
+                Staged(
+                    seq=r.seq,
+                    entity=r.entity,
+                    key=r.key,
+                    op=r.op,
+                    fingerprint=r.fingerprint,
+                    after=r.after,
+                    before=r.before,
+                    changed=tuple(json.loads(r.changed or "[]")),
+                    reason=r.reason,
+                )
+                for r in rows
+            ]
+            yield batch
+            last = batch[-1].seq
+
+    def apply(self, run_id: str, tenant: str, source: str, batch: Sequence[Staged]) -> None:
+        """Advance the state for an acknowledged batch and drop it from staging, atomically."""
+        stamp = now()
+        upserts = [
+            {
+                "tenant": tenant,
+                "source": source,
+                "entity": r.entity,
+                "key": r.key,
+                "fingerprint": r.fingerprint,
+                "payload": r.after,
+                "updated_at": stamp,
+            }
+            for r in batch
+            if r.op in ("c", "u")
+        ]
+        deletes = [(r.entity, r.key) for r in batch if r.op == "d"]
+        with self.engine.begin() as conn:
+            if upserts:
+                conn.execute(self._upsert(entity_state), upserts)
+            for entity, key in deletes:
+                conn.execute(
+                    entity_state.delete().where(
+                        entity_state.c.tenant == tenant,
+                        entity_state.c.source == source,
+                        entity_state.c.entity == entity,
+                        entity_state.c.key == key,
+                    )
+                )
+            conn.execute(
+                sync_pending.delete().where(
+                    sync_pending.c.run_id == run_id,
+                    sync_pending.c.seq.between(batch[0].seq, batch[-1].seq),
+                )
+            )
+
+    # -- dialect helpers ----------------------------------------------------------------
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+    def _upsert(self, table: sa.Table) -> Any:
+        keys = [c.name for c in table.primary_key.columns]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,107 @@
+"""The change-event envelope: CloudEvents 1.0 in Kafka binary mode.
+
+The CloudEvents attributes travel as `ce_*` record headers; the record value is the
+JSON of `ChangeEvent`: `{"op", "before", "after", "changed"}`. A delete is followed by
+a tombstone (the same record key, a null value) so compacted topics forget the entity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.entities import Entity
+
+EVENT_TYPE_PREFIX = "no.skolehub"
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+E = TypeVar("E", bound=Entity)
+
+
+class Op(StrEnum):
+    """What happened to the entity."""
+
+    CREATED = "c"
+    UPDATED = "u"
+    DELETED = "d"
+
+    @property
+    def verb(self) -> str:
+        """The past-tense word used in the CloudEvents type."""
+        return {"c": "created", "u": "updated", "d": "deleted"}[self.value]
+
+
+class ChangeEvent(BaseModel, Generic[E]):
+    """The record value: the operation, the entity before and after, and what changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Op
+    before: E | None = None
+    after: E | None = None
+    changed: tuple[str, ...] = Field(default=(), description="Entity fields that changed.")
+
+
+def schema_id(entity_type: type[Entity], major: int = 1) -> str:
+    """The `ce_dataschema` URI of an entity type's change-event schema."""
+    return f"urn:skolehub:schema:{entity_type.topic_suffix()}.v{major}"
+
+
+def event_id(tenant: str, entity: str, key: str, op: Op, fingerprint: str) -> str:
+    """A deterministic event id: the same change always gets the same id, even republished."""
+    material = "\x1f".join((tenant, entity, key, op.value, fingerprint)).encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def record_key(tenant: str, entity: str, key: str) -> str:
+    """The Kafka record key: `<tenant>:<entity>:<key>`."""
+    return f"{tenant}:{entity}:{key}"
+
+
+class CloudEventHeaders(BaseModel):
+    """The CloudEvents attributes of one change event, as Kafka binary-mode headers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    dataschema: str
+
+    @classmethod
+    def for_change(
+        cls,
+        entity: Entity,
+        op: Op,
+        fingerprint: str,
+        time: datetime,
+    ) -> CloudEventHeaders:
+        """Build the headers for a change of `entity`."""
+        return cls(
+            id=event_id(entity.tenant, entity.entity, entity.key, op, fingerprint),
+            source=f"/tenants/{entity.tenant}/{entity.source.system}/{entity.source.instance}",
+            type=f"{EVENT_TYPE_PREFIX}.{entity.topic_suffix()}.{op.verb}",
+            subject=entity.key,
+            time=time,
+            dataschema=schema_id(type(entity)),
+        )
+
+    def to_kafka(self) -> list[tuple[str, bytes]]:
+        """The headers as kafka-python wants them."""
+        return [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_subject", self.subject.encode()),
+            ("ce_time", self.time.isoformat().replace("+00:00", "Z").encode()),
+            ("ce_dataschema", self.dataschema.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]

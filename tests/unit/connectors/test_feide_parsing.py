@@ -1,0 +1,53 @@
+from datetime import date
+
+import pytest
+
+from connectors.identity.feide_ldap import parse_grade, parse_group_entitlement
+
+
+def test_teaching_group_entitlement_parses():
+    """A `u` group entitlement gives key, subject, dates, role and decoded name."""
+    value = ("urn:mace:feide.no:go:group:u:MAT0010:NO974557746:7a-mat:2026-08-17:2027-06-20:"
+             "student:Matematikk%207A")
+    ent = parse_group_entitlement(value)
+    assert "NO974557746:u:7a-mat" == ent.group_key
+    assert "MAT0010" == ent.grep_code
+    assert date(2026, 8, 17) == ent.valid_from
+    assert date(2027, 6, 20) == ent.valid_to
+    assert "student" == ent.role
+    assert "Matematikk 7A" == ent.name
+
+
+def test_base_group_without_grep_code_or_dates_parses():
+    """Empty grep code and dates are allowed."""
+    ent = parse_group_entitlement("urn:mace:feide.no:go:group:b::NO1:7a:::faculty:7A")
+    assert ("b", "", None, None) == (ent.kind, ent.grep_code, ent.valid_from, ent.valid_to)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("urn:mace:feide.no:go:group:u:MAT0010:NO1:x:2026-08-17:student:X", "expected 8 fields"),
+        ("urn:mace:feide.no:go:group:z::NO1:x:::student:X", "unknown group type"),
+        ("urn:mace:feide.no:go:group:b::NO1:x:2026-13-01::student:X", "not a date"),
+        ("urn:mace:feide.no:go:group:b::NO1:x:::wizard:X", "unknown member role"),
+    ],
+)
+def test_malformed_entitlements_say_what_is_wrong(value: str, message: str):
+    """A malformed group value raises ValueError naming the problem."""
+    with pytest.raises(ValueError, match=message):
+        parse_group_entitlement(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "grade"),
+    [
+        ("urn:mace:feide.no:go:grep:http://psi.udir.no/kl06/aarstrinn5", 5),
+        ("urn:mace:feide.no:go:grep:https://data.udir.no/kl06/v201906/aarstrinn/aarstrinn10", 10),
+        ("urn:mace:feide.no:go:grep:http://psi.udir.no/kl06/vg2", 12),
+        ("urn:mace:feide.no:go:grep:http://psi.udir.no/kl06/something", None),
+    ],
+)
+def test_grade_from_grep_entitlement(value: str, grade: int | None):
+    """Grade levels come from the trailing aarstrinn or Vg number."""
+    assert grade == parse_grade(value)

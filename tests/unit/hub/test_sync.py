@@ -1,0 +1,211 @@
+"""The sync runner against an in-memory source and a recording publisher."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.base import Item, Rejected, Removed, Source
+from connectors.errors import FatalError
+from hub.kafka_io import OutRecord, PublishError
+from hub.settings import parse_settings
+from hub.store import StateStore
+from hub.sync import SyncRunner, changed_fields, fingerprint
+from schemas import Group, GroupKind, Person
+
+
+class MemorySource(Source):
+    """A source that yields whatever the test put in `items`."""
+
+    name = "test.memory"
+    system = "memory"
+    entity_types = (Person, Group)
+
+    def __init__(self, items: list[Item], *, fail_after: int | None = None) -> None:
+        super().__init__("t", "mem")
+        self.items = items
+        self.fail_after = fail_after
+
+    def check(self) -> None:
+        pass
+
+    def read(self) -> Iterator[Item]:
+        for number, item in enumerate(self.items):
+            if self.fail_after is not None and number == self.fail_after:
+                raise FatalError("source went away", connector=self.name)
+            yield item
+
+
+class RecordingPublisher:
+    """Keeps what was published; can refuse the n-th batch."""
+
+    def __init__(self, fail_batches: set[int] | None = None) -> None:
+        self.records: list[OutRecord] = []
+        self.batches = 0
+        self.fail_batches = fail_batches or set()
+
+    def publish(self, records: list[OutRecord]) -> None:
+        self.batches += 1
+        if self.batches in self.fail_batches:
+            raise PublishError("broker went away")
+        self.records.extend(records)
+
+    def values(self) -> list[dict]:
+        return [json.loads(r.value) for r in self.records if r.value is not None]
+
+
+SETTINGS = parse_settings({
+    "kafka": {"batch_size": 2},
+    "tenants": [{"id": "t", "name": "T", "sources": [],
+                 "deletion_guard": {"max_deletes": 100, "max_share": 0.5},
+                 "max_dead_letter_share": 0.3}],
+})
+
+
+def people(n: int, **changes: object) -> list[Item]:
+    out: list[Item] = []
+    for i in range(n):
+        fields = {"tenant": "t", "source": {"system": "memory", "instance": "mem"},
+                  "key": f"p{i}@t.no", "eppn": f"p{i}@t.no", "given_name": f"P{i}"}
+        fields.update(changes.get(f"p{i}", {}))  # type: ignore[arg-type]
+        out.append(Person.model_validate(fields))
+    return out
+
+
+@pytest.fixture
+def store(tmp_path) -> StateStore:
+    s = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()
+
+
+def run(store: StateStore, items: list[Item], publisher: RecordingPublisher | None = None,
+        **kwargs: object):
+    publisher = publisher or RecordingPublisher()
+    runner = SyncRunner(SETTINGS, store, publisher)  # type: ignore[arg-type]
+    return runner.sync("t", "mem", source=MemorySource(items), **kwargs), publisher
+
+
+def test_first_run_creates_and_second_publishes_nothing(store: StateStore):
+    """Every entity is created once; an unchanged source publishes nothing the next time."""
+    report, pub = run(store, people(3))
+    assert ("success", 3, 0) == (report.status, report.created, report.unchanged)
+    assert ["c", "c", "c"] == [v["op"] for v in pub.values()]
+    report, pub = run(store, people(3))
+    assert (0, 3, []) == (report.created, report.unchanged, pub.records)
+
+
+def test_update_names_only_the_changed_field(store: StateStore):
+    """A changed attribute gives one `u` event whose `changed` lists exactly that field."""
+    run(store, people(3))
+    report, pub = run(store, people(3, p1={"email": "new@t.no"}))
+    (value,) = pub.values()
+    assert ("u", ["email"]) == (value["op"], value["changed"])
+    assert None is value["before"]["email"]
+    assert "new@t.no" == value["after"]["email"]
+    assert 1 == report.updated
+
+
+def test_missing_entity_is_deleted_with_a_tombstone(store: StateStore):
+    """An entity gone from a full read becomes a `d` event followed by a null-value tombstone."""
+    run(store, people(3))
+    report, pub = run(store, people(2))
+    assert 1 == report.deleted
+    delete, tombstone = pub.records
+    assert "d" == json.loads(delete.value)["op"]
+    assert (delete.key, None) == (tombstone.key, tombstone.value)
+    assert "t:person:p2@t.no" == delete.key
+
+
+def test_removed_item_deletes_without_full_read(store: StateStore):
+    """An incremental source's Removed item deletes a known entity."""
+    run(store, people(2))
+    report, pub = run(store, [Removed(Person, "p0@t.no"), Removed(Person, "unknown")], full=False)
+    assert (1, ["d"]) == (report.deleted, [v["op"] for v in pub.values()])
+
+
+def test_deletion_guard_holds_the_run_and_publishes_nothing(store: StateStore):
+    """Deleting more than the tenant's share holds the run, and approval releases it."""
+    run(store, people(10))
+    report, pub = run(store, people(4, p0={"email": "changed@t.no"}))
+    assert ("held", 6, 10, []) == (report.status, report.planned_deletes,
+                                   report.entities_before, pub.records)
+    assert "--approve-deletes" in report.error
+    assert "held" == store.runs("t")[0]["status"]
+    report, pub = run(store, people(4), approve_deletes=True, approved_by="ops@kommune")
+    assert ("success", 6) == (report.status, report.deleted)
+    assert "ops@kommune" == store.runs("t")[0]["approved_by"]
+
+
+def test_rejected_records_go_to_the_dead_letter_topic(store: StateStore):
+    """A rejected record is published to the DLQ with its reason while the rest goes on."""
+    bad = Rejected("person", "uid=bad", "eduPersonPrincipalName is missing", {"dn": "uid=bad"})
+    report, pub = run(store, [*people(3), bad])
+    letters = [r for r in pub.records if r.topic == "hub.dlq.v1"]
+    assert 1 == len(letters)
+    headers = dict(letters[0].headers)
+    assert b"eduPersonPrincipalName is missing" == headers["dlq_error"]
+    assert report.run_id.encode() == headers["dlq_run_id"]
+    assert (3, 1, "success") == (report.created, report.dead_lettered, report.status)
+
+
+def test_too_many_dead_letters_fail_the_run_and_publish_only_the_letters(store: StateStore):
+    """Over the tenant's dead-letter share the run fails and only the DLQ is published."""
+    bad = [Rejected("person", f"uid=b{i}", "bad", {}) for i in range(2)]
+    report, pub = run(store, [*people(2), *bad])
+    assert "failed" == report.status
+    assert "over the tenant's limit" in report.error
+    assert {"hub.dlq.v1"} == {r.topic for r in pub.records}
+    assert 0 == store.count("t", "mem")
+
+
+def test_unacknowledged_batch_leaves_state_unchanged_and_next_run_completes(store: StateStore):
+    """If a batch is not acknowledged its entities stay unpublished in state; the next run
+    republishes them with the same event ids."""
+    report, pub = run(store, people(5), RecordingPublisher(fail_batches={2}))
+    assert "failed" == report.status
+    assert 2 == store.count("t", "mem")  # batch 1 (two entities) was acknowledged
+    ids_first = {dict(r.headers)["ce_id"] for r in pub.records}
+    report, pub2 = run(store, people(5))
+    assert ("success", 3) == (report.status, report.created)
+    assert 5 == store.count("t", "mem")
+    assert ids_first.isdisjoint({dict(r.headers)["ce_id"] for r in pub2.records})
+
+
+def test_republished_events_keep_their_ids(store: StateStore):
+    """The same change staged twice gets the same event id."""
+    _, failed = run(store, people(1), RecordingPublisher(fail_batches={1}))
+    _, first = run(store, people(1))
+    _, _ = run(store, people(0), approve_deletes=True)
+    _, again = run(store, people(1))
+    assert dict(first.records[0].headers)["ce_id"] == dict(again.records[0].headers)["ce_id"]
+
+
+def test_source_failure_is_reported_and_commits_nothing(store: StateStore):
+    """A source that fails mid-read fails the run and publishes nothing."""
+    publisher = RecordingPublisher()
+    runner = SyncRunner(SETTINGS, store, publisher)  # type: ignore[arg-type]
+    report = runner.sync("t", "mem", source=MemorySource(people(3), fail_after=2))
+    assert ("failed", [], 0) == (report.status, publisher.records, store.count("t", "mem"))
+    assert "source went away" in report.error
+
+
+def test_group_and_person_go_to_their_own_topics(store: StateStore):
+    """Each entity type is published on `hub.<domain>.<entity>.v1`."""
+    group = Group(tenant="t", source={"system": "memory", "instance": "mem"}, key="g1",
+                  kind=GroupKind.BASE_GROUP, name="7A")
+    _, pub = run(store, [*people(1), group])
+    assert ["hub.identity.person.v1", "hub.identity.group.v1"] == [r.topic for r in pub.records]
+
+
+def test_fingerprint_ignores_source_modified():
+    """A new modification stamp alone does not change the fingerprint."""
+    assert fingerprint({"a": 1, "source_modified": "x"}) == fingerprint({"a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+def test_changed_fields_are_sorted_and_skip_source_modified():
+    """changed lists differing fields in order and never source_modified."""
+    before = {"a": 1, "b": 2, "source_modified": "x"}
+    after = {"a": 1, "b": 3, "c": 4, "source_modified": "y"}
+    assert ("b", "c") == changed_fields(before, after)

@@ -1,0 +1,93 @@
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import ChangeEvent, CloudEventHeaders, Membership, Op, Person, SourceRef
+from schemas.envelope import event_id, record_key
+from schemas.export import rendered_schemas, stale_files, write
+
+SOURCE = SourceRef(system="feide_ldap", instance="feide")
+
+
+def person(**changes: object) -> Person:
+    fields: dict[str, object] = {
+        "tenant": "lillevik",
+        "source": SOURCE,
+        "key": "ola@lillevik.kommune.no",
+    }
+    fields.update(changes)
+    return Person.model_validate(fields)
+
+
+def test_entities_are_frozen_and_refuse_unknown_fields():
+    """Entities cannot be changed after creation and refuse fields they do not define."""
+    p = person()
+    with pytest.raises(ValidationError):
+        p.email = "x"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="national_id"):
+        person(national_id="01010112345")
+
+
+def test_nin_hmac_must_be_a_hash():
+    """The only national-identity field is a 64-hex HMAC; a raw number is refused."""
+    with pytest.raises(ValidationError):
+        person(nin_hmac="01010112345")
+
+
+def test_headers_follow_cloudevents_binary_mode():
+    """Headers carry the CloudEvents attributes with the documented source and type."""
+    stamp = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    headers = dict(CloudEventHeaders.for_change(person(), Op.UPDATED, "f" * 64, stamp).to_kafka())
+    assert b"1.0" == headers["ce_specversion"]
+    assert b"/tenants/lillevik/feide_ldap/feide" == headers["ce_source"]
+    assert b"no.skolehub.identity.person.updated" == headers["ce_type"]
+    assert b"ola@lillevik.kommune.no" == headers["ce_subject"]
+    assert b"2026-11-01T12:00:00Z" == headers["ce_time"]
+    assert b"urn:skolehub:schema:identity.person.v1" == headers["ce_dataschema"]
+    assert b"application/json" == headers["content-type"]
+
+
+def test_event_id_is_deterministic_and_sensitive_to_each_part():
+    """The same change gets the same id; any other tenant, key, op or fingerprint does not."""
+    base = event_id("t", "person", "k", Op.CREATED, "f1")
+    assert base == event_id("t", "person", "k", Op.CREATED, "f1")
+    others = {
+        event_id("u", "person", "k", Op.CREATED, "f1"),
+        event_id("t", "group", "k", Op.CREATED, "f1"),
+        event_id("t", "person", "j", Op.CREATED, "f1"),
+        event_id("t", "person", "k", Op.UPDATED, "f1"),
+        event_id("t", "person", "k", Op.CREATED, "f2"),
+    }
+    assert base not in others
+    assert 5 == len(others)
+
+
+def test_record_key_format():
+    """Record keys read `<tenant>:<entity>:<key>`."""
+    assert "lillevik:membership:g|p" == record_key("lillevik", Membership.entity, "g|p")
+
+
+def test_change_event_value_round_trips():
+    """A change event serialises to the documented value shape and back."""
+    event = ChangeEvent[Person](op=Op.UPDATED, before=person(), after=person(email="a@b.no"),
+                                changed=("email",))
+    data = event.model_dump(mode="json")
+    assert {"op", "before", "after", "changed"} == set(data)
+    assert "u" == data["op"]
+    assert event == ChangeEvent[Person].model_validate(data)
+
+
+def test_checked_in_json_schemas_are_current():
+    """schemas/json matches what the models produce (run `make schemas` after a change)."""
+    assert [] == stale_files()
+
+
+def test_stale_schema_is_detected(tmp_path):
+    """A changed or extra file in the schema folder is reported as stale."""
+    write(tmp_path)
+    assert [] == stale_files(tmp_path)
+    name = next(iter(dict(rendered_schemas())))
+    (tmp_path / name).write_text("{}")
+    (tmp_path / "old.v0.json").write_text("{}")
+    assert [name, "old.v0.json"] == stale_files(tmp_path)

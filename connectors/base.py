@@ -144,9 +144,17 @@ class Source(ABC):
         self.instance = instance
         self.retry = retry or RetryPolicy()
         self.ref = SourceRef(system=self.system, instance=instance)
+        self.bookmarks = {}
 
-    #: True when `read()` returns the whole source, so what is missing was deleted.
+    #: True when `read()` returns the whole source, so what is missing was deleted. The
+    #: runner sets it before `read()` for sources that support incremental reads.
     full_snapshot: bool = True
+    #: True for sources that can read only what changed since their bookmarks.
+    supports_incremental: ClassVar[bool] = False
+    #: Stream → bookmark (e.g. the newest `dateLastModified` seen). The runner fills it
+    #: from the store before `read()`; the source advances it while reading; the runner
+    #: stores it only after the run was published in full.
+    bookmarks: dict[str, str]
 
     @abstractmethod
     def check(self) -> None:

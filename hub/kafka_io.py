@@ -87,6 +87,7 @@ class Publisher:
         self, bootstrap: str, settings: KafkaSettings, client_id: str = "skolehub"
     ) -> None:
         self.settings = settings
+        delivery_ms = int(settings.ack_timeout_seconds * 1000)
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
@@ -95,9 +96,9 @@ class Publisher:
             max_in_flight_requests_per_connection=5,
             linger_ms=10,
             batch_size=256 * 1024,
-            delivery_timeout_ms=int(settings.ack_timeout_seconds * 1000),
-            request_timeout_ms=min(30_000, int(settings.ack_timeout_seconds * 1000) - 1),
-            max_block_ms=int(settings.ack_timeout_seconds * 1000),
+            delivery_timeout_ms=delivery_ms,
+            request_timeout_ms=max(1000, min(30_000, delivery_ms // 2)),
+            max_block_ms=delivery_ms,
         )
 
     def publish(self, records: Sequence[OutRecord]) -> None:

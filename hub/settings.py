@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -109,7 +110,67 @@ class LdapSourceSettings(_Model):
         return self
 
 
-SourceSettings = Annotated[LdapSourceSettings, Field(discriminator="type")]
+class OAuthClientCredentials(_Model):
+    """OAuth 2.0 client credentials grant; the client secret lives behind `secret`."""
+
+    kind: Literal["oauth_client_credentials"]
+    token_url: Annotated[str, Field(pattern=r"^https?://")]
+    client_id: str
+    secret: SecretRef
+    scope: str | None = None
+
+
+class BearerToken(_Model):
+    """A static bearer token (an API key) behind `secret`."""
+
+    kind: Literal["bearer"]
+    secret: SecretRef
+
+
+class BasicAuth(_Model):
+    """HTTP basic authentication; the password lives behind `secret`."""
+
+    kind: Literal["basic"]
+    username: str
+    secret: SecretRef
+
+
+HttpAuth = Annotated[
+    OAuthClientCredentials | BearerToken | BasicAuth,
+    Field(discriminator="kind"),
+]
+
+
+class HttpSourceSettings(_Model):
+    """Fields shared by every HTTP source; each source type subclasses it with its `type`."""
+
+    id: Annotated[str, Field(pattern=_NAME)]
+    base_url: Annotated[str, Field(pattern=r"^https?://")]
+    auth: HttpAuth
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    ca_file: Path | None = None
+    schedule: str | None = "@hourly"
+    #: How often an incremental source does a full, reconciling read (None: never).
+    full_sync_every: timedelta | None = timedelta(days=1)
+
+
+class OneRosterSourceSettings(HttpSourceSettings):
+    """A OneRoster 1.2 REST provider (rostering and gradebook), e.g. an LMS or SIS."""
+
+    type: Literal["oneroster"]
+    #: Read lineItems and results from the gradebook service too.
+    gradebook: bool = True
+    #: How far before its bookmark an incremental read starts, so records that share the
+    #: bookmark's timestamp, or were committed late, are not lost.
+    incremental_overlap: timedelta = timedelta(seconds=60)
+
+
+SourceSettings = Annotated[
+    LdapSourceSettings | OneRosterSourceSettings, Field(discriminator="type")
+]
 
 
 class TenantSettings(_Model):

@@ -74,6 +74,16 @@ sync_seen = sa.Table(
     sa.Column("key", sa.String(512), primary_key=True),
 )
 
+source_bookmarks = sa.Table(
+    "source_bookmarks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: `op` of a staged dead-letter record (a rejected source record, not an entity change).
 DEAD_LETTER = "x"
 
@@ -171,6 +181,45 @@ class StateStore:
             query = query.where(sync_runs.c.tenant == tenant)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def last_full_success(self, tenant: str, source: str) -> datetime | None:
+        """When the last successful full run of a source started, if there was one."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(sync_runs.c.started_at)).where(
+                    sync_runs.c.tenant == tenant,
+                    sync_runs.c.source == source,
+                    sync_runs.c.full.is_(True),
+                    sync_runs.c.status == "success",
+                )
+            ).scalar_one_or_none()
+        if value is not None and value.tzinfo is None:  # SQLite drops the zone
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    # -- bookmarks ----------------------------------------------------------------------
+
+    def bookmarks(self, tenant: str, source: str) -> dict[str, str]:
+        """An incremental source's bookmarks (stream → value) from its last successful run."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(source_bookmarks.c.stream, source_bookmarks.c.value).where(
+                    source_bookmarks.c.tenant == tenant, source_bookmarks.c.source == source
+                )
+            )
+            return {stream: value for stream, value in rows}
+
+    def save_bookmarks(self, tenant: str, source: str, bookmarks: dict[str, str]) -> None:
+        """Store bookmarks after a run was published in full."""
+        if not bookmarks:
+            return
+        stamp = now()
+        rows = [
+            {"tenant": tenant, "source": source, "stream": k, "value": v, "updated_at": stamp}
+            for k, v in bookmarks.items()
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(self._upsert(source_bookmarks), rows)
 
     # -- state --------------------------------------------------------------------------
 

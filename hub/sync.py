@@ -69,6 +69,7 @@ class SyncReport:
     source: str
     run_id: str
     status: str = "running"
+    full: bool = True
     created: int = 0
     updated: int = 0
     deleted: int = 0
@@ -131,12 +132,13 @@ class SyncRunner:
         try:
             if source is None:
                 source = build_source(tenant, tenant.source(source_id))
-            is_full = source.full_snapshot if full is None else full
+            is_full = report.full = self._decide_full(source, tenant, source_id, full)
             log.info("sync_started", full=is_full)
             with source:
                 self._read(source, report, is_full)
             self._guard(tenant, report, approve_deletes)
             self._publish(source, report, tenant)
+            self.store.save_bookmarks(tenant_id, source_id, source.bookmarks)
             report.status = "success"
             if approve_deletes and report.planned_deletes:
                 approved_by = approved_by or getpass.getuser()
@@ -159,6 +161,31 @@ class SyncRunner:
             self._finish(report, approved_by if report.status == "success" else None)
             structlog.contextvars.unbind_contextvars("tenant", "source", "run_id")
         return report
+
+    def _decide_full(
+        self, source: Source, tenant: TenantSettings, source_id: str, requested: bool | None
+    ) -> bool:
+        """Full unless the source reads incrementally, has bookmarks, and is not due a full run.
+
+        A full run is due when the source's `full_sync_every` has passed since the last
+        successful full run; it reconciles, deleting what vanished without a trace.
+        """
+        if not source.supports_incremental:
+            source.full_snapshot = True if requested is None else requested
+            return source.full_snapshot
+        source.bookmarks = self.store.bookmarks(tenant.id, source_id)
+        if requested is None:
+            every = getattr(tenant.source(source_id), "full_sync_every", None)
+            last = self.store.last_full_success(tenant.id, source_id)
+            requested = (
+                not source.bookmarks
+                or last is None
+                or (every is not None and now() - last >= every)
+            )
+        if requested:
+            source.bookmarks = {}
+        source.full_snapshot = requested
+        return requested
 
     # -- phases -------------------------------------------------------------------------
 
@@ -363,6 +390,7 @@ class SyncRunner:
 
     def _finish(self, report: SyncReport, approved_by: str | None) -> None:
         counts = {
+            "full": report.full,
             "created": report.created if report.status == "success" else 0,
             "updated": report.updated if report.status == "success" else 0,
             "deleted": report.deleted,

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration when first imported, so the suite's Airflow home (a
+# throw-away folder with a SQLite metadata database) is set before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="skolehub-test-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+    }
+)
 
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.slapd", "tests.fixtures.postgres"]
 
@@ -15,9 +31,7 @@ TEST_HMAC_KEY = "test-hmac-key-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def _hub_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
+def _hub_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Give every test its own var folder and the test HMAC key, and no stray config."""
     monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("HUB_HMAC_KEY", TEST_HMAC_KEY)

@@ -10,6 +10,7 @@ units are `norEduOrgUnit` entries, people are `eduPerson` entries, anywhere belo
 
 from __future__ import annotations
 
+import math
 import re
 import ssl
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
-from connectors.privacy import national_id_hmac
+from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
 from hub.settings import LdapSourceSettings
 from schemas.entities import (
     Group,
@@ -111,7 +112,6 @@ MEMBER_ROLES = {
     "staff": MembershipRole.STAFF,
 }
 _EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
-_NIN = re.compile(r"^\d{11}$")
 _GRADE = re.compile(r"(?:aarstrinn|trinn)(\d{1,2})$|(?:vg|VG)(\d)$")
 
 Attributes = dict[str, list[str]]
@@ -165,7 +165,7 @@ def parse_group_entitlement(value: str) -> GroupEntitlement:
         kind=kind,
         grep_code=grep_code,
         org=org,
-        local_id=local_id,
+        local_id=unquote(local_id),
         valid_from=_date(start, "from date"),
         valid_to=_date(end, "to date"),
         role=role,
@@ -245,14 +245,14 @@ class FeideLdap(Source):
             use_ssl=settings.tls == "ldaps",
             tls=tls,
             get_info=ldap3.NONE,
-            connect_timeout=settings.timeout_seconds,
+            connect_timeout=math.ceil(settings.timeout_seconds),
         )
         conn = ldap3.Connection(
             server,
             user=settings.bind_dn,
             password=self._password,
             auto_bind=ldap3.AUTO_BIND_NONE,
-            receive_timeout=settings.timeout_seconds,
+            receive_timeout=math.ceil(settings.timeout_seconds),
             read_only=True,
             raise_exceptions=False,
         )
@@ -270,7 +270,7 @@ class FeideLdap(Source):
                         connector=self.name,
                     )
                 raise FatalError(f"bind refused: {description}", connector=self.name)
-        except ldap_exc.LDAPSocketOpenError as exc:
+        except ldap_exc.LDAPCommunicationError as exc:
             raise RetriableError(
                 f"cannot reach {settings.uri}: {type(exc).__name__}", connector=self.name
             ) from None
@@ -465,8 +465,11 @@ class FeideLdap(Source):
             units.append(key)
         primary_dn = _first(attrs, "eduPersonPrimaryOrgUnitDN")
         nin = _first(attrs, "norEduPersonNIN")
-        if nin is not None and not _NIN.match(nin):
-            raise self._bad("norEduPersonNIN is not 11 digits")
+        if nin is not None and not is_valid_norwegian_nin(nin):
+            raise self._bad("norEduPersonNIN is not 11 digits with valid check digits")
+        for required in ("givenName", "sn"):
+            if not _first(attrs, required):
+                raise self._bad(f"{required} is missing (Feide requires it)")
         entitlements, grade = [], None
         for value in attrs.get("edupersonentitlement", []):
             if value.startswith(GROUP_URN):

@@ -16,14 +16,18 @@ class ListPaginator:
 def test_paging_follows_tokens_to_the_end():
     """The loop follows tokens until a page without one."""
     pages = {None: ([1, 2], "a"), "a": ([3], "b"), "b": ([4], None)}
-    got = list(paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0]))
+    got = list(
+        paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0])
+    )
     assert [[1, 2], [3], [4]] == [p[0] for p in got]
 
 
 def test_paging_stops_on_an_empty_page():
     """An empty page ends paging even if it carries a token."""
     pages = {None: ([1], "a"), "a": ([], "b")}
-    got = list(paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0]))
+    got = list(
+        paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0])
+    )
     assert [[1]] == [p[0] for p in got]
 
 
@@ -31,7 +35,9 @@ def test_repeated_token_is_a_loop():
     """A token the source sent before is fatal instead of paging forever."""
     pages = {None: ([1], "a"), "a": ([2], "b"), "b": ([3], "a")}
     with pytest.raises(FatalError, match="Loop detected in pagination") as caught:
-        list(paged(pages.__getitem__, ListPaginator(), connector="src", is_empty=lambda p: not p[0]))
+        list(
+            paged(pages.__getitem__, ListPaginator(), connector="src", is_empty=lambda p: not p[0])
+        )
     assert "src" == caught.value.connector
 
 
@@ -53,8 +59,9 @@ def test_retry_honours_retry_after_then_succeeds():
 def test_retry_backs_off_exponentially_with_jitter_and_gives_up():
     """Without Retry-After waits grow as capped full jitter, and the last failure is fatal."""
     waits: list[float] = []
-    policy = RetryPolicy(attempts=4, base_delay=1.0, max_delay=3.0, sleep=waits.append,
-                         rng=random.Random(7))
+    policy = RetryPolicy(
+        attempts=4, base_delay=1.0, max_delay=3.0, sleep=waits.append, rng=random.Random(7)
+    )
 
     def op() -> None:
         raise RetriableError("down", connector="c", status=503, path="/x")
@@ -82,8 +89,14 @@ def test_fatal_errors_are_not_retried():
 
 @pytest.mark.parametrize(
     ("status", "action"),
-    [(429, Action.RATE_LIMITED), (503, Action.RETRY), (599, Action.RETRY),
-     (401, Action.REFRESH_AUTH), (404, Action.FAIL), (403, Action.FAIL)],
+    [
+        (429, Action.RATE_LIMITED),
+        (503, Action.RETRY),
+        (599, Action.RETRY),
+        (401, Action.REFRESH_AUTH),
+        (404, Action.FAIL),
+        (403, Action.FAIL),
+    ],
 )
 def test_error_table(status: int, action: Action):
     """The error table maps statuses to the documented actions."""

@@ -7,8 +7,10 @@ from connectors.identity.feide_ldap import parse_grade, parse_group_entitlement
 
 def test_teaching_group_entitlement_parses():
     """A `u` group entitlement gives key, subject, dates, role and decoded name."""
-    value = ("urn:mace:feide.no:go:group:u:MAT0010:NO974557746:7a-mat:2026-08-17:2027-06-20:"
-             "student:Matematikk%207A")
+    value = (
+        "urn:mace:feide.no:go:group:u:MAT0010:NO974557746:7a-mat:2026-08-17:2027-06-20:"
+        "student:Matematikk%207A"
+    )
     ent = parse_group_entitlement(value)
     assert "NO974557746:u:7a-mat" == ent.group_key
     assert "MAT0010" == ent.grep_code
@@ -51,3 +53,15 @@ def test_malformed_entitlements_say_what_is_wrong(value: str, message: str):
 def test_grade_from_grep_entitlement(value: str, grade: int | None):
     """Grade levels come from the trailing aarstrinn or Vg number."""
     assert grade == parse_grade(value)
+
+
+def test_norwegian_nin_check_digits():
+    """Synthetic test numbers with right check digits pass; a changed digit fails."""
+    from connectors.privacy import is_valid_norwegian_nin
+    from hub.sandbox.population import synthetic_nin
+
+    nin = synthetic_nin(date(2012, 3, 4), 7)
+    assert is_valid_norwegian_nin(nin)
+    broken = nin[:10] + str((int(nin[10]) + 1) % 10)
+    assert not is_valid_norwegian_nin(broken)
+    assert not is_valid_norwegian_nin("1234567890")

@@ -13,8 +13,11 @@ def test_secret_keys_are_redacted_whatever_their_value():
 
 def test_identifier_shaped_numbers_are_scrubbed_in_nested_values():
     """NIN- and personnummer-shaped numbers are removed from strings at any depth."""
-    event = {"event": "bad record", "detail": {"dn": "uid=ola", "msg": "NIN 01018012345 invalid"},
-             "items": ["19121212-1212", "ok 123"]}
+    event = {
+        "event": "bad record",
+        "detail": {"dn": "uid=ola", "msg": "NIN 01018012345 invalid"},
+        "items": ["19121212-1212", "ok 123"],
+    }
     out = redact(None, "info", event)
     assert "NIN [redacted] invalid" == out["detail"]["msg"]
     assert [REDACTED, "ok 123"] == out["items"]

@@ -1,6 +1,6 @@
 import pytest
 
-from hub.store import StateStore, Staged
+from hub.store import Staged, StateStore
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

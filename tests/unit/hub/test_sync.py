@@ -54,19 +54,32 @@ class RecordingPublisher:
         return [json.loads(r.value) for r in self.records if r.value is not None]
 
 
-SETTINGS = parse_settings({
-    "kafka": {"batch_size": 2},
-    "tenants": [{"id": "t", "name": "T", "sources": [],
-                 "deletion_guard": {"max_deletes": 100, "max_share": 0.5},
-                 "max_dead_letter_share": 0.3}],
-})
+SETTINGS = parse_settings(
+    {
+        "kafka": {"batch_size": 2},
+        "tenants": [
+            {
+                "id": "t",
+                "name": "T",
+                "sources": [],
+                "deletion_guard": {"max_deletes": 100, "max_share": 0.5},
+                "max_dead_letter_share": 0.3,
+            }
+        ],
+    }
+)
 
 
 def people(n: int, **changes: object) -> list[Item]:
     out: list[Item] = []
     for i in range(n):
-        fields = {"tenant": "t", "source": {"system": "memory", "instance": "mem"},
-                  "key": f"p{i}@t.no", "eppn": f"p{i}@t.no", "given_name": f"P{i}"}
+        fields = {
+            "tenant": "t",
+            "source": {"system": "memory", "instance": "mem"},
+            "key": f"p{i}@t.no",
+            "eppn": f"p{i}@t.no",
+            "given_name": f"P{i}",
+        }
         fields.update(changes.get(f"p{i}", {}))  # type: ignore[arg-type]
         out.append(Person.model_validate(fields))
     return out
@@ -79,8 +92,12 @@ def store(tmp_path) -> StateStore:
     s.close()
 
 
-def run(store: StateStore, items: list[Item], publisher: RecordingPublisher | None = None,
-        **kwargs: object):
+def run(
+    store: StateStore,
+    items: list[Item],
+    publisher: RecordingPublisher | None = None,
+    **kwargs: object,
+):
     publisher = publisher or RecordingPublisher()
     runner = SyncRunner(SETTINGS, store, publisher)  # type: ignore[arg-type]
     return runner.sync("t", "mem", source=MemorySource(items), **kwargs), publisher
@@ -128,8 +145,12 @@ def test_deletion_guard_holds_the_run_and_publishes_nothing(store: StateStore):
     """Deleting more than the tenant's share holds the run, and approval releases it."""
     run(store, people(10))
     report, pub = run(store, people(4, p0={"email": "changed@t.no"}))
-    assert ("held", 6, 10, []) == (report.status, report.planned_deletes,
-                                   report.entities_before, pub.records)
+    assert ("held", 6, 10, []) == (
+        report.status,
+        report.planned_deletes,
+        report.entities_before,
+        pub.records,
+    )
     assert "--approve-deletes" in report.error
     assert "held" == store.runs("t")[0]["status"]
     report, pub = run(store, people(4), approve_deletes=True, approved_by="ops@kommune")
@@ -160,8 +181,7 @@ def test_too_many_dead_letters_fail_the_run_and_publish_only_the_letters(store: 
 
 
 def test_unacknowledged_batch_leaves_state_unchanged_and_next_run_completes(store: StateStore):
-    """If a batch is not acknowledged its entities stay unpublished in state; the next run
-    republishes them with the same event ids."""
+    """An unacknowledged batch leaves its entities out of the state; the next run completes it."""
     report, pub = run(store, people(5), RecordingPublisher(fail_batches={2}))
     assert "failed" == report.status
     assert 2 == store.count("t", "mem")  # batch 1 (two entities) was acknowledged
@@ -192,8 +212,13 @@ def test_source_failure_is_reported_and_commits_nothing(store: StateStore):
 
 def test_group_and_person_go_to_their_own_topics(store: StateStore):
     """Each entity type is published on `hub.<domain>.<entity>.v1`."""
-    group = Group(tenant="t", source={"system": "memory", "instance": "mem"}, key="g1",
-                  kind=GroupKind.BASE_GROUP, name="7A")
+    group = Group(
+        tenant="t",
+        source={"system": "memory", "instance": "mem"},
+        key="g1",
+        kind=GroupKind.BASE_GROUP,
+        name="7A",
+    )
     _, pub = run(store, [*people(1), group])
     assert ["hub.identity.person.v1", "hub.identity.group.v1"] == [r.topic for r in pub.records]
 
@@ -205,7 +230,7 @@ def test_fingerprint_ignores_source_modified():
 
 
 def test_changed_fields_are_sorted_and_skip_source_modified():
-    """changed lists differing fields in order and never source_modified."""
+    """Changed fields are listed in order and never include source_modified."""
     before = {"a": 1, "b": 2, "source_modified": "x"}
     after = {"a": 1, "b": 3, "c": 4, "source_modified": "y"}
     assert ("b", "c") == changed_fields(before, after)

@@ -70,8 +70,9 @@ def test_record_key_format():
 
 def test_change_event_value_round_trips():
     """A change event serialises to the documented value shape and back."""
-    event = ChangeEvent[Person](op=Op.UPDATED, before=person(), after=person(email="a@b.no"),
-                                changed=("email",))
+    event = ChangeEvent[Person](
+        op=Op.UPDATED, before=person(), after=person(email="a@b.no"), changed=("email",)
+    )
     data = event.model_dump(mode="json")
     assert {"op", "before", "after", "changed"} == set(data)
     assert "u" == data["op"]

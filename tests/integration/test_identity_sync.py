@@ -1,0 +1,297 @@
+"""The identity directory end to end: real slapd, the Feide connector, real Kafka."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ldap3
+import pytest
+from structlog.testing import capture_logs
+
+from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
+from hub.settings import HubSettings
+from hub.store import StateStore
+from hub.sync import SyncReport, SyncRunner
+from schemas import ENTITY_TYPES
+from tests.conftest import TEST_HMAC_KEY
+from tests.support import Record, consume_all, ldap_source, settings_for, unique_prefix
+
+pytestmark = pytest.mark.integration
+
+
+class Hub:
+    """One tenant's hub wired to the session's slapd and Kafka, with its own topics and store."""
+
+    def __init__(self, loaded: Any, bootstrap: str, tmp_path: Path, **tenant: Any) -> None:
+        self.loaded = loaded
+        self.tenant = loaded.owner.tenant
+        self.bootstrap = bootstrap
+        self.settings: HubSettings = settings_for(
+            self.tenant,
+            [ldap_source(loaded)],
+            bootstrap,
+            f"sqlite:///{tmp_path / 'hub.db'}",
+            unique_prefix(),
+            **tenant,
+        )
+        ensure_topics(bootstrap, self.settings.kafka, ENTITY_TYPES)
+        self.store = StateStore(self.settings.store_url)
+
+    @property
+    def topics(self) -> list[str]:
+        prefix = self.settings.kafka.topic_prefix
+        return [entity_topic(prefix, t) for t in ENTITY_TYPES] + [dead_letter_topic(prefix)]
+
+    def sync(self, publisher: Publisher | None = None, **kwargs: Any) -> SyncReport:
+        own = publisher is None
+        publisher = publisher or Publisher(self.bootstrap, self.settings.kafka)
+        try:
+            return SyncRunner(self.settings, self.store, publisher).sync(
+                self.tenant, "feide", **kwargs
+            )
+        finally:
+            if own:
+                publisher.close()
+
+    def records(self) -> list[Record]:
+        return consume_all(self.bootstrap, self.topics)
+
+    def records_after(self, earlier: list[Record]) -> list[Record]:
+        """Records published since `earlier` was read."""
+        seen = {r.position for r in earlier}
+        return [r for r in self.records() if r.position not in seen]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def ldap_password(monkeypatch: pytest.MonkeyPatch, slapd_server: Any) -> str:
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", slapd_server.reader_password)
+    return str(slapd_server.reader_password)
+
+
+@pytest.fixture
+def hub(directory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str) -> Hub:
+    h = Hub(directory, kafka_bootstrap, tmp_path)
+    yield h
+    h.close()
+
+
+def expected_counts(owner: Any) -> dict[str, int]:
+    """Entity counts computed from the generator's own model of the tenant."""
+    people = [p for p in owner.people() if p.has_feide_account]
+    groups = {
+        (m.group.unit_org_number, m.group.type, m.group.local_id)
+        for p in people
+        for m in p.memberships
+    }
+    return {
+        "organisation": len(owner.units) + 1,
+        "person": len(people),
+        "group": len(groups),
+        "membership": sum(len(p.memberships) for p in people),
+    }
+
+
+def by_entity(records: list[Record]) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
+    for r in records:
+        out.setdefault(r.key.split(":")[1], []).append(r)
+    return out
+
+
+def test_first_sync_publishes_one_event_per_entity_with_headers_and_keys(hub: Hub):
+    """The first sync creates every entity once, keyed and headed as the envelope says."""
+    report = hub.sync()
+    assert "success" == report.status
+    records = hub.records()
+    counts = {name: len(rs) for name, rs in by_entity(records).items()}
+    assert expected_counts(hub.loaded.owner) == counts
+    assert len(records) == len({r.headers["ce_id"] for r in records})
+    person = next(r for r in records if ":person:" in r.key)
+    value = json.loads(person.value)
+    key = value["after"]["key"]
+    assert f"{hub.tenant}:person:{key}" == person.key
+    assert key.encode() == person.headers["ce_subject"]
+    assert b"no.skolehub.identity.person.created" == person.headers["ce_type"]
+    assert f"/tenants/{hub.tenant}/feide_ldap/feide".encode() == person.headers["ce_source"]
+    assert b"1.0" == person.headers["ce_specversion"]
+    assert ("c", None, []) == (value["op"], value["before"], value["changed"])
+
+
+def test_second_sync_publishes_nothing(hub: Hub):
+    """An unchanged directory publishes no events the second time."""
+    hub.sync()
+    before = len(hub.records())
+    report = hub.sync()
+    assert (0, 0, 0) == (report.created, report.updated, report.deleted)
+    assert report.unchanged > 0
+    assert before == len(hub.records())
+
+
+def test_changed_attribute_publishes_one_update_naming_it(hub: Hub, ldap_admin: ldap3.Connection):
+    """Changing one person's mail gives exactly one `u` event whose changed is ["email"]."""
+    hub.sync()
+    person = next(p for p in hub.loaded.owner.people() if p.has_feide_account)
+    dn = f"uid={person.username},{hub.loaded.people_dn}"
+    assert ldap_admin.modify(dn, {"mail": [(ldap3.MODIFY_REPLACE, ["ny.adresse@example.no"])]})
+    earlier = hub.records()
+    report = hub.sync()
+    new = hub.records_after(earlier)
+    assert 1 == report.updated
+    (event,) = new
+    value = json.loads(event.value)
+    assert ("u", ["email"]) == (value["op"], value["changed"])
+    assert "ny.adresse@example.no" == value["after"]["email"]
+    assert person.mail == value["before"]["email"]
+
+
+def test_deleted_entry_publishes_delete_then_tombstone(hub: Hub, ldap_admin: ldap3.Connection):
+    """Deleting a person publishes `d` then a null tombstone, for it and its memberships."""
+    hub.sync()
+    person = next(p for p in hub.loaded.owner.people() if p.has_feide_account and p.memberships)
+    assert ldap_admin.delete(f"uid={person.username},{hub.loaded.people_dn}")
+    earlier = hub.records()
+    report = hub.sync()
+    new = [r for r in hub.records_after(earlier) if r.key.endswith(person.eppn)]
+    assert "success" == report.status
+    assert 1 + len(person.memberships) == report.deleted
+    delete, tombstone = sorted((r for r in new if ":person:" in r.key), key=lambda r: r.offset)
+    assert "d" == json.loads(delete.value)["op"]
+    assert (delete.key, None) == (tombstone.key, tombstone.value)
+
+
+def test_mass_deletion_is_held_and_publishes_nothing(hub: Hub, ldap_admin: ldap3.Connection):
+    """A directory that lost 60 % of its people trips the guard: held, nothing published."""
+    hub.sync()
+    people = [p for p in hub.loaded.owner.people() if p.has_feide_account]
+    for person in people[: int(len(people) * 0.6)]:
+        assert ldap_admin.delete(f"uid={person.username},{hub.loaded.people_dn}")
+    count = len(hub.records())
+    report = hub.sync()
+    assert "held" == report.status
+    assert report.planned_deletes > 0.5 * len(people)
+    assert count == len(hub.records())
+    released = hub.sync(approve_deletes=True)
+    assert ("success", report.planned_deletes) == (released.status, released.deleted)
+
+
+def test_malformed_entries_go_to_the_dead_letter_topic(
+    directory_factory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+):
+    """Entries with malformed attributes are dead-lettered with a reason; the rest publish."""
+    loaded = directory_factory(faults=True)
+    hub = Hub(loaded, kafka_bootstrap, tmp_path)
+    try:
+        report = hub.sync()
+        faulty = [p for p in loaded.owner.people() if p.fault and p.has_feide_account]
+        assert "success" == report.status
+        assert len(faulty) == report.dead_lettered
+        letters = [r for r in hub.records() if r.topic.endswith(".dlq.v1")]
+        reasons = {r.headers["dlq_error"].decode() for r in letters}
+        assert len(faulty) == len(letters)
+        assert any("eduPersonPrincipalName" in reason for reason in reasons)
+        assert any("norEduPersonNIN" in reason for reason in reasons)
+        people = [r for r in hub.records() if r.topic.endswith(".identity.person.v1")]
+        assert len([p for p in loaded.owner.people() if p.has_feide_account]) - len(faulty) == len(
+            people
+        )
+    finally:
+        hub.close()
+
+
+def test_no_nin_password_or_secret_in_events_logs_or_dead_letters(
+    directory_factory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+):
+    """No national identity number, password or key appears in any event, log or DLQ record."""
+    loaded = directory_factory(faults=True)
+    hub = Hub(loaded, kafka_bootstrap, tmp_path)
+    try:
+        with capture_logs() as logs:
+            hub.sync()
+        people = list(loaded.owner.people())
+        forbidden = {p.nin for p in people} | {p.password for p in people}
+        forbidden |= {ldap_password, TEST_HMAC_KEY}
+        texts = [json.dumps(entry, default=str) for entry in logs]
+        for r in hub.records():
+            texts.append(r.key)
+            texts.append((r.value or b"").decode())
+            texts.extend(v.decode(errors="replace") for v in r.headers.values())
+        blob = "\n".join(texts)
+        leaked = sorted(secret for secret in forbidden if secret in blob)
+        assert [] == leaked
+        assert any(r.topic.endswith(".dlq.v1") for r in hub.records())
+    finally:
+        hub.close()
+
+
+class StoppingPublisher(Publisher):
+    """A publisher that stops the broker after its first acknowledged batch."""
+
+    def __init__(self, broker: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.broker = broker
+        self.batches = 0
+
+    def publish(self, records: Any) -> None:
+        if self.batches == 1:
+            self.broker.down()
+        self.batches += 1
+        super().publish(records)
+
+
+def test_broker_stopped_mid_sync_loses_nothing(
+    directory: Any, private_kafka: Any, tmp_path: Path, ldap_password: str
+):
+    """Stopping Kafka mid-sync commits only acknowledged events; the next run completes it."""
+    bootstrap = private_kafka.up()
+    hub = Hub(directory, bootstrap, tmp_path)
+    try:
+        publisher = StoppingPublisher(private_kafka, bootstrap, hub.settings.kafka)
+        report = hub.sync(publisher=publisher)
+        publisher.close(timeout=15)
+        assert "failed" == report.status
+        committed = hub.store.count(hub.tenant, "feide")
+        assert 0 < committed < sum(expected_counts(directory.owner).values())
+        private_kafka.up()
+        # Everything committed is on the topic: the state never ran ahead of Kafka.
+        on_topic = {r.key for r in hub.records() if r.value is not None}
+        assert committed <= len(on_topic)
+        report = hub.sync()
+        assert "success" == report.status
+        records = hub.records()
+        ids = {r.headers["ce_id"] for r in records if r.value is not None}
+        assert sum(expected_counts(directory.owner).values()) == len(ids)
+        assert len(ids) == hub.store.count(hub.tenant, "feide")
+    finally:
+        hub.close()
+
+
+def test_ldaps_with_the_sandbox_certificate(
+    directory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+):
+    """The connector reads over LDAPS when configured with the server's CA certificate."""
+    server = directory.server
+    if server.ldaps_uri is None:
+        pytest.fail("the sandbox slapd offers no LDAPS listener")
+    settings = settings_for(
+        directory.owner.tenant,
+        [
+            ldap_source(
+                directory, uri=server.ldaps_uri, tls="ldaps", ca_file=str(server.ca_certificate)
+            )
+        ],
+        kafka_bootstrap,
+        f"sqlite:///{tmp_path / 'tls.db'}",
+        unique_prefix(),
+    )
+    from hub.sources import build_source
+
+    tenant = settings.tenants[0]
+    with build_source(tenant, tenant.sources[0]) as source:
+        source.check()
+        people = sum(1 for item in source.read() if getattr(item, "entity", "") == "person")
+    assert expected_counts(directory.owner)["person"] == people

@@ -1,0 +1,110 @@
+"""Helpers shared by the integration tests: hub settings for loaded tenants, reading topics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from hub.settings import HubSettings, parse_settings
+
+
+def unique_prefix() -> str:
+    """A topic prefix of the test's own, so tests never read each other's events."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def ldap_source(loaded: Any, source_id: str = "feide", **extra: Any) -> dict[str, Any]:
+    """A hub.yaml source entry for a tenant loaded into the sandbox slapd."""
+    return {
+        "type": "feide_ldap",
+        "id": source_id,
+        "uri": loaded.server.uri,
+        "base_dn": loaded.base_dn,
+        "bind_dn": loaded.server.reader_dn,
+        "secret": {"env": "TEST_LDAP_PASSWORD"},
+        "page_size": 100,
+        **extra,
+    }
+
+
+def settings_for(
+    tenant: str,
+    sources: list[dict[str, Any]],
+    bootstrap: str,
+    db_url: str,
+    prefix: str,
+    **tenant_extra: Any,
+) -> HubSettings:
+    """Hub settings with one tenant, the given sources, a topic prefix and a store."""
+    return parse_settings(
+        {
+            "kafka": {
+                "bootstrap": bootstrap,
+                "topic_prefix": prefix,
+                "partitions": 2,
+                "batch_size": 500,
+                "ack_timeout_seconds": 8,
+            },
+            "database_url": db_url,
+            "tenants": [{"id": tenant, "name": tenant.title(), "sources": sources, **tenant_extra}],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed record with its headers as a dict."""
+
+    topic: str
+    key: str
+    value: bytes | None
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """Where the record sits: topic, partition, offset."""
+        return (self.topic, self.partition, self.offset)
+
+
+def consume_all(bootstrap: str, topics: list[str], timeout: float = 30.0) -> list[Record]:
+    """Every record currently on `topics`, read from the start to the end offsets."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topics} to their end in {timeout}s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                for r in batch:
+                    records.append(
+                        Record(
+                            r.topic,
+                            r.key.decode() if r.key else "",
+                            r.value,
+                            {k: v for k, v in r.headers},
+                            r.partition,
+                            r.offset,
+                        )
+                    )
+        return records
+    finally:
+        consumer.close()

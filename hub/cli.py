@@ -17,7 +17,9 @@ from typing import Any
 import structlog
 
 from hub import __version__
+from hub.kafka_local import KafkaLocalError
 from hub.logging import configure
+from hub.sandbox.slapd import SlapdError
 from hub.settings import SettingsError, load_env_file, load_settings, var_dir
 from hub.sync import sync_targets
 
@@ -250,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (KafkaLocalError, SlapdError) as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

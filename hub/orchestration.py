@@ -26,7 +26,7 @@ def sync_plan(domain: str) -> list[dict[str, str]]:
 
 def run_sync_task(target: dict[str, str]) -> dict[str, Any]:
     """Sync one target inside an Airflow task; a held run fails without retries."""
-    from airflow.exceptions import AirflowException, AirflowFailException
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     load_env_file()
     settings = load_settings()

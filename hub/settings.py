@@ -75,7 +75,7 @@ class KafkaSettings(_Model):
     topic_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")] = "hub"
     partitions: Annotated[int, Field(ge=1, le=256)] = 3
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2_000
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5_000
     ack_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 

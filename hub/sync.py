@@ -374,16 +374,16 @@ class SyncRunner:
                     ],
                 )
                 continue
-            entity_type = types[row.entity]
             op = Op(row.op)
-            after = json.loads(row.after) if row.after else None
-            before = json.loads(row.before) if row.before else None
-            subject = entity_type.model_validate(after or before)
-            headers = CloudEventHeaders.for_change(subject, op, row.fingerprint, stamp)
-            key = f"{report.tenant}:{row.entity}:{row.key}"
-            value = dumps(
-                {"op": op.value, "before": before, "after": after, "changed": list(row.changed)}
+            headers = CloudEventHeaders.for_key(
+                types[row.entity], report.tenant, source.ref, row.key, op, row.fingerprint, stamp
             )
+            key = f"{report.tenant}:{row.entity}:{row.key}"
+            # The staged JSON is embedded as it is: it was produced from a validated entity.
+            value = (
+                f'{{"op":"{op.value}","before":{row.before or "null"},'
+                f'"after":{row.after or "null"},"changed":{json.dumps(list(row.changed))}}}'
+            ).encode()
             yield OutRecord(topics[row.entity], key, value, headers.to_kafka())
             if op is Op.DELETED:
                 yield OutRecord(topics[row.entity], key, None, [])

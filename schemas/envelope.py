@@ -7,6 +7,7 @@ a tombstone (the same record key, a null value) so compacted topics forget the e
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +15,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.entities import Entity
+from schemas.entities import Entity, SourceRef
 
 EVENT_TYPE_PREFIX = "no.skolehub"
 SPEC_VERSION = "1.0"
@@ -84,13 +85,29 @@ class CloudEventHeaders(BaseModel):
         time: datetime,
     ) -> CloudEventHeaders:
         """Build the headers for a change of `entity`."""
-        return cls(
-            id=event_id(entity.tenant, entity.entity, entity.key, op, fingerprint),
-            source=f"/tenants/{entity.tenant}/{entity.source.system}/{entity.source.instance}",
-            type=f"{EVENT_TYPE_PREFIX}.{entity.topic_suffix()}.{op.verb}",
-            subject=entity.key,
+        return cls.for_key(
+            type(entity), entity.tenant, entity.source, entity.key, op, fingerprint, time
+        )
+
+    @classmethod
+    def for_key(
+        cls,
+        entity_type: builtins.type[Entity],  # `type` is a field name in this class
+        tenant: str,
+        source: SourceRef,
+        key: str,
+        op: Op,
+        fingerprint: str,
+        time: datetime,
+    ) -> CloudEventHeaders:
+        """Build the headers for a change of the entity `key` without the entity itself."""
+        return cls.model_construct(
+            id=event_id(tenant, entity_type.entity, key, op, fingerprint),
+            source=f"/tenants/{tenant}/{source.system}/{source.instance}",
+            type=f"{EVENT_TYPE_PREFIX}.{entity_type.topic_suffix()}.{op.verb}",
+            subject=key,
             time=time,
-            dataschema=schema_id(type(entity)),
+            dataschema=schema_id(entity_type),
         )
 
     def to_kafka(self) -> list[tuple[str, bytes]]:

@@ -271,6 +271,12 @@ class FeideLdap(Source):
                     )
                 raise FatalError(f"bind refused: {description}", connector=self.name)
         except ldap_exc.LDAPCommunicationError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "ssl" in str(exc).lower():
+                raise FatalError(
+                    f"TLS to {settings.uri} failed: the server certificate is not trusted "
+                    "(set ca_file to the CA that signed it)",
+                    connector=self.name,
+                ) from None
             raise RetriableError(
                 f"cannot reach {settings.uri}: {type(exc).__name__}", connector=self.name
             ) from None

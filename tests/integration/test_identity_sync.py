@@ -270,20 +270,19 @@ def test_broker_stopped_mid_sync_loses_nothing(
         hub.close()
 
 
-def test_ldaps_with_the_sandbox_certificate(
-    directory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+@pytest.mark.parametrize("tls", ["ldaps", "starttls"])
+def test_tls_with_the_sandbox_certificate(
+    directory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str, tls: str
 ):
-    """The connector reads over LDAPS when configured with the server's CA certificate."""
+    """The connector reads over LDAPS or StartTLS when given the server's CA certificate."""
     server = directory.server
     if server.ldaps_uri is None:
-        pytest.fail("the sandbox slapd offers no LDAPS listener")
+        pytest.fail("the sandbox slapd offers no TLS")
+    uri = server.ldaps_uri if tls == "ldaps" else server.uri
+    source = ldap_source(directory, uri=uri, tls=tls, ca_file=str(server.ca_certificate))
     settings = settings_for(
         directory.owner.tenant,
-        [
-            ldap_source(
-                directory, uri=server.ldaps_uri, tls="ldaps", ca_file=str(server.ca_certificate)
-            )
-        ],
+        [source],
         kafka_bootstrap,
         f"sqlite:///{tmp_path / 'tls.db'}",
         unique_prefix(),
@@ -291,7 +290,30 @@ def test_ldaps_with_the_sandbox_certificate(
     from hub.sources import build_source
 
     tenant = settings.tenants[0]
-    with build_source(tenant, tenant.sources[0]) as source:
-        source.check()
-        people = sum(1 for item in source.read() if getattr(item, "entity", "") == "person")
+    with build_source(tenant, tenant.sources[0]) as connector:
+        connector.check()
+        people = sum(1 for item in connector.read() if getattr(item, "entity", "") == "person")
     assert expected_counts(directory.owner)["person"] == people
+
+
+def test_tls_without_the_certificate_is_refused(
+    directory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+):
+    """A self-signed server certificate that is not trusted fails the source clearly."""
+    server = directory.server
+    source = ldap_source(directory, uri=server.ldaps_uri, tls="ldaps")
+    settings = settings_for(
+        directory.owner.tenant,
+        [source],
+        kafka_bootstrap,
+        f"sqlite:///{tmp_path / 'x.db'}",
+        unique_prefix(),
+    )
+    from connectors.errors import FatalError
+    from hub.sources import build_source
+
+    tenant = settings.tenants[0]
+    with build_source(tenant, tenant.sources[0]) as connector:
+        with pytest.raises(FatalError, match="certificate is not trusted") as caught:
+            connector.check()
+    assert "identity.feide_ldap" == caught.value.connector

@@ -5,11 +5,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
 from hub.settings import HubSettings, parse_settings
+from hub.store import StateStore
+from hub.sync import SyncReport, SyncRunner
+from schemas import ENTITY_TYPES
 
 
 def unique_prefix() -> str:
@@ -108,3 +113,49 @@ def consume_all(bootstrap: str, topics: list[str], timeout: float = 30.0) -> lis
         return records
     finally:
         consumer.close()
+
+
+class Hub:
+    """One tenant's hub wired to the session's slapd and Kafka, with its own topics and store."""
+
+    def __init__(self, loaded: Any, bootstrap: str, tmp_path: Path, **tenant: Any) -> None:
+        self.loaded = loaded
+        self.tenant = loaded.owner.tenant
+        self.bootstrap = bootstrap
+        self.settings: HubSettings = settings_for(
+            self.tenant,
+            [ldap_source(loaded)],
+            bootstrap,
+            f"sqlite:///{tmp_path / 'hub.db'}",
+            unique_prefix(),
+            **tenant,
+        )
+        ensure_topics(bootstrap, self.settings.kafka, ENTITY_TYPES)
+        self.store = StateStore(self.settings.store_url)
+
+    @property
+    def topics(self) -> list[str]:
+        prefix = self.settings.kafka.topic_prefix
+        return [entity_topic(prefix, t) for t in ENTITY_TYPES] + [dead_letter_topic(prefix)]
+
+    def sync(self, publisher: Publisher | None = None, **kwargs: Any) -> SyncReport:
+        own = publisher is None
+        publisher = publisher or Publisher(self.bootstrap, self.settings.kafka)
+        try:
+            return SyncRunner(self.settings, self.store, publisher).sync(
+                self.tenant, "feide", **kwargs
+            )
+        finally:
+            if own:
+                publisher.close()
+
+    def records(self) -> list[Record]:
+        return consume_all(self.bootstrap, self.topics)
+
+    def records_after(self, earlier: list[Record]) -> list[Record]:
+        """Records published since `earlier` was read."""
+        seen = {r.position for r in earlier}
+        return [r for r in self.records() if r.position not in seen]
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,259 @@
+"""The follow-up compiler's first half: materialise the event topics into the reporting store.
+
+An ordinary Kafka consumer with manually assigned partitions. It keeps the latest state
+of every entity (`report_entities`) and deletes on `d` events and tombstones. Its
+position is not committed to Kafka: it is stored in `report_offsets` in the same
+database transaction as the rows it wrote, and read back on start, so a crash at any
+point neither loses nor double-counts an event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.store import metadata, now
+
+log = structlog.get_logger(__name__)
+
+report_entities = sa.Table(
+    "report_entities",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("domain", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+report_offsets = sa.Table(
+    "report_offsets",
+    metadata,
+    sa.Column("consumer_group", sa.String(128), primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+)
+
+
+def entity_topic_pattern(prefix: str) -> re.Pattern[str]:
+    """Entity topics of a prefix: `<prefix>.<domain>.<entity>.v<major>`, not the DLQ."""
+    return re.compile(rf"^{re.escape(prefix)}\.(?!dlq\.)[a-z0-9_]+\.[a-z0-9_]+\.v[0-9]+$")
+
+
+@dataclass
+class CompileProgress:
+    """What one materialisation pass consumed."""
+
+    records: int = 0
+    upserts: int = 0
+    deletes: int = 0
+    skipped: int = 0
+    batches: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+class Materialiser:
+    """Consumes entity topics into the reporting store, offsets stored with the rows."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        bootstrap: str,
+        prefix: str,
+        group: str = "skolehub-followup",
+        batch_size: int = 2_000,
+    ) -> None:
+        self.engine = engine
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.group = group
+        self.batch_size = batch_size
+        metadata.create_all(engine, tables=[report_entities, report_offsets])
+        #: Called after each row is written inside the batch transaction (tests crash here).
+        self.on_row: Callable[[int], None] | None = None
+
+    def topics(self) -> list[str]:
+        """The entity topics that exist now for this prefix."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="skolehub-compiler")
+        try:
+            pattern = entity_topic_pattern(self.prefix)
+            return sorted(t for t in admin.list_topics() if pattern.match(t))
+        finally:
+            admin.close()
+
+    def stored_offsets(self) -> dict[tuple[str, int], int]:
+        """Where this consumer group stands, as stored in the reporting store."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    report_offsets.c.topic, report_offsets.c.partition, report_offsets.c.next_offset
+                ).where(report_offsets.c.consumer_group == self.group)
+            )
+            return {(t, p): o for t, p, o in rows}
+
+    def run(self, timeout: float = 300.0) -> CompileProgress:
+        """Consume every entity topic up to its current end, then stop."""
+        progress = CompileProgress()
+        topics = self.topics()
+        if not topics:
+            return progress
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            client_id="skolehub-compiler",
+            max_poll_records=self.batch_size,
+        )
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            stored = self.stored_offsets()
+            for tp in partitions:
+                if (tp.topic, tp.partition) in stored:
+                    consumer.seek(tp, stored[(tp.topic, tp.partition)])
+                else:
+                    consumer.seek_to_beginning(tp)
+            end = consumer.end_offsets(partitions)
+            deadline = time.monotonic() + timeout
+            while any(consumer.position(tp) < end[tp] for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"compiler did not reach the end of {topics} in {timeout}s")
+                polled = consumer.poll(timeout_ms=1000, max_records=self.batch_size)
+                records = [r for batch in polled.values() for r in batch]
+                if records:
+                    self._apply(records, progress)
+            progress.positions = {
+                f"{tp.topic}:{tp.partition}": consumer.position(tp) for tp in partitions
+            }
+        finally:
+            consumer.close()
+        log.info(
+            "topics_materialised",
+            records=progress.records,
+            upserts=progress.upserts,
+            deletes=progress.deletes,
+            batches=progress.batches,
+        )
+        return progress
+
+    def _apply(self, records: Sequence[ConsumerRecord], progress: CompileProgress) -> None:
+        """Write one polled batch and the offsets after it in a single transaction."""
+        positions: dict[tuple[str, int], int] = {}
+        stamp = now()
+        with self.engine.begin() as conn:
+            for number, record in enumerate(records):
+                positions[(record.topic, record.partition)] = record.offset + 1
+                self._apply_record(conn, record, stamp, progress)
+                if self.on_row is not None:
+                    self.on_row(number)
+            for (topic, partition), offset in positions.items():
+                conn.execute(
+                    self._upsert(report_offsets, ["consumer_group", "topic", "partition"]),
+                    {
+                        "consumer_group": self.group,
+                        "topic": topic,
+                        "partition": partition,
+                        "next_offset": offset,
+                    },
+                )
+        progress.records += len(records)
+        progress.batches += 1
+
+    def _apply_record(
+        self, conn: sa.Connection, record: ConsumerRecord, stamp: Any, progress: CompileProgress
+    ) -> None:
+        tenant, _, rest = (record.key or b"").decode().partition(":")
+        entity, _, key = rest.partition(":")
+        if record.value is None:  # tombstone: the `d` before it already deleted the row
+            conn.execute(
+                report_entities.delete().where(
+                    report_entities.c.tenant == tenant,
+                    report_entities.c.entity == entity,
+                    report_entities.c.key == key,
+                )
+            )
+            return
+        headers = {k: v.decode() for k, v in record.headers or []}
+        try:
+            value = json.loads(record.value)
+            op = value["op"]
+            body = value["after"] if op != "d" else value["before"]
+            source = f"{body['source']['system']}/{body['source']['instance']}"
+        except (ValueError, KeyError, TypeError) as exc:
+            progress.skipped += 1
+            log.warning(
+                "event_skipped",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=f"{type(exc).__name__}: {exc}",
+            )
+            return
+        match = {
+            "tenant": tenant,
+            "entity": entity,
+            "source": source,
+            "key": body["key"],
+        }
+        if op == "d":
+            conn.execute(
+                report_entities.delete().where(
+                    *(getattr(report_entities.c, k) == v for k, v in match.items())
+                )
+            )
+            progress.deletes += 1
+            return
+        conn.execute(
+            self._upsert(report_entities, list(match)),
+            {
+                **match,
+                "domain": record.topic.split(".")[-3],
+                "payload": json.dumps(body, sort_keys=True, ensure_ascii=False),
+                "event_id": headers.get("ce_id", ""),
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "updated_at": stamp,
+            },
+        )
+        progress.upserts += 1
+
+    def _upsert(self, table: sa.Table, keys: list[str]) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    """Every materialised entity as comparable tuples (tests and checks use it)."""
+    columns = [
+        report_entities.c.tenant,
+        report_entities.c.entity,
+        report_entities.c.source,
+        report_entities.c.key,
+        report_entities.c.payload,
+        report_entities.c.event_id,
+    ]
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(*columns).order_by(*columns[:4]))]

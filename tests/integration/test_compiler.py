@@ -1,0 +1,150 @@
+"""The compiler materialises topics into the reporting store, crash-safe, on two databases."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+import ldap3
+import pytest
+import sqlalchemy as sa
+
+from hub.compiler import (
+    Materialiser,
+    entity_topic_pattern,
+    report_entities,
+    report_offsets,
+    snapshot,
+)
+from tests.support import Hub
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def published(
+    directory: Any,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ldap_admin: ldap3.Connection,
+) -> Hub:
+    """A tenant synced, then changed and partly deleted: c, u, d and tombstones on the topics."""
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", directory.server.reader_password)
+    hub = Hub(directory, kafka_bootstrap, tmp_path)
+    hub.sync()
+    people = [p for p in directory.owner.people() if p.has_feide_account]
+    for person in people[:3]:
+        dn = f"uid={person.username},{directory.people_dn}"
+        assert ldap_admin.modify(dn, {"mail": [(ldap3.MODIFY_REPLACE, ["endret@example.no"])]})
+    for person in people[3:5]:
+        assert ldap_admin.delete(f"uid={person.username},{directory.people_dn}")
+    assert "success" == hub.sync().status
+    yield hub
+    hub.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'report.db'}"
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+def _crash_in_second_batch(url: str, bootstrap: str, prefix: str) -> None:
+    """Run in a child process: materialise, and die (no clean-up) mid-way through batch two."""
+    engine = sa.create_engine(url)
+    materialiser = Materialiser(engine, bootstrap, prefix, group="g", batch_size=300)
+    batches = {"n": 0}
+
+    def crash(row: int) -> None:
+        if row == 0:
+            batches["n"] += 1
+        if batches["n"] == 2 and row == 150:
+            os._exit(17)  # like kill -9: the open transaction is never committed
+
+    materialiser.on_row = crash
+    materialiser.run()
+    os._exit(0)
+
+
+def test_crash_mid_batch_then_restart_equals_clean_replay(published: Hub, store_url: str):
+    """A compiler killed mid-batch and restarted leaves exactly what a clean replay leaves."""
+    prefix = published.settings.kafka.topic_prefix
+    bootstrap = published.bootstrap
+    child = multiprocessing.get_context("fork").Process(
+        target=_crash_in_second_batch, args=(store_url, bootstrap, prefix)
+    )
+    child.start()
+    child.join(120)
+    assert 17 == child.exitcode
+
+    engine = sa.create_engine(store_url)
+    stored = Materialiser(engine, bootstrap, prefix, group="g").stored_offsets()
+    assert 300 == sum(stored.values())  # exactly the first, committed batch
+    resumed = Materialiser(engine, bootstrap, prefix, group="g").run()
+    total = len(published.records()) - sum(1 for r in published.records() if "dlq" in r.topic)
+    assert total - 300 == resumed.records
+
+    after_crash = snapshot(engine)
+
+    with engine.begin() as conn:  # a clean replay from the beginning, in the same database
+        conn.execute(report_entities.delete())
+        conn.execute(report_offsets.delete())
+    Materialiser(engine, bootstrap, prefix, group="g").run()
+    assert snapshot(engine) == after_crash
+    assert _replay_rows(published) == after_crash
+    engine.dispose()
+
+
+def _replay_rows(hub: Hub) -> list[tuple[Any, ...]]:
+    """Expected rows computed from the topics directly: the latest non-deleted value per key."""
+    latest: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
+    for record in sorted(hub.records(), key=lambda r: (r.topic, r.partition, r.offset)):
+        if not entity_topic_pattern(hub.settings.kafka.topic_prefix).match(record.topic):
+            continue
+        if record.value is None:
+            continue
+        value = json.loads(record.value)
+        body = value["after"] or value["before"]
+        ident = (
+            body["tenant"],
+            record.key.split(":")[1],
+            f"{body['source']['system']}/{body['source']['instance']}",
+            body["key"],
+        )
+        if value["op"] == "d":
+            latest.pop(ident, None)
+        else:
+            latest[ident] = (
+                *ident,
+                json.dumps(body, sort_keys=True, ensure_ascii=False),
+                record.headers["ce_id"].decode(),
+            )
+    return [latest[k] for k in sorted(latest)]
+
+
+def test_materialised_state_matches_the_state_store(published: Hub, tmp_path: Path):
+    """After a pass, the reporting store holds what the sync's state store holds, no more."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    progress = Materialiser(
+        engine, published.bootstrap, published.settings.kafka.topic_prefix
+    ).run()
+    assert progress.deletes >= 2
+    rows = snapshot(engine)
+    assert published.store.count(published.tenant, "feide") == len(rows)
+    again = Materialiser(engine, published.bootstrap, published.settings.kafka.topic_prefix).run()
+    assert 0 == again.records
+    engine.dispose()
+
+
+def test_topic_pattern_skips_the_dead_letter_topic():
+    """Entity topics match; the DLQ and foreign prefixes do not."""
+    pattern = entity_topic_pattern("hub")
+    assert pattern.match("hub.identity.person.v1")
+    assert pattern.match("hub.mdm.device.v1")
+    assert not pattern.match("hub.dlq.v1")
+    assert not pattern.match("other.identity.person.v1")

@@ -20,9 +20,8 @@ import sqlalchemy as sa
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.store import metadata, now
+from hub.store import metadata, now, upsert
 
 log = structlog.get_logger(__name__)
 
@@ -168,7 +167,7 @@ class Materialiser:
                     self.on_row(number)
             for (topic, partition), offset in positions.items():
                 conn.execute(
-                    self._upsert(report_offsets, ["consumer_group", "topic", "partition"]),
+                    upsert(self.engine, report_offsets),
                     {
                         "consumer_group": self.group,
                         "topic": topic,
@@ -224,7 +223,7 @@ class Materialiser:
             progress.deletes += 1
             return
         conn.execute(
-            self._upsert(report_entities, list(match)),
+            upsert(self.engine, report_entities),
             {
                 **match,
                 "domain": record.topic.split(".")[-3],
@@ -237,12 +236,6 @@ class Materialiser:
             },
         )
         progress.upserts += 1
-
-    def _upsert(self, table: sa.Table, keys: list[str]) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:

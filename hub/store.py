@@ -219,7 +219,7 @@ class StateStore:
             for k, v in bookmarks.items()
         ]
         with self.engine.begin() as conn:
-            conn.execute(self._upsert(source_bookmarks), rows)
+            conn.execute(upsert(self.engine, source_bookmarks), rows)
 
     # -- state --------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ class StateStore:
         deletes = [(r.entity, r.key) for r in batch if r.op == "d"]
         with self.engine.begin() as conn:
             if upserts:
-                conn.execute(self._upsert(entity_state), upserts)
+                conn.execute(upsert(self.engine, entity_state), upserts)
             for entity, key in deletes:
                 conn.execute(
                     entity_state.delete().where(
@@ -392,12 +392,14 @@ class StateStore:
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
 
-    def _upsert(self, table: sa.Table) -> Any:
-        keys = [c.name for c in table.primary_key.columns]
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+def upsert(engine: sa.Engine, table: sa.Table, keys: list[str] | None = None) -> Any:
+    """An INSERT … ON CONFLICT DO UPDATE of `table` on `keys` (its primary key by default)."""
+    keys = keys or [c.name for c in table.primary_key.columns]
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -73,6 +73,7 @@ schemas: install
 
 bench: install system-deps
 	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/lms.py
 
 down:
 	-$(HUB) sandbox down

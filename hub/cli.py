@@ -187,7 +187,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from hub.local_services import sandbox_down, sandbox_status, sandbox_up
 
     if args.action == "up":
-        summary = sandbox_up(scale=args.scale, tenants=args.tenants, faults=args.faults)
+        summary = sandbox_up(
+            scale=args.scale, tenants=args.tenants, faults=args.faults, web_port=args.web_port
+        )
         for line in summary:
             print(line)
     elif args.action == "down":
@@ -236,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--tenants", default="lillevik,fjellby", help="comma-separated tenant ids")
     sandbox.add_argument(
         "--faults", action="store_true", help="include a few malformed records for DLQ demos"
+    )
+    sandbox.add_argument(
+        "--web-port", type=int, default=18080, help="port of the vendor APIs (0: any free one)"
     )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser

@@ -20,8 +20,11 @@ import yaml
 
 from hub.kafka_local import LocalKafka, default_cache_dir
 from hub.sandbox.ldif import tenant_dn
+from hub.sandbox.oneroster import oneroster_source_config
+from hub.sandbox.oneroster import secrets_env as oneroster_secrets
 from hub.sandbox.population import SchoolOwner, generate
 from hub.sandbox.slapd import SlapdServer
+from hub.sandbox.webserver import detached_status, start_detached, stop_detached
 from hub.settings import SettingsError, parse_settings, var_dir
 
 log = structlog.get_logger(__name__)
@@ -43,6 +46,9 @@ def local_kafka(port: int | None = None) -> LocalKafka:
 #: hub.yaml refers to them with `secret: {env: ...}`, and the Makefile points
 #: `HUB_ENV_FILE` at the file.
 LDAP_PASSWORD_ENV = "SANDBOX_LDAP_PASSWORD"
+#: The sandbox web server's default port (it serves every simulated vendor API); fixed
+#: so that hub.yaml stays valid across restarts.
+DEFAULT_WEB_PORT = 18080
 
 
 def _sandbox_home() -> Path:
@@ -64,7 +70,13 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def sandbox_up(scale: int, tenants: str, faults: bool = False, seed: int = 1) -> list[str]:
+def sandbox_up(
+    scale: int,
+    tenants: str,
+    faults: bool = False,
+    seed: int = 1,
+    web_port: int = DEFAULT_WEB_PORT,
+) -> list[str]:
     """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
 
     Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
@@ -77,8 +89,10 @@ def sandbox_up(scale: int, tenants: str, faults: bool = False, seed: int = 1) ->
     wanted = {"tenants": tenant_ids, "scale": scale, "seed": seed, "faults": faults}
     state_file = home / "state.json"
     server = _slapd()
+    web_home = home / "web"
     if _read_json(state_file) != wanted:
         server.stop()
+        stop_detached(web_home)
         shutil.rmtree(home / "slapd", ignore_errors=True)
         server = _slapd()
         owners = [generate(t, scale, seed, faults=faults) for t in tenant_ids]
@@ -88,14 +102,19 @@ def sandbox_up(scale: int, tenants: str, faults: bool = False, seed: int = 1) ->
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(wanted), encoding="utf-8")
     server.start()
+    web = start_detached(web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port)
     owners = [generate(t, scale, seed, faults=faults) for t in tenant_ids]
     secrets = _read_env(home / "secrets.env")
     secrets.setdefault("HUB_HMAC_KEY", secrets_module.token_urlsafe(32))
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
+    secrets.update(oneroster_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
-    config_file.write_text(_sandbox_config(server, owners), encoding="utf-8")
-    lines = [f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}"]
+    config_file.write_text(_sandbox_config(server, str(web["url"]), owners), encoding="utf-8")
+    lines = [
+        f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
+        f"Vendor APIs: {web['url']} (OneRoster 1.2 at /<tenant>/oneroster)",
+    ]
     for owner in owners:
         lines.append(
             f"  {owner.tenant:<12} {owner.name:<22} {len(owner.schools)} schools, "
@@ -115,7 +134,7 @@ def _read_env(path: Path) -> dict[str, str]:
     return values
 
 
-def _sandbox_config(server: SlapdServer, owners: list[SchoolOwner]) -> str:
+def _sandbox_config(server: SlapdServer, web_url: str, owners: list[SchoolOwner]) -> str:
     kafka = local_kafka().status()
     config: dict[str, Any] = {
         "kafka": {
@@ -138,7 +157,8 @@ def _sandbox_config(server: SlapdServer, owners: list[SchoolOwner]) -> str:
                         "bind_dn": server.reader_dn,
                         "secret": {"env": LDAP_PASSWORD_ENV},
                         "page_size": 500,
-                    }
+                    },
+                    oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
                 ],
             }
             for owner in owners
@@ -153,8 +173,9 @@ def _sandbox_config(server: SlapdServer, owners: list[SchoolOwner]) -> str:
 
 
 def sandbox_down() -> None:
-    """Stop the sandbox directory (its data is kept for the next `up`)."""
+    """Stop the sandbox directory and web server (the data is kept for the next `up`)."""
     _slapd().stop()
+    stop_detached(_sandbox_home() / "web")
 
 
 def sandbox_status() -> list[str]:
@@ -163,4 +184,8 @@ def sandbox_status() -> list[str]:
     state = _read_json(_sandbox_home() / "state.json")
     where = f"{status.uri}" if status.running else "not running"
     tenants = ", ".join(state.get("tenants", [])) or "none"
-    return [f"directory (slapd): {where}; tenants: {tenants}, scale {state.get('scale', '-')}"]
+    web = detached_status(_sandbox_home() / "web")
+    return [
+        f"directory (slapd): {where}; tenants: {tenants}, scale {state.get('scale', '-')}",
+        f"vendor APIs (web): {web['url'] if web else 'not running'}",
+    ]

@@ -225,6 +225,8 @@ class SyncRunner:
                 known = self.store.lookup(
                     report.tenant, report.source, item.entity_type.entity, [item.key]
                 )
+                # Marked seen, so a full run's sweep does not stage the delete a second time.
+                self.store.stage(report.run_id, (), [(item.entity_type.entity, item.key)])
                 if item.key in known:
                     staged.append(
                         self._delete(item.entity_type.entity, item.key, known[item.key], seq)

@@ -115,6 +115,9 @@ class Person(Entity):
     primary_unit_key: str | None = None
     grade: Annotated[int, Field(ge=-1, le=13)] | None = None
     nin_hmac: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    #: Other identifiers the source gave, as `<type>:<identifier>` (e.g. an LMS's
+    #: `userIds`), kept for matching; never a national identity number.
+    external_ids: tuple[str, ...] = ()
 
 
 class GroupKind(StrEnum):

@@ -24,7 +24,12 @@ os.environ.update(
     }
 )
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.slapd", "tests.fixtures.postgres"]
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.slapd",
+    "tests.fixtures.postgres",
+    "tests.fixtures.lms",
+]
 
 #: The HMAC key every test uses; the privacy tests look for it and for NINs in outputs.
 TEST_HMAC_KEY = "test-hmac-key-0123456789abcdef"

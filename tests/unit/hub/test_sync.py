@@ -141,6 +141,13 @@ def test_removed_item_deletes_without_full_read(store: StateStore):
     assert (1, ["d"]) == (report.deleted, [v["op"] for v in pub.values()])
 
 
+def test_removed_item_in_a_full_read_is_deleted_once(store: StateStore):
+    """A Removed item in a full read gives one delete, not a second one from the sweep."""
+    run(store, people(3))
+    report, pub = run(store, [*people(2), Removed(Person, "p2@t.no")], full=True)
+    assert (1, ["d"]) == (report.deleted, [v["op"] for v in pub.values()])
+
+
 def test_deletion_guard_holds_the_run_and_publishes_nothing(store: StateStore):
     """Deleting more than the tenant's share holds the run, and approval releases it."""
     run(store, people(10))

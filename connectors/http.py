@@ -1,0 +1,377 @@
+"""The HTTP connector base: one session per source, authentication, paging and the error table.
+
+A connector is an `HttpSource` that lists its `streams`. A stream is declarative: a small
+`HttpStream` subclass with a `name`, a `path`, the key its records sit under, a
+`paginator`, a private raw pydantic model (`extra="ignore"`) and `to_entity(raw)`:
+
+    class _Devices(HttpStream[_GraphDevice, Device]):
+        name = "managedDevices"
+        path = "/deviceManagement/managedDevices"
+        records_key = "value"
+        paginator = NextLinkPaginator("@odata.nextLink")
+        raw_model = _GraphDevice
+        entity_type = Device
+
+        def to_entity(self, raw: _GraphDevice) -> Device: ...
+
+The base owns the rest. Every request goes through `RetryPolicy.call` (the one retry
+place) and the one error table (`connectors.errors.HTTP_ERROR_POLICY`): throttling, 5xx
+and dropped connections are retried with backoff honouring `Retry-After` (seconds or an
+HTTP date); a 401 refreshes the credentials once, then fails as `AuthError`; other 4xx
+fail at once with the connector, path and status as attributes and no secret in the
+message. `HttpSource.classify_error` lets a connector read a response body first (Google's
+403 `rateLimitExceeded` is throttling). A record that fails validation becomes `Rejected`
+with its identifiers scrubbed. Requests are sequential: one in flight per source, which
+is within any `max_concurrency`; the DAG's pool bounds how many sources run at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from connectors._http_auth import (
+    Authenticator,
+    Basic,
+    ClientCredentials,
+    StaticBearer,
+    authenticator_for,
+    error_detail,
+    retry_after_seconds,
+)
+from connectors._http_paging import (
+    HttpPage,
+    HttpPaginator,
+    LinkHeaderPaginator,
+    NextLinkPaginator,
+    OffsetPaginator,
+    PageTokenPaginator,
+    next_link,
+)
+from connectors.base import Item, Rejected, RetryPolicy, Source, paged
+from connectors.errors import (
+    Action,
+    AuthError,
+    ConfigError,
+    FatalError,
+    RetriableError,
+    SkippableRecordError,
+    action_for,
+)
+from hub.logging import scrub
+from hub.settings import HttpSourceSettings
+from schemas.entities import Entity
+
+log = structlog.get_logger(__name__)
+
+RawT = TypeVar("RawT", bound=BaseModel)
+EntityT = TypeVar("EntityT", bound=Entity)
+
+__all__ = [
+    "Authenticator",
+    "Basic",
+    "ClientCredentials",
+    "HttpPage",
+    "HttpPaginator",
+    "HttpSource",
+    "HttpStream",
+    "LinkHeaderPaginator",
+    "NextLinkPaginator",
+    "OffsetPaginator",
+    "PageTokenPaginator",
+    "StaticBearer",
+    "next_link",
+    "retry_after_seconds",
+]
+
+USER_AGENT = "skolehub/0.1"
+
+
+class HttpStream(ABC, Generic[RawT, EntityT]):
+    """One collection endpoint, declared by class attributes; `to_entity` maps a record."""
+
+    #: The stream's name in logs, bookmarks and dead letters, e.g. `users`.
+    name: ClassVar[str]
+    #: The endpoint's path below the source's base URL.
+    path: ClassVar[str]
+    #: The body key that holds the records; "" when the body itself is the list.
+    records_key: ClassVar[str]
+    paginator: ClassVar[HttpPaginator]
+    #: The private raw model a record is validated with (`extra="ignore"`).
+    raw_model: ClassVar[type[BaseModel]]
+    entity_type: ClassVar[type[Entity]]
+
+    def __init__(self, source: HttpSource) -> None:
+        self.source = source
+
+    @property
+    def dead_letter_entity(self) -> str:
+        """The entity name a rejected record of this stream is filed under."""
+        return self.entity_type.entity
+
+    def params(self) -> dict[str, Any]:
+        """Query parameters of the first page (besides paging); e.g. a filter."""
+        return {}
+
+    def to_item(self, raw: RawT) -> Item | None:
+        """What a valid record becomes; override to yield `Removed` or nothing."""
+        return self.to_entity(raw)
+
+    @abstractmethod
+    def to_entity(self, raw: RawT) -> EntityT:
+        """The normalised entity of one raw record; raise ValueError for a bad record."""
+
+    def redact(self, record: Any) -> dict[str, Any]:
+        """A record as it may go to the dead-letter topic: no secrets, no national ids."""
+        return scrub(record) if isinstance(record, dict) else {"value": "[not an object]"}
+
+    def record_ref(self, record: Any, index: int) -> str:
+        """How a dead letter names its record: its id, or the stream and position."""
+        if isinstance(record, dict):
+            for key in ("sourcedId", "id"):
+                if isinstance(record.get(key), str) and record[key]:
+                    return str(record[key])
+        return f"{self.name}#{index}"
+
+    def parse(self, record: Any, index: int) -> Item | None:
+        """Validate and map one record; a bad one becomes `Rejected` with the reason."""
+        try:
+            raw = self.raw_model.model_validate(record)
+            return self.to_item(raw)  # type: ignore[arg-type]
+        except (ValueError, SkippableRecordError) as exc:
+            return Rejected(
+                entity=self.dead_letter_entity,
+                record_ref=self.record_ref(record, index),
+                reason=f"{self.name}: {_reason(exc)}",
+                payload=self.redact(record),
+            )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
+    if isinstance(exc, SkippableRecordError):
+        return exc.message
+    return str(exc)
+
+
+class HttpSource(Source):
+    """A source read over HTTP: the session, the credentials, the retries and the paging loop."""
+
+    #: The streams, in reading order (parents before children).
+    streams: ClassVar[tuple[type[HttpStream[Any, Any]], ...]]
+
+    def __init__(
+        self,
+        settings: HttpSourceSettings,
+        *,
+        tenant: str,
+        secret: str,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(tenant, settings.id, retry or RetryPolicy(attempts=settings.max_attempts))
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if settings.ca_file is not None:
+            self.session.verify = str(settings.ca_file)
+        self.auth = self.authenticator(secret, clock)
+
+    # -- hooks --------------------------------------------------------------------------
+
+    def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
+        """The authenticator of this source's `auth` settings; a connector may bring its own."""
+        return authenticator_for(
+            self.settings, secret, session=self.session, connector=self.name, clock=clock
+        )
+
+    def classify_error(self, response: requests.Response) -> Action | None:
+        """The action for an error response when the status alone does not say; None: table."""
+        return None
+
+    def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
+        """The streams `read()` reads; a connector may leave some out by configuration."""
+        return self.streams
+
+    # -- requests -----------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a path below the base URL."""
+        return self.settings.base_url.rstrip("/") + path
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        """GET with the error table and the retry policy; a 2xx response or a typed error."""
+        path = urlsplit(url).path
+        return self.retry.call(
+            lambda: self._attempt(url, params or {}, path), connector=self.name, what=f"GET {path}"
+        )
+
+    def _attempt(self, url: str, params: Mapping[str, Any], path: str) -> requests.Response:
+        refreshed = False
+        while True:
+            try:
+                response = self.session.get(
+                    url,
+                    params=params,
+                    headers=self.auth.headers(),
+                    timeout=self.settings.timeout_seconds,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise FatalError(
+                    f"TLS failed: {type(exc).__name__} (check ca_file)",
+                    connector=self.name,
+                    path=path,
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise RetriableError(
+                    f"no answer: {type(exc).__name__}", connector=self.name, path=path
+                ) from None
+            except requests.RequestException as exc:  # e.g. a body cut off mid-stream
+                raise RetriableError(
+                    f"request failed: {type(exc).__name__}", connector=self.name, path=path
+                ) from None
+            status = response.status_code
+            if status < 400:
+                return response
+            action = self.classify_error(response) or action_for(status)
+            if action is Action.REFRESH_AUTH and not refreshed and self.auth.refresh():
+                # Not a retry: expired credentials are renewed once, then a 401 is final.
+                refreshed = True
+                log.info("credentials_refreshed", connector=self.name, path=path)
+                continue
+            raise self._error(response, action, path)
+
+    def _error(self, response: requests.Response, action: Action, path: str) -> Exception:
+        status = response.status_code
+        reason = response.reason or "error"
+        if action in (Action.RETRY, Action.RATE_LIMITED):
+            return RetriableError(
+                "throttled" if action is Action.RATE_LIMITED else f"server error: {reason}",
+                connector=self.name,
+                status=status,
+                path=path,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        detail = error_detail(response, self.auth.secrets())
+        message = reason + (f": {detail}" if detail else "")
+        if action is Action.REFRESH_AUTH or status in (401, 403):
+            kind = "credentials refused" if status == 401 else "access denied"
+            return AuthError(f"{kind}: {message}", connector=self.name, status=status, path=path)
+        if status in (404, 405, 410):
+            return ConfigError(
+                f"no such endpoint (check base_url and the API version): {message}",
+                connector=self.name,
+                status=status,
+                path=path,
+            )
+        return FatalError(
+            f"request refused: {message}", connector=self.name, status=status, path=path
+        )
+
+    # -- paging -------------------------------------------------------------------------
+
+    def fetch_page(
+        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
+    ) -> HttpPage:
+        """One page of a stream, its records found under the stream's `records_key`."""
+        url, query = stream.paginator.request(
+            self.url(stream.path), stream.params(), page_size, token
+        )
+        response = self.get(url, query)
+        path = urlsplit(response.url).path
+        try:
+            body = response.json()
+        except ValueError:
+            raise FatalError(
+                f"response is not JSON ({response.headers.get('Content-Type', 'no content type')})",
+                connector=self.name,
+                status=response.status_code,
+                path=path,
+            ) from None
+        records = body.get(stream.records_key) if stream.records_key else body
+        if isinstance(body, dict) and stream.records_key and records is None:
+            records = []  # some servers leave the key out of an empty page
+        if not isinstance(records, list):
+            raise FatalError(
+                f"response has no {stream.records_key or 'top-level'} list",
+                connector=self.name,
+                status=response.status_code,
+                path=path,
+            )
+        params = dict(parse_qsl(urlsplit(response.url).query))
+        return HttpPage(response.url, params, response.headers, body, records)
+
+    def pages(
+        self, stream: HttpStream[Any, Any], page_size: int | None = None
+    ) -> Iterator[HttpPage]:
+        """Every page of a stream, with loop detection.
+
+        Besides a token that comes back (see `paged`), a page identical to the one before
+        is a loop too: a server that ignores the offset would otherwise page forever.
+        """
+        size = page_size or self.settings.page_size
+        previous: tuple[int, str, str] | None = None
+        for page in paged(
+            lambda token: self.fetch_page(stream, token, size),
+            stream.paginator,
+            connector=self.name,
+            is_empty=lambda p: not p.records,
+        ):
+            signature = (
+                len(page.records),
+                json.dumps(page.records[0], sort_keys=True, default=str),
+                json.dumps(page.records[-1], sort_keys=True, default=str),
+            )
+            if signature == previous:
+                raise FatalError(
+                    "Loop detected in pagination: a page repeats the page before it",
+                    connector=self.name,
+                    path=urlsplit(page.url).path,
+                )
+            previous = signature
+            log.debug("page_fetched", stream=stream.name, records=len(page.records))
+            yield page
+
+    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
+        """Every item of one stream, page by page."""
+        records = rejected = pages = 0
+        for page in self.pages(stream):
+            pages += 1
+            for record in page.records:
+                item = stream.parse(record, records)
+                records += 1
+                if item is None:
+                    continue
+                if isinstance(item, Rejected):
+                    rejected += 1
+                yield item
+        log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
+
+    # -- Source -------------------------------------------------------------------------
+
+    def read(self) -> Iterator[Item]:
+        """Every item of every stream, in the streams' order."""
+        for stream_type in self.streams_to_read():
+            yield from self.read_stream(stream_type(self))
+
+    def check(self) -> None:
+        """Authenticate and fetch one record of the first stream."""
+        stream = self.streams[0](self)
+        self.fetch_page(stream, None, 1)
+
+    def close(self) -> None:
+        """Close the session's connections."""
+        self.session.close()

@@ -1,0 +1,1 @@
+"""Learning-platform sources: LMS and student-information systems (OneRoster first)."""

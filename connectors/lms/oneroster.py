@@ -1,0 +1,649 @@
+"""A OneRoster 1.2 REST provider (rostering and gradebook): schools, people, classes, results.
+
+Reads `/ims/oneroster/rostering/v1p2/{orgs,academicSessions,courses,classes,users,
+enrollments}` and `/ims/oneroster/gradebook/v1p2/{lineItems,results}` with `limit`/`offset`
+paging (following `Link: rel="next"` and stopping at `X-Total-Count` when the server sends
+them). Orgs and users become the identity domain's `Organisation` and `Person` (keyed by
+`sourcedId`; `username`, email, the Feide identifier and other `userIds` kept for matching
+with the directory later); the rest become `schemas.lms` entities.
+
+Incremental reads: each stream's bookmark is the newest `dateLastModified` it has seen; an
+incremental run asks for `filter=dateLastModified>'<bookmark - overlap>'`, so records that
+share the bookmark's timestamp are read again rather than lost (the runner publishes only
+real changes). `status: tobedeleted` is a delete (`Removed`) on an incremental run; a full
+run leaves such records out, so the runner's reconciliation deletes them together with
+anything that vanished without a trace. Line items are a lookup for results (their title,
+class and learning objectives), read in full on every run.
+
+A national identity number in `userIds` becomes a keyed HMAC here and goes nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import Item, Removed, RetryPolicy
+from connectors.errors import SkippableRecordError
+from connectors.http import HttpSource, HttpStream, OffsetPaginator
+from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
+from hub.logging import scrub
+from hub.settings import OneRosterSourceSettings
+from schemas.entities import Entity, Organisation, OrganisationKind, Person, Role
+from schemas.lms import (
+    AcademicSession,
+    Class,
+    ClassType,
+    CompetenceArea,
+    Course,
+    Enrollment,
+    EnrollmentRole,
+    ObjectiveResult,
+    Result,
+    ScoreStatus,
+    SessionKind,
+)
+
+ROSTERING = "/ims/oneroster/rostering/v1p2"
+GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
+
+#: OneRoster user roles (1.1 and 1.2 vocabularies) → the hub's roles.
+USER_ROLES: dict[str, Role] = {
+    "student": Role.PUPIL,
+    "teacher": Role.TEACHER,
+    "aide": Role.ASSISTANT,
+    "administrator": Role.ADMINISTRATOR,
+    "districtAdministrator": Role.ADMINISTRATOR,
+    "siteAdministrator": Role.ADMINISTRATOR,
+    "systemAdministrator": Role.ADMINISTRATOR,
+    "principal": Role.SCHOOL_LEADER,
+    "counselor": Role.STAFF,
+    "proctor": Role.STAFF,
+    "guardian": Role.GUARDIAN,
+    "parent": Role.GUARDIAN,
+    "relative": Role.GUARDIAN,
+}
+ENROLLMENT_ROLES: dict[str, EnrollmentRole] = {
+    "student": EnrollmentRole.STUDENT,
+    "teacher": EnrollmentRole.TEACHER,
+    "aide": EnrollmentRole.AIDE,
+    "guardian": EnrollmentRole.GUARDIAN,
+    "parent": EnrollmentRole.GUARDIAN,
+    "relative": EnrollmentRole.GUARDIAN,
+    "proctor": EnrollmentRole.PROCTOR,
+    "administrator": EnrollmentRole.ADMINISTRATOR,
+}
+ORG_KINDS: dict[str, OrganisationKind] = {
+    "district": OrganisationKind.OWNER,
+    "school": OrganisationKind.SCHOOL_UNIT,
+}
+SESSION_KINDS: dict[str, SessionKind] = {
+    "schoolYear": SessionKind.SCHOOL_YEAR,
+    "semester": SessionKind.SEMESTER,
+    "term": SessionKind.TERM,
+    "gradingPeriod": SessionKind.GRADING_PERIOD,
+}
+#: Course tags, subjects and subject codes (normalised: lower case, words joined by "-")
+#: that mark a staff competence-development course.
+COMPETENCE_TAGS: dict[str, CompetenceArea] = {
+    "digital-didactics": CompetenceArea.DIGITAL_DIDACTICS,
+    "digital-didaktikk": CompetenceArea.DIGITAL_DIDACTICS,
+    "digital-didaktik": CompetenceArea.DIGITAL_DIDACTICS,
+    "learning-platforms": CompetenceArea.LEARNING_PLATFORMS,
+    "laeringsplattform": CompetenceArea.LEARNING_PLATFORMS,
+    "lärplattform": CompetenceArea.LEARNING_PLATFORMS,
+    "programming-robotics": CompetenceArea.PROGRAMMING_ROBOTICS,
+    "programmering-og-robotikk": CompetenceArea.PROGRAMMING_ROBOTICS,
+    "programmering": CompetenceArea.PROGRAMMING_ROBOTICS,
+    "robotics": CompetenceArea.PROGRAMMING_ROBOTICS,
+    "information-security": CompetenceArea.INFORMATION_SECURITY,
+    "informasjonssikkerhet": CompetenceArea.INFORMATION_SECURITY,
+    "informationssäkerhet": CompetenceArea.INFORMATION_SECURITY,
+    "security-awareness": CompetenceArea.INFORMATION_SECURITY,
+}
+#: `userIds` types (normalised) that hold a national identity number.
+NATIONAL_ID_TYPES = frozenset(
+    {"nin", "fnr", "fodselsnummer", "fødselsnummer", "personnummer", "pnr", "ssn", "cpr"}
+    | {"nationalid", "nationalidentitynumber", "civicno"}
+)
+#: `userIds` types (normalised) that hold the Feide identifier (eduPersonPrincipalName).
+EPPN_TYPES = frozenset({"feide", "feideid", "eppn", "edupersonprincipalname"})
+
+_EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+_WORDS = re.compile(r"[^\wæøåäö]+")
+
+
+def normalise_tag(value: str) -> str:
+    """A tag, subject or code as the competence table spells it: `Digital didaktikk` → `…-…`."""
+    return _WORDS.sub("-", value.strip().lower()).strip("-")
+
+
+def bookmark_text(moment: datetime) -> str:
+    """A bookmark: UTC, milliseconds, `Z` (the form OneRoster filters compare)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- raw shapes (OneRoster 1.2 JSON binding; only what the hub reads) ------------------
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Ref(_Raw):
+    sourcedId: Annotated[str, Field(min_length=1)]
+
+
+class _Header(_Raw):
+    """What every OneRoster record has; enough to delete or bookmark it."""
+
+    sourcedId: Annotated[str, Field(min_length=1, max_length=512)]
+    status: Literal["active", "tobedeleted"]
+    dateLastModified: datetime
+
+
+class _Record(_Header):
+    metadata: dict[str, Any] | None = None
+
+
+class _Org(_Record):
+    name: Annotated[str, Field(min_length=1)]
+    type: str
+    identifier: str | None = None
+    parent: _Ref | None = None
+
+
+class _Session(_Record):
+    title: Annotated[str, Field(min_length=1)]
+    type: str
+    startDate: date
+    endDate: date
+    parent: _Ref | None = None
+    schoolYear: int | None = None
+
+
+class _Course(_Record):
+    title: Annotated[str, Field(min_length=1)]
+    courseCode: str | None = None
+    schoolYear: _Ref | None = None
+    org: _Ref | None = None
+    grades: list[str] = []
+    subjects: list[str] = []
+    subjectCodes: list[str] = []
+
+
+class _Class(_Record):
+    title: Annotated[str, Field(min_length=1)]
+    classCode: str | None = None
+    classType: Literal["homeroom", "scheduled"]
+    course: _Ref
+    school: _Ref
+    terms: list[_Ref] = []
+    grades: list[str] = []
+    subjectCodes: list[str] = []
+
+
+class _UserId(_Raw):
+    type: Annotated[str, Field(min_length=1)]
+    identifier: Annotated[str, Field(min_length=1)]
+
+
+class _UserRole(_Raw):
+    roleType: str = "primary"
+    role: str
+    org: _Ref | None = None
+
+
+class _User(_Record):
+    username: str | None = None
+    userIds: list[_UserId] = []
+    givenName: str | None = None
+    familyName: str | None = None
+    preferredFirstName: str | None = None
+    email: str | None = None
+    roles: list[_UserRole] = []
+    role: str | None = None  # OneRoster 1.1's single role
+    orgs: list[_Ref] = []  # OneRoster 1.1's organisations
+    primaryOrg: _Ref | None = None
+    grades: list[str] = []
+
+
+class _Enrollment(_Record):
+    user: _Ref
+    class_: _Ref = Field(alias="class")
+    school: _Ref | None = None
+    role: str
+    primary: bool = False
+    beginDate: date | None = None
+    endDate: date | None = None
+
+
+class _ObjectiveIds(_Raw):
+    source: Annotated[str, Field(min_length=1)]
+    learningObjectiveIds: list[str] = []
+
+
+class _LineItem(_Record):
+    title: str | None = None
+    class_: _Ref | None = Field(default=None, alias="class")
+    resultValueMin: float | None = None
+    resultValueMax: float | None = None
+    learningObjectiveSet: list[_ObjectiveIds] | None = None
+
+
+class _ObjectiveScore(_Raw):
+    learningObjectiveId: Annotated[str, Field(min_length=1)]
+    score: float | None = None
+    textScore: str | None = None
+
+
+class _ObjectiveResults(_Raw):
+    source: Annotated[str, Field(min_length=1)]
+    learningObjectiveResults: list[_ObjectiveScore] = []
+
+
+class _Result(_Record):
+    lineItem: _Ref
+    student: _Ref
+    class_: _Ref | None = Field(default=None, alias="class")
+    scoreStatus: ScoreStatus
+    score: float | None = None
+    textScore: str | None = None
+    scoreDate: date | datetime | None = None
+    learningObjectiveSet: list[_ObjectiveResults] | None = None
+
+
+@dataclass(frozen=True)
+class _LineItemInfo:
+    title: str | None
+    class_key: str | None
+    objective_ids: tuple[str, ...]
+    score_min: float | None
+    score_max: float | None
+
+
+# -- streams -------------------------------------------------------------------------
+
+
+class _Stream(HttpStream[Any, Any]):
+    """A OneRoster collection: bookmarks, the incremental filter and `tobedeleted`."""
+
+    records_key: ClassVar[str]
+    paginator = OffsetPaginator("limit", "offset", "X-Total-Count", follow_link_header=True)
+    #: False for lookups read in full on every run.
+    incremental: ClassVar[bool] = True
+    source: OneRoster
+
+    def params(self) -> dict[str, Any]:
+        """`filter=dateLastModified>'…'` on an incremental run that has a bookmark."""
+        mark = self.source.bookmarks.get(self.name) if self.incremental else None
+        if self.source.full_snapshot or not mark:
+            return {}
+        since = datetime.fromisoformat(mark.replace("Z", "+00:00"))
+        since -= self.source.settings.incremental_overlap
+        return {"filter": f"dateLastModified>'{bookmark_text(since)}'"}
+
+    def parse(self, record: Any, index: int) -> Item | None:
+        """Advance the bookmark, turn `tobedeleted` into a delete, else map the record."""
+        try:
+            header = _Header.model_validate(record)
+        except ValueError:
+            return super().parse(record, index)  # rejected with the full model's reasons
+        if self.incremental:
+            self._advance(_aware(header.dateLastModified))
+        if header.status == "tobedeleted":
+            # A full run leaves it out: reconciliation then deletes it exactly once.
+            return (
+                None if self.source.full_snapshot else Removed(self.entity_type, header.sourcedId)
+            )
+        return super().parse(record, index)
+
+    def _advance(self, modified: datetime) -> None:
+        current = self.source.bookmarks.get(self.name)
+        if current is None or modified > datetime.fromisoformat(current.replace("Z", "+00:00")):
+            self.source.bookmarks[self.name] = bookmark_text(modified)
+
+    def common(self, raw: _Record) -> dict[str, Any]:
+        """The fields every entity takes from the record header."""
+        return {
+            "tenant": self.source.tenant,
+            "source": self.source.ref,
+            "key": raw.sourcedId,
+            "source_modified": _aware(raw.dateLastModified),
+        }
+
+
+class _Orgs(_Stream):
+    name = "orgs"
+    path = f"{ROSTERING}/orgs"
+    records_key = "orgs"
+    raw_model = _Org
+    entity_type = Organisation
+
+    def to_entity(self, raw: _Org) -> Organisation:
+        identifier = (raw.identifier or "").strip()
+        return Organisation(
+            **self.common(raw),
+            kind=ORG_KINDS.get(raw.type, OrganisationKind.OTHER),
+            name=raw.name,
+            org_number=identifier if identifier.isdigit() and len(identifier) == 9 else None,
+            school_unit_code=identifier if identifier.isdigit() and len(identifier) == 8 else None,
+            parent_key=raw.parent.sourcedId if raw.parent else None,
+        )
+
+
+class _AcademicSessions(_Stream):
+    name = "academicSessions"
+    path = f"{ROSTERING}/academicSessions"
+    records_key = "academicSessions"
+    raw_model = _Session
+    entity_type = AcademicSession
+
+    def to_entity(self, raw: _Session) -> AcademicSession:
+        kind = SESSION_KINDS.get(raw.type)
+        if kind is None:
+            raise SkippableRecordError(
+                f"unknown session type {raw.type!r}", connector=self.source.name
+            )
+        return AcademicSession(
+            **self.common(raw),
+            title=raw.title,
+            kind=kind,
+            start_date=raw.startDate,
+            end_date=raw.endDate,
+            school_year=raw.schoolYear,
+            parent_key=raw.parent.sourcedId if raw.parent else None,
+        )
+
+
+class _Courses(_Stream):
+    name = "courses"
+    path = f"{ROSTERING}/courses"
+    records_key = "courses"
+    raw_model = _Course
+    entity_type = Course
+
+    def to_entity(self, raw: _Course) -> Course:
+        metadata = raw.metadata or {}
+        tags = {
+            normalise_tag(t)
+            for key in ("tags", "keywords")
+            for t in (metadata.get(key) or [])
+            if isinstance(t, str) and t.strip()
+        }
+        words = tags | {normalise_tag(s) for s in (*raw.subjects, *raw.subjectCodes)}
+        areas = sorted({COMPETENCE_TAGS[w] for w in words if w in COMPETENCE_TAGS})
+        return Course(
+            **self.common(raw),
+            title=raw.title,
+            course_code=raw.courseCode,
+            org_key=raw.org.sourcedId if raw.org else None,
+            school_year_key=raw.schoolYear.sourcedId if raw.schoolYear else None,
+            grades=tuple(raw.grades),
+            subjects=tuple(raw.subjects),
+            subject_codes=tuple(raw.subjectCodes),
+            tags=tuple(sorted(tags)),
+            competence_areas=tuple(areas),
+        )
+
+
+class _Classes(_Stream):
+    name = "classes"
+    path = f"{ROSTERING}/classes"
+    records_key = "classes"
+    raw_model = _Class
+    entity_type = Class
+
+    def to_entity(self, raw: _Class) -> Class:
+        return Class(
+            **self.common(raw),
+            title=raw.title,
+            class_type=ClassType(raw.classType),
+            class_code=raw.classCode,
+            course_key=raw.course.sourcedId,
+            school_key=raw.school.sourcedId,
+            term_keys=tuple(t.sourcedId for t in raw.terms),
+            grades=tuple(raw.grades),
+            subject_codes=tuple(raw.subjectCodes),
+        )
+
+
+class _Users(_Stream):
+    name = "users"
+    path = f"{ROSTERING}/users"
+    records_key = "users"
+    raw_model = _User
+    entity_type = Person
+
+    def to_entity(self, raw: _User) -> Person:
+        eppn: str | None = None
+        nin_hmac: str | None = None
+        external: set[str] = set()
+        for user_id in raw.userIds:
+            kind = normalise_tag(user_id.type).replace("-", "")
+            value = user_id.identifier.strip()
+            if kind in NATIONAL_ID_TYPES:
+                nin_hmac = self.source.national_id(value, user_id.type)
+                continue
+            if kind in EPPN_TYPES and _EPPN.match(value.lower()):
+                eppn = eppn or value.lower()
+            external.add(f"{user_id.type}:{value}")
+        role_names = [r.role for r in sorted(raw.roles, key=lambda r: r.roleType != "primary")]
+        if raw.role:
+            role_names.append(raw.role)
+        roles = tuple(dict.fromkeys(USER_ROLES.get(name, Role.OTHER) for name in role_names))
+        units = {r.org.sourcedId for r in raw.roles if r.org} | {o.sourcedId for o in raw.orgs}
+        primary = raw.primaryOrg or next(
+            (r.org for r in raw.roles if r.roleType == "primary" and r.org), None
+        )
+        given = raw.preferredFirstName or raw.givenName
+        names = [n for n in (given, raw.familyName) if n]
+        return Person(
+            **self.common(raw),
+            eppn=eppn,
+            username=raw.username or None,
+            email=raw.email or None,
+            given_name=given,
+            family_name=raw.familyName,
+            display_name=" ".join(names) or None,
+            roles=roles,
+            unit_keys=tuple(sorted(units)),
+            primary_unit_key=primary.sourcedId if primary else None,
+            grade=_grade(raw.grades) if Role.PUPIL in roles else None,
+            nin_hmac=nin_hmac,
+            external_ids=tuple(sorted(external)),
+        )
+
+    def redact(self, record: Any) -> dict[str, Any]:
+        """Scrubbed, and every national-id `userIds` value and password removed."""
+        if not isinstance(record, dict):
+            return super().redact(record)
+        copy = dict(record)
+        copy.pop("password", None)
+        if isinstance(copy.get("userIds"), list):
+            copy["userIds"] = [
+                {**u, "identifier": "[redacted]"}
+                if isinstance(u, dict)
+                and normalise_tag(str(u.get("type", ""))).replace("-", "") in NATIONAL_ID_TYPES
+                else u
+                for u in copy["userIds"]
+            ]
+        return super().redact(copy)
+
+
+def _grade(grades: list[str]) -> int | None:
+    """The first grade as the hub counts it: 1–13, kindergarten 0, pre-kindergarten -1."""
+    for text in grades:
+        value = text.strip().upper()
+        if value in ("KG", "K"):
+            return 0
+        if value in ("PK", "PR", "IT"):
+            return -1
+        if value.isdigit() and 0 <= int(value) <= 13:
+            return int(value)
+    return None
+
+
+class _Enrollments(_Stream):
+    name = "enrollments"
+    path = f"{ROSTERING}/enrollments"
+    records_key = "enrollments"
+    raw_model = _Enrollment
+    entity_type = Enrollment
+
+    def to_entity(self, raw: _Enrollment) -> Enrollment:
+        return Enrollment(
+            **self.common(raw),
+            person_key=raw.user.sourcedId,
+            class_key=raw.class_.sourcedId,
+            school_key=raw.school.sourcedId if raw.school else None,
+            role=ENROLLMENT_ROLES.get(raw.role, EnrollmentRole.OTHER),
+            primary=raw.primary,
+            begin_date=raw.beginDate,
+            end_date=raw.endDate,
+        )
+
+
+class _LineItems(_Stream):
+    """Not published: the title, class and objectives that results are read with."""
+
+    name = "lineItems"
+    path = f"{GRADEBOOK}/lineItems"
+    records_key = "lineItems"
+    raw_model = _LineItem
+    entity_type = Result
+    dead_letter_entity = "line_item"
+    incremental = False
+
+    def to_item(self, raw: _LineItem) -> Item | None:
+        """Remember the line item for the results; yield nothing."""
+        objectives = tuple(
+            f"{s.source}:{i}"
+            for s in raw.learningObjectiveSet or ()
+            for i in s.learningObjectiveIds
+        )
+        self.source.line_items[raw.sourcedId] = _LineItemInfo(
+            raw.title,
+            raw.class_.sourcedId if raw.class_ else None,
+            objectives,
+            raw.resultValueMin,
+            raw.resultValueMax,
+        )
+        return None
+
+    def to_entity(self, raw: _LineItem) -> Entity:  # pragma: no cover - to_item answers
+        raise NotImplementedError
+
+
+class _Results(_Stream):
+    name = "results"
+    path = f"{GRADEBOOK}/results"
+    records_key = "results"
+    raw_model = _Result
+    entity_type = Result
+
+    def to_entity(self, raw: _Result) -> Result:
+        item = self.source.line_items.get(raw.lineItem.sourcedId)
+        score_date = raw.scoreDate.date() if isinstance(raw.scoreDate, datetime) else raw.scoreDate
+        return Result(
+            **self.common(raw),
+            line_item_key=raw.lineItem.sourcedId,
+            line_item_title=item.title if item else None,
+            person_key=raw.student.sourcedId,
+            class_key=raw.class_.sourcedId if raw.class_ else (item.class_key if item else None),
+            score_status=raw.scoreStatus,
+            score=raw.score,
+            text_score=raw.textScore,
+            score_date=score_date,
+            score_min=item.score_min if item else None,
+            score_max=item.score_max if item else None,
+            learning_objective_ids=item.objective_ids if item else (),
+            objective_results=tuple(
+                ObjectiveResult(
+                    source=s.source,
+                    objective_id=o.learningObjectiveId,
+                    score=o.score,
+                    text_score=o.textScore,
+                )
+                for s in raw.learningObjectiveSet or ()
+                for o in s.learningObjectiveResults
+            ),
+        )
+
+
+# -- the source ----------------------------------------------------------------------
+
+
+class OneRoster(HttpSource):
+    """Orgs, sessions, courses, classes, users, enrollments and results from OneRoster 1.2."""
+
+    name: ClassVar[str] = "lms.oneroster"
+    system: ClassVar[str] = "oneroster"
+    entity_types = (
+        Organisation,
+        Person,
+        AcademicSession,
+        Course,
+        Class,
+        Enrollment,
+        Result,
+    )
+    streams = (
+        _Orgs,
+        _AcademicSessions,
+        _Courses,
+        _Classes,
+        _Users,
+        _Enrollments,
+        _LineItems,
+        _Results,
+    )
+    supports_incremental = True
+    settings: OneRosterSourceSettings
+
+    def __init__(
+        self,
+        settings: OneRosterSourceSettings,
+        *,
+        tenant: str,
+        secret: str,
+        hmac_key: bytes,
+        country: str = "NO",
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            settings, tenant=tenant, secret=secret, retry=retry, session=session, clock=clock
+        )
+        self._hmac_key = hmac_key
+        self.country = country
+        self.line_items: dict[str, _LineItemInfo] = {}
+
+    def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
+        """Every stream; without the gradebook, not line items and results."""
+        if self.settings.gradebook:
+            return self.streams
+        return tuple(s for s in self.streams if s not in (_LineItems, _Results))
+
+    def national_id(self, value: str, id_type: str) -> str:
+        """The keyed HMAC of a national identity number; a malformed one rejects the record."""
+        digits = re.sub(r"\D", "", value)
+        valid = is_valid_norwegian_nin(digits) if self.country == "NO" else len(digits) >= 6
+        if not valid:
+            raise SkippableRecordError(
+                f"userIds entry of type {scrub(id_type)!r} is not a valid national identity number",
+                connector=self.name,
+            )
+        return national_id_hmac(self._hmac_key, self.country, digits)

@@ -1,0 +1,73 @@
+"""The LMS sync DAG: its wiring, and a dag.test() run against the sandbox LMS and real Kafka."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.lms import LMS_ENTITY_TYPES
+from tests.fixtures.lms import LmsSandboxFactory
+from tests.support import consume_all, unique_prefix
+
+ONEROSTER_POOL = "hub_lms_oneroster"
+
+
+def test_the_lms_dag_is_wired_to_its_pool_and_assets(dagbag: Any):
+    """The mapped sync task runs in the OneRoster pool and names an Asset per topic."""
+    dag = dagbag.get_dag("hub_lms_sync")
+    sync = dag.get_task("sync")
+    assert (ONEROSTER_POOL, 1) == (sync.pool, sync.pool_slots)
+    assert {f"hub.{t.topic_suffix()}.v1" for t in LMS_ENTITY_TYPES} | {
+        "hub.identity.person.v1",
+        "hub.identity.organisation.v1",
+    } == {asset.name for asset in sync.outlets}
+    assert ({"skolehub", "lms", "sync"}, False) == (set(dag.tags), dag.catchup)
+    assert all(task.retries >= 1 for task in dag.tasks)
+
+
+@pytest.mark.integration
+def test_the_lms_dag_syncs_every_tenants_lms_with_dag_test(
+    dagbag: Any,
+    hub_config: Callable[[dict[str, Any]], Path],
+    airflow_pool: Callable[[str, int], None],
+    lms_sandbox_factory: LmsSandboxFactory,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+):
+    """One mapped task per tenant × LMS source, in the pool, publishes each tenant's LMS."""
+    first = lms_sandbox_factory(60, tenant="lillevik")
+    second = lms_sandbox_factory(60, tenant="fjellby")
+    prefix = unique_prefix()
+    hub_config(
+        {
+            "kafka": {"bootstrap": kafka_bootstrap, "topic_prefix": prefix, "partitions": 1},
+            "database_url": f"sqlite:///{tmp_path / 'hub.db'}",
+            "tenants": [
+                {"id": s.tenant, "name": s.tenant.title(), "sources": [s.source_entry()]}
+                for s in (first, second)
+            ],
+        }
+    )
+    airflow_pool(ONEROSTER_POOL, 2)
+    dag = dagbag.get_dag("hub_lms_sync")
+    for task in dag.tasks:  # a failure should fail the test now, not after retry delays
+        task.retries = 0
+
+    run = dag.test()
+
+    assert "success" == run.state
+    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
+    assert [("success", ONEROSTER_POOL)] * 2 == [(ti.state, ti.pool) for ti in mapped]
+    enrollments = consume_all(kafka_bootstrap, [f"{prefix}.lms.enrollment.v1"])
+    per_tenant: dict[str, int] = {}
+    for record in enrollments:
+        tenant = json.loads(record.value)["after"]["tenant"]
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + 1
+    assert {
+        first.tenant: first.data.count("enrollments"),
+        second.tenant: second.data.count("enrollments"),
+    } == per_tenant

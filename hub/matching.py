@@ -1,0 +1,141 @@
+"""Identity matching: link people seen in other systems to the tenant's directory people.
+
+LMS users, SS 12000 persons and MDM device users carry identifiers of their own (an eppn,
+a username, an e-mail address, a UPN, an "annotated user", external ids). The matcher
+tries the tenant's rules in order against indexes of the directory people; the first rule
+that finds exactly one person wins. Everything it cannot link is reported by source and
+reason with pseudonymised samples, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from connectors.privacy import keyed_hmac
+from hub.policy import Matching
+
+#: Which directory fields each rule compares the candidate's identifier with.
+RULE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "eppn": ("eppn",),
+    "username": ("username",),
+    "email": ("email", "eppn"),
+    "upn": ("eppn", "email"),
+    "annotated_user": ("username", "email", "eppn"),
+    "external_id": ("external_id",),
+}
+
+
+@dataclass(frozen=True)
+class DirectoryPerson:
+    """What the matcher needs of a directory person."""
+
+    key: str
+    eppn: str | None = None
+    username: str | None = None
+    email: str | None = None
+    external_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Someone seen in another system, with the identifiers that system gives (rule → value)."""
+
+    source: str
+    key: str
+    identifiers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A candidate linked to a directory person by a rule."""
+
+    source: str
+    candidate_key: str
+    person_key: str
+    rule: str
+
+
+@dataclass
+class UnmatchedReport:
+    """Candidates that matched nobody: counts per (source, reason) and pseudonymised samples."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    samples: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per source and reason, sorted."""
+        return [
+            {"source": s, "reason": r, "count": n, "samples": sorted(self.samples[(s, r)])}
+            for (s, r), n in sorted(self.counts.items())
+        ]
+
+
+def _normalise(value: str, rewrites: Mapping[str, str]) -> str:
+    value = value.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if at and domain in rewrites:
+        return f"{local}@{rewrites[domain]}"
+    return value
+
+
+class Matcher:
+    """Indexes a tenant's directory people and matches candidates against them."""
+
+    def __init__(
+        self, people: Iterable[DirectoryPerson], matching: Matching, pseudonym_key: bytes
+    ) -> None:
+        self.matching = matching
+        self.rewrites = {r.from_domain: r.to_domain for r in matching.domain_rewrites}
+        self._key = pseudonym_key
+        self.index: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for person in people:
+            values: dict[str, list[str | None]] = {
+                "eppn": [person.eppn],
+                "username": [person.username],
+                "email": [person.email],
+                "external_id": [*person.external_ids],
+            }
+            for name, items in values.items():
+                for item in items:
+                    if item:
+                        self.index[name][_normalise(item, self.rewrites)].add(person.key)
+
+    def match(self, candidate: Candidate) -> Match | str:
+        """The match, or the reason there is none: `no_identifier`, `ambiguous` or `not_found`."""
+        tried = False
+        ambiguous = False
+        for rule in self.matching.rules:
+            value = candidate.identifiers.get(rule.name)
+            if not value:
+                continue
+            tried = True
+            found: set[str] = set()
+            for directory_field in RULE_FIELDS[rule.name]:
+                found |= self.index[directory_field].get(_normalise(value, self.rewrites), set())
+            if len(found) == 1:
+                return Match(candidate.source, candidate.key, next(iter(found)), rule.name)
+            ambiguous = ambiguous or len(found) > 1
+        if not tried:
+            return "no_identifier"
+        return "ambiguous" if ambiguous else "not_found"
+
+    def match_all(self, candidates: Iterable[Candidate]) -> tuple[list[Match], UnmatchedReport]:
+        """Match every candidate; the unmatched go to the report with pseudonymised samples."""
+        matches: list[Match] = []
+        report = UnmatchedReport()
+        for candidate in candidates:
+            result = self.match(candidate)
+            if isinstance(result, Match):
+                matches.append(result)
+                continue
+            where = (candidate.source, result)
+            report.counts[where] += 1
+            if len(report.samples[where]) < self.matching.samples:
+                report.samples[where].append(self.pseudonym(candidate.key))
+        return matches, report
+
+    def pseudonym(self, value: str) -> str:
+        """A stable pseudonym of an identifier: 16 hex digits of its keyed HMAC."""
+        return keyed_hmac(self._key, f"pseudonym:{value}")[:16]

@@ -97,7 +97,10 @@ def sandbox_up(
         server = _slapd()
         owners = [generate(t, scale, seed, faults=faults) for t in tenant_ids]
         started = time.monotonic()
-        server.load_owners(owners)  # offline bulk load (slapadd) before the first start
+        # Offline bulk load (slapadd) before the first start. Preschool children are
+        # included (title `barn`): the 1:5 shared-device target needs their counts, and
+        # Norwegian school owners that give them Feide accounts do it this way.
+        server.load_owners(owners, include_children=True)
         log.info("sandbox_directory_loaded", seconds=round(time.monotonic() - started, 1))
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(wanted), encoding="utf-8")

@@ -104,6 +104,7 @@ TITLE_ROLES: dict[str, Role] = {
     "inspektør": Role.SCHOOL_LEADER,
     "administrasjon": Role.ADMINISTRATOR,
     "konsulent": Role.ADMINISTRATOR,
+    "barn": Role.CHILD,
 }
 GROUP_KINDS = {"b": GroupKind.BASE_GROUP, "u": GroupKind.TEACHING_GROUP, "a": GroupKind.OTHER}
 MEMBER_ROLES = {

@@ -65,3 +65,23 @@ def test_norwegian_nin_check_digits():
     broken = nin[:10] + str((int(nin[10]) + 1) % 10)
     assert not is_valid_norwegian_nin(broken)
     assert not is_valid_norwegian_nin("1234567890")
+
+
+@pytest.mark.parametrize(
+    ("affiliations", "title", "role"),
+    [
+        (["student", "member"], "elev", "pupil"),
+        (["faculty", "employee", "member"], "lærer", "teacher"),
+        (["faculty", "employee", "member"], "barnehagelærer", "preschool_teacher"),
+        (["staff", "employee", "member"], "IKT-veileder", "it_pedagogue"),
+        (["staff", "employee", "member"], "styrer", "school_leader"),
+        (["staff", "employee", "member"], "vaktmester", "staff"),
+        (["affiliate"], "barn", "child"),
+        (["faculty", "employee", "member"], None, "teacher"),
+    ],
+)
+def test_roles_from_affiliation_and_title(affiliations: list[str], title: str | None, role: str):
+    """Roles come from the affiliation for pupils and from the title for staff and children."""
+    from connectors.identity.feide_ldap import FeideLdap
+
+    assert (role,) == tuple(r.value for r in FeideLdap._roles(affiliations, title))

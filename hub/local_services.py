@@ -86,7 +86,13 @@ def sandbox_up(
     if not tenant_ids:
         raise SettingsError("--tenants names no tenant")
     home = _sandbox_home()
-    wanted = {"tenants": tenant_ids, "scale": scale, "seed": seed, "faults": faults}
+    wanted = {
+        "tenants": tenant_ids,
+        "scale": scale,
+        "seed": seed,
+        "faults": faults,
+        "children": True,
+    }
     state_file = home / "state.json"
     server = _slapd()
     web_home = home / "web"

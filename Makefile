@@ -74,6 +74,7 @@ schemas: install
 bench: install system-deps
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/lms.py
+	$(BIN)/python bench/mdm.py
 
 down:
 	-$(HUB) sandbox down

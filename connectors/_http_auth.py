@@ -168,6 +168,7 @@ class ClientCredentials(Authenticator):
                 data=data,
                 auth=(self.settings.client_id, self._client_secret),
                 timeout=self._timeout,
+                verify=self._session.verify,  # see HttpSource._attempt
             )
         except requests.RequestException as exc:
             raise RetriableError(

@@ -228,6 +228,9 @@ class HttpSource(Source):
                     params=params,
                     headers=self.auth.headers(),
                     timeout=self.settings.timeout_seconds,
+                    # Given per request: requests lets REQUESTS_CA_BUNDLE override the
+                    # session's `verify`, which would silently ignore the source's ca_file.
+                    verify=self.session.verify,
                 )
             except requests.exceptions.SSLError as exc:
                 raise FatalError(

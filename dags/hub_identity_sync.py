@@ -1,4 +1,4 @@
-"""Identity sync: every tenant's directory (Feide-like LDAP) to the hub's identity topics.
+"""Identity sync: every tenant's directory (Feide-like LDAP, SS 12000) to the identity topics.
 
 One mapped task per configured tenant × identity source. Each task reads its source,
 publishes the changes as CloudEvents on `hub.identity.*.v1`, and updates the Assets of
@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 
 from schemas.entities import Group, Membership, Organisation, Person
+from schemas.ss12000 import Duty, Placement
 
 IDENTITY_ASSETS = [
     Asset(name=f"hub.{t.topic_suffix()}.v1", uri=f"kafka://skolehub/{t.topic_suffix()}.v1")
-    for t in (Organisation, Person, Group, Membership)
+    for t in (Organisation, Person, Group, Membership, Duty, Placement)
 ]
 
 

@@ -54,7 +54,7 @@ class _Progress:
 
 def _print_reports(reports: list[Any]) -> None:
     header = (
-        f"{'tenant':<14} {'source':<10} {'status':<8} {'created':>8} {'updated':>8} "
+        f"{'tenant':<14} {'source':<12} {'status':<8} {'created':>8} {'updated':>8} "
         f"{'deleted':>8} {'unchanged':>9} {'dlq':>5} {'secs':>6}"
     )
     print(header)
@@ -62,7 +62,7 @@ def _print_reports(reports: list[Any]) -> None:
     for r in reports:
         deleted = r.deleted if r.status == "success" else r.planned_deletes
         print(
-            f"{r.tenant:<14} {r.source:<10} {r.status:<8} {r.created:>8,} {r.updated:>8,} "
+            f"{r.tenant:<14} {r.source:<12} {r.status:<8} {r.created:>8,} {r.updated:>8,} "
             f"{deleted:>8,} {r.unchanged:>9,} {r.dead_lettered:>5,} {r.duration_seconds:>6.1f}"
         )
     for r in reports:
@@ -235,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="the simulated school owner")
     sandbox.add_argument("action", choices=["up", "down", "status"])
     sandbox.add_argument("--scale", type=int, default=600, help="people per tenant")
-    sandbox.add_argument("--tenants", default="lillevik,fjellby", help="comma-separated tenant ids")
+    sandbox.add_argument(
+        "--tenants",
+        default="lillevik,fjellby,solberga",
+        help="comma-separated tenant ids (solberga, ekby, norrvik are Swedish: SS 12000)",
+    )
     sandbox.add_argument(
         "--faults", action="store_true", help="include a few malformed records for DLQ demos"
     )

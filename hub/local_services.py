@@ -20,10 +20,16 @@ import yaml
 
 from hub.kafka_local import LocalKafka, default_cache_dir
 from hub.sandbox.ldif import tenant_dn
+from hub.sandbox.mdm import mdm_source_configs
+from hub.sandbox.mdm import secrets_env as mdm_secrets
 from hub.sandbox.oneroster import oneroster_source_config
 from hub.sandbox.oneroster import secrets_env as oneroster_secrets
 from hub.sandbox.population import SchoolOwner, generate
 from hub.sandbox.slapd import SlapdServer
+from hub.sandbox.ss12000 import secrets_env as ss12000_secrets
+from hub.sandbox.ss12000 import swedish_tenants
+from hub.sandbox.ss12000 import tenant_config as ss12000_tenant
+from hub.sandbox.ss12000 import tenant_summary as ss12000_summary
 from hub.sandbox.webserver import detached_status, start_detached, stop_detached
 from hub.settings import SettingsError, parse_settings, var_dir
 
@@ -96,12 +102,13 @@ def sandbox_up(
     state_file = home / "state.json"
     server = _slapd()
     web_home = home / "web"
+    swedish = swedish_tenants(tenant_ids)  # served over SS 12000, not from the directory
+    norwegian = [t for t in tenant_ids if t not in swedish]
     if _read_json(state_file) != wanted:
         server.stop()
-        stop_detached(web_home)
         shutil.rmtree(home / "slapd", ignore_errors=True)
         server = _slapd()
-        owners = [generate(t, scale, seed, faults=faults) for t in tenant_ids]
+        owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
         started = time.monotonic()
         # Offline bulk load (slapadd) before the first start. Preschool children are
         # included (title `barn`): the 1:5 shared-device target needs their counts, and
@@ -111,24 +118,30 @@ def sandbox_up(
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(wanted), encoding="utf-8")
     server.start()
+    stop_detached(web_home)  # the vendor APIs restart in seconds, always with current code
     web = start_detached(web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port)
-    owners = [generate(t, scale, seed, faults=faults) for t in tenant_ids]
+    owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
     secrets = _read_env(home / "secrets.env")
     secrets.setdefault("HUB_HMAC_KEY", secrets_module.token_urlsafe(32))
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
-    secrets.update(oneroster_secrets(web_home, tenant_ids))
+    secrets.update(oneroster_secrets(web_home, norwegian))
+    secrets.update(ss12000_secrets(web_home, swedish))
+    secrets.update(mdm_secrets(web_home, norwegian))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
-    config_file.write_text(_sandbox_config(server, str(web["url"]), owners), encoding="utf-8")
+    config = _sandbox_config(server, str(web["url"]), owners, swedish)
+    config_file.write_text(config, encoding="utf-8")
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
-        f"Vendor APIs: {web['url']} (OneRoster 1.2 at /<tenant>/oneroster)",
+        f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster 1.2, /<tenant>/ss12000: "
+        "SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
     ]
     for owner in owners:
         lines.append(
             f"  {owner.tenant:<12} {owner.name:<22} {len(owner.schools)} schools, "
             f"{len(owner.preschools)} preschools, {owner.person_count:,} people"
         )
+    lines += [ss12000_summary(t, scale, seed) for t in swedish]
     lines.append(f"Wrote {config_file} and {home / 'secrets.env'}")
     return lines
 
@@ -143,7 +156,9 @@ def _read_env(path: Path) -> dict[str, str]:
     return values
 
 
-def _sandbox_config(server: SlapdServer, web_url: str, owners: list[SchoolOwner]) -> str:
+def _sandbox_config(
+    server: SlapdServer, web_url: str, owners: list[SchoolOwner], swedish: list[str]
+) -> str:
     kafka = local_kafka().status()
     config: dict[str, Any] = {
         "kafka": {
@@ -168,10 +183,12 @@ def _sandbox_config(server: SlapdServer, web_url: str, owners: list[SchoolOwner]
                         "page_size": 500,
                     },
                     oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
+                    *mdm_source_configs(owner.tenant, web_url),
                 ],
             }
             for owner in owners
-        ],
+        ]
+        + [ss12000_tenant(t, f"{web_url}/{t}/ss12000") for t in swedish],
     }
     parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file
     header = (

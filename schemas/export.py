@@ -15,13 +15,20 @@ from pathlib import Path
 from schemas.entities import ENTITY_TYPES
 from schemas.envelope import ChangeEvent, CloudEventHeaders, schema_id
 from schemas.lms import LMS_ENTITY_TYPES
+from schemas.mdm import MDM_ENTITY_TYPES
+from schemas.ss12000 import SS12000_ENTITY_TYPES
 
 JSON_DIR = Path(__file__).parent / "json"
 
 
 def rendered_schemas() -> Iterator[tuple[str, str]]:
     """Yield (file name, JSON text) for every schema the hub publishes."""
-    for entity_type in (*ENTITY_TYPES, *LMS_ENTITY_TYPES):
+    for entity_type in (
+        *ENTITY_TYPES,
+        *SS12000_ENTITY_TYPES,
+        *LMS_ENTITY_TYPES,
+        *MDM_ENTITY_TYPES,
+    ):
         schema = ChangeEvent[entity_type].model_json_schema()  # type: ignore[valid-type]
         schema = {"$id": schema_id(entity_type), **schema}
         yield f"{entity_type.topic_suffix()}.v1.json", _dump(schema)

@@ -29,6 +29,8 @@ pytest_plugins = [
     "tests.fixtures.slapd",
     "tests.fixtures.postgres",
     "tests.fixtures.lms",
+    "tests.fixtures.ss12000",
+    "tests.fixtures.mdm",
 ]
 
 #: The HMAC key every test uses; the privacy tests look for it and for NINs in outputs.

@@ -569,15 +569,33 @@ def sandbox_apps(
     *,
     clients: Mapping[str, tuple[str, str]],
     token_ttl: float = 3600.0,
+    mdm: Mapping[str, Any] | None = None,
 ) -> dict[str, App]:
-    """The standard vendor apps for these tenants (OneRoster now), keyed by vendor name."""
-    from hub.sandbox.oneroster import OneRosterApp
+    """The standard vendor apps for these tenants, keyed by vendor name.
 
-    return {
+    OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.sandbox.ss12000`);
+    the MDMs (`intune`, `jamf`, `google`) when `mdm` holds each tenant's MDM credentials
+    (`hub.sandbox.mdm.mdm_credentials(home, tenants)`).
+    """
+    from hub.sandbox.oneroster import OneRosterApp
+    from hub.sandbox.ss12000 import SS12000App, swedish_tenants
+
+    swedish = swedish_tenants(tenants)
+    norwegian = [t for t in tenants if t not in swedish]  # their people are not Swedish
+    apps: dict[str, App] = {
         "oneroster": OneRosterApp.generate(
-            tenants, scale, seed, clients=clients, token_ttl=token_ttl
+            norwegian, scale, seed, clients=clients, token_ttl=token_ttl
         )
     }
+    if swedish:
+        apps["ss12000"] = SS12000App.generate(
+            swedish, scale, seed, clients=clients, token_ttl=token_ttl
+        )
+    if mdm is not None:
+        from hub.sandbox.mdm import mdm_apps
+
+        apps.update(mdm_apps(norwegian, scale, seed, credentials=mdm, token_ttl=token_ttl))
+    return apps
 
 
 def start_in_thread(
@@ -731,12 +749,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
+    from hub.sandbox.mdm import mdm_credentials
     from hub.sandbox.oneroster import client_credentials
+    from hub.sandbox.ss12000 import swedish_tenants
 
     tenants = [t.strip() for t in args.tenants.split(",") if t.strip()]
+    # The sandbox MDM fleets are built from the Norwegian population generator.
+    norwegian = [t for t in tenants if t not in swedish_tenants(tenants)]
     apps = sandbox_apps(
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
+        mdm=mdm_credentials(home, norwegian),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -37,6 +37,8 @@ def test_sync_dag_produces_an_asset_per_topic(dagbag: Any):
         "hub.identity.person.v1",
         "hub.identity.group.v1",
         "hub.identity.membership.v1",
+        "hub.identity.duty.v1",
+        "hub.identity.placement.v1",
     } == outlets
 
 

@@ -50,13 +50,14 @@ def test_sandbox_then_run_twice_publishes_then_nothing(tmp_path: Path, kafka_boo
         first = hub(var, "run", "--json", bootstrap=kafka_bootstrap)
         summary = json.loads(first.stdout.strip().splitlines()[-1])
         syncs = {(s["tenant"], s["source"]): s for s in summary["syncs"]}
-        expected = {(t, s) for t in ("nordby", "sorby") for s in ("feide", "oneroster")}
+        sources = ("feide", "oneroster", "intune", "jamf", "chromebooks")
+        expected = {(t, s) for t in ("nordby", "sorby") for s in sources}
         assert expected == set(syncs)
         assert all(s["status"] == "success" and s["created"] > 0 for s in syncs.values())
         assert "Published" in first.stdout
         second = hub(var, "run", "--json", bootstrap=kafka_bootstrap)
         again = json.loads(second.stdout.strip().splitlines()[-1])
-        assert [0] * 4 == [s["created"] + s["updated"] + s["deleted"] for s in again["syncs"]]
+        assert [0] * 10 == [s["created"] + s["updated"] + s["deleted"] for s in again["syncs"]]
         assert "No changes: nothing was published." in second.stdout
         check = hub(var, "check", bootstrap=kafka_bootstrap)
         assert "0 failed" in check.stdout

@@ -1,0 +1,931 @@
+"""An SS 12000:2020 API (the Swedish school-data standard): units, people, duties, placements.
+
+Why under `identity/`: SS 12000 is how Swedish school owners exchange their register of
+people, organisations and groups: who works or studies where, in which class. That is
+the identity domain (like the Feide directory in Norway), even though the same API also
+carries timetables and grades, which the hub does not read.
+
+Reads, in this order, `/organisations`, `/persons?expand=duties&expand=placements`,
+`/duties`, `/placements`, `/groups` (with their `groupMemberships`) and, unless
+`activities: false`, `/activities?expand=teachers`, each `{"data": [...], "pageToken"}`
+paged with `limit` and the opaque `pageToken`. A page token stands for the whole query,
+and the standard forbids sending filters with it (servers answer 400), so a follow-up
+page is asked for with `pageToken` alone.
+
+Incremental runs ask for `meta.modified.after=<bookmark - overlap>` (each stream's
+bookmark is the newest `meta.modified` it has seen) and then read
+`/deletedEntities?after=<previous run's start - overlap>`, whose ids become deletes
+(`Removed`). The runner's periodic full read (`full_sync_every`) reconciles what vanished
+without a trace, and memberships that left a changed group.
+
+Authentication is OAuth 2.0 client credentials (or another `auth` kind) from the HTTP
+base; mutual TLS client certificates, which federated Swedish exchanges require, are
+configuration (`client_cert`, `client_key`) used on every request, the token's included.
+
+`civicNo` (personnummer or samordningsnummer) is normalised to 12 digits, checked with
+its Luhn digit and becomes `nin_hmac` (keyed HMAC, country `SE`); the number itself never
+leaves this module, and dead letters carry it as `[redacted]`. `eduPersonPrincipalNames`
+and `externalIdentifiers` are kept for matching (`eppn`, `external_ids`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import requests
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import Item, Rejected, Removed, RetryPolicy
+from connectors.errors import ConfigError, FatalError, SkippableRecordError
+from connectors.http import HttpPage, HttpSource, HttpStream, PageTokenPaginator
+from connectors.privacy import national_id_hmac
+from hub.settings import SS12000SourceSettings
+from schemas.entities import (
+    Entity,
+    Group,
+    GroupKind,
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationKind,
+    Person,
+    Role,
+    SchoolType,
+)
+from schemas.ss12000 import Duty, Placement, PlacementSchoolType
+
+log = structlog.get_logger(__name__)
+
+REDACTED = "[redacted]"
+
+#: `dutyRole` (lower case) → the hub's role; other titles are `staff`.
+DUTY_ROLES: dict[str, Role] = {
+    "rektor": Role.SCHOOL_LEADER,
+    "förskolechef": Role.SCHOOL_LEADER,
+    "övrig arbetsledning": Role.SCHOOL_LEADER,
+    "lärare": Role.TEACHER,
+    "förstelärare": Role.TEACHER,
+    "speciallärare/specialpedagog": Role.TEACHER,
+    "fritidspedagog": Role.TEACHER,
+    "förskollärare": Role.PRESCHOOL_TEACHER,
+    "barnskötare": Role.ASSISTANT,
+    "lärarassistent": Role.ASSISTANT,
+    "övrig pedagogisk personal": Role.ASSISTANT,
+    "skoladministratör": Role.ADMINISTRATOR,
+}
+#: A duty whose `description` says this is an IT pedagogue (not a `dutyRole` of its own).
+_IT_PEDAGOGUE = re.compile(r"\b(it|ikt)[- ]?pedagog", re.IGNORECASE)
+#: `groupType` → the hub's group kind.
+GROUP_KINDS: dict[str, GroupKind] = {
+    "Klass": GroupKind.BASE_GROUP,
+    "Undervisning": GroupKind.TEACHING_GROUP,
+    "Avdelning": GroupKind.PRESCHOOL_SECTION,
+}
+#: A duty's `assignmentRoleType` in a group → the member's role there.
+ASSIGNMENT_ROLES: dict[str, MembershipRole] = {
+    "Mentor": MembershipRole.TEACHER,
+    "Förskollärare": MembershipRole.TEACHER,
+    "Fritidspedagog": MembershipRole.TEACHER,
+    "Specialpedagog": MembershipRole.TEACHER,
+    "Pedagogisk ledare": MembershipRole.TEACHER,
+    "Barnskötare": MembershipRole.STAFF,
+    "Elevhälsopersonal": MembershipRole.STAFF,
+    "Schemaläggare": MembershipRole.STAFF,
+}
+#: School types without a hub code of their own that count as adult education.
+_ADULT = re.compile(r"^(VUX|SFI|SARVUX)")
+#: School types of a placement or enrolment that make the person a preschool child.
+_CHILD_SCHOOL_TYPES = frozenset({"FS"})
+#: School types that are not schooling (leisure-time centres); they give no role.
+_LEISURE_SCHOOL_TYPES = frozenset({"FTH", "OPPFTH"})
+#: `deletedEntities` keys (and flat-list `entityType` values) → entity types.
+DELETED_KEYS: dict[str, type[Entity]] = {
+    "organisations": Organisation,
+    "organisation": Organisation,
+    "persons": Person,
+    "person": Person,
+    "duties": Duty,
+    "duty": Duty,
+    "placements": Placement,
+    "placement": Placement,
+    "groups": Group,
+    "group": Group,
+    "studentgroups": Group,
+    "studentgroup": Group,
+}
+
+_EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+_CIVIC_NO = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+_TEMPORARY_CIVIC_NO = re.compile(r"^\d{8}[A-Z0-9]{2}\d{2}$")
+_CIVIC_CONTEXT = re.compile(r"civic|personn|nin\b|national", re.IGNORECASE)
+
+
+# -- personnummer ------------------------------------------------------------------------
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits ends in its Luhn (modulus 10) check digit."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def normalise_civic_no(value: str, today: date | None = None) -> str | None:
+    """A personnummer or samordningsnummer as 12 digits `YYYYMMDDNNNC`.
+
+    Accepts `YYYYMMDDNNNC`, `YYYYMMDD-NNNC`, `YYMMDD-NNNC`, `YYMMDDNNNC` and `YYMMDD+NNNC`
+    (a `+` says the person is 100 or older). Returns None for a temporary number (letters
+    in positions 9-10, "tillfälligt personnummer"), which is not one to match people on.
+    Raises ValueError, without the number, when the value is malformed or its check digit
+    is wrong.
+    """
+    text = value.strip().upper().replace(" ", "")
+    if _TEMPORARY_CIVIC_NO.match(text) and not text.isdigit():
+        return None
+    match = _CIVIC_NO.match(text)
+    if not match:
+        raise ValueError("is not shaped like a personnummer (YYYYMMDDNNNC or YYMMDD-NNNC)")
+    century, birth, separator, tail = match.groups()
+    if not luhn_valid(birth + tail):
+        raise ValueError("has a wrong check digit")
+    month, day = int(birth[2:4]), int(birth[4:6])
+    if day > 60:  # samordningsnummer: the day plus 60
+        day -= 60
+    if century is None:
+        today = today or datetime.now(UTC).date()
+        year = today.year - (today.year - int(birth[:2])) % 100
+        if separator == "+":
+            year -= 100
+        try:
+            if date(year, month, day) > today:
+                year -= 100
+        except ValueError:
+            raise ValueError("has no valid birth date") from None
+        century = f"{year // 100:02d}"
+    try:
+        date(int(century + birth[:2]), month, day)
+    except ValueError:
+        raise ValueError("has no valid birth date") from None
+    return century + birth + tail
+
+
+def looks_like_civic_no(value: str) -> bool:
+    """True for a value that is a check-digit-valid personnummer in any common format."""
+    try:
+        return normalise_civic_no(value) is not None
+    except ValueError:
+        return False
+
+
+# -- raw shapes (SS 12000:2020 API, JSON; only what the hub reads) ---------------------
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class _Ref(_Raw):
+    id: Annotated[str, Field(min_length=1, max_length=512)]
+    displayName: str | None = None
+
+
+class _Meta(_Raw):
+    created: datetime | None = None
+    modified: datetime
+
+
+class _Header(_Raw):
+    """What every SS 12000 object has; enough to bookmark it."""
+
+    id: Annotated[str, Field(min_length=1, max_length=512)]
+    meta: _Meta
+
+
+class _Organisation(_Header):
+    displayName: Annotated[str, Field(min_length=1)]
+    organisationType: str | None = None
+    organisationCode: str | None = None
+    organisationNumber: str | None = None
+    schoolUnitCode: str | None = None
+    schoolTypes: list[str] = []
+    parentOrganisation: _Ref | None = None
+    municipalityCode: str | None = None
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _CivicNo(_Raw):
+    value: Annotated[str, Field(min_length=1)]
+    nationality: str | None = None
+
+
+class _ExternalIdentifier(_Raw):
+    value: Annotated[str, Field(min_length=1)]
+    context: str | None = None
+    globallyUnique: bool | None = None
+
+
+class _Email(_Raw):
+    value: Annotated[str, Field(min_length=1)]
+    type: str | None = None
+
+
+class _Enrolment(_Raw):
+    enroledAt: _Ref
+    schoolType: str
+    schoolYear: int | None = None
+    startDate: date | None = None
+    endDate: date | None = None
+    cancelled: bool = False
+
+
+class _EmbeddedDuty(_Raw):
+    dutyAt: _Ref | None = None
+    dutyRole: str | None = None
+    description: str | None = None
+
+
+class _EmbeddedPlacement(_Raw):
+    placedAt: _Ref | None = None
+    schoolType: str | None = None
+
+
+class _PersonEmbedded(_Raw):
+    duties: list[_EmbeddedDuty] = []
+    placements: list[_EmbeddedPlacement] = []
+
+
+class _Person(_Header):
+    givenName: Annotated[str, Field(min_length=1)]
+    middleName: str | None = None
+    familyName: Annotated[str, Field(min_length=1)]
+    eduPersonPrincipalNames: list[str] = []
+    externalIdentifiers: list[_ExternalIdentifier] = []
+    civicNo: _CivicNo | None = None
+    emails: list[_Email] = []
+    enrolments: list[_Enrolment] = []
+    embedded: _PersonEmbedded | None = Field(default=None, alias="_embedded")
+
+
+class _AssignmentRole(_Raw):
+    group: _Ref
+    assignmentRoleType: str
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _Duty(_Header):
+    person: _Ref
+    dutyAt: _Ref
+    dutyRole: Annotated[str, Field(min_length=1)]
+    description: str | None = None
+    signature: str | None = None
+    dutyPercent: Annotated[float, Field(ge=0, le=100)] | None = None
+    hoursPerYear: Annotated[int, Field(ge=0)] | None = None
+    startDate: date | None = None
+    endDate: date | None = None
+    assignmentRole: list[_AssignmentRole] = []
+
+
+class _Placement(_Header):
+    placedAt: _Ref
+    child: _Ref
+    group: _Ref | None = None
+    schoolType: Annotated[str, Field(min_length=1)]
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _GroupMembership(_Raw):
+    person: _Ref
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _Group(_Header):
+    displayName: Annotated[str, Field(min_length=1)]
+    groupType: Annotated[str, Field(min_length=1)]
+    organisation: _Ref
+    groupCode: str | None = None
+    schoolTypes: list[str] = []
+    schoolType: str | None = None  # Skolverket's reference API: one school type
+    startDate: date | None = None
+    endDate: date | None = None
+    groupMemberships: list[_GroupMembership] = []
+
+
+class _TeacherAssignment(_Raw):
+    duty: _Ref
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _EmbeddedTeacher(_Raw):
+    id: Annotated[str, Field(min_length=1)]
+    person: _Ref | None = None
+
+
+class _ActivityEmbedded(_Raw):
+    teachers: list[_EmbeddedTeacher] = []
+
+
+class _Activity(_Header):
+    displayName: str | None = None
+    groups: list[_Ref] = []
+    teachers: list[_TeacherAssignment] = []
+    organisation: _Ref | None = None
+    embedded: _ActivityEmbedded | None = Field(default=None, alias="_embedded")
+
+
+class _DeletedEntity(_Raw):
+    entity: str
+    id: Annotated[str, Field(min_length=1)]
+
+
+# -- paging ----------------------------------------------------------------------------
+
+
+class TokenOnlyPaginator(PageTokenPaginator):
+    """`limit` and filters on the first page; then `pageToken` alone, as the standard demands."""
+
+    def __init__(self) -> None:
+        super().__init__(token_field="pageToken", token_param="pageToken", page_size_param="limit")
+
+    def request(
+        self, url: str, params: Mapping[str, Any], page_size: int, token: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The first page with its filters and `limit`; a later one with only its token."""
+        if token is None:
+            return url, {**params, "limit": page_size}
+        return url, {self.token_param: token}
+
+
+def bookmark_text(moment: datetime) -> str:
+    """A bookmark and filter value: UTC, milliseconds, `Z` (RFC 3339)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_bookmark(text: str) -> datetime:
+    return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+# -- streams ---------------------------------------------------------------------------
+
+
+class _Stream(HttpStream[Any, Any]):
+    """An SS 12000 collection: bookmarks, `meta.modified.after`, and derived entities."""
+
+    records_key = "data"
+    paginator = TokenOnlyPaginator()
+    #: Other query parameters of the first page (e.g. `expand`).
+    extra_params: ClassVar[dict[str, Any]] = {}
+    source: SS12000
+
+    def __init__(self, source: HttpSource) -> None:
+        super().__init__(source)
+        #: Entities derived from the record being parsed (e.g. memberships of a group).
+        self._derived: list[Item] = []
+
+    def params(self) -> dict[str, Any]:
+        """`meta.modified.after` on an incremental run that has a bookmark, plus `expand`."""
+        params = dict(self.extra_params)
+        mark = self.source.bookmarks.get(self.name)
+        if not self.source.full_snapshot and mark:
+            since = _parse_bookmark(mark) - self.source.settings.incremental_overlap
+            params["meta.modified.after"] = bookmark_text(since)
+        return params
+
+    def parse_all(self, record: Any, index: int) -> list[Item]:
+        """The record's entity (or its rejection) and the entities derived from it."""
+        self._derived = []
+        try:
+            header = _Header.model_validate(record)
+        except ValueError:
+            header = None  # the full model rejects it, with its reasons
+        if header is not None:
+            self._advance(_aware(header.meta.modified))
+        item = self.parse(record, index)
+        if isinstance(item, Rejected):
+            return [item]
+        return ([item] if item is not None else []) + self._derived
+
+    def _advance(self, modified: datetime) -> None:
+        current = self.source.bookmarks.get(self.name)
+        if current is None or modified > _parse_bookmark(current):
+            self.source.bookmarks[self.name] = bookmark_text(modified)
+
+    def common(self, raw: _Header, key: str | None = None) -> dict[str, Any]:
+        """The fields every entity takes from the object header; `key` for derived ones."""
+        return {
+            "tenant": self.source.tenant,
+            "source": self.source.ref,
+            "key": key or raw.id,
+            "source_modified": _aware(raw.meta.modified),
+        }
+
+    def _bad(self, message: str) -> SkippableRecordError:
+        return SkippableRecordError(message, connector=self.source.name)
+
+
+def hub_school_types(codes: list[str]) -> tuple[SchoolType, ...]:
+    """SS 12000 school-type codes as the hub's, in order; adult-education variants as VUX."""
+    known = {t.value: t for t in SchoolType}
+    found: list[SchoolType] = []
+    for code in codes:
+        value = code.strip().upper()
+        school_type = known.get(value) or (SchoolType.ADULT if _ADULT.match(value) else None)
+        if school_type is not None and school_type not in found:
+            found.append(school_type)
+    return tuple(found)
+
+
+class _Organisations(_Stream):
+    name = "organisations"
+    path = "/organisations"
+    raw_model = _Organisation
+    entity_type = Organisation
+
+    def to_entity(self, raw: _Organisation) -> Organisation:
+        code = (raw.schoolUnitCode or "").strip() or None
+        if code is not None and not re.fullmatch(r"\d{8}", code):
+            raise self._bad(f"schoolUnitCode {code!r} is not 8 digits (a skolenhetskod)")
+        school_types = hub_school_types(raw.schoolTypes)
+        kind = OrganisationKind.OTHER
+        if raw.organisationType == "Huvudman":
+            kind = OrganisationKind.OWNER
+        elif raw.organisationType == "Skolenhet" or (raw.organisationType is None and code):
+            preschool_only = bool(school_types) and set(school_types) == {SchoolType.PRESCHOOL}
+            kind = (
+                OrganisationKind.PRESCHOOL_UNIT if preschool_only else OrganisationKind.SCHOOL_UNIT
+            )
+        number = re.sub(r"\D", "", raw.organisationNumber or "")
+        return Organisation(
+            **self.common(raw),
+            kind=kind,
+            name=raw.displayName,
+            org_number=number[-10:] if len(number) in (10, 12) else None,
+            school_unit_code=code,
+            parent_key=raw.parentOrganisation.id if raw.parentOrganisation else None,
+            school_types=school_types,
+        )
+
+
+def duty_role(title: str | None, description: str | None = None) -> Role:
+    """The hub's role for an SS 12000 `dutyRole` (and an IT pedagogue's description)."""
+    if description and _IT_PEDAGOGUE.search(description):
+        return Role.IT_PEDAGOGUE
+    return DUTY_ROLES.get((title or "").strip().lower(), Role.STAFF)
+
+
+def enrolment_grade(school_type: str, school_year: int | None) -> int | None:
+    """The grade as the hub counts it: F-class 0, grundskola 1-9, gymnasium years as 11-13."""
+    code = school_type.strip().upper()
+    if code == "FKLASS":
+        return 0
+    if school_year is None:
+        return None
+    if code in ("GY", "GYS") and 1 <= school_year <= 3:
+        return 10 + school_year
+    if code in ("GR", "GRS", "SP", "SAM") and 1 <= school_year <= 10:
+        return school_year
+    return None
+
+
+class _Persons(_Stream):
+    name = "persons"
+    path = "/persons"
+    raw_model = _Person
+    entity_type = Person
+    extra_params: ClassVar[dict[str, Any]] = {"expand": ["duties", "placements"]}
+
+    def to_entity(self, raw: _Person) -> Person:
+        nin_hmac = self.source.civic_no_hmac(raw.civicNo)
+        eppn: str | None = None
+        external: set[str] = set()
+        for value in raw.eduPersonPrincipalNames:
+            principal = value.strip().lower()
+            if not principal:
+                continue
+            if eppn is None and _EPPN.match(principal):
+                eppn = principal
+            else:
+                external.add(f"eduPersonPrincipalName:{principal}")
+        for identifier in raw.externalIdentifiers:
+            value = identifier.value.strip()
+            context = (identifier.context or "").strip()
+            if _CIVIC_CONTEXT.search(context) or looks_like_civic_no(value):
+                # A civic number under another name: hashed if civicNo is absent, never kept.
+                if nin_hmac is None:
+                    nin_hmac = self.source.civic_no_hmac(_CivicNo(value=value))
+                continue
+            external.add(f"{context or 'external'}:{value}")
+        embedded = raw.embedded or _PersonEmbedded()
+        roles: list[Role] = []
+        grade: int | None = None
+        units: list[str] = []
+        for enrolment in raw.enrolments:
+            if enrolment.cancelled:
+                continue
+            code = enrolment.schoolType.strip().upper()
+            units.append(enrolment.enroledAt.id)
+            if code in _CHILD_SCHOOL_TYPES:
+                roles.append(Role.CHILD)
+            elif code not in _LEISURE_SCHOOL_TYPES:
+                roles.append(Role.PUPIL)
+                if grade is None:
+                    grade = enrolment_grade(code, enrolment.schoolYear)
+        for placement in embedded.placements:
+            code = (placement.schoolType or "").strip().upper()
+            if placement.placedAt:
+                units.append(placement.placedAt.id)
+            if code in _CHILD_SCHOOL_TYPES:
+                roles.append(Role.CHILD)
+            elif code == "FKLASS":
+                roles.append(Role.PUPIL)
+                grade = 0 if grade is None else grade
+        for duty in embedded.duties:
+            if duty.dutyAt:
+                units.append(duty.dutyAt.id)
+            roles.append(duty_role(duty.dutyRole, duty.description))
+        email = next(
+            (e.value for e in raw.emails if (e.type or "").lower().startswith("skola")),
+            raw.emails[0].value if raw.emails else None,
+        )
+        given = " ".join(n for n in (raw.givenName, raw.middleName) if n)
+        title = next((d.dutyRole for d in embedded.duties if d.dutyRole), None)
+        return Person(
+            **self.common(raw),
+            eppn=eppn,
+            email=email,
+            given_name=raw.givenName,
+            family_name=raw.familyName,
+            display_name=f"{given} {raw.familyName}",
+            roles=tuple(dict.fromkeys(roles)),
+            title=title,
+            unit_keys=tuple(sorted(set(units))),
+            primary_unit_key=units[0] if units else None,
+            grade=grade,
+            nin_hmac=nin_hmac,
+            external_ids=tuple(sorted(external)),
+        )
+
+    def redact(self, record: Any) -> dict[str, Any]:
+        """Scrubbed, with the civic number, and external ids that hold one, removed."""
+        if not isinstance(record, dict):
+            return super().redact(record)
+        copy = dict(record)
+        if "civicNo" in copy:
+            civic = copy["civicNo"]
+            copy["civicNo"] = {**civic, "value": REDACTED} if isinstance(civic, dict) else REDACTED
+        if isinstance(copy.get("externalIdentifiers"), list):
+            copy["externalIdentifiers"] = [
+                {**e, "value": REDACTED}
+                if isinstance(e, dict)
+                and (
+                    _CIVIC_CONTEXT.search(str(e.get("context") or ""))
+                    or looks_like_civic_no(str(e.get("value") or ""))
+                )
+                else e
+                for e in copy["externalIdentifiers"]
+            ]
+        return super().redact(copy)
+
+
+class _Duties(_Stream):
+    name = "duties"
+    path = "/duties"
+    raw_model = _Duty
+    entity_type = Duty
+
+    def to_entity(self, raw: _Duty) -> Duty:
+        self.source.duty_people[raw.id] = raw.person.id
+        for assignment in raw.assignmentRole:
+            role = ASSIGNMENT_ROLES.get(assignment.assignmentRoleType, MembershipRole.OTHER)
+            self._derived.append(
+                Membership(
+                    **self.common(raw, f"{assignment.group.id}|{raw.person.id}|{raw.id}"),
+                    group_key=assignment.group.id,
+                    person_key=raw.person.id,
+                    role=role,
+                    valid_from=assignment.startDate,
+                    valid_to=assignment.endDate,
+                )
+            )
+        return Duty(
+            **self.common(raw),
+            person_key=raw.person.id,
+            unit_key=raw.dutyAt.id,
+            role=duty_role(raw.dutyRole, raw.description),
+            source_role=raw.dutyRole,
+            description=raw.description,
+            signature=raw.signature,
+            duty_percent=raw.dutyPercent,
+            hours_per_year=raw.hoursPerYear,
+            start_date=raw.startDate,
+            end_date=raw.endDate,
+        )
+
+
+class _Placements(_Stream):
+    name = "placements"
+    path = "/placements"
+    raw_model = _Placement
+    entity_type = Placement
+
+    def to_entity(self, raw: _Placement) -> Placement:
+        code = raw.schoolType.strip().upper()
+        try:
+            school_type = PlacementSchoolType(code)
+        except ValueError:
+            allowed = ", ".join(t.value for t in PlacementSchoolType)
+            raise self._bad(
+                f"schoolType {code!r} is not a placement school type ({allowed})"
+            ) from None
+        return Placement(
+            **self.common(raw),
+            person_key=raw.child.id,
+            unit_key=raw.placedAt.id,
+            school_type=school_type,
+            group_key=raw.group.id if raw.group else None,
+            start_date=raw.startDate,
+            end_date=raw.endDate,
+        )
+
+
+class _Groups(_Stream):
+    name = "groups"
+    path = "/groups"
+    raw_model = _Group
+    entity_type = Group
+
+    def to_entity(self, raw: _Group) -> Group:
+        members: dict[str, _GroupMembership] = {}
+        for member in raw.groupMemberships:
+            known = members.get(member.person.id)
+            if known is None:
+                members[member.person.id] = member
+                continue
+            # The same person twice (left and came back): one membership over both spans.
+            members[member.person.id] = _GroupMembership(
+                person=member.person,
+                startDate=_earliest(known.startDate, member.startDate),
+                endDate=_latest(known.endDate, member.endDate),
+            )
+        for person_key, member in members.items():
+            self._derived.append(
+                Membership(
+                    **self.common(raw, f"{raw.id}|{person_key}"),
+                    group_key=raw.id,
+                    person_key=person_key,
+                    role=MembershipRole.STUDENT,
+                    valid_from=member.startDate,
+                    valid_to=member.endDate,
+                )
+            )
+        return Group(
+            **self.common(raw),
+            kind=GROUP_KINDS.get(raw.groupType, GroupKind.OTHER),
+            name=raw.displayName,
+            unit_key=raw.organisation.id,
+            valid_from=raw.startDate,
+            valid_to=raw.endDate,
+        )
+
+
+def _earliest(a: date | None, b: date | None) -> date | None:
+    return None if a is None or b is None else min(a, b)
+
+
+def _latest(a: date | None, b: date | None) -> date | None:
+    return None if a is None or b is None else max(a, b)
+
+
+class _Activities(_Stream):
+    """Not published itself: the teachers of its groups become teacher memberships."""
+
+    name = "activities"
+    path = "/activities"
+    raw_model = _Activity
+    entity_type = Membership
+    dead_letter_entity = "activity"
+    extra_params: ClassVar[dict[str, Any]] = {"expand": ["teachers"]}
+
+    def to_item(self, raw: _Activity) -> Item | None:
+        """Derive a teacher membership per group and teacher; yield nothing of its own."""
+        embedded = {
+            t.id: t.person.id for t in (raw.embedded.teachers if raw.embedded else []) if t.person
+        }
+        seen: set[str] = set()
+        for teacher in raw.teachers:
+            person = embedded.get(teacher.duty.id) or self.source.duty_people.get(teacher.duty.id)
+            if person is None:
+                self.source.unresolved_teachers += 1
+                continue
+            for group in raw.groups:
+                key = f"{group.id}|{person}|activity:{raw.id}"
+                if key in seen:
+                    continue
+                seen.add(key)
+                self._derived.append(
+                    Membership(
+                        **self.common(raw, key),
+                        group_key=group.id,
+                        person_key=person,
+                        role=MembershipRole.TEACHER,
+                        valid_from=teacher.startDate,
+                        valid_to=teacher.endDate,
+                    )
+                )
+        return None
+
+    def to_entity(self, raw: _Activity) -> Entity:  # pragma: no cover - to_item answers
+        raise NotImplementedError
+
+
+class _DeletedEntities(_Stream):
+    """`/deletedEntities?after=…`: the ids the server deleted, as `Removed` (incremental only)."""
+
+    name = "deletedEntities"
+    path = "/deletedEntities"
+    raw_model = _DeletedEntity
+    entity_type = Person
+    dead_letter_entity = "deleted_entity"
+
+    def params(self) -> dict[str, Any]:
+        """`after`: the previous run's start, less the overlap."""
+        mark = self.source.bookmarks.get(self.name)
+        if not mark:
+            return {}
+        since = _parse_bookmark(mark) - self.source.settings.incremental_overlap
+        return {"after": bookmark_text(since)}
+
+    def parse_all(self, record: Any, index: int) -> list[Item]:
+        """A `Removed` for a deleted entity the hub publishes; nothing for other types."""
+        item = self.parse(record, index)
+        return [item] if item is not None else []
+
+    def to_item(self, raw: _DeletedEntity) -> Item | None:
+        """The delete of the entity the id names, if it is a type the hub publishes."""
+        entity_type = DELETED_KEYS.get(raw.entity.replace("_", "").lower())
+        return Removed(entity_type, raw.id) if entity_type is not None else None
+
+    def to_entity(self, raw: _DeletedEntity) -> Entity:  # pragma: no cover - to_item answers
+        raise NotImplementedError
+
+
+def deleted_records(body: Any) -> list[dict[str, Any]]:
+    """The records of a `/deletedEntities` page as `{"entity", "id"}`, whichever shape it has.
+
+    The standard's shape is `{"data": {"persons": [ids], "groups": [ids], ...}}`; some
+    servers send `{"data": [{"entityType": "Person", "id": ...}]}` instead.
+    """
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict):
+        return [
+            {"entity": name, "id": value}
+            for name, ids in data.items()
+            if isinstance(ids, list)
+            for value in ids
+        ]
+    if isinstance(data, list):
+        return [
+            {"entity": r.get("entityType") or r.get("type") or "", "id": r.get("id")}
+            if isinstance(r, dict)
+            else {"entity": "", "id": r}
+            for r in data
+        ]
+    return []
+
+
+# -- the source ----------------------------------------------------------------------
+
+
+class SS12000(HttpSource):
+    """Organisations, persons, duties, placements and groups from an SS 12000:2020 API."""
+
+    name: ClassVar[str] = "identity.ss12000"
+    system: ClassVar[str] = "ss12000"
+    entity_types = (Organisation, Person, Duty, Placement, Group, Membership)
+    streams = (_Organisations, _Persons, _Duties, _Placements, _Groups, _Activities)
+    supports_incremental = True
+    settings: SS12000SourceSettings
+
+    def __init__(
+        self,
+        settings: SS12000SourceSettings,
+        *,
+        tenant: str,
+        secret: str,
+        hmac_key: bytes,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        super().__init__(
+            settings,
+            tenant=tenant,
+            secret=secret,
+            retry=retry,
+            session=session,
+            clock=clock,
+        )
+        self._hmac_key = hmac_key
+        self._today = today
+        if settings.client_cert is not None:
+            self.session.cert = self._client_certificate(settings.client_cert, settings.client_key)
+        #: Duty id → person id, from the duties read in this run (for activities' teachers).
+        self.duty_people: dict[str, str] = {}
+        #: Activity teachers whose duty could not be resolved to a person in this run.
+        self.unresolved_teachers = 0
+
+    def _client_certificate(self, cert: Path, key: Path | None) -> str | tuple[str, str]:
+        for path, what in ((cert, "client_cert"), (key, "client_key")):
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{what} {path} is not a readable file", connector=self.name)
+        return (str(cert), str(key)) if key is not None else str(cert)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
+        """Every stream; without `activities`, not the activities."""
+        if self.settings.activities:
+            return self.streams
+        return tuple(s for s in self.streams if s is not _Activities)
+
+    def read(self) -> Iterator[Item]:
+        """Every stream in order; on an incremental run, then the deletes since the last run."""
+        started = datetime.now(UTC)
+        self.duty_people.clear()
+        self.unresolved_teachers = 0
+        for stream_type in self.streams_to_read():
+            try:
+                yield from self.read_stream(stream_type(self))
+            except ConfigError as exc:
+                if stream_type is not _Activities or exc.status != 404:
+                    raise
+                log.info("stream_not_offered", stream=_Activities.name, status=exc.status)
+        if self.unresolved_teachers:
+            log.warning("activity_teachers_unresolved", count=self.unresolved_teachers)
+        if not self.full_snapshot:
+            yield from self.read_stream(_DeletedEntities(self))
+        self.bookmarks[_DeletedEntities.name] = bookmark_text(started)
+
+    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
+        """Every item of one stream, page by page, derived entities after their record."""
+        assert isinstance(stream, _Stream)
+        records = rejected = pages = 0
+        for page in self.pages(stream):
+            pages += 1
+            for record in page.records:
+                for item in stream.parse_all(record, records):
+                    if isinstance(item, Rejected):
+                        rejected += 1
+                    yield item
+                records += 1
+        log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
+
+    def fetch_page(
+        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
+    ) -> HttpPage:
+        """One page; a `/deletedEntities` page's ids flattened into records."""
+        if not isinstance(stream, _DeletedEntities):
+            return super().fetch_page(stream, token, page_size)
+        url, query = stream.paginator.request(
+            self.url(stream.path), stream.params(), page_size, token
+        )
+        response = self.get(url, query)
+        try:
+            body = response.json()
+        except ValueError:
+            raise FatalError(
+                "response is not JSON", connector=self.name, path=stream.path
+            ) from None
+        return HttpPage(response.url, {}, response.headers, body, deleted_records(body))
+
+    # -- privacy --------------------------------------------------------------------------
+
+    def civic_no_hmac(self, civic_no: _CivicNo | None) -> str | None:
+        """The keyed HMAC of a civic number (12 digits, country SE); a bad one is rejected."""
+        if civic_no is None:
+            return None
+        country = (civic_no.nationality or "SE").strip().upper() or "SE"
+        if country != "SE":
+            return national_id_hmac(self._hmac_key, country, civic_no.value)
+        try:
+            digits = normalise_civic_no(civic_no.value, self._today())
+        except ValueError as exc:
+            raise SkippableRecordError(f"civicNo {exc}", connector=self.name) from None
+        return national_id_hmac(self._hmac_key, "SE", digits) if digits else None

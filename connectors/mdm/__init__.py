@@ -1,0 +1,1 @@
+"""Device-management sources: Microsoft Intune, Jamf Pro and Google Workspace (ChromeOS)."""

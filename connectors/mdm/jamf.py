@@ -1,0 +1,726 @@
+"""Jamf Pro's computers and mobile devices, read from the Jamf Pro API, as `Device`.
+
+The endpoints are pinned here and only here (`COMPUTERS_INVENTORY`, `MOBILE_DEVICES_DETAIL`
+and the lookups); `check()` and every read first fetch the server's OpenAPI document
+(`/api/schema`) and fail with a `ConfigError` naming the endpoint if the server no longer
+offers it, or log `endpoint_deprecated` when Jamf has marked it so.
+
+- Computers: `GET /api/v1/computers-inventory?section=GENERAL&section=HARDWARE&
+  section=OPERATING_SYSTEM&section=USER_AND_LOCATION&page=N&page-size=S&sort=id:asc`,
+  paged until `totalCount`; mobile devices likewise from `/api/v2/mobile-devices/detail`.
+  Sites and buildings are read first as lookups, so devices carry their names.
+- Authentication (`JamfAuth`): an API client's OAuth client credentials at
+  `/api/oauth/token` (form-encoded, as Jamf documents), or a user's password exchanged
+  for a bearer token at `/api/v1/auth/token` and renewed with `/api/v1/auth/keep-alive`
+  before it expires. A 401 fetches a new token once; the token is invalidated on close.
+- Concurrency: Jamf asks integrations for at most five connections. With
+  `max_concurrency` N > 1, once the first page has told `totalCount`, the next N pages are
+  fetched ahead on N threads while the base's paging loop (and its loop detection) walks
+  them in order; nothing else runs meanwhile, so no more than N requests are ever open.
+
+Jamf has no compliance verdict in its inventory: compliance is `unknown`. Ownership is
+Jamf's `deviceOwnershipType` for mobile devices, and school-owned for computers enrolled
+through Automated Device Enrollment (only organisations can do that).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors._http_auth import Authenticator, error_detail, retry_after_seconds
+from connectors.base import Item, RetryPolicy
+from connectors.errors import Action, AuthError, ConfigError, FatalError, RetriableError, action_for
+from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream
+from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
+from hub.settings import JamfSourceSettings, OAuthClientCredentials
+from schemas.mdm import (
+    AssignedUserId,
+    Compliance,
+    Device,
+    DeviceKind,
+    ManagementState,
+    Ownership,
+    UnitHints,
+    UserIdKind,
+)
+
+log = structlog.get_logger(__name__)
+
+API = "/api"
+#: The Jamf Pro API endpoints the connector reads, relative to `/api` as in Jamf's schema.
+COMPUTERS_INVENTORY = "/v1/computers-inventory"
+MOBILE_DEVICES_DETAIL = "/v2/mobile-devices/detail"
+BUILDINGS = "/v1/buildings"
+SITES = "/v1/sites"
+SCHEMA = "/schema"
+OAUTH_TOKEN = "/oauth/token"
+USER_TOKEN = "/v1/auth/token"
+KEEP_ALIVE = "/v1/auth/keep-alive"
+INVALIDATE_TOKEN = "/v1/auth/invalidate-token"
+
+COMPUTER_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "USER_AND_LOCATION")
+MOBILE_SECTIONS = ("GENERAL", "HARDWARE", "USER_AND_LOCATION")
+#: `deviceOwnershipType` of mobile devices.
+OWNERSHIP: dict[str, Ownership] = {
+    "Institutional": Ownership.SCHOOL_OWNED,
+    "AccountDrivenDeviceEnrollment": Ownership.SCHOOL_OWNED,
+    "PersonalDeviceProfile": Ownership.PERSONAL,
+    "UserEnrollment": Ownership.PERSONAL,
+    "AccountDrivenUserEnrollment": Ownership.PERSONAL,
+}
+
+
+# -- authentication -----------------------------------------------------------------------
+
+
+class JamfAuth(Authenticator):
+    """Jamf Pro bearer tokens from an API client or a user account, renewed before expiry.
+
+    Thread-safe: pages fetched ahead share one token. A 401 drops the token only if it is
+    still the one that request used, so concurrent 401s fetch one new token, not several.
+    """
+
+    def __init__(
+        self,
+        settings: JamfSourceSettings,
+        secret: str,
+        *,
+        session: requests.Session,
+        connector: str,
+        clock: Callable[[], float] = time.monotonic,
+        leeway: float = 60.0,
+    ) -> None:
+        self._auth = settings.auth
+        self._base = settings.base_url.rstrip("/")
+        self._secret = secret
+        self._session = session
+        self._timeout = settings.timeout_seconds
+        self._connector = connector
+        self._clock = clock
+        self._leeway = leeway
+        self._lock = threading.Lock()
+        self._used = threading.local()
+        self._token: str | None = None
+        self._renew_at = 0.0
+        #: Tokens fetched with the credentials, and renewed with keep-alive (for tests).
+        self.fetched = 0
+        self.renewed = 0
+
+    @property
+    def client(self) -> str:
+        """Who authenticates: the API client id or the user name (never the secret)."""
+        if isinstance(self._auth, OAuthClientCredentials):
+            return f"API client {self._auth.client_id}"
+        return f"user {self._auth.username}"
+
+    def headers(self) -> dict[str, str]:
+        """`Authorization: Bearer <token>`, fetching or renewing the token first when due."""
+        with self._lock:
+            if self._token is None:
+                self._fetch()
+            elif self._clock() >= self._renew_at:
+                self._renew()
+            token = self._token
+        self._used.token = token
+        return {"Authorization": f"Bearer {token}"}
+
+    def refresh(self) -> bool:
+        """Drop the token this thread's request was refused with (if no one renewed it yet)."""
+        with self._lock:
+            if self._token is not None and self._token == getattr(self._used, "token", None):
+                self._token = None
+        return True
+
+    def secrets(self) -> tuple[str, ...]:
+        """The password or client secret, and the current token."""
+        return tuple(s for s in (self._secret, self._token) if s)
+
+    def invalidate(self) -> None:
+        """Tell Jamf the token is no longer needed (best effort: the sync is over anyway)."""
+        with self._lock:
+            token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            self._session.post(
+                self._base + API + INVALIDATE_TOKEN,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+        except requests.RequestException:
+            log.info("token_invalidation_failed", connector=self._connector)
+
+    # -- token requests (called with the lock held) --------------------------------------
+
+    def _fetch(self) -> None:
+        if isinstance(self._auth, OAuthClientCredentials):
+            body = self._post(
+                self._auth.token_url,
+                data={
+                    "client_id": self._auth.client_id,
+                    "client_secret": self._secret,
+                    "grant_type": "client_credentials",
+                },
+            )
+            self._accept(body.get("access_token"), _lifetime(body.get("expires_in")))
+        else:
+            body = self._post(
+                self._base + API + USER_TOKEN, auth=(self._auth.username, self._secret)
+            )
+            self._accept(body.get("token"), _seconds_until(body.get("expires")))
+        self.fetched += 1
+        log.info("token_fetched", connector=self._connector)
+
+    def _renew(self) -> None:
+        if isinstance(self._auth, OAuthClientCredentials):
+            self._fetch()  # an API client simply asks again
+            return
+        try:
+            body = self._post(
+                self._base + API + KEEP_ALIVE,
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        except AuthError:  # the token expired after all: start over with the password
+            self._token = None
+            self._fetch()
+            return
+        self._accept(body.get("token"), _seconds_until(body.get("expires")))
+        self.renewed += 1
+        log.info("token_renewed", connector=self._connector)
+
+    def _post(self, url: str, **kwargs: Any) -> dict[str, Any]:
+        path = urlsplit(url).path
+        try:
+            response = self._session.post(url, timeout=self._timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise RetriableError(
+                f"token request failed: {type(exc).__name__}", connector=self._connector, path=path
+            ) from None
+        status = response.status_code
+        if status >= 400:
+            if action_for(status) in (Action.RETRY, Action.RATE_LIMITED):
+                raise RetriableError(
+                    f"token endpoint answered {response.reason or status}",
+                    connector=self._connector,
+                    status=status,
+                    path=path,
+                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                )
+            detail = error_detail(response, self.secrets())
+            raise AuthError(
+                f"Jamf Pro refused {self.client}" + (f": {detail}" if detail else ""),
+                connector=self._connector,
+                status=status,
+                path=path,
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise AuthError(
+                "token endpoint answered without JSON", connector=self._connector, path=path
+            )
+        return body
+
+    def _accept(self, token: object, lifetime: float) -> None:
+        if not isinstance(token, str) or not token:
+            raise AuthError("token endpoint answered without a token", connector=self._connector)
+        self._token = token
+        margin = min(self._leeway, lifetime / 10) if lifetime > 0 else 0.0
+        self._renew_at = self._clock() + lifetime - margin if lifetime > 0 else float("inf")
+
+
+def _lifetime(value: object) -> float:
+    try:
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _seconds_until(value: object) -> float:
+    """Seconds until Jamf's `expires` (ISO 8601), 0 when it is missing or unreadable."""
+    if not isinstance(value, str):
+        return 0.0
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+# -- paging ---------------------------------------------------------------------------------
+
+
+class JamfPagePaginator(HttpPaginator):
+    """Jamf's `page` (from 0) and `page-size`, ending once `totalCount` records were served."""
+
+    page_size_param = "page-size"
+
+    def request(
+        self, url: str, params: Mapping[str, Any], page_size: int, token: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The page numbered by `token` (0 for the first)."""
+        return url, {**params, "page": int(token or 0), "page-size": page_size}
+
+    def next(self, page: HttpPage) -> str | None:
+        """The next page number, or None once `totalCount` is reached (or a page is short)."""
+        number = int(page.params.get("page", 0) or 0)
+        size = int(page.params.get("page-size", 0) or 0) or len(page.records)
+        total = page.body.get("totalCount") if isinstance(page.body, dict) else None
+        if isinstance(total, int):
+            return str(number + 1) if (number + 1) * size < total else None
+        return str(number + 1) if len(page.records) >= size else None
+
+
+class _OnePage(HttpPaginator):
+    """An endpoint that answers everything at once (Jamf's sites)."""
+
+    def next(self, page: HttpPage) -> str | None:
+        """There is never a next page."""
+        return None
+
+
+# -- raw shapes (Jamf Pro API; only what the hub reads) -------------------------------------
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class _Named(_Raw):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class _RemoteManagement(_Raw):
+    managed: bool | None = None
+
+
+class _ComputerGeneral(_Raw):
+    assetTag: str | None = None
+    site: _Named | None = None
+    remoteManagement: _RemoteManagement | None = None
+    lastContactTime: datetime | None = None
+    reportDate: datetime | None = None
+    lastEnrolledDate: datetime | None = None
+    initialEntryDate: date | datetime | None = None
+    enrolledViaAutomatedDeviceEnrollment: bool | None = None
+
+
+class _Hardware(_Raw):
+    make: str | None = None
+    model: str | None = None
+    serialNumber: str | None = None
+
+
+class _OperatingSystem(_Raw):
+    name: str | None = None
+    version: str | None = None
+
+
+class _UserAndLocation(_Raw):
+    username: str | None = None
+    email: str | None = None
+    emailAddress: str | None = None
+    buildingId: str | None = None
+    building: str | None = None
+    room: str | None = None
+
+
+class _Computer(_Raw):
+    id: str = Field(min_length=1)
+    general: _ComputerGeneral | None = None
+    hardware: _Hardware | None = None
+    operatingSystem: _OperatingSystem | None = None
+    userAndLocation: _UserAndLocation | None = None
+
+
+class _MobileGeneral(_Raw):
+    assetTag: str | None = None
+    siteId: str | None = None
+    site: _Named | None = None
+    osVersion: str | None = None
+    managed: bool | None = None
+    deviceOwnershipType: str | None = None
+    lastEnrolledDate: datetime | None = None
+    lastInventoryUpdateDate: datetime | None = None
+    initialEntryTimestamp: datetime | None = None
+    initialEntryDate: date | datetime | None = None
+    sharedIpad: bool | None = None
+
+
+class _MobileDevice(_Raw):
+    mobileDeviceId: str = Field(min_length=1)
+    deviceType: str | None = None
+    general: _MobileGeneral | None = None
+    hardware: _Hardware | None = None
+    userAndLocation: _UserAndLocation | None = None
+
+
+# -- streams --------------------------------------------------------------------------------
+
+
+class _JamfStream(HttpStream[Any, Any]):
+    records_key = "results"
+    paginator: ClassVar[HttpPaginator] = JamfPagePaginator()
+    entity_type = Device
+    source: JamfPro
+    #: The schema path of the endpoint (`path` without `/api`).
+    endpoint: ClassVar[str]
+    sections: ClassVar[tuple[str, ...]] = ()
+    #: A stable order while paging.
+    sort: ClassVar[str] = "id:asc"
+    #: Pages may be fetched ahead on worker threads.
+    fetch_ahead: ClassVar[bool] = False
+
+    def params(self) -> dict[str, Any]:
+        """The sort order and the sections to return."""
+        query: dict[str, Any] = {"sort": self.sort}
+        if self.sections:
+            query["section"] = list(self.sections)
+        return query
+
+
+class _Sites(_JamfStream):
+    """Not published: site names for the devices."""
+
+    name = "sites"
+    endpoint = SITES
+    path = API + SITES
+    records_key = ""
+    paginator: ClassVar[HttpPaginator] = _OnePage()
+    raw_model = _Named
+    dead_letter_entity = "site"
+
+    def params(self) -> dict[str, Any]:
+        """None: Jamf answers every site at once."""
+        return {}
+
+    def to_item(self, raw: _Named) -> Item | None:
+        """Remember the site's name."""
+        self.source.sites[raw.id] = raw.name or raw.id
+        return None
+
+    def to_entity(self, raw: _Named) -> Device:  # pragma: no cover - to_item answers
+        raise NotImplementedError
+
+
+class _Buildings(_Sites):
+    """Not published: building names for the devices."""
+
+    name = "buildings"
+    endpoint = BUILDINGS
+    path = API + BUILDINGS
+    records_key = "results"
+    paginator = JamfPagePaginator()
+    dead_letter_entity = "building"
+
+    def params(self) -> dict[str, Any]:
+        """A stable order."""
+        return {"sort": self.sort}
+
+    def to_item(self, raw: _Named) -> Item | None:
+        """Remember the building's name."""
+        self.source.buildings[raw.id] = raw.name or raw.id
+        return None
+
+
+def _users(place: _UserAndLocation | None) -> tuple[AssignedUserId, ...]:
+    if place is None:
+        return ()
+    found = (
+        (UserIdKind.USERNAME, text(place.username)),
+        (UserIdKind.EMAIL, text(place.email) or text(place.emailAddress)),
+    )
+    return tuple(AssignedUserId(kind=kind, value=value) for kind, value in found if value)
+
+
+class _Inventory(_JamfStream):
+    fetch_ahead = True
+
+    def units(
+        self, site: _Named | None, site_id: str | None, place: _UserAndLocation | None
+    ) -> UnitHints:
+        """Site, building and room, names looked up where Jamf gives only ids."""
+        lookups = self.source
+        site_name = (site.name if site else None) or lookups.sites.get(
+            (site.id if site else site_id) or ""
+        )
+        building = None
+        if place is not None:
+            building = text(place.building) or lookups.buildings.get(place.buildingId or "")
+        return UnitHints(
+            # Jamf's "no site" is a site named "None" (id -1).
+            site=text(site_name) if site_name and site_name != "None" else None,
+            building=building,
+            room=text(place.room) if place else None,
+        )
+
+    def redact(self, record: Any) -> dict[str, Any]:
+        """Scrubbed, without the user's name, phone and position."""
+        if isinstance(record, dict) and isinstance(record.get("userAndLocation"), dict):
+            place = {
+                k: v
+                for k, v in record["userAndLocation"].items()
+                if k not in ("realname", "realName", "phone", "phoneNumber", "position")
+            }
+            record = {**record, "userAndLocation": place}
+        return super().redact(record)
+
+
+class _Computers(_Inventory):
+    name = "computers"
+    endpoint = COMPUTERS_INVENTORY
+    path = API + COMPUTERS_INVENTORY
+    raw_model = _Computer
+    sections = COMPUTER_SECTIONS
+
+    def to_entity(self, raw: _Computer) -> Device:
+        general = raw.general or _ComputerGeneral()
+        hardware = raw.hardware or _Hardware()
+        system = raw.operatingSystem or _OperatingSystem()
+        users = _users(raw.userAndLocation)
+        managed = general.remoteManagement.managed if general.remoteManagement else None
+        ownership = (
+            Ownership.SCHOOL_OWNED
+            if general.enrolledViaAutomatedDeviceEnrollment
+            else Ownership.UNKNOWN
+        )
+        manufacturer = text(hardware.make) or "Apple"
+        return Device(
+            tenant=self.source.tenant,
+            source=self.source.ref,
+            key=f"computers/{raw.id}",
+            source_modified=aware(general.reportDate or general.lastContactTime),
+            serial_number=text(hardware.serialNumber),
+            physical_key=maybe_physical_key(manufacturer, hardware.serialNumber, hardware.model),
+            kind=DeviceKind.DESKTOP if is_desktop(hardware.model) else DeviceKind.LAPTOP,
+            manufacturer=manufacturer,
+            model=text(hardware.model),
+            os_name="macOS" if system.name else None,
+            os_version=text(system.version),
+            ownership=ownership,
+            management_state=_managed(managed),
+            compliance=Compliance.UNKNOWN,
+            enrolled_at=aware(general.initialEntryDate or general.lastEnrolledDate),
+            last_check_in_on=utc_day(general.lastContactTime),
+            assigned_users=users,
+            unit_hints=self.units(general.site, None, raw.userAndLocation),
+            shared=not users and ownership is Ownership.SCHOOL_OWNED,
+            asset_tag=text(general.assetTag),
+        )
+
+
+class _MobileDevices(_Inventory):
+    name = "mobileDevices"
+    endpoint = MOBILE_DEVICES_DETAIL
+    path = API + MOBILE_DEVICES_DETAIL
+    raw_model = _MobileDevice
+    sections = MOBILE_SECTIONS
+    sort = "mobileDeviceId:asc"
+
+    def record_ref(self, record: Any, index: int) -> str:
+        """`mobileDeviceId`, or the stream and position."""
+        if isinstance(record, dict) and record.get("mobileDeviceId") not in (None, ""):
+            return str(record["mobileDeviceId"])
+        return super().record_ref(record, index)
+
+    def to_entity(self, raw: _MobileDevice) -> Device:
+        general = raw.general or _MobileGeneral()
+        hardware = raw.hardware or _Hardware()
+        model = text(hardware.model) or ""
+        product = model.lower()
+        os_name: str | None
+        if "ipad" in product:
+            kind, os_name = DeviceKind.TABLET, "iPadOS"
+        elif "iphone" in product:
+            kind, os_name = DeviceKind.PHONE, "iOS"
+        else:
+            kind, os_name = DeviceKind.OTHER, text(raw.deviceType)
+        users = _users(raw.userAndLocation)
+        ownership = OWNERSHIP.get(general.deviceOwnershipType or "", Ownership.UNKNOWN)
+        manufacturer = text(hardware.make) or "Apple"
+        first_entry = general.initialEntryTimestamp or general.initialEntryDate
+        return Device(
+            tenant=self.source.tenant,
+            source=self.source.ref,
+            key=f"mobile-devices/{raw.mobileDeviceId}",
+            source_modified=aware(general.lastInventoryUpdateDate),
+            serial_number=text(hardware.serialNumber),
+            physical_key=maybe_physical_key(manufacturer, hardware.serialNumber, model),
+            kind=kind,
+            manufacturer=manufacturer,
+            model=model or None,
+            os_name=os_name,
+            os_version=text(general.osVersion),
+            ownership=ownership,
+            management_state=_managed(general.managed),
+            compliance=Compliance.UNKNOWN,
+            enrolled_at=aware(first_entry or general.lastEnrolledDate),
+            last_check_in_on=utc_day(general.lastInventoryUpdateDate),
+            assigned_users=users,
+            unit_hints=self.units(general.site, general.siteId, raw.userAndLocation),
+            shared=bool(general.sharedIpad) or (not users and ownership is Ownership.SCHOOL_OWNED),
+            asset_tag=text(general.assetTag),
+        )
+
+
+def _managed(flag: bool | None) -> ManagementState:
+    if flag is None:
+        return ManagementState.UNKNOWN
+    return ManagementState.MANAGED if flag else ManagementState.UNMANAGED
+
+
+# -- the source -----------------------------------------------------------------------------
+
+
+class JamfPro(HttpSource):
+    """Computers and mobile devices from the Jamf Pro API, as `Device`."""
+
+    name: ClassVar[str] = "mdm.jamf"
+    system: ClassVar[str] = "jamf_pro"
+    entity_types = (Device,)
+    streams = (_Sites, _Buildings, _Computers, _MobileDevices)
+    settings: JamfSourceSettings
+    auth: JamfAuth
+
+    def __init__(
+        self,
+        settings: JamfSourceSettings,
+        *,
+        tenant: str,
+        secret: str,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            settings, tenant=tenant, secret=secret, retry=retry, session=session, clock=clock
+        )
+        self.sites: dict[str, str] = {}
+        self.buildings: dict[str, str] = {}
+        self._checked = False
+        workers = settings.max_concurrency
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="jamf-page") if workers > 1 else None
+        )
+        self._ahead: dict[tuple[str, int, int], Future[HttpPage]] = {}
+
+    def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
+        """Jamf's own tokens (see `JamfAuth`)."""
+        return JamfAuth(
+            self.settings, secret, session=self.session, connector=self.name, clock=clock
+        )
+
+    def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
+        """The lookups, then computers and mobile devices as configured."""
+        left_out: set[type[HttpStream[Any, Any]]] = set()
+        if not self.settings.computers:
+            left_out.add(_Computers)
+        if not self.settings.mobile_devices:
+            left_out.add(_MobileDevices)
+        return tuple(s for s in self.streams if s not in left_out)
+
+    # -- the endpoint check -------------------------------------------------------------
+
+    def ensure_endpoints(self) -> None:
+        """Fail with a `ConfigError` if the server's schema lacks a pinned endpoint."""
+        if self._checked:
+            return
+        response = self.get(self.url(API + SCHEMA))
+        try:
+            document = response.json()
+            paths = document["paths"]
+            version = str((document.get("info") or {}).get("version") or "unknown")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise FatalError(
+                "the Jamf Pro API schema (/api/schema) is not an OpenAPI document",
+                connector=self.name,
+                status=response.status_code,
+                path=API + SCHEMA,
+            ) from None
+        for stream in self.streams_to_read():
+            endpoint = stream.endpoint  # type: ignore[attr-defined]
+            operation = (paths.get(endpoint) or {}).get("get")
+            if not isinstance(operation, dict):
+                raise ConfigError(
+                    f"Jamf Pro {version} no longer offers GET {API}{endpoint}, which the "
+                    "connector pins (connectors/mdm/jamf.py): update the connector",
+                    connector=self.name,
+                    path=API + endpoint,
+                )
+            if operation.get("deprecated"):
+                log.warning("endpoint_deprecated", endpoint=API + endpoint, jamf_version=version)
+        self._checked = True
+        log.info("endpoints_checked", jamf_version=version)
+
+    def check(self) -> None:
+        """Fetch a token and make sure the server still offers every pinned endpoint."""
+        self.ensure_endpoints()
+
+    def read(self) -> Iterator[Item]:
+        """Check the endpoints, then the lookups, computers and mobile devices."""
+        self.ensure_endpoints()
+        yield from super().read()
+
+    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
+        """One stream; a lookup Jamf does not let the client read is skipped with a warning."""
+        try:
+            yield from super().read_stream(stream)
+        except AuthError as exc:
+            if isinstance(stream, _Inventory) or exc.status != 403:
+                raise
+            log.warning("lookup_skipped", stream=stream.name, status=exc.status)
+        finally:
+            self._drop_ahead()
+
+    # -- fetching ahead -----------------------------------------------------------------
+
+    def fetch_page(
+        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
+    ) -> HttpPage:
+        """One page; for device streams, also start fetching the pages after it."""
+        if self._pool is None or not getattr(stream, "fetch_ahead", False):
+            return super().fetch_page(stream, token, page_size)
+        number = int(token or 0)
+        future = self._ahead.pop((stream.name, page_size, number), None)
+        page = future.result() if future else super().fetch_page(stream, token, page_size)
+        total = page.body.get("totalCount") if isinstance(page.body, dict) else None
+        if isinstance(total, int) and page.records:
+            last = (total - 1) // page_size
+            for ahead in range(number + 1, min(last, number + self.settings.max_concurrency) + 1):
+                key = (stream.name, page_size, ahead)
+                if key not in self._ahead:
+                    context = contextvars.copy_context()  # keeps tenant, source and run id
+                    self._ahead[key] = self._pool.submit(
+                        context.run, super().fetch_page, stream, str(ahead), page_size
+                    )
+        return page
+
+    def _drop_ahead(self) -> None:
+        """Cancel pages fetched ahead that nobody will read, and wait for running ones."""
+        pending = list(self._ahead.values())
+        self._ahead.clear()
+        running = [f for f in pending if not f.cancel()]
+        wait(running)
+
+    def close(self) -> None:
+        """Stop the page threads, invalidate the token and close the session."""
+        self._drop_ahead()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.auth.invalidate()
+        super().close()

@@ -1,0 +1,128 @@
+"""What the sandbox MDM apps share: issued tokens, bearer checks, client authentication."""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Token:
+    """One issued access token."""
+
+    tenant: str
+    expires: float
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+class TokenStore:
+    """Access tokens of one vendor app: issued per tenant, expiring after `ttl` seconds."""
+
+    def __init__(self, ttl: float = 3600.0, prefix: str = "") -> None:
+        #: Lifetime of new tokens in seconds; lower it to make clients renew.
+        self.ttl = ttl
+        self._prefix = prefix
+        self._tokens: dict[str, Token] = {}
+        self._lock = threading.Lock()
+        #: Tokens issued so far, per tenant.
+        self.issued: Counter[str] = Counter()
+
+    @property
+    def lifetime(self) -> int:
+        """The `expires_in` of a new token: whole seconds, at least one."""
+        return max(1, math.ceil(self.ttl))
+
+    def issue(self, tenant: str, scopes: frozenset[str] = frozenset()) -> str:
+        """A new token for the tenant."""
+        token = self._prefix + secrets.token_urlsafe(24)
+        with self._lock:
+            now = time.monotonic()
+            if len(self._tokens) > 1000:
+                self._tokens = {t: e for t, e in self._tokens.items() if e.expires > now}
+            self._tokens[token] = Token(tenant, now + self.ttl, scopes)
+            self.issued[tenant] += 1
+        return token
+
+    def valid(self, tenant: str, headers: Mapping[str, str]) -> Token | None:
+        """The token of an `Authorization: Bearer` header if it is the tenant's and current."""
+        token = bearer(headers)
+        if token is None:
+            return None
+        with self._lock:
+            entry = self._tokens.get(token)
+        if entry is None or entry.tenant != tenant or entry.expires <= time.monotonic():
+            return None
+        return entry
+
+    def discard(self, token: str) -> None:
+        """Invalidate one token."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def revoke(self, tenant: str | None = None) -> None:
+        """Expire every token (of one tenant): the next API call gets a 401."""
+        with self._lock:
+            for token, entry in list(self._tokens.items()):
+                if tenant is None or entry.tenant == tenant:
+                    del self._tokens[token]
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A request header, whatever its case."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), "")
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header."""
+    scheme, _, token = header(headers, "Authorization").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def basic(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user and password of an `Authorization: Basic` header."""
+    scheme, _, value = header(headers, "Authorization").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
+def client_of(form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[str, str]:
+    """The OAuth client id and secret, from HTTP basic or the form (client_secret_post)."""
+    credentials = basic(headers)
+    if credentials is not None:
+        return credentials
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+def device_guid(tag: str, table_code: int, index: int) -> str:
+    """A GUID-shaped device id that encodes its table row (reversible)."""
+    return f"{tag}-{table_code:04x}-4000-8000-{index:012x}"
+
+
+def guid_index(tag: str, table_code: int, guid: str) -> int:
+    """The row a `device_guid` names; KeyError if it is not one of this table's."""
+    prefix = f"{tag}-{table_code:04x}-4000-8000-"
+    if not guid.startswith(prefix):
+        raise KeyError(guid)
+    try:
+        return int(guid[len(prefix) :], 16)
+    except ValueError:
+        raise KeyError(guid) from None
+
+
+def user_guid(tenant: str, username: str) -> str:
+    """A stable directory object id for a user."""
+    h = f"{zlib.crc32(f'{tenant}:{username}'.encode()):08x}{zlib.crc32(username.encode()):08x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-9{h[1:4]}-{h[4:16]}"

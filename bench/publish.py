@@ -22,20 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from kafka import KafkaProducer
+from _harness import bare_producer, kafka_broker, tenant_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hub.kafka_io import OutRecord, Publisher, ensure_topics  # noqa: E402
-from hub.kafka_local import LocalKafka, default_cache_dir  # noqa: E402
-from hub.sandbox.ldif import tenant_dn  # noqa: E402
-from hub.sandbox.population import generate  # noqa: E402
-from hub.sandbox.slapd import SlapdServer  # noqa: E402
-from hub.settings import parse_settings  # noqa: E402
-from hub.store import StateStore  # noqa: E402
-from hub.sync import SyncRunner  # noqa: E402
-from schemas import ENTITY_TYPES  # noqa: E402
+from hub.kafka_io import OutRecord, Publisher, ensure_topics
+from hub.sandbox.ldif import tenant_dn
+from hub.sandbox.population import generate
+from hub.sandbox.slapd import SlapdServer
+from hub.settings import parse_settings
+from hub.store import StateStore
+from hub.sync import SyncRunner
+from schemas import ENTITY_TYPES
 
 
 class MeasuringPublisher(Publisher):
@@ -52,26 +48,6 @@ class MeasuringPublisher(Publisher):
                 self.value_bytes += len(record.value)
 
 
-def bare_producer(bootstrap: str, topic: str, count: int, size: int) -> float:
-    """Seconds for a bare idempotent acks=all producer to send `count` values of `size` bytes."""
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=10,
-        batch_size=256 * 1024,
-    )
-    payload = b"x" * size
-    started = time.perf_counter()
-    futures = [producer.send(topic, key=f"k{i}".encode(), value=payload) for i in range(count)]
-    producer.flush()
-    for future in futures:
-        future.get(timeout=0)
-    elapsed = time.perf_counter() - started
-    producer.close()
-    return elapsed
-
-
 def main() -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,95 +55,87 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HUB_HMAC_KEY", secrets.token_urlsafe(32))
     work = Path(tempfile.mkdtemp(prefix="skolehub-bench-"))
-    kafka = LocalKafka(work / "kafka", default_cache_dir(ROOT / "var"))
     slapd = SlapdServer(work / "slapd")
-    try:
-        started = time.perf_counter()
-        owner = generate("benchmark", args.people, 1)
-        slapd.load_owners([owner])
-        slapd.start()
-        bootstrap = kafka.up()
-        print(
-            f"setup: {owner.person_count:,} people loaded and broker up in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-        os.environ["BENCH_LDAP_PASSWORD"] = slapd.reader_password
-        settings = parse_settings(
-            {
-                "kafka": {"bootstrap": bootstrap, "topic_prefix": "bench", "partitions": 3},
-                "database_url": f"sqlite:///{work / 'hub.db'}",
-                "tenants": [
-                    {
-                        "id": "benchmark",
-                        "name": owner.name,
-                        "deletion_guard": {"max_deletes": 10**9, "max_share": 1.0},
-                        "sources": [
-                            {
-                                "type": "feide_ldap",
-                                "id": "feide",
-                                "uri": slapd.uri,
-                                "base_dn": tenant_dn("benchmark", slapd.suffix),
-                                "bind_dn": slapd.reader_dn,
-                                "secret": {"env": "BENCH_LDAP_PASSWORD"},
-                                "page_size": 1000,
-                            }
-                        ],
-                    }
-                ],
+    started = time.perf_counter()
+    with kafka_broker(work) as bootstrap:
+        try:
+            owner = generate("benchmark", args.people, 1)
+            slapd.load_owners([owner])
+            slapd.start()
+            print(
+                f"setup: {owner.person_count:,} people loaded and broker up in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+            os.environ["BENCH_LDAP_PASSWORD"] = slapd.reader_password
+            source = {
+                "type": "feide_ldap",
+                "id": "feide",
+                "uri": slapd.uri,
+                "base_dn": tenant_dn("benchmark", slapd.suffix),
+                "bind_dn": slapd.reader_dn,
+                "secret": {"env": "BENCH_LDAP_PASSWORD"},
+                "page_size": 1000,
             }
-        )
-        ensure_topics(bootstrap, settings.kafka, ENTITY_TYPES)
-        store = StateStore(settings.store_url)
-        publisher = MeasuringPublisher(bootstrap, settings.kafka)
-        runner = SyncRunner(settings, store, publisher)
+            settings = tenant_settings(
+                bootstrap,
+                work / "hub.db",
+                tenant="benchmark",
+                name=owner.name,
+                sources=[source],
+                prefix="bench",
+            )
+            ensure_topics(bootstrap, settings.kafka, ENTITY_TYPES)
+            store = StateStore(settings.store_url)
+            publisher = MeasuringPublisher(bootstrap, settings.kafka)
+            runner = SyncRunner(settings, store, publisher)
 
-        t0 = time.perf_counter()
-        first = runner.sync("benchmark", "feide")
-        first_seconds = time.perf_counter() - t0
-        assert first.status == "success", first.error
-        events = publisher.records
-        average = publisher.value_bytes // max(events, 1)
+            t0 = time.perf_counter()
+            first = runner.sync("benchmark", "feide")
+            first_seconds = time.perf_counter() - t0
+            assert first.status == "success", first.error
+            events = publisher.records
+            average = publisher.value_bytes // max(events, 1)
 
-        t0 = time.perf_counter()
-        second = runner.sync("benchmark", "feide")
-        second_seconds = time.perf_counter() - t0
-        assert second.status == "success" and second.created == 0, second.error
-        publisher.close()
-        store.close()
-        hub_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            t0 = time.perf_counter()
+            second = runner.sync("benchmark", "feide")
+            second_seconds = time.perf_counter() - t0
+            assert second.status == "success" and second.created == 0, second.error
+            publisher.close()
+            store.close()
+            hub_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-        admin_topics = parse_settings(
-            {
-                "kafka": {"bootstrap": bootstrap, "topic_prefix": "bare", "partitions": 3},
-                "tenants": [],
-            }
-        )
-        ensure_topics(bootstrap, admin_topics.kafka, ENTITY_TYPES[:1])
-        bare_seconds = bare_producer(bootstrap, "bare.identity.organisation.v1", events, average)
+            admin_topics = parse_settings(
+                {
+                    "kafka": {"bootstrap": bootstrap, "topic_prefix": "bare", "partitions": 3},
+                    "tenants": [],
+                }
+            )
+            ensure_topics(bootstrap, admin_topics.kafka, ENTITY_TYPES[:1])
+            bare_topic = "bare.identity.organisation.v1"
+            bare_seconds = bare_producer(bootstrap, bare_topic, events, average)
 
-        hub_rate = events / first_seconds
-        bare_rate = events / bare_seconds
-        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"entities: {events:,} change events "
-            f"({first.created:,} created: people, groups, memberships, units), "
-            f"average value {average} bytes"
-        )
-        print(f"hub sync, first run:     {first_seconds:8.2f} s  {hub_rate:10,.0f} events/s")
-        print(f"bare producer, same n:   {bare_seconds:8.2f} s  {bare_rate:10,.0f} messages/s")
-        print(f"ratio hub / bare producer throughput: {hub_rate / bare_rate:.3f}")
-        print(
-            f"hub sync, unchanged run: {second_seconds:8.2f} s  "
-            f"ratio to first run: {second_seconds / first_seconds:.3f}"
-        )
-        print(
-            f"peak RSS after the hub's two syncs: {hub_rss_mib:,.0f} MiB; "
-            f"after the bare producer too: {rss_mib:,.0f} MiB"
-        )
-        return 0
-    finally:
-        kafka.down()
-        slapd.stop()
+            hub_rate = events / first_seconds
+            bare_rate = events / bare_seconds
+            rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"entities: {events:,} change events "
+                f"({first.created:,} created: people, groups, memberships, units), "
+                f"average value {average} bytes"
+            )
+            print(f"hub sync, first run:     {first_seconds:8.2f} s  {hub_rate:10,.0f} events/s")
+            print(f"bare producer, same n:   {bare_seconds:8.2f} s  {bare_rate:10,.0f} messages/s")
+            print(f"ratio hub / bare producer throughput: {hub_rate / bare_rate:.3f}")
+            print(
+                f"hub sync, unchanged run: {second_seconds:8.2f} s  "
+                f"ratio to first run: {second_seconds / first_seconds:.3f}"
+            )
+            print(
+                f"peak RSS after the hub's two syncs: {hub_rss_mib:,.0f} MiB; "
+                f"after the bare producer too: {rss_mib:,.0f} MiB"
+            )
+            return 0
+        finally:
+            slapd.stop()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from hub.settings import HubSettings, parse_settings
 from hub.store import StateStore
 from hub.sync import SyncReport, SyncRunner
 from schemas import ENTITY_TYPES
+from schemas.entities import Entity
 
 
 def unique_prefix() -> str:
@@ -158,4 +160,70 @@ class Hub:
         return [r for r in self.records() if r.position not in seen]
 
     def close(self) -> None:
+        self.store.close()
+
+
+class SandboxHub:
+    """One tenant's hub wired to sandbox sources and Kafka, with its own topics and store.
+
+    `sources(**overrides)` gives the tenant's hub.yaml source entries; `configure` rewrites
+    the settings with overrides for them, as a changed hub.yaml would.
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        bootstrap: str,
+        tmp_path: Path,
+        *,
+        entity_types: Iterable[type[Entity]],
+        sources: Callable[..., list[dict[str, Any]]],
+        source_id: str | None = None,
+        **tenant_fields: Any,
+    ) -> None:
+        self.tenant = tenant
+        self.bootstrap = bootstrap
+        self.prefix = unique_prefix()
+        self.db_url = f"sqlite:///{tmp_path / 'hub.db'}"
+        self.entity_types = sorted(set(entity_types), key=lambda t: t.entity)
+        self.source_id = source_id
+        self._sources = sources
+        self._tenant_fields = tenant_fields
+        self.settings = self.configure()
+        ensure_topics(bootstrap, self.settings.kafka, self.entity_types)
+        self.store = StateStore(self.settings.store_url)
+        self.publisher = Publisher(bootstrap, self.settings.kafka)
+
+    def configure(self, **source: Any) -> HubSettings:
+        """(Re)write the hub settings; `source` overrides fields of the source entries."""
+        self.settings = settings_for(
+            self.tenant,
+            self._sources(**source),
+            self.bootstrap,
+            self.db_url,
+            self.prefix,
+            **self._tenant_fields,
+        )
+        return self.settings
+
+    @property
+    def topics(self) -> list[str]:
+        """The entity topics and the dead-letter topic of this hub."""
+        entities = [entity_topic(self.prefix, t) for t in self.entity_types]
+        return [*entities, dead_letter_topic(self.prefix)]
+
+    def sync(self, source_id: str | None = None, **kwargs: Any) -> SyncReport:
+        """One sync of a source (the default one unless named)."""
+        source_id = source_id or self.source_id
+        assert source_id is not None, "name the source to sync"
+        runner = SyncRunner(self.settings, self.store, self.publisher)
+        return runner.sync(self.tenant, source_id, **kwargs)
+
+    def records(self) -> list[Record]:
+        """Every record on this hub's topics."""
+        return consume_all(self.bootstrap, self.topics)
+
+    def close(self) -> None:
+        """Close the publisher and the store."""
+        self.publisher.close()
         self.store.close()

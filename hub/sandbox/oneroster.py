@@ -24,14 +24,11 @@ tokens live `token_ttl` seconds and `revoke_tokens()` expires them all at once.
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import os
 import re
 import secrets
 import threading
-import time
 import zlib
 from array import array
 from collections import OrderedDict
@@ -41,6 +38,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.sandbox._oauth import TokenStore, client_credentials_grant
 from hub.sandbox.population import (
     Group,
     GroupRole,
@@ -859,13 +857,9 @@ class OneRosterApp:
         self.data = dict(tenants)
         self.tenants = tuple(self.data)
         self.clients = dict(clients)
-        #: Lifetime of new tokens in seconds; lower it to make clients refresh.
-        self.token_ttl = token_ttl
         self.max_limit = max_limit
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        #: Tokens issued so far, per tenant.
-        self.tokens_issued: dict[str, int] = dict.fromkeys(self.tenants, 0)
+        #: The issued access tokens; `tokens.ttl` is their lifetime in seconds.
+        self.tokens = TokenStore(token_ttl)
 
     @classmethod
     def generate(
@@ -881,12 +875,18 @@ class OneRosterApp:
         data = {t: OneRosterTenant(generate(t, scale, seed)) for t in tenants}
         return cls(data, clients=clients, token_ttl=token_ttl)
 
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of new tokens in seconds; lower it to make clients refresh."""
+        return self.tokens.ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.tokens.ttl = seconds
+
     def revoke_tokens(self, tenant: str | None = None) -> None:
         """Expire every issued token (of one tenant): the next API call gets a 401."""
-        with self._lock:
-            for token, (owner, _) in list(self._tokens.items()):
-                if tenant is None or owner == tenant:
-                    del self._tokens[token]
+        self.tokens.revoke(tenant)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -895,7 +895,13 @@ class OneRosterApp:
         if request.path == TOKEN_PATH:
             if request.method != "POST":
                 return json_response({"error": "invalid_request"}, 405)
-            return self._token(request)
+            return client_credentials_grant(
+                request,
+                self.tokens,
+                self.clients.get(request.tenant),
+                realm="oneroster",
+                default_scope=SCOPES,
+            )
         if request.method != "GET":
             return _imsx(405, "unsupported_method", "only GET is supported")
         service, _, rest = request.path.rpartition("/v1p2/")
@@ -904,7 +910,7 @@ class OneRosterApp:
         kind = parts[0]
         if kind not in KINDS or KINDS[kind][0] != service or len(parts) > 2:
             return _imsx(404, "unknownobject", f"no such endpoint: {request.path}")
-        if not self._authorised(request):
+        if self.tokens.valid(request.tenant, request.headers) is None:
             response = _imsx(401, "unauthorisedrequest", "missing, invalid or expired token")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
@@ -932,51 +938,6 @@ class OneRosterApp:
         records = [table.record(i, request.base_url, tenant.sourced_id(kind, i)) for i in window]
         headers = paging_headers(request, offset, limit, len(indexes))
         return json_response({kind: records}, headers=headers)
-
-    def _authorised(self, request: Request) -> bool:
-        header = request.headers.get("Authorization") or request.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        with self._lock:
-            entry = self._tokens.get(token.strip())
-        return entry is not None and entry[0] == request.tenant and entry[1] > time.monotonic()
-
-    def _token(self, request: Request) -> Response:
-        form = request.form()
-        client, secret = form.get("client_id"), form.get("client_secret")
-        header = request.headers.get("Authorization") or request.headers.get("authorization") or ""
-        if header.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
-            except ValueError:
-                decoded = ":"
-            client, _, secret = decoded.partition(":")
-        if form.get("grant_type") != "client_credentials":
-            return json_response({"error": "unsupported_grant_type"}, 400)
-        expected = self.clients.get(request.tenant)
-        if expected is None or (client, secret) != expected:
-            return json_response(
-                {"error": "invalid_client", "error_description": "unknown client or wrong secret"},
-                401,
-                {"WWW-Authenticate": 'Basic realm="oneroster"'},
-            )
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            now = time.monotonic()
-            if len(self._tokens) > 1000:
-                self._tokens = {t: e for t, e in self._tokens.items() if e[1] > now}
-            self._tokens[token] = (request.tenant, now + self.token_ttl)
-            self.tokens_issued[request.tenant] += 1
-        return json_response(
-            {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": max(1, math.ceil(self.token_ttl)),
-                "scope": form.get("scope") or SCOPES,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
 
     # -- control ----------------------------------------------------------------------------
 

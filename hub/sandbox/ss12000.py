@@ -35,11 +35,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
-import secrets
 import threading
-import time
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from hub.sandbox._oauth import TokenStore, client_credentials_grant
 from hub.sandbox.swedish import (
     SWEDISH_TENANTS,
     PersonKind,
@@ -497,14 +495,10 @@ class SS12000App:
         self.data = dict(tenants)
         self.tenants = tuple(self.data)
         self.clients = {t: clients[t] for t in self.tenants if t in clients}
-        #: Lifetime of new tokens in seconds; lower it to make clients refresh.
-        self.token_ttl = token_ttl
         self.max_limit = max_limit
         self.default_limit = default_limit
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        #: Tokens issued so far, per tenant.
-        self.tokens_issued: dict[str, int] = dict.fromkeys(self.tenants, 0)
+        #: The issued access tokens; `tokens.ttl` is their lifetime in seconds.
+        self.tokens = TokenStore(token_ttl)
         #: (tenant, path, query parameters) of every API request, oldest first.
         self.queries: deque[tuple[str, str, tuple[tuple[str, str], ...]]] = deque(maxlen=50_000)
 
@@ -523,12 +517,18 @@ class SS12000App:
         data = {t: SS12000Tenant(generate_swedish(t, scale, seed, faults=faults)) for t in tenants}
         return cls(data, clients=clients, token_ttl=token_ttl)
 
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of new tokens in seconds; lower it to make clients refresh."""
+        return self.tokens.ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.tokens.ttl = seconds
+
     def revoke_tokens(self, tenant: str | None = None) -> None:
         """Expire every issued token (of one tenant): the next API call gets a 401."""
-        with self._lock:
-            for token, (owner, _) in list(self._tokens.items()):
-                if tenant is None or owner == tenant:
-                    del self._tokens[token]
+        self.tokens.revoke(tenant)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -537,13 +537,15 @@ class SS12000App:
         if request.path == TOKEN_PATH:
             if request.method != "POST":
                 return json_response({"error": "invalid_request"}, 405)
-            return self._token(request)
+            return client_credentials_grant(
+                request, self.tokens, self.clients.get(request.tenant), realm="ss12000"
+            )
         if request.method != "GET":
             return _error(405, "method_not_allowed", "only GET is supported")
         parts = [p for p in request.path.split("/") if p]
         if not parts or parts[0] not in (*COLLECTIONS, "deletedEntities") or len(parts) > 2:
             return _error(404, "not_found", f"no such endpoint: {request.path}")
-        if not self._authorised(request):
+        if self.tokens.valid(request.tenant, request.headers) is None:
             response = _error(401, "unauthorized", "missing, invalid or expired token")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
@@ -631,50 +633,6 @@ class SS12000App:
             return _error(404, "not_found", f"no object {object_id} in {collection}")
         expand = {e.strip() for value in query.get("expand", []) for e in value.split(",")}
         return json_response(tenant.record(collection, index, expand))
-
-    def _authorised(self, request: Request) -> bool:
-        header = request.headers.get("Authorization") or request.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        with self._lock:
-            entry = self._tokens.get(token.strip())
-        return entry is not None and entry[0] == request.tenant and entry[1] > time.monotonic()
-
-    def _token(self, request: Request) -> Response:
-        form = request.form()
-        client, secret = form.get("client_id"), form.get("client_secret")
-        header = request.headers.get("Authorization") or request.headers.get("authorization") or ""
-        if header.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
-            except (ValueError, binascii.Error):
-                decoded = ":"
-            client, _, secret = decoded.partition(":")
-        if form.get("grant_type") != "client_credentials":
-            return json_response({"error": "unsupported_grant_type"}, 400)
-        expected = self.clients.get(request.tenant)
-        if expected is None or (client, secret) != expected:
-            return json_response(
-                {"error": "invalid_client", "error_description": "unknown client or wrong secret"},
-                401,
-                {"WWW-Authenticate": 'Basic realm="ss12000"'},
-            )
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            now = time.monotonic()
-            if len(self._tokens) > 1000:
-                self._tokens = {t: e for t, e in self._tokens.items() if e[1] > now}
-            self._tokens[token] = (request.tenant, now + self.token_ttl)
-            self.tokens_issued[request.tenant] += 1
-        return json_response(
-            {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": max(1, math.ceil(self.token_ttl)),
-            },
-            headers={"Cache-Control": "no-store"},
-        )
 
     # -- control ----------------------------------------------------------------------------
 

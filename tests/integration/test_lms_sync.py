@@ -13,21 +13,18 @@ import pytest
 
 from connectors.base import RetryPolicy
 from connectors.lms.oneroster import OneRoster
-from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
-from hub.settings import HubSettings
-from hub.store import StateStore
-from hub.sync import SyncReport, SyncRunner
+from hub.kafka_io import dead_letter_topic, entity_topic
 from schemas import ENTITY_TYPES
 from tests.fixtures.lms import LmsSandbox, LmsSandboxFactory
-from tests.support import Record, consume_all, ldap_source, settings_for, unique_prefix
+from tests.support import Record, SandboxHub, ldap_source
 
 pytestmark = pytest.mark.integration
 
 USERS_PATH = "/ims/oneroster/rostering/v1p2/users"
 
 
-class LmsHub:
-    """One tenant's hub wired to a sandbox LMS and Kafka, with its own topics and store."""
+class LmsHub(SandboxHub):
+    """One tenant's hub wired to a sandbox LMS (and any extra sources) and Kafka."""
 
     def __init__(
         self,
@@ -38,40 +35,15 @@ class LmsHub:
         extra_sources: list[dict[str, Any]] | None = None,
     ) -> None:
         self.sandbox = sandbox
-        self.tenant = sandbox.tenant
-        self.bootstrap = bootstrap
-        self.prefix = unique_prefix()
-        self.db_url = f"sqlite:///{tmp_path / 'hub.db'}"
-        self.extra_sources = extra_sources or []
-        self.settings = self.configure()
-        types = {*OneRoster.entity_types, *ENTITY_TYPES}
-        ensure_topics(bootstrap, self.settings.kafka, sorted(types, key=lambda t: t.entity))
-        self.store = StateStore(self.settings.store_url)
-        self.publisher = Publisher(bootstrap, self.settings.kafka)
-
-    def configure(self, **source: Any) -> HubSettings:
-        """(Re)write the hub settings; `source` overrides fields of the OneRoster entry."""
-        entry = self.sandbox.source_entry(page_size=100, **source)
-        self.settings = settings_for(
-            self.tenant, [entry, *self.extra_sources], self.bootstrap, self.db_url, self.prefix
+        extra = extra_sources or []
+        super().__init__(
+            sandbox.tenant,
+            bootstrap,
+            tmp_path,
+            entity_types=[*OneRoster.entity_types, *ENTITY_TYPES],
+            sources=lambda **source: [sandbox.source_entry(page_size=100, **source), *extra],
+            source_id="oneroster",
         )
-        return self.settings
-
-    @property
-    def topics(self) -> list[str]:
-        types = {*OneRoster.entity_types, *ENTITY_TYPES}
-        return [entity_topic(self.prefix, t) for t in types] + [dead_letter_topic(self.prefix)]
-
-    def sync(self, source_id: str = "oneroster", **kwargs: Any) -> SyncReport:
-        runner = SyncRunner(self.settings, self.store, self.publisher)
-        return runner.sync(self.tenant, source_id, **kwargs)
-
-    def records(self) -> list[Record]:
-        return consume_all(self.bootstrap, self.topics)
-
-    def close(self) -> None:
-        self.publisher.close()
-        self.store.close()
 
 
 def changes(records: list[Record]) -> list[tuple[str, str]]:

@@ -9,55 +9,30 @@ from typing import Any
 
 import pytest
 
-from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
 from hub.sandbox.mdm import Table
-from hub.store import StateStore
-from hub.sync import SyncReport, SyncRunner
 from schemas.mdm import Device
 from tests.fixtures.mdm import MdmSandbox
-from tests.support import Record, consume_all, settings_for, unique_prefix
+from tests.support import Record, SandboxHub
 
 pytestmark = pytest.mark.integration
 
 SOURCES = ("intune", "jamf", "chromebooks")
 
 
-class MdmHub:
+class MdmHub(SandboxHub):
     """One tenant's hub wired to its sandbox MDMs and Kafka, with its own topics and store."""
 
     def __init__(self, sandbox: MdmSandbox, bootstrap: str, tmp_path: Path) -> None:
         self.sandbox = sandbox
-        self.tenant = sandbox.tenant
-        self.bootstrap = bootstrap
-        self.prefix = unique_prefix()
-        entries = sandbox.source_entries(
-            intune={"page_size": 25}, jamf={"page_size": 25}, chromebooks={"page_size": 25}
-        )
-        self.settings = settings_for(
-            self.tenant,
-            entries,
+        pages = {"page_size": 25}
+        super().__init__(
+            sandbox.tenant,
             bootstrap,
-            f"sqlite:///{tmp_path / 'hub.db'}",
-            self.prefix,
+            tmp_path,
+            entity_types=[Device],
+            sources=lambda: sandbox.source_entries(intune=pages, jamf=pages, chromebooks=pages),
             deletion_guard={"max_deletes": 10, "max_share": 0.5},
         )
-        ensure_topics(bootstrap, self.settings.kafka, [Device])
-        self.store = StateStore(self.settings.store_url)
-        self.publisher = Publisher(bootstrap, self.settings.kafka)
-
-    @property
-    def topics(self) -> list[str]:
-        return [entity_topic(self.prefix, Device), dead_letter_topic(self.prefix)]
-
-    def sync(self, source_id: str) -> SyncReport:
-        return SyncRunner(self.settings, self.store, self.publisher).sync(self.tenant, source_id)
-
-    def records(self) -> list[Record]:
-        return consume_all(self.bootstrap, self.topics)
-
-    def close(self) -> None:
-        self.publisher.close()
-        self.store.close()
 
 
 @pytest.fixture

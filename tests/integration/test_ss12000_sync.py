@@ -7,62 +7,34 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from connectors.identity.ss12000 import SS12000
-from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
+from hub.kafka_io import dead_letter_topic
 from hub.sandbox.swedish import PersonKind, civic_no_formats
-from hub.settings import HubSettings
-from hub.store import StateStore
-from hub.sync import SyncReport, SyncRunner
 from tests.conftest import TEST_HMAC_KEY
 from tests.fixtures.ss12000 import SS12000Sandbox, SS12000SandboxFactory
-from tests.support import Record, consume_all, settings_for, unique_prefix
+from tests.support import Record, SandboxHub
 
 pytestmark = pytest.mark.integration
 
 
-class SwedishHub:
+class SwedishHub(SandboxHub):
     """One Swedish tenant's hub wired to its sandbox SS 12000 API, Kafka and a SQLite store."""
 
     def __init__(self, sandbox: SS12000Sandbox, bootstrap: str, tmp_path: Path) -> None:
         self.sandbox = sandbox
-        self.tenant = sandbox.tenant
-        self.bootstrap = bootstrap
-        self.prefix = unique_prefix()
-        self.db_url = f"sqlite:///{tmp_path / 'hub.db'}"
-        self.settings = self.configure()
-        ensure_topics(bootstrap, self.settings.kafka, SS12000.entity_types)
-        self.store = StateStore(self.settings.store_url)
-        self.publisher = Publisher(bootstrap, self.settings.kafka)
-
-    def configure(self, **source: Any) -> HubSettings:
-        """(Re)write the settings; `source` overrides fields of the SS 12000 entry."""
-        entry = self.sandbox.source_entry(page_size=100, **source)
-        self.settings = settings_for(
-            self.tenant, [entry], self.bootstrap, self.db_url, self.prefix, country="SE"
+        super().__init__(
+            sandbox.tenant,
+            bootstrap,
+            tmp_path,
+            entity_types=SS12000.entity_types,
+            sources=lambda **source: [sandbox.source_entry(page_size=100, **source)],
+            source_id="ss12000",
+            country="SE",
         )
-        return self.settings
-
-    @property
-    def topics(self) -> list[str]:
-        types = SS12000.entity_types
-        return [entity_topic(self.prefix, t) for t in types] + [dead_letter_topic(self.prefix)]
-
-    def sync(self, **kwargs: Any) -> SyncReport:
-        return SyncRunner(self.settings, self.store, self.publisher).sync(
-            self.tenant, "ss12000", **kwargs
-        )
-
-    def records(self) -> list[Record]:
-        return consume_all(self.bootstrap, self.topics)
-
-    def close(self) -> None:
-        self.publisher.close()
-        self.store.close()
 
 
 def changes(records: list[Record]) -> list[tuple[str, str]]:

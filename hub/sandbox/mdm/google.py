@@ -30,7 +30,8 @@ from typing import Any
 
 from google.auth import jwt
 
-from hub.sandbox.mdm._common import TokenStore, device_guid, guid_index
+from hub.sandbox._oauth import TokenStore
+from hub.sandbox.mdm._common import device_guid, guid_index
 from hub.sandbox.mdm.credentials import (
     GOOGLE_SCOPE,
     MdmCredentials,

@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.sandbox.mdm._common import TokenStore, client_of, device_guid, guid_index, user_guid
+from hub.sandbox._oauth import TokenStore, client_of
+from hub.sandbox.mdm._common import device_guid, guid_index, user_guid
 from hub.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
     MdmCredentials,

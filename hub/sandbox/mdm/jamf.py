@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.sandbox.mdm._common import TokenStore, basic, bearer, client_of, user_guid
+from hub.sandbox._oauth import TokenStore, basic, bearer, client_of
+from hub.sandbox.mdm._common import user_guid
 from hub.sandbox.mdm.credentials import JAMF_USER, MdmCredentials, jamf_client_id
 from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, Table
 from hub.sandbox.webserver import Request, Response, json_response

@@ -24,7 +24,8 @@ from hub.sandbox.swedish import generate_swedish
 from hub.sandbox.webserver import SandboxServer
 from hub.settings import SS12000SourceSettings, parse_settings
 from schemas.entities import Person
-from tests.fixtures.ss12000 import CLIENT_SECRET, HMAC_KEY
+from tests.fixtures._web import HMAC_KEY
+from tests.fixtures.ss12000 import CLIENT_SECRET
 
 TENANT = "ekby"
 

@@ -75,6 +75,7 @@ bench: install system-deps
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/lms.py
 	$(BIN)/python bench/mdm.py
+	$(BIN)/python bench/compile.py
 
 down:
 	-$(HUB) sandbox down

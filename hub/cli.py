@@ -1,4 +1,4 @@
-"""The `hub` command: run the main job, sync one source, check connectivity, local services.
+"""The `hub` command: run the main job, sync, compile and extract, check, local services.
 
 Every command ends with a one-screen summary; `--json` prints one machine-readable JSON
 document as the last thing on standard output. Exit codes: 0 success, 1 a failure,
@@ -12,6 +12,8 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -85,12 +87,36 @@ def _exit_code(reports: list[Any]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Sync every source of every tenant."""
+    """Sync every source of every tenant, then compile, publish and extract the follow-up."""
+    from hub.followup.jobs import headline_table, run_followup
+
     settings = load_settings()
     targets = [(t.id, s.id) for t in settings.tenants for s in t.sources]
     reports = sync_targets(settings, targets, progress=_Progress)
-    _finish(args, reports)
-    return _exit_code(reports)
+    _print_reports(reports)
+    followup = run_followup(settings)
+    print("\nFollow-up (headline figures per tenant):")
+    for line in headline_table(followup):
+        print(line)
+    print()
+    for result in followup:
+        if result.extract is not None:
+            verdict = "manifest verifies" if result.verified else "MANIFEST DOES NOT VERIFY"
+            print(f"{result.tenant}: extract {result.extract} ({verdict})")
+        for problem in result.problems:
+            print(f"  {problem}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "version": __version__,
+                    "syncs": [r.to_dict() for r in reports],
+                    "followup": [r.to_dict() for r in followup],
+                }
+            )
+        )
+    code = _exit_code(reports)
+    return EXIT_FAILED if any(r.status != "success" for r in followup) else code
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -112,6 +138,91 @@ def _finish(args: argparse.Namespace, reports: list[Any]) -> None:
     _print_reports(reports)
     if args.json:
         print(json.dumps({"version": __version__, "syncs": [r.to_dict() for r in reports]}))
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Consume the topics into the reporting store, compile one tenant's records, publish them."""
+    from kafka.errors import KafkaError
+
+    from hub.followup.jobs import compile_tenant, format_measure, materialise
+    from hub.kafka_io import PublishError
+
+    settings = load_settings()
+    settings.tenant(args.tenant)
+    try:
+        if not args.store_only:
+            progress = materialise(settings)
+            print(f"Consumed {progress.records:,} events into the reporting store.")
+        outcome = compile_tenant(settings, args.tenant, args.as_of, publish=not args.store_only)
+    except (KafkaError, PublishError, TimeoutError) as exc:
+        print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("(`--store-only` compiles the reporting store without Kafka)", file=sys.stderr)
+        return EXIT_FAILED
+    snapshot = outcome.snapshot
+    baseline = snapshot.baseline_as_of
+    print(f"Compiled {snapshot.tenant} as of {snapshot.as_of} (baseline {baseline}):")
+    for record, count in snapshot.counts().items():
+        print(f"  {record:<22} {count:>8,} rows")
+    print("Headline figures:")
+    for measure, value in snapshot.measures.items():
+        print(f"  {measure:<48} {format_measure(value, measure):>10}")
+    if outcome.published is not None:
+        p = outcome.published
+        print(
+            f"Published: {p.created:,} created, {p.updated:,} updated, {p.deleted:,} deleted"
+            + (f" (skipped: {p.skipped})" if p.skipped else "")
+        )
+    if args.json:
+        print(json.dumps({"version": __version__, **outcome.to_dict()}))
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Write one tenant's extract for a day, or verify an extract folder."""
+    from hub.followup.extract import ExtractError, verify_extract
+    from hub.followup.jobs import extract_tenant
+
+    if args.verify is not None:
+        verification = verify_extract(args.verify)
+        for problem in verification.problems:
+            print(f"  {problem}")
+        verdict = "verifies" if verification.ok else "does NOT verify"
+        print(f"{args.verify}: {verification.files} files, manifest {verdict}")
+        return EXIT_OK if verification.ok else EXIT_FAILED
+    if args.tenant is None:
+        print("hub extract: give a TENANT, or --verify DIR", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings()
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    try:
+        extract, verification = extract_tenant(
+            settings,
+            args.tenant,
+            args.as_of,
+            formats=formats,
+            identified=args.identified,
+            out=args.out,
+        )
+    except ExtractError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    manifest = extract.manifest
+    print(f"Extract of {manifest['tenant']} as of {manifest['as_of']}: {extract.path}")
+    for entry in manifest["files"]:
+        print(f"  {entry['name']:<30} {entry['rows']:>8,} rows  sha256 {entry['sha256'][:16]}…")
+    people = "identified" if manifest["identified"] else "pseudonymised"
+    verdict = "manifest verifies" if verification.ok else "manifest does NOT verify"
+    print(f"People {people}; {verdict}.")
+    if args.json:
+        print(json.dumps({"path": str(extract.path), "verified": verification.ok, **manifest}))
+    return EXIT_OK if verification.ok else EXIT_FAILED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -209,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="warning", help="log level (default: warning)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="sync every source of every tenant")
+    run = sub.add_parser("run", help="sync every source of every tenant, compile and extract")
     run.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     run.set_defaults(func=cmd_run)
 
@@ -222,6 +333,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     sync.set_defaults(func=cmd_sync)
+
+    compile_ = sub.add_parser("compile", help="compile one tenant's follow-up records")
+    compile_.add_argument("tenant")
+    compile_.add_argument("--as-of", type=_day, default=None, help="YYYY-MM-DD (default: today)")
+    compile_.add_argument(
+        "--store-only",
+        action="store_true",
+        help="compile from the reporting store as it is: do not consume or publish",
+    )
+    compile_.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    compile_.set_defaults(func=cmd_compile)
+
+    extract = sub.add_parser("extract", help="write (or verify) a follow-up extract")
+    extract.add_argument("tenant", nargs="?")
+    extract.add_argument(
+        "--as-of", type=_day, default=None, help="YYYY-MM-DD (default: the latest snapshot)"
+    )
+    extract.add_argument("--format", default="csv", help="csv, xlsx or csv,xlsx (default: csv)")
+    extract.add_argument(
+        "--identified", action="store_true", help="name people (the tenant's policy must allow it)"
+    )
+    extract.add_argument("--out", type=Path, default=None, help="folder to write")
+    extract.add_argument(
+        "--verify", type=Path, default=None, metavar="DIR", help="verify an extract folder"
+    )
+    extract.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
+    extract.set_defaults(func=cmd_extract)
 
     check = sub.add_parser("check", help="check config, sources, broker and store")
     check.add_argument("--json", action="store_true")

@@ -52,8 +52,13 @@ report_offsets = sa.Table(
 
 
 def entity_topic_pattern(prefix: str) -> re.Pattern[str]:
-    """Entity topics of a prefix: `<prefix>.<domain>.<entity>.v<major>`, not the DLQ."""
-    return re.compile(rf"^{re.escape(prefix)}\.(?!dlq\.)[a-z0-9_]+\.[a-z0-9_]+\.v[0-9]+$")
+    """Entity topics of a prefix: `<prefix>.<domain>.<entity>.v<major>`, not the DLQ.
+
+    Nor the follow-up records (`<prefix>.followup.*`): the compiler's own output.
+    """
+    return re.compile(
+        rf"^{re.escape(prefix)}\.(?!dlq\.|followup\.)[a-z0-9_]+\.[a-z0-9_]+\.v[0-9]+$"
+    )
 
 
 @dataclass

@@ -172,6 +172,8 @@ def _sandbox_config(
                 "id": owner.tenant,
                 "name": owner.name,
                 "country": "NO",
+                # The sandbox MDMs name units by acronym in some hints (Intune categories).
+                "policy": {"unit_aliases": {u.acronym: u.feide_id for u in owner.units}},
                 "sources": [
                     {
                         "type": "feide_ldap",

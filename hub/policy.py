@@ -158,6 +158,9 @@ class Policy(_Model):
     )
     digital_skills: tuple[DigitalSkillsObjective, ...] = ()
     matching: Matching = Matching()
+    #: MDM unit hints that do not spell a unit's name as the directory does (an Intune
+    #: category prefix, a Jamf site's short name), mapped to the directory's unit key.
+    unit_aliases: dict[str, str] = Field(default_factory=dict)
     #: Aggregates over fewer people than this are suppressed in records and extracts.
     min_cell_size: Annotated[int, Field(ge=1, le=100)] = 5
     #: Extracts may name people only when this is true for the tenant (and asked for).

@@ -1,0 +1,77 @@
+"""Follow-up compile: the reporting store and every tenant's records, whenever a sync publishes.
+
+Scheduled by data, not by the clock: any update of an entity topic's Asset (the identity,
+LMS and MDM sync DAGs name them as their outlets, with the same names and URIs as here)
+starts a run. `materialise` consumes every entity topic to its end into the reporting
+store (offsets stored with the rows, so a retry neither loses nor double-counts); then one
+mapped `compile_tenant` per tenant compiles today's snapshot against the tenant's policy,
+stores it and publishes the changed rows to `hub.followup.<record>.v1`, updating those
+topics' Assets. Runs do not overlap (`max_active_runs=1`): syncs that finish during a run
+queue one more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, AssetAny, dag, task
+
+from schemas.entities import ENTITY_TYPES, Entity
+from schemas.followup import FOLLOWUP_RECORD_TYPES
+from schemas.lms import LMS_ENTITY_TYPES
+from schemas.mdm import MDM_ENTITY_TYPES
+from schemas.ss12000 import SS12000_ENTITY_TYPES
+
+
+def _asset(entity_type: type[Entity]) -> Asset:
+    suffix = entity_type.topic_suffix()
+    return Asset(name=f"hub.{suffix}.v1", uri=f"kafka://skolehub/{suffix}.v1")
+
+
+#: Every entity topic a sync DAG can update, as the sync DAGs name their Assets.
+ENTITY_ASSETS = [
+    _asset(t)
+    for t in dict.fromkeys(
+        (*ENTITY_TYPES, *SS12000_ENTITY_TYPES, *LMS_ENTITY_TYPES, *MDM_ENTITY_TYPES)
+    )
+]
+FOLLOWUP_ASSETS = [_asset(t) for t in FOLLOWUP_RECORD_TYPES]
+
+
+@dag(
+    dag_id="hub_followup_compile",
+    schedule=AssetAny(*ENTITY_ASSETS),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["skolehub", "followup", "compile"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+)
+def hub_followup_compile() -> None:
+    """Wire materialisation, the plan and the mapped compile task."""
+
+    @task
+    def materialise() -> dict[str, object]:
+        from hub.followup.orchestration import run_materialise_task
+
+        return run_materialise_task()
+
+    @task
+    def plan() -> list[str]:
+        from hub.followup.orchestration import followup_plan
+
+        return followup_plan()
+
+    @task(outlets=FOLLOWUP_ASSETS, max_active_tis_per_dagrun=4)
+    def compile_tenant(tenant: str) -> dict[str, object]:
+        from hub.followup.orchestration import run_compile_task
+
+        return run_compile_task(tenant)
+
+    tenants = plan()
+    materialise() >> tenants
+    compile_tenant.expand(tenant=tenants)
+
+
+hub_followup_compile()

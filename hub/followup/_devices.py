@@ -1,0 +1,296 @@
+"""Device coverage per unit and population, and the tenant's device totals.
+
+One physical device is counted once: MDM records that share a `physical_key` are merged,
+the record that checked in last speaking for the device (its state, compliance, OS),
+the earliest enrolment starting its leasing cycle. A device belongs to the unit and
+population of its matched user; a device without one (shared, unassigned, or assigned to
+someone not in the directory) belongs to the unit its hints name: the preschool
+population at a preschool, the pupils at a school, the staff elsewhere. BYOD devices and
+phones are not school devices and are left out of coverage.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from hub.followup._common import Context, add_months, at_least, share, suppress
+from hub.followup._identity import staff_role
+from hub.followup._state import DeviceRow, PersonRow
+from schemas.entities import Role
+from schemas.followup import DeviceCoverage, Population, RatioKind
+from schemas.mdm import Compliance, DeviceKind, ManagementState, Ownership
+
+_MEASURES = (
+    "headcount",
+    "devices",
+    "people_with_device",
+    "ratio",
+    "meets_target",
+    "shared_devices",
+    "past_life_cycle",
+    "noncompliant",
+    "not_seen",
+    "unassigned",
+    "unmatched",
+    "exam_pupils",
+    "exam_ready",
+    "exam_ready_share",
+)
+_EXAM = ("exam_pupils", "exam_ready", "exam_ready_share")
+
+
+@dataclass(slots=True)
+class PhysicalDevice:
+    """One physical device, merged from the MDM records that know it."""
+
+    records: list[DeviceRow]
+    #: The matched directory user, if any (a counted pupil, child or staff member or not).
+    person: str | None
+    unit: str | None = None
+    population: Population | None = None
+    active: bool = False
+    exam_ready: bool = False
+
+    @property
+    def first(self) -> DeviceRow:
+        """The record that checked in last: it speaks for the device."""
+        return self.records[0]
+
+    @property
+    def school_device(self) -> bool:
+        """Owned by the school and not a phone: what coverage counts."""
+        return self.first.ownership != Ownership.PERSONAL and self.first.kind != DeviceKind.PHONE
+
+    @property
+    def shared(self) -> bool:
+        """Any MDM calls it shared."""
+        return any(r.shared for r in self.records)
+
+    @property
+    def has_users(self) -> bool:
+        """Any MDM names a user for it."""
+        return any(r.users for r in self.records)
+
+    @property
+    def last_seen(self) -> date | None:
+        """The latest check-in any MDM saw."""
+        return self.first.last_check_in_on
+
+    @property
+    def enrolled_on(self) -> date | None:
+        """The earliest enrolment: the start of its leasing cycle."""
+        days = [r.enrolled_on for r in self.records if r.enrolled_on]
+        return min(days) if days else None
+
+
+@dataclass
+class Fleet:
+    """The tenant's physical devices, attributed, and the people counted per row."""
+
+    devices: list[PhysicalDevice]
+    #: (unit, population) → the directory people counted.
+    people: dict[tuple[str, Population], set[str]]
+    #: Pupils counted, with their unit and grade (for exams and digital skills).
+    pupils: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    without_unit: list[PhysicalDevice] = field(default_factory=list)
+
+
+def population_of(person: PersonRow) -> Population | None:
+    """Which device target a directory person counts towards."""
+    if Role.PUPIL in person.roles:
+        return Population.PUPILS
+    if Role.CHILD in person.roles:
+        return Population.PRESCHOOL
+    if staff_role(person.roles):
+        return Population.STAFF
+    return None
+
+
+def build_fleet(ctx: Context) -> Fleet:
+    """Merge, attribute and classify the devices; count the people per unit and population."""
+    directory, policy = ctx.directory, ctx.policy
+    pupil_types = set(policy.device_targets.pupils.school_types)
+    people: dict[tuple[str, Population], set[str]] = defaultdict(set)
+    fleet = Fleet([], people)
+    membership: dict[str, tuple[str, Population]] = {}
+    for person in directory.people.values():
+        population = population_of(person)
+        unit_key = directory.unit_of(person)
+        if population is None or unit_key is None:
+            continue
+        unit = directory.units[unit_key]
+        if population is Population.PUPILS and unit.school_types:
+            if not pupil_types & set(unit.school_types):
+                continue
+        people[(unit_key, population)].add(person.key)
+        membership[person.key] = (unit_key, population)
+        if population is Population.PUPILS:
+            fleet.pupils[person.key] = (unit_key, person.grade)
+    for placement in ctx.state.placements:
+        if placement.school_type != "FS":
+            continue
+        if placement.start_date and placement.start_date > ctx.as_of:
+            continue
+        if placement.end_date and placement.end_date < ctx.as_of:
+            continue
+        unit_key = directory.unit_of_org.get((placement.source, placement.unit_key))
+        if unit_key is not None:
+            people[(unit_key, Population.PRESCHOOL)].add(placement.person_key)
+
+    groups: dict[str, list[DeviceRow]] = defaultdict(list)
+    for row in ctx.state.devices:
+        groups[row.physical_key or f"{row.source}|{row.key}"].append(row)
+    exam = policy.exam_readiness
+    for records in groups.values():
+        records.sort(
+            key=lambda r: (
+                -(r.last_check_in_on.toordinal() if r.last_check_in_on else 0),
+                r.source,
+                r.key,
+            )
+        )
+        user = next(
+            (
+                directory.device_users[(r.source, r.key)]
+                for r in records
+                if (r.source, r.key) in directory.device_users
+            ),
+            None,
+        )
+        device = PhysicalDevice(records, user)
+        first = device.first
+        device.active = first.management_state == ManagementState.MANAGED and bool(
+            device.last_seen and device.last_seen >= ctx.active_since
+        )
+        minimum = exam.min_os_versions.get(first.os_name or "")
+        device.exam_ready = (
+            device.active
+            and (not exam.require_managed or first.management_state == ManagementState.MANAGED)
+            and (not exam.require_compliant or first.compliance != Compliance.NONCOMPLIANT)
+            and minimum is not None
+            and at_least(first.os_version or "0", minimum)
+            and (first.support_ends_on is None or first.support_ends_on >= ctx.as_of)
+        )
+        fleet.devices.append(device)
+        if not device.school_device:
+            continue
+        if user is not None and user in membership:
+            device.unit, device.population = membership[user]
+            continue
+        unit_key = next(
+            (u for r in records if (u := directory.unit_by_hints(r.hints)) is not None), None
+        )
+        if unit_key is None:
+            fleet.without_unit.append(device)
+            continue
+        unit = directory.units[unit_key]
+        device.unit = unit_key
+        device.population = (
+            Population.PRESCHOOL
+            if unit.is_preschool
+            else Population.PUPILS
+            if unit.school_types or unit.kind == "school_unit"
+            else Population.STAFF
+        )
+    return fleet
+
+
+def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], dict[str, float]]:
+    """The coverage rows, and the tenant totals the headline figures need."""
+    policy = ctx.policy
+    targets = policy.device_targets
+    attributed: dict[tuple[str, Population], list[PhysicalDevice]] = defaultdict(list)
+    for device in fleet.devices:
+        if device.school_device and device.unit is not None and device.population is not None:
+            attributed[(device.unit, device.population)].append(device)
+    exam_grades = set(policy.exam_readiness.grades)
+    ready_people = {
+        d.person for d in fleet.devices if d.person and d.exam_ready and d.school_device
+    }
+    rows: list[DeviceCoverage] = []
+    totals: dict[str, float] = defaultdict(float)
+    for unit_key, population in sorted(set(fleet.people) | set(attributed)):
+        unit = ctx.directory.units[unit_key]
+        people = fleet.people.get((unit_key, population), set())
+        devices = attributed.get((unit_key, population), [])
+        headcount = len(people)
+        if population is Population.PRESCHOOL:
+            counted = [d for d in devices if d.active]
+            people_with_device = None
+            ratio = share(headcount, len(counted)) if headcount else None
+            target = float(targets.preschool.children_per_device)
+            meets = (
+                None if not headcount else bool(counted) and ratio is not None and ratio <= target
+            )
+            kind = RatioKind.CHILDREN_PER_DEVICE
+        else:
+            counted = [d for d in devices if d.active and d.person in people]
+            people_with_device = len({d.person for d in counted})
+            ratio = share(len(counted), headcount)
+            target = (
+                targets.pupils.per_pupil
+                if population is Population.PUPILS
+                else targets.staff.per_person
+            )
+            meets = None if ratio is None else ratio >= target
+            kind = RatioKind.DEVICES_PER_PERSON
+        exam_pupils = exam_ready = None
+        if population is Population.PUPILS:
+            in_exam = [p for p in people if fleet.pupils[p][1] in exam_grades]
+            exam_pupils = len(in_exam)
+            exam_ready = sum(1 for p in in_exam if p in ready_people)
+        values = {
+            "headcount": headcount,
+            "devices": len(counted),
+            "people_with_device": people_with_device,
+            "ratio": ratio,
+            "meets_target": meets,
+            "shared_devices": sum(1 for d in devices if d.shared),
+            "past_life_cycle": sum(1 for d in devices if _past_life_cycle(ctx, d)),
+            "noncompliant": sum(1 for d in devices if d.first.compliance == "noncompliant"),
+            "not_seen": sum(1 for d in devices if _not_seen(ctx, d)),
+            "unassigned": sum(1 for d in devices if not d.shared and not d.has_users),
+            "unmatched": sum(1 for d in devices if d.has_users and d.person is None),
+            "exam_pupils": exam_pupils,
+            "exam_ready": exam_ready,
+            "exam_ready_share": share(exam_ready or 0, exam_pupils),
+        }
+        totals[f"{population}.headcount"] += headcount
+        totals[f"{population}.devices"] += len(counted)
+        if exam_pupils is not None:
+            totals["exam.pupils"] += exam_pupils
+            totals["exam.ready"] += exam_ready or 0
+        values, hidden = suppress(values, _MEASURES, ctx.small(headcount))
+        if not hidden:
+            values, hidden = suppress(values, _EXAM, ctx.small(exam_pupils))
+        rows.append(
+            DeviceCoverage(
+                tenant=ctx.tenant,
+                key=f"{unit_key}|{population}",
+                as_of=ctx.as_of,
+                unit_key=unit_key,
+                unit_name=unit.name,
+                population=population,
+                ratio_kind=kind,
+                target=target,
+                suppressed=hidden,
+                **values,
+            )
+        )
+    school = [d for d in fleet.devices if d.school_device]
+    totals["devices.school"] = len(school)
+    totals["devices.past_life_cycle"] = sum(1 for d in school if _past_life_cycle(ctx, d))
+    totals["devices.noncompliant"] = sum(1 for d in school if d.first.compliance == "noncompliant")
+    totals["devices.not_seen"] = sum(1 for d in school if _not_seen(ctx, d))
+    return rows, dict(totals)
+
+
+def _past_life_cycle(ctx: Context, device: PhysicalDevice) -> bool:
+    enrolled = device.enrolled_on
+    return enrolled is not None and add_months(enrolled, ctx.policy.leasing_months) <= ctx.as_of
+
+
+def _not_seen(ctx: Context, device: PhysicalDevice) -> bool:
+    return device.last_seen is None or device.last_seen < ctx.active_since

@@ -1,0 +1,259 @@
+"""Who is who and where: the directory, its units, and the links from other systems to them.
+
+- The **directory** is the tenant's Person entities from its directory source: Feide
+  (`feide_ldap`) where it has one, else SS 12000 (`ss12000`, a Swedish tenant).
+- **Units** are the directory's school and preschool units. An organisation of another
+  source (an LMS's school) is the directory unit with the same organisation number or
+  school unit code. A device's unit hints (Jamf site or building, Google org unit path
+  or location, Intune category) name a unit by its name, or by a policy alias.
+- People of other sources (LMS users, SS 12000 persons where Feide is the directory) and
+  device users are linked to directory people by `hub.matching.Matcher`, in the policy's
+  rule order; the unmatched become the `unmatched_identities` record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hub.followup._state import DeviceRow, Org, PersonRow, TenantState, normalise_word
+from hub.matching import Candidate, DirectoryPerson, Match, Matcher, UnmatchedReport
+from hub.policy import Policy
+from schemas.entities import OrganisationKind, Role, SchoolType
+
+#: Directory systems, in order of preference.
+DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000")
+#: Roles counted as staff.
+STAFF_ROLES: tuple[str, ...] = (
+    Role.TEACHER,
+    Role.PRESCHOOL_TEACHER,
+    Role.ASSISTANT,
+    Role.IT_PEDAGOGUE,
+    Role.SCHOOL_LEADER,
+    Role.ADMINISTRATOR,
+    Role.STAFF,
+)
+#: How an MDM names a user → the matching rule that compares it.
+DEVICE_USER_RULES: Mapping[str, str] = {
+    "upn": "upn",
+    "email": "email",
+    "username": "username",
+    "annotated": "annotated_user",
+    "directory_id": "external_id",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A directory unit: a school or preschool."""
+
+    key: str
+    name: str
+    kind: str
+    school_types: tuple[str, ...]
+
+    @property
+    def is_preschool(self) -> bool:
+        """A preschool unit (or one whose only school type is preschool)."""
+        return self.kind == OrganisationKind.PRESCHOOL_UNIT or self.school_types == (
+            SchoolType.PRESCHOOL,
+        )
+
+
+@dataclass
+class Directory:
+    """The tenant's directory people and units, and how other sources' keys reach them."""
+
+    sources: frozenset[str]
+    people: dict[str, PersonRow]
+    units: dict[str, Unit]
+    #: (source, organisation key) → directory unit key.
+    unit_of_org: dict[tuple[str, str], str]
+    #: Normalised unit name or policy alias → unit key.
+    unit_names: dict[str, str]
+    #: (source, person key) of another source → directory person key.
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (device source, device key) → directory person key.
+    device_users: dict[tuple[str, str], str] = field(default_factory=dict)
+    unmatched: UnmatchedReport = field(default_factory=UnmatchedReport)
+
+    def unit_of(self, person: PersonRow) -> str | None:
+        """A directory person's unit: the primary one, else the first known."""
+        for key in (person.primary_unit_key, *person.unit_keys):
+            if key is None:
+                continue
+            unit = self.unit_of_org.get((person.source, key))
+            if unit is not None:
+                return unit
+        return None
+
+    def person(self, source: str, key: str) -> str | None:
+        """The directory person behind another source's person key, if linked."""
+        if source in self.sources:
+            return key if key in self.people else None
+        return self.links.get((source, key))
+
+    def unit_by_hints(self, hints: Iterable[str]) -> str | None:
+        """The unit a device's hints name, trying each hint and its parts in order."""
+        for hint in hints:
+            for part in _hint_parts(hint):
+                unit = self.unit_names.get(part)
+                if unit is not None:
+                    return unit
+        return None
+
+
+def _name(value: str) -> str:
+    return " ".join(value.casefold().split())
+
+
+def _hint_parts(hint: str) -> list[str]:
+    """A hint whole, its path segments (deepest first), the part before a comma, its first word."""
+    text = _name(hint)
+    parts = [text]
+    segments = [s.strip() for s in text.split("/") if s.strip()]
+    if len(segments) > 1 or text.startswith("/"):
+        parts.extend(reversed(segments))
+    if "," in text:
+        parts.append(text.split(",", 1)[0].strip())
+    words = text.split()
+    if len(words) > 1 and "/" not in text:
+        parts.append(words[0].rstrip(","))
+    return parts
+
+
+def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) -> Directory:
+    """Find the directory, resolve units, and match every other person and device user."""
+    systems = {p.source.split("/", 1)[0] for p in state.people}
+    system = next((s for s in DIRECTORY_SYSTEMS if s in systems), None)
+    sources = frozenset(
+        p.source for p in state.people if system and p.source.split("/", 1)[0] == system
+    )
+    people = {p.key: p for p in state.people if p.source in sources}
+    units: dict[str, Unit] = {}
+    unit_of_org: dict[tuple[str, str], str] = {}
+    by_number: dict[str, str] = {}
+    for org in state.orgs:
+        if org.source in sources and org.kind in (
+            OrganisationKind.SCHOOL_UNIT,
+            OrganisationKind.PRESCHOOL_UNIT,
+        ):
+            units[org.key] = Unit(org.key, org.name, org.kind, org.school_types)
+            unit_of_org[(org.source, org.key)] = org.key
+            for number in _numbers(org):
+                by_number.setdefault(number, org.key)
+    for org in state.orgs:
+        if (org.source, org.key) in unit_of_org:
+            continue
+        for number in _numbers(org):
+            if number in by_number:
+                unit_of_org[(org.source, org.key)] = by_number[number]
+                break
+    names = {_name(u.name): u.key for u in units.values()}
+    names.update({_name(alias): key for alias, key in policy.unit_aliases.items() if key in units})
+    directory = Directory(sources, people, units, unit_of_org, names)
+    matcher = Matcher(
+        (
+            DirectoryPerson(p.key, p.eppn, p.username, p.email, p.external_ids)
+            for p in people.values()
+        ),
+        policy.matching,
+        pseudonym_key,
+    )
+    person_candidates = [
+        (p.source, p.key, _person_identifiers(p), p.external_ids)
+        for p in state.people
+        if p.source not in sources
+    ]
+    device_candidates = [
+        (d.source, d.key, *_device_identifiers(d)) for d in state.devices if d.users
+    ]
+    for source, key, identifiers, external in person_candidates:
+        found = _match(matcher, source, key, identifiers, external, directory.unmatched)
+        if found is not None:
+            directory.links[(source, key)] = found.person_key
+    for source, key, identifiers, external in device_candidates:
+        found = _match(matcher, source, key, identifiers, external, directory.unmatched)
+        if found is not None:
+            directory.device_users[(source, key)] = found.person_key
+    return directory
+
+
+def _numbers(org: Org) -> list[str]:
+    found = []
+    if org.org_number:
+        found.append("org:" + "".join(c for c in org.org_number if c.isdigit()))
+    if org.school_unit_code:
+        found.append("unit:" + org.school_unit_code.strip())
+    return found
+
+
+def _person_identifiers(person: PersonRow) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in (
+            ("eppn", person.eppn),
+            ("username", person.username),
+            ("email", person.email),
+        )
+        if value
+    }
+
+
+def _device_identifiers(device: DeviceRow) -> tuple[dict[str, str], tuple[str, ...]]:
+    identifiers: dict[str, str] = {}
+    external: list[str] = []
+    for kind, value in device.users:
+        rule = DEVICE_USER_RULES.get(kind)
+        if rule == "external_id":
+            external.append(value)
+        elif rule is not None:
+            identifiers.setdefault(rule, value)
+    return identifiers, tuple(external)
+
+
+def _match(
+    matcher: Matcher,
+    source: str,
+    key: str,
+    identifiers: dict[str, str],
+    external_ids: tuple[str, ...],
+    report: UnmatchedReport,
+) -> Match | None:
+    """Match with each external id in turn (a rule compares one value); report the unmatched.
+
+    The outcome for the other rules is the same with every external id, so the first match
+    is the rule order's match; the reason reported is the most telling one seen.
+    """
+    reasons: Counter[str] = Counter()
+    for external in external_ids or (None,):
+        candidate = Candidate(
+            source, key, {**identifiers, "external_id": external} if external else identifiers
+        )
+        result = matcher.match(candidate)
+        if isinstance(result, Match):
+            return result
+        reasons[result] += 1
+    reason = next(r for r in ("ambiguous", "not_found", "no_identifier") if reasons[r])
+    where = (source, reason)
+    report.counts[where] += 1
+    if len(report.samples[where]) < matcher.matching.samples:
+        report.samples[where].append(matcher.pseudonym(key))
+    return None
+
+
+def staff_role(roles: tuple[str, ...]) -> str | None:
+    """A person's first staff role, if any."""
+    return next((r for r in roles if r in STAFF_ROLES), None)
+
+
+__all__ = [
+    "DIRECTORY_SYSTEMS",
+    "STAFF_ROLES",
+    "Directory",
+    "Unit",
+    "build_directory",
+    "normalise_word",
+    "staff_role",
+]

@@ -1,0 +1,400 @@
+"""Staff competence, pupils' digital skills and course participation, from LMS entities.
+
+- A course belongs to a competence area when the policy's rule for the area names its
+  key, or one of its tags, subject codes or recognised areas (compared lower-case with
+  `-` between words).
+- A **completion** is a `fully graded` result, dated on or before `as_of` (its score
+  date, else the day it was last modified), in a class of such a course; the result's
+  LMS user is linked to a directory person by identity matching.
+- A **digital-skills assessment** is a pupil's latest fully graded result that carries
+  the objective; it meets the objective when its score reaches `meets_at` of the line
+  item's range (a per-objective score is used only when the result has no overall
+  score). Without objectives in the policy, every objective the pupils' results carry
+  is followed, per grade, at the default level.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from hub.followup._common import Context, add_months, share, suppress
+from hub.followup._devices import Fleet
+from hub.followup._identity import staff_role
+from hub.followup._state import ResultRow, normalise_word
+from hub.policy import DigitalSkillsObjective
+from schemas.followup import (
+    CompetenceSummary,
+    CourseLevel,
+    CourseParticipation,
+    DigitalSkills,
+    StaffCompetence,
+)
+from schemas.lms import CompetenceArea, EnrollmentRole
+
+_DEFAULT_LEVEL: float = DigitalSkillsObjective.model_fields["meets_at"].default
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    within_months: int
+    since: date
+
+
+def _counts_by(ctx: Context, result: ResultRow) -> bool:
+    """A fully graded result that had happened by `as_of`."""
+    return result.fully_graded and (result.on is None or result.on <= ctx.as_of)
+
+
+def course_areas(ctx: Context) -> dict[tuple[str, str], tuple[CompetenceArea, ...]]:
+    """The competence areas of every course that has one, by (source, course key)."""
+    rules = {
+        area: (set(rule.course_keys), {normalise_word(t) for t in rule.course_tags})
+        for area, rule in ctx.policy.competence_areas.items()
+    }
+    found = {}
+    for course in ctx.state.courses:
+        areas = tuple(
+            sorted(
+                (
+                    a
+                    for a, (keys, tags) in rules.items()
+                    if course.key in keys or tags & course.words
+                ),
+                key=str,
+            )
+        )
+        if areas:
+            found[(course.source, course.key)] = areas
+    return found
+
+
+def staff_competence(
+    ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
+) -> tuple[list[StaffCompetence], list[CompetenceSummary], dict[str, float]]:
+    """Per staff member and area, the summary per unit × role × area, and tenant totals."""
+    directory = ctx.directory
+    course_of_class = {(c.source, c.key): (c.source, c.course_key) for c in ctx.state.classes}
+    #: (person, area) → (completed, last dated completion)
+    done: dict[tuple[str, CompetenceArea], date | None] = {}
+    for result in ctx.state.results:
+        if result.class_key is None or not _counts_by(ctx, result):
+            continue
+        course = course_of_class.get((result.source, result.class_key))
+        found = areas_of_course.get(course) if course else None
+        if not found:
+            continue
+        learner = directory.person(result.source, result.person_key)
+        if learner is None:
+            continue
+        for area in found:
+            known = done.get((learner, area), None)
+            if (learner, area) not in done or (
+                result.on is not None and (known is None or result.on > known)
+            ):
+                done[(learner, area)] = result.on
+    areas = sorted(ctx.policy.competence_areas, key=str)
+    requirements: dict[tuple[str, CompetenceArea], _Requirement] = {}
+    for rule in ctx.policy.competence_requirements:
+        for role_ in rule.roles:
+            current = requirements.get((role_, rule.area))
+            if current is None or rule.within_months < current.within_months:
+                requirements[(role_, rule.area)] = _Requirement(
+                    rule.within_months, add_months(ctx.as_of, -rule.within_months)
+                )
+    people: list[StaffCompetence] = []
+    cells: dict[tuple[str, str, CompetenceArea], list[StaffCompetence]] = defaultdict(list)
+    for person in sorted(directory.people.values(), key=lambda p: p.key):
+        role = staff_role(person.roles)
+        if role is None or population_is_not_staff(person.roles):
+            continue
+        unit = directory.unit_of(person)
+        for area in areas:
+            completed = (person.key, area) in done
+            last = done.get((person.key, area))
+            requirement = requirements.get((role, area))
+            within = None if requirement is None else last is not None and last >= requirement.since
+            row = StaffCompetence(
+                tenant=ctx.tenant,
+                key=f"{person.key}|{area}",
+                as_of=ctx.as_of,
+                person_key=person.key,
+                role=role,
+                unit_key=unit,
+                area=area,
+                completed=completed,
+                last_completed_on=last,
+                required=requirement is not None,
+                within_months=requirement.within_months if requirement else None,
+                within_requirement=within,
+            )
+            people.append(row)
+            cells[(unit or "", role, area)].append(row)
+    summary: list[CompetenceSummary] = []
+    totals: dict[str, float] = defaultdict(float)
+    for (unit, role, area), rows in sorted(
+        cells.items(), key=lambda i: (i[0][0], i[0][1], i[0][2].value)
+    ):
+        n_staff = len(rows)
+        n_completed = sum(1 for r in rows if r.completed)
+        required = rows[0].required
+        n_within = sum(1 for r in rows if r.within_requirement) if required else None
+        totals[f"competence.{area}.staff"] += n_staff
+        totals[f"competence.{area}.completed"] += n_completed
+        if required:
+            totals[f"competence.{area}.required"] += n_staff
+            totals[f"competence.{area}.within"] += n_within or 0
+        values, hidden = suppress(
+            {
+                "staff": n_staff,
+                "completed": n_completed,
+                "completed_share": share(n_completed, n_staff),
+                "within_requirement": n_within,
+                "within_share": share(n_within, n_staff) if n_within is not None else None,
+            },
+            ("staff", "completed", "completed_share", "within_requirement", "within_share"),
+            ctx.small(n_staff),
+        )
+        summary.append(
+            CompetenceSummary(
+                tenant=ctx.tenant,
+                key=f"{unit}|{role}|{area}",
+                as_of=ctx.as_of,
+                unit_key=unit or None,
+                role=role,
+                area=area,
+                required=required,
+                suppressed=hidden,
+                **values,
+            )
+        )
+    return people, summary, dict(totals)
+
+
+def population_is_not_staff(roles: tuple[str, ...]) -> bool:
+    """Pupils and children who also hold a staff-like role are counted as pupils or children."""
+    return "pupil" in roles or "child" in roles
+
+
+def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], dict[str, float]]:
+    """Per unit × grade × objective: pupils, assessed and meeting; and the tenant totals."""
+    directory = ctx.directory
+    #: (pupil, full objective id) → the latest result carrying it
+    latest: dict[tuple[str, str], ResultRow] = {}
+    for result in ctx.state.results:
+        if not _counts_by(ctx, result):
+            continue
+        pupil = directory.person(result.source, result.person_key)
+        if pupil is None or pupil not in fleet.pupils:
+            continue
+        for objective in {*result.objectives, *(o for o, _ in result.objective_scores)}:
+            known = latest.get((pupil, objective))
+            if known is None or (result.on or date.min, result.key) > (
+                known.on or date.min,
+                known.key,
+            ):
+                latest[(pupil, objective)] = result
+    objectives: list[DigitalSkillsObjective] = list(ctx.policy.digital_skills)
+    if not objectives:
+        seen = {
+            (fleet.pupils[pupil][1], objective)
+            for pupil, objective in latest
+            if fleet.pupils[pupil][1] is not None
+        }
+        objectives = [
+            DigitalSkillsObjective(grade=grade, objective=objective, meets_at=_DEFAULT_LEVEL)
+            for grade, objective in sorted(seen, key=lambda s: (s[0] or 0, s[1]))
+        ]
+    by_pupil: dict[str, list[tuple[str, ResultRow]]] = defaultdict(list)
+    for (pupil, objective), result in latest.items():
+        by_pupil[pupil].append((objective, result))
+    grade_units: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for pupil, (unit, grade) in fleet.pupils.items():
+        if grade is not None:
+            grade_units[grade][unit].append(pupil)
+    rows: list[DigitalSkills] = []
+    totals: dict[str, float] = defaultdict(float)
+    for spec in objectives:
+        for unit, pupils in sorted(grade_units.get(spec.grade, {}).items()):
+            assessed = meeting = 0
+            for pupil in pupils:
+                found = _result_for(by_pupil.get(pupil, []), spec.objective)
+                if found is None:
+                    continue
+                assessed += 1
+                level = _level(found, spec.objective)
+                meeting += 1 if level is not None and level >= spec.meets_at else 0
+            totals["skills.pupils"] += len(pupils)
+            totals["skills.assessed"] += assessed
+            totals["skills.meeting"] += meeting
+            values, hidden = suppress(
+                {
+                    "pupils": len(pupils),
+                    "assessed": assessed,
+                    "meeting": meeting,
+                    "assessed_share": share(assessed, len(pupils)),
+                    "meeting_share": share(meeting, assessed),
+                },
+                ("pupils", "assessed", "meeting", "assessed_share", "meeting_share"),
+                ctx.small(len(pupils)),
+            )
+            rows.append(
+                DigitalSkills(
+                    tenant=ctx.tenant,
+                    key=f"{unit}|{spec.grade}|{spec.objective}",
+                    as_of=ctx.as_of,
+                    unit_key=unit,
+                    grade=spec.grade,
+                    objective=spec.objective,
+                    suppressed=hidden,
+                    **values,
+                )
+            )
+    rows.sort(key=lambda r: r.key)
+    return rows, dict(totals)
+
+
+def _covers(full_id: str, objective: str) -> bool:
+    return full_id == objective or full_id.endswith(":" + objective)
+
+
+def _result_for(results: list[tuple[str, ResultRow]], objective: str) -> ResultRow | None:
+    found = [r for full_id, r in results if _covers(full_id, objective)]
+    return max(found, key=lambda r: (r.on or date.min, r.key)) if found else None
+
+
+def _level(result: ResultRow, objective: str) -> float | None:
+    """The result's score as a share of its line item's range, if it can be known."""
+    low = result.score_min or 0.0
+    high = result.score_max
+    if high is None or high <= low:
+        return None
+    score = result.score
+    if score is None:
+        score = next((s for o, s in result.objective_scores if _covers(o, objective)), None)
+    if score is None:
+        return None
+    return (score - low) / (high - low)
+
+
+def course_participation(
+    ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
+) -> tuple[list[CourseParticipation], dict[str, float]]:
+    """Enrolled by role and completed, per class and per course; and competence-course totals."""
+    state = ctx.state
+    courses = {(c.source, c.key): c for c in state.courses}
+    enrolled: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
+        lambda: {"students": set(), "teachers": set(), "others": set()}
+    )
+    for e in state.enrollments:
+        if e.begin_date is not None and e.begin_date > ctx.as_of:
+            continue
+        group = (
+            "students"
+            if e.role == EnrollmentRole.STUDENT
+            else "teachers"
+            if e.role == EnrollmentRole.TEACHER
+            else "others"
+        )
+        enrolled[(e.source, e.class_key)][group].add(e.person_key)
+    completed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for result in state.results:
+        if result.class_key is not None and _counts_by(ctx, result):
+            completed[(result.source, result.class_key)].add(result.person_key)
+    rows: list[CourseParticipation] = []
+    per_course: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
+        lambda: {"students": set(), "teachers": set(), "others": set(), "completed": set()}
+    )
+    for klass in state.classes:
+        people = enrolled.get(
+            (klass.source, klass.key), {"students": set(), "teachers": set(), "others": set()}
+        )
+        done = completed.get((klass.source, klass.key), set()) & people["students"]
+        course_id = (klass.source, klass.course_key)
+        for group, members in people.items():
+            per_course[course_id][group] |= members
+        per_course[course_id]["completed"] |= done
+        course = courses.get(course_id)
+        rows.append(
+            _participation(
+                ctx,
+                CourseLevel.CLASS,
+                klass.source,
+                klass.course_key,
+                course.title if course else None,
+                klass.key,
+                klass.title,
+                ctx.directory.unit_of_org.get((klass.source, klass.school_key)),
+                areas_of_course.get(course_id, ()),
+                people,
+                done,
+            )
+        )
+    totals: dict[str, float] = defaultdict(float)
+    for (source, key), people in sorted(per_course.items()):
+        course = courses.get((source, key))
+        areas = areas_of_course.get((source, key), ())
+        if areas:
+            totals["courses.competence.students"] += len(people["students"])
+            totals["courses.competence.completed"] += len(people["completed"])
+        rows.append(
+            _participation(
+                ctx,
+                CourseLevel.COURSE,
+                source,
+                key,
+                course.title if course else None,
+                None,
+                None,
+                None,
+                areas,
+                people,
+                people["completed"],
+            )
+        )
+    rows.sort(key=lambda r: r.key)
+    return rows, dict(totals)
+
+
+def _participation(
+    ctx: Context,
+    level: CourseLevel,
+    source: str,
+    course_key: str,
+    course_title: str | None,
+    class_key: str | None,
+    class_title: str | None,
+    unit: str | None,
+    areas: tuple[CompetenceArea, ...],
+    people: dict[str, set[str]],
+    done: set[str],
+) -> CourseParticipation:
+    students = len(people["students"])
+    values, hidden = suppress(
+        {
+            "students": students,
+            "teachers": len(people["teachers"]),
+            "others": len(people["others"]),
+            "completed": len(done),
+            "completion_rate": share(len(done), students),
+        },
+        ("students", "teachers", "others", "completed", "completion_rate"),
+        ctx.small(students),
+    )
+    own = class_key if level is CourseLevel.CLASS else course_key
+    return CourseParticipation(
+        tenant=ctx.tenant,
+        key=f"{level}|{source}|{own}",
+        as_of=ctx.as_of,
+        level=level,
+        lms_source=source,
+        course_key=course_key,
+        course_title=course_title,
+        class_key=class_key,
+        class_title=class_title,
+        unit_key=unit,
+        competence_areas=areas,
+        suppressed=hidden,
+        **values,
+    )

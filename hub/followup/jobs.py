@@ -1,0 +1,232 @@
+"""What the CLI and the DAGs call: materialise, compile, publish and extract, per tenant.
+
+Everything reads hub.yaml's settings: the reporting store is the state store's database
+(`HUB_DATABASE_URL`), the broker `HUB_KAFKA_BOOTSTRAP`, the pseudonym key `HUB_HMAC_KEY`.
+Extracts go to `$HUB_VAR_DIR/extracts/<tenant>/<as_of>/` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from kafka.errors import KafkaError
+
+from hub.compiler import CompileProgress, Materialiser
+from hub.followup.compile import DEFAULT_CONSUMER_GROUP, compile_snapshot
+from hub.followup.extract import (
+    Extract,
+    Verification,
+    default_extract_dir,
+    verify_extract,
+    write_extract,
+)
+from hub.followup.publish import PublishReport, publish_snapshot
+from hub.followup.snapshots import Snapshot, SnapshotStore
+from hub.settings import HubSettings, hmac_key, var_dir
+from hub.store import StateStore
+
+#: The measures `hub run` prints per tenant: (measure, column title).
+HEADLINE = (
+    ("pupils", "pupils"),
+    ("devices_per_pupil", "dev/pupil"),
+    ("devices_per_staff", "dev/staff"),
+    ("preschool_children_per_shared_device", "children/dev"),
+    ("exam_ready_share", "exam-ready"),
+    ("competence_information_security_within_share", "infosec"),
+    ("devices_past_life_cycle_share", "old dev"),
+    ("unmatched_identities", "unmatched"),
+)
+
+
+def today() -> date:
+    """Today in UTC: the default `as_of`."""
+    return datetime.now(UTC).date()
+
+
+def extracts_dir() -> Path:
+    """Where extracts go by default."""
+    return var_dir() / "extracts"
+
+
+def _engine(settings: HubSettings) -> tuple[StateStore, sa.Engine]:
+    store = StateStore(settings.store_url)
+    return store, store.engine
+
+
+def materialise(settings: HubSettings, group: str = DEFAULT_CONSUMER_GROUP) -> CompileProgress:
+    """Consume every entity topic to its end into the reporting store."""
+    store, engine = _engine(settings)
+    try:
+        return Materialiser(
+            engine, settings.bootstrap, settings.kafka.topic_prefix, group=group
+        ).run()
+    finally:
+        store.close()
+
+
+@dataclass
+class CompileOutcome:
+    """A compiled snapshot and what publishing it did."""
+
+    snapshot: Snapshot
+    published: PublishReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "tenant": self.snapshot.tenant,
+            "as_of": self.snapshot.as_of.isoformat(),
+            "rows": self.snapshot.counts(),
+            "measures": self.snapshot.measures,
+            "baseline_as_of": (self.snapshot.baseline_as_of or self.snapshot.as_of).isoformat(),
+            "published": self.published.to_dict() if self.published else None,
+        }
+
+
+def compile_tenant(
+    settings: HubSettings,
+    tenant_id: str,
+    as_of: date | None = None,
+    *,
+    publish: bool = True,
+    group: str = DEFAULT_CONSUMER_GROUP,
+) -> CompileOutcome:
+    """Compile (and publish) one tenant's records from the reporting store as it stands."""
+    tenant = settings.tenant(tenant_id)
+    store, engine = _engine(settings)
+    try:
+        snapshot = compile_snapshot(
+            engine, tenant, as_of or today(), pseudonym_key=hmac_key(), consumer_group=group
+        )
+        published = publish_snapshot(engine, settings, snapshot) if publish else None
+        return CompileOutcome(snapshot, published)
+    finally:
+        store.close()
+
+
+def stored_or_compiled(settings: HubSettings, tenant_id: str, as_of: date | None) -> Snapshot:
+    """The stored snapshot of `as_of` (default: the latest), compiled from the store if none."""
+    tenant = settings.tenant(tenant_id)
+    store, engine = _engine(settings)
+    try:
+        snapshots = SnapshotStore(engine)
+        day = as_of
+        if day is None:
+            days = snapshots.days(tenant.id)
+            day = days[-1] if days else today()
+        found = snapshots.load(tenant.id, day)
+        if found is not None:
+            return found
+        return compile_snapshot(engine, tenant, day, pseudonym_key=hmac_key(), store=snapshots)
+    finally:
+        store.close()
+
+
+def extract_tenant(
+    settings: HubSettings,
+    tenant_id: str,
+    as_of: date | None = None,
+    *,
+    formats: Sequence[str] = ("csv",),
+    identified: bool = False,
+    out: Path | None = None,
+) -> tuple[Extract, Verification]:
+    """Write one tenant's extract for `as_of` and verify it against its manifest."""
+    tenant = settings.tenant(tenant_id)
+    snapshot = stored_or_compiled(settings, tenant_id, as_of)
+    folder = out or default_extract_dir(extracts_dir(), tenant.id, snapshot.as_of)
+    extract = write_extract(
+        snapshot,
+        folder,
+        policy=tenant.policy,
+        pseudonym_key=hmac_key(),
+        formats=formats,
+        identified=identified,
+    )
+    return extract, verify_extract(folder)
+
+
+@dataclass
+class FollowupResult:
+    """One tenant's part of `hub run`: compile, publish, extract, verify."""
+
+    tenant: str
+    status: str = "success"
+    outcome: CompileOutcome | None = None
+    extract: Path | None = None
+    verified: bool = False
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "tenant": self.tenant,
+            "status": self.status,
+            **(self.outcome.to_dict() if self.outcome else {}),
+            "extract": str(self.extract) if self.extract else None,
+            "verified": self.verified,
+            "problems": self.problems,
+            "error": self.error,
+        }
+
+
+def run_followup(
+    settings: HubSettings,
+    as_of: date | None = None,
+    formats: Sequence[str] = ("csv", "xlsx"),
+) -> list[FollowupResult]:
+    """Materialise once, then compile, publish, extract and verify every tenant."""
+    try:
+        materialise(settings)
+    except (KafkaError, TimeoutError) as exc:
+        error = f"could not consume the topics: {type(exc).__name__}: {exc}"
+        return [FollowupResult(t.id, status="failed", error=error) for t in settings.tenants]
+    results = []
+    for tenant in settings.tenants:
+        result = FollowupResult(tenant.id)
+        try:
+            result.outcome = compile_tenant(settings, tenant.id, as_of)
+            extract, verification = extract_tenant(
+                settings, tenant.id, result.outcome.snapshot.as_of, formats=formats
+            )
+            result.extract, result.verified = extract.path, verification.ok
+            result.problems = verification.problems
+            if not verification.ok:
+                result.status = "failed"
+        except Exception as exc:  # one tenant's failure must not hide the others'
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        results.append(result)
+    return results
+
+
+def format_measure(value: float | None, measure: str) -> str:
+    """A headline figure for a terminal: counts as integers, shares as percentages."""
+    if value is None:
+        return "-"
+    if measure.endswith("_share"):
+        return f"{value * 100:.1f}%"
+    if measure in ("pupils", "staff", "children", "unmatched_identities", "school_devices"):
+        return f"{int(value):,}"
+    return f"{value:.2f}"
+
+
+def headline_table(results: Sequence[FollowupResult]) -> list[str]:
+    """The per-tenant headline figures as lines of a table."""
+    header = f"{'tenant':<14} {'as_of':<10} " + " ".join(f"{t:>12}" for _, t in HEADLINE)
+    lines = [header, "-" * len(header)]
+    for r in results:
+        if r.outcome is None:
+            lines.append(f"{r.tenant:<14} {'':<10} failed: {r.error}")
+            continue
+        measures = r.outcome.snapshot.measures
+        lines.append(
+            f"{r.tenant:<14} {r.outcome.snapshot.as_of.isoformat():<10} "
+            + " ".join(f"{format_measure(measures.get(m), m):>12}" for m, _ in HEADLINE)
+        )
+    return lines

@@ -1,0 +1,50 @@
+"""What the follow-up DAGs call: one function per task, configuration read at run time."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hub.followup import jobs
+from hub.settings import load_env_file, load_settings
+
+
+def followup_plan() -> list[str]:
+    """Every configured tenant, as mapped-task arguments."""
+    load_env_file()
+    return [t.id for t in load_settings().tenants]
+
+
+def run_materialise_task() -> dict[str, Any]:
+    """Consume every entity topic to its end into the reporting store."""
+    load_env_file()
+    progress = jobs.materialise(load_settings())
+    return {
+        "records": progress.records,
+        "upserts": progress.upserts,
+        "deletes": progress.deletes,
+        "skipped": progress.skipped,
+    }
+
+
+def run_compile_task(tenant: str, as_of: str | None = None) -> dict[str, Any]:
+    """Compile, store and publish one tenant's follow-up records."""
+    load_env_file()
+    day = date.fromisoformat(as_of) if as_of else None
+    return jobs.compile_tenant(load_settings(), tenant, day).to_dict()
+
+
+def run_extract_task(
+    tenant: str, as_of: str | None = None, formats: str = "csv,xlsx"
+) -> dict[str, Any]:
+    """Write and verify one tenant's extract; an extract that does not verify fails the task."""
+    from airflow.sdk.exceptions import AirflowException
+
+    load_env_file()
+    day = date.fromisoformat(as_of) if as_of else None
+    extract, verification = jobs.extract_tenant(
+        load_settings(), tenant, day, formats=[f for f in formats.split(",") if f]
+    )
+    if not verification.ok:
+        raise AirflowException(f"{extract.path}: {'; '.join(verification.problems)}")
+    return {"path": str(extract.path), "as_of": extract.manifest["as_of"], "files": extract.files}

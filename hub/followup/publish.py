@@ -1,0 +1,189 @@
+"""Publish a snapshot's rows to `hub.followup.<record>.v1`, with the entities' envelope.
+
+Like a sync: each row is fingerprinted and compared with what was last published for its
+record key (`followup_published`); only new (`c`), changed (`u`) and vanished (`d`, then a
+tombstone) rows are sent, and the published state advances only after Kafka acknowledged
+the batch. Event ids are deterministic, so a batch sent again after a crash carries the
+same ids. A snapshot older than the newest one published is not published (the compacted
+topics hold the latest follow-up).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import sqlalchemy as sa
+import structlog
+
+from hub.followup.snapshots import Snapshot, row_json
+from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
+from hub.settings import HubSettings
+from hub.store import metadata, now, upsert
+from hub.sync import changed_fields, fingerprint
+from schemas.envelope import CloudEventHeaders, Op, record_key
+from schemas.followup import FOLLOWUP_RECORD_TYPES, FOLLOWUP_SOURCE, RECORD_TYPES_BY_NAME
+
+log = structlog.get_logger(__name__)
+
+followup_published = sa.Table(
+    "followup_published",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("record", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(1024), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+)
+
+
+@dataclass
+class PublishReport:
+    """What publishing one snapshot did."""
+
+    tenant: str
+    as_of: date
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
+
+
+@dataclass(frozen=True)
+class _Change:
+    record: str
+    key: str
+    op: Op
+    fingerprint: str
+    after: str | None
+    before: str | None
+
+
+def publish_snapshot(
+    engine: sa.Engine,
+    settings: HubSettings,
+    snapshot: Snapshot,
+    publisher: Publisher | None = None,
+) -> PublishReport:
+    """Send the snapshot's changed rows (and deletes) to Kafka; record what was acknowledged."""
+    metadata.create_all(engine, tables=[followup_published])
+    report = PublishReport(snapshot.tenant, snapshot.as_of)
+    p = followup_published.c
+    with engine.connect() as conn:
+        newest = conn.scalar(sa.select(sa.func.max(p.as_of)).where(p.tenant == snapshot.tenant))
+        known = {
+            (r.record, r.key): (r.fingerprint, r.payload)
+            for r in conn.execute(
+                sa.select(p.record, p.key, p.fingerprint, p.payload).where(
+                    p.tenant == snapshot.tenant
+                )
+            )
+        }
+    if newest is not None and newest > snapshot.as_of:
+        report.skipped = f"a newer snapshot ({newest.isoformat()}) is published"
+        return report
+    changes: list[_Change] = []
+    seen: set[tuple[str, str]] = set()
+    for record, rows in snapshot.records.items():
+        for row in rows:
+            seen.add((record, row.key))
+            text = row_json(row)
+            digest = fingerprint(json.loads(text))
+            old = known.get((record, row.key))
+            if old is not None and old[0] == digest:
+                report.unchanged += 1
+                continue
+            op = Op.CREATED if old is None else Op.UPDATED
+            changes.append(_Change(record, row.key, op, digest, text, old[1] if old else None))
+    for (record, key), (digest, payload) in sorted(known.items()):
+        if (record, key) not in seen:
+            changes.append(_Change(record, key, Op.DELETED, digest, None, payload))
+    if not changes:
+        return report
+    ensure_topics(settings.bootstrap, settings.kafka, FOLLOWUP_RECORD_TYPES)
+    own = publisher is None
+    publisher = publisher or Publisher(
+        settings.bootstrap, settings.kafka, client_id="skolehub-followup"
+    )
+    try:
+        size = settings.kafka.batch_size
+        for start in range(0, len(changes), size):
+            batch = changes[start : start + size]
+            publisher.publish(_records(settings.kafka.topic_prefix, snapshot.tenant, batch))
+            _commit(engine, snapshot, batch)
+    finally:
+        if own:
+            publisher.close()
+    for change in changes:
+        if change.op is Op.CREATED:
+            report.created += 1
+        elif change.op is Op.UPDATED:
+            report.updated += 1
+        else:
+            report.deleted += 1
+    log.info("followup_published", **report.to_dict())
+    return report
+
+
+def _records(prefix: str, tenant: str, batch: Sequence[_Change]) -> list[OutRecord]:
+    stamp = now()
+    out = []
+    for change in batch:
+        record_type = RECORD_TYPES_BY_NAME[change.record]
+        topic = entity_topic(prefix, record_type)
+        key = record_key(tenant, change.record, change.key)
+        before = json.loads(change.before) if change.before else None
+        after = json.loads(change.after) if change.after else None
+        value = {
+            "op": change.op.value,
+            "before": before,
+            "after": after,
+            "changed": list(changed_fields(before, after)) if before and after else [],
+        }
+        headers = CloudEventHeaders.for_key(
+            record_type, tenant, FOLLOWUP_SOURCE, change.key, change.op, change.fingerprint, stamp
+        ).to_kafka()
+        out.append(OutRecord(topic, key, dumps(value), headers))
+        if change.op is Op.DELETED:
+            out.append(OutRecord(topic, key, None, []))
+    return out
+
+
+def _commit(engine: sa.Engine, snapshot: Snapshot, batch: Sequence[_Change]) -> None:
+    p = followup_published.c
+    upserts = [
+        {
+            "tenant": snapshot.tenant,
+            "record": c.record,
+            "key": c.key,
+            "fingerprint": c.fingerprint,
+            "payload": c.after,
+            "as_of": snapshot.as_of,
+        }
+        for c in batch
+        if c.op is not Op.DELETED
+    ]
+    with engine.begin() as conn:
+        if upserts:
+            conn.execute(upsert(engine, followup_published), upserts)
+        for c in batch:
+            if c.op is Op.DELETED:
+                conn.execute(
+                    followup_published.delete().where(
+                        p.tenant == snapshot.tenant, p.record == c.record, p.key == c.key
+                    )
+                )
+        # Rows that did not change still belong to this snapshot now.
+        conn.execute(
+            followup_published.update()
+            .where(p.tenant == snapshot.tenant)
+            .values(as_of=snapshot.as_of)
+        )

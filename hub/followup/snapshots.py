@@ -1,0 +1,200 @@
+"""The dated snapshot store: every compiled record row of a tenant and `as_of`, with provenance.
+
+A snapshot is written in one transaction (a recompile of the same day replaces it), so
+the baseline (the earliest stored snapshot) and the development since can be compared,
+and an extract of a stored snapshot is the same file every time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from hub.store import metadata, now
+from schemas.followup import FOLLOWUP_RECORD_TYPES, RECORD_TYPES_BY_NAME, FollowupRecord, Trend
+
+followup_snapshots = sa.Table(
+    "followup_snapshots",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("policy_sha256", sa.String(64), nullable=False),
+    sa.Column("software_version", sa.String(32), nullable=False),
+    sa.Column("consumer_group", sa.String(128), nullable=False),
+    sa.Column("offsets", sa.Text, nullable=False),
+    sa.Column("entity_counts", sa.Text, nullable=False),
+    sa.Column("compiled_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+followup_rows = sa.Table(
+    "followup_rows",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("record", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(1024), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+_INSERT_BATCH = 2_000
+
+
+def row_json(row: FollowupRecord) -> str:
+    """A row's canonical JSON (sorted keys, compact), as stored and fingerprinted."""
+    return json.dumps(
+        row.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+@dataclass
+class Snapshot:
+    """One tenant's follow-up records for one day, with what they were compiled from."""
+
+    tenant: str
+    as_of: date
+    policy_sha256: str
+    software_version: str
+    consumer_group: str
+    #: `<topic>:<partition>` → the next offset the materialiser had not consumed.
+    offsets: dict[str, int]
+    entity_counts: dict[str, int]
+    records: dict[str, list[FollowupRecord]] = field(default_factory=dict)
+
+    def rows(self, record: str) -> list[FollowupRecord]:
+        """The rows of one record type, by key."""
+        return self.records.get(record, [])
+
+    @property
+    def measures(self) -> dict[str, float | None]:
+        """The headline measures at `as_of` (the trend's values)."""
+        return {r.measure: r.value for r in self.rows("trend") if isinstance(r, Trend)}
+
+    @property
+    def baseline_as_of(self) -> date | None:
+        """The day of the baseline the trend compares with."""
+        trend = [r for r in self.rows("trend") if isinstance(r, Trend)]
+        return trend[0].baseline_as_of if trend else None
+
+    def counts(self) -> dict[str, int]:
+        """Rows per record type."""
+        return {t.entity: len(self.rows(t.entity)) for t in FOLLOWUP_RECORD_TYPES}
+
+
+class SnapshotStore:
+    """Snapshots in the reporting store's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine, tables=[followup_snapshots, followup_rows])
+
+    def save(self, snapshot: Snapshot) -> None:
+        """Store a snapshot, replacing one of the same tenant and day, atomically."""
+        where = (
+            followup_rows.c.tenant == snapshot.tenant,
+            followup_rows.c.as_of == snapshot.as_of,
+        )
+        rows = [
+            {
+                "tenant": snapshot.tenant,
+                "as_of": snapshot.as_of,
+                "record": record,
+                "key": row.key,
+                "payload": row_json(row),
+            }
+            for record, items in snapshot.records.items()
+            for row in items
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(followup_rows.delete().where(*where))
+            conn.execute(
+                followup_snapshots.delete().where(
+                    followup_snapshots.c.tenant == snapshot.tenant,
+                    followup_snapshots.c.as_of == snapshot.as_of,
+                )
+            )
+            conn.execute(
+                followup_snapshots.insert().values(
+                    tenant=snapshot.tenant,
+                    as_of=snapshot.as_of,
+                    policy_sha256=snapshot.policy_sha256,
+                    software_version=snapshot.software_version,
+                    consumer_group=snapshot.consumer_group,
+                    offsets=json.dumps(snapshot.offsets, sort_keys=True),
+                    entity_counts=json.dumps(snapshot.entity_counts, sort_keys=True),
+                    compiled_at=now(),
+                )
+            )
+            for start in range(0, len(rows), _INSERT_BATCH):
+                conn.execute(followup_rows.insert(), rows[start : start + _INSERT_BATCH])
+
+    def days(self, tenant: str) -> list[date]:
+        """The days a tenant has snapshots of, oldest first."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    sa.select(followup_snapshots.c.as_of)
+                    .where(followup_snapshots.c.tenant == tenant)
+                    .order_by(followup_snapshots.c.as_of)
+                )
+            )
+
+    def load(self, tenant: str, as_of: date) -> Snapshot | None:
+        """A stored snapshot, or None."""
+        s = followup_snapshots.c
+        with self.engine.connect() as conn:
+            head = conn.execute(
+                sa.select(followup_snapshots).where(s.tenant == tenant, s.as_of == as_of)
+            ).first()
+            if head is None:
+                return None
+            rows = conn.execute(
+                sa.select(followup_rows.c.record, followup_rows.c.payload)
+                .where(followup_rows.c.tenant == tenant, followup_rows.c.as_of == as_of)
+                .order_by(followup_rows.c.record, followup_rows.c.key)
+            ).all()
+        records: dict[str, list[FollowupRecord]] = {t.entity: [] for t in FOLLOWUP_RECORD_TYPES}
+        for record, payload in rows:
+            records[record].append(RECORD_TYPES_BY_NAME[record].model_validate_json(payload))
+        return Snapshot(
+            tenant=tenant,
+            as_of=head.as_of,
+            policy_sha256=head.policy_sha256,
+            software_version=head.software_version,
+            consumer_group=head.consumer_group,
+            offsets=json.loads(head.offsets),
+            entity_counts=json.loads(head.entity_counts),
+            records=records,
+        )
+
+    def baseline(self, tenant: str, before: date) -> tuple[date | None, dict[str, float | None]]:
+        """The earliest snapshot before `before`: its day and headline measures."""
+        earlier = [d for d in self.days(tenant) if d < before]
+        if not earlier:
+            return None, {}
+        with self.engine.connect() as conn:
+            payloads = conn.scalars(
+                sa.select(followup_rows.c.payload).where(
+                    followup_rows.c.tenant == tenant,
+                    followup_rows.c.as_of == earlier[0],
+                    followup_rows.c.record == Trend.entity,
+                )
+            ).all()
+        values = {}
+        for payload in payloads:
+            row = Trend.model_validate_json(payload)
+            values[row.measure] = row.value
+        return earlier[0], values
+
+
+def sorted_records(
+    records: Mapping[str, Sequence[FollowupRecord]],
+) -> dict[str, list[FollowupRecord]]:
+    """Every record type present, its rows sorted by key."""
+    return {
+        t.entity: sorted(records.get(t.entity, ()), key=lambda r: r.key)
+        for t in FOLLOWUP_RECORD_TYPES
+    }

@@ -1,0 +1,243 @@
+"""Follow-up records: the rows the compiler derives from the materialised entities and a policy.
+
+Each record type is an `Entity` of the domain `followup`, so a row travels on
+`hub.followup.<record>.v1` with the same envelope as every entity (CloudEvents headers,
+deterministic ids, record key `<tenant>:<record>:<row key>`), and gets a JSON Schema in
+`schemas/json/`. A row's `key` is its row key within the record and snapshot; `as_of` is
+the day the snapshot describes.
+
+Aggregate rows name, in `suppressed`, the figures emptied because their cell (the people
+they count) is smaller than the tenant's `min_cell_size`. Fields marked `personal` hold a
+person's key: extracts replace them with a pseudonym unless an identified extract is
+allowed and asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, JsonValue
+
+from schemas.entities import Entity, SourceRef
+from schemas.lms import CompetenceArea
+
+#: The `source` of every follow-up row: the hub's own compiler.
+FOLLOWUP_SOURCE = SourceRef(system="skolehub", instance="followup")
+
+#: Marks a field that holds a person's key (extracts pseudonymise it).
+PERSONAL: dict[str, JsonValue] = {"personal": True}
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Population(StrEnum):
+    """Whom a device target is for."""
+
+    PUPILS = "pupils"
+    STAFF = "staff"
+    PRESCHOOL = "preschool"
+
+
+class RatioKind(StrEnum):
+    """How a coverage ratio reads: devices per person (1:1 targets) or children per device."""
+
+    DEVICES_PER_PERSON = "devices_per_person"
+    CHILDREN_PER_DEVICE = "children_per_device"
+
+
+class Direction(StrEnum):
+    """Whether a higher value of a measure is better or worse."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class CourseLevel(StrEnum):
+    """A participation row for one class (section) or for a whole course."""
+
+    CLASS = "class"
+    COURSE = "course"
+
+
+class FollowupRecord(Entity):
+    """Fields shared by every follow-up row."""
+
+    domain: ClassVar[str] = "followup"
+
+    source: SourceRef = FOLLOWUP_SOURCE
+    as_of: date
+
+
+class DeviceCoverage(FollowupRecord):
+    """Devices of one population at one unit against the policy's target.
+
+    `devices` counts active school devices (managed, seen within `active_days`; not BYOD,
+    not phones), once per physical device however many MDMs know it: for pupils and
+    staff the personal devices of the unit's people, for preschool every device placed at
+    the unit. The other device counts are over all school devices attributed to the row.
+    """
+
+    entity: ClassVar[str] = "device_coverage"
+
+    unit_key: str
+    unit_name: str
+    population: Population
+    headcount: Count | None
+    devices: Count | None
+    people_with_device: Count | None = Field(description="Pupils or staff with a counted device.")
+    ratio: Annotated[float, Field(ge=0)] | None
+    ratio_kind: RatioKind
+    target: float
+    meets_target: bool | None
+    shared_devices: Count | None
+    past_life_cycle: Count | None = Field(description="Enrolled `leasing_months` ago or more.")
+    noncompliant: Count | None
+    not_seen: Count | None = Field(description="No check-in within `active_days`.")
+    unassigned: Count | None = Field(description="Neither shared nor assigned to anyone.")
+    unmatched: Count | None = Field(description="Assigned to a user who is not in the directory.")
+    exam_pupils: Count | None = Field(description="Pupils in the policy's exam grades.")
+    exam_ready: Count | None = Field(description="Of those, pupils with an exam-ready device.")
+    exam_ready_share: Share | None
+    suppressed: tuple[str, ...] = ()
+
+
+class StaffCompetence(FollowupRecord):
+    """One staff member's competence development in one area."""
+
+    entity: ClassVar[str] = "staff_competence"
+
+    person_key: str = Field(json_schema_extra=PERSONAL)
+    role: str
+    unit_key: str | None
+    area: CompetenceArea
+    completed: bool
+    last_completed_on: date | None
+    required: bool
+    within_months: int | None
+    within_requirement: bool | None
+
+
+class CompetenceSummary(FollowupRecord):
+    """Staff competence aggregated per unit, role and area."""
+
+    entity: ClassVar[str] = "competence_summary"
+
+    unit_key: str | None
+    role: str
+    area: CompetenceArea
+    staff: Count | None
+    completed: Count | None
+    completed_share: Share | None
+    required: bool
+    within_requirement: Count | None
+    within_share: Share | None
+    suppressed: tuple[str, ...] = ()
+
+
+class DigitalSkills(FollowupRecord):
+    """Pupils of one grade at one unit assessed on, and meeting, a digital-skills objective."""
+
+    entity: ClassVar[str] = "digital_skills"
+
+    unit_key: str
+    grade: int
+    objective: str
+    pupils: Count | None
+    assessed: Count | None
+    meeting: Count | None
+    assessed_share: Share | None
+    meeting_share: Share | None = Field(description="Of the assessed pupils.")
+    suppressed: tuple[str, ...] = ()
+
+
+class CourseParticipation(FollowupRecord):
+    """Who is enrolled in a class or course, by role, and how many learners completed it."""
+
+    entity: ClassVar[str] = "course_participation"
+
+    level: CourseLevel
+    lms_source: str
+    course_key: str
+    course_title: str | None
+    class_key: str | None
+    class_title: str | None
+    unit_key: str | None
+    competence_areas: tuple[CompetenceArea, ...] = ()
+    students: Count | None
+    teachers: Count | None
+    others: Count | None
+    completed: Count | None = Field(description="Learners with a fully graded result in it.")
+    completion_rate: Share | None
+    suppressed: tuple[str, ...] = ()
+
+
+class Equity(FollowupRecord):
+    """The spread of one measure across units; units whose cells are suppressed are left out."""
+
+    entity: ClassVar[str] = "equity"
+
+    measure: str
+    direction: Direction
+    target: float | None
+    units: Count
+    min: float | None
+    median: float | None
+    max: float | None
+    spread: float | None
+    units_below_target: Count | None
+    below_target: tuple[str, ...] = ()
+
+
+class Trend(FollowupRecord):
+    """One tenant-wide measure at the baseline (the earliest stored snapshot) and at `as_of`."""
+
+    entity: ClassVar[str] = "trend"
+
+    measure: str
+    baseline_as_of: date
+    baseline: float | None
+    value: float | None
+    change: float | None
+    suppressed: tuple[str, ...] = ()
+
+
+class UnmatchedIdentities(FollowupRecord):
+    """People or devices that could not be linked (per source and reason), never dropped silently.
+
+    Reasons: `not_found`, `ambiguous` and `no_identifier` from identity matching, and
+    `no_unit` for a device with neither a matched user nor a unit hint the hub recognises.
+    """
+
+    entity: ClassVar[str] = "unmatched_identities"
+
+    source_ref: str = Field(description="The source as `<system>/<instance>`.")
+    reason: str
+    count: Count
+    samples: tuple[str, ...] = Field(default=(), description="Pseudonyms of a few of them.")
+
+
+#: Every record type, in the order extracts and summaries list them.
+FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
+    DeviceCoverage,
+    StaffCompetence,
+    CompetenceSummary,
+    DigitalSkills,
+    CourseParticipation,
+    Equity,
+    Trend,
+    UnmatchedIdentities,
+)
+
+RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}
+
+
+def personal_fields(record_type: type[FollowupRecord]) -> tuple[str, ...]:
+    """The fields of a record type that hold a person's key."""
+    return tuple(
+        name
+        for name, info in record_type.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("personal")
+    )

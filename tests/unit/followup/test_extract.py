@@ -1,0 +1,199 @@
+"""Extracts: byte-identical, pseudonymised, suppressed, and verifiable against their manifest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.followup import Snapshot, compile_snapshot
+from hub.followup.extract import ExtractError, verify_extract, write_extract
+from hub.followup.privacy import pseudonym
+from hub.policy import Policy
+from tests.conftest import TEST_HMAC_KEY
+from tests.unit.followup import golden
+
+KEY = TEST_HMAC_KEY.encode()
+BOTH = ("csv", "xlsx")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    golden.write_entities(engine, golden.entities())
+    yield engine
+    engine.dispose()
+
+
+def compiled(engine: sa.Engine, **policy: object) -> tuple[Snapshot, Policy]:
+    tenant = golden.tenant_settings(**policy)
+    return compile_snapshot(engine, tenant, golden.AS_OF, pseudonym_key=KEY), tenant.policy
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes; XLSX files as the concatenation of their (uncompressed) parts."""
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                found[path.name] = b"".join(archive.read(n) for n in archive.namelist())
+        else:
+            found[path.name] = path.read_bytes()
+    return found
+
+
+def csv_rows(folder: Path, record: str) -> list[dict[str, str]]:
+    text = (folder / f"{record}.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_two_extracts_of_the_same_snapshot_are_byte_identical(engine: sa.Engine, tmp_path: Path):
+    """The same store and as_of give the same bytes, XLSX included (fixed document dates)."""
+    snapshot, policy = compiled(engine)
+    first = write_extract(snapshot, tmp_path / "a", policy=policy, pseudonym_key=KEY, formats=BOTH)
+    again, _ = compiled(engine)  # compiled again: a new snapshot of the same day
+    write_extract(again, tmp_path / "b", policy=policy, pseudonym_key=KEY, formats=BOTH)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert {n: (tmp_path / "a" / n).read_bytes() for n in files} == {
+        n: (tmp_path / "b" / n).read_bytes() for n in files
+    }
+    assert 17 == len(files)
+    with zipfile.ZipFile(tmp_path / "a" / "trend.xlsx") as archive:
+        core = archive.read("docProps/core.xml").decode()
+        times = {info.date_time for info in archive.infolist()}
+    assert 2 == core.count("2026-06-15T00:00:00Z")  # created and modified: the day, not now
+    assert {(1980, 1, 1, 0, 0, 0)} == times
+    assert {"csv": 8, "xlsx": 8} == {
+        fmt: sum(1 for f in first.files if f["format"] == fmt) for fmt in BOTH
+    }
+
+
+def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_path: Path):
+    """The manifest names tenant, day, policy hash, offsets, version, and each file's hash."""
+    snapshot, policy = compiled(engine)
+    extract = write_extract(
+        snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY, formats=BOTH
+    )
+    manifest = json.loads((tmp_path / "x" / "manifest.json").read_text())
+    assert (
+        "guldby",
+        "2026-06-15",
+        "2026-06-15",
+        policy.fingerprint(),
+        "0.1.0",
+        {},
+        False,
+    ) == (
+        manifest["tenant"],
+        manifest["as_of"],
+        manifest["baseline_as_of"],
+        manifest["policy_sha256"],
+        manifest["software_version"],
+        manifest["offsets"],
+        manifest["identified"],
+    )
+    rows = {f["name"]: f["rows"] for f in manifest["files"]}
+    assert (5, 12, 19) == (
+        rows["device_coverage.csv"],
+        rows["staff_competence.xlsx"],
+        rows["trend.csv"],
+    )
+    assert extract.manifest == manifest
+    assert (True, 16) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
+
+
+def test_verification_names_a_changed_a_missing_and_an_unlisted_file(
+    engine: sa.Engine, tmp_path: Path
+):
+    """A tampered, deleted or added file makes the manifest fail to verify, saying which."""
+    snapshot, policy = compiled(engine)
+    folder = tmp_path / "x"
+    write_extract(snapshot, folder, policy=policy, pseudonym_key=KEY)
+    with (folder / "equity.csv").open("a", encoding="utf-8") as handle:
+        handle.write("forged,row\n")
+    (folder / "trend.csv").unlink()
+    (folder / "notes.txt").write_text("hello", encoding="utf-8")
+    assert [
+        "equity.csv: sha256 differs from the manifest",
+        "trend.csv: missing",
+        "notes.txt: not in the manifest",
+    ] == verify_extract(folder).problems
+
+
+def test_people_are_pseudonymised_and_no_identity_number_leaves(engine: sa.Engine, tmp_path: Path):
+    """No person key, eppn, national identity number or its HMAC is in a default extract."""
+    snapshot, policy = compiled(engine)
+    folder = tmp_path / "x"
+    write_extract(snapshot, folder, policy=policy, pseudonym_key=KEY, formats=BOTH)
+    blob = b"".join(contents(folder).values())
+    for secret in (golden.NIN, golden.NIN[2:], golden.NIN_HMAC, "@guldby.se", "P1-777"):
+        assert secret.encode() not in blob
+    people = {"t1", "t2", "t3", "r1", "p1", "p2", "g1", "g2", "g3", "ext-1", "gu-1", "cb-ghost"}
+    cells = {
+        cell
+        for path in folder.glob("*.csv")
+        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
+        for cell in row
+    }
+    assert set() == people & cells
+    staff = csv_rows(folder, "staff_competence")
+    assert "person_key" not in staff[0]
+    assert pseudonym(KEY, "t1") in {row["person"] for row in staff}
+
+
+def test_an_identified_extract_needs_the_policy_and_then_names_people(
+    engine: sa.Engine, tmp_path: Path
+):
+    """`identified` fails clearly unless the tenant allows it; allowed, it adds `person_key`."""
+    snapshot, policy = compiled(engine)
+    with pytest.raises(ExtractError, match="does not allow identified extracts"):
+        write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY, identified=True)
+    assert not (tmp_path / "x").exists()
+    allowed, policy = compiled(engine, allow_identified_extracts=True)
+    write_extract(allowed, tmp_path / "y", policy=policy, pseudonym_key=KEY, identified=True)
+    named = {(r["person"], r["person_key"]) for r in csv_rows(tmp_path / "y", "staff_competence")}
+    assert {(pseudonym(KEY, p), p) for p in ("t1", "t2", "t3", "r1", "p1", "p2")} == named
+
+
+def test_a_cell_of_three_is_suppressed_when_the_minimum_is_five(engine: sa.Engine, tmp_path: Path):
+    """Ekskolan's three teachers and three exam pupils are emptied and marked `suppressed`."""
+    snapshot, policy = compiled(engine, min_cell_size=5)
+    write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY)
+    teachers = {
+        r["area"]: r
+        for r in csv_rows(tmp_path / "x", "competence_summary")
+        if r["role"] == "teacher"
+    }["information_security"]
+    assert {
+        "unit_key": "ek",
+        "role": "teacher",
+        "area": "information_security",
+        "staff": "",
+        "completed": "",
+        "completed_share": "",
+        "required": "true",
+        "within_requirement": "",
+        "within_share": "",
+        "suppressed": "staff;completed;completed_share;within_requirement;within_share",
+    } == teachers
+    coverage = csv_rows(tmp_path / "x", "device_coverage")
+    pupils = {(r["unit_key"], r["population"]): r for r in coverage}[("ek", "pupils")]
+    assert ("9", "", "", "exam_pupils;exam_ready;exam_ready_share") == (
+        pupils["headcount"],
+        pupils["exam_pupils"],
+        pupils["exam_ready_share"],
+        pupils["suppressed"],
+    )
+
+
+def test_an_unknown_format_is_refused(engine: sa.Engine, tmp_path: Path):
+    """Only csv and xlsx are written."""
+    snapshot, policy = compiled(engine)
+    with pytest.raises(ExtractError, match="unknown extract format pdf"):
+        write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY, formats=["pdf"])

@@ -319,10 +319,17 @@ class TenantSettings(_Model):
         raise SettingsError(f"tenant {self.id} has no source {source_id!r} (known: {known})")
 
 
+class FollowupSettings(_Model):
+    """The follow-up compiler's consumer group (its offsets live in the reporting store)."""
+
+    consumer_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")] = "skolehub-followup"
+
+
 class HubSettings(_Model):
     """The whole of hub.yaml."""
 
     kafka: KafkaSettings = KafkaSettings()
+    followup: FollowupSettings = FollowupSettings()
     database_url: str | None = None
     tenants: tuple[TenantSettings, ...]
 

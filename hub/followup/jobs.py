@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from kafka.errors import KafkaError
 
 from hub.compiler import CompileProgress, Materialiser
-from hub.followup.compile import DEFAULT_CONSUMER_GROUP, compile_snapshot
+from hub.followup.compile import compile_snapshot
 from hub.followup.extract import (
     Extract,
     Verification,
@@ -58,12 +58,18 @@ def _engine(settings: HubSettings) -> tuple[StateStore, sa.Engine]:
     return store, store.engine
 
 
-def materialise(settings: HubSettings, group: str = DEFAULT_CONSUMER_GROUP) -> CompileProgress:
-    """Consume every entity topic to its end into the reporting store."""
+def materialise(settings: HubSettings, group: str | None = None) -> CompileProgress:
+    """Consume every entity topic to its end into the reporting store.
+
+    The consumer group is `followup.consumer_group` from hub.yaml unless one is given.
+    """
     store, engine = _engine(settings)
     try:
         return Materialiser(
-            engine, settings.bootstrap, settings.kafka.topic_prefix, group=group
+            engine,
+            settings.bootstrap,
+            settings.kafka.topic_prefix,
+            group=group or settings.followup.consumer_group,
         ).run()
     finally:
         store.close()
@@ -94,14 +100,18 @@ def compile_tenant(
     as_of: date | None = None,
     *,
     publish: bool = True,
-    group: str = DEFAULT_CONSUMER_GROUP,
+    group: str | None = None,
 ) -> CompileOutcome:
     """Compile (and publish) one tenant's records from the reporting store as it stands."""
     tenant = settings.tenant(tenant_id)
     store, engine = _engine(settings)
     try:
         snapshot = compile_snapshot(
-            engine, tenant, as_of or today(), pseudonym_key=hmac_key(), consumer_group=group
+            engine,
+            tenant,
+            as_of or today(),
+            pseudonym_key=hmac_key(),
+            consumer_group=group or settings.followup.consumer_group,
         )
         published = publish_snapshot(engine, settings, snapshot) if publish else None
         return CompileOutcome(snapshot, published)

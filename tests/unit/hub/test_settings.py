@@ -148,3 +148,12 @@ def test_every_hub_variable_read_in_code_is_documented():
         for path in (root / folder).rglob("*.py"):
             used |= set(re.findall(r"[\"'](HUB_[A-Z_]+)[\"']", path.read_text()))
     assert set() == used - set(ENVIRONMENT)
+
+
+def test_followup_consumer_group_is_configurable():
+    """The compiler's consumer group defaults to skolehub-followup and can be set in hub.yaml."""
+    assert "skolehub-followup" == parse_settings(VALID).followup.consumer_group
+    custom = parse_settings({**VALID, "followup": {"consumer_group": "kommune-dwh"}})
+    assert "kommune-dwh" == custom.followup.consumer_group
+    with pytest.raises(SettingsError, match="followup.consumer_group"):
+        parse_settings({**VALID, "followup": {"consumer_group": "has spaces"}})

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,9 @@ def _hub_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_ENV_FILE"):
         monkeypatch.delenv(name, raising=False)
     yield
+    # A test that runs the CLI in-process configures structlog (level warning by default);
+    # later tests that capture info-level logs need the defaults back.
+    structlog.reset_defaults()
 
 
 def in_ci() -> bool:

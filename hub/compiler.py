@@ -161,15 +161,33 @@ class Materialiser:
         return progress
 
     def _apply(self, records: Sequence[ConsumerRecord], progress: CompileProgress) -> None:
-        """Write one polled batch and the offsets after it in a single transaction."""
+        """Write one polled batch and the offsets after it in a single transaction.
+
+        Consecutive upserts are written as one statement (the last one per entity wins);
+        a delete first writes the upserts before it, so the batch keeps its order.
+        """
         positions: dict[tuple[str, int], int] = {}
         stamp = now()
+        upserts: dict[tuple[str, ...], dict[str, Any]] = {}
         with self.engine.begin() as conn:
+
+            def write_upserts() -> None:
+                if upserts:
+                    conn.execute(upsert(self.engine, report_entities), list(upserts.values()))
+                    upserts.clear()
+
             for number, record in enumerate(records):
                 positions[(record.topic, record.partition)] = record.offset + 1
-                self._apply_record(conn, record, stamp, progress)
+                change = self._change(record, stamp, progress)
+                if isinstance(change, dict):
+                    identity = (change["tenant"], change["entity"], change["source"], change["key"])
+                    upserts[identity] = change
+                elif change is not None:
+                    write_upserts()
+                    conn.execute(change)
                 if self.on_row is not None:
                     self.on_row(number)
+            write_upserts()
             for (topic, partition), offset in positions.items():
                 conn.execute(
                     upsert(self.engine, report_offsets),
@@ -183,20 +201,18 @@ class Materialiser:
         progress.records += len(records)
         progress.batches += 1
 
-    def _apply_record(
-        self, conn: sa.Connection, record: ConsumerRecord, stamp: Any, progress: CompileProgress
-    ) -> None:
+    def _change(
+        self, record: ConsumerRecord, stamp: Any, progress: CompileProgress
+    ) -> dict[str, Any] | sa.Delete | None:
+        """The row to upsert, the delete to run, or None for a record to skip."""
         tenant, _, rest = (record.key or b"").decode().partition(":")
         entity, _, key = rest.partition(":")
         if record.value is None:  # tombstone: the `d` before it already deleted the row
-            conn.execute(
-                report_entities.delete().where(
-                    report_entities.c.tenant == tenant,
-                    report_entities.c.entity == entity,
-                    report_entities.c.key == key,
-                )
+            return report_entities.delete().where(
+                report_entities.c.tenant == tenant,
+                report_entities.c.entity == entity,
+                report_entities.c.key == key,
             )
-            return
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
             value = json.loads(record.value)
@@ -212,35 +228,24 @@ class Materialiser:
                 offset=record.offset,
                 reason=f"{type(exc).__name__}: {exc}",
             )
-            return
-        match = {
-            "tenant": tenant,
-            "entity": entity,
-            "source": source,
-            "key": body["key"],
-        }
+            return None
+        match = {"tenant": tenant, "entity": entity, "source": source, "key": body["key"]}
         if op == "d":
-            conn.execute(
-                report_entities.delete().where(
-                    *(getattr(report_entities.c, k) == v for k, v in match.items())
-                )
-            )
             progress.deletes += 1
-            return
-        conn.execute(
-            upsert(self.engine, report_entities),
-            {
-                **match,
-                "domain": record.topic.split(".")[-3],
-                "payload": json.dumps(body, sort_keys=True, ensure_ascii=False),
-                "event_id": headers.get("ce_id", ""),
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "updated_at": stamp,
-            },
-        )
+            return report_entities.delete().where(
+                *(getattr(report_entities.c, k) == v for k, v in match.items())
+            )
         progress.upserts += 1
+        return {
+            **match,
+            "domain": record.topic.split(".")[-3],
+            "payload": json.dumps(body, sort_keys=True, ensure_ascii=False),
+            "event_id": headers.get("ce_id", ""),
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "updated_at": stamp,
+        }
 
 
 def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:

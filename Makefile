@@ -21,7 +21,7 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test lint schemas bench down clean
+.PHONY: help install system-deps run test lint schemas bench down clean lock
 
 help:
 	@echo "make run    - install, start Kafka and the sandbox school owner, run the main job"
@@ -67,6 +67,14 @@ lint: install
 
 test: install system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerate both locks from pyproject.toml: the one the tests and `make run` install, and
+# the docker image's (CeleryExecutor, no test tools), constrained to the same versions.
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes
+lock:
+	uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements/lock.txt
+	uv pip compile pyproject.toml --extra deploy -c requirements/lock.txt $(LOCK_FLAGS) \
+	  -o requirements/deploy-lock.txt
 
 schemas: install
 	$(BIN)/python -m schemas.export

@@ -26,7 +26,7 @@ DOCKERFILE = DOCKER / "Dockerfile"
 DOCKERIGNORE = DOCKER / "Dockerfile.dockerignore"
 ENV_EXAMPLE = DOCKER / ".env.example"
 HUB_YAML_EXAMPLE = DOCKER / "hub.yaml.example"
-LOCK = ROOT / "requirements" / "lock.txt"
+LOCK = ROOT / "requirements" / "deploy-lock.txt"
 
 AIRFLOW_SERVICES = (
     "airflow-apiserver",
@@ -495,7 +495,8 @@ def test_ldap_sources_bind_to_the_openldap_stand_in_as_an_account_it_creates() -
 def test_dockerfile_copy_sources_exist() -> None:
     """Every COPY source of the Dockerfile exists in the repository (the build context)."""
     sources = [source for paths, _ in copies() for source in paths]
-    assert {"requirements/lock.txt", "pyproject.toml", "hub/", "dags/", "plugins/"} <= set(sources)
+    expected = {"requirements/deploy-lock.txt", "pyproject.toml", "hub/", "dags/", "plugins/"}
+    assert expected <= set(sources)
     assert [] == [source for source in sources if not (ROOT / source).exists()]
 
 
@@ -519,7 +520,9 @@ def test_dockerfile_puts_dags_and_plugins_in_airflow_folders() -> None:
 
 def test_dockerfile_installs_the_lock_without_resolving() -> None:
     """The lock is installed with --no-deps from where it was copied, then the project likewise."""
-    (lock_destination,) = [dest for paths, dest in copies() if paths == ["requirements/lock.txt"]]
+    (lock_destination,) = [
+        dest for paths, dest in copies() if paths == ["requirements/deploy-lock.txt"]
+    ]
     runs = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN"]
     lock_installs = [
         run
@@ -530,6 +533,24 @@ def test_dockerfile_installs_the_lock_without_resolving() -> None:
         run for run in runs if re.search(r"pip install [^&]*--no-deps \.(\s|$)", run)
     ]
     assert (1, 1) == (len(lock_installs), len(project_installs))
+
+
+def test_deploy_lock_has_celery_and_no_test_tools() -> None:
+    """The image's lock carries the Celery provider and leaves pytest, ruff and mypy out."""
+    names = set(re.findall(r"^([A-Za-z0-9_.-]+)==", LOCK.read_text(encoding="utf-8"), re.M))
+    assert {"apache-airflow-providers-celery", "celery", "redis"} <= names
+    assert set() == names & {"pytest", "ruff", "mypy"}
+
+
+def test_deploy_lock_agrees_with_the_test_lock() -> None:
+    """Every package both locks pin has the same version, so the image runs what was tested."""
+
+    def pins(path: Path) -> dict[str, str]:
+        text = path.read_text(encoding="utf-8")
+        return dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\;]+)", text, re.M))
+
+    deploy, tested = pins(LOCK), pins(ROOT / "requirements" / "lock.txt")
+    assert {} == {n: (v, tested[n]) for n, v in deploy.items() if n in tested and tested[n] != v}
 
 
 def test_dockerfile_airflow_and_python_versions_match_the_lock() -> None:

@@ -80,6 +80,25 @@ class TokenStore:
                     del self._tokens[token]
 
 
+class IssuesTokens:
+    """What a sandbox app with a `TokenStore` offers tests: token lifetime and revocation."""
+
+    tokens: TokenStore
+
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of new tokens in seconds; lower it to make clients refresh."""
+        return self.tokens.ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.tokens.ttl = seconds
+
+    def revoke_tokens(self, tenant: str | None = None) -> None:
+        """Expire every issued token (of one tenant): the next API call gets a 401."""
+        self.tokens.revoke(tenant)
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
     """A request header, whatever its case."""
     wanted = name.lower()

@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.sandbox._oauth import TokenStore, client_credentials_grant
+from hub.sandbox._oauth import IssuesTokens, TokenStore, client_credentials_grant
 from hub.sandbox.population import (
     Group,
     GroupRole,
@@ -843,7 +843,7 @@ def _imsx(status: int, minor: str, description: str) -> Response:
     return json_response(body, status)
 
 
-class OneRosterApp:
+class OneRosterApp(IssuesTokens):
     """The OneRoster 1.2 provider of every sandbox tenant, mounted as vendor `oneroster`."""
 
     def __init__(
@@ -874,19 +874,6 @@ class OneRosterApp:
         """The app for tenants generated from the population at `scale` people each."""
         data = {t: OneRosterTenant(generate(t, scale, seed)) for t in tenants}
         return cls(data, clients=clients, token_ttl=token_ttl)
-
-    @property
-    def token_ttl(self) -> float:
-        """Lifetime of new tokens in seconds; lower it to make clients refresh."""
-        return self.tokens.ttl
-
-    @token_ttl.setter
-    def token_ttl(self, seconds: float) -> None:
-        self.tokens.ttl = seconds
-
-    def revoke_tokens(self, tenant: str | None = None) -> None:
-        """Expire every issued token (of one tenant): the next API call gets a 401."""
-        self.tokens.revoke(tenant)
 
     # -- requests ---------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from hub.sandbox._oauth import TokenStore, client_credentials_grant
+from hub.sandbox._oauth import IssuesTokens, TokenStore, client_credentials_grant
 from hub.sandbox.swedish import (
     SWEDISH_TENANTS,
     PersonKind,
@@ -480,7 +480,7 @@ def _decode_token(token: str) -> dict[str, Any]:
     return state
 
 
-class SS12000App:
+class SS12000App(IssuesTokens):
     """The SS 12000 API of every Swedish sandbox tenant, mounted as vendor `ss12000`."""
 
     def __init__(
@@ -516,19 +516,6 @@ class SS12000App:
         """The app for Swedish tenants generated at `scale` pupils and staff each."""
         data = {t: SS12000Tenant(generate_swedish(t, scale, seed, faults=faults)) for t in tenants}
         return cls(data, clients=clients, token_ttl=token_ttl)
-
-    @property
-    def token_ttl(self) -> float:
-        """Lifetime of new tokens in seconds; lower it to make clients refresh."""
-        return self.tokens.ttl
-
-    @token_ttl.setter
-    def token_ttl(self, seconds: float) -> None:
-        self.tokens.ttl = seconds
-
-    def revoke_tokens(self, tenant: str | None = None) -> None:
-        """Expire every issued token (of one tenant): the next API call gets a 401."""
-        self.tokens.revoke(tenant)
 
     # -- requests ---------------------------------------------------------------------------
 

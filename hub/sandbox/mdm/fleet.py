@@ -30,13 +30,17 @@ import math
 import threading
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hub.sandbox._oauth import IssuesTokens, TokenStore
 from hub.sandbox.population import Role, SchoolLevel, SchoolOwner, Unit
+
+if TYPE_CHECKING:
+    from hub.sandbox.mdm.credentials import MdmCredentials
 
 __all__ = ["DeviceFacts", "Fleet", "Profile", "Table"]
 
@@ -446,3 +450,21 @@ def _os_key(model: str) -> str:
     if "macbook" in name or name.startswith("imac") or name.startswith("mac "):
         return "mac"
     return "windows"
+
+
+class FleetApp(IssuesTokens):
+    """A sandbox MDM app: the tenants' fleets, their credentials and the app's token store."""
+
+    token_prefix = ""
+
+    def __init__(
+        self,
+        fleets: Mapping[str, Fleet],
+        *,
+        credentials: Mapping[str, MdmCredentials],
+        token_ttl: float = 3600.0,
+    ) -> None:
+        self.fleets = dict(fleets)
+        self.tenants = tuple(self.fleets)
+        self.credentials = dict(credentials)
+        self.tokens = TokenStore(token_ttl, prefix=self.token_prefix)

@@ -30,7 +30,6 @@ from typing import Any
 
 from google.auth import jwt
 
-from hub.sandbox._oauth import TokenStore
 from hub.sandbox.mdm._common import device_guid, guid_index
 from hub.sandbox.mdm.credentials import (
     GOOGLE_SCOPE,
@@ -38,7 +37,7 @@ from hub.sandbox.mdm.credentials import (
     google_customer_id,
     google_subject,
 )
-from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, Profile, Table
+from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["GoogleAdminApp", "google_error", "rate_limit_body"]
@@ -98,8 +97,10 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class GoogleAdminApp:
+class GoogleAdminApp(FleetApp):
     """The Google Workspace of every sandbox tenant, mounted as `google`."""
+
+    token_prefix = "ya29."
 
     def __init__(
         self,
@@ -108,10 +109,7 @@ class GoogleAdminApp:
         credentials: Mapping[str, MdmCredentials],
         token_ttl: float = 3600.0,
     ) -> None:
-        self.fleets = dict(fleets)
-        self.tenants = tuple(self.fleets)
-        self.credentials = dict(credentials)
-        self.tokens = TokenStore(token_ttl, prefix="ya29.")
+        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
         self._public_keys = {t: c.google_public_key for t, c in self.credentials.items()}
         self._listings: dict[tuple[str, str, bool, int], Sequence[int]] = {}
 
@@ -122,10 +120,6 @@ class GoogleAdminApp:
     def index_of(self, tenant: str, device_id: str) -> int:
         """The row a deviceId names; KeyError if none."""
         return guid_index(self.fleets[tenant].tag, TABLE_CODE, device_id)
-
-    def revoke_tokens(self, tenant: str | None = None) -> None:
-        """Expire every token (of one tenant)."""
-        self.tokens.revoke(tenant)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -296,7 +290,7 @@ class GoogleAdminApp:
             self.revoke_tokens(tenant)
             return {"revoked": True}
         if action == "token_ttl":
-            self.tokens.ttl = float(data["seconds"])
+            self.token_ttl = float(data["seconds"])
             return {"token_ttl": self.tokens.ttl}
         fleet, index = self.fleets[tenant], self.index_of(tenant, data["device_id"])
         if action == "reassign":

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.sandbox._oauth import TokenStore, client_of
+from hub.sandbox._oauth import client_of
 from hub.sandbox.mdm._common import device_guid, guid_index, user_guid
 from hub.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
-    MdmCredentials,
     intune_client_id,
     intune_directory_id,
 )
-from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, Profile, Table
+from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["MANAGED_DEVICE_PROPERTIES", "GraphApp"]
@@ -101,20 +99,10 @@ def _identity_error(status: int, error: str, code: int, description: str) -> Res
     )
 
 
-class GraphApp:
+class GraphApp(FleetApp):
     """Intune's part of Microsoft Graph for every sandbox tenant, mounted as `intune`."""
 
-    def __init__(
-        self,
-        fleets: Mapping[str, Fleet],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 3600.0,
-    ) -> None:
-        self.fleets = dict(fleets)
-        self.tenants = tuple(self.fleets)
-        self.credentials = dict(credentials)
-        self.tokens = TokenStore(token_ttl, prefix="eyJ0eXAiOiJKV1Qi.")
+    token_prefix = "eyJ0eXAiOiJKV1Qi."
 
     # -- identifiers -------------------------------------------------------------------------
 
@@ -268,10 +256,10 @@ class GraphApp:
         """`reassign`, `retire`, `modify` (by `device_id`), `revoke_tokens` or `token_ttl`."""
         data = payload or {}
         if action == "revoke_tokens":
-            self.tokens.revoke(tenant)
+            self.revoke_tokens(tenant)
             return {"revoked": True}
         if action == "token_ttl":
-            self.tokens.ttl = float(data["seconds"])
+            self.token_ttl = float(data["seconds"])
             return {"token_ttl": self.tokens.ttl}
         fleet, index = self.fleets[tenant], self.index_of(tenant, data["device_id"])
         if action == "reassign":

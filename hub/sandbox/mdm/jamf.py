@@ -28,10 +28,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.sandbox._oauth import TokenStore, basic, bearer, client_of
+from hub.sandbox._oauth import basic, bearer, client_of
 from hub.sandbox.mdm._common import user_guid
 from hub.sandbox.mdm.credentials import JAMF_USER, MdmCredentials, jamf_client_id
-from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, Table
+from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Table
 from hub.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["ENDPOINTS", "JamfApp"]
@@ -87,7 +87,7 @@ def jamf_error(status: int, code: str, description: str, field: str | None = Non
     )
 
 
-class JamfApp:
+class JamfApp(FleetApp):
     """The Jamf Pro server of every sandbox tenant, mounted as `jamf`."""
 
     def __init__(
@@ -97,10 +97,7 @@ class JamfApp:
         credentials: Mapping[str, MdmCredentials],
         token_ttl: float = 1800.0,
     ) -> None:
-        self.fleets = dict(fleets)
-        self.tenants = tuple(self.fleets)
-        self.credentials = dict(credentials)
-        self.tokens = TokenStore(token_ttl)
+        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
         #: Seconds each inventory request takes (a slow server shows the client's concurrency).
         self.latency = 0.0
         self.removed: set[str] = set()
@@ -112,10 +109,6 @@ class JamfApp:
         self.max_in_flight: dict[str, int] = dict.fromkeys(self.tenants, 0)
         #: Tokens renewed with keep-alive, per tenant.
         self.keep_alives: dict[str, int] = dict.fromkeys(self.tenants, 0)
-
-    def revoke_tokens(self, tenant: str | None = None) -> None:
-        """Expire every token (of one tenant): the next call gets a 401."""
-        self.tokens.revoke(tenant)
 
     def repeat_pages(self, tenant: str, times: int = -1) -> None:
         """Serve page 0 whatever `page` says, for the next `times` inventory requests."""
@@ -430,7 +423,7 @@ class JamfApp:
         if action == "revoke_tokens":
             self.revoke_tokens(tenant)
         elif action == "token_ttl":
-            self.tokens.ttl = float(data["seconds"])
+            self.token_ttl = float(data["seconds"])
         elif action == "latency":
             self.latency = float(data["seconds"])
         elif action == "repeat_pages":

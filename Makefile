@@ -18,7 +18,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 
-DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven
+DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: help install system-deps run test lint schemas bench down clean lock
@@ -39,7 +39,8 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the sandbox and the tests run: slapd for the directory, PostgreSQL for
-# the production store path, a JDK and Maven for the local Kafka broker.
+# the production store path, a JDK and Maven for the local Kafka broker, Chromium and its
+# WebDriver for the browser test of the Airflow plugin (no browser download at run time).
 system-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
@@ -47,6 +48,8 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \

@@ -325,11 +325,30 @@ class FollowupSettings(_Model):
     consumer_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")] = "skolehub-followup"
 
 
+_ROLE = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class WebSettings(_Model):
+    """Which roles of Airflow's auth manager may act on the hub's pages in Airflow.
+
+    Every page needs an authenticated Airflow user; these lists add a role floor for the
+    actions that expose more. Names compare without case, so SimpleAuthManager's
+    `viewer`/`user`/`op`/`admin` and FAB's `Viewer`/`Op`/`Admin` both match.
+    """
+
+    extract_roles: tuple[_ROLE, ...] = ("op", "admin")
+    identified_extract_roles: tuple[_ROLE, ...] = ("admin",)
+    approve_roles: tuple[_ROLE, ...] = ("op", "admin")
+    #: Warn in the health report when a source's last successful sync is older than this.
+    max_sync_age_hours: Annotated[float, Field(gt=0)] = 26.0
+
+
 class HubSettings(_Model):
     """The whole of hub.yaml."""
 
     kafka: KafkaSettings = KafkaSettings()
     followup: FollowupSettings = FollowupSettings()
+    web: WebSettings = WebSettings()
     database_url: str | None = None
     tenants: tuple[TenantSettings, ...]
 

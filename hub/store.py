@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +84,19 @@ source_bookmarks = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+deletion_approvals = sa.Table(
+    "deletion_approvals",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),  # the held run that was approved
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("planned_deletes", sa.Integer, nullable=False),
+    sa.Column("entities_before", sa.Integer, nullable=False),
+    sa.Column("approved_by", sa.String(128), nullable=False),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_by_run", sa.String(64)),  # the later run that published the deletes
+)
+
 #: `op` of a staged dead-letter record (a rejected source record, not an entity change).
 DEAD_LETTER = "x"
 
@@ -109,6 +122,26 @@ class Staged:
     before: str | None
     changed: tuple[str, ...]
     reason: str | None = None
+
+
+class ApprovalError(Exception):
+    """A held run cannot be approved (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An operator's approval of a held run's deletions, waiting for the next sync to use it.
+
+    It covers up to `planned_deletes` deletions: the numbers the approver saw.
+    """
+
+    run_id: str
+    tenant: str
+    source: str
+    planned_deletes: int
+    entities_before: int
+    approved_by: str
+    approved_at: datetime
 
 
 def now() -> datetime:
@@ -182,6 +215,119 @@ class StateStore:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def latest_runs(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The latest run of every (tenant, source), with an unused approval if it has one."""
+        r, a = sync_runs.c, deletion_approvals.c
+        newest = (
+            sa.select(r.tenant, r.source, sa.func.max(r.started_at).label("started_at"))
+            .group_by(r.tenant, r.source)
+            .subquery()
+        )
+        query = (
+            sa.select(sync_runs, a.approved_at, a.used_by_run)
+            .join(
+                newest,
+                sa.and_(
+                    r.tenant == newest.c.tenant,
+                    r.source == newest.c.source,
+                    r.started_at == newest.c.started_at,
+                ),
+            )
+            .outerjoin(deletion_approvals, a.run_id == r.run_id)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        for row in rows:
+            for name in ("started_at", "finished_at", "approved_at"):
+                if row[name] is not None:
+                    row[name] = _aware(row[name])
+        return {(row["tenant"], row["source"]): row for row in rows}
+
+    def last_successes(self) -> dict[tuple[str, str], datetime]:
+        """When each (tenant, source) last finished a successful run."""
+        r = sync_runs.c
+        query = (
+            sa.select(r.tenant, r.source, sa.func.max(r.finished_at))
+            .where(r.status == "success")
+            .group_by(r.tenant, r.source)
+        )
+        with self.engine.connect() as conn:
+            return {(t, s): _aware(at) for t, s, at in conn.execute(query) if at is not None}
+
+    def approve_held_run(self, run_id: str, approved_by: str) -> Approval:
+        """Record that `approved_by` approves a held run's deletions for the next sync.
+
+        Only the latest run of its source can be approved, and only while it is held.
+        """
+        if not approved_by.strip():
+            raise ApprovalError("an approval must name who approves")
+        with self.engine.begin() as conn:
+            run = conn.execute(sa.select(sync_runs).where(sync_runs.c.run_id == run_id)).first()
+            if run is None:
+                raise ApprovalError(f"no sync run {run_id!r}")
+            if run.status != "held":
+                raise ApprovalError(f"run {run_id} is {run.status}, not held: nothing to approve")
+            latest = conn.execute(
+                sa.select(sync_runs.c.run_id)
+                .where(sync_runs.c.tenant == run.tenant, sync_runs.c.source == run.source)
+                .order_by(sync_runs.c.started_at.desc())
+                .limit(1)
+            ).scalar_one()
+            if latest != run_id:
+                raise ApprovalError(
+                    f"run {run_id} is not the latest run of {run.tenant}/{run.source} "
+                    f"({latest} is); approve that one"
+                )
+            approval = Approval(
+                run_id=run_id,
+                tenant=run.tenant,
+                source=run.source,
+                planned_deletes=run.planned_deletes,
+                entities_before=run.entities_before,
+                approved_by=approved_by,
+                approved_at=now(),
+            )
+            conn.execute(
+                upsert(self.engine, deletion_approvals), [{**asdict(approval), "used_by_run": None}]
+            )
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.run_id == run_id)
+                .values(approved_by=approved_by)
+            )
+        return approval
+
+    def open_approval(self, tenant: str, source: str) -> Approval | None:
+        """The newest approval of a source that no sync has used yet."""
+        a = deletion_approvals.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(deletion_approvals)
+                .where(a.tenant == tenant, a.source == source, a.used_by_run.is_(None))
+                .order_by(a.approved_at.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return Approval(
+            run_id=row.run_id,
+            tenant=row.tenant,
+            source=row.source,
+            planned_deletes=row.planned_deletes,
+            entities_before=row.entities_before,
+            approved_by=row.approved_by,
+            approved_at=_aware(row.approved_at),
+        )
+
+    def use_approval(self, approval: Approval, run_id: str) -> None:
+        """Mark an approval used by the run that published its deletions."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deletion_approvals.update()
+                .where(deletion_approvals.c.run_id == approval.run_id)
+                .values(used_by_run=run_id)
+            )
+
     def last_full_success(self, tenant: str, source: str) -> datetime | None:
         """When the last successful full run of a source started, if there was one."""
         with self.engine.connect() as conn:
@@ -193,9 +339,7 @@ class StateStore:
                     sync_runs.c.status == "success",
                 )
             ).scalar_one_or_none()
-        if value is not None and value.tzinfo is None:  # SQLite drops the zone
-            value = value.replace(tzinfo=UTC)
-        return value
+        return None if value is None else _aware(value)
 
     # -- bookmarks ----------------------------------------------------------------------
 
@@ -400,6 +544,11 @@ def upsert(engine: sa.Engine, table: sa.Table, keys: list[str] | None = None) ->
     stmt = dialect.insert(table)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored timestamp with its UTC zone (SQLite drops the zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -37,7 +37,7 @@ from hub.kafka_io import (
 )
 from hub.settings import HubSettings, SettingsError, TenantSettings
 from hub.sources import build_source
-from hub.store import DEAD_LETTER, Known, Staged, StateStore, now
+from hub.store import DEAD_LETTER, Approval, Known, Staged, StateStore, now
 from schemas.entities import Entity
 from schemas.envelope import CloudEventHeaders, Op
 
@@ -136,11 +136,14 @@ class SyncRunner:
             log.info("sync_started", full=is_full)
             with source:
                 self._read(source, report, is_full)
-            self._guard(tenant, report, approve_deletes)
+            approval = self._guard(tenant, report, approve_deletes)
             self._publish(source, report, tenant)
             self.store.save_bookmarks(tenant_id, source_id, source.bookmarks)
             report.status = "success"
-            if approve_deletes and report.planned_deletes:
+            if approval is not None:
+                self.store.use_approval(approval, run_id)
+                approved_by = approval.approved_by
+            elif approve_deletes and report.planned_deletes:
                 approved_by = approved_by or getpass.getuser()
         except DeletionGuardTripped as exc:
             report.status, report.error = "held", str(exc)
@@ -304,17 +307,39 @@ class SyncRunner:
             item.reason,
         )
 
-    def _guard(self, tenant: TenantSettings, report: SyncReport, approved: bool) -> None:
+    def _guard(self, tenant: TenantSettings, report: SyncReport, approved: bool) -> Approval | None:
+        """Hold a run that deletes too much, unless it was approved.
+
+        Approval comes from the caller (`--approve-deletes`) or from an operator's stored
+        approval of the held run before this one (the Airflow run overview), which covers
+        up to the deletions that run planned; the stored approval is returned to be used up.
+        """
         report.entities_before = self.store.count(report.tenant, report.source)
         # Counted as staged: a run's `created` etc. become final only once published.
         guard = tenant.deletion_guard
         share = report.planned_deletes / report.entities_before if report.entities_before else 0
-        if not approved and (report.planned_deletes > guard.max_deletes or share > guard.max_share):
-            raise DeletionGuardTripped(
-                f"would delete {report.planned_deletes} of {report.entities_before} entities "
-                f"({share:.0%}); the limit is {guard.max_deletes} or {guard.max_share:.0%}. "
-                f"Approve with `hub sync {report.tenant} {report.source} --approve-deletes`"
+        if approved or (report.planned_deletes <= guard.max_deletes and share <= guard.max_share):
+            return None
+        stored = self.store.open_approval(report.tenant, report.source)
+        if stored is not None and report.planned_deletes <= stored.planned_deletes:
+            log.info(
+                "deletions_approved",
+                approved_by=stored.approved_by,
+                held_run=stored.run_id,
+                planned_deletes=report.planned_deletes,
             )
+            return stored
+        covers = (
+            f"; {stored.approved_by}'s approval covers only {stored.planned_deletes}"
+            if stored is not None
+            else ""
+        )
+        raise DeletionGuardTripped(
+            f"would delete {report.planned_deletes} of {report.entities_before} entities "
+            f"({share:.0%}); the limit is {guard.max_deletes} or {guard.max_share:.0%}{covers}. "
+            f"Approve the held run in the Skolehub run overview in Airflow, or run "
+            f"`hub sync {report.tenant} {report.source} --approve-deletes`"
+        )
 
     def _publish(self, source: Source, report: SyncReport, tenant: TenantSettings) -> None:
         total = report.created + report.updated + report.unchanged + report.dead_lettered

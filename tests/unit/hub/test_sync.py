@@ -241,3 +241,60 @@ def test_changed_fields_are_sorted_and_skip_source_modified():
     before = {"a": 1, "b": 2, "source_modified": "x"}
     after = {"a": 1, "b": 3, "c": 4, "source_modified": "y"}
     assert ("b", "c") == changed_fields(before, after)
+
+
+def test_a_stored_approval_releases_the_next_sync_and_is_used_once(store: StateStore):
+    """An operator's approval of a held run lets the next run publish up to those deletions."""
+    run(store, people(10))
+    held, _ = run(store, people(4))
+    approval = store.approve_held_run(held.run_id, "operator")
+    assert "operator" == store.runs("t")[0]["approved_by"]
+
+    report, pub = run(store, people(4))
+    assert ("success", 6, "operator") == (
+        report.status,
+        report.deleted,
+        store.runs("t")[0]["approved_by"],
+    )
+    assert 6 == sum(1 for v in pub.values() if v["op"] == "d")
+    assert store.open_approval("t", "mem") is None
+    assert approval.planned_deletes == 6
+
+
+def test_a_stored_approval_covers_no_more_than_the_deletions_approved(store: StateStore):
+    """A later run that would delete more than was approved is held again, and says why."""
+    run(store, people(10))
+    held, _ = run(store, people(4))
+    store.approve_held_run(held.run_id, "operator")
+    report, pub = run(store, people(3))
+    assert ("held", 7, []) == (report.status, report.planned_deletes, pub.records)
+    assert "operator's approval covers only 6" in report.error
+    assert store.open_approval("t", "mem") is not None
+
+
+@pytest.mark.parametrize("status", ["success", "failed"])
+def test_only_a_held_run_can_be_approved(store: StateStore, status: str):
+    """Approving a run that is not held, or unknown, or by nobody, is refused with a reason."""
+    from hub.store import ApprovalError
+
+    report, _ = run(store, people(3))
+    if status == "failed":
+        store.finish_run(report.run_id, "failed")
+    with pytest.raises(ApprovalError, match=f"is {status}, not held"):
+        store.approve_held_run(report.run_id, "operator")
+    with pytest.raises(ApprovalError, match="no sync run"):
+        store.approve_held_run("nope", "operator")
+    with pytest.raises(ApprovalError, match="must name who"):
+        store.approve_held_run(report.run_id, " ")
+
+
+def test_only_the_latest_held_run_can_be_approved(store: StateStore):
+    """An older held run was superseded; approving it would approve numbers nobody saw last."""
+    from hub.store import ApprovalError
+
+    run(store, people(10))
+    first, _ = run(store, people(4))
+    second, _ = run(store, people(4))
+    with pytest.raises(ApprovalError, match=f"{second.run_id} is"):
+        store.approve_held_run(first.run_id, "operator")
+    assert "operator" == store.approve_held_run(second.run_id, "operator").approved_by

@@ -12,6 +12,7 @@ import os
 import secrets as secrets_module
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,11 @@ from hub.sandbox.mdm import mdm_source_configs
 from hub.sandbox.mdm import secrets_env as mdm_secrets
 from hub.sandbox.oneroster import oneroster_source_config
 from hub.sandbox.oneroster import secrets_env as oneroster_secrets
-from hub.sandbox.population import SchoolOwner, generate
+from hub.sandbox.population import generate
+from hub.sandbox.roster import Roster, roster, sandbox_policy
 from hub.sandbox.slapd import SlapdServer
 from hub.sandbox.ss12000 import secrets_env as ss12000_secrets
-from hub.sandbox.ss12000 import swedish_tenants
-from hub.sandbox.ss12000 import tenant_config as ss12000_tenant
+from hub.sandbox.ss12000 import ss12000_source_config, swedish_tenants
 from hub.sandbox.ss12000 import tenant_summary as ss12000_summary
 from hub.sandbox.webserver import detached_status, start_detached, stop_detached
 from hub.settings import SettingsError, parse_settings, var_dir
@@ -121,15 +122,17 @@ def sandbox_up(
     stop_detached(web_home)  # the vendor APIs restart in seconds, always with current code
     web = start_detached(web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port)
     owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
+    # Every tenant has a OneRoster LMS and the three MDMs, built from its own people.
     secrets = _read_env(home / "secrets.env")
     secrets.setdefault("HUB_HMAC_KEY", secrets_module.token_urlsafe(32))
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
-    secrets.update(oneroster_secrets(web_home, norwegian))
+    secrets.update(oneroster_secrets(web_home, tenant_ids))
     secrets.update(ss12000_secrets(web_home, swedish))
-    secrets.update(mdm_secrets(web_home, norwegian))
+    secrets.update(mdm_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
-    config = _sandbox_config(server, str(web["url"]), owners, swedish)
+    registers = [roster(t, scale, seed) for t in swedish]
+    config = _sandbox_config(server, str(web["url"]), owners, registers)
     config_file.write_text(config, encoding="utf-8")
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
@@ -157,8 +160,9 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def _sandbox_config(
-    server: SlapdServer, web_url: str, owners: list[SchoolOwner], swedish: list[str]
+    server: SlapdServer, web_url: str, owners: Sequence[Roster], swedish: Sequence[Roster]
 ) -> str:
+    """hub.yaml for the Norwegian `owners` (Feide directory) and `swedish` ones (SS 12000)."""
     kafka = local_kafka().status()
     config: dict[str, Any] = {
         "kafka": {
@@ -168,29 +172,29 @@ def _sandbox_config(
             "replication_factor": 1,
         },
         "tenants": [
-            {
-                "id": owner.tenant,
-                "name": owner.name,
-                "country": "NO",
-                # The sandbox MDMs name units by acronym in some hints (Intune categories).
-                "policy": {"unit_aliases": {u.acronym: u.feide_id for u in owner.units}},
-                "sources": [
-                    {
-                        "type": "feide_ldap",
-                        "id": "feide",
-                        "uri": server.uri,
-                        "base_dn": tenant_dn(owner.tenant, server.suffix),
-                        "bind_dn": server.reader_dn,
-                        "secret": {"env": LDAP_PASSWORD_ENV},
-                        "page_size": 500,
-                    },
-                    oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
-                    *mdm_source_configs(owner.tenant, web_url),
-                ],
-            }
+            _tenant_entry(
+                owner,
+                {
+                    "type": "feide_ldap",
+                    "id": "feide",
+                    "uri": server.uri,
+                    "base_dn": tenant_dn(owner.tenant, server.suffix),
+                    "bind_dn": server.reader_dn,
+                    "secret": {"env": LDAP_PASSWORD_ENV},
+                    "page_size": 500,
+                },
+                web_url,
+            )
             for owner in owners
         ]
-        + [ss12000_tenant(t, f"{web_url}/{t}/ss12000") for t in swedish],
+        + [
+            _tenant_entry(
+                owner,
+                ss12000_source_config(owner.tenant, f"{web_url}/{owner.tenant}/ss12000"),
+                web_url,
+            )
+            for owner in swedish
+        ],
     }
     parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file
     header = (
@@ -198,6 +202,21 @@ def _sandbox_config(
         "# `hub sandbox up`. Secrets are not here: see HUB_ENV_FILE (sandbox/secrets.env).\n"
     )
     return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def _tenant_entry(owner: Roster, directory: dict[str, Any], web_url: str) -> dict[str, Any]:
+    """A hub.yaml tenant: its directory source, then its LMS and MDMs on the web server."""
+    return {
+        "id": owner.tenant,
+        "name": owner.name,
+        "country": owner.country,
+        "policy": sandbox_policy(owner),
+        "sources": [
+            directory,
+            oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
+            *mdm_source_configs(owner.tenant, web_url),
+        ],
+    }
 
 
 def sandbox_down() -> None:

@@ -267,6 +267,8 @@ class StateStore:
                 raise ApprovalError(f"no sync run {run_id!r}")
             if run.status != "held":
                 raise ApprovalError(f"run {run_id} is {run.status}, not held: nothing to approve")
+            if run.approved_by:
+                raise ApprovalError(f"run {run_id} was already approved by {run.approved_by}")
             latest = conn.execute(
                 sa.select(sync_runs.c.run_id)
                 .where(sync_runs.c.tenant == run.tenant, sync_runs.c.source == run.source)

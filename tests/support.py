@@ -4,19 +4,50 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from connectors.base import Item, Source
+from connectors.errors import FatalError
 from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
 from hub.settings import HubSettings, parse_settings
 from hub.store import StateStore
 from hub.sync import SyncReport, SyncRunner
-from schemas import ENTITY_TYPES
+from schemas import ENTITY_TYPES, Group, Person
 from schemas.entities import Entity
+
+
+class MemorySource(Source):
+    """A source that yields whatever the test put in `items`."""
+
+    name = "test.memory"
+    system = "memory"
+    entity_types = (Person, Group)
+
+    def __init__(
+        self,
+        items: list[Item],
+        *,
+        fail_after: int | None = None,
+        tenant: str = "t",
+        source_id: str = "mem",
+    ) -> None:
+        super().__init__(tenant, source_id)
+        self.items = items
+        self.fail_after = fail_after
+
+    def check(self) -> None:
+        pass
+
+    def read(self) -> Iterator[Item]:
+        for number, item in enumerate(self.items):
+            if self.fail_after is not None and number == self.fail_after:
+                raise FatalError("source went away", connector=self.name)
+            yield item
 
 
 def unique_prefix() -> str:

@@ -1,11 +1,15 @@
 """The sandbox's OneRoster 1.2 provider: each tenant's learning platform, with OAuth 2.0.
 
-Built from `hub.sandbox.population.generate(tenant, scale, seed)`, so the LMS holds the
-same people as the directory: the same usernames and Feide identifiers for nearly all,
-while about 2 % have another username and no Feide identifier, 1 % no email and 1 % an
-upper-case Feide identifier, and a few external course instructors and some guardians
-exist only here, so matching has work to do. Every tenth person has a national identity
-number among their `userIds`, as some SIS exports do (the connector must hash it).
+Built from the tenant's generated owner (`hub.sandbox.roster.roster(tenant, scale, seed)`:
+a Norwegian population, or a Swedish owner's SS 12000 register), so the LMS holds the
+same people as the directory: the same usernames, e-mail addresses and eduPerson
+identifiers (`Feide`, or `eduPersonPrincipalName` in Sweden) for nearly all, while about
+2 % have another username and no such identifier, 1 % no email and 1 % an upper-case
+identifier, and a few external course instructors and some guardians exist only here, so
+matching has work to do. Every tenth person has a national identity number among their
+`userIds` (`NIN`, or `personnummer`), as some SIS exports do (the connector must hash it).
+Titles are in the owner's language (`LmsWords`): Swedish courses, terms and the pupils'
+digital competence (Skolverket's four aspects) for a Swedish owner.
 
 Next to the ordinary classes (homerooms and subject teaching groups from the population)
 every unit has staff competence-development classes tagged by area: digital didactics,
@@ -44,9 +48,9 @@ from hub.sandbox.population import (
     GroupRole,
     GroupType,
     Role,
-    SchoolOwner,
-    generate,
+    SchoolLevel,
 )
+from hub.sandbox.roster import Roster, roster
 from hub.sandbox.webserver import (
     Request,
     Response,
@@ -59,7 +63,9 @@ __all__ = [
     "COMPETENCE_COURSES",
     "DIGITAL_SKILLS_SOURCE",
     "KINDS",
+    "LMS_WORDS",
     "SCOPES",
+    "LmsWords",
     "OneRosterApp",
     "OneRosterTenant",
     "client_credentials",
@@ -142,6 +148,94 @@ COMPETENCE_COURSES: tuple[CompetenceCourse, ...] = (
 )  # fmt: skip
 DIGCOMPEDU_SOURCE = "DigCompEdu"
 
+
+@dataclass(frozen=True)
+class LmsWords:
+    """What a tenant's learning platform calls things, in the owner's language."""
+
+    school_year: str
+    #: Autumn and spring term titles (`{year}`).
+    terms: tuple[str, str]
+    #: Homeroom course titles (`{label}`: `grade_label` of the grade).
+    homeroom: str
+    grade_label: Callable[[int], str]
+    #: Subject names by a fragment of the subject code (`MAT` in `MAT0005`, `GRGRMAT01`).
+    subjects: Mapping[str, str]
+    #: (title, subject) of each competence course by code; missing: the course's own.
+    competence: Mapping[str, tuple[str, str]]
+    skills_title: str
+    completion_title: str
+    skills_source: str
+    skills_areas: tuple[str, ...]
+    #: Digital-skills objective ids: `<prefix><grade:02d>.<area>`.
+    skills_prefix: str
+    levels: Mapping[SchoolLevel, str]
+    eppn_type: str
+    nin_type: str
+    guardian_names: tuple[str, ...]
+    #: Username stem, family name, given names and e-mail domain of external instructors.
+    instructor: tuple[str, str, tuple[str, str], str]
+
+    def course(self, spec: CompetenceCourse) -> tuple[str, str]:
+        """A competence course's title and subject."""
+        return self.competence.get(spec.code, (spec.title, spec.subject))
+
+    def subject(self, code: str) -> str:
+        """The subject a subject code names."""
+        return next((name for part, name in self.subjects.items() if part in code), code[:3])
+
+
+LMS_WORDS: dict[str, LmsWords] = {
+    "NO": LmsWords(
+        school_year="Skoleåret {start}/{end:02d}",
+        terms=("Høst {year}", "Vår {year}"),
+        homeroom="Kontaktgruppe {label}",
+        grade_label=lambda grade: f"{grade}. trinn",
+        subjects={"MAT": "Matematikk", "NOR": "Norsk", "ENG": "Engelsk", "NAT": "Naturfag"},
+        competence={},
+        skills_title="Digitale ferdigheter – {title}",
+        completion_title="Fullført: {title}",
+        skills_source=DIGITAL_SKILLS_SOURCE,
+        skills_areas=DIGITAL_SKILLS_AREAS,
+        skills_prefix="trinn",
+        levels={level: level.value for level in SchoolLevel},
+        eppn_type="Feide",
+        nin_type="NIN",
+        guardian_names=("Anne", "Per", "Lise", "Geir", "Hilde", "Tor"),
+        instructor=("kursholder", "Kursholder", ("Ola", "Kari"), "kompetanse.example"),
+    ),
+    "SE": LmsWords(
+        school_year="Läsåret {start}/{end:02d}",
+        terms=("Hösttermin {year}", "Vårtermin {year}"),
+        homeroom="Mentorsgrupp {label}",
+        grade_label=lambda grade: (
+            "förskoleklass" if grade == 0 else f"åk {grade}" if grade < 10 else
+            f"gymnasiet år {grade - 10}"
+        ),
+        subjects={"MAT": "Matematik", "SVE": "Svenska"},
+        competence={
+            "KOMP-DIGDID": ("Digital didaktik i klassrummet", "Digital didaktik"),
+            "KOMP-LMS": ("Lärplattformen i praktiken", "Lärplattform"),
+            "KOMP-PROG": ("Programmering och robotik i undervisningen",
+                          "Programmering och robotik"),
+            "KOMP-INFOSEC": ("Informationssäkerhet – e-utbildning för alla anställda",
+                             "Informationssäkerhet"),
+        },
+        skills_title="Digital kompetens – {title}",
+        completion_title="Genomförd: {title}",
+        skills_source="skolverket:digital-kompetens",
+        skills_areas=("digitaliseringens-paverkan", "digitala-verktyg-och-medier",
+                      "kritiskt-och-ansvarsfullt", "losa-problem"),
+        skills_prefix="ak",
+        levels={SchoolLevel.PRESCHOOL: "förskola", SchoolLevel.PRIMARY: "grundskola",
+                SchoolLevel.UPPER_SECONDARY: "gymnasieskola"},
+        eppn_type="eduPersonPrincipalName",
+        nin_type="personnummer",
+        guardian_names=("Anna", "Per", "Lena", "Mats", "Eva", "Johan"),
+        instructor=("kursledare", "Kursledare", ("Anders", "Karin"), "kompetens.example"),
+    ),
+}  # fmt: skip
+
 _ROLES: dict[Role, str] = {
     Role.PUPIL: "student",
     Role.TEACHER: "teacher",
@@ -155,13 +249,17 @@ _ROLES: dict[Role, str] = {
 _TEACHING_ROLES = frozenset(
     {Role.TEACHER, Role.PRESCHOOL_TEACHER, Role.IT_PEDAGOGUE, Role.PRINCIPAL, Role.PRESCHOOL_HEAD}
 )
-_SUBJECTS = {"MAT": "Matematikk", "NOR": "Norsk", "ENG": "Engelsk", "NAT": "Naturfag"}
 _FILTER = re.compile(r"^\s*(\w+)\s*(<=|>=|!=|=|<|>|~)\s*'([^']*)'\s*$")
 _ENROLLMENT_ROLES = ("student", "teacher", "aide")
 
 
 def _hash(*parts: object) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode())
+
+
+def _grade_code(grade: int) -> str:
+    """A grade in OneRoster's vocabulary (CEDS): `KG` for the preschool class, else `01` on."""
+    return "KG" if grade == 0 else f"{grade:02d}"
 
 
 def _iso(stamp: float) -> str:
@@ -206,9 +304,10 @@ class _Table:
 class OneRosterTenant:
     """One tenant's OneRoster data: compact rows, rendered records, and changes."""
 
-    def __init__(self, owner: SchoolOwner) -> None:
+    def __init__(self, owner: Roster) -> None:
         self.owner = owner
         self.tenant = owner.tenant
+        self.words = LMS_WORDS[owner.country]
         self._tag = f"{zlib.crc32(owner.tenant.encode()):08x}"
         self._lock = threading.RLock()
         self._listings: OrderedDict[tuple[str, str, int], Sequence[int]] = OrderedDict()
@@ -358,7 +457,7 @@ class OneRosterTenant:
             course = (
                 self._homeroom_course[group.grade or 0]
                 if homeroom
-                else self._subject_course[group.grep_code]
+                else self._subject_course[(group.grep_code, group.grade)]
             )
             index = len(self._classes)
             self._classes.append(
@@ -381,7 +480,7 @@ class OneRosterTenant:
                 self._competence_class[(c, org)] = len(self._classes)
                 self._classes.append(
                     (
-                        f"{spec.title} – {unit.name}",
+                        f"{self.words.course(spec)[0]} – {unit.name}",
                         f"{spec.code}-{unit.acronym}",
                         False,
                         self._competence_course[c],
@@ -402,7 +501,10 @@ class OneRosterTenant:
             self._line_items.append((index, c))
 
         # people, enrollments and results
-        self._people: list[tuple[int, str, str, str, Role, tuple[int, ...], int | None, int]] = []
+        #: (seq, username, given, family, role, units, grade, variant, mail) per person
+        self._people: list[
+            tuple[int, str, str, str, Role, tuple[int, ...], int | None, int, str]
+        ] = []
         self._nins: dict[int, str] = {}
         self._guardians: list[int] = []
         enr_user, enr_class, enr_role = array("i"), array("i"), array("b")
@@ -430,6 +532,7 @@ class OneRosterTenant:
                     units,
                     person.grade,
                     variant,
+                    person.mail,
                 )
             )
             if variant % 10 == 7:
@@ -493,43 +596,46 @@ class OneRosterTenant:
         }
 
     def _build_courses(self) -> None:
+        words = self.words
         self._courses: list[dict[str, Any]] = []
         self._homeroom_course: dict[int, int] = {}
-        self._subject_course: dict[str, int] = {}
+        self._subject_course: dict[tuple[str, int | None], int] = {}
         self._competence_course: list[int] = []
         grades = sorted({g.grade for g in self.owner.groups if g.grade is not None})
         for grade in grades:
             self._homeroom_course[grade] = len(self._courses)
             self._courses.append(
                 {
-                    "title": f"Kontaktgruppe {grade}. trinn",
+                    "title": words.homeroom.format(label=words.grade_label(grade)),
                     "courseCode": f"KONTAKT{grade:02d}",
-                    "grades": [f"{grade:02d}"],
+                    "grades": [_grade_code(grade)],
                     "subjects": [],
                     "subjectCodes": [],
                 }
             )
         codes = sorted({(g.grep_code, g.grade) for g in self.owner.groups if g.grep_code})
         for code, level in codes:
-            self._subject_course[code] = len(self._courses)
-            subject = _SUBJECTS.get(code[:3], code[:3])
+            self._subject_course[(code, level)] = len(self._courses)
+            subject = words.subject(code)
+            label = "" if level is None else f" {words.grade_label(level)}"
             self._courses.append(
                 {
-                    "title": f"{subject} {level}. trinn",
+                    "title": f"{subject}{label}",
                     "courseCode": code,
-                    "grades": [f"{level:02d}"] if level else [],
+                    "grades": [_grade_code(level)] if level is not None else [],
                     "subjects": [subject],
                     "subjectCodes": [code],
                 }
             )
         for course in COMPETENCE_COURSES:
+            title, subject = words.course(course)
             self._competence_course.append(len(self._courses))
             self._courses.append(
                 {
-                    "title": course.title,
+                    "title": title,
                     "courseCode": course.code,
                     "grades": [],
-                    "subjects": [course.subject],
+                    "subjects": [subject],
                     "subjectCodes": [course.code],
                     "metadata": {
                         "tags": list(course.tags),
@@ -577,7 +683,7 @@ class OneRosterTenant:
             "identifier": unit.org_number,
             "parent": self._ref("orgs", 0, base),
             "children": [],
-            "metadata": {"level": unit.level.value},
+            "metadata": {"level": self.words.levels[unit.level]},
         }
 
     def _render_session(self, index: int, base: str) -> dict[str, Any]:
@@ -585,7 +691,7 @@ class OneRosterTenant:
         year = self._ref("academicSessions", 0, base)
         if index == 0:
             return {
-                "title": f"Skoleåret {start.year}/{end.year % 100:02d}",
+                "title": self.words.school_year.format(start=start.year, end=end.year % 100),
                 "type": "schoolYear",
                 "startDate": start.isoformat(),
                 "endDate": end.isoformat(),
@@ -596,7 +702,7 @@ class OneRosterTenant:
         term_start = start if autumn else date(end.year, 1, 1)
         term_end = date(start.year, 12, 31) if autumn else end
         return {
-            "title": f"{'Høst' if autumn else 'Vår'} {term_start.year}",
+            "title": self.words.terms[0 if autumn else 1].format(year=term_start.year),
             "type": "term",
             "startDate": term_start.isoformat(),
             "endDate": term_end.isoformat(),
@@ -618,7 +724,7 @@ class OneRosterTenant:
             "classCode": code,
             "classType": "homeroom" if homeroom else "scheduled",
             "location": self._units[org - 1].name,
-            "grades": [f"{grade:02d}"] if grade is not None else [],
+            "grades": [_grade_code(grade)] if grade is not None else [],
             "subjectCodes": [subject_code] if subject_code else [],
             "course": self._ref("courses", course, base),
             "school": self._ref("orgs", org, base),
@@ -626,23 +732,25 @@ class OneRosterTenant:
         }
 
     def _render_user(self, index: int, base: str) -> dict[str, Any]:
+        words = self.words
         if index >= self._first_instructor:
             k = index - self._first_instructor
+            stem, surname, names, domain = words.instructor
             return self._user_record(
-                username=f"kursholder{k + 1}",
-                given="Kari" if k % 2 else "Ola",
-                family=f"Kursholder {k + 1}",
+                username=f"{stem}{k + 1}",
+                given=names[k % 2],
+                family=f"{surname} {k + 1}",
                 role="teacher",
                 orgs=(0,),
                 grade=None,
                 user_ids=[{"type": "LMS", "identifier": f"ext{k + 1}"}],
-                email=f"kursholder{k + 1}@kompetanse.example",
+                email=f"{stem}{k + 1}@{domain}",
                 base=base,
             )
         if index >= self._first_guardian:
             pupil = self._people[self._guardians[index - self._first_guardian]]
             seq, _username, _given, family = pupil[0], pupil[1], pupil[2], pupil[3]
-            given = ("Anne", "Per", "Lise", "Geir", "Hilde", "Tor")[seq % 6]
+            given = words.guardian_names[seq % len(words.guardian_names)]
             return self._user_record(
                 username=None,
                 given=given,
@@ -655,20 +763,19 @@ class OneRosterTenant:
                 base=base,
                 agents=[self._ref("users", self._guardians[index - self._first_guardian], base)],
             )
-        seq, username, given, family, role, units, grade, variant = self._people[index]
-        realm = self.owner.realm
-        eppn = f"{username}@{realm}"
+        seq, username, given, family, role, units, grade, variant, mail = self._people[index]
+        eppn = f"{username}@{self.owner.realm}"
         lms_username = username
         user_ids: list[dict[str, str]] = []
-        if variant < 2:  # another username here, and no Feide identifier
+        if variant < 2:  # another username here, and no eduPerson identifier
             lms_username = f"{given}.{family.split()[-1]}".lower().replace(" ", "")
         elif variant == 3:
-            user_ids.append({"type": "Feide", "identifier": eppn.upper()})
+            user_ids.append({"type": words.eppn_type, "identifier": eppn.upper()})
         else:
-            user_ids.append({"type": "Feide", "identifier": eppn})
+            user_ids.append({"type": words.eppn_type, "identifier": eppn})
         user_ids.append({"type": "LMS", "identifier": f"lms{seq}"})
         if index in self._nins:
-            user_ids.append({"type": "NIN", "identifier": self._nins[index]})
+            user_ids.append({"type": words.nin_type, "identifier": self._nins[index]})
         return self._user_record(
             username=lms_username,
             given=given,
@@ -677,7 +784,7 @@ class OneRosterTenant:
             orgs=units,
             grade=grade,
             user_ids=user_ids,
-            email=None if variant == 2 else f"{username}@{realm}",
+            email=None if variant == 2 else mail,
             base=base,
         )
 
@@ -712,7 +819,7 @@ class OneRosterTenant:
             "roles": roles,
             "primaryOrg": roles[0]["org"] if roles else None,
             "email": email,
-            "grades": [f"{grade:02d}"] if grade is not None else [],
+            "grades": [_grade_code(grade)] if grade is not None else [],
             "agents": agents or [],
         }
 
@@ -734,21 +841,21 @@ class OneRosterTenant:
         klass, course = self._line_items[index]
         title, _code, _homeroom, _course, org, grade, _subject = self._classes[klass]
         start, end = self._school_year
+        words = self.words
         if course < 0:
             objectives = {
-                "source": DIGITAL_SKILLS_SOURCE,
-                "learningObjectiveIds": [
-                    f"trinn{grade or 0:02d}.{a}" for a in DIGITAL_SKILLS_AREAS
-                ],
+                "source": words.skills_source,
+                "learningObjectiveIds": [self._objective(grade, a) for a in words.skills_areas],
             }
-            item_title, low, high = f"Digitale ferdigheter – {title}", 0.0, 100.0
+            item_title, low, high = words.skills_title.format(title=title), 0.0, 100.0
         else:
             spec = COMPETENCE_COURSES[course]
             objectives = {
                 "source": DIGCOMPEDU_SOURCE,
                 "learningObjectiveIds": list(spec.objectives),
             }
-            item_title, low, high = f"Fullført: {spec.title}", 0.0, 1.0
+            course_title = words.course(spec)[0]
+            item_title, low, high = words.completion_title.format(title=course_title), 0.0, 1.0
         return {
             "title": item_title,
             "description": None,
@@ -760,6 +867,10 @@ class OneRosterTenant:
             "resultValueMax": high,
             "learningObjectiveSet": [objectives],
         }
+
+    def _objective(self, grade: int | None, area: str) -> str:
+        """A digital-skills learning objective id: `trinn05.produsere`, `ak07.losa-problem`."""
+        return f"{self.words.skills_prefix}{grade or 0:02d}.{area}"
 
     def _render_result(self, index: int, base: str) -> dict[str, Any]:
         items, users = self._results
@@ -773,20 +884,21 @@ class OneRosterTenant:
             "comment": None,
         }
         if course < 0:
-            grade = self._classes[klass][5] or 0
+            grade = self._classes[klass][5]
             if _hash(self.tenant, "skills", index) % 10 == 0:
                 return {**record, "scoreStatus": "not submitted", "score": None}
-            levels = [1 + _hash(self.tenant, index, a) % 4 for a in DIGITAL_SKILLS_AREAS]
+            areas = self.words.skills_areas
+            levels = [1 + _hash(self.tenant, index, a) % 4 for a in areas]
             return {
                 **record,
                 "scoreStatus": "fully graded",
                 "score": round(sum(levels) / len(levels) * 25, 1),
                 "learningObjectiveSet": [
                     {
-                        "source": DIGITAL_SKILLS_SOURCE,
+                        "source": self.words.skills_source,
                         "learningObjectiveResults": [
-                            {"learningObjectiveId": f"trinn{grade:02d}.{a}", "score": float(level)}
-                            for a, level in zip(DIGITAL_SKILLS_AREAS, levels, strict=True)
+                            {"learningObjectiveId": self._objective(grade, a), "score": float(n)}
+                            for a, n in zip(areas, levels, strict=True)
                         ],
                     }
                 ],
@@ -871,8 +983,8 @@ class OneRosterApp(IssuesTokens):
         clients: Mapping[str, tuple[str, str]],
         token_ttl: float = 3600.0,
     ) -> OneRosterApp:
-        """The app for tenants generated from the population at `scale` people each."""
-        data = {t: OneRosterTenant(generate(t, scale, seed)) for t in tenants}
+        """The app for tenants generated at `scale` people each (Norwegian or Swedish)."""
+        data = {t: OneRosterTenant(roster(t, scale, seed)) for t in tenants}
         return cls(data, clients=clients, token_ttl=token_ttl)
 
     # -- requests ---------------------------------------------------------------------------

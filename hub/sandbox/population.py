@@ -50,6 +50,7 @@ __all__ = [
     "SchoolLevel",
     "SchoolOwner",
     "Unit",
+    "eduperson_affiliations",
     "generate",
     "grade_urn",
     "group_urn",
@@ -116,6 +117,12 @@ _AFFILIATIONS: dict[Role, tuple[str, ...]] = {
     Role.CHILD: ("affiliate",),
 }
 _STAFF_AFFILIATIONS = ("staff", "employee", "member")
+
+
+def eduperson_affiliations(role: Role) -> tuple[str, ...]:
+    """A role's `eduPersonAffiliation` values, the primary one first (the eduPerson tree)."""
+    return _AFFILIATIONS.get(role, _STAFF_AFFILIATIONS)
+
 
 _GREP_GRADE = "http://psi.udir.no/laereplan/aarstrinn/aarstrinn{grade}"
 _GROUP_PREFIX = "urn:mace:feide.no:go:group"
@@ -299,6 +306,20 @@ class SchoolOwner:
         return f"NO{self.org_number}"
 
     @property
+    def country(self) -> str:
+        """Where the owner is: Norway."""
+        return "NO"
+
+    @property
+    def workspace_domain(self) -> str:
+        """The domain of the pupils' Google Workspace accounts: the Feide realm itself."""
+        return self.realm
+
+    def unit_aliases(self) -> dict[str, str]:
+        """Unit acronym (as the MDMs' hints spell it) → the directory's unit key (Feide id)."""
+        return {u.acronym: u.feide_id for u in self.units}
+
+    @property
     def pupil_count(self) -> int:
         """Pupils in all schools."""
         return sum(u.pupil_count for u in self.units)
@@ -404,8 +425,8 @@ class SchoolOwner:
             nin=nins.next(birth),
             password="".join(rng.choice(_PASSWORD_ALPHABET) for _ in range(16)),
             unit_org_numbers=(unit.org_number, *extra_units),
-            affiliations=_AFFILIATIONS.get(role, _STAFF_AFFILIATIONS),
-            primary_affiliation=_AFFILIATIONS.get(role, _STAFF_AFFILIATIONS)[0],
+            affiliations=eduperson_affiliations(role),
+            primary_affiliation=eduperson_affiliations(role)[0],
             memberships=memberships,
             entitlements=tuple(entitlements),
             grade=grade,

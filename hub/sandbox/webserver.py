@@ -1,8 +1,8 @@
 """The sandbox web server: one stdlib HTTP server for every simulated vendor API, with faults.
 
-Vendor apps (OneRoster now; MDM and SS 12000 later) are mounted under a vendor name and
-answer `/<tenant>/<vendor>/...`; each app gets a parsed `Request` and returns a `Response`
-(JSON and paging helpers below). The server answers `/_sandbox/...` itself:
+Vendor apps (OneRoster, SS 12000 and the MDMs: `sandbox_apps`) are mounted under a vendor
+name and answer `/<tenant>/<vendor>/...`; each app gets a parsed `Request` and returns a
+`Response` (JSON and paging helpers below). The server answers `/_sandbox/...` itself:
 
     GET    /_sandbox/health                       tenants and vendors served
     GET    /_sandbox/faults                       the fault plan, with hit counts
@@ -574,17 +574,17 @@ def sandbox_apps(
     """The standard vendor apps for these tenants, keyed by vendor name.
 
     OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.sandbox.ss12000`);
-    the MDMs (`intune`, `jamf`, `google`) when `mdm` holds each tenant's MDM credentials
-    (`hub.sandbox.mdm.mdm_credentials(home, tenants)`).
+    the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
+    (`hub.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
+    hold the people of its SS 12000 register (`hub.sandbox.roster`).
     """
     from hub.sandbox.oneroster import OneRosterApp
     from hub.sandbox.ss12000 import SS12000App, swedish_tenants
 
     swedish = swedish_tenants(tenants)
-    norwegian = [t for t in tenants if t not in swedish]  # their people are not Swedish
     apps: dict[str, App] = {
         "oneroster": OneRosterApp.generate(
-            norwegian, scale, seed, clients=clients, token_ttl=token_ttl
+            tenants, scale, seed, clients=clients, token_ttl=token_ttl
         )
     }
     if swedish:
@@ -594,7 +594,8 @@ def sandbox_apps(
     if mdm is not None:
         from hub.sandbox.mdm import mdm_apps
 
-        apps.update(mdm_apps(norwegian, scale, seed, credentials=mdm, token_ttl=token_ttl))
+        managed = [t for t in tenants if t in mdm]
+        apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
     return apps
 
 
@@ -751,15 +752,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
     from hub.sandbox.mdm import mdm_credentials
     from hub.sandbox.oneroster import client_credentials
-    from hub.sandbox.ss12000 import swedish_tenants
 
     tenants = [t.strip() for t in args.tenants.split(",") if t.strip()]
-    # The sandbox MDM fleets are built from the Norwegian population generator.
-    norwegian = [t for t in tenants if t not in swedish_tenants(tenants)]
     apps = sandbox_apps(
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
-        mdm=mdm_credentials(home, norwegian),
+        mdm=mdm_credentials(home, tenants),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from hub.sandbox.mdm import Fleet, Profile, Table
+from hub.sandbox.oneroster import OneRosterTenant
+from hub.sandbox.roster import roster
+from hub.sandbox.swedish import PersonKind, generate_swedish
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +71,109 @@ def test_sandbox_then_run_twice_publishes_then_nothing(tmp_path: Path, kafka_boo
         assert "0 failed" in check.stdout
     finally:
         hub(var, "sandbox", "down", bootstrap=kafka_bootstrap, check=False)
+
+
+def _rows(folder: Path, record: str) -> list[dict[str, str]]:
+    with (folder / f"{record}.csv").open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _infosec_completers(data: OneRosterTenant) -> int:
+    """LMS users with a fully graded result in an information-security e-learning class."""
+    classes = {
+        data.sourced_id("classes", i)
+        for i in range(data.count("classes"))
+        if data.record("classes", data.sourced_id("classes", i))["classCode"].startswith(
+            "KOMP-INFOSEC"
+        )
+    }
+    results = [data.record("results", data.sourced_id("results", i)) for i in
+               range(data.count("results"))]  # fmt: skip
+    return len(
+        {
+            r["student"]["sourcedId"]
+            for r in results
+            if r["class"]["sourcedId"] in classes and r["scoreStatus"] == "fully graded"
+        }
+    )
+
+
+def test_a_swedish_tenant_gets_device_and_competence_figures_from_its_sandbox(
+    tmp_path: Path, kafka_bootstrap: str
+):
+    """Solberga's follow-up counts its register's people, their devices and their courses.
+
+    The expected figures come from the sandbox generators (the SS 12000 register, the
+    MDM fleet and the LMS built from it), not from the hub's output.
+    """
+    var = tmp_path / "var"
+    scale = 300
+    try:
+        hub(var, "sandbox", "up", "--scale", str(scale), "--tenants", "nordby,solberga",
+            "--web-port", "0", bootstrap=kafka_bootstrap)  # fmt: skip
+        run = hub(var, "run", "--json", bootstrap=kafka_bootstrap)
+    finally:
+        hub(var, "sandbox", "down", bootstrap=kafka_bootstrap, check=False)
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    sources = {s["source"] for s in summary["syncs"] if s["tenant"] == "solberga"}
+    assert {"ss12000", "oneroster", "intune", "jamf", "chromebooks"} == sources
+    assert [] == [s for s in summary["syncs"] if s["status"] != "success" or not s["created"]]
+    followup = {f["tenant"]: f for f in summary["followup"]}
+    assert {"success"} == {f["status"] for f in followup.values()}
+    extract = Path(followup["solberga"]["extract"])
+
+    owner = generate_swedish("solberga", scale)
+    unit_key = {u.code: owner.uuid("organisations", u.index + 1) for u in owner.units}
+    heads: Counter[tuple[str, str]] = Counter()
+    for person in owner.people:
+        if person.kind is not PersonKind.CHILD:
+            population = "pupils" if person.kind is PersonKind.PUPIL else "staff"
+            heads[(unit_key[owner.units[person.unit].code], population)] += 1
+    for placement in owner.placements:
+        heads[(unit_key[owner.units[placement.unit].code], "preschool")] += 1
+    fleet = Fleet.build(roster("solberga", scale))
+    personal = {Profile.PUPIL_IPAD, Profile.TWIN_IPAD, Profile.PUPIL_CHROMEBOOK,
+                Profile.STAFF_LAPTOP, Profile.STAFF_MAC}  # fmt: skip
+    holders: dict[tuple[str, str], set[str]] = {}
+    shared_ipads: Counter[str] = Counter()
+    for table in Table:
+        for index in fleet.listing(table):
+            facts = fleet.facts(table, index)
+            key = unit_key[facts.unit.org_number]
+            if facts.profile is Profile.PRESCHOOL_IPAD:
+                shared_ipads[key] += 1
+            elif facts.profile in personal and facts.in_directory and facts.username:
+                population = "staff" if facts.profile.name.startswith("STAFF") else "pupils"
+                holders.setdefault((key, population), set()).add(facts.username)
+
+    coverage = _rows(extract, "device_coverage")
+    shown = [r for r in coverage if not r["suppressed"]]
+    assert heads == Counter({(r["unit_key"], r["population"]): int(r["headcount"]) for r in shown})
+    people = [r for r in shown if r["population"] != "preschool"]
+    with_device = {(r["unit_key"], r["population"]): int(r["people_with_device"]) for r in people}
+    assert [] == [k for k, n in with_device.items() if not 0 < n <= len(holders[k])]
+    assert sum(with_device.values()) >= 0.75 * sum(len(holders[k]) for k in with_device)
+    preschools = {r["unit_key"]: r for r in shown if r["population"] == "preschool"}
+    assert shared_ipads == Counter({k: int(r["shared_devices"]) for k, r in preschools.items()})
+    assert all(0 < int(r["devices"]) <= int(r["shared_devices"]) for r in preschools.values())
+    assert [math.ceil(u.child_count / fleet.preschool_ratio(u)) for u in fleet.units
+            if u.child_count] == [shared_ipads[unit_key[u.org_number]] for u in fleet.units
+                                  if u.child_count]  # fmt: skip
+
+    security = [
+        r for r in _rows(extract, "staff_competence") if r["area"] == "information_security"
+    ]
+    completed = _infosec_completers(OneRosterTenant(roster("solberga", scale)))
+    staff = owner.count(PersonKind.STAFF)
+    assert (staff, completed) == (
+        len(security),
+        sum(1 for r in security if r["completed"] == "true"),
+    )
+    measures = followup["solberga"]["measures"]
+    assert completed / staff == pytest.approx(
+        measures["competence_information_security_within_share"], abs=1e-4
+    )
+    assert 0 < measures["devices_per_pupil"] and 0 < measures["devices_per_staff"]
 
 
 def test_bad_config_exits_2_naming_the_field(tmp_path: Path, kafka_bootstrap: str):

@@ -2,8 +2,9 @@
 
 Each tenant's devices are one `Fleet` (see `fleet.py`: who has which device, and the
 follow-up's problems: old, stale, noncompliant, outdated, orphaned and doubly enrolled
-devices), built from the same generated people as the sandbox directory and LMS, and
-served by three vendor apps mounted on the sandbox web server:
+devices), built from the same generated people as the sandbox directory and LMS (a
+Norwegian tenant's Feide population, a Swedish tenant's SS 12000 register: see
+`hub.sandbox.roster`), and served by three vendor apps mounted on the sandbox web server:
 
     <server>/<tenant>/intune/...   GraphApp        (graph.py)
     <server>/<tenant>/jamf/...     JamfApp         (jamf.py)
@@ -36,7 +37,7 @@ from hub.sandbox.mdm.fleet import DeviceFacts, Fleet, Profile, Table
 from hub.sandbox.mdm.google import GoogleAdminApp, rate_limit_body
 from hub.sandbox.mdm.graph import GraphApp
 from hub.sandbox.mdm.jamf import JamfApp
-from hub.sandbox.population import generate
+from hub.sandbox.roster import roster
 
 __all__ = [
     "VENDORS",
@@ -74,7 +75,7 @@ def mdm_apps(
     reference: date | None = None,
 ) -> MdmApps:
     """The three MDM apps for generated tenants of `scale` people, sharing one fleet each."""
-    fleets = {t: Fleet.build(generate(t, scale, seed), reference) for t in tenants}
+    fleets = {t: Fleet.build(roster(t, scale, seed), reference) for t in tenants}
     return {
         "intune": GraphApp(fleets, credentials=credentials, token_ttl=token_ttl),
         "jamf": JamfApp(fleets, credentials=credentials, token_ttl=min(token_ttl, 1800.0)),

@@ -23,6 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hub.sandbox.swedish import SWEDISH_TENANTS
+
 __all__ = [
     "GOOGLE_SCOPE",
     "GRAPH_SCOPE",
@@ -68,8 +70,9 @@ def google_customer_id(tenant: str) -> str:
 
 
 def google_subject(tenant: str) -> str:
-    """The Workspace administrator the service account acts for."""
-    return f"mdm-admin@{tenant}.kommune.no"
+    """The Workspace administrator the service account acts for (Swedish: `skola.<t>.se`)."""
+    domain = f"skola.{tenant}.se" if tenant in SWEDISH_TENANTS else f"{tenant}.kommune.no"
+    return f"mdm-admin@{domain}"
 
 
 def google_client_email(tenant: str) -> str:

@@ -1,7 +1,10 @@
 """One sandbox tenant's devices across its three MDMs, derived from the generated people.
 
-`Fleet.build(owner)` walks `owner.people()` once and keeps, per MDM table, one compact row
-per device (owner, unit, profile, twin) in `array`s; everything else about a device
+`Fleet.build(owner)` takes any `hub.sandbox.roster.Roster`: a Norwegian `SchoolOwner`, or
+a Swedish owner's SS 12000 register (`swedish_roster`), whose F-class pupils get iPads
+like grades 1-4 and whose gymnasium pupils Chromebooks like grades 5-9. It walks
+`owner.people()` once and keeps, per MDM table, one compact row per device (owner, unit,
+profile, twin) in `array`s; everything else about a device
 (serial, model, OS, dates, compliance) is derived from a hash of (tenant, table, index)
 when a vendor app renders it, so a 100,000-person tenant holds a few megabytes.
 
@@ -19,6 +22,10 @@ What it looks like (the follow-up's questions have answers in it):
   iPadOS 15-16, macOS 12, Chromebooks past their auto-update expiration); about 7 %
   are noncompliant; 2 % are assigned to a username that is not in the directory.
 - About 4 % of the pupils' iPads are enrolled in Intune too (same serial, same user).
+- Users are named `<username>@<realm>` (Intune's UPN, Jamf's e-mail) except in Google,
+  whose accounts live in the owner's `workspace_domain` (for Swedish owners
+  `skola.<realm>`, so matching them needs the policy's domain rewrite). Category, org
+  unit and room names are in the owner's language (`Elev`/`Ansatt` or `Elev`/`Personal`).
 
 Changes for tests and demos: `reassign`, `retire` (the device disappears from its MDM)
 and per-device raw-field overlays (`modify`), each bumping the table's version.
@@ -37,12 +44,13 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any
 
 from hub.sandbox._oauth import IssuesTokens, TokenStore
-from hub.sandbox.population import Role, SchoolLevel, SchoolOwner, Unit
+from hub.sandbox.population import Role, SchoolLevel, Unit
+from hub.sandbox.roster import Roster
 
 if TYPE_CHECKING:
     from hub.sandbox.mdm.credentials import MdmCredentials
 
-__all__ = ["DeviceFacts", "Fleet", "Profile", "Table"]
+__all__ = ["DeviceFacts", "Fleet", "Profile", "Table", "Words"]
 
 
 class Table(StrEnum):
@@ -132,6 +140,32 @@ _OS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """What the vendor apps call things, in the owner's language."""
+
+    #: Intune device categories (after the unit acronym): pupils', staff's, shared.
+    pupil: str
+    staff: str
+    shared: str
+    #: Google org units under a school: the pupils' Chromebooks and the loaners.
+    pupils_unit: str
+    loans_unit: str
+    room: str
+    #: A Jamf building's street (`{place}`: the unit's first word), country, first postcode.
+    street: str
+    country: str
+    postcode: int
+
+
+WORDS = {
+    "NO": Words("Elev", "Ansatt", "Felles", "Elever", "Utlån", "Rom", "{place}veien",
+                "Norway", 7000),
+    "SE": Words("Elev", "Personal", "Gemensam", "Elever", "Lån", "Rum", "Skolvägen",
+                "Sweden", 17000),
+}  # fmt: skip
+
+
 def _hash(*parts: object) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode())
 
@@ -194,10 +228,11 @@ class _Columns:
 class Fleet:
     """One tenant's devices in Intune, Jamf and Google, as of `reference` (a UTC day)."""
 
-    def __init__(self, owner: SchoolOwner, reference: date | None = None) -> None:
+    def __init__(self, owner: Roster, reference: date | None = None) -> None:
         self.owner = owner
         self.tenant = owner.tenant
         self.realm = owner.realm
+        self.words = WORDS[owner.country]
         self.units: tuple[Unit, ...] = owner.units
         self.reference = reference or datetime.now(UTC).date()
         #: The moment the fleet is "as of": 06:00 UTC on the reference day.
@@ -217,8 +252,8 @@ class Fleet:
         self._build()
 
     @classmethod
-    def build(cls, owner: SchoolOwner, reference: date | None = None) -> Fleet:
-        """The fleet of a generated school owner."""
+    def build(cls, owner: Roster, reference: date | None = None) -> Fleet:
+        """The fleet of a generated school owner (Norwegian or Swedish)."""
         return cls(owner, reference)
 
     # -- building --------------------------------------------------------------------------
@@ -410,8 +445,12 @@ class Fleet:
         return self._directory
 
     def mail(self, username: str) -> str:
-        """The user's email address (and Feide identifier) in the tenant's realm."""
+        """The user's email address (and eduPersonPrincipalName) in the tenant's realm."""
         return f"{username}@{self.realm}"
+
+    def workspace_mail(self, username: str) -> str:
+        """The user's Google Workspace account (the owner's `workspace_domain`)."""
+        return f"{username}@{self.owner.workspace_domain}"
 
     # -- changes ---------------------------------------------------------------------------
 

@@ -305,13 +305,14 @@ class GoogleAdminApp(FleetApp):
 
 
 def _org_unit(fleet: Fleet, unit_index: int, profile: Profile) -> str:
-    group = "Elever" if profile is Profile.PUPIL_CHROMEBOOK else "Utlån"
+    words = fleet.words
+    group = words.pupils_unit if profile is Profile.PUPIL_CHROMEBOOK else words.loans_unit
     return f"/Enheter/{fleet.units[unit_index].name}/{group}"
 
 
 def _device(fleet: Fleet, facts: DeviceFacts, device_id: str) -> dict[str, Any]:
     unit_index = fleet.units.index(facts.unit)
-    mail = fleet.mail(facts.username) if facts.username else None
+    mail = fleet.workspace_mail(facts.username) if facts.username else None
     record: dict[str, Any] = {
         "kind": "admin#directory#chromeosdevice",
         "etag": f'"{hashlib.sha1(device_id.encode()).hexdigest()[:16]}"',  # noqa: S324
@@ -351,7 +352,8 @@ def _device(fleet: Fleet, facts: DeviceFacts, device_id: str) -> dict[str, Any]:
         record["annotatedUser"] = mail
         record["recentUsers"] = [{"type": "USER_TYPE_MANAGED", "email": mail}]
     if facts.index % 3 == 0:
-        record["annotatedLocation"] = f"{facts.unit.name}, rom {100 + facts.index % 40}"
+        room = f"{fleet.words.room.lower()} {100 + facts.index % 40}"
+        record["annotatedLocation"] = f"{facts.unit.name}, {room}"
     return record
 
 

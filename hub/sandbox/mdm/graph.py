@@ -294,8 +294,9 @@ def _managed_device(fleet: Fleet, facts: DeviceFacts, device_id: str) -> dict[st
     retiring = facts.state == "retiring"
     phone = facts.profile is Profile.STAFF_PHONE
     ipad = facts.os_name == "iPadOS"
-    audience = "Elev" if facts.profile is Profile.TWIN_IPAD else "Ansatt"
-    category = "Felles" if facts.profile is Profile.LAB_DESKTOP else audience
+    words = fleet.words
+    audience = words.pupil if facts.profile is Profile.TWIN_IPAD else words.staff
+    category = words.shared if facts.profile is Profile.LAB_DESKTOP else audience
     return {
         "@odata.type": "#microsoft.graph.managedDevice",
         "id": device_id,

@@ -397,7 +397,7 @@ class JamfApp(FleetApp):
     def _place(fleet: Fleet, facts: DeviceFacts, unit_id: str, *, computer: bool) -> dict[str, Any]:
         user = facts.username or ""
         mail = fleet.mail(user) if user else ""
-        room = f"Rom {100 + facts.index % 40}"
+        room = f"{fleet.words.room} {100 + facts.index % 40}"
         if computer:
             return {
                 "username": user, "realname": "", "email": mail, "position": "", "phone": "",
@@ -453,14 +453,14 @@ def _device(data: Mapping[str, Any]) -> tuple[Table, int]:
 
 
 def _building(fleet: Fleet, index: int) -> dict[str, Any]:
-    unit = fleet.units[index]
+    unit, words = fleet.units[index], fleet.words
     return {
         "id": str(index + 1),
         "name": unit.name,
-        "streetAddress1": f"{unit.name.split()[0]}veien {index + 1}",
+        "streetAddress1": f"{words.street.format(place=unit.name.split()[0])} {index + 1}",
         "streetAddress2": "",
-        "city": fleet.owner.name.removesuffix(" kommune"),
+        "city": fleet.owner.name.removesuffix(" kommune").removesuffix(" kommun"),
         "stateProvince": "",
-        "zipPostalCode": f"{7000 + index:04d}",
-        "country": "Norway",
+        "zipPostalCode": f"{words.postcode + index:04d}",
+        "country": words.country,
     }

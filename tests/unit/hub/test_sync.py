@@ -1,39 +1,16 @@
 """The sync runner against an in-memory source and a recording publisher."""
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from connectors.base import Item, Rejected, Removed, Source
-from connectors.errors import FatalError
+from connectors.base import Item, Rejected, Removed
 from hub.kafka_io import OutRecord, PublishError
 from hub.settings import parse_settings
 from hub.store import StateStore
 from hub.sync import SyncRunner, changed_fields, fingerprint
 from schemas import Group, GroupKind, Person
-
-
-class MemorySource(Source):
-    """A source that yields whatever the test put in `items`."""
-
-    name = "test.memory"
-    system = "memory"
-    entity_types = (Person, Group)
-
-    def __init__(self, items: list[Item], *, fail_after: int | None = None) -> None:
-        super().__init__("t", "mem")
-        self.items = items
-        self.fail_after = fail_after
-
-    def check(self) -> None:
-        pass
-
-    def read(self) -> Iterator[Item]:
-        for number, item in enumerate(self.items):
-            if self.fail_after is not None and number == self.fail_after:
-                raise FatalError("source went away", connector=self.name)
-            yield item
+from tests.support import MemorySource
 
 
 class RecordingPublisher:

@@ -8,6 +8,7 @@ import os
 import stat
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import pytest
 import requests
 from google.auth import crypt, jwt
 
+from hub.matching import Candidate, DirectoryPerson, Match, Matcher
+from hub.policy import Policy
 from hub.sandbox.mdm import (
     Fleet,
     Profile,
@@ -38,6 +41,8 @@ from hub.sandbox.mdm.credentials import (
 )
 from hub.sandbox.mdm.fleet import LEASING_DAYS
 from hub.sandbox.population import Role, SchoolLevel, generate
+from hub.sandbox.roster import roster, sandbox_policy, swedish_roster
+from hub.sandbox.swedish import generate_swedish
 from hub.sandbox.webserver import SandboxServer, sandbox_apps, start_in_thread
 from hub.settings import load_env_file, parse_settings
 from tests.fixtures.mdm import credentials_for
@@ -45,10 +50,14 @@ from tests.fixtures.mdm import credentials_for
 TENANT = "lillevik"
 
 
-@pytest.fixture(scope="module")
-def fleet() -> Fleet:
-    """A tenant of about 3,000 people (eight preschools), built once."""
-    return Fleet.build(generate(TENANT, 3000))
+@pytest.fixture(scope="module", params=[TENANT, "solberga"])
+def fleet(request: pytest.FixtureRequest) -> Fleet:
+    """A tenant of about 3,000 people (eight or nine preschools), built once.
+
+    Norwegian (lillevik, from the Feide population) and Swedish (solberga, from its
+    SS 12000 register): the same devices and problems, from either kind of owner.
+    """
+    return Fleet.build(roster(request.param, 3000))
 
 
 def every(fleet: Fleet) -> list[Any]:
@@ -72,8 +81,8 @@ def test_most_pupils_and_most_staff_have_a_device(fleet: Fleet):
     assert (True, True) == (0.90 <= pupil_share < 1.0, 0.92 <= staff_share < 1.0)
 
 
-def test_grades_one_to_four_have_ipads_and_five_to_ten_chromebooks(fleet: Fleet):
-    """Younger pupils' devices are iPads in Jamf, older pupils' Chromebooks in Google."""
+def test_grades_up_to_four_have_ipads_and_the_older_chromebooks(fleet: Fleet):
+    """Younger pupils' devices (F-4) are iPads in Jamf, older pupils' Chromebooks in Google."""
     grades = {p.username: p.grade for p in fleet.owner.people(include_children=False)}
     ipads = {
         grades[f.username]
@@ -85,7 +94,12 @@ def test_grades_one_to_four_have_ipads_and_five_to_ten_chromebooks(fleet: Fleet)
         for f in every(fleet)
         if f.profile is Profile.PUPIL_CHROMEBOOK and f.in_directory
     }
-    assert ({1, 2, 3, 4}, set(range(5, 11))) == (ipads, chromebooks)
+    all_grades = {g for g in grades.values() if g is not None}
+    assert ({g for g in all_grades if g <= 4}, {g for g in all_grades if g > 4}) == (
+        ipads,
+        chromebooks,
+    )
+    assert {1, 4, 5, 9} <= all_grades
 
 
 def test_preschools_share_an_ipad_between_five_to_eight_children(fleet: Fleet):
@@ -181,6 +195,78 @@ def test_a_fleet_keeps_little_more_than_a_row_per_device():
         tracemalloc.stop()
     devices = sum(len(fleet.tables[t]) for t in Table)
     assert held / devices < 300
+
+
+# -- a Swedish owner's devices ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def swedish_apps() -> dict[str, Any]:
+    """Solberga's MDMs (about 600 people), in-process."""
+    return dict(mdm_apps(["solberga"], 600, credentials={"solberga": credentials_for("solberga")}))
+
+
+def test_swedish_device_users_are_linked_by_the_tenants_sandbox_policy(
+    swedish_apps: dict[str, Any],
+):
+    """Every register user Intune and Google name is matched, Google's only via the rewrite."""
+    owner = generate_swedish("solberga", 600)
+    directory = [
+        DirectoryPerson(owner.uuid("persons", p.index), eppn=p.eppn, email=p.email)
+        for p in owner.people
+        if p.eppn
+    ]
+    policy = Policy.model_validate(sandbox_policy(swedish_roster(owner)))
+    with_rewrite = Matcher(directory, policy.matching, b"k")
+    without = Matcher(directory, Policy().matching, b"k")
+    intune, google = swedish_apps["intune"], swedish_apps["google"]
+    fleet = intune.fleets["solberga"]
+    seen: list[tuple[str, bool, Candidate]] = []
+    for index in fleet.listing(Table.INTUNE):
+        facts, record = fleet.facts(Table.INTUNE, index), intune.render("solberga", index)
+        if facts.username:
+            upn = {"upn": record["userPrincipalName"]}
+            seen.append(("intune", facts.in_directory, Candidate("intune", str(index), upn)))
+    for index in fleet.listing(Table.GOOGLE):
+        facts, record = fleet.facts(Table.GOOGLE, index), google.render("solberga", index)
+        if facts.username:
+            user = {"annotated_user": record["annotatedUser"]}
+            seen.append(("google", facts.in_directory, Candidate("google", str(index), user)))
+
+    def linked(matcher: Matcher) -> Counter[tuple[str, bool, bool]]:
+        return Counter((mdm, known, isinstance(matcher.match(c), Match)) for mdm, known, c in seen)
+
+    found, unfound = linked(with_rewrite), linked(without)
+    assert {("intune", False, True), ("google", False, True)}.isdisjoint(found)
+    assert {("intune", True, False), ("google", True, False)}.isdisjoint(found)
+    assert (0, found[("google", True, True)]) == (
+        unfound[("google", True, True)],
+        unfound[("google", True, False)],
+    )
+    assert found[("intune", True, True)] > 0 and found[("google", False, False)] > 0
+
+
+def test_a_swedish_owners_devices_are_described_in_swedish(swedish_apps: dict[str, Any]):
+    """Intune categories, Google org units and Workspace accounts follow the Swedish owner."""
+    intune, google = swedish_apps["intune"], swedish_apps["google"]
+    fleet = intune.fleets["solberga"]
+    categories = {
+        intune.render("solberga", i)["deviceCategoryDisplayName"].split()[-1]
+        for i in fleet.listing(Table.INTUNE)
+    }
+    records = [google.render("solberga", i) for i in fleet.listing(Table.GOOGLE)]
+    units = {u.name for u in fleet.units}
+    paths = {tuple(r["orgUnitPath"].split("/")[1:]) for r in records}
+    assert {"Personal", "Gemensam", "Elev"} == categories
+    assert ({"Enheter"}, True, {"Elever", "Lån"}) == (
+        {p[0] for p in paths},
+        {p[1] for p in paths} <= units,
+        {p[2] for p in paths},
+    )
+    assert {"skola.solberga.se"} == {
+        r["annotatedUser"].partition("@")[2] for r in records if "annotatedUser" in r
+    }
+    assert "mdm-admin@skola.solberga.se" == google_subject("solberga")
 
 
 # -- the vendor APIs --------------------------------------------------------------------------
@@ -477,14 +563,18 @@ def test_secrets_env_lines_load_back_into_the_environment(
 
 def test_the_web_server_mounts_the_mdms_when_given_their_credentials():
     """`sandbox_apps(..., mdm=...)` adds `intune`, `jamf` and `google` for every tenant."""
+    tenants = ["lillevik", "solberga"]
     apps = sandbox_apps(
-        ["lillevik"],
+        tenants,
         40,
-        clients={"lillevik": ("c", "s")},
-        mdm={"lillevik": credentials_for("lillevik")},
+        clients={t: ("c", "s") for t in tenants},
+        mdm={t: credentials_for(t) for t in tenants},
     )
     assert {"intune", "jamf", "google"} <= set(apps)
-    assert ("lillevik",) == tuple(apps["google"].tenants)
+    assert (tuple(tenants), "SE") == (
+        tuple(apps["google"].tenants),
+        apps["google"].fleets["solberga"].owner.country,
+    )
 
 
 def test_generated_keys_are_service_account_keys():

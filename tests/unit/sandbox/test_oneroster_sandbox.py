@@ -27,6 +27,8 @@ from hub.sandbox.oneroster import (
     secrets_env,
 )
 from hub.sandbox.population import Role, generate
+from hub.sandbox.roster import roster
+from hub.sandbox.swedish import PersonKind, SwedishOwner, generate_swedish
 from hub.sandbox.webserver import SandboxServer, start_in_thread
 from hub.settings import OneRosterSourceSettings, parse_settings
 
@@ -243,6 +245,95 @@ def test_pupils_have_digital_skills_results_for_their_grade(owner_data: OneRoste
     assert 5 == len(objectives)
     assert all(o["learningObjectiveId"].startswith(f"trinn{grade}.") for o in objectives)
     assert all(1 <= o["score"] <= 4 for o in objectives)
+
+
+# -- a Swedish owner's learning platform -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def swedish() -> tuple[SwedishOwner, OneRosterTenant]:
+    """Solberga's SS 12000 register (about 300 people) and its LMS, built once."""
+    return generate_swedish("solberga", 300), OneRosterTenant(roster("solberga", 300))
+
+
+def records(data: OneRosterTenant, kind: str) -> list[dict[str, Any]]:
+    """Every record of a collection, as the API renders it."""
+    return [data.record(kind, data.sourced_id(kind, i)) for i in range(data.count(kind))]
+
+
+def test_a_swedish_lms_holds_the_registers_people(swedish: tuple[SwedishOwner, OneRosterTenant]):
+    """Users carry the register's eduPersonPrincipalNames, addresses and personnummer."""
+    owner, data = swedish
+    eppns = {p.eppn for p in owner.people if p.eppn}
+    emails = {p.email for p in owner.people if p.email}
+    users = records(data, "users")
+    ids = [
+        next(
+            (u["identifier"] for u in user["userIds"] if u["type"] == "eduPersonPrincipalName"), ""
+        )
+        for user in users
+    ]
+    assert 0.9 * len(eppns) <= sum(1 for i in ids if i in eppns) < len(eppns)
+    assert 0.95 * len(emails) <= sum(1 for user in users if user["email"] in emails) < len(emails)
+    numbers = [
+        u["identifier"] for user in users for u in user["userIds"] if u["type"] == "personnummer"
+    ]
+    assert numbers and set(numbers) <= {p.civic_no for p in owner.people}
+    orgs = {o["identifier"] for o in records(data, "orgs") if o["type"] == "school"}
+    assert {u.code for u in owner.units} == orgs
+    grades = {g for user in users for g in user["grades"]}
+    assert {"KG", "01", "09", "11", "13"} <= grades
+
+
+def test_swedish_staff_take_the_competence_courses_in_swedish(
+    swedish: tuple[SwedishOwner, OneRosterTenant],
+):
+    """The same tagged competence courses, with Swedish titles; all staff take the e-learning."""
+    owner, data = swedish
+    courses = {c["courseCode"]: c for c in records(data, "courses") if c.get("metadata")}
+    assert {c.code for c in COMPETENCE_COURSES} == set(courses)
+    assert (
+        "Informationssäkerhet – e-utbildning för alla anställda",
+        ["Informationssäkerhet"],
+        True,
+    ) == (
+        courses["KOMP-INFOSEC"]["title"],
+        courses["KOMP-INFOSEC"]["subjects"],
+        "information-security" in courses["KOMP-INFOSEC"]["metadata"]["tags"],
+    )
+    security = {
+        k["sourcedId"]
+        for k in records(data, "classes")
+        if k["classCode"].startswith("KOMP-INFOSEC")
+    }
+    learners = {
+        e["user"]["sourcedId"]
+        for e in records(data, "enrollments")
+        if e["class"]["sourcedId"] in security and e["role"] == "student"
+    }
+    assert owner.count(PersonKind.STAFF) == len(learners)
+
+
+def test_swedish_pupils_have_digital_competence_results_for_their_year(
+    swedish: tuple[SwedishOwner, OneRosterTenant],
+):
+    """Graded pupil results score Skolverket's four aspects of digital competence, per year."""
+    _owner, data = swedish
+    graded = [
+        r
+        for r in records(data, "results")
+        if r["scoreStatus"] == "fully graded"
+        and r["learningObjectiveSet"][0]["source"] == "skolverket:digital-kompetens"
+    ]
+    years = set()
+    for result in graded:
+        (grade,) = data.record("classes", result["class"]["sourcedId"])["grades"]
+        year = "00" if grade == "KG" else grade
+        objectives = result["learningObjectiveSet"][0]["learningObjectiveResults"]
+        assert 4 == len(objectives)
+        assert all(o["learningObjectiveId"].startswith(f"ak{year}.") for o in objectives)
+        years.add(year)
+    assert {"00", "09", "13"} <= years
 
 
 def test_a_big_tenant_is_built_compactly():

@@ -21,13 +21,15 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test lint schemas bench down clean lock
+.PHONY: help install system-deps run test lint schemas bench down clean lock airflow airflow-down
 
 help:
 	@echo "make run    - install, start Kafka and the sandbox school owner, run the main job"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make bench  - run the benchmarks in bench/ (needs make run's services or starts them)"
 	@echo "make down   - stop the local Kafka broker and the sandbox"
+	@echo "make airflow - start Kafka, the sandbox and a local Airflow (UI at :8080); Ctrl-C stops it"
+	@echo "make airflow-down - stop a local Airflow started elsewhere or with --detach"
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -61,6 +63,20 @@ run: install system-deps
 	$(HUB) kafka up
 	$(HUB) sandbox up
 	$(HUB) run
+
+# A local Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite in
+# var/airflow) running the DAGs against Kafka and the sandbox, in the foreground: it prints
+# the URL and the logins, and Ctrl-C stops it. Kafka and the sandbox keep running (`make down`).
+# HUB_AIRFLOW_PORT=8081 make airflow picks another port.
+airflow: install system-deps
+	$(HUB) kafka up
+	$(HUB) sandbox up
+	$(HUB) airflow up
+
+# Stops a detached Airflow (`hub airflow up --detach`) or one running in another terminal;
+# Kafka and the sandbox stay up for `make run` and `make airflow` (`make down` stops them).
+airflow-down:
+	-$(HUB) airflow down
 
 lint: install
 	$(BIN)/ruff check .

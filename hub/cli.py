@@ -313,6 +313,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Start (in the foreground, or `--detach`ed), stop or describe the local Airflow."""
+    from hub.airflow_local import DETACHED_HINT, AirflowLocalError, local_airflow
+
+    try:
+        airflow = local_airflow(home=args.home, port=args.port)
+        if args.action == "up" and not args.detach:
+            return (
+                EXIT_OK if airflow.serve(say=lambda line: print(line, flush=True)) else EXIT_FAILED
+            )
+        if args.action == "up":
+            print("\n".join([*airflow.summary(airflow.up()), DETACHED_HINT]))
+        elif args.action == "down":
+            stopped = airflow.down()
+            print("Airflow is down" + (f" (stopped {', '.join(stopped)})" if stopped else ""))
+        else:
+            print("\n".join(airflow.status_lines()))
+            status = airflow.status()
+            return EXIT_OK if status is not None and status.running else EXIT_FAILED
+    except AirflowLocalError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `hub` command."""
     parser = argparse.ArgumentParser(prog="hub", description="Skolehub integration hub.")
@@ -385,6 +410,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--web-port", type=int, default=18080, help="port of the vendor APIs (0: any free one)"
     )
     sandbox.set_defaults(func=cmd_sandbox)
+
+    airflow = sub.add_parser(
+        "airflow", help="a local Airflow: api-server, scheduler, dag-processor, triggerer"
+    )
+    airflow.add_argument("action", choices=["up", "down", "status"])
+    airflow.add_argument(
+        "--port", type=int, default=None, help="api-server port ($HUB_AIRFLOW_PORT, else 8080)"
+    )
+    airflow.add_argument(
+        "--home", type=Path, default=None, help="Airflow home (default $HUB_VAR_DIR/airflow)"
+    )
+    airflow.add_argument(
+        "--detach", action="store_true", help="up: return once it answers (default: foreground)"
+    )
+    airflow.set_defaults(func=cmd_airflow)
     return parser
 
 

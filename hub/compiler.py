@@ -21,7 +21,7 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from hub.store import metadata, now, upsert
+from hub.store import create_tables, metadata, now, upsert
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +89,7 @@ class Materialiser:
         self.prefix = prefix
         self.group = group
         self.batch_size = batch_size
-        metadata.create_all(engine, tables=[report_entities, report_offsets])
+        create_tables(engine, [report_entities, report_offsets])
         #: Called after each row is written inside the batch transaction (tests crash here).
         self.on_row: Callable[[int], None] | None = None
 

@@ -19,23 +19,30 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypedDict
 
 import structlog
+
+from hub._services import (
+    StillRunningError,
+    file_lock,
+    free_port,
+    last_lines,
+    port_free,
+    process_alive,
+    spawn_detached,
+    terminate,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -204,7 +211,7 @@ def resolve_jars(cache_dir: Path) -> Path:
     if marker.is_file() and libs.is_dir():
         return libs
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _file_lock(cache_dir / ".lock", _MAVEN_TIMEOUT_S):
+    with file_lock(cache_dir / ".lock", _MAVEN_TIMEOUT_S, KafkaLocalError):
         if marker.is_file() and libs.is_dir():  # another process resolved while we waited
             return libs
         mvn = shutil.which("mvn")
@@ -240,7 +247,7 @@ def resolve_jars(cache_dir: Path) -> Path:
             ) from exc
         jars = sorted(libs.glob("*.jar"))
         if result.returncode != 0 or not jars:
-            output = _last_lines(result.stdout + result.stderr, _LOG_TAIL_LINES)
+            output = last_lines(result.stdout + result.stderr, _LOG_TAIL_LINES)
             raise KafkaResolveError(
                 f"mvn could not resolve org.apache.kafka:kafka_{_SCALA_VERSION}:{KAFKA_VERSION}"
                 f" (exit {result.returncode}, pom {pom})",
@@ -389,7 +396,7 @@ class LocalKafka:
         """
         deadline = time.monotonic() + timeout
         self.home.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.home / ".lock", timeout):
+        with file_lock(self.home / ".lock", timeout, KafkaLocalError):
             state = self.read_state()
             if state is not None and state.pid is not None and self._is_broker_process(state.pid):
                 self._wait_until_ready(state.pid, state, deadline)
@@ -422,7 +429,7 @@ class LocalKafka:
         """Stop the broker: SIGTERM, then SIGKILL after `timeout` seconds; a no-op if stopped."""
         if not self.home.is_dir():
             return
-        with _file_lock(self.home / ".lock", _LOCK_TIMEOUT_S + timeout):
+        with file_lock(self.home / ".lock", _LOCK_TIMEOUT_S + timeout, KafkaLocalError):
             state = self.read_state()
             if state is None or state.pid is None:
                 return
@@ -442,18 +449,18 @@ class LocalKafka:
         if state is None:
             state = KafkaState(
                 cluster_id=new_cluster_id(),
-                broker_port=self.port if self.port is not None else _free_port(),
+                broker_port=self.port if self.port is not None else free_port(_HOST),
                 controller_port=0,
             )
         broker_port = self.port if self.port is not None else state.broker_port
-        if broker_port == 0 or not _port_free(broker_port):
+        if broker_port == 0 or not port_free(_HOST, broker_port):
             if self.port is not None:
                 raise KafkaStartError(f"port {broker_port} on {_HOST} is already in use")
-            broker_port = _free_port()
+            broker_port = free_port(_HOST)
             log.warning("kafka_port_changed", old=state.broker_port, new=broker_port)
         controller_port = state.controller_port
-        if controller_port in (0, broker_port) or not _port_free(controller_port):
-            controller_port = _free_port(exclude={broker_port})
+        if controller_port in (0, broker_port) or not port_free(_HOST, controller_port):
+            controller_port = free_port(_HOST, exclude={broker_port})
         state = replace(state, broker_port=broker_port, controller_port=controller_port)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.properties_file.write_text(
@@ -495,7 +502,7 @@ class LocalKafka:
             raise KafkaStartError(
                 f"kafka storage format failed (exit {result.returncode})",
                 self.log_file,
-                _last_lines(result.stdout + result.stderr, _LOG_TAIL_LINES),
+                last_lines(result.stdout + result.stderr, _LOG_TAIL_LINES),
             )
         log.info(
             "kafka_storage_formatted", cluster_id=state.cluster_id, data_dir=str(self.data_dir)
@@ -515,25 +522,7 @@ class LocalKafka:
     def _spawn(self, java: str, libs: Path) -> int:
         """Start the broker in a session of its own, with its output going to a file."""
         argv = [java, *self._java_options(libs), "kafka.Kafka", str(self.properties_file)]
-        # posix_spawn leaves no Popen object behind to warn at garbage collection; the
-        # broker is reaped by whoever polls it here, or adopted by init when we exit.
-        return os.posix_spawn(
-            java,
-            argv,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (
-                    os.POSIX_SPAWN_OPEN,
-                    1,
-                    str(self.stdout_file),
-                    os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                    0o644,
-                ),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
-        )
+        return spawn_detached(argv, os.environ, self.stdout_file)
 
     def _wait_until_ready(self, pid: int, state: KafkaState, deadline: float) -> None:
         """Poll until broker `pid` answers and has registered itself, or raise at `deadline`."""
@@ -559,19 +548,14 @@ class LocalKafka:
 
     def _terminate(self, pid: int, timeout: float) -> bool:
         """Stop `pid` with SIGTERM, then SIGKILL; return whether SIGKILL was needed."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if _wait_for_exit(pid, time.monotonic() + timeout):
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        if not _wait_for_exit(pid, time.monotonic() + 10):
-            raise KafkaStopError(f"the Kafka broker (pid {pid}) survived SIGKILL")
-        return True
+        try:
+            return terminate(pid, timeout)
+        except StillRunningError as exc:
+            raise KafkaStopError(f"the Kafka broker (pid {pid}) survived SIGKILL") from exc
 
     def _is_broker_process(self, pid: int) -> bool:
         """Whether `pid` is alive and is this home's broker (a reused pid is not)."""
-        if not _process_alive(pid):
+        if not process_alive(pid):
             return False
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -592,7 +576,7 @@ class LocalKafka:
         parts = []
         for path in (self.stdout_file, self.log_file):
             with contextlib.suppress(FileNotFoundError):
-                tail = _last_lines(path.read_text(encoding="utf-8", errors="replace"), 20)
+                tail = last_lines(path.read_text(encoding="utf-8", errors="replace"), 20)
                 if tail:
                     parts.append(f"--- {path.name} ---\n{tail}")
         return "\n".join(parts)
@@ -624,29 +608,6 @@ def _java_major(version_output: str) -> int | None:
         return None
     first, second = int(match.group(1)), match.group(2)
     return int(second) if first == 1 and second is not None else first
-
-
-def _free_port(exclude: set[int] | None = None) -> int:
-    """Return a loopback port that nothing listens on now."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((_HOST, 0))
-            port = int(sock.getsockname()[1])
-        if port not in (exclude or set()):
-            return port
-
-
-def _port_free(port: int) -> bool:
-    """Whether a server could bind `port` on loopback (as Kafka does, with SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((_HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
 
 
 def _answers_api_versions(port: int, timeout: float) -> bool:
@@ -698,58 +659,3 @@ def _broker_registered(bootstrap: str, timeout: float) -> bool:
         return False
     finally:
         admin.close()
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether `pid` runs; reaps it if it is our exited child and ignores zombies."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    # The state letter follows the parenthesised command name, which may hold spaces.
-    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
-
-
-def _wait_for_exit(pid: int, deadline: float) -> bool:
-    """Poll until `pid` has exited; return False if it still runs at `deadline`."""
-    while _process_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL_INTERVAL_S)
-    return True
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive lock on `path` so two processes do not start one broker twice."""
-    deadline = time.monotonic() + timeout
-    with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise KafkaLocalError(f"{path} stayed locked for {timeout:.0f} s") from None
-                time.sleep(_POLL_INTERVAL_S)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _last_lines(text: str, count: int) -> str:
-    """Return the last `count` non-empty lines of `text`."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[-count:])

@@ -31,6 +31,8 @@ ENVIRONMENT: Mapping[str, str] = {
     "HUB_HMAC_KEY": "key for the keyed HMAC of national identity numbers and pseudonyms",
     "HUB_ENV_FILE": "optional KEY=value file read at start-up; never overrides the environment",
     "HUB_LOG_FORMAT": "`json` (default when not a terminal) or `console`",
+    "HUB_AIRFLOW_PORT": "port of the local Airflow of `hub airflow up` and `make airflow` "
+    "(default: 8080)",
 }
 
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"

@@ -162,7 +162,7 @@ class StateStore:
         self.engine = sa.create_engine(url, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -537,6 +537,21 @@ class StateStore:
         if self.engine.dialect.name == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def create_tables(engine: sa.Engine, tables: Sequence[sa.Table] | None = None) -> None:
+    """Create the hub's tables that are missing, tolerating another process doing the same.
+
+    Mapped Airflow tasks open a new store at the same moment; between one's check and its
+    CREATE TABLE another may have created the table. Checking again settles it.
+    """
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, tables=tables)
+            return
+        except sa.exc.DatabaseError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
 
 
 def upsert(engine: sa.Engine, table: sa.Table, keys: list[str] | None = None) -> Any:

@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.fixtures.lms",
     "tests.fixtures.ss12000",
     "tests.fixtures.mdm",
+    "tests.fixtures.airflow",
 ]
 
 #: The HMAC key every test uses; the privacy tests look for it and for NINs in outputs.

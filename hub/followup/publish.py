@@ -21,7 +21,7 @@ import structlog
 from hub.followup.snapshots import Snapshot, row_json
 from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
 from hub.settings import HubSettings
-from hub.store import metadata, now, upsert
+from hub.store import create_tables, metadata, now, upsert
 from hub.sync import changed_fields, fingerprint
 from schemas.envelope import CloudEventHeaders, Op, record_key
 from schemas.followup import FOLLOWUP_RECORD_TYPES, FOLLOWUP_SOURCE, RECORD_TYPES_BY_NAME
@@ -74,7 +74,7 @@ def publish_snapshot(
     publisher: Publisher | None = None,
 ) -> PublishReport:
     """Send the snapshot's changed rows (and deletes) to Kafka; record what was acknowledged."""
-    metadata.create_all(engine, tables=[followup_published])
+    create_tables(engine, [followup_published])
     report = PublishReport(snapshot.tenant, snapshot.as_of)
     p = followup_published.c
     with engine.connect() as conn:

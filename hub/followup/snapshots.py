@@ -14,7 +14,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from hub.store import metadata, now
+from hub.store import create_tables, metadata, now
 from schemas.followup import FOLLOWUP_RECORD_TYPES, RECORD_TYPES_BY_NAME, FollowupRecord, Trend
 
 followup_snapshots = sa.Table(
@@ -89,7 +89,7 @@ class SnapshotStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, tables=[followup_snapshots, followup_rows])
+        create_tables(engine, [followup_snapshots, followup_rows])
 
     def save(self, snapshot: Snapshot) -> None:
         """Store a snapshot, replacing one of the same tenant and day, atomically."""

@@ -42,6 +42,7 @@ from typing import Literal
 
 import structlog
 
+from hub._services import process_alive
 from hub.sandbox.ldif import DEFAULT_SUFFIX, LdifStats, format_entry, suffix_entry, write_ldif
 from hub.sandbox.population import SchoolOwner
 
@@ -259,7 +260,7 @@ class SlapdServer:
             return
         os.kill(state.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(state.pid):
+        while process_alive(state.pid):
             if time.monotonic() > deadline:
                 os.kill(state.pid, signal.SIGKILL)
                 log.warning("slapd_killed", pid=state.pid, home=str(self.home))
@@ -273,7 +274,7 @@ class SlapdServer:
         pid: int | None = None
         with contextlib.suppress(OSError, ValueError):
             pid = int(self._pid_file.read_text().strip())
-        running = pid is not None and _alive(pid) and self._is_ours(pid)
+        running = pid is not None and process_alive(pid) and self._is_ours(pid)
         return SlapdStatus(
             self.home,
             running,
@@ -620,17 +621,3 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return state not in ("Z", "X")

@@ -52,6 +52,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import structlog
 
+from hub._services import process_alive
+
 __all__ = [
     "App",
     "Fault",
@@ -613,7 +615,7 @@ def detached_status(home: Path) -> dict[str, Any] | None:
         state = json.loads((home / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(pid) or state.get("pid") != pid:
+    if not process_alive(pid) or state.get("pid") != pid:
         return None
     return dict(state)
 
@@ -669,27 +671,13 @@ def stop_detached(home: Path, timeout: float = 15.0) -> bool:
     pid = int(state["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.05)
     (home / PID_FILE).unlink(missing_ok=True)
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
 
 
 def _write_state(home: Path, server: SandboxServer, tenants: Sequence[str], args: Any) -> None:

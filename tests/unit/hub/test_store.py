@@ -72,3 +72,29 @@ def test_runs_record_their_outcome(store: StateStore):
     store.finish_run("r1", "held", planned_deletes=7, entities_before=10)
     (run,) = store.runs("t")
     assert ("held", 7, 10) == (run["status"], run["planned_deletes"], run["entities_before"])
+
+
+def test_tables_created_meanwhile_by_another_process_are_not_an_error(tmp_path):
+    """Between the existence check and CREATE TABLE another task creates the table: fine."""
+    import sqlalchemy as sa
+
+    from hub.store import create_tables, sync_runs
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    engine, other = sa.create_engine(url), sa.create_engine(url)
+    raced = []
+
+    def create_it_first(table, connection, **kw):
+        if not raced:
+            raced.append(table.name)
+            table.create(other)  # the other task wins the race
+
+    sa.event.listen(sync_runs, "before_create", create_it_first)
+    try:
+        create_tables(engine, [sync_runs])
+    finally:
+        sa.event.remove(sync_runs, "before_create", create_it_first)
+        other.dispose()
+    assert ["sync_runs"] == raced
+    assert sa.inspect(engine).has_table("sync_runs")
+    engine.dispose()

@@ -424,6 +424,8 @@ class LocalAirflow:
                 # LocalExecutor forks this many workers up front (Airflow's default is 32).
                 "parallelism": "8",
                 "load_examples": "False",
+                # A local trial: the DAGs start on their schedules without unpausing each.
+                "dags_are_paused_at_creation": "False",
                 "auth_manager": _SIMPLE_AUTH_MANAGER,
                 "simple_auth_manager_users": ",".join(f"{u}:{r}" for u, r in USERS.items()),
                 "simple_auth_manager_all_admins": "False",

@@ -54,7 +54,8 @@ from hub._services import (
     wait_for_exit,
     write_private,
 )
-from hub.settings import var_dir
+from hub.postgres_local import LocalPostgres, PostgresError
+from hub.settings import env_file_values, var_dir
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_PORT = 8080
 #: Overrides the default port of `hub airflow up`.
 PORT_ENV = "HUB_AIRFLOW_PORT"
+#: An existing metadata database for `hub airflow up` instead of the local PostgreSQL.
+DATABASE_ENV = "HUB_AIRFLOW_DATABASE_URL"
 HOST = "127.0.0.1"
 HEALTH_PATH = "/api/v2/monitor/health"
 DETACHED_HINT = "It runs detached: `hub airflow status` describes it, `hub airflow down` stops it."
@@ -135,9 +138,13 @@ def local_airflow(home: Path | None = None, port: int | None = None) -> LocalAir
         if not value.isdigit() or not 0 < int(value) < 65536:
             raise AirflowLocalError(f"{PORT_ENV} must be a port number, not {value!r}")
         port = int(value)
+    home = home or var_dir() / "airflow"
+    database_url = os.environ.get(DATABASE_ENV) or None
     return LocalAirflow(
-        home or var_dir() / "airflow",
+        home,
         port=port,
+        database_url=database_url,
+        postgres=None if database_url else LocalPostgres(home / "postgres"),
         dags_folder=Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or "dags"),
         plugins_folder=Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or "plugins"),
     )
@@ -159,8 +166,12 @@ class LocalAirflow:
         dags_folder: Path,
         plugins_folder: Path,
         env: Mapping[str, str] | None = None,
+        database_url: str | None = None,
+        postgres: LocalPostgres | None = None,
     ) -> None:
         self.home = Path(home).absolute()
+        self.postgres = postgres
+        self._database_url = database_url
         self.port = port
         self.dags_folder = Path(dags_folder).absolute()
         self.plugins_folder = Path(plugins_folder).absolute()
@@ -170,6 +181,13 @@ class LocalAirflow:
     def url(self) -> str:
         """The api-server's base URL (UI, REST API, the auth manager's /auth)."""
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        """The metadata database: the local PostgreSQL's, the one given, else SQLite in home."""
+        if self.postgres is not None:
+            return self.postgres.url("airflow")
+        return self._database_url or f"sqlite:///{self.home / 'airflow.db'}"
 
     @property
     def config_file(self) -> Path:
@@ -245,6 +263,7 @@ class LocalAirflow:
             if not port_free(HOST, self.port):
                 raise AirflowStartError(f"port {self.port} on {HOST} is already in use")
             started = time.monotonic()
+            self._start_postgres()
             self.prepare()
             spawned = time.monotonic()
             pids: dict[str, int] = {}
@@ -262,6 +281,7 @@ class LocalAirflow:
             except BaseException:  # Ctrl-C during start-up included: leave nothing behind
                 self._stop(pids, _STOP_TIMEOUT_S)
                 self.state_file.unlink(missing_ok=True)
+                self._stop_postgres()
                 raise
         log.info(
             "airflow_started",
@@ -315,11 +335,14 @@ class LocalAirflow:
         with file_lock(self.home / ".lock", timeout + 30, AirflowLocalError):
             status = self.status()
             self.state_file.unlink(missing_ok=True)
-            if status is None:
-                return []
-            running = {c: pid for c, pid in status.components.items() if pid is not None}
-            self._stop(running, timeout)
-        return list(running)
+            running = {}
+            if status is not None:
+                running = {c: pid for c, pid in status.components.items() if pid is not None}
+                self._stop(running, timeout)
+            stopped = list(running)
+            if self.postgres is not None and self._stop_postgres():
+                stopped.append("postgres")
+        return stopped
 
     def status(self) -> AirflowStatus | None:
         """The components recorded in the state file and which of them run; None if none."""
@@ -434,7 +457,7 @@ class LocalAirflow:
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": kept["fernet_key"],
             },
-            "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
+            "database": {"sql_alchemy_conn": self.database_url},
             "api": {
                 "host": HOST,
                 "port": str(self.port),
@@ -481,9 +504,30 @@ class LocalAirflow:
         names = {f"AIRFLOW__{s.upper()}__{k.upper()}" for s in parser.sections() for k in parser[s]}
         names |= {f"{name}{suffix}" for name in names for suffix in ("_CMD", "_SECRET")}
         names.add("AIRFLOW__CORE__SQL_ALCHEMY_CONN")  # the deprecated name of the database URL
+        # What `HUB_ENV_FILE` holds is left to the tasks to read afresh, so a sandbox
+        # restarted with new secrets is not met with the ones this process read at start.
+        names |= set(env_file_values())
         env = {k: v for k, v in self.env.items() if k not in names}
         env.update(AIRFLOW_HOME=str(self.home), AIRFLOW_CONFIG=str(self.config_file))
         return env
+
+    def _start_postgres(self) -> None:
+        """Start the local PostgreSQL (if this Airflow has one) with an `airflow` database."""
+        if self.postgres is None:
+            return
+        try:
+            self.postgres.up(["airflow"])
+        except PostgresError as exc:
+            raise AirflowStartError(str(exc), "postgres", self.postgres.log_file) from exc
+
+    def _stop_postgres(self) -> bool:
+        """Stop the local PostgreSQL, if this Airflow has one that runs."""
+        if self.postgres is None:
+            return False
+        try:
+            return self.postgres.down()
+        except PostgresError as exc:
+            raise AirflowLocalError(str(exc)) from exc
 
     def _write_state(self, pids: Mapping[str, int]) -> None:
         """Remember the URL and each component's pid and start time (against pid reuse)."""

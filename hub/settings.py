@@ -33,6 +33,8 @@ ENVIRONMENT: Mapping[str, str] = {
     "HUB_LOG_FORMAT": "`json` (default when not a terminal) or `console`",
     "HUB_AIRFLOW_PORT": "port of the local Airflow of `hub airflow up` and `make airflow` "
     "(default: 8080)",
+    "HUB_AIRFLOW_DATABASE_URL": "metadata database of `hub airflow up` (default: a local "
+    "PostgreSQL cluster in the Airflow home)",
 }
 
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -407,11 +409,12 @@ def config_path() -> Path:
     return Path(os.environ.get("HUB_CONFIG") or var_dir() / "hub.yaml")
 
 
-def load_env_file() -> None:
-    """Read `HUB_ENV_FILE` (KEY=value lines) into the environment without overriding it."""
+def env_file_values() -> dict[str, str]:
+    """The KEY=value lines of `HUB_ENV_FILE` (empty when it is unset or missing)."""
     path = os.environ.get("HUB_ENV_FILE")
     if not path or not Path(path).exists():
-        return
+        return {}
+    values = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -419,7 +422,14 @@ def load_env_file() -> None:
         name, sep, value = line.partition("=")
         if not sep or not name.strip():
             raise SettingsError(f"{path}:{number}: expected KEY=value")
-        os.environ.setdefault(name.strip(), value.strip())
+        values[name.strip()] = value.strip()
+    return values
+
+
+def load_env_file() -> None:
+    """Read `HUB_ENV_FILE` (KEY=value lines) into the environment without overriding it."""
+    for name, value in env_file_values().items():
+        os.environ.setdefault(name, value)
 
 
 def parse_settings(data: object, origin: str = "hub.yaml") -> HubSettings:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +24,8 @@ from hub.airflow_local import (
     USERS,
     AirflowStartError,
 )
-from tests.conftest import REPO_ROOT
+from hub.postgres_local import LocalPostgres, bin_dir
+from tests.conftest import REPO_ROOT, in_ci
 from tests.fixtures.airflow import AirflowApi, repo_airflow
 
 pytestmark = pytest.mark.integration
@@ -122,9 +125,14 @@ def test_a_component_that_exits_at_start_is_named_with_its_log(tmp_path: Path):
     assert airflow.status() is None
 
 
-def test_up_detach_status_down_runs_and_stops_all_components(tmp_path: Path):
-    """`up --detach` starts the four components with the DAGs and pools; `down` leaves none."""
-    home = tmp_path / "airflow"
+def test_up_detach_status_down_runs_and_stops_all_components():
+    """`up --detach` starts the four components on a local PostgreSQL; `down` leaves none."""
+    if bin_dir() is None:
+        missing = "PostgreSQL is not installed (`make system-deps`)"
+        pytest.fail(missing) if in_ci() else pytest.skip(missing)
+    # Not under pytest's tmp folder (private to root): PostgreSQL runs as `postgres`.
+    home = Path(tempfile.mkdtemp(prefix="skolehub-airflow-"))
+    home.chmod(0o755)
     port = free_port(HOST)
     try:
         up = hub_airflow(home, "up", "--detach", "--port", str(port))
@@ -143,8 +151,11 @@ def test_up_detach_status_down_runs_and_stops_all_components(tmp_path: Path):
                 f"http://{HOST}:{port}", passwords["admin"], f"/api/v2/dags/{dag_id}/tasks"
             )["tasks"]
         }
+        database = (home / "airflow.cfg").read_text()
     finally:
         down = hub_airflow(home, "down")
+        postgres_left = LocalPostgres(home / "postgres").running()
+        shutil.rmtree(home, ignore_errors=True)
 
     assert f"Airflow is up at http://{HOST}:{port}" in up.stdout
     for user, role in USERS.items():
@@ -157,7 +168,9 @@ def test_up_detach_status_down_runs_and_stops_all_components(tmp_path: Path):
     assert set(POOLS) <= {pool["name"] for pool in pools["pools"]}
     assert task_pools - {"default_pool"} <= set(POOLS)
     assert 0 == down.returncode, down.stdout + down.stderr
-    assert "stopped api-server, scheduler, dag-processor, triggerer" in down.stdout
+    assert "sql_alchemy_conn = postgresql+psycopg2://hub@127.0.0.1:" in database
+    assert "stopped api-server, scheduler, dag-processor, triggerer, postgres" in down.stdout
+    assert not postgres_left
     assert {c: (False, []) for c in pids} == {
         c: (process_alive(pid), group_members(pid)) for c, pid in pids.items()
     }

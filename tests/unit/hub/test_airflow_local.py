@@ -128,3 +128,43 @@ def test_home_is_under_the_var_folder_not_the_shells_airflow_home(
     monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
 
     assert tmp_path / "var" / "airflow" == local_airflow().home
+
+
+def test_component_env_leaves_the_env_files_secrets_to_be_read_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Values read from HUB_ENV_FILE at start are dropped; the tasks read the file afresh.
+
+    So a sandbox restarted with new secrets is met with them; the file's path stays.
+    """
+    env_file = tmp_path / "secrets.env"
+    env_file.write_text("HUB_SANDBOX_LDAP_PASSWORD=old\n")
+    monkeypatch.setenv("HUB_ENV_FILE", str(env_file))
+    airflow = make(
+        tmp_path / "home",
+        env={"HUB_ENV_FILE": str(env_file), "HUB_SANDBOX_LDAP_PASSWORD": "old", "KEEP": "1"},
+    )
+    write_config(airflow)
+    env = airflow.component_env()
+    assert "HUB_SANDBOX_LDAP_PASSWORD" not in env
+    assert (str(env_file), "1") == (env["HUB_ENV_FILE"], env["KEEP"])
+
+
+def test_the_local_airflow_runs_on_its_own_postgres_unless_given_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`hub airflow up` keeps its metadata in a PostgreSQL cluster in its home by default."""
+    from hub.postgres_local import bin_dir
+
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed")
+    monkeypatch.delenv("HUB_AIRFLOW_DATABASE_URL", raising=False)
+    default = local_airflow(home=tmp_path / "a")
+    assert default.postgres is not None
+    assert default.postgres.home == tmp_path / "a" / "postgres"
+    given = "postgresql+psycopg2://airflow@db.example/airflow"
+    monkeypatch.setenv("HUB_AIRFLOW_DATABASE_URL", given)
+    chosen = local_airflow(home=tmp_path / "b")
+    assert (None, given) == (chosen.postgres, chosen.database_url)
+    write_config(chosen)
+    assert given == read_config(chosen)["database"]["sql_alchemy_conn"]

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.sandbox.webserver import Request, Response, json_response
+
+#: Where every sandbox API answers the client-credentials grant.
+TOKEN_PATH = "/oauth/token"
 
 
 @dataclass
@@ -164,3 +169,46 @@ def client_credentials_grant(
     if default_scope is not None:
         body["scope"] = form.get("scope") or default_scope
     return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+# -- wiring for `hub sandbox up`: the hub.yaml side of a sandbox OAuth client ---------------
+
+
+def sandbox_client_id(tenant: str) -> str:
+    """The sandbox OAuth client id of a tenant (shared by its sandbox vendor APIs)."""
+    return f"skolehub-{tenant}"
+
+
+def secret_variable(vendor: str, tenant: str) -> str:
+    """The environment variable that holds a tenant's client secret for one sandbox API."""
+    return f"HUB_SANDBOX_{vendor}_{re.sub(r'[^A-Z0-9]', '_', tenant.upper())}_SECRET"
+
+
+def oauth_source_config(
+    source_type: str,
+    tenant: str,
+    base_url: str,
+    *,
+    source_id: str,
+    secret_env: str,
+    page_size: int,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    """A hub.yaml entry for a sandbox API behind OAuth client credentials at `base_url`."""
+    base = base_url.rstrip("/")
+    auth: dict[str, Any] = {
+        "kind": "oauth_client_credentials",
+        "token_url": f"{base}{TOKEN_PATH}",
+        "client_id": sandbox_client_id(tenant),
+        "secret": {"env": secret_env},
+    }
+    if scope is not None:
+        auth["scope"] = scope
+    return {
+        "type": source_type,
+        "id": source_id,
+        "base_url": base,
+        "auth": auth,
+        "page_size": page_size,
+        "max_concurrency": 2,
+    }

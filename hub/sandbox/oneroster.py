@@ -42,7 +42,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.sandbox._oauth import IssuesTokens, TokenStore, client_credentials_grant
+from hub.sandbox._oauth import (
+    TOKEN_PATH,
+    IssuesTokens,
+    TokenStore,
+    client_credentials_grant,
+    oauth_source_config,
+    sandbox_client_id,
+    secret_variable,
+)
 from hub.sandbox.population import (
     Group,
     GroupRole,
@@ -77,7 +85,6 @@ __all__ = [
 
 ROSTERING = "/ims/oneroster/rostering/v1p2"
 GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
-TOKEN_PATH = "/oauth/token"
 SCOPES = (
     "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly "
     "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly"
@@ -1066,13 +1073,13 @@ class OneRosterApp(IssuesTokens):
 
 
 def client_id(tenant: str) -> str:
-    """The sandbox OAuth client id of a tenant's OneRoster API."""
-    return f"skolehub-{tenant}"
+    """The sandbox OAuth client id of a tenant's API."""
+    return sandbox_client_id(tenant)
 
 
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's OneRoster client secret."""
-    return f"HUB_SANDBOX_ONEROSTER_{re.sub(r'[^A-Z0-9]', '_', tenant.upper())}_SECRET"
+    return secret_variable("ONEROSTER", tenant)
 
 
 def client_credentials(home: Path, tenants: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -1100,18 +1107,12 @@ def oneroster_source_config(
     tenant: str, base_url: str, *, source_id: str = "oneroster", page_size: int = 500
 ) -> dict[str, Any]:
     """A hub.yaml source entry for a tenant's sandbox OneRoster API at `base_url`."""
-    base = base_url.rstrip("/")
-    return {
-        "type": "oneroster",
-        "id": source_id,
-        "base_url": base,
-        "auth": {
-            "kind": "oauth_client_credentials",
-            "token_url": f"{base}{TOKEN_PATH}",
-            "client_id": client_id(tenant),
-            "secret": {"env": secret_env(tenant)},
-            "scope": SCOPES,
-        },
-        "page_size": page_size,
-        "max_concurrency": 2,
-    }
+    return oauth_source_config(
+        "oneroster",
+        tenant,
+        base_url,
+        source_id=source_id,
+        secret_env=secret_env(tenant),
+        page_size=page_size,
+        scope=SCOPES,
+    )

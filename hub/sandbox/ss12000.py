@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import threading
 import zlib
 from collections import OrderedDict, deque
@@ -45,7 +44,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from hub.sandbox._oauth import IssuesTokens, TokenStore, client_credentials_grant
+from hub.sandbox._oauth import (
+    TOKEN_PATH,
+    IssuesTokens,
+    TokenStore,
+    client_credentials_grant,
+    oauth_source_config,
+    sandbox_client_id,
+    secret_variable,
+)
 from hub.sandbox.swedish import (
     SWEDISH_TENANTS,
     PersonKind,
@@ -68,7 +75,6 @@ __all__ = [
     "tenant_summary",
 ]
 
-TOKEN_PATH = "/oauth/token"
 COLLECTIONS = ("organisations", "persons", "duties", "placements", "groups", "activities")
 #: Query parameters that may come with a `pageToken`; anything else is a filter.
 TOKEN_COMPANIONS = frozenset({"pageToken", "limit", "expandReferenceNames"})
@@ -656,13 +662,13 @@ def swedish_tenants(tenants: Sequence[str]) -> list[str]:
 
 
 def client_id(tenant: str) -> str:
-    """The sandbox OAuth client id of a tenant (shared by its sandbox vendor APIs)."""
-    return f"skolehub-{tenant}"
+    """The sandbox OAuth client id of a tenant's API."""
+    return sandbox_client_id(tenant)
 
 
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's SS 12000 client secret."""
-    return f"HUB_SANDBOX_SS12000_{re.sub(r'[^A-Z0-9]', '_', tenant.upper())}_SECRET"
+    return secret_variable("SS12000", tenant)
 
 
 def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
@@ -681,20 +687,14 @@ def ss12000_source_config(
     tenant: str, base_url: str, *, source_id: str = "ss12000", page_size: int = 500
 ) -> dict[str, Any]:
     """A hub.yaml source entry for a tenant's sandbox SS 12000 API at `base_url`."""
-    base = base_url.rstrip("/")
-    return {
-        "type": "ss12000",
-        "id": source_id,
-        "base_url": base,
-        "auth": {
-            "kind": "oauth_client_credentials",
-            "token_url": f"{base}{TOKEN_PATH}",
-            "client_id": client_id(tenant),
-            "secret": {"env": secret_env(tenant)},
-        },
-        "page_size": page_size,
-        "max_concurrency": 2,
-    }
+    return oauth_source_config(
+        "ss12000",
+        tenant,
+        base_url,
+        source_id=source_id,
+        secret_env=secret_env(tenant),
+        page_size=page_size,
+    )
 
 
 def tenant_summary(tenant: str, scale: int, seed: int = 1) -> str:

@@ -75,7 +75,7 @@ def browser() -> Iterator[Any]:
             pytest.fail(
                 "chromium and chromium-driver are missing: `make system-deps` installs them"
             )
-        pytest.skip("chromium and chromium-driver are not installed (`make system-deps`)")
+        pytest.skip("chromium and chromium-driver are missing (skipped outside CI only)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

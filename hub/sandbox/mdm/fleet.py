@@ -507,3 +507,49 @@ class FleetApp(IssuesTokens):
         self.tenants = tuple(self.fleets)
         self.credentials = dict(credentials)
         self.tokens = TokenStore(token_ttl, prefix=self.token_prefix)
+
+    #: The fleet table this app's devices come from (Jamf serves two and has its own
+    #: `control`).
+    table: Table | None = None
+
+    def index_of(self, tenant: str, device_id: str) -> int:
+        """The fleet row a device id of this app names; KeyError if none."""
+        raise NotImplementedError
+
+    def control(self, tenant: str, action: str, payload: Any) -> Any:
+        """`reassign`, `retire`, `modify` (by `device_id`), `revoke_tokens` or `token_ttl`."""
+        data = payload or {}
+        answer = self.control_tokens(tenant, action, data)
+        if answer is not None:
+            return answer
+        if self.table is None:
+            raise ValueError(f"unknown action {action!r}")
+        index = self.index_of(tenant, data["device_id"])
+        self.change_device(tenant, self.table, index, action, data)
+        return {"device_id": data["device_id"], "done": action}
+
+    def control_tokens(
+        self, tenant: str, action: str, data: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Revoke a tenant's tokens or change their lifetime; None for other actions."""
+        if action == "revoke_tokens":
+            self.revoke_tokens(tenant)
+            return {"revoked": True}
+        if action == "token_ttl":
+            self.token_ttl = float(data["seconds"])
+            return {"token_ttl": self.tokens.ttl}
+        return None
+
+    def change_device(
+        self, tenant: str, table: Table, index: int, action: str, data: Mapping[str, Any]
+    ) -> None:
+        """`reassign` (to `username`), `retire` or `modify` (with `changes`) one device."""
+        fleet = self.fleets[tenant]
+        if action == "reassign":
+            fleet.reassign(table, index, data.get("username"))
+        elif action == "retire":
+            fleet.retire(table, index)
+        elif action == "modify":
+            fleet.modify(table, index, dict(data["changes"]))
+        else:
+            raise ValueError(f"unknown action {action!r}")

@@ -101,6 +101,7 @@ class GoogleAdminApp(FleetApp):
     """The Google Workspace of every sandbox tenant, mounted as `google`."""
 
     token_prefix = "ya29."
+    table = Table.GOOGLE
 
     def __init__(
         self,
@@ -280,28 +281,6 @@ class GoogleAdminApp(FleetApp):
         if basic:
             record = {k: v for k, v in record.items() if k in _BASIC_FIELDS}
         return record
-
-    # -- control -----------------------------------------------------------------------------
-
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """`reassign`, `retire`, `modify` (by `device_id`), `revoke_tokens` or `token_ttl`."""
-        data = payload or {}
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-            return {"revoked": True}
-        if action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
-            return {"token_ttl": self.tokens.ttl}
-        fleet, index = self.fleets[tenant], self.index_of(tenant, data["device_id"])
-        if action == "reassign":
-            fleet.reassign(Table.GOOGLE, index, data.get("username"))
-        elif action == "retire":
-            fleet.retire(Table.GOOGLE, index)
-        elif action == "modify":
-            fleet.modify(Table.GOOGLE, index, dict(data["changes"]))
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        return {"device_id": data["device_id"], "done": action}
 
 
 def _org_unit(fleet: Fleet, unit_index: int, profile: Profile) -> str:

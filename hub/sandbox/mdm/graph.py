@@ -103,6 +103,7 @@ class GraphApp(FleetApp):
     """Intune's part of Microsoft Graph for every sandbox tenant, mounted as `intune`."""
 
     token_prefix = "eyJ0eXAiOiJKV1Qi."
+    table = Table.INTUNE
 
     # -- identifiers -------------------------------------------------------------------------
 
@@ -249,28 +250,6 @@ class GraphApp(FleetApp):
         record = _managed_device(fleet, facts, self.device_id(tenant, index))
         record.update(fleet.changes.get((Table.INTUNE, index), {}))
         return record
-
-    # -- control -----------------------------------------------------------------------------
-
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """`reassign`, `retire`, `modify` (by `device_id`), `revoke_tokens` or `token_ttl`."""
-        data = payload or {}
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-            return {"revoked": True}
-        if action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
-            return {"token_ttl": self.tokens.ttl}
-        fleet, index = self.fleets[tenant], self.index_of(tenant, data["device_id"])
-        if action == "reassign":
-            fleet.reassign(Table.INTUNE, index, data.get("username"))
-        elif action == "retire":
-            fleet.retire(Table.INTUNE, index)
-        elif action == "modify":
-            fleet.modify(Table.INTUNE, index, dict(data["changes"]))
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        return {"device_id": data["device_id"], "done": action}
 
 
 def _offset(token: str | None) -> int:

@@ -420,10 +420,8 @@ class JamfApp(FleetApp):
         `remove_endpoint`, `deprecate_endpoint`.
         """
         data = payload or {}
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-        elif action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
+        if self.control_tokens(tenant, action, data) is not None:
+            pass
         elif action == "latency":
             self.latency = float(data["seconds"])
         elif action == "repeat_pages":
@@ -433,14 +431,7 @@ class JamfApp(FleetApp):
         elif action == "deprecate_endpoint":
             self.deprecated.add(str(data["path"]))
         elif action in ("reassign", "retire", "modify"):
-            table, index = _device(data)
-            fleet = self.fleets[tenant]
-            if action == "reassign":
-                fleet.reassign(table, index, data.get("username"))
-            elif action == "retire":
-                fleet.retire(table, index)
-            else:
-                fleet.modify(table, index, dict(data["changes"]))
+            self.change_device(tenant, *_device(data), action, data)
         else:
             raise ValueError(f"unknown action {action!r}")
         return {"done": action}

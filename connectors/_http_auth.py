@@ -8,6 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -41,6 +42,40 @@ def retry_after_seconds(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now()).total_seconds())
+
+
+def token_request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    connector: str,
+    timeout: float,
+    **kwargs: Any,
+) -> requests.Response:
+    """A request to a token endpoint by a connector's own authenticator.
+
+    No answer, throttling and server errors raise `RetriableError`, so the base's retry
+    policy stays the only place that retries; any other answer, a refusal included, is
+    returned for the authenticator to read.
+    """
+    path = urlsplit(url).path
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise RetriableError(
+            f"token request failed: {type(exc).__name__}", connector=connector, path=path
+        ) from None
+    status = response.status_code
+    if status >= 400 and action_for(status) in (Action.RETRY, Action.RATE_LIMITED):
+        raise RetriableError(
+            f"token endpoint answered {response.reason or status}",
+            connector=connector,
+            status=status,
+            path=path,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    return response
 
 
 def without_secrets(text: str, secrets: tuple[str, ...]) -> str:
@@ -162,29 +197,18 @@ class ClientCredentials(Authenticator):
         data = {"grant_type": "client_credentials"}
         if self.settings.scope:
             data["scope"] = self.settings.scope
-        try:
-            response = self._session.post(
-                self.settings.token_url,
-                data=data,
-                auth=(self.settings.client_id, self._client_secret),
-                timeout=self._timeout,
-                verify=self._session.verify,  # see HttpSource._attempt
-            )
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"token request failed: {type(exc).__name__}", connector=self._connector, path=path
-            ) from None
+        response = token_request(
+            self._session,
+            "POST",
+            self.settings.token_url,
+            connector=self._connector,
+            timeout=self._timeout,
+            data=data,
+            auth=(self.settings.client_id, self._client_secret),
+            verify=self._session.verify,  # see HttpSource._attempt
+        )
         status = response.status_code
         if status >= 400:
-            action = action_for(status)
-            if action in (Action.RETRY, Action.RATE_LIMITED):
-                raise RetriableError(
-                    f"token endpoint answered {response.reason or status}",
-                    connector=self._connector,
-                    status=status,
-                    path=path,
-                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                )
             detail = error_detail(response, self.secrets())
             raise AuthError(
                 f"token endpoint refused client {self.settings.client_id}"

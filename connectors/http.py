@@ -46,6 +46,7 @@ from connectors._http_auth import (
     authenticator_for,
     error_detail,
     retry_after_seconds,
+    token_request,
 )
 from connectors._http_paging import (
     HttpPage,
@@ -90,6 +91,7 @@ __all__ = [
     "StaticBearer",
     "next_link",
     "retry_after_seconds",
+    "token_request",
 ]
 
 USER_AGENT = "skolehub/0.1"

@@ -37,9 +37,9 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._http_auth import Authenticator, retry_after_seconds, without_secrets
-from connectors.errors import Action, AuthError, RetriableError, action_for
-from connectors.http import HttpSource, HttpStream, PageTokenPaginator
+from connectors._http_auth import Authenticator, without_secrets
+from connectors.errors import Action, AuthError
+from connectors.http import HttpSource, HttpStream, PageTokenPaginator, token_request
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day, vendor_slug
 from hub.settings import GoogleChromeOSSourceSettings, GoogleServiceAccount
 from schemas.mdm import (
@@ -130,25 +130,16 @@ class _Transport:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> _TokenResponse:
-        path = urlsplit(url).path
-        try:
-            response = self._session.request(
-                method, url, data=body, headers=headers, timeout=timeout or self._timeout
-            )
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"token request failed: {type(exc).__name__}", connector=self._connector, path=path
-            ) from None
-        status = response.status_code
-        if status >= 400 and action_for(status) in (Action.RETRY, Action.RATE_LIMITED):
-            raise RetriableError(
-                f"token endpoint answered {response.reason or status}",
-                connector=self._connector,
-                status=status,
-                path=path,
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-            )
-        return _TokenResponse(status, response.headers, response.content)
+        response = token_request(
+            self._session,
+            method,
+            url,
+            connector=self._connector,
+            timeout=timeout or self._timeout,
+            data=body,
+            headers=headers,
+        )
+        return _TokenResponse(response.status_code, response.headers, response.content)
 
 
 class ServiceAccountAuth(Authenticator):

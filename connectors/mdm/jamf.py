@@ -38,10 +38,10 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._http_auth import Authenticator, error_detail, retry_after_seconds
+from connectors._http_auth import Authenticator, error_detail
 from connectors.base import Item, RetryPolicy
-from connectors.errors import Action, AuthError, ConfigError, FatalError, RetriableError, action_for
-from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream
+from connectors.errors import AuthError, ConfigError, FatalError
+from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream, token_request
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
 from hub.settings import JamfSourceSettings, OAuthClientCredentials
 from schemas.mdm import (
@@ -201,22 +201,11 @@ class JamfAuth(Authenticator):
 
     def _post(self, url: str, **kwargs: Any) -> dict[str, Any]:
         path = urlsplit(url).path
-        try:
-            response = self._session.post(url, timeout=self._timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"token request failed: {type(exc).__name__}", connector=self._connector, path=path
-            ) from None
+        response = token_request(
+            self._session, "POST", url, connector=self._connector, timeout=self._timeout, **kwargs
+        )
         status = response.status_code
         if status >= 400:
-            if action_for(status) in (Action.RETRY, Action.RATE_LIMITED):
-                raise RetriableError(
-                    f"token endpoint answered {response.reason or status}",
-                    connector=self._connector,
-                    status=status,
-                    path=path,
-                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                )
             detail = error_detail(response, self.secrets())
             raise AuthError(
                 f"Jamf Pro refused {self.client}" + (f": {detail}" if detail else ""),

@@ -103,6 +103,18 @@ class IssuesTokens:
         """Expire every issued token (of one tenant): the next API call gets a 401."""
         self.tokens.revoke(tenant)
 
+    def control_tokens(
+        self, tenant: str, action: str, data: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Revoke a tenant's tokens or change their lifetime; None for other actions."""
+        if action == "revoke_tokens":
+            self.revoke_tokens(tenant)
+            return {"revoked": True}
+        if action == "token_ttl":
+            self.token_ttl = float(data["seconds"])
+            return {"token_ttl": self.tokens.ttl}
+        return None
+
 
 def header(headers: Mapping[str, str], name: str) -> str:
     """A request header, whatever its case."""

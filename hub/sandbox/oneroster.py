@@ -32,25 +32,17 @@ import json
 import os
 import re
 import secrets
-import threading
 import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.sandbox._oauth import (
-    TOKEN_PATH,
-    IssuesTokens,
-    TokenStore,
-    client_credentials_grant,
-    oauth_source_config,
-    sandbox_client_id,
-    secret_variable,
-)
+from hub.sandbox._oauth import oauth_source_config, sandbox_client_id, secret_variable
+from hub.sandbox._rest import OverlaidTable, OverlaidTenant, RecordApi, control_time, iso
 from hub.sandbox.population import (
     Group,
     GroupRole,
@@ -109,10 +101,6 @@ _REF_TYPES = {
     "users": "user",
     "lineItems": "lineItem",
 }
-#: Base records were last modified during the 30 days before this moment.
-BASE_TIME = datetime(2025, 9, 15, 6, 0, tzinfo=UTC)
-_SPREAD_SECONDS = 30 * 86_400
-
 DIGITAL_SKILLS_SOURCE = "udir:grunnleggende-digitale-ferdigheter"
 DIGITAL_SKILLS_AREAS = (
     "bruke-og-forsta",
@@ -269,10 +257,6 @@ def _grade_code(grade: int) -> str:
     return "KG" if grade == 0 else f"{grade:02d}"
 
 
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
 
@@ -280,25 +264,20 @@ def _parse_time(text: str) -> float:
 # -- one collection ---------------------------------------------------------------------
 
 
-class _Table:
+class _Table(OverlaidTable):
     """One collection: base records rendered on demand, plus overlays of changes."""
 
     def __init__(self, kind: str, count: int, render: Callable[[int, str], dict[str, Any]]) -> None:
-        self.kind = kind
-        self.count = count
+        super().__init__(kind, count)
         self._render = render
-        base = BASE_TIME.timestamp()
-        self.stamps = array("d", (base - _hash(kind, i) % _SPREAD_SECONDS for i in range(count)))
-        self.changes: dict[int, dict[str, Any]] = {}
+        #: Records announced as `status: tobedeleted`.
         self.deleting: set[int] = set()
-        self.vanished: set[int] = set()
-        self.version = 0
 
     def record(self, index: int, base_url: str, sourced_id: str) -> dict[str, Any]:
         record = {
             "sourcedId": sourced_id,
             "status": "tobedeleted" if index in self.deleting else "active",
-            "dateLastModified": _iso(self.stamps[index]),
+            "dateLastModified": iso(self.stamps[index]),
             **self._render(index, base_url),
         }
         record.update(self.changes.get(index, {}))
@@ -308,15 +287,20 @@ class _Table:
 # -- one tenant -------------------------------------------------------------------------
 
 
-class OneRosterTenant:
-    """One tenant's OneRoster data: compact rows, rendered records, and changes."""
+class OneRosterTenant(OverlaidTenant):
+    """One tenant's OneRoster data: compact rows, rendered records, and changes.
+
+    `modify` and `vanish` take a collection (`kind`) and a sourcedId.
+    """
+
+    tables: dict[str, _Table]
 
     def __init__(self, owner: Roster) -> None:
+        super().__init__()
         self.owner = owner
         self.tenant = owner.tenant
         self.words = LMS_WORDS[owner.country]
         self._tag = f"{zlib.crc32(owner.tenant.encode()):08x}"
-        self._lock = threading.RLock()
         self._listings: OrderedDict[tuple[str, str, int], Sequence[int]] = OrderedDict()
         self._build()
 
@@ -356,41 +340,13 @@ class OneRosterTenant:
 
     # -- changes ----------------------------------------------------------------------------
 
-    def modify(
-        self,
-        kind: str,
-        sourced_id: str,
-        changes: Mapping[str, Any] | None = None,
-        *,
-        at: datetime | None = None,
-    ) -> str:
-        """Change fields of a record (or just touch it); return its new `dateLastModified`."""
-        with self._lock:
-            table = self.tables[kind]
-            index = self.index_of(kind, sourced_id)
-            if changes:
-                table.changes.setdefault(index, {}).update(changes)
-            return self._touch(table, index, at)
-
     def mark_tobedeleted(self, kind: str, sourced_id: str, *, at: datetime | None = None) -> str:
         """Set `status: tobedeleted` (the OneRoster way of announcing a delete)."""
         with self._lock:
             table = self.tables[kind]
             index = self.index_of(kind, sourced_id)
             table.deleting.add(index)
-            return self._touch(table, index, at)
-
-    def vanish(self, kind: str, sourced_id: str) -> None:
-        """Remove a record without a trace: only a full read can notice."""
-        with self._lock:
-            table = self.tables[kind]
-            table.vanished.add(self.index_of(kind, sourced_id))
-            table.version += 1
-
-    def _touch(self, table: _Table, index: int, at: datetime | None) -> str:
-        table.stamps[index] = (at or datetime.now(UTC)).timestamp()
-        table.version += 1
-        return _iso(table.stamps[index])
+            return table.touch(index, at)
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -947,6 +903,15 @@ def _compare(value: Callable[[int], Any], op: str, target: Any) -> Callable[[int
 # -- the app ----------------------------------------------------------------------------
 
 
+#: The status-info minor code of each error status the app answers.
+_MINOR_CODES = {
+    400: "invalid_filter_field",
+    401: "unauthorisedrequest",
+    404: "unknownobject",
+    405: "unsupported_method",
+}
+
+
 def _imsx(status: int, minor: str, description: str) -> Response:
     """A OneRoster status-info error body."""
     body = {
@@ -962,23 +927,11 @@ def _imsx(status: int, minor: str, description: str) -> Response:
     return json_response(body, status)
 
 
-class OneRosterApp(IssuesTokens):
+class OneRosterApp(RecordApi[OneRosterTenant]):
     """The OneRoster 1.2 provider of every sandbox tenant, mounted as vendor `oneroster`."""
 
-    def __init__(
-        self,
-        tenants: Mapping[str, OneRosterTenant],
-        *,
-        clients: Mapping[str, tuple[str, str]],
-        token_ttl: float = 3600.0,
-        max_limit: int = 10_000,
-    ) -> None:
-        self.data = dict(tenants)
-        self.tenants = tuple(self.data)
-        self.clients = dict(clients)
-        self.max_limit = max_limit
-        #: The issued access tokens; `tokens.ttl` is their lifetime in seconds.
-        self.tokens = TokenStore(token_ttl)
+    realm = "oneroster"
+    default_scope = SCOPES
 
     @classmethod
     def generate(
@@ -996,49 +949,41 @@ class OneRosterApp(IssuesTokens):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        """Answer the token endpoint and the rostering and gradebook collections."""
-        if request.path == TOKEN_PATH:
-            if request.method != "POST":
-                return json_response({"error": "invalid_request"}, 405)
-            return client_credentials_grant(
-                request,
-                self.tokens,
-                self.clients.get(request.tenant),
-                realm="oneroster",
-                default_scope=SCOPES,
-            )
-        if request.method != "GET":
-            return _imsx(405, "unsupported_method", "only GET is supported")
+    def endpoint(self, request: Request) -> Callable[[OneRosterTenant], Response] | None:
+        """A rostering or gradebook collection, or one record of it."""
         service, _, rest = request.path.rpartition("/v1p2/")
         service += "/v1p2"
         parts = rest.split("/")
         kind = parts[0]
         if kind not in KINDS or KINDS[kind][0] != service or len(parts) > 2:
-            return _imsx(404, "unknownobject", f"no such endpoint: {request.path}")
-        if self.tokens.valid(request.tenant, request.headers) is None:
-            response = _imsx(401, "unauthorisedrequest", "missing, invalid or expired token")
-            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            return response
-        tenant = self.data[request.tenant]
+            return None
         if len(parts) == 2:
-            try:
-                record = tenant.record(kind, parts[1], request.base_url)
-            except KeyError:
-                return _imsx(404, "unknownobject", f"no {KINDS[kind][1]} {parts[1]}")
-            if tenant.tables[kind].vanished and tenant.index_of(kind, parts[1]) in (
-                tenant.tables[kind].vanished
-            ):
-                return _imsx(404, "unknownobject", f"no {KINDS[kind][1]} {parts[1]}")
-            return json_response({KINDS[kind][1]: record})
-        return self._collection(request, tenant, kind)
+            return lambda tenant: self._one(request, tenant, kind, parts[1])
+        return lambda tenant: self._collection(request, tenant, kind)
+
+    def error(self, status: int, message: str) -> Response:
+        """A OneRoster status-info error with the minor code of its status."""
+        return _imsx(status, _MINOR_CODES[status], message)
+
+    def _one(
+        self, request: Request, tenant: OneRosterTenant, kind: str, sourced_id: str
+    ) -> Response:
+        try:
+            record = tenant.record(kind, sourced_id, request.base_url)
+        except KeyError:
+            return self.error(404, f"no {KINDS[kind][1]} {sourced_id}")
+        if tenant.tables[kind].vanished and tenant.index_of(kind, sourced_id) in (
+            tenant.tables[kind].vanished
+        ):
+            return self.error(404, f"no {KINDS[kind][1]} {sourced_id}")
+        return json_response({KINDS[kind][1]: record})
 
     def _collection(self, request: Request, tenant: OneRosterTenant, kind: str) -> Response:
         try:
             offset, limit = offset_window(request, max_limit=self.max_limit)
             indexes = tenant.listing(kind, request.query.get("filter"))
         except ValueError as exc:
-            return _imsx(400, "invalid_filter_field", str(exc))
+            return self.error(400, str(exc))
         window = indexes[offset : offset + limit]
         table = tenant.tables[kind]
         records = [table.record(i, request.base_url, tenant.sourced_id(kind, i)) for i in window]
@@ -1047,18 +992,10 @@ class OneRosterApp(IssuesTokens):
 
     # -- control ----------------------------------------------------------------------------
 
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """Apply `modify`, `tobedeleted`, `vanish`, `revoke_tokens` or `token_ttl`."""
-        data = payload or {}
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-            return {"revoked": True}
-        if action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
-            return {"token_ttl": self.token_ttl}
-        target = self.data[tenant]
+    def change(self, target: OneRosterTenant, action: str, data: Mapping[str, Any]) -> Any:
+        """Apply `modify`, `tobedeleted` or `vanish` to the record `kind` and `sourcedId` name."""
         kind, sourced_id = data["kind"], data["sourcedId"]
-        at = datetime.fromisoformat(data["at"].replace("Z", "+00:00")) if data.get("at") else None
+        at = control_time(data)
         if action == "modify":
             return {"dateLastModified": target.modify(kind, sourced_id, data.get("changes"), at=at)}
         if action == "tobedeleted":

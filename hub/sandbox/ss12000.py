@@ -35,8 +35,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
-import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -44,15 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from hub.sandbox._oauth import (
-    TOKEN_PATH,
-    IssuesTokens,
-    TokenStore,
-    client_credentials_grant,
-    oauth_source_config,
-    sandbox_client_id,
-    secret_variable,
-)
+from hub.sandbox._oauth import TOKEN_PATH, oauth_source_config, sandbox_client_id, secret_variable
+from hub.sandbox._rest import OverlaidTable, OverlaidTenant, RecordApi, control_time, iso
 from hub.sandbox.swedish import (
     SWEDISH_TENANTS,
     PersonKind,
@@ -84,14 +75,7 @@ _TIME_FILTERS = {
     "meta.created.after": ("created", ">="),
     "meta.created.before": ("created", "<="),
 }
-#: Base objects were last modified during the 30 days before this moment.
-BASE_TIME = datetime(2025, 9, 15, 6, 0, tzinfo=UTC)
-_SPREAD_SECONDS = 30 * 86_400
 _EXPANSIONS = {"persons": {"duties", "placements"}, "activities": {"teachers"}}
-
-
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _parse_time(text: str) -> float:
@@ -99,9 +83,13 @@ def _parse_time(text: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    """The standard's error body: `{"code", "message"}`."""
-    return json_response({"code": code, "message": message}, status)
+#: The error code of each error status the API answers.
+_ERROR_CODES = {
+    400: "invalid_filter",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
 def _query(request: Request) -> dict[str, list[str]]:
@@ -115,24 +103,17 @@ def _query(request: Request) -> dict[str, list[str]]:
 # -- one collection ---------------------------------------------------------------------
 
 
-class _Table:
+class _Table(OverlaidTable):
     """One collection: objects rendered on demand, plus overlays of changes and deletes."""
 
     def __init__(
         self, name: str, count: int, render: Callable[[int, set[str]], dict[str, Any]]
     ) -> None:
-        self.name = name
-        self.count = count
+        super().__init__(name, count)
         self.render = render
-        base = BASE_TIME.timestamp()
-        self.modified = [
-            base - zlib.crc32(f"{name}|{i}".encode()) % _SPREAD_SECONDS for i in range(count)
-        ]
-        self.created = [stamp - 86_400 * (1 + i % 300) for i, stamp in enumerate(self.modified)]
-        self.changes: dict[int, dict[str, Any]] = {}
+        self.created = [stamp - 86_400 * (1 + i % 300) for i, stamp in enumerate(self.stamps)]
+        #: Objects deleted, as `/deletedEntities` tells.
         self.deleted: set[int] = set()
-        self.vanished: set[int] = set()
-        self.version = 0
 
     def gone(self, index: int) -> bool:
         return index in self.deleted or index in self.vanished
@@ -141,13 +122,18 @@ class _Table:
 # -- one tenant -------------------------------------------------------------------------
 
 
-class SS12000Tenant:
-    """One Swedish tenant's register: rendered objects, listings and changes."""
+class SS12000Tenant(OverlaidTenant):
+    """One Swedish tenant's register: rendered objects, listings and changes.
+
+    `modify` sets top-level fields of an object; a None value removes the field.
+    """
+
+    tables: dict[str, _Table]
 
     def __init__(self, owner: SwedishOwner) -> None:
+        super().__init__()
         self.owner = owner
         self.tenant = owner.tenant
-        self._lock = threading.RLock()
         self._listings: OrderedDict[tuple[str, str, int], list[int]] = OrderedDict()
         counts = {
             "organisations": 1 + len(owner.units),
@@ -204,8 +190,8 @@ class SS12000Tenant:
         record = {
             "id": self.ids[collection][index],
             "meta": {
-                "created": _iso(table.created[index]),
-                "modified": _iso(table.modified[index]),
+                "created": iso(table.created[index]),
+                "modified": iso(table.stamps[index]),
             },
             **table.render(index, expand or set()),
         }
@@ -387,24 +373,6 @@ class SS12000Tenant:
 
     # -- changes ----------------------------------------------------------------------------
 
-    def modify(
-        self,
-        collection: str,
-        object_id: str,
-        changes: Mapping[str, Any] | None = None,
-        *,
-        at: datetime | None = None,
-    ) -> str:
-        """Change top-level fields of an object (None removes one), or just touch it."""
-        with self._lock:
-            table = self.tables[collection]
-            index = self.index_of(collection, object_id)
-            if changes:
-                table.changes.setdefault(index, {}).update(changes)
-            table.modified[index] = (at or datetime.now(UTC)).timestamp()
-            table.version += 1
-            return _iso(table.modified[index])
-
     def delete(self, collection: str, object_id: str, *, at: datetime | None = None) -> str:
         """Delete an object: it is no longer listed, and `/deletedEntities` names it."""
         with self._lock:
@@ -413,14 +381,7 @@ class SS12000Tenant:
             table.version += 1
             stamp = (at or datetime.now(UTC)).timestamp()
             self.deletions.append((stamp, collection, object_id))
-            return _iso(stamp)
-
-    def vanish(self, collection: str, object_id: str) -> None:
-        """Remove an object without a trace: only a full read can notice."""
-        with self._lock:
-            table = self.tables[collection]
-            table.vanished.add(self.index_of(collection, object_id))
-            table.version += 1
+            return iso(stamp)
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -436,7 +397,7 @@ class SS12000Tenant:
                 moment = _parse_time(text)
             except ValueError:
                 raise ValueError(f"{name}: {text!r} is not an RFC 3339 date-time") from None
-            stamps = table.modified if field == "modified" else table.created
+            stamps = table.stamps if field == "modified" else table.created
             tests.append(
                 _at_or_after(stamps, moment) if op == ">=" else _at_or_before(stamps, moment)
             )
@@ -462,11 +423,11 @@ class SS12000Tenant:
 # -- the app ----------------------------------------------------------------------------
 
 
-def _at_or_after(stamps: list[float], moment: float) -> Callable[[int], bool]:
+def _at_or_after(stamps: Sequence[float], moment: float) -> Callable[[int], bool]:
     return lambda i: stamps[i] >= moment
 
 
-def _at_or_before(stamps: list[float], moment: float) -> Callable[[int], bool]:
+def _at_or_before(stamps: Sequence[float], moment: float) -> Callable[[int], bool]:
     return lambda i: stamps[i] <= moment
 
 
@@ -486,8 +447,10 @@ def _decode_token(token: str) -> dict[str, Any]:
     return state
 
 
-class SS12000App(IssuesTokens):
+class SS12000App(RecordApi[SS12000Tenant]):
     """The SS 12000 API of every Swedish sandbox tenant, mounted as vendor `ss12000`."""
+
+    realm = "ss12000"
 
     def __init__(
         self,
@@ -498,13 +461,9 @@ class SS12000App(IssuesTokens):
         max_limit: int = 1000,
         default_limit: int = 100,
     ) -> None:
-        self.data = dict(tenants)
-        self.tenants = tuple(self.data)
-        self.clients = {t: clients[t] for t in self.tenants if t in clients}
-        self.max_limit = max_limit
+        own_clients = {t: clients[t] for t in tenants if t in clients}
+        super().__init__(tenants, clients=own_clients, token_ttl=token_ttl, max_limit=max_limit)
         self.default_limit = default_limit
-        #: The issued access tokens; `tokens.ttl` is their lifetime in seconds.
-        self.tokens = TokenStore(token_ttl)
         #: (tenant, path, query parameters) of every API request, oldest first.
         self.queries: deque[tuple[str, str, tuple[tuple[str, str], ...]]] = deque(maxlen=50_000)
 
@@ -525,34 +484,28 @@ class SS12000App(IssuesTokens):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        """Answer the token endpoint, the collections, single objects and deletedEntities."""
-        if request.path == TOKEN_PATH:
-            if request.method != "POST":
-                return json_response({"error": "invalid_request"}, 405)
-            return client_credentials_grant(
-                request, self.tokens, self.clients.get(request.tenant), realm="ss12000"
-            )
-        if request.method != "GET":
-            return _error(405, "method_not_allowed", "only GET is supported")
+    def endpoint(self, request: Request) -> Callable[[SS12000Tenant], Response] | None:
+        """A collection, one object of it, or deletedEntities."""
         parts = [p for p in request.path.split("/") if p]
         if not parts or parts[0] not in (*COLLECTIONS, "deletedEntities") or len(parts) > 2:
-            return _error(404, "not_found", f"no such endpoint: {request.path}")
-        if self.tokens.valid(request.tenant, request.headers) is None:
-            response = _error(401, "unauthorized", "missing, invalid or expired token")
-            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            return response
+            return None
+        return lambda tenant: self._answer(request, tenant, parts)
+
+    def error(self, status: int, message: str) -> Response:
+        """The standard's error body: `{"code", "message"}`."""
+        return json_response({"code": _ERROR_CODES[status], "message": message}, status)
+
+    def _answer(self, request: Request, tenant: SS12000Tenant, parts: list[str]) -> Response:
         query = _query(request)
         self.queries.append(
             (request.tenant, request.path, tuple((k, v) for k, vs in query.items() for v in vs))
         )
-        tenant = self.data[request.tenant]
         if len(parts) == 2:
             return self._one(tenant, parts[0], parts[1], query)
         try:
             state = self._state(parts[0], query)
         except ValueError as exc:
-            return _error(400, "invalid_filter", str(exc))
+            return self.error(400, str(exc))
         if parts[0] == "deletedEntities":
             return self._deleted(tenant, state)
         return self._collection(tenant, state)
@@ -595,7 +548,7 @@ class SS12000App(IssuesTokens):
         try:
             indexes = tenant.listing(collection, state.get("f", {}))
         except (KeyError, ValueError) as exc:
-            return _error(400, "invalid_filter", str(exc))
+            return self.error(400, str(exc))
         expand = set(state.get("x", []))
         window = indexes[offset : offset + limit]
         data = [tenant.record(collection, i, expand) for i in window]
@@ -617,32 +570,24 @@ class SS12000App(IssuesTokens):
         self, tenant: SS12000Tenant, collection: str, object_id: str, query: dict[str, list[str]]
     ) -> Response:
         if collection == "deletedEntities":
-            return _error(404, "not_found", "no such endpoint")
+            return self.error(404, "no such endpoint")
         try:
             index = tenant.index_of(collection, object_id)
         except KeyError:
-            return _error(404, "not_found", f"no object {object_id} in {collection}")
+            return self.error(404, f"no object {object_id} in {collection}")
         if tenant.tables[collection].gone(index):
-            return _error(404, "not_found", f"no object {object_id} in {collection}")
+            return self.error(404, f"no object {object_id} in {collection}")
         expand = {e.strip() for value in query.get("expand", []) for e in value.split(",")}
         return json_response(tenant.record(collection, index, expand))
 
     # -- control ----------------------------------------------------------------------------
 
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """Apply `modify`, `delete`, `vanish`, `revoke_tokens` or `token_ttl`."""
-        data = payload or {}
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-            return {"revoked": True}
-        if action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
-            return {"token_ttl": self.token_ttl}
-        target = self.data[tenant]
+    def change(self, target: SS12000Tenant, action: str, data: Mapping[str, Any]) -> Any:
+        """Apply `modify`, `delete` or `vanish` to the object `collection` and `id` name."""
         collection, object_id = data["collection"], data["id"]
         if collection not in COLLECTIONS:
             raise ValueError(f"unknown collection {collection!r}")
-        at = datetime.fromisoformat(data["at"].replace("Z", "+00:00")) if data.get("at") else None
+        at = control_time(data)
         if action == "modify":
             return {"modified": target.modify(collection, object_id, data.get("changes"), at=at)}
         if action == "delete":

@@ -528,18 +528,6 @@ class FleetApp(IssuesTokens):
         self.change_device(tenant, self.table, index, action, data)
         return {"device_id": data["device_id"], "done": action}
 
-    def control_tokens(
-        self, tenant: str, action: str, data: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """Revoke a tenant's tokens or change their lifetime; None for other actions."""
-        if action == "revoke_tokens":
-            self.revoke_tokens(tenant)
-            return {"revoked": True}
-        if action == "token_ttl":
-            self.token_ttl = float(data["seconds"])
-            return {"token_ttl": self.tokens.ttl}
-        return None
-
     def change_device(
         self, tenant: str, table: Table, index: int, action: str, data: Mapping[str, Any]
     ) -> None:

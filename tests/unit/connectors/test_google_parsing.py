@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from connectors.base import Item
 from connectors.mdm.google_chromeos import GoogleChromeOS, _ChromeOsDevices, error_reasons
-from hub.settings import parse_settings
 from schemas.entities import SourceRef
 from schemas.mdm import (
     AssignedUserId,
@@ -23,8 +21,8 @@ from schemas.mdm import (
     UnitHints,
     UserIdKind,
 )
+from tests.unit.connectors._mdm import parse_file, source_settings
 
-DATA = Path(__file__).parent / "data" / "mdm"
 REF = SourceRef(system="google_chromeos", instance="chromebooks")
 
 
@@ -39,15 +37,12 @@ def source() -> GoogleChromeOS:
             "subject": "admin@lillevik.kommune.no",
         },
     }
-    config = parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry]}]})
-    return GoogleChromeOS(config.tenants[0].sources[0], tenant="t", secret="{}")  # type: ignore[arg-type]
+    return GoogleChromeOS(source_settings(entry), tenant="t", secret="{}")
 
 
 def parse() -> list[Item | None]:
     """Every example ChromeOsDevice parsed."""
-    body = json.loads((DATA / "google_chromeosdevices.json").read_text(encoding="utf-8"))
-    stream = _ChromeOsDevices(source())
-    return [stream.parse(record, n) for n, record in enumerate(body["chromeosdevices"])]
+    return parse_file(_ChromeOsDevices(source()), "google_chromeosdevices.json", "chromeosdevices")
 
 
 def test_a_pupils_chromebook_becomes_a_device_with_its_expiry_and_org_unit():

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from connectors.base import Item, Rejected
-from connectors.mdm.intune import SELECT, Intune, _ManagedDevices
-from hub.settings import SettingsError, parse_settings
+from connectors.mdm.intune import SELECT, _ManagedDevices
+from hub.settings import SettingsError
 from schemas.entities import SourceRef
 from schemas.mdm import (
     AssignedUserId,
@@ -23,42 +20,12 @@ from schemas.mdm import (
     UnitHints,
     UserIdKind,
 )
-
-DATA = Path(__file__).parent / "data" / "mdm"
-DIRECTORY = "0c9f4f8e-1d2b-4a3c-9e5f-6a7b8c9d0e1f"
-
-
-def entry(**extra: Any) -> dict[str, Any]:
-    """An Intune hub.yaml entry."""
-    return {
-        "type": "intune",
-        "id": "intune",
-        "auth": {
-            "kind": "oauth_client_credentials",
-            "token_url": f"https://login.microsoftonline.com/{DIRECTORY}/oauth2/v2.0/token",
-            "client_id": "hub",
-            "secret": {"env": "UNUSED"},
-            "scope": "https://graph.microsoft.com/.default",
-        },
-        **extra,
-    }
-
-
-def source() -> Intune:
-    """An Intune connector that is never asked to connect."""
-    config = parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry()]}]})
-    return Intune(config.tenants[0].sources[0], tenant="t", secret="unused")  # type: ignore[arg-type]
-
-
-def records() -> list[dict[str, Any]]:
-    """The example managedDevice records."""
-    return json.loads((DATA / "graph_managed_devices.json").read_text(encoding="utf-8"))["value"]
+from tests.unit.connectors._mdm import intune, intune_entry, parse_file, source_settings
 
 
 def parse() -> list[Item | None]:
     """Every example record parsed."""
-    stream = _ManagedDevices(source())
-    return [stream.parse(record, n) for n, record in enumerate(records())]
+    return parse_file(_ManagedDevices(intune()), "graph_managed_devices.json", "value")
 
 
 def test_a_staff_laptop_becomes_a_device_with_every_field():
@@ -175,7 +142,7 @@ def test_a_record_with_only_its_id_is_a_device_of_unknown_everything():
 
 def test_a_record_without_an_id_is_dead_lettered_naming_the_field():
     """A managedDevice without `id` cannot be keyed: it becomes a dead letter."""
-    item = _ManagedDevices(source()).parse({"serialNumber": "X1"}, 7)
+    item = _ManagedDevices(intune()).parse({"serialNumber": "X1"}, 7)
     assert (
         Rejected(
             entity="device",
@@ -189,7 +156,7 @@ def test_a_record_without_an_id_is_dead_lettered_naming_the_field():
 
 def test_select_names_only_v1_properties_the_hub_reads():
     """`$select` lists the properties the connector maps, all of them Graph v1.0 names."""
-    assert {"$select": ",".join(SELECT)} == _ManagedDevices(source()).params()
+    assert {"$select": ",".join(SELECT)} == _ManagedDevices(intune()).params()
     assert "managementState" not in SELECT  # a beta property: v1.0 would answer 400
 
 
@@ -205,23 +172,13 @@ def test_select_names_only_v1_properties_the_hub_reads():
 )
 def test_a_token_endpoint_or_scope_client_credentials_cannot_use_is_refused(changes, message):
     """`common` and a permission name as scope fail at load, naming what to write instead."""
-    bad = entry()
+    bad = intune_entry()
     bad["auth"] = {**bad["auth"], **changes}
     with pytest.raises(SettingsError, match=message):
-        parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [bad]}]})
+        source_settings(bad)
 
 
 def test_a_beta_base_url_is_refused():
     """The connector reads Graph v1.0 only; a `/beta` base URL fails at load."""
     with pytest.raises(SettingsError, match=r"tenants.0.sources.0.intune.base_url"):
-        parse_settings(
-            {
-                "tenants": [
-                    {
-                        "id": "t",
-                        "name": "T",
-                        "sources": [entry(base_url="https://graph.microsoft.com/beta")],
-                    }
-                ]
-            }
-        )
+        source_settings(intune_entry(base_url="https://graph.microsoft.com/beta"))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.base import Item, Rejected
 from connectors.mdm._device import normalise_serial, physical_key, vendor_slug
-from connectors.mdm.intune import Intune, _ManagedDevices
+from connectors.mdm.intune import _ManagedDevices
 from connectors.mdm.jamf import JamfPro, _Computers, _MobileDevices
-from hub.settings import parse_settings
 from schemas.entities import SourceRef
 from schemas.mdm import (
     AssignedUserId,
@@ -25,8 +22,8 @@ from schemas.mdm import (
     UnitHints,
     UserIdKind,
 )
+from tests.unit.connectors._mdm import intune, parse_file, source_settings
 
-DATA = Path(__file__).parent / "data" / "mdm"
 REF = SourceRef(system="jamf_pro", instance="jamf")
 
 
@@ -40,8 +37,7 @@ def source(**extra: Any) -> JamfPro:
         "max_concurrency": 1,
         **extra,
     }
-    config = parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry]}]})
-    connector = JamfPro(config.tenants[0].sources[0], tenant="t", secret="unused")  # type: ignore[arg-type]
+    connector = JamfPro(source_settings(entry), tenant="t", secret="unused")
     connector.sites.update({"2": "Lade skole", "5": "Solbakken barnehage"})
     connector.buildings.update({"7": "Lade skole, hus B"})
     return connector
@@ -49,9 +45,7 @@ def source(**extra: Any) -> JamfPro:
 
 def parse(name: str, stream_type: type[Any]) -> list[Item | None]:
     """Every example record of a file parsed by a stream."""
-    body = json.loads((DATA / name).read_text(encoding="utf-8"))
-    stream = stream_type(source())
-    return [stream.parse(record, n) for n, record in enumerate(body["results"])]
+    return parse_file(stream_type(source()), name, "results")
 
 
 def test_a_teachers_mac_becomes_a_device_with_site_building_and_first_entry():
@@ -200,31 +194,7 @@ def test_a_dead_letter_carries_no_name_phone_or_position():
 
 def test_the_same_ipad_from_intune_and_jamf_has_one_physical_key():
     """Intune's `Apple Inc.` + lower-case dashed serial and Jamf's `Apple` serial agree."""
-    config = parse_settings(
-        {
-            "tenants": [
-                {
-                    "id": "t",
-                    "name": "T",
-                    "sources": [
-                        {
-                            "type": "intune",
-                            "id": "intune",
-                            "auth": {
-                                "kind": "oauth_client_credentials",
-                                "token_url": "https://login.microsoftonline.com/x/oauth2/v2.0/token",
-                                "client_id": "c",
-                                "secret": {"env": "UNUSED"},
-                                "scope": "https://graph.microsoft.com/.default",
-                            },
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-    intune = Intune(config.tenants[0].sources[0], tenant="t", secret="x")  # type: ignore[arg-type]
-    from_intune = _ManagedDevices(intune).parse(
+    from_intune = _ManagedDevices(intune()).parse(
         {
             "id": "9",
             "manufacturer": "Apple Inc.",

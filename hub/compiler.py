@@ -61,6 +61,18 @@ def entity_topic_pattern(prefix: str) -> re.Pattern[str]:
     )
 
 
+def stored_offsets(engine: sa.Engine, group: str) -> dict[tuple[str, int], int]:
+    """(topic, partition) → the next offset a consumer group has not materialised yet."""
+    create_tables(engine, [report_offsets])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                report_offsets.c.topic, report_offsets.c.partition, report_offsets.c.next_offset
+            ).where(report_offsets.c.consumer_group == group)
+        )
+        return {(t, p): o for t, p, o in rows}
+
+
 @dataclass
 class CompileProgress:
     """What one materialisation pass consumed."""
@@ -104,13 +116,7 @@ class Materialiser:
 
     def stored_offsets(self) -> dict[tuple[str, int], int]:
         """Where this consumer group stands, as stored in the reporting store."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    report_offsets.c.topic, report_offsets.c.partition, report_offsets.c.next_offset
-                ).where(report_offsets.c.consumer_group == self.group)
-            )
-            return {(t, p): o for t, p, o in rows}
+        return stored_offsets(self.engine, self.group)
 
     def run(self, timeout: float = 300.0) -> CompileProgress:
         """Consume every entity topic up to its current end, then stop."""

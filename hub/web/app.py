@@ -19,12 +19,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub.followup.extract import MANIFEST
-from hub.followup.jobs import HEADLINE
+from hub.followup.jobs import HEADLINE, format_measure
+from hub.followup.snapshots import SnapshotStore
 from hub.settings import HubSettings, SettingsError, load_env_file, load_settings
 from hub.store import ApprovalError
 from hub.web import data
 from hub.web.access import Action, Method, permits
-from hub.web.followup_view import build_page, measure_text, share_text
+from hub.web.followup_view import build_page, share_text
 
 #: Where the plugin mounts the app in Airflow's API server.
 URL_PREFIX = "/skolehub"
@@ -35,7 +36,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_templates.globals.update(share=share_text, measure=measure_text)
+_templates.globals.update(share=share_text, measure=format_measure)
 
 
 def hub_settings() -> HubSettings:
@@ -112,9 +113,10 @@ def create_app() -> FastAPI:
     def followup_index(request: Request, settings: Settings, user: Viewer) -> HTMLResponse:
         tenants = []
         with data.open_store(settings) as store:
+            snapshots = SnapshotStore(store.engine)
             for tenant in settings.tenants:
-                days = data.snapshot_days(settings, store, tenant.id)
-                snapshot = data.load_snapshot(store, tenant.id, days[-1]) if days else None
+                days = snapshots.days(tenant.id)
+                snapshot = snapshots.load(tenant.id, days[-1]) if days else None
                 tenants.append((tenant, snapshot))
         return _render(
             request, "followup_index.html", tenants=tenants, user=user, headline=HEADLINE
@@ -130,9 +132,10 @@ def create_app() -> FastAPI:
     ) -> HTMLResponse:
         tenant = _tenant(settings, tenant_id)
         with data.open_store(settings) as store:
-            days = data.snapshot_days(settings, store, tenant.id)
+            snapshots = SnapshotStore(store.engine)
+            days = snapshots.days(tenant.id)
             day = as_of or (days[-1] if days else None)
-            snapshot = data.load_snapshot(store, tenant.id, day) if day else None
+            snapshot = snapshots.load(tenant.id, day) if day else None
         if snapshot is None:
             return _render(
                 request, "followup_missing.html", tenant=tenant, as_of=as_of, user=user, days=days
@@ -142,9 +145,7 @@ def create_app() -> FastAPI:
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, settings: Settings, user: Viewer) -> HTMLResponse:
-        with data.open_store(settings) as store:
-            sources = data.source_runs(settings, store)
-            broker = data.broker_view(settings, store)
+        sources, broker = data.run_overview(settings)
         may_approve = permits(Action.APPROVE_DELETES, user, settings.web, _ask_auth_manager)
         return _render(
             request,
@@ -158,9 +159,7 @@ def create_app() -> FastAPI:
 
     @app.get("/api/runs")
     def runs_json(settings: Settings, _user: Viewer) -> dict[str, Any]:
-        with data.open_store(settings) as store:
-            sources = data.source_runs(settings, store)
-            broker = data.broker_view(settings, store)
+        sources, broker = data.run_overview(settings)
         return {
             "sources": [
                 {

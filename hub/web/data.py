@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,9 @@ import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from hub.compiler import Materialiser, entity_topic_pattern
+from hub.compiler import entity_topic_pattern, stored_offsets
 from hub.followup.extract import MANIFEST, verify_extract
 from hub.followup.jobs import extracts_dir
-from hub.followup.snapshots import Snapshot, SnapshotStore
 from hub.settings import HubSettings
 from hub.store import StateStore, now
 
@@ -140,12 +139,7 @@ def broker_view(settings: HubSettings, store: StateStore, lag: bool = True) -> B
         ]
         ends = consumer.end_offsets(partitions)
         starts = consumer.beginning_offsets(partitions)
-        stored = Materialiser(
-            store.engine,
-            settings.bootstrap,
-            settings.kafka.topic_prefix,
-            group=settings.followup.consumer_group,
-        ).stored_offsets()
+        stored = stored_offsets(store.engine, settings.followup.consumer_group)
         by_topic = {t: TopicLag(t, 0, 0) for t in topics}
         for tp in partitions:
             entry = by_topic[tp.topic]
@@ -158,6 +152,12 @@ def broker_view(settings: HubSettings, store: StateStore, lag: bool = True) -> B
     finally:
         consumer.close()
     return view
+
+
+def run_overview(settings: HubSettings) -> tuple[list[SourceRuns], BrokerView]:
+    """What the run overview shows: every source's runs, and the broker with the lag."""
+    with open_store(settings) as store:
+        return source_runs(settings, store), broker_view(settings, store)
 
 
 # -- health --------------------------------------------------------------------------------
@@ -210,20 +210,6 @@ def health(settings: HubSettings) -> dict[str, Any]:
     else:
         status = "ok"
     return {"status": status, "checked_at": at.isoformat(), "checks": checks, "sources": sources}
-
-
-# -- follow-up -----------------------------------------------------------------------------
-
-
-def snapshot_days(settings: HubSettings, store: StateStore, tenant: str) -> list[date]:
-    """The days a tenant has compiled snapshots of, oldest first."""
-    settings.tenant(tenant)
-    return SnapshotStore(store.engine).days(tenant)
-
-
-def load_snapshot(store: StateStore, tenant: str, day: date) -> Snapshot | None:
-    """A stored snapshot (the pages never compile: that is the compile DAG's work)."""
-    return SnapshotStore(store.engine).load(tenant, day)
 
 
 # -- extracts ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from typing import Any
 
 from markupsafe import Markup
 
-from hub.followup.jobs import format_measure
 from hub.followup.snapshots import Snapshot
 from hub.web.charts import Bar, bar_chart, range_strip
 from schemas.followup import (
@@ -193,8 +192,3 @@ def build_page(snapshot: Snapshot, min_cell_size: int | None) -> FollowupPage:
             page.equity.append((row, strip))
     page.trend = [r for r in snapshot.rows("trend") if isinstance(r, Trend)]
     return page
-
-
-def measure_text(value: float | None, measure: str) -> str:
-    """A headline measure as the terminal summary writes it."""
-    return format_measure(value, measure)

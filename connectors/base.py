@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -163,6 +163,20 @@ class Source(ABC):
     @abstractmethod
     def read(self) -> Iterator[Item]:
         """Yield every entity (and rejected record) of the source, streaming page by page."""
+
+    #: Entity names whose full read pages by offset: a record deleted at the source while
+    #: the read runs shifts the pages and hides a live record, so the runner confirms an
+    #: unseen key of these (`confirm_gone`, or missing from consecutive full reads) before
+    #: it deletes it.
+    offset_paged: ClassVar[frozenset[str]] = frozenset()
+
+    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
+        """The keys the source confirms are gone, looked up one by one; None: no lookup.
+
+        A connector whose API can fetch a record by id overrides this (a 404 confirms the
+        delete); the default cannot look up, and the runner counts consecutive misses.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

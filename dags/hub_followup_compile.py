@@ -24,8 +24,8 @@ from schemas.ss12000 import SS12000_ENTITY_TYPES
 
 
 def _asset(entity_type: type[Entity]) -> Asset:
-    suffix = entity_type.topic_suffix()
-    return Asset(name=f"hub.{suffix}.v1", uri=f"kafka://skolehub/{suffix}.v1")
+    suffix = entity_type.versioned_suffix()
+    return Asset(name=f"hub.{suffix}", uri=f"kafka://skolehub/{suffix}")
 
 
 #: Every entity topic a sync DAG can update, as the sync DAGs name their Assets.

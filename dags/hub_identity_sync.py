@@ -1,7 +1,7 @@
 """Identity sync: every tenant's directory (Feide-like LDAP, SS 12000) to the identity topics.
 
 One mapped task per configured tenant × identity source. Each task reads its source,
-publishes the changes as CloudEvents on `hub.identity.*.v1`, and updates the Assets of
+publishes the changes as CloudEvents on `hub.identity.*.v2`, and updates the Assets of
 those topics, which schedule what consumes them. A run held by the deletion guard fails
 without retries; release it with `hub sync TENANT SOURCE --approve-deletes`.
 """
@@ -16,7 +16,7 @@ from schemas.entities import Group, Membership, Organisation, Person
 from schemas.ss12000 import Duty, Placement
 
 IDENTITY_ASSETS = [
-    Asset(name=f"hub.{t.topic_suffix()}.v1", uri=f"kafka://skolehub/{t.topic_suffix()}.v1")
+    Asset(name=f"hub.{t.versioned_suffix()}", uri=f"kafka://skolehub/{t.versioned_suffix()}")
     for t in (Organisation, Person, Group, Membership, Duty, Placement)
 ]
 

@@ -1,9 +1,9 @@
 """LMS sync: every tenant's learning platform (OneRoster 1.2) to the hub's LMS topics.
 
 One mapped task per configured tenant × LMS source. Each task reads its source and
-publishes the changes as CloudEvents on `hub.lms.*.v1` (courses, classes, enrollments,
-results, sessions) and, for the people and schools the LMS knows, `hub.identity.person.v1`
-and `hub.identity.organisation.v1`; it updates the Assets of those topics, which schedule
+publishes the changes as CloudEvents on `hub.lms.*.v2` (courses, classes, enrollments,
+results, sessions) and, for the people and schools the LMS knows, `hub.identity.person.v2`
+and `hub.identity.organisation.v2`; it updates the Assets of those topics, which schedule
 what consumes them. Runs are incremental (records changed since the last bookmark) until
 the source's `full_sync_every` has passed; then a full run also deletes what vanished.
 
@@ -27,7 +27,7 @@ from schemas.lms import LMS_ENTITY_TYPES
 ONEROSTER_POOL = "hub_lms_oneroster"
 
 LMS_ASSETS = [
-    Asset(name=f"hub.{t.topic_suffix()}.v1", uri=f"kafka://skolehub/{t.topic_suffix()}.v1")
+    Asset(name=f"hub.{t.versioned_suffix()}", uri=f"kafka://skolehub/{t.versioned_suffix()}")
     for t in (Organisation, Person, *LMS_ENTITY_TYPES)
 ]
 

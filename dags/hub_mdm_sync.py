@@ -1,9 +1,9 @@
-"""MDM sync: every tenant's device management (Intune, Jamf Pro, Google) to `hub.mdm.device.v1`.
+"""MDM sync: every tenant's device management (Intune, Jamf Pro, Google) to `hub.mdm.device.v2`.
 
 Per MDM system, `plan_<system>` lists the configured tenant × source pairs of that system
 and `sync_<system>` (`sync_intune`, `sync_jamf_pro`, `sync_google_chromeos`) maps over
 them: each mapped task reads its source in full and publishes the changed devices as
-CloudEvents on `hub.mdm.device.v1` (a device that left its MDM is deleted), updating that
+CloudEvents on `hub.mdm.device.v2` (a device that left its MDM is deleted), updating that
 topic's Asset, which schedules what consumes it. A device enrolled in two MDMs is two
 events with the same `physical_key`.
 
@@ -35,7 +35,7 @@ MDM_POOLS = {
 }
 
 DEVICE_ASSET = Asset(
-    name=f"hub.{Device.topic_suffix()}.v1", uri=f"kafka://skolehub/{Device.topic_suffix()}.v1"
+    name=f"hub.{Device.versioned_suffix()}", uri=f"kafka://skolehub/{Device.versioned_suffix()}"
 )
 
 

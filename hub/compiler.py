@@ -21,6 +21,7 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from hub._faults import fault_point
 from hub.store import create_tables, metadata, now, upsert
 
 log = structlog.get_logger(__name__)
@@ -194,6 +195,7 @@ class Materialiser:
                 if self.on_row is not None:
                     self.on_row(number)
             write_upserts()
+            fault_point("mid_materialise")
             for (topic, partition), offset in positions.items():
                 conn.execute(
                     upsert(self.engine, report_offsets),

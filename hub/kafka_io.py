@@ -11,6 +11,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from hub._faults import fault_point
 from hub.settings import KafkaSettings
 from schemas.entities import Entity
 
@@ -28,9 +29,9 @@ class PublishError(Exception):
     """Kafka did not acknowledge every record of a batch; nothing of it was committed."""
 
 
-def entity_topic(prefix: str, entity_type: type[Entity], major: int = 1) -> str:
+def entity_topic(prefix: str, entity_type: type[Entity]) -> str:
     """The topic of an entity type: `<prefix>.<domain>.<entity>.v<major>`."""
-    return f"{prefix}.{entity_type.topic_suffix()}.v{major}"
+    return f"{prefix}.{entity_type.versioned_suffix()}"
 
 
 def dead_letter_topic(prefix: str) -> str:
@@ -114,6 +115,7 @@ class Publisher:
                         headers=record.headers,
                     )
                 )
+            fault_point("mid_publish")
             self._producer.flush(timeout=self.settings.ack_timeout_seconds)
         except KafkaError as exc:
             raise PublishError(f"Kafka refused the batch: {type(exc).__name__}: {exc}") from exc

@@ -240,7 +240,7 @@ class StateStore:
         for row in rows:
             for name in ("started_at", "finished_at", "approved_at"):
                 if row[name] is not None:
-                    row[name] = _aware(row[name])
+                    row[name] = aware(row[name])
         return {(row["tenant"], row["source"]): row for row in rows}
 
     def last_successes(self) -> dict[tuple[str, str], datetime]:
@@ -252,7 +252,7 @@ class StateStore:
             .group_by(r.tenant, r.source)
         )
         with self.engine.connect() as conn:
-            return {(t, s): _aware(at) for t, s, at in conn.execute(query) if at is not None}
+            return {(t, s): aware(at) for t, s, at in conn.execute(query) if at is not None}
 
     def approve_held_run(self, run_id: str, approved_by: str) -> Approval:
         """Record that `approved_by` approves a held run's deletions for the next sync.
@@ -318,7 +318,7 @@ class StateStore:
             planned_deletes=row.planned_deletes,
             entities_before=row.entities_before,
             approved_by=row.approved_by,
-            approved_at=_aware(row.approved_at),
+            approved_at=aware(row.approved_at),
         )
 
     def use_approval(self, approval: Approval, run_id: str) -> None:
@@ -341,7 +341,7 @@ class StateStore:
                     sync_runs.c.status == "success",
                 )
             ).scalar_one_or_none()
-        return None if value is None else _aware(value)
+        return None if value is None else aware(value)
 
     # -- bookmarks ----------------------------------------------------------------------
 
@@ -563,7 +563,7 @@ def upsert(engine: sa.Engine, table: sa.Table, keys: list[str] | None = None) ->
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     """A stored timestamp with its UTC zone (SQLite drops the zone)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 

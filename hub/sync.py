@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from hub._faults import fault_point
 from connectors.base import Rejected, Removed, Source
 from connectors.errors import ConnectorError
 from hub.kafka_io import (
@@ -136,6 +137,7 @@ class SyncRunner:
             log.info("sync_started", full=is_full)
             with source:
                 self._read(source, report, is_full)
+            fault_point("after_read")
             approval = self._guard(tenant, report, approve_deletes)
             self._publish(source, report, tenant)
             self.store.save_bookmarks(tenant_id, source_id, source.bookmarks)
@@ -355,6 +357,7 @@ class SyncRunner:
                     continue
             records = list(self._records(batch, source, report, topics))
             self.publisher.publish(records)
+            fault_point("after_ack")
             self.store.apply(report.run_id, report.tenant, report.source, batch)
             published += len(batch)
             self._tick("published", published)

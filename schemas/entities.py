@@ -32,6 +32,10 @@ class Entity(BaseModel):
 
     domain: ClassVar[str]
     entity: ClassVar[str]
+    #: The major version of this entity's topic and change-event schema. Entity topics are
+    #: at 2: the record key names the source instance and `ce_id` counts the key's versions
+    #: (docs/consumers.md says what changed from 1).
+    schema_major: ClassVar[int] = 2
 
     tenant: Annotated[str, Field(min_length=1)]
     source: SourceRef
@@ -42,6 +46,11 @@ class Entity(BaseModel):
     def topic_suffix(cls) -> str:
         """The `<domain>.<entity>` part of this entity's topic and event type."""
         return f"{cls.domain}.{cls.entity}"
+
+    @classmethod
+    def versioned_suffix(cls) -> str:
+        """The `<domain>.<entity>.v<major>` part of this entity's topic and schema id."""
+        return f"{cls.topic_suffix()}.v{cls.schema_major}"
 
 
 class SchoolType(StrEnum):

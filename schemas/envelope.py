@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -48,19 +49,53 @@ class ChangeEvent(BaseModel, Generic[E]):
     changed: tuple[str, ...] = Field(default=(), description="Entity fields that changed.")
 
 
-def schema_id(entity_type: type[Entity], major: int = 1) -> str:
+def schema_id(entity_type: type[Entity]) -> str:
     """The `ce_dataschema` URI of an entity type's change-event schema."""
-    return f"urn:skolehub:schema:{entity_type.topic_suffix()}.v{major}"
+    return f"urn:skolehub:schema:{entity_type.versioned_suffix()}"
 
 
-def event_id(tenant: str, entity: str, key: str, op: Op, fingerprint: str) -> str:
-    """A deterministic event id: the same change always gets the same id, even republished."""
-    material = "\x1f".join((tenant, entity, key, op.value, fingerprint)).encode()
+def event_id(
+    tenant: str, source: SourceRef, entity: str, key: str, op: Op, fingerprint: str, version: int
+) -> str:
+    """The event id of one change: the same change always gets the same id, even republished.
+
+    `version` is the key's version in the state store (1 for its first change, one more for
+    each change after), so a recreate after a delete, or an update back to an earlier
+    value, gets an id of its own.
+    """
+    material = "\x1f".join(
+        (tenant, source.system, source.instance, entity, key, op.value, fingerprint, str(version))
+    ).encode()
     return hashlib.sha256(material).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class RecordKey:
+    """The Kafka record key of an entity event: `<tenant>:<source instance>:<entity>:<key>`.
+
+    Tenant, instance and entity are names without a colon (settings and entity classes
+    guarantee it); the entity key is everything after the third colon and may hold colons.
+    """
+
+    tenant: str
+    instance: str
+    entity: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.instance}:{self.entity}:{self.key}"
+
+    @classmethod
+    def parse(cls, text: str) -> RecordKey:
+        """Read a record key; raise ValueError when it does not have four parts."""
+        tenant, instance, entity, key = (text.split(":", 3) + ["", "", ""])[:4]
+        if not (tenant and instance and entity and key):
+            raise ValueError(f"not a record key of the form tenant:instance:entity:key: {text!r}")
+        return cls(tenant, instance, entity, key)
+
+
 def record_key(tenant: str, entity: str, key: str) -> str:
-    """The Kafka record key: `<tenant>:<entity>:<key>`."""
+    """The Kafka record key of a follow-up row: `<tenant>:<record>:<key>`."""
     return f"{tenant}:{entity}:{key}"
 
 
@@ -83,10 +118,11 @@ class CloudEventHeaders(BaseModel):
         op: Op,
         fingerprint: str,
         time: datetime,
+        version: int = 1,
     ) -> CloudEventHeaders:
         """Build the headers for a change of `entity`."""
         return cls.for_key(
-            type(entity), entity.tenant, entity.source, entity.key, op, fingerprint, time
+            type(entity), entity.tenant, entity.source, entity.key, op, fingerprint, time, version
         )
 
     @classmethod
@@ -99,10 +135,11 @@ class CloudEventHeaders(BaseModel):
         op: Op,
         fingerprint: str,
         time: datetime,
+        version: int = 1,
     ) -> CloudEventHeaders:
         """Build the headers for a change of the entity `key` without the entity itself."""
         return cls.model_construct(
-            id=event_id(tenant, entity_type.entity, key, op, fingerprint),
+            id=event_id(tenant, source, entity_type.entity, key, op, fingerprint, version),
             source=f"/tenants/{tenant}/{source.system}/{source.instance}",
             type=f"{EVENT_TYPE_PREFIX}.{entity_type.topic_suffix()}.{op.verb}",
             subject=key,

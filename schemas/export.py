@@ -33,7 +33,7 @@ def rendered_schemas() -> Iterator[tuple[str, str]]:
     ):
         schema = ChangeEvent[entity_type].model_json_schema()  # type: ignore[valid-type]
         schema = {"$id": schema_id(entity_type), **schema}
-        yield f"{entity_type.topic_suffix()}.v1.json", _dump(schema)
+        yield f"{entity_type.versioned_suffix()}.json", _dump(schema)
     yield "cloudevent-headers.json", _dump(CloudEventHeaders.model_json_schema())
 
 

@@ -66,6 +66,7 @@ class FollowupRecord(Entity):
     """Fields shared by every follow-up row."""
 
     domain: ClassVar[str] = "followup"
+    schema_major: ClassVar[int] = 1
 
     source: SourceRef = FOLLOWUP_SOURCE
     as_of: date

@@ -1,6 +1,6 @@
 """Device-management entities: the devices that Intune, Jamf Pro and Google Admin manage.
 
-They travel on `hub.mdm.device.v1`. A device is keyed per source (an MDM's own device id),
+They travel on `hub.mdm.device.v2`. A device is keyed per source (an MDM's own device id),
 so the same machine enrolled in two MDMs of one school owner is two `Device` entities;
 `physical_key` is what they share: the normalised serial number qualified by the
 manufacturer (`apple:DMPXL0QJHP8C`), computed the same way whichever MDM reports it, so

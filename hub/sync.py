@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from hub._faults import fault_point
 from connectors.base import Rejected, Removed, Source
 from connectors.errors import ConnectorError
+from hub._faults import fault_point
 from hub.kafka_io import (
     OutRecord,
     Publisher,

@@ -111,7 +111,7 @@ def main() -> int:
                 }
             )
             ensure_topics(bootstrap, admin_topics.kafka, ENTITY_TYPES[:1])
-            bare_topic = "bare.identity.organisation.v1"
+            bare_topic = "bare.identity.organisation.v2"
             bare_seconds = bare_producer(bootstrap, bare_topic, events, average)
 
             hub_rate = events / first_seconds

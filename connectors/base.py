@@ -38,6 +38,9 @@ class Rejected:
     record_ref: str
     reason: str
     payload: dict[str, Any]
+    #: The entity key of the rejected record when the connector can tell it: the runner
+    #: counts it as seen, so a record that turned malformed is never deleted.
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Every command ends with a one-screen summary; `--json` prints one machine-readable JSON
 document as the last thing on standard output. Exit codes: 0 success, 1 a failure,
-2 bad usage or configuration, 3 a run held by the deletion guard (and nothing failed).
+2 bad usage or configuration, 3 a run held by the deletion guard (and nothing failed),
+4 a run skipped because another run of the same source holds its lease (and nothing
+failed or was held).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from hub.sync import sync_targets
 
 log = structlog.get_logger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD, EXIT_SKIPPED = 0, 1, 2, 3, 4
 
 
 class _Progress:
@@ -70,6 +72,15 @@ def _print_reports(reports: list[Any]) -> None:
     for r in reports:
         if r.error:
             print(f"\n{r.tenant}/{r.source} {r.status}: {r.error}")
+        notes = [
+            f"republished {r.recovered:,} events that a dead run left in doubt" * bool(r.recovered),
+            f"kept {r.deletes_withheld:,} unseen entities until their deletion is confirmed"
+            * bool(r.deletes_withheld),
+            f"{r.dead_letters_repeated:,} dead letters unchanged since an earlier run, not resent"
+            * bool(r.dead_letters_repeated),
+        ]
+        for note in filter(None, notes):
+            print(f"{r.tenant}/{r.source}: {note}")
     published = sum(r.published for r in reports)
     print()
     if published:
@@ -83,6 +94,8 @@ def _exit_code(reports: list[Any]) -> int:
         return EXIT_FAILED
     if any(r.status == "held" for r in reports):
         return EXIT_HELD
+    if any(r.status == "skipped" for r in reports):
+        return EXIT_SKIPPED
     return EXIT_OK
 
 
@@ -95,6 +108,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports = sync_targets(settings, targets, progress=_Progress)
     _print_reports(reports)
     followup = run_followup(settings)
+    failed = [r for r in reports if r.status != "success"]
+    if failed:
+        print("\nThe follow-up was compiled from the sources that succeeded; not synced now:")
+        for r in failed:
+            print(f"  {r.tenant}/{r.source} ({r.status}): its last successful sync counts")
     print("\nFollow-up (headline figures per tenant):")
     for line in headline_table(followup):
         print(line)

@@ -48,6 +48,12 @@ leases = sa.Table(
 DEFAULT_TTL = timedelta(minutes=5)
 
 
+def lease_ttl() -> timedelta:
+    """The lease lifetime: `HUB_LEASE_TTL_SECONDS` if set (tests shorten it), else 5 minutes."""
+    value = os.environ.get("HUB_LEASE_TTL_SECONDS")
+    return timedelta(seconds=float(value)) if value else DEFAULT_TTL
+
+
 @dataclass(frozen=True)
 class LeaseInfo:
     """Who holds (or held) a lease, and until when."""

@@ -35,6 +35,11 @@ ENVIRONMENT: Mapping[str, str] = {
     "(default: 8080)",
     "HUB_AIRFLOW_DATABASE_URL": "metadata database of `hub airflow up` (default: a local "
     "PostgreSQL cluster in the Airflow home)",
+    "HUB_LEASE_TTL_SECONDS": "how long a run's lease lives without renewal (default: 300); "
+    "a run that dies blocks its source at most this long",
+    "HUB_FAULT_POINT": "tests only: the fault point at which a process SIGKILLs itself "
+    "(docs/reliability.md)",
+    "HUB_FAULT_AFTER": "tests only: how many times the fault point passes before it fires",
 }
 
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -302,7 +307,14 @@ class TenantSettings(_Model):
     country: Literal["NO", "SE", "DK", "FI"] = "NO"
     sources: tuple[SourceSettings, ...] = ()
     deletion_guard: DeletionGuard = DeletionGuard()
+    #: How long an operator's approval of a held run's deletions stays usable.
+    approval_ttl_hours: Annotated[float, Field(gt=0)] = 72.0
     max_dead_letter_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    #: The dead-letter share applies only to runs that read at least this many records.
+    dead_letter_min_records: Annotated[int, Field(ge=0)] = 20
+    #: An unseen key of an offset-paged read that the source cannot look up is deleted
+    #: only after this many consecutive full reads missed it.
+    offset_read_confirmations: Annotated[int, Field(ge=1)] = 2
     policy: Policy = Policy()
 
     @field_validator("sources")

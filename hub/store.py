@@ -7,8 +7,9 @@ event was acknowledged by Kafka (`apply`), in the same transaction that drops th
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,10 @@ sync_runs = sa.Table(
     sa.Column("entities_before", sa.Integer, nullable=False, default=0),
     sa.Column("approved_by", sa.String(128)),
     sa.Column("error", sa.Text),
+    # reading → publishing (the guards passed; what is staged may be on Kafka) → done
+    sa.Column("phase", sa.String(16), nullable=False, default="reading"),
+    sa.Column("holder", sa.String(255)),
+    sa.Column("plan_digest", sa.String(64)),  # a held run's planned deletions, digested
 )
 
 sync_pending = sa.Table(
@@ -64,6 +69,7 @@ sync_pending = sa.Table(
     sa.Column("before", sa.Text),
     sa.Column("changed", sa.Text),
     sa.Column("reason", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False, default=0),
 )
 
 sync_seen = sa.Table(
@@ -94,7 +100,53 @@ deletion_approvals = sa.Table(
     sa.Column("entities_before", sa.Integer, nullable=False),
     sa.Column("approved_by", sa.String(128), nullable=False),
     sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("plan_digest", sa.String(64), nullable=False),
     sa.Column("used_by_run", sa.String(64)),  # the later run that published the deletes
+    sa.Column("withdrawn_by_run", sa.String(64)),  # a later run that needed no approval
+)
+
+#: The planned deletions of a held run: an approval covers these keys and no others.
+held_plans = sa.Table(
+    "held_plans",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+)
+
+#: Every key's version: one more for each change published, kept after a delete so that a
+#: recreated entity's events get ids of their own.
+key_versions = sa.Table(
+    "key_versions",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+#: The last dead letter published per source record: an unchanged bad record is not re-sent.
+dead_letter_marks = sa.Table(
+    "dead_letter_marks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("record_ref", sa.String(512), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+)
+
+#: Keys of offset-paged entity types that consecutive full reads did not see (not yet deleted).
+missed_keys = sa.Table(
+    "missed_keys",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("misses", sa.Integer, nullable=False),
 )
 
 #: `op` of a staged dead-letter record (a rejected source record, not an entity change).
@@ -103,10 +155,19 @@ DEAD_LETTER = "x"
 
 @dataclass(frozen=True)
 class Known:
-    """What the store holds for one entity: the fingerprint and payload last published."""
+    """What the store holds for one key: the last published fingerprint, payload and version.
 
-    fingerprint: str
-    payload: str
+    A deleted key keeps only its version (`fingerprint` and `payload` are None).
+    """
+
+    fingerprint: str | None
+    payload: str | None
+    version: int = 0
+
+    @property
+    def live(self) -> bool:
+        """True while the entity exists (its last event was not a delete)."""
+        return self.fingerprint is not None
 
 
 @dataclass(frozen=True)
@@ -122,6 +183,8 @@ class Staged:
     before: str | None
     changed: tuple[str, ...]
     reason: str | None = None
+    #: The key's version after this change (what `ce_id` is computed from).
+    version: int = 0
 
 
 class ApprovalError(Exception):
@@ -142,11 +205,28 @@ class Approval:
     entities_before: int
     approved_by: str
     approved_at: datetime
+    plan_digest: str
+
+
+@dataclass(frozen=True)
+class InDoubtRun:
+    """A run of a source that ended without committing all it staged (it died or failed)."""
+
+    run_id: str
+    status: str
+    phase: str
+    started_at: datetime
+    holder: str | None
 
 
 def now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+#: Called inside a transaction that commits a run's results: renews the run's lease there,
+#: and raises when another process has taken it (`hub.leases.Lease.fence`).
+Fence = Callable[[sa.Connection], None]
 
 
 class StateStore:
@@ -170,20 +250,19 @@ class StateStore:
 
     # -- runs ---------------------------------------------------------------------------
 
-    def begin_run(self, run_id: str, tenant: str, source: str, full: bool) -> None:
-        """Record that a run started, and forget what earlier runs of this source staged."""
+    def begin_run(
+        self, run_id: str, tenant: str, source: str, full: bool, holder: str | None = None
+    ) -> None:
+        """Record that a run started (under the source's lease: no other run is live)."""
         with self.engine.begin() as conn:
-            stale = sa.select(sync_runs.c.run_id).where(
-                sync_runs.c.tenant == tenant, sync_runs.c.source == source
-            )
-            conn.execute(sync_pending.delete().where(sync_pending.c.run_id.in_(stale)))
-            conn.execute(sync_seen.delete().where(sync_seen.c.run_id.in_(stale)))
             conn.execute(
                 sync_runs.insert().values(
                     run_id=run_id,
                     tenant=tenant,
                     source=source,
                     status="running",
+                    phase="reading",
+                    holder=holder,
                     full=full,
                     started_at=now(),
                     created=0,
@@ -196,13 +275,58 @@ class StateStore:
                 )
             )
 
-    def finish_run(self, run_id: str, status: str, **counts: Any) -> None:
-        """Record a run's outcome and drop what it staged."""
+    def set_phase(self, run_id: str, phase: str, fence: Fence | None = None) -> None:
+        """Move a run to its next phase (`publishing` once the guards have passed)."""
+        with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
+            conn.execute(sync_runs.update().where(sync_runs.c.run_id == run_id).values(phase=phase))
+
+    def finish_run(
+        self, run_id: str, status: str, *, keep_staged: bool = False, **counts: Any
+    ) -> None:
+        """Record a run's outcome and drop what it staged.
+
+        `keep_staged` keeps the rows of a run that failed while publishing: some may be on
+        Kafka already, so the next run republishes them (`in_doubt_runs`) instead.
+        """
         with self.engine.begin() as conn:
             conn.execute(
                 sync_runs.update()
                 .where(sync_runs.c.run_id == run_id)
                 .values(status=status, finished_at=now(), **counts)
+            )
+            if not keep_staged:
+                conn.execute(sync_pending.delete().where(sync_pending.c.run_id == run_id))
+            conn.execute(sync_seen.delete().where(sync_seen.c.run_id == run_id))
+
+    def in_doubt_runs(self, tenant: str, source: str, exclude: str) -> list[InDoubtRun]:
+        """Earlier runs of a source that never finished, or finished with rows still staged.
+
+        Call it while holding the source's lease: any such run is dead, and what it staged
+        in its `publishing` phase may be on Kafka without being in the state.
+        """
+        r = sync_runs.c
+        has_rows = sa.exists(sa.select(sync_pending.c.seq).where(sync_pending.c.run_id == r.run_id))
+        query = (
+            sa.select(r.run_id, r.status, r.phase, r.started_at, r.holder)
+            .where(r.tenant == tenant, r.source == source, r.run_id != exclude)
+            .where(sa.or_(r.status == "running", has_rows))
+            .order_by(r.started_at)
+        )
+        with self.engine.connect() as conn:
+            return [
+                InDoubtRun(run_id, status, phase or "reading", aware(started), holder)
+                for run_id, status, phase, started, holder in conn.execute(query)
+            ]
+
+    def close_dead_run(self, run_id: str, error: str) -> None:
+        """Mark a dead run `crashed` (if it never finished) and drop whatever it still stages."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.run_id == run_id, sync_runs.c.status == "running")
+                .values(status="crashed", finished_at=now(), error=error)
             )
             conn.execute(sync_pending.delete().where(sync_pending.c.run_id == run_id))
             conn.execute(sync_seen.delete().where(sync_seen.c.run_id == run_id))
@@ -254,10 +378,36 @@ class StateStore:
         with self.engine.connect() as conn:
             return {(t, s): aware(at) for t, s, at in conn.execute(query) if at is not None}
 
-    def approve_held_run(self, run_id: str, approved_by: str) -> Approval:
-        """Record that `approved_by` approves a held run's deletions for the next sync.
+    def hold_plan(self, run_id: str, fence: Fence | None = None) -> str:
+        """Keep a held run's planned deletions, for an approval to cover; return their digest."""
+        digest = hashlib.sha256()
+        count = 0
+        planned = (
+            sa.select(sync_pending.c.run_id, sync_pending.c.entity, sync_pending.c.key)
+            .where(sync_pending.c.run_id == run_id, sync_pending.c.op == "d")
+            .order_by(sync_pending.c.entity, sync_pending.c.key)
+        )
+        with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
+            conn.execute(held_plans.insert().from_select(["run_id", "entity", "key"], planned))
+            for _, entity, key in conn.execute(planned):
+                digest.update(f"{entity}\x1f{key}\x1e".encode())
+                count += 1
+            digest.update(f"{count}".encode())
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.run_id == run_id)
+                .values(plan_digest=digest.hexdigest())
+            )
+        return digest.hexdigest()
 
-        Only the latest run of its source can be approved, and only while it is held.
+    def approve_held_run(self, run_id: str, approved_by: str) -> Approval:
+        """Record that `approved_by` approves a held run's planned deletions.
+
+        Only the latest run of its source can be approved, and only while it is held. The
+        approval covers exactly that run's plan (`held_plans`), is used once, and lapses
+        after the tenant's `approval_ttl` or when a later run needs no approval.
         """
         if not approved_by.strip():
             raise ApprovalError("an approval must name who approves")
@@ -269,9 +419,12 @@ class StateStore:
                 raise ApprovalError(f"run {run_id} is {run.status}, not held: nothing to approve")
             if run.approved_by:
                 raise ApprovalError(f"run {run_id} was already approved by {run.approved_by}")
+            if run.plan_digest is None:
+                raise ApprovalError(f"run {run_id} kept no plan of its deletions to approve")
             latest = conn.execute(
                 sa.select(sync_runs.c.run_id)
                 .where(sync_runs.c.tenant == run.tenant, sync_runs.c.source == run.source)
+                .where(sync_runs.c.status != "skipped")
                 .order_by(sync_runs.c.started_at.desc())
                 .limit(1)
             ).scalar_one()
@@ -288,9 +441,12 @@ class StateStore:
                 entities_before=run.entities_before,
                 approved_by=approved_by,
                 approved_at=now(),
+                plan_digest=run.plan_digest,
             )
             conn.execute(
-                upsert(self.engine, deletion_approvals), [{**asdict(approval), "used_by_run": None}]
+                deletion_approvals.insert().values(
+                    **asdict(approval), used_by_run=None, withdrawn_by_run=None
+                )
             )
             conn.execute(
                 sync_runs.update()
@@ -299,13 +455,14 @@ class StateStore:
             )
         return approval
 
-    def open_approval(self, tenant: str, source: str) -> Approval | None:
-        """The newest approval of a source that no sync has used yet."""
+    def open_approval(self, tenant: str, source: str, since: datetime) -> Approval | None:
+        """The newest approval of a source given after `since`, not used and not withdrawn."""
         a = deletion_approvals.c
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(deletion_approvals)
-                .where(a.tenant == tenant, a.source == source, a.used_by_run.is_(None))
+                .where(a.tenant == tenant, a.source == source, a.approved_at > since)
+                .where(a.used_by_run.is_(None), a.withdrawn_by_run.is_(None))
                 .order_by(a.approved_at.desc())
                 .limit(1)
             ).first()
@@ -319,16 +476,68 @@ class StateStore:
             entities_before=row.entities_before,
             approved_by=row.approved_by,
             approved_at=aware(row.approved_at),
+            plan_digest=row.plan_digest,
         )
 
-    def use_approval(self, approval: Approval, run_id: str) -> None:
-        """Mark an approval used by the run that published its deletions."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                deletion_approvals.update()
-                .where(deletion_approvals.c.run_id == approval.run_id)
-                .values(used_by_run=run_id)
+    def unplanned_deletes(self, run_id: str, approval: Approval) -> int:
+        """How many of a run's staged deletions the approved plan does not list."""
+        p, h = sync_pending.c, held_plans.c
+        listed = sa.exists(
+            sa.select(h.key).where(
+                h.run_id == approval.run_id, h.entity == p.entity, h.key == p.key
             )
+        )
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(p.run_id == run_id, p.op == "d", ~listed)
+                ).scalar_one()
+            )
+
+    def claim_approval(self, approval: Approval, run_id: str, fence: Fence | None = None) -> bool:
+        """Use an approval for `run_id`; False when another run used it first."""
+        with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
+            return (
+                conn.execute(
+                    deletion_approvals.update()
+                    .where(
+                        deletion_approvals.c.run_id == approval.run_id,
+                        deletion_approvals.c.used_by_run.is_(None),
+                        deletion_approvals.c.withdrawn_by_run.is_(None),
+                    )
+                    .values(used_by_run=run_id)
+                ).rowcount
+                == 1
+            )
+
+    def withdraw_approvals(self, tenant: str, source: str, run_id: str) -> int:
+        """Withdraw a source's open approvals: a later run needed none, so the plan is stale."""
+        a = deletion_approvals.c
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    deletion_approvals.update()
+                    .where(a.tenant == tenant, a.source == source)
+                    .where(a.used_by_run.is_(None), a.withdrawn_by_run.is_(None))
+                    .values(withdrawn_by_run=run_id)
+                ).rowcount
+            )
+
+    def open_approvals(self) -> list[dict[str, Any]]:
+        """Every approval not used or withdrawn yet (the run overview adds each one's expiry)."""
+        a = deletion_approvals.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deletion_approvals)
+                .where(a.used_by_run.is_(None), a.withdrawn_by_run.is_(None))
+                .order_by(a.approved_at.desc())
+            )
+            out = [dict(row._mapping) for row in rows]
+        for row in out:
+            row["approved_at"] = aware(row["approved_at"])
+        return out
 
     def last_full_success(self, tenant: str, source: str) -> datetime | None:
         """When the last successful full run of a source started, if there was one."""
@@ -355,7 +564,9 @@ class StateStore:
             )
             return {stream: value for stream, value in rows}
 
-    def save_bookmarks(self, tenant: str, source: str, bookmarks: dict[str, str]) -> None:
+    def save_bookmarks(
+        self, tenant: str, source: str, bookmarks: dict[str, str], fence: Fence | None = None
+    ) -> None:
         """Store bookmarks after a run was published in full."""
         if not bookmarks:
             return
@@ -365,6 +576,8 @@ class StateStore:
             for k, v in bookmarks.items()
         ]
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             conn.execute(upsert(self.engine, source_bookmarks), rows)
 
     # -- state --------------------------------------------------------------------------
@@ -372,23 +585,31 @@ class StateStore:
     def lookup(
         self, tenant: str, source: str, entity: str, keys: Sequence[str]
     ) -> dict[str, Known]:
-        """The known state of each of `keys` that the store holds."""
+        """What the store knows of each of `keys`: live state, or only a deleted key's version."""
         found: dict[str, Known] = {}
+        s, v = entity_state.c, key_versions.c
         with self.engine.connect() as conn:
             for start in range(0, len(keys), self.LOOKUP_CHUNK):
                 chunk = keys[start : start + self.LOOKUP_CHUNK]
+                versions = dict(
+                    conn.execute(
+                        sa.select(v.key, v.version).where(
+                            v.tenant == tenant,
+                            v.source == source,
+                            v.entity == entity,
+                            v.key.in_(chunk),
+                        )
+                    ).all()
+                )
                 rows = conn.execute(
-                    sa.select(
-                        entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload
-                    ).where(
-                        entity_state.c.tenant == tenant,
-                        entity_state.c.source == source,
-                        entity_state.c.entity == entity,
-                        entity_state.c.key.in_(chunk),
+                    sa.select(s.key, s.fingerprint, s.payload).where(
+                        s.tenant == tenant, s.source == source, s.entity == entity, s.key.in_(chunk)
                     )
                 )
                 for key, fingerprint, payload in rows:
-                    found[key] = Known(fingerprint, payload)
+                    found[key] = Known(fingerprint, payload, versions.pop(key, 0))
+                for key, version in versions.items():
+                    found[key] = Known(None, None, version)
         return found
 
     def count(self, tenant: str, source: str) -> int:
@@ -414,7 +635,7 @@ class StateStore:
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
             for key, fingerprint, payload in result:
-                yield key, Known(fingerprint, payload)
+                yield key, Known(fingerprint, payload)  # version not needed by its callers
 
     # -- staging ------------------------------------------------------------------------
 
@@ -432,6 +653,7 @@ class StateStore:
                 "before": r.before,
                 "changed": json.dumps(list(r.changed)),
                 "reason": r.reason,
+                "version": r.version,
             }
             for r in rows
         ]
@@ -445,25 +667,104 @@ class StateStore:
     def unseen(
         self, run_id: str, tenant: str, source: str, entity: str
     ) -> Iterator[tuple[str, Known]]:
-        """Known entities of one type that this run's full read did not see, streamed."""
+        """Live entities of one type that this run's full read did not see, streamed."""
+        st, v = entity_state.c, key_versions.c
         seen = sa.select(sync_seen.c.key).where(
             sync_seen.c.run_id == run_id,
             sync_seen.c.entity == entity,
-            sync_seen.c.key == entity_state.c.key,
+            sync_seen.c.key == st.key,
         )
         query = (
-            sa.select(entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload)
-            .where(
-                entity_state.c.tenant == tenant,
-                entity_state.c.source == source,
-                entity_state.c.entity == entity,
-                ~sa.exists(seen),
+            sa.select(st.key, st.fingerprint, st.payload, sa.func.coalesce(v.version, 0))
+            .select_from(
+                entity_state.outerjoin(
+                    key_versions,
+                    sa.and_(
+                        v.tenant == st.tenant,
+                        v.source == st.source,
+                        v.entity == st.entity,
+                        v.key == st.key,
+                    ),
+                )
             )
-            .order_by(entity_state.c.key)
+            .where(st.tenant == tenant, st.source == source, st.entity == entity, ~sa.exists(seen))
+            .order_by(st.key)
         )
         with self.engine.connect() as conn:
-            for key, fingerprint, payload in conn.execute(query):
-                yield key, Known(fingerprint, payload)
+            for key, fingerprint, payload, version in conn.execute(query):
+                yield key, Known(fingerprint, payload, version)
+
+    # -- offset-paged reads -------------------------------------------------------------
+
+    def count_misses(
+        self, tenant: str, source: str, entity: str, keys: Sequence[str]
+    ) -> dict[str, int]:
+        """Count one more full read that missed each of `keys`; return each key's misses."""
+        m = missed_keys.c
+        with self.engine.begin() as conn:
+            known = dict(
+                conn.execute(
+                    sa.select(m.key, m.misses).where(
+                        m.tenant == tenant, m.source == source, m.entity == entity, m.key.in_(keys)
+                    )
+                ).all()
+            )
+            counts = {key: known.get(key, 0) + 1 for key in keys}
+            if counts:
+                conn.execute(
+                    upsert(self.engine, missed_keys),
+                    [
+                        {
+                            "tenant": tenant,
+                            "source": source,
+                            "entity": entity,
+                            "key": k,
+                            "misses": n,
+                        }
+                        for k, n in counts.items()
+                    ],
+                )
+        return counts
+
+    def forget_misses(
+        self, run_id: str, tenant: str, source: str, entity: str, keys: Sequence[str] = ()
+    ) -> None:
+        """Forget the misses of keys this run saw (or of `keys`): they are not gone after all."""
+        m = missed_keys.c
+        seen = sa.exists(
+            sa.select(sync_seen.c.key).where(
+                sync_seen.c.run_id == run_id, sync_seen.c.entity == entity, sync_seen.c.key == m.key
+            )
+        )
+        scope = sa.and_(m.tenant == tenant, m.source == source, m.entity == entity)
+        with self.engine.begin() as conn:
+            conn.execute(missed_keys.delete().where(scope, seen))
+            if keys:
+                conn.execute(missed_keys.delete().where(scope, m.key.in_(list(keys))))
+
+    # -- dead letters -------------------------------------------------------------------
+
+    def dead_letter_marks(
+        self, tenant: str, source: str, refs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """(entity, record ref) → the fingerprint of the dead letter last published for it."""
+        d = dead_letter_marks.c
+        wanted = set(refs)
+        found: dict[tuple[str, str], str] = {}
+        with self.engine.connect() as conn:
+            keys = sorted({ref for _, ref in wanted})
+            for start in range(0, len(keys), self.LOOKUP_CHUNK):
+                rows = conn.execute(
+                    sa.select(d.entity, d.record_ref, d.fingerprint).where(
+                        d.tenant == tenant,
+                        d.source == source,
+                        d.record_ref.in_(keys[start : start + self.LOOKUP_CHUNK]),
+                    )
+                )
+                for entity, ref, fingerprint in rows:
+                    if (entity, ref) in wanted:
+                        found[(entity, ref)] = fingerprint
+        return found
 
     def staged(self, run_id: str, batch_size: int) -> Iterator[list[Staged]]:
         """The run's staged rows in order, a batch at a time (keyset paging, no long cursor)."""
@@ -489,13 +790,21 @@ class StateStore:
                     before=r.before,
                     changed=tuple(json.loads(r.changed or "[]")),
                     reason=r.reason,
+                    version=r.version,
                 )
                 for r in rows
             ]
             yield batch
             last = batch[-1].seq
 
-    def apply(self, run_id: str, tenant: str, source: str, batch: Sequence[Staged]) -> None:
+    def apply(
+        self,
+        run_id: str,
+        tenant: str,
+        source: str,
+        batch: Sequence[Staged],
+        fence: Fence | None = None,
+    ) -> None:
         """Advance the state for an acknowledged batch and drop it from staging, atomically."""
         stamp = now()
         upserts = [
@@ -511,10 +820,39 @@ class StateStore:
             for r in batch
             if r.op in ("c", "u")
         ]
+        versions = {
+            (r.entity, r.key): r.version for r in batch if r.op in ("c", "u", "d") and r.version
+        }
+        letters = {(r.entity, r.key): r.fingerprint for r in batch if r.op == DEAD_LETTER}
         deletes = [(r.entity, r.key) for r in batch if r.op == "d"]
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             if upserts:
                 conn.execute(upsert(self.engine, entity_state), upserts)
+            if versions:
+                conn.execute(
+                    upsert(self.engine, key_versions),
+                    [
+                        {"tenant": tenant, "source": source, "entity": e, "key": k, "version": n}
+                        for (e, k), n in versions.items()
+                    ],
+                )
+            if letters:
+                conn.execute(
+                    upsert(self.engine, dead_letter_marks),
+                    [
+                        {
+                            "tenant": tenant,
+                            "source": source,
+                            "entity": e,
+                            "record_ref": ref,
+                            "fingerprint": fingerprint,
+                            "run_id": run_id,
+                        }
+                        for (e, ref), fingerprint in letters.items()
+                    ],
+                )
             for entity, key in deletes:
                 conn.execute(
                     entity_state.delete().where(
@@ -524,12 +862,21 @@ class StateStore:
                         entity_state.c.key == key,
                     )
                 )
-            conn.execute(
-                sync_pending.delete().where(
-                    sync_pending.c.run_id == run_id,
-                    sync_pending.c.seq.between(batch[0].seq, batch[-1].seq),
+            if batch:
+                conn.execute(
+                    sync_pending.delete().where(
+                        sync_pending.c.run_id == run_id,
+                        sync_pending.c.seq.between(batch[0].seq, batch[-1].seq),
+                    )
                 )
-            )
+
+    def discard_staged(self, run_id: str, keep_op: str | None = None) -> None:
+        """Drop a run's staged rows (all of them, or all but those with op `keep_op`)."""
+        query = sync_pending.delete().where(sync_pending.c.run_id == run_id)
+        if keep_op is not None:
+            query = query.where(sync_pending.c.op != keep_op)
+        with self.engine.begin() as conn:
+            conn.execute(query)
 
     # -- dialect helpers ----------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -36,11 +37,13 @@ from hub.kafka_io import (
     ensure_topics,
     entity_topic,
 )
+from hub.leases import Lease, LeaseHeld, LeaseLost, lease_ttl
+from hub.logging import scrub
 from hub.settings import HubSettings, SettingsError, TenantSettings
 from hub.sources import build_source
 from hub.store import DEAD_LETTER, Approval, Known, Staged, StateStore, now
 from schemas.entities import Entity
-from schemas.envelope import CloudEventHeaders, Op
+from schemas.envelope import CloudEventHeaders, Op, RecordKey
 
 log = structlog.get_logger(__name__)
 
@@ -71,16 +74,25 @@ class SyncReport:
     run_id: str
     status: str = "running"
     full: bool = True
+    records_read: int = 0
     created: int = 0
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
     dead_lettered: int = 0
+    #: Dead letters not sent again: the same bad record was dead-lettered by an earlier run.
+    dead_letters_repeated: int = 0
     planned_deletes: int = 0
+    #: Unseen keys not deleted: an offset-paged read could not confirm them yet, or a
+    #: dead-lettered record without a key made the read's deletions of its type unsafe.
+    deletes_withheld: int = 0
     entities_before: int = 0
+    #: Rows a dead earlier run left in doubt, republished by this run before it read.
+    recovered: int = 0
     duration_seconds: float = 0.0
     error: str | None = None
     topics: list[str] = field(default_factory=list)
+    phase: str = field(default="reading", repr=False)
 
     @property
     def published(self) -> int:
@@ -89,7 +101,9 @@ class SyncReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return asdict(self)
+        data = asdict(self)
+        data.pop("phase")
+        return data
 
 
 class DeletionGuardTripped(Exception):
@@ -123,49 +137,87 @@ class SyncRunner:
         approved_by: str | None = None,
         source: Source | None = None,
     ) -> SyncReport:
-        """Sync one source of one tenant; never raises for source or Kafka failures."""
+        """Sync one source of one tenant; never raises for anything the source or Kafka does.
+
+        The run holds the source's lease from before it reads until its last commit; a
+        second run of the same source meanwhile ends at once as `skipped`.
+        """
         tenant = self.settings.tenant(tenant_id)
         run_id = uuid.uuid4().hex
         report = SyncReport(tenant=tenant_id, source=source_id, run_id=run_id)
         started = time.monotonic()
         structlog.contextvars.bind_contextvars(tenant=tenant_id, source=source_id, run_id=run_id)
-        self.store.begin_run(run_id, tenant_id, source_id, full is not False)
+        lease = Lease(self.store.engine, f"sync:{tenant_id}:{source_id}", lease_ttl())
+        try:
+            lease.acquire()
+        except LeaseHeld as exc:
+            report.status, report.error = "skipped", f"another run is syncing this source: {exc}"
+            report.duration_seconds = round(time.monotonic() - started, 3)
+            log.warning(
+                "sync_skipped",
+                holder=exc.info.holder,
+                since=exc.info.acquired_at.isoformat(),
+            )
+            structlog.contextvars.unbind_contextvars("tenant", "source", "run_id")
+            return report
+        try:
+            self._run(tenant, report, source, full, approve_deletes, approved_by, lease, started)
+        finally:
+            lease.release()
+            structlog.contextvars.unbind_contextvars("tenant", "source", "run_id")
+        return report
+
+    def _run(
+        self,
+        tenant: TenantSettings,
+        report: SyncReport,
+        source: Source | None,
+        full: bool | None,
+        approve_deletes: bool,
+        approved_by: str | None,
+        lease: Lease,
+        started: float,
+    ) -> None:
+        self.store.begin_run(
+            report.run_id, report.tenant, report.source, full is not False, lease.holder
+        )
         try:
             if source is None:
-                source = build_source(tenant, tenant.source(source_id))
-            is_full = report.full = self._decide_full(source, tenant, source_id, full)
-            log.info("sync_started", full=is_full)
+                source = build_source(tenant, tenant.source(report.source))
             with source:
-                self._read(source, report, is_full)
+                self._recover(source, report, lease)
+                is_full = report.full = self._decide_full(source, tenant, report.source, full)
+                log.info("sync_started", full=is_full)
+                self._read(source, report, tenant, is_full, lease)
             fault_point("after_read")
-            approval = self._guard(tenant, report, approve_deletes)
-            self._publish(source, report, tenant)
-            self.store.save_bookmarks(tenant_id, source_id, source.bookmarks)
+            approval = self._guard(tenant, report, approve_deletes, lease)
+            self._publish(source, report, tenant, lease)
+            self.store.save_bookmarks(
+                report.tenant, report.source, source.bookmarks, fence=lease.fence
+            )
             report.status = "success"
             if approval is not None:
-                self.store.use_approval(approval, run_id)
                 approved_by = approval.approved_by
             elif approve_deletes and report.planned_deletes:
                 approved_by = approved_by or getpass.getuser()
         except DeletionGuardTripped as exc:
             report.status, report.error = "held", str(exc)
+            self.store.hold_plan(report.run_id, fence=lease.fence)
             log.warning(
                 "deletion_guard_tripped",
                 planned_deletes=report.planned_deletes,
                 entities_before=report.entities_before,
             )
-        except (ConnectorError, PublishError, SettingsError, _DeadLetterLimit) as exc:
-            report.status, report.error = "failed", str(exc)
-            log.error("sync_failed", error=str(exc), error_type=type(exc).__name__)
-        except Exception as exc:
-            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("sync_crashed")
-            raise
+        except (ConnectorError, PublishError, SettingsError, _DeadLetterLimit, LeaseLost) as exc:
+            report.status, report.error = "failed", scrub(str(exc))
+            log.error("sync_failed", error=report.error, error_type=type(exc).__name__)
+        except Exception as exc:  # a defect: this source fails, every other source still runs
+            report.status = "failed"
+            report.error = f"unexpected {type(exc).__name__}: {scrub(str(exc))}"
+            log.exception("sync_crashed", error_type=type(exc).__name__)
         finally:
             report.duration_seconds = round(time.monotonic() - started, 3)
             self._finish(report, approved_by if report.status == "success" else None)
-            structlog.contextvars.unbind_contextvars("tenant", "source", "run_id")
-        return report
 
     def _decide_full(
         self, source: Source, tenant: TenantSettings, source_id: str, requested: bool | None
@@ -194,12 +246,47 @@ class SyncRunner:
 
     # -- phases -------------------------------------------------------------------------
 
-    def _read(self, source: Source, report: SyncReport, full: bool) -> None:
+    def _recover(self, source: Source, report: SyncReport, lease: Lease) -> None:
+        """Settle what earlier runs of this source left in doubt, before reading anew.
+
+        A run that died (or failed) while publishing may have put some of its staged
+        events on Kafka without committing their state. They are republished as staged,
+        with the same keys and `ce_id`s (a consumer recognises any it already has), and
+        committed; the state is then complete and this run diffs against it. A run that
+        died before publishing published nothing: its staging is dropped.
+        """
+        for dead in self.store.in_doubt_runs(report.tenant, report.source, report.run_id):
+            if dead.phase == "publishing":
+                rows = self._publish_staged(dead.run_id, source, report, lease)
+                report.recovered += rows
+                self.store.close_dead_run(
+                    dead.run_id,
+                    f"ended while publishing; run {report.run_id} republished "
+                    f"{rows} staged events and committed them",
+                )
+                log.warning(
+                    "in_doubt_run_recovered",
+                    dead_run=dead.run_id,
+                    dead_holder=dead.holder,
+                    republished=rows,
+                )
+            else:
+                self.store.close_dead_run(
+                    dead.run_id, "ended before publishing; nothing of it was published"
+                )
+                log.warning("dead_run_closed", dead_run=dead.run_id, dead_holder=dead.holder)
+
+    def _read(
+        self, source: Source, report: SyncReport, tenant: TenantSettings, full: bool, lease: Lease
+    ) -> None:
         seq = 0
         batch: list[Entity] = []
         seen_types: dict[str, type[Entity]] = {t.entity: t for t in source.entity_types}
         staged: list[Staged] = []
-        read = 0
+        #: Keys of dead-lettered records: neither they nor links naming them are deleted.
+        rejected_keys: set[str] = set()
+        #: Entity types with a dead letter whose key is unknown: no deletions of that type.
+        unsafe: set[str] = set()
 
         def flush() -> None:
             nonlocal seq, staged
@@ -213,7 +300,7 @@ class SyncRunner:
                 )
                 for entity in entities:
                     seen.append((name, entity.key))
-                    row = self._diff(entity, known.get(entity.key), seq, report)
+                    row = self._staged_change(entity, known.get(entity.key), seq, report)
                     if row is not None:
                         staged.append(row)
                         seq += 1
@@ -222,20 +309,23 @@ class SyncRunner:
             staged = []
 
         for item in source.read():
-            read += 1
+            report.records_read += 1
             if isinstance(item, Rejected):
                 staged.append(self._dead_letter(item, seq, report))
                 seq += 1
+                if item.key:
+                    rejected_keys.add(item.key)
+                    self.store.stage(report.run_id, (), [(item.entity, item.key)])
+                else:
+                    unsafe.add(item.entity)
             elif isinstance(item, Removed):
                 known = self.store.lookup(
                     report.tenant, report.source, item.entity_type.entity, [item.key]
-                )
+                ).get(item.key)
                 # Marked seen, so a full run's sweep does not stage the delete a second time.
                 self.store.stage(report.run_id, (), [(item.entity_type.entity, item.key)])
-                if item.key in known:
-                    staged.append(
-                        self._delete(item.entity_type.entity, item.key, known[item.key], seq)
-                    )
+                if known is not None and known.live:
+                    staged.append(self._delete(item.entity_type.entity, item.key, known, seq))
                     seq += 1
                     report.planned_deletes += 1
             else:
@@ -243,60 +333,173 @@ class SyncRunner:
                 batch.append(item)
             if len(batch) >= self.STAGE_BATCH or len(staged) >= self.STAGE_BATCH:
                 flush()
-                self._tick("read", read)
+                lease.check()
+                self._tick("read", report.records_read)
         flush()
-        self._tick("read", read)
-        log.info("source_read", records=read)
-
+        self._tick("read", report.records_read)
+        log.info("source_read", records=report.records_read)
         if full:
-            deletes: list[Staged] = []
-            for name in seen_types:
-                for key, known_row in self.store.unseen(
-                    report.run_id, report.tenant, report.source, name
-                ):
-                    deletes.append(self._delete(name, key, known_row, seq))
-                    seq += 1
-                    if len(deletes) >= self.STAGE_BATCH:
-                        self.store.stage(report.run_id, deletes, ())
-                        report.planned_deletes += len(deletes)
-                        deletes = []
-            self.store.stage(report.run_id, deletes, ())
-            report.planned_deletes += len(deletes)
+            self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
+
+    def _sweep(
+        self,
+        source: Source,
+        report: SyncReport,
+        tenant: TenantSettings,
+        types: dict[str, type[Entity]],
+        rejected_keys: set[str],
+        unsafe: set[str],
+        seq: int,
+    ) -> None:
+        """Stage a delete for every known entity a full read did not see, where that is safe.
+
+        Not deleted: the key of a dead-lettered record and links that name it (a record
+        that turned malformed is still at the source); every entity of a type with a dead
+        letter whose key is unknown; and, for offset-paged types, an unseen key the source
+        has not confirmed gone (by a lookup, or by `offset_read_confirmations` misses).
+        """
+        for name, entity_type in types.items():
+            if name in unsafe:
+                withheld = sum(
+                    1 for _ in self.store.unseen(report.run_id, report.tenant, report.source, name)
+                )
+                report.deletes_withheld += withheld
+                log.warning(
+                    "deletes_withheld",
+                    entity=name,
+                    unseen=withheld,
+                    reason="dead letter without a key",
+                )
+                continue
+            candidates: list[tuple[str, Known]] = []
+            for key, known in self.store.unseen(report.run_id, report.tenant, report.source, name):
+                if key in rejected_keys or any(p in rejected_keys for p in key.split("|")):
+                    continue
+                candidates.append((key, known))
+                if len(candidates) >= self.STAGE_BATCH:
+                    seq = self._stage_deletes(source, report, tenant, entity_type, candidates, seq)
+                    candidates = []
+            seq = self._stage_deletes(source, report, tenant, entity_type, candidates, seq)
+            if name in source.offset_paged:
+                self.store.forget_misses(report.run_id, report.tenant, report.source, name)
+
+    def _stage_deletes(
+        self,
+        source: Source,
+        report: SyncReport,
+        tenant: TenantSettings,
+        entity_type: type[Entity],
+        rows: list[tuple[str, Known]],
+        seq: int,
+    ) -> int:
+        """Stage the deletes of the unseen `rows` that may be deleted; return the next seq."""
+        confirmed = self._confirmed(source, report, tenant, entity_type, rows)
+        deletes = []
+        for key, known in rows:
+            if key in confirmed:
+                deletes.append(self._delete(entity_type.entity, key, known, seq))
+                seq += 1
+        self.store.stage(report.run_id, deletes, ())
+        report.planned_deletes += len(deletes)
+        report.deletes_withheld += len(rows) - len(deletes)
+        return seq
+
+    def _confirmed(
+        self,
+        source: Source,
+        report: SyncReport,
+        tenant: TenantSettings,
+        entity_type: type[Entity],
+        rows: list[tuple[str, Known]],
+    ) -> set[str]:
+        """Which unseen keys may be deleted: all, unless the read paged by offset."""
+        keys = [key for key, _ in rows]
+        if entity_type.entity not in source.offset_paged or not keys:
+            return set(keys)
+        gone = source.confirm_gone(entity_type, keys)
+        if gone is not None:
+            alive = [k for k in keys if k not in gone]
+            if alive:
+                log.warning("unseen_keys_alive", entity=entity_type.entity, keys=len(alive))
+                self.store.forget_misses(
+                    report.run_id, report.tenant, report.source, entity_type.entity, alive
+                )
+            return set(gone) & set(keys)
+        misses = self.store.count_misses(report.tenant, report.source, entity_type.entity, keys)
+        return {k for k, n in misses.items() if n >= tenant.offset_read_confirmations}
+
+    def _staged_change(
+        self, entity: Entity, known: Known | None, seq: int, report: SyncReport
+    ) -> Staged | None:
+        """The staged change of one entity, or its dead letter if it cannot be encoded."""
+        try:
+            return self._diff(entity, known, seq, report)
+        except (UnicodeError, ValueError, TypeError, RecursionError) as exc:
+            problem = (
+                "text that cannot be encoded as UTF-8 (a lone surrogate?)"
+                if isinstance(exc, UnicodeError)
+                else f"a value that cannot be encoded ({type(exc).__name__})"
+            )
+            rejected = Rejected(
+                entity=entity.entity,
+                record_ref=entity.key,
+                reason=f"{entity.entity} {entity.key}: {problem}",
+                payload={"key": entity.key},
+                key=entity.key,
+            )
+            return self._dead_letter(rejected, seq, report)
 
     def _diff(
         self, entity: Entity, known: Known | None, seq: int, report: SyncReport
     ) -> Staged | None:
         payload = entity.model_dump(mode="json")
         print_ = fingerprint(payload)
-        if known is None:
+        body = json.dumps(payload, ensure_ascii=False)
+        body.encode("utf-8")  # a lone surrogate fails here, not later at publishing
+        version = (known.version if known is not None else 0) + 1
+        if known is None or not known.live:
             report.created += 1
             return Staged(
-                seq, entity.entity, entity.key, "c", print_, json.dumps(payload), None, ()
+                seq, entity.entity, entity.key, "c", print_, body, None, (), None, version
             )
         if known.fingerprint == print_:
             report.unchanged += 1
             return None
         report.updated += 1
-        before = json.loads(known.payload)
+        before = json.loads(known.payload or "null")
         return Staged(
             seq,
             entity.entity,
             entity.key,
             "u",
             print_,
-            json.dumps(payload),
+            body,
             known.payload,
             changed_fields(before, payload),
+            None,
+            version,
         )
 
     @staticmethod
     def _delete(entity: str, key: str, known: Known, seq: int) -> Staged:
-        return Staged(seq, entity, key, "d", known.fingerprint, None, known.payload, ())
+        return Staged(
+            seq,
+            entity,
+            key,
+            "d",
+            known.fingerprint or "",
+            None,
+            known.payload,
+            (),
+            None,
+            known.version + 1,
+        )
 
     @staticmethod
     def _dead_letter(item: Rejected, seq: int, report: SyncReport) -> Staged:
         report.dead_lettered += 1
-        body = json.dumps(item.payload, sort_keys=True, ensure_ascii=False)
+        # ASCII-escaped: a lone surrogate in a bad record still makes valid JSON bytes.
+        body = json.dumps(scrub(item.payload), sort_keys=True)
         return Staged(
             seq,
             item.entity,
@@ -306,36 +509,48 @@ class SyncRunner:
             body,
             None,
             (),
-            item.reason,
+            scrub(item.reason),
         )
 
-    def _guard(self, tenant: TenantSettings, report: SyncReport, approved: bool) -> Approval | None:
+    def _guard(
+        self, tenant: TenantSettings, report: SyncReport, approved: bool, lease: Lease
+    ) -> Approval | None:
         """Hold a run that deletes too much, unless it was approved.
 
-        Approval comes from the caller (`--approve-deletes`) or from an operator's stored
-        approval of the held run before this one (the Airflow run overview), which covers
-        up to the deletions that run planned; the stored approval is returned to be used up.
+        Approval comes from the caller (`--approve-deletes`, for this run only) or from an
+        operator's stored approval of an earlier held run (the Airflow run overview). A
+        stored approval covers that run's planned deletions and no others, lapses after
+        the tenant's `approval_ttl_hours`, is used by one run only, and is withdrawn by a
+        run that needs none (its plan no longer describes the source).
         """
         report.entities_before = self.store.count(report.tenant, report.source)
         # Counted as staged: a run's `created` etc. become final only once published.
         guard = tenant.deletion_guard
         share = report.planned_deletes / report.entities_before if report.entities_before else 0
-        if approved or (report.planned_deletes <= guard.max_deletes and share <= guard.max_share):
+        if approved:
             return None
-        stored = self.store.open_approval(report.tenant, report.source)
-        if stored is not None and report.planned_deletes <= stored.planned_deletes:
-            log.info(
-                "deletions_approved",
-                approved_by=stored.approved_by,
-                held_run=stored.run_id,
-                planned_deletes=report.planned_deletes,
+        if report.planned_deletes <= guard.max_deletes and share <= guard.max_share:
+            if self.store.withdraw_approvals(report.tenant, report.source, report.run_id):
+                log.info("approvals_withdrawn", reason="this run needed no approval")
+            return None
+        since = now() - timedelta(hours=tenant.approval_ttl_hours)
+        stored = self.store.open_approval(report.tenant, report.source, since)
+        covers = ""
+        if stored is not None:
+            unplanned = self.store.unplanned_deletes(report.run_id, stored)
+            if unplanned == 0 and self.store.claim_approval(stored, report.run_id, lease.fence):
+                log.info(
+                    "deletions_approved",
+                    approved_by=stored.approved_by,
+                    held_run=stored.run_id,
+                    planned_deletes=report.planned_deletes,
+                )
+                return stored
+            covers = (
+                f"; {stored.approved_by}'s approval of run {stored.run_id} covers "
+                f"{stored.planned_deletes} planned deletions, and {unplanned} of this run's "
+                "are not among them"
             )
-            return stored
-        covers = (
-            f"; {stored.approved_by}'s approval covers only {stored.planned_deletes}"
-            if stored is not None
-            else ""
-        )
         raise DeletionGuardTripped(
             f"would delete {report.planned_deletes} of {report.entities_before} entities "
             f"({share:.0%}); the limit is {guard.max_deletes} or {guard.max_share:.0%}{covers}. "
@@ -343,80 +558,110 @@ class SyncRunner:
             f"`hub sync {report.tenant} {report.source} --approve-deletes`"
         )
 
-    def _publish(self, source: Source, report: SyncReport, tenant: TenantSettings) -> None:
-        total = report.created + report.updated + report.unchanged + report.dead_lettered
-        share = report.dead_lettered / total if total else 0.0
-        letters_only = share > tenant.max_dead_letter_share
-        prefix = self.settings.kafka.topic_prefix
-        topics = {t.entity: entity_topic(prefix, t) for t in source.entity_types}
-        published = 0
-        for batch in self.store.staged(report.run_id, self.settings.kafka.batch_size):
-            if letters_only:
-                batch = [row for row in batch if row.op == DEAD_LETTER]
-                if not batch:
-                    continue
-            records = list(self._records(batch, source, report, topics))
-            self.publisher.publish(records)
-            fault_point("after_ack")
-            self.store.apply(report.run_id, report.tenant, report.source, batch)
-            published += len(batch)
-            self._tick("published", published)
-        report.topics = sorted(set(topics.values()))
+    def _publish(
+        self, source: Source, report: SyncReport, tenant: TenantSettings, lease: Lease
+    ) -> None:
+        read = report.records_read
+        share = report.dead_lettered / read if read else 0.0
+        letters_only = (
+            read >= tenant.dead_letter_min_records and share > tenant.max_dead_letter_share
+        )
+        if letters_only:
+            self.store.discard_staged(report.run_id, keep_op=DEAD_LETTER)
+        self.store.set_phase(report.run_id, "publishing", fence=lease.fence)
+        report.phase = "publishing"
+        self._publish_staged(report.run_id, source, report, lease)
+        report.topics = sorted(
+            {entity_topic(self.settings.kafka.topic_prefix, t) for t in source.entity_types}
+        )
         log.info(
             "events_published",
             created=report.created,
             updated=report.updated,
             deleted=report.planned_deletes,
             dead_lettered=report.dead_lettered,
+            dead_letters_repeated=report.dead_letters_repeated,
         )
         if letters_only:
             raise _DeadLetterLimit(
-                f"{report.dead_lettered} of {total} records were dead-lettered ({share:.1%}), "
-                f"over the tenant's limit of {tenant.max_dead_letter_share:.1%}; "
+                f"{report.dead_lettered} of {read} records read were dead-lettered "
+                f"({share:.1%}), over the tenant's limit of {tenant.max_dead_letter_share:.1%}; "
                 "only the dead letters were published"
             )
         report.deleted = report.planned_deletes
+
+    def _publish_staged(self, run_id: str, source: Source, report: SyncReport, lease: Lease) -> int:
+        """Publish a run's staged rows in order, committing each batch once acknowledged.
+
+        A dead letter identical to the one last published for its record is not sent
+        again. Returns how many staged rows were settled.
+        """
+        settled = 0
+        for batch in self.store.staged(run_id, self.settings.kafka.batch_size):
+            letters = [(r.entity, r.key) for r in batch if r.op == DEAD_LETTER]
+            marks = self.store.dead_letter_marks(report.tenant, report.source, letters)
+            fresh = [
+                r
+                for r in batch
+                if r.op != DEAD_LETTER or marks.get((r.entity, r.key)) != r.fingerprint
+            ]
+            report.dead_letters_repeated += len(batch) - len(fresh)
+            self.publisher.publish(list(self._records(fresh, source, report)))
+            fault_point("after_ack")
+            self.store.apply(run_id, report.tenant, report.source, batch, fence=lease.fence)
+            settled += len(batch)
+            self._tick("published", settled)
+        return settled
 
     def _records(
         self,
         batch: list[Staged],
         source: Source,
         report: SyncReport,
-        topics: dict[str, str],
     ) -> Iterator[OutRecord]:
         prefix = self.settings.kafka.topic_prefix
         stamp = now()
         types = {t.entity: t for t in source.entity_types}
-        origin = f"/tenants/{report.tenant}/{source.ref.system}/{source.ref.instance}"
+        instance = source.ref.instance
+        origin = f"/tenants/{report.tenant}/{source.ref.system}/{instance}"
         for row in batch:
+            key = str(RecordKey(report.tenant, instance, row.entity, row.key))
             if row.op == DEAD_LETTER:
                 yield OutRecord(
                     topic=dead_letter_topic(prefix),
-                    key=f"{report.tenant}:{row.entity}:{row.key}",
+                    key=key,
                     value=(row.after or "{}").encode("utf-8"),
                     headers=[
-                        ("dlq_error", (row.reason or "").encode()),
-                        ("dlq_source", origin.encode()),
+                        ("dlq_error", _header(scrub(row.reason or ""))),
+                        ("dlq_source", _header(origin)),
                         ("dlq_run_id", report.run_id.encode()),
-                        ("dlq_entity", row.entity.encode()),
-                        ("dlq_record_ref", row.key.encode()),
+                        ("dlq_entity", _header(row.entity)),
+                        ("dlq_record_ref", _header(scrub(row.key))),
                         ("content-type", b"application/json"),
                     ],
                 )
                 continue
             op = Op(row.op)
+            entity_type = types[row.entity]
             headers = CloudEventHeaders.for_key(
-                types[row.entity], report.tenant, source.ref, row.key, op, row.fingerprint, stamp
+                entity_type,
+                report.tenant,
+                source.ref,
+                row.key,
+                op,
+                row.fingerprint,
+                stamp,
+                row.version,
             )
-            key = f"{report.tenant}:{row.entity}:{row.key}"
+            topic = entity_topic(prefix, entity_type)
             # The staged JSON is embedded as it is: it was produced from a validated entity.
             value = (
                 f'{{"op":"{op.value}","before":{row.before or "null"},'
                 f'"after":{row.after or "null"},"changed":{json.dumps(list(row.changed))}}}'
             ).encode()
-            yield OutRecord(topics[row.entity], key, value, headers.to_kafka())
+            yield OutRecord(topic, key, value, headers.to_kafka())
             if op is Op.DELETED:
-                yield OutRecord(topics[row.entity], key, None, [])
+                yield OutRecord(topic, key, None, [])
 
     def _finish(self, report: SyncReport, approved_by: str | None) -> None:
         counts = {
@@ -429,9 +674,18 @@ class SyncRunner:
             "planned_deletes": report.planned_deletes,
             "entities_before": report.entities_before,
             "error": report.error,
+            "phase": "done" if report.status == "success" else report.phase,
         }
+        # A run that failed while publishing keeps what it staged: the next run republishes it.
+        in_doubt = report.status != "success" and report.phase == "publishing"
         try:
-            self.store.finish_run(report.run_id, report.status, approved_by=approved_by, **counts)
+            self.store.finish_run(
+                report.run_id,
+                report.status,
+                keep_staged=in_doubt,
+                approved_by=approved_by,
+                **counts,
+            )
         except Exception:  # the run itself is what the caller needs to hear about
             log.exception("run_record_failed")
         log.info("sync_finished", status=report.status, **{k: v for k, v in counts.items()})
@@ -439,6 +693,11 @@ class SyncRunner:
     def _tick(self, what: str, count: int) -> None:
         if self.progress is not None:
             self.progress(what, count)
+
+
+def _header(text: str) -> bytes:
+    """A header value as UTF-8; characters that cannot be encoded are escaped, not fatal."""
+    return text.encode("utf-8", errors="backslashreplace")
 
 
 class _DeadLetterLimit(Exception):
@@ -473,9 +732,20 @@ def sync_targets(
         for tenant_id, source_id in targets:
             ticker = progress(f"{tenant_id}/{source_id}") if progress else None
             runner = SyncRunner(settings, store, publisher, progress=ticker)
-            reports.append(
-                runner.sync(tenant_id, source_id, full=full, approve_deletes=approve_deletes)
-            )
+            try:
+                report = runner.sync(
+                    tenant_id, source_id, full=full, approve_deletes=approve_deletes
+                )
+            except Exception as exc:  # one source's defect never stops the sources after it
+                log.exception("sync_crashed", tenant=tenant_id, source=source_id)
+                report = SyncReport(
+                    tenant=tenant_id,
+                    source=source_id,
+                    run_id="",
+                    status="failed",
+                    error=f"unexpected {type(exc).__name__}: {scrub(str(exc))}",
+                )
+            reports.append(report)
             done = getattr(ticker, "done", None)
             if done is not None:
                 done()

@@ -168,6 +168,7 @@ def create_app() -> FastAPI:
                     "type": s.source_type,
                     "held": s.held,
                     "approved_by": s.approved_by,
+                    "open_approval": s.open_approval,
                     "last_success_at": s.last_success_at,
                     "last_run": s.last_run,
                 }

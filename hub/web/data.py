@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from kafka.errors import KafkaError
 from hub.compiler import entity_topic_pattern, stored_offsets
 from hub.followup.extract import MANIFEST, verify_extract
 from hub.followup.jobs import extracts_dir
-from hub.settings import HubSettings
+from hub.settings import HubSettings, SettingsError
 from hub.store import StateStore, now
 
 #: How long a page waits for the broker before it says the broker is unreachable.
@@ -50,6 +50,8 @@ class SourceRuns:
     source_type: str
     last_run: dict[str, Any] | None
     last_success_at: datetime | None
+    #: The source's newest approval not yet used, withdrawn or expired, with `expires_at`.
+    open_approval: dict[str, Any] | None = None
 
     @property
     def held(self) -> bool:
@@ -72,6 +74,18 @@ def source_runs(settings: HubSettings, store: StateStore) -> list[SourceRuns]:
     """Every configured (tenant, source) with its latest run, in configuration order."""
     latest = store.latest_runs()
     successes = store.last_successes()
+    approvals: dict[tuple[str, str], dict[str, Any]] = {}
+    at = now()
+    for approval in store.open_approvals():  # newest first
+        try:
+            ttl = settings.tenant(approval["tenant"]).approval_ttl_hours
+        except SettingsError:
+            continue  # a tenant no longer configured
+        expires = approval["approved_at"] + timedelta(hours=ttl)
+        if expires > at:
+            approvals.setdefault(
+                (approval["tenant"], approval["source"]), {**approval, "expires_at": expires}
+            )
     return [
         SourceRuns(
             tenant=tenant.id,
@@ -79,6 +93,7 @@ def source_runs(settings: HubSettings, store: StateStore) -> list[SourceRuns]:
             source_type=source.type,
             last_run=latest.get((tenant.id, source.id)),
             last_success_at=successes.get((tenant.id, source.id)),
+            open_approval=approvals.get((tenant.id, source.id)),
         )
         for tenant in settings.tenants
         for source in tenant.sources

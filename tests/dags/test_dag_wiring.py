@@ -33,12 +33,12 @@ def test_sync_dag_produces_an_asset_per_topic(dagbag: Any):
     dag = dagbag.get_dag("hub_identity_sync")
     outlets = {asset.name for asset in dag.get_task("sync").outlets}
     assert {
-        "hub.identity.organisation.v1",
-        "hub.identity.person.v1",
-        "hub.identity.group.v1",
-        "hub.identity.membership.v1",
-        "hub.identity.duty.v1",
-        "hub.identity.placement.v1",
+        "hub.identity.organisation.v2",
+        "hub.identity.person.v2",
+        "hub.identity.group.v2",
+        "hub.identity.membership.v2",
+        "hub.identity.duty.v2",
+        "hub.identity.placement.v2",
     } == outlets
 
 

@@ -46,7 +46,7 @@ def test_identity_dag_syncs_every_tenant(
     assert "success" == run.state
     mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
     assert 2 == len(mapped)
-    records = consume_all(kafka_bootstrap, [f"{prefix}.identity.person.v1"])
+    records = consume_all(kafka_bootstrap, [f"{prefix}.identity.person.v2"])
     tenants = {json.loads(r.value)["after"]["tenant"] for r in records}
     assert {first.owner.tenant, second.owner.tenant} == tenants
     expected = first.owner.person_count + second.owner.person_count

@@ -70,8 +70,8 @@ def test_the_identity_dag_syncs_a_swedish_tenant_over_ss12000(
     assert "success" == run.state
     mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
     assert ["success"] == [ti.state for ti in mapped]
-    people = consume_all(kafka_bootstrap, [f"{prefix}.identity.person.v1"])
-    placements = consume_all(kafka_bootstrap, [f"{prefix}.identity.placement.v1"])
+    people = consume_all(kafka_bootstrap, [f"{prefix}.identity.person.v2"])
+    placements = consume_all(kafka_bootstrap, [f"{prefix}.identity.placement.v2"])
     assert {sandbox.tenant} == {json.loads(r.value)["after"]["tenant"] for r in people}
     assert (sandbox.data.count("persons"), sandbox.data.count("placements")) == (
         len(people),

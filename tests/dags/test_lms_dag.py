@@ -21,9 +21,9 @@ def test_the_lms_dag_is_wired_to_its_pool_and_assets(dagbag: Any):
     dag = dagbag.get_dag("hub_lms_sync")
     sync = dag.get_task("sync")
     assert (ONEROSTER_POOL, 1) == (sync.pool, sync.pool_slots)
-    assert {f"hub.{t.topic_suffix()}.v1" for t in LMS_ENTITY_TYPES} | {
-        "hub.identity.person.v1",
-        "hub.identity.organisation.v1",
+    assert {f"hub.{t.versioned_suffix()}" for t in LMS_ENTITY_TYPES} | {
+        "hub.identity.person.v2",
+        "hub.identity.organisation.v2",
     } == {asset.name for asset in sync.outlets}
     assert ({"skolehub", "lms", "sync"}, False) == (set(dag.tags), dag.catchup)
     assert all(task.retries >= 1 for task in dag.tasks)
@@ -62,7 +62,7 @@ def test_the_lms_dag_syncs_every_tenants_lms_with_dag_test(
     assert "success" == run.state
     mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
     assert [("success", ONEROSTER_POOL)] * 2 == [(ti.state, ti.pool) for ti in mapped]
-    enrollments = consume_all(kafka_bootstrap, [f"{prefix}.lms.enrollment.v1"])
+    enrollments = consume_all(kafka_bootstrap, [f"{prefix}.lms.enrollment.v2"])
     per_tenant: dict[str, int] = {}
     for record in enrollments:
         tenant = json.loads(record.value)["after"]["tenant"]

@@ -26,7 +26,7 @@ def test_each_mdm_system_syncs_in_its_own_pool_and_feeds_the_device_asset(dagbag
     dag = dagbag.get_dag("hub_mdm_sync")
     tasks = {task_id: dag.get_task(task_id) for task_id in POOLS}
     assert POOLS == {task_id: task.pool for task_id, task in tasks.items()}
-    assert [{"hub.mdm.device.v1"}] * 3 == [{a.name for a in t.outlets} for t in tasks.values()]
+    assert [{"hub.mdm.device.v2"}] * 3 == [{a.name for a in t.outlets} for t in tasks.values()]
     assert ({"skolehub", "mdm", "sync"}, False) == (set(dag.tags), dag.catchup)
     assert all(task.retries >= 1 for task in dag.tasks)
     assert dag.doc_md and "airflow pools set hub_mdm_intune" in dag.doc_md
@@ -69,7 +69,7 @@ def test_the_mdm_dag_syncs_every_tenants_mdms_with_dag_test(
         (ti.task_id, ti.state, ti.pool) for ti in run.get_task_instances() if ti.task_id in POOLS
     )
     assert sorted((t, "success", p) for t, p in POOLS.items() for _ in range(2)) == mapped
-    records = consume_all(kafka_bootstrap, [f"{prefix}.mdm.device.v1"])
+    records = consume_all(kafka_bootstrap, [f"{prefix}.mdm.device.v2"])
     per_tenant = Counter(json.loads(r.value)["after"]["tenant"] for r in records)
     assert {t: sum(sandbox.fleet(t).count(table) for table in Table) for t in sandbox.tenants} == (
         dict(per_tenant)

@@ -112,7 +112,7 @@ def _replay_rows(hub: Hub) -> list[tuple[Any, ...]]:
         body = value["after"] or value["before"]
         ident = (
             body["tenant"],
-            record.key.split(":")[1],
+            record.key.split(":")[2],
             f"{body['source']['system']}/{body['source']['instance']}",
             body["key"],
         )
@@ -144,7 +144,7 @@ def test_materialised_state_matches_the_state_store(published: Hub, tmp_path: Pa
 def test_topic_pattern_skips_the_dead_letter_topic():
     """Entity topics match; the DLQ and foreign prefixes do not."""
     pattern = entity_topic_pattern("hub")
-    assert pattern.match("hub.identity.person.v1")
-    assert pattern.match("hub.mdm.device.v1")
+    assert pattern.match("hub.identity.person.v2")
+    assert pattern.match("hub.mdm.device.v2")
     assert not pattern.match("hub.dlq.v1")
-    assert not pattern.match("other.identity.person.v1")
+    assert not pattern.match("other.identity.person.v2")

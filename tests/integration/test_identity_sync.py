@@ -49,7 +49,7 @@ def expected_counts(owner: Any) -> dict[str, int]:
 def by_entity(records: list[Record]) -> dict[str, list[Record]]:
     out: dict[str, list[Record]] = {}
     for r in records:
-        out.setdefault(r.key.split(":")[1], []).append(r)
+        out.setdefault(r.key.split(":")[2], []).append(r)
     return out
 
 
@@ -64,7 +64,7 @@ def test_first_sync_publishes_one_event_per_entity_with_headers_and_keys(hub: Hu
     person = next(r for r in records if ":person:" in r.key)
     value = json.loads(person.value)
     key = value["after"]["key"]
-    assert f"{hub.tenant}:person:{key}" == person.key
+    assert f"{hub.tenant}:feide:person:{key}" == person.key
     assert key.encode() == person.headers["ce_subject"]
     assert b"no.skolehub.identity.person.created" == person.headers["ce_type"]
     assert f"/tenants/{hub.tenant}/feide_ldap/feide".encode() == person.headers["ce_source"]
@@ -145,7 +145,7 @@ def test_malformed_entries_go_to_the_dead_letter_topic(
         assert len(faulty) == len(letters)
         assert any("eduPersonPrincipalName" in reason for reason in reasons)
         assert any("norEduPersonNIN" in reason for reason in reasons)
-        people = [r for r in hub.records() if r.topic.endswith(".identity.person.v1")]
+        people = [r for r in hub.records() if r.topic.endswith(".identity.person.v2")]
         assert len([p for p in loaded.owner.people() if p.has_feide_account]) - len(faulty) == len(
             people
         )

@@ -99,7 +99,7 @@ def test_an_incremental_run_publishes_exactly_the_changes(lms: LmsHub):
     assert ("success", False) == (report.status, report.full)
     assert sorted(
         [
-            ("u", f"{t}:person:{user}"),
+            ("u", f"{t}:oneroster:person:{user}"),
             ("u", f"{t}:class:{klass}"),
             ("u", f"{t}:enrollment:{enrollment}"),
             ("d", f"{t}:enrollment:{leaving}"),
@@ -107,7 +107,7 @@ def test_an_incremental_run_publishes_exactly_the_changes(lms: LmsHub):
     ) == sorted(changes(new))
     assert [f"{t}:enrollment:{leaving}"] == tombstones(new)
     updated = {r.key: json.loads(r.value)["changed"] for r in new if r.value is not None}
-    assert ["display_name", "given_name"] == updated[f"{t}:person:{user}"]
+    assert ["display_name", "given_name"] == updated[f"{t}:oneroster:person:{user}"]
     assert ["end_date"] == updated[f"{t}:enrollment:{enrollment}"]
     assert report.unchanged < 50  # only the overlap is read again, not the whole source
 
@@ -130,7 +130,7 @@ def test_records_sharing_the_bookmark_timestamp_are_both_picked_up(lms: LmsHub):
     report = lms.sync()
 
     new = [r for r in lms.records() if r.position not in before]
-    assert [("u", f"{lms.tenant}:person:{second}")] == changes(new)
+    assert [("u", f"{lms.tenant}:oneroster:person:{second}")] == changes(new)
     assert (False, 1) == (report.full, report.updated)
 
 

@@ -59,9 +59,10 @@ def test_each_mdm_publishes_every_device_once_and_twins_share_a_physical_key(mdm
         sum(r.created for r in reports),
         len(events),
     )
-    assert {f"{mdm_hub.tenant}:device:{e['after']['key']}" for e in events} == {
-        r.key for r in records
-    }
+    assert {
+        f"{mdm_hub.tenant}:{e['after']['source']['instance']}:device:{e['after']['key']}"
+        for e in events
+    } == {r.key for r in records}
     by_physical: dict[str, set[str]] = {}
     for event in events:
         after = event["after"]
@@ -70,7 +71,7 @@ def test_each_mdm_publishes_every_device_once_and_twins_share_a_physical_key(mdm
     twins = sum(1 for i in fleet.listing(Table.INTUNE) if fleet.tables[Table.INTUNE].twin[i] >= 0)
     assert twins == sum(1 for systems in by_physical.values() if systems == {"intune", "jamf_pro"})
     headers = records[0].headers
-    assert (b"urn:skolehub:schema:mdm.device.v1", True) == (
+    assert (b"urn:skolehub:schema:mdm.device.v2", True) == (
         headers["ce_dataschema"],
         headers["ce_type"].startswith(b"no.skolehub.mdm.device."),
     )
@@ -109,7 +110,7 @@ def test_a_device_retired_from_its_mdm_is_deleted_by_the_next_full_run(mdm_hub: 
     report = mdm_hub.sync("jamf")
 
     new = [r for r in mdm_hub.records() if r.position not in before]
-    key = f"{mdm_hub.tenant}:device:mobile-devices/2"
+    key = f"{mdm_hub.tenant}:jamf:device:mobile-devices/2"
     assert ("success", True, 1) == (report.status, report.full, report.deleted)
     assert ([("d", key)], [key]) == (
         [(json.loads(r.value)["op"], r.key) for r in new if r.value is not None],

@@ -365,7 +365,7 @@ def test_approving_a_held_run_records_the_approver_and_the_next_sync_publishes(
         assert 409 == again.status_code and "already approved by operator" in again.text
         assert "approved by" in hub.get("/skolehub/runs").text
 
-        topics = [f"{settings.kafka.topic_prefix}.identity.person.v1"]
+        topics = [f"{settings.kafka.topic_prefix}.identity.person.v2"]
         before = consume_all(kafka_bootstrap, topics)
         released = sync()
         assert ("success", 6) == (released.status, released.deleted)

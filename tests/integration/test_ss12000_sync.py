@@ -80,13 +80,13 @@ def test_a_first_run_publishes_every_entity_once_on_the_identity_topics(hub: Swe
     records = hub.records()
     events = changes(records)
     assert ("success", True, 0) == (report.status, report.full, report.dead_lettered)
-    assert expected_counts(hub.sandbox) == dict(Counter(key.split(":")[1] for _, key in events))
+    assert expected_counts(hub.sandbox) == dict(Counter(key.split(":")[2] for _, key in events))
     assert {"c"} == {op for op, _ in events}
     placement = next(r for r in records if ".identity.placement." in r.topic)
     assert (
         b"no.skolehub.identity.placement.created",
         f"/tenants/{hub.tenant}/ss12000/ss12000".encode(),
-        b"urn:skolehub:schema:identity.placement.v1",
+        b"urn:skolehub:schema:identity.placement.v2",
     ) == (
         placement.headers["ce_type"],
         placement.headers["ce_source"],
@@ -117,12 +117,14 @@ def test_an_incremental_run_publishes_changed_persons_as_updates_and_deletions_a
     assert ("success", False, 2, 2) == (report.status, report.full, report.updated, report.deleted)
     assert sorted(
         [
-            *(("u", f"{t}:person:{p}") for p in renamed),
-            ("d", f"{t}:person:{gone_person}"),
-            ("d", f"{t}:duty:{gone_duty}"),
+            *(("u", f"{t}:ss12000:person:{p}") for p in renamed),
+            ("d", f"{t}:ss12000:person:{gone_person}"),
+            ("d", f"{t}:ss12000:duty:{gone_duty}"),
         ]
     ) == sorted(changes(new))
-    assert sorted([f"{t}:person:{gone_person}", f"{t}:duty:{gone_duty}"]) == sorted(tombstones(new))
+    assert sorted([f"{t}:ss12000:person:{gone_person}", f"{t}:ss12000:duty:{gone_duty}"]) == sorted(
+        tombstones(new)
+    )
     updates = [json.loads(r.value) for r in new if r.value and json.loads(r.value)["op"] == "u"]
     assert [["display_name", "family_name"]] * 2 == [u["changed"] for u in updates]
     assert {"Wästberg-Åkesson"} == {u["after"]["family_name"] for u in updates}
@@ -148,7 +150,10 @@ def test_a_scheduled_full_run_removes_what_vanished_without_a_trace(hub: Swedish
     new = [r for r in hub.records() if r.position not in before]
     deleted = {key for op, key in changes(new) if op == "d"}
     assert ("success", True, 2 + memberships) == (report.status, report.full, report.deleted)
-    assert {f"{hub.tenant}:person:{person}", f"{hub.tenant}:placement:{placement}"} <= deleted
+    assert {
+        f"{hub.tenant}:ss12000:person:{person}",
+        f"{hub.tenant}:ss12000:placement:{placement}",
+    } <= deleted
     assert sorted(deleted) == sorted(tombstones(new))
 
 

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from hub.store import Staged, StateStore
@@ -58,12 +60,36 @@ def test_delete_removes_state(store: StateStore):
     assert 0 == store.count("t", "s")
 
 
-def test_new_run_forgets_what_a_crashed_run_staged(store: StateStore):
-    """Staged rows of an earlier run of the same source are dropped when a new run begins."""
+def test_a_new_run_leaves_another_runs_staging_alone(store: StateStore):
+    """Beginning a run never touches what another run of the source staged or saw."""
     store.begin_run("r1", "t", "s", True)
     store.stage("r1", [staged(0, "a")], [("person", "a")])
     store.begin_run("r2", "t", "s", True)
-    assert [] == list(store.staged("r1", 10))
+    assert [["a"]] == [[r.key for r in b] for b in store.staged("r1", 10)]
+    assert [] == [key for key, _ in store.unseen("r1", "t", "s", "person")]
+
+
+def test_a_dead_runs_staging_is_in_doubt_until_closed(store: StateStore):
+    """A run that never finished is listed in doubt; closing it drops what it staged."""
+    store.begin_run("r1", "t", "s", True)
+    store.stage("r1", [staged(0, "a")], [])
+    store.set_phase("r1", "publishing")
+    store.begin_run("r2", "t", "s", True)
+    (dead,) = store.in_doubt_runs("t", "s", exclude="r2")
+    assert ("r1", "running", "publishing") == (dead.run_id, dead.status, dead.phase)
+    store.close_dead_run("r1", "gone")
+    assert ([], "crashed") == (store.in_doubt_runs("t", "s", "r2"), store.runs("t")[1]["status"])
+
+
+def test_a_deleted_key_keeps_its_version(store: StateStore):
+    """After a delete the store still knows the key's version, so a recreate counts on."""
+    store.begin_run("r1", "t", "s", True)
+    store.stage(
+        "r1", [replace(staged(0, "a"), version=1), replace(staged(1, "a", "d"), version=2)], []
+    )
+    store.apply("r1", "t", "s", next(store.staged("r1", 10)))
+    known = store.lookup("t", "s", "person", ["a"])["a"]
+    assert (False, 2) == (known.live, known.version)
 
 
 def test_runs_record_their_outcome(store: StateStore):

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import ChangeEvent, CloudEventHeaders, Membership, Op, Person, SourceRef
-from schemas.envelope import event_id, record_key
+from schemas.envelope import RecordKey, event_id, record_key
 from schemas.export import rendered_schemas, stale_files, write
 
 SOURCE = SourceRef(system="feide_ldap", instance="feide")
@@ -44,28 +44,42 @@ def test_headers_follow_cloudevents_binary_mode():
     assert b"no.skolehub.identity.person.updated" == headers["ce_type"]
     assert b"ola@lillevik.kommune.no" == headers["ce_subject"]
     assert b"2026-11-01T12:00:00Z" == headers["ce_time"]
-    assert b"urn:skolehub:schema:identity.person.v1" == headers["ce_dataschema"]
+    assert b"urn:skolehub:schema:identity.person.v2" == headers["ce_dataschema"]
     assert b"application/json" == headers["content-type"]
 
 
 def test_event_id_is_deterministic_and_sensitive_to_each_part():
-    """The same change gets the same id; any other tenant, key, op or fingerprint does not."""
-    base = event_id("t", "person", "k", Op.CREATED, "f1")
-    assert base == event_id("t", "person", "k", Op.CREATED, "f1")
+    """The same change gets the same id; any other source, key, op, print or version does not."""
+    src = SourceRef(system="jamf", instance="jamf-a")
+    base = event_id("t", src, "person", "k", Op.CREATED, "f1", 1)
+    assert base == event_id("t", src, "person", "k", Op.CREATED, "f1", 1)
     others = {
-        event_id("u", "person", "k", Op.CREATED, "f1"),
-        event_id("t", "group", "k", Op.CREATED, "f1"),
-        event_id("t", "person", "j", Op.CREATED, "f1"),
-        event_id("t", "person", "k", Op.UPDATED, "f1"),
-        event_id("t", "person", "k", Op.CREATED, "f2"),
+        event_id("u", src, "person", "k", Op.CREATED, "f1", 1),
+        event_id(
+            "t", SourceRef(system="jamf", instance="jamf-b"), "person", "k", Op.CREATED, "f1", 1
+        ),
+        event_id("t", src, "group", "k", Op.CREATED, "f1", 1),
+        event_id("t", src, "person", "j", Op.CREATED, "f1", 1),
+        event_id("t", src, "person", "k", Op.UPDATED, "f1", 1),
+        event_id("t", src, "person", "k", Op.CREATED, "f2", 1),
+        event_id("t", src, "person", "k", Op.CREATED, "f1", 3),
     }
     assert base not in others
-    assert 5 == len(others)
+    assert 7 == len(others)
 
 
-def test_record_key_format():
-    """Record keys read `<tenant>:<entity>:<key>`."""
-    assert "lillevik:membership:g|p" == record_key("lillevik", Membership.entity, "g|p")
+def test_record_key_names_the_source_instance_and_reads_back():
+    """Entity record keys read `<tenant>:<instance>:<entity>:<key>`; the key may hold colons."""
+    key = RecordKey("lillevik", "feide", Membership.entity, "urn:a:b|p")
+    assert "lillevik:feide:membership:urn:a:b|p" == str(key)
+    assert key == RecordKey.parse(str(key))
+    with pytest.raises(ValueError, match="tenant:instance:entity:key"):
+        RecordKey.parse("lillevik:membership:g|p")
+
+
+def test_follow_up_record_key_format():
+    """Follow-up rows, whose source is the hub itself, keep `<tenant>:<record>:<key>`."""
+    assert "lillevik:trend:k" == record_key("lillevik", "trend", "k")
 
 
 def test_change_event_value_round_trips():

@@ -25,14 +25,24 @@ def sync_plan(domain: str) -> list[dict[str, str]]:
 
 
 def run_sync_task(target: dict[str, str]) -> dict[str, Any]:
-    """Sync one target inside an Airflow task; a held run fails without retries."""
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    """Sync one target inside an Airflow task; a held run fails without retries.
+
+    A run skipped because another run of the source holds its lease (a manual `hub sync`,
+    or a zombie of this task) ends the task as skipped: nothing was published.
+    """
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSkipException,
+    )
 
     load_env_file()
     settings = load_settings()
     (report,) = sync_targets(settings, [(target["tenant"], target["source"])])
     if report.status == "held":
         raise AirflowFailException(f"held by the deletion guard: {report.error}")
+    if report.status == "skipped":
+        raise AirflowSkipException(report.error or "another run holds the source's lease")
     if report.status != "success":
         raise AirflowException(f"{report.tenant}/{report.source} failed: {report.error}")
     return report.to_dict()

@@ -457,7 +457,8 @@ class SyncRunner:
         body = json.dumps(payload, ensure_ascii=False)
         body.encode("utf-8")  # a lone surrogate fails here, not later at publishing
         version = (known.version if known is not None else 0) + 1
-        if known is None or not known.live:
+        # Version 0: state from before the v2 topics, never published there: a create.
+        if known is None or not known.live or known.version == 0:
             report.created += 1
             return Staged(
                 seq, entity.entity, entity.key, "c", print_, body, None, (), None, version

@@ -194,3 +194,58 @@ def test_unknown_tenant_is_a_clear_error(tmp_path: Path, kafka_bootstrap: str):
     result = hub(var, "sync", "nope", "feide", bootstrap=kafka_bootstrap, check=False)
     assert 2 == result.returncode
     assert "no tenant 'nope'" in result.stderr and "nordby" in result.stderr
+
+
+def test_a_source_that_raises_leaves_every_other_source_untouched(
+    tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """A defect in one connector fails its run only; `hub run` syncs the rest and compiles."""
+    from connectors.mdm.jamf import JamfPro
+    from hub.cli import EXIT_FAILED, main
+
+    var = tmp_path / "var"
+    hub(
+        var,
+        "sandbox",
+        "up",
+        "--scale",
+        "150",
+        "--tenants",
+        "nordby",
+        "--web-port",
+        "0",
+        bootstrap=kafka_bootstrap,
+    )
+    try:
+
+        def broken_read(self: JamfPro):  # a mapping defect after the first page
+            yield from []
+            raise KeyError("general")
+
+        monkeypatch.setattr(JamfPro, "read", broken_read)
+        for name, value in {
+            "HUB_VAR_DIR": str(var),
+            "HUB_ENV_FILE": str(var / "sandbox" / "secrets.env"),
+            "HUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("HUB_HMAC_KEY", raising=False)
+        monkeypatch.delenv("HUB_CONFIG", raising=False)
+        code = main(["run", "--json"])
+        out = capsys.readouterr().out
+        summary = json.loads(out.strip().splitlines()[-1])
+        statuses = {s["source"]: s["status"] for s in summary["syncs"]}
+        assert EXIT_FAILED == code
+        assert {
+            "feide": "success",
+            "oneroster": "success",
+            "intune": "success",
+            "jamf": "failed",
+            "chromebooks": "success",
+        } == statuses
+        (jamf,) = [s for s in summary["syncs"] if s["source"] == "jamf"]
+        assert "unexpected KeyError" in jamf["error"]
+        assert "nordby/jamf (failed)" in out
+        assert ["success"] == [f["status"] for f in summary["followup"]]
+    finally:
+        hub(var, "sandbox", "down", bootstrap=kafka_bootstrap, check=False)

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from connectors.base import Item, Rejected
 from hub.leases import Lease, leases
-from hub.store import Staged, StateStore, deletion_approvals, now
+from hub.store import Staged, StateStore, deletion_approvals, key_versions, now
 from hub.sync import SyncRunner, fingerprint
 from schemas import Person
 from schemas.entities import Entity, SourceRef
@@ -371,3 +371,12 @@ def test_the_record_key_names_the_source_instance(store):
     SyncRunner(settings, store, b).sync("t", "mem2", source=other)  # type: ignore[arg-type]
     assert ["t:mem:person:p0@t.no"] == [r.key for r in a.records]
     assert ["t:mem2:person:p0@t.no"] == [r.key for r in b.records]
+
+
+def test_state_from_before_the_v2_topics_is_published_again_as_creates(store):
+    """An entity in the state without a version was published on v1 only: v2 gets a create."""
+    run(store, people(2))
+    with store.engine.begin() as conn:
+        conn.execute(key_versions.delete())
+    report, pub = run(store, people(2))
+    assert (2, ["c", "c"]) == (report.created, [v["op"] for v in pub.values()])

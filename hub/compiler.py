@@ -1,7 +1,9 @@
 """The follow-up compiler's first half: materialise the event topics into the reporting store.
 
 An ordinary Kafka consumer with manually assigned partitions. It keeps the latest state
-of every entity (`report_entities`) and deletes on `d` events and tombstones. Its
+of every entity (`report_entities`, one row per tenant, entity, source instance and key)
+and deletes on `d` events and tombstones, each within the source instance its record key
+(`<tenant>:<instance>:<entity>:<key>`) names: two instances of one vendor may share a key. Its
 position is not committed to Kafka: it is stored in `report_offsets` in the same
 database transaction as the rows it wrote, and read back on start, so a crash at any
 point neither loses nor double-counts an event.
@@ -23,6 +25,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from hub._faults import fault_point
 from hub.store import create_tables, metadata, now, upsert
+from schemas.envelope import RecordKey
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +63,19 @@ def entity_topic_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(
         rf"^{re.escape(prefix)}\.(?!dlq\.|followup\.)[a-z0-9_]+\.[a-z0-9_]+\.v[0-9]+$"
     )
+
+
+def of_instance(instance: str) -> sa.ColumnElement[bool]:
+    """Rows read from one source instance: those whose `source` ends in `/<instance>`.
+
+    `source` is `<system>/<instance>`; neither part holds a slash (systems are connector
+    names, instances are source ids from hub.yaml), so the part after the slash is the
+    instance, compared exactly (case and all, no LIKE patterns to escape).
+    """
+    if "/" in instance:
+        raise ValueError(f"a source instance has no slash: {instance!r}")
+    source = report_entities.c.source
+    return sa.func.substr(source, sa.func.length(source) - len(instance)) == f"/{instance}"
 
 
 def stored_offsets(engine: sa.Engine, group: str) -> dict[tuple[str, int], int]:
@@ -213,13 +229,17 @@ class Materialiser:
         self, record: ConsumerRecord, stamp: Any, progress: CompileProgress
     ) -> dict[str, Any] | sa.Delete | None:
         """The row to upsert, the delete to run, or None for a record to skip."""
-        tenant, _, rest = (record.key or b"").decode().partition(":")
-        entity, _, key = rest.partition(":")
+        try:
+            record_key = RecordKey.parse((record.key or b"").decode())
+            instance = of_instance(record_key.instance)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self._skip(record, progress, exc)
         if record.value is None:  # tombstone: the `d` before it already deleted the row
             return report_entities.delete().where(
-                report_entities.c.tenant == tenant,
-                report_entities.c.entity == entity,
-                report_entities.c.key == key,
+                report_entities.c.tenant == record_key.tenant,
+                report_entities.c.entity == record_key.entity,
+                report_entities.c.key == record_key.key,
+                instance,
             )
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
@@ -228,16 +248,13 @@ class Materialiser:
             body = value["after"] if op != "d" else value["before"]
             source = f"{body['source']['system']}/{body['source']['instance']}"
         except (ValueError, KeyError, TypeError) as exc:
-            progress.skipped += 1
-            log.warning(
-                "event_skipped",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=f"{type(exc).__name__}: {exc}",
-            )
-            return None
-        match = {"tenant": tenant, "entity": entity, "source": source, "key": body["key"]}
+            return self._skip(record, progress, exc)
+        match = {
+            "tenant": record_key.tenant,
+            "entity": record_key.entity,
+            "source": source,
+            "key": body["key"],
+        }
         if op == "d":
             progress.deletes += 1
             return report_entities.delete().where(
@@ -254,6 +271,18 @@ class Materialiser:
             "offset": record.offset,
             "updated_at": stamp,
         }
+
+    @staticmethod
+    def _skip(record: ConsumerRecord, progress: CompileProgress, exc: Exception) -> None:
+        """Count and log a record that cannot be materialised."""
+        progress.skipped += 1
+        log.warning(
+            "event_skipped",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:

@@ -7,6 +7,12 @@ and deletes on `d` events and tombstones, each within the source instance its re
 position is not committed to Kafka: it is stored in `report_offsets` in the same
 database transaction as the rows it wrote, and read back on start, so a crash at any
 point neither loses nor double-counts an event.
+
+One materialiser per consumer group at a time: `run` takes the lease `materialise:<group>`
+(hub/leases.py) before it reads the stored offsets and fences every batch transaction
+with it, so a second materialiser (the compile DAG beside a `hub compile`) gets
+`LeaseHeld` and touches nothing, and one that stalled past the lease's expiry cannot
+commit older offsets over its successor's.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from hub._faults import fault_point
+from hub.leases import Lease, lease_ttl
 from hub.store import create_tables, metadata, now, upsert
 from schemas.envelope import RecordKey
 
@@ -135,8 +142,20 @@ class Materialiser:
         """Where this consumer group stands, as stored in the reporting store."""
         return stored_offsets(self.engine, self.group)
 
+    @property
+    def lease_name(self) -> str:
+        """The lease that makes this consumer group's materialiser the only one."""
+        return f"materialise:{self.group}"
+
     def run(self, timeout: float = 300.0) -> CompileProgress:
-        """Consume every entity topic up to its current end, then stop."""
+        """Consume every entity topic up to its current end, then stop.
+
+        Raises `LeaseHeld` (having done nothing) while another materialiser of the group runs.
+        """
+        with Lease(self.engine, self.lease_name, lease_ttl()) as lease:
+            return self._run(lease, timeout)
+
+    def _run(self, lease: Lease, timeout: float) -> CompileProgress:
         progress = CompileProgress()
         topics = self.topics()
         if not topics:
@@ -168,7 +187,7 @@ class Materialiser:
                 polled = consumer.poll(timeout_ms=1000, max_records=self.batch_size)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
-                    self._apply(records, progress)
+                    self._apply(records, progress, lease)
             progress.positions = {
                 f"{tp.topic}:{tp.partition}": consumer.position(tp) for tp in partitions
             }
@@ -183,16 +202,24 @@ class Materialiser:
         )
         return progress
 
-    def _apply(self, records: Sequence[ConsumerRecord], progress: CompileProgress) -> None:
+    def _apply(
+        self,
+        records: Sequence[ConsumerRecord],
+        progress: CompileProgress,
+        lease: Lease | None = None,
+    ) -> None:
         """Write one polled batch and the offsets after it in a single transaction.
 
         Consecutive upserts are written as one statement (the last one per entity wins);
-        a delete first writes the upserts before it, so the batch keeps its order.
+        a delete first writes the upserts before it, so the batch keeps its order. The
+        transaction first renews `lease` (`LeaseLost` if another materialiser took it over).
         """
         positions: dict[tuple[str, int], int] = {}
         stamp = now()
         upserts: dict[tuple[str, ...], dict[str, Any]] = {}
         with self.engine.begin() as conn:
+            if lease is not None:
+                lease.fence(conn)
 
             def write_upserts() -> None:
                 if upserts:

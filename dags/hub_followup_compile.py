@@ -7,7 +7,10 @@ store (offsets stored with the rows, so a retry neither loses nor double-counts)
 mapped `compile_tenant` per tenant compiles today's snapshot against the tenant's policy,
 stores it and publishes the changed rows to `hub.followup.<record>.v1`, updating those
 topics' Assets. Runs do not overlap (`max_active_runs=1`): syncs that finish during a run
-queue one more.
+queue one more. Beside another process (a `hub compile`), the leases decide: `materialise`
+ends `skipped` while another materialiser of the consumer group runs (and so, by the
+default trigger rule, does the run's compile), `compile_tenant` while that tenant's compile
+runs elsewhere; a skipped task publishes nothing and updates no Asset (docs/operations.md).
 """
 
 from __future__ import annotations

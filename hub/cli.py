@@ -3,8 +3,9 @@
 Every command ends with a one-screen summary; `--json` prints one machine-readable JSON
 document as the last thing on standard output. Exit codes: 0 success, 1 a failure,
 2 bad usage or configuration, 3 a run held by the deletion guard (and nothing failed),
-4 a run skipped because another run of the same source holds its lease (and nothing
-failed or was held).
+4 skipped: another process holds the lease of this work (a sync of the same source, the
+materialiser, or that tenant's compile runs elsewhere) and nothing failed or was held;
+nothing was done, the message names the holder and since when.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 
 from hub import __version__
 from hub.kafka_local import KafkaLocalError
+from hub.leases import LeaseHeld
 from hub.logging import configure
 from hub.sandbox.slapd import SlapdError
 from hub.settings import SettingsError, load_env_file, load_settings, var_dir
@@ -134,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     code = _exit_code(reports)
-    return EXIT_FAILED if any(r.status != "success" for r in followup) else code
+    return EXIT_FAILED if any(r.status == "failed" for r in followup) else code
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -165,6 +167,27 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
+def _skipped(args: argparse.Namespace, exc: LeaseHeld, **context: str) -> int:
+    """Say that another process holds the work's lease; nothing was done (exit code 4)."""
+    print(f"hub: skipped: {exc}", file=sys.stderr)
+    if getattr(args, "json", False):
+        info = exc.info
+        print(
+            json.dumps(
+                {
+                    "version": __version__,
+                    **context,
+                    "status": "skipped",
+                    "lease": info.name,
+                    "holder": info.holder,
+                    "since": info.acquired_at.isoformat(),
+                    "expires_at": info.expires_at.isoformat(),
+                }
+            )
+        )
+    return EXIT_SKIPPED
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     """Consume the topics into the reporting store, compile one tenant's records, publish them."""
     from kafka.errors import KafkaError
@@ -179,6 +202,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
             progress = materialise(settings)
             print(f"Consumed {progress.records:,} events into the reporting store.")
         outcome = compile_tenant(settings, args.tenant, args.as_of, publish=not args.store_only)
+    except LeaseHeld as exc:
+        return _skipped(args, exc, tenant=args.tenant)
     except (KafkaError, PublishError, TimeoutError) as exc:
         print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("(`--store-only` compiles the reporting store without Kafka)", file=sys.stderr)
@@ -457,6 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LeaseHeld as exc:  # e.g. `hub extract` compiling a day another process compiles
+        return _skipped(args, exc)
     except (KafkaLocalError, SlapdError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,10 +1,18 @@
 """The follow-up compiler's first half: materialise the event topics into the reporting store.
 
 An ordinary Kafka consumer with manually assigned partitions. It keeps the latest state
-of every entity (`report_entities`) and deletes on `d` events and tombstones. Its
+of every entity (`report_entities`, one row per tenant, entity, source instance and key)
+and deletes on `d` events and tombstones, each within the source instance its record key
+(`<tenant>:<instance>:<entity>:<key>`) names: two instances of one vendor may share a key. Its
 position is not committed to Kafka: it is stored in `report_offsets` in the same
 database transaction as the rows it wrote, and read back on start, so a crash at any
 point neither loses nor double-counts an event.
+
+One materialiser per consumer group at a time: `run` takes the lease `materialise:<group>`
+(hub/leases.py) before it reads the stored offsets and fences every batch transaction
+with it, so a second materialiser (the compile DAG beside a `hub compile`) gets
+`LeaseHeld` and touches nothing, and one that stalled past the lease's expiry cannot
+commit older offsets over its successor's.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from hub._faults import fault_point
+from hub.leases import Lease, lease_ttl
 from hub.store import create_tables, metadata, now, upsert
+from schemas.envelope import RecordKey
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +70,19 @@ def entity_topic_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(
         rf"^{re.escape(prefix)}\.(?!dlq\.|followup\.)[a-z0-9_]+\.[a-z0-9_]+\.v[0-9]+$"
     )
+
+
+def of_instance(instance: str) -> sa.ColumnElement[bool]:
+    """Rows read from one source instance: those whose `source` ends in `/<instance>`.
+
+    `source` is `<system>/<instance>`; neither part holds a slash (systems are connector
+    names, instances are source ids from hub.yaml), so the part after the slash is the
+    instance, compared exactly (case and all, no LIKE patterns to escape).
+    """
+    if "/" in instance:
+        raise ValueError(f"a source instance has no slash: {instance!r}")
+    source = report_entities.c.source
+    return sa.func.substr(source, sa.func.length(source) - len(instance)) == f"/{instance}"
 
 
 def stored_offsets(engine: sa.Engine, group: str) -> dict[tuple[str, int], int]:
@@ -119,8 +142,20 @@ class Materialiser:
         """Where this consumer group stands, as stored in the reporting store."""
         return stored_offsets(self.engine, self.group)
 
+    @property
+    def lease_name(self) -> str:
+        """The lease that makes this consumer group's materialiser the only one."""
+        return f"materialise:{self.group}"
+
     def run(self, timeout: float = 300.0) -> CompileProgress:
-        """Consume every entity topic up to its current end, then stop."""
+        """Consume every entity topic up to its current end, then stop.
+
+        Raises `LeaseHeld` (having done nothing) while another materialiser of the group runs.
+        """
+        with Lease(self.engine, self.lease_name, lease_ttl()) as lease:
+            return self._run(lease, timeout)
+
+    def _run(self, lease: Lease, timeout: float) -> CompileProgress:
         progress = CompileProgress()
         topics = self.topics()
         if not topics:
@@ -152,7 +187,7 @@ class Materialiser:
                 polled = consumer.poll(timeout_ms=1000, max_records=self.batch_size)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
-                    self._apply(records, progress)
+                    self._apply(records, progress, lease)
             progress.positions = {
                 f"{tp.topic}:{tp.partition}": consumer.position(tp) for tp in partitions
             }
@@ -167,16 +202,24 @@ class Materialiser:
         )
         return progress
 
-    def _apply(self, records: Sequence[ConsumerRecord], progress: CompileProgress) -> None:
+    def _apply(
+        self,
+        records: Sequence[ConsumerRecord],
+        progress: CompileProgress,
+        lease: Lease | None = None,
+    ) -> None:
         """Write one polled batch and the offsets after it in a single transaction.
 
         Consecutive upserts are written as one statement (the last one per entity wins);
-        a delete first writes the upserts before it, so the batch keeps its order.
+        a delete first writes the upserts before it, so the batch keeps its order. The
+        transaction first renews `lease` (`LeaseLost` if another materialiser took it over).
         """
         positions: dict[tuple[str, int], int] = {}
         stamp = now()
         upserts: dict[tuple[str, ...], dict[str, Any]] = {}
         with self.engine.begin() as conn:
+            if lease is not None:
+                lease.fence(conn)
 
             def write_upserts() -> None:
                 if upserts:
@@ -213,13 +256,17 @@ class Materialiser:
         self, record: ConsumerRecord, stamp: Any, progress: CompileProgress
     ) -> dict[str, Any] | sa.Delete | None:
         """The row to upsert, the delete to run, or None for a record to skip."""
-        tenant, _, rest = (record.key or b"").decode().partition(":")
-        entity, _, key = rest.partition(":")
+        try:
+            record_key = RecordKey.parse((record.key or b"").decode())
+            instance = of_instance(record_key.instance)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self._skip(record, progress, exc)
         if record.value is None:  # tombstone: the `d` before it already deleted the row
             return report_entities.delete().where(
-                report_entities.c.tenant == tenant,
-                report_entities.c.entity == entity,
-                report_entities.c.key == key,
+                report_entities.c.tenant == record_key.tenant,
+                report_entities.c.entity == record_key.entity,
+                report_entities.c.key == record_key.key,
+                instance,
             )
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
@@ -228,16 +275,13 @@ class Materialiser:
             body = value["after"] if op != "d" else value["before"]
             source = f"{body['source']['system']}/{body['source']['instance']}"
         except (ValueError, KeyError, TypeError) as exc:
-            progress.skipped += 1
-            log.warning(
-                "event_skipped",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=f"{type(exc).__name__}: {exc}",
-            )
-            return None
-        match = {"tenant": tenant, "entity": entity, "source": source, "key": body["key"]}
+            return self._skip(record, progress, exc)
+        match = {
+            "tenant": record_key.tenant,
+            "entity": record_key.entity,
+            "source": source,
+            "key": body["key"],
+        }
         if op == "d":
             progress.deletes += 1
             return report_entities.delete().where(
@@ -254,6 +298,18 @@ class Materialiser:
             "offset": record.offset,
             "updated_at": stamp,
         }
+
+    @staticmethod
+    def _skip(record: ConsumerRecord, progress: CompileProgress, exc: Exception) -> None:
+        """Count and log a record that cannot be materialised."""
+        progress.skipped += 1
+        log.warning(
+            "event_skipped",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:

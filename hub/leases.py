@@ -29,6 +29,7 @@ from types import TracebackType
 import sqlalchemy as sa
 import structlog
 
+from hub.settings import SettingsError
 from hub.store import aware, create_tables, metadata, now
 
 log = structlog.get_logger(__name__)
@@ -47,11 +48,26 @@ leases = sa.Table(
 #: How long a lease lives without renewal; a holder renews at a third of it.
 DEFAULT_TTL = timedelta(minutes=5)
 
+#: The environment variable that overrides `DEFAULT_TTL`, in seconds.
+TTL_ENV = "HUB_LEASE_TTL_SECONDS"
+
 
 def lease_ttl() -> timedelta:
-    """The lease lifetime: `HUB_LEASE_TTL_SECONDS` if set (tests shorten it), else 5 minutes."""
-    value = os.environ.get("HUB_LEASE_TTL_SECONDS")
-    return timedelta(seconds=float(value)) if value else DEFAULT_TTL
+    """The lease time-to-live: `HUB_LEASE_TTL_SECONDS` if set, else `DEFAULT_TTL` (300 s).
+
+    Every lease the hub takes (a sync, materialising, a tenant's compile) uses it, so an
+    operator tunes how soon a dead holder's lease is taken over in one place.
+    """
+    text = os.environ.get(TTL_ENV, "").strip()
+    if not text:
+        return DEFAULT_TTL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(f"{TTL_ENV}: expected a positive number of seconds, got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

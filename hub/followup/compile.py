@@ -23,6 +23,7 @@ from hub.followup._state import load_state
 from hub.followup._summary import equity, headline, trend, unmatched_identities
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
+from hub.leases import Lease
 from hub.settings import TenantSettings
 
 log = structlog.get_logger(__name__)
@@ -50,8 +51,12 @@ def compile_snapshot(
     pseudonym_key: bytes,
     consumer_group: str = DEFAULT_CONSUMER_GROUP,
     store: SnapshotStore | None = None,
+    lease: Lease | None = None,
 ) -> Snapshot:
-    """Compile every record of `tenant` for `as_of` and store the snapshot."""
+    """Compile every record of `tenant` for `as_of` and store the snapshot.
+
+    `lease`, the tenant's compile lease when the caller holds it, fences the store's write.
+    """
     started = time.monotonic()
     store = store or SnapshotStore(engine)
     state = load_state(engine, tenant.id)
@@ -91,7 +96,7 @@ def compile_snapshot(
             }
         ),
     )
-    store.save(snapshot)
+    store.save(snapshot, lease)
     log.info(
         "followup_compiled",
         tenant=tenant.id,

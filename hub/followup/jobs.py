@@ -27,6 +27,7 @@ from hub.followup.extract import (
 )
 from hub.followup.publish import PublishReport, publish_snapshot
 from hub.followup.snapshots import Snapshot, SnapshotStore
+from hub.leases import Lease, LeaseHeld, lease_ttl
 from hub.settings import HubSettings, hmac_key, var_dir
 from hub.store import StateStore
 
@@ -94,6 +95,11 @@ class CompileOutcome:
         }
 
 
+def compile_lease_name(tenant_id: str) -> str:
+    """The lease one tenant's compile holds from reading the store to its last publish."""
+    return f"compile:{tenant_id}"
+
+
 def compile_tenant(
     settings: HubSettings,
     tenant_id: str,
@@ -102,18 +108,26 @@ def compile_tenant(
     publish: bool = True,
     group: str | None = None,
 ) -> CompileOutcome:
-    """Compile (and publish) one tenant's records from the reporting store as it stands."""
+    """Compile (and publish) one tenant's records from the reporting store as it stands.
+
+    Holds the tenant's compile lease throughout, fencing the snapshot's and every published
+    batch's commit; raises `LeaseHeld`, having done nothing, while another process holds it.
+    """
     tenant = settings.tenant(tenant_id)
     store, engine = _engine(settings)
     try:
-        snapshot = compile_snapshot(
-            engine,
-            tenant,
-            as_of or today(),
-            pseudonym_key=hmac_key(),
-            consumer_group=group or settings.followup.consumer_group,
-        )
-        published = publish_snapshot(engine, settings, snapshot) if publish else None
+        with Lease(engine, compile_lease_name(tenant.id), lease_ttl()) as lease:
+            snapshot = compile_snapshot(
+                engine,
+                tenant,
+                as_of or today(),
+                pseudonym_key=hmac_key(),
+                consumer_group=group or settings.followup.consumer_group,
+                lease=lease,
+            )
+            published = (
+                publish_snapshot(engine, settings, snapshot, lease=lease) if publish else None
+            )
         return CompileOutcome(snapshot, published)
     finally:
         store.close()
@@ -132,7 +146,10 @@ def stored_or_compiled(settings: HubSettings, tenant_id: str, as_of: date | None
         found = snapshots.load(tenant.id, day)
         if found is not None:
             return found
-        return compile_snapshot(engine, tenant, day, pseudonym_key=hmac_key(), store=snapshots)
+        with Lease(engine, compile_lease_name(tenant.id), lease_ttl()) as lease:
+            return compile_snapshot(
+                engine, tenant, day, pseudonym_key=hmac_key(), store=snapshots, lease=lease
+            )
     finally:
         store.close()
 
@@ -191,9 +208,15 @@ def run_followup(
     as_of: date | None = None,
     formats: Sequence[str] = ("csv", "xlsx"),
 ) -> list[FollowupResult]:
-    """Materialise once, then compile, publish, extract and verify every tenant."""
+    """Materialise once, then compile, publish, extract and verify every tenant.
+
+    While another process materialises, every tenant is `skipped` (that process is
+    bringing the store up to date); while another compiles a tenant, that tenant is.
+    """
     try:
         materialise(settings)
+    except LeaseHeld as exc:
+        return [FollowupResult(t.id, status="skipped", error=str(exc)) for t in settings.tenants]
     except (KafkaError, TimeoutError) as exc:
         error = f"could not consume the topics: {type(exc).__name__}: {exc}"
         return [FollowupResult(t.id, status="failed", error=error) for t in settings.tenants]
@@ -209,6 +232,8 @@ def run_followup(
             result.problems = verification.problems
             if not verification.ok:
                 result.status = "failed"
+        except LeaseHeld as exc:
+            result.status, result.error = "skipped", str(exc)
         except Exception as exc:  # one tenant's failure must not hide the others'
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         results.append(result)
@@ -232,7 +257,7 @@ def headline_table(results: Sequence[FollowupResult]) -> list[str]:
     lines = [header, "-" * len(header)]
     for r in results:
         if r.outcome is None:
-            lines.append(f"{r.tenant:<14} {'':<10} failed: {r.error}")
+            lines.append(f"{r.tenant:<14} {'':<10} {r.status}: {r.error}")
             continue
         measures = r.outcome.snapshot.measures
         lines.append(

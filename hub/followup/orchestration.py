@@ -1,12 +1,31 @@
-"""What the follow-up DAGs call: one function per task, configuration read at run time."""
+"""What the follow-up DAGs call: one function per task, configuration read at run time.
+
+A task whose work another process holds the lease of (a `hub compile` beside the DAG)
+raises `AirflowSkipException`: the task ends `skipped`, its log names the holder, and a
+skipped compile emits no Asset events for follow-up topics it did not publish.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 from hub.followup import jobs
+from hub.leases import LeaseHeld
 from hub.settings import load_env_file, load_settings
+
+
+@contextmanager
+def _skipped_while_held() -> Iterator[None]:
+    """Turn `LeaseHeld` into Airflow's skip, so the task ends `skipped`, not failed."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    try:
+        yield
+    except LeaseHeld as exc:
+        raise AirflowSkipException(f"skipped: {exc}") from exc
 
 
 def followup_plan() -> list[str]:
@@ -16,9 +35,10 @@ def followup_plan() -> list[str]:
 
 
 def run_materialise_task() -> dict[str, Any]:
-    """Consume every entity topic to its end into the reporting store."""
+    """Consume every entity topic to its end into the reporting store; skipped if held."""
     load_env_file()
-    progress = jobs.materialise(load_settings())
+    with _skipped_while_held():
+        progress = jobs.materialise(load_settings())
     return {
         "records": progress.records,
         "upserts": progress.upserts,
@@ -28,10 +48,11 @@ def run_materialise_task() -> dict[str, Any]:
 
 
 def run_compile_task(tenant: str, as_of: str | None = None) -> dict[str, Any]:
-    """Compile, store and publish one tenant's follow-up records."""
+    """Compile, store and publish one tenant's follow-up records; skipped if held."""
     load_env_file()
     day = date.fromisoformat(as_of) if as_of else None
-    return jobs.compile_tenant(load_settings(), tenant, day).to_dict()
+    with _skipped_while_held():
+        return jobs.compile_tenant(load_settings(), tenant, day).to_dict()
 
 
 def run_extract_task(
@@ -42,9 +63,10 @@ def run_extract_task(
 
     load_env_file()
     day = date.fromisoformat(as_of) if as_of else None
-    extract, verification = jobs.extract_tenant(
-        load_settings(), tenant, day, formats=[f for f in formats.split(",") if f]
-    )
+    with _skipped_while_held():  # a day not compiled yet is compiled under the lease
+        extract, verification = jobs.extract_tenant(
+            load_settings(), tenant, day, formats=[f for f in formats.split(",") if f]
+        )
     if not verification.ok:
         raise AirflowException(f"{extract.path}: {'; '.join(verification.problems)}")
     return {"path": str(extract.path), "as_of": extract.manifest["as_of"], "files": extract.files}

@@ -20,6 +20,7 @@ import structlog
 
 from hub.followup.snapshots import Snapshot, row_json
 from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
+from hub.leases import Lease
 from hub.settings import HubSettings
 from hub.store import create_tables, metadata, now, upsert
 from hub.sync import changed_fields, fingerprint
@@ -72,8 +73,13 @@ def publish_snapshot(
     settings: HubSettings,
     snapshot: Snapshot,
     publisher: Publisher | None = None,
+    lease: Lease | None = None,
 ) -> PublishReport:
-    """Send the snapshot's changed rows (and deletes) to Kafka; record what was acknowledged."""
+    """Send the snapshot's changed rows (and deletes) to Kafka; record what was acknowledged.
+
+    `lease`, the tenant's compile lease when the caller holds it, fences every commit of
+    the published state, so two publishers never interleave their batches.
+    """
     create_tables(engine, [followup_published])
     report = PublishReport(snapshot.tenant, snapshot.as_of)
     p = followup_published.c
@@ -117,8 +123,10 @@ def publish_snapshot(
         size = settings.kafka.batch_size
         for start in range(0, len(changes), size):
             batch = changes[start : start + size]
+            if lease is not None:
+                lease.check()  # the heartbeat found the lease gone: send nothing more
             publisher.publish(_records(settings.kafka.topic_prefix, snapshot.tenant, batch))
-            _commit(engine, snapshot, batch)
+            _commit(engine, snapshot, batch, lease)
     finally:
         if own:
             publisher.close()
@@ -157,7 +165,9 @@ def _records(prefix: str, tenant: str, batch: Sequence[_Change]) -> list[OutReco
     return out
 
 
-def _commit(engine: sa.Engine, snapshot: Snapshot, batch: Sequence[_Change]) -> None:
+def _commit(
+    engine: sa.Engine, snapshot: Snapshot, batch: Sequence[_Change], lease: Lease | None
+) -> None:
     p = followup_published.c
     upserts = [
         {
@@ -172,6 +182,8 @@ def _commit(engine: sa.Engine, snapshot: Snapshot, batch: Sequence[_Change]) -> 
         if c.op is not Op.DELETED
     ]
     with engine.begin() as conn:
+        if lease is not None:
+            lease.fence(conn)
         if upserts:
             conn.execute(upsert(engine, followup_published), upserts)
         for c in batch:

@@ -14,6 +14,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from hub.leases import Lease
 from hub.store import create_tables, metadata, now
 from schemas.followup import FOLLOWUP_RECORD_TYPES, RECORD_TYPES_BY_NAME, FollowupRecord, Trend
 
@@ -91,8 +92,11 @@ class SnapshotStore:
         self.engine = engine
         create_tables(engine, [followup_snapshots, followup_rows])
 
-    def save(self, snapshot: Snapshot) -> None:
-        """Store a snapshot, replacing one of the same tenant and day, atomically."""
+    def save(self, snapshot: Snapshot, lease: Lease | None = None) -> None:
+        """Store a snapshot, replacing one of the same tenant and day, atomically.
+
+        With `lease` (the tenant's compile lease) the transaction is fenced by it.
+        """
         where = (
             followup_rows.c.tenant == snapshot.tenant,
             followup_rows.c.as_of == snapshot.as_of,
@@ -109,6 +113,8 @@ class SnapshotStore:
             for row in items
         ]
         with self.engine.begin() as conn:
+            if lease is not None:
+                lease.fence(conn)
             conn.execute(followup_rows.delete().where(*where))
             conn.execute(
                 followup_snapshots.delete().where(

@@ -19,6 +19,7 @@ from hub.compiler import (
     report_offsets,
     snapshot,
 )
+from schemas.envelope import RecordKey
 from tests.support import Hub
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ def _replay_rows(hub: Hub) -> list[tuple[Any, ...]]:
         body = value["after"] or value["before"]
         ident = (
             body["tenant"],
-            record.key.split(":")[2],
+            RecordKey.parse(record.key).entity,
             f"{body['source']['system']}/{body['source']['instance']}",
             body["key"],
         )

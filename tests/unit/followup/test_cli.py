@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from tests.unit.followup import golden
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A hub.yaml with the golden tenant, its store holding the golden entities."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    engine = sa.create_engine(url)
-    golden.write_entities(engine, golden.entities())
-    engine.dispose()
-    path = tmp_path / "hub.yaml"
-    tenant = {"id": golden.TENANT, "name": "Guldby", "policy": golden.POLICY}
-    path.write_text(yaml.safe_dump({"database_url": url, "tenants": [tenant]}), encoding="utf-8")
-    monkeypatch.setenv("HUB_CONFIG", str(path))
-    return path
+from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, main
+from hub.followup.snapshots import SnapshotStore
+from hub.leases import Lease
+from hub.settings import load_settings
 
 
 def last_json(out: str) -> dict[str, object]:
@@ -80,3 +67,23 @@ def test_a_bad_date_is_a_usage_error(config: Path, capsys: pytest.CaptureFixture
         main(["compile", "guldby", "--as-of", "15.06.2026"])
     assert 2 == exit_.value.code
     assert "expected a date as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_compile_while_the_tenant_lease_is_held_exits_4_and_stores_nothing(
+    config: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`hub compile` while another process compiles the tenant exits 4 naming the holder."""
+    engine = sa.create_engine(load_settings().store_url)
+    with Lease(engine, "compile:guldby", holder="airflow@worker-1 pid 42"):
+        code = main(["compile", "guldby", "--as-of", "2026-06-15", "--store-only", "--json"])
+    captured = capsys.readouterr()
+    assert EXIT_SKIPPED == code
+    assert "airflow@worker-1 pid 42" in captured.err
+    summary = last_json(captured.out)
+    assert ("skipped", "compile:guldby", "airflow@worker-1 pid 42") == (
+        summary["status"],
+        summary["lease"],
+        summary["holder"],
+    )
+    assert [] == SnapshotStore(engine).days("guldby")
+    engine.dispose()

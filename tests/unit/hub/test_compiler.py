@@ -1,0 +1,113 @@
+"""The materialiser's record handling: keys name the source instance, deletes stay in it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from kafka.consumer.fetcher import ConsumerRecord
+
+from hub.compiler import CompileProgress, Materialiser, snapshot
+
+TOPIC = "hub.mdm.device.v2"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def materialiser(request: pytest.FixtureRequest, tmp_path: Path) -> Materialiser:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'report.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    engine = sa.create_engine(url)
+    yield Materialiser(engine, "unused:9092", "hub", group="g")
+    engine.dispose()
+
+
+def _record(offset: int, key: str, value: dict[str, object] | None) -> ConsumerRecord:
+    encoded = None if value is None else json.dumps(value).encode()
+    headers = [] if value is None else [("ce_id", f"id-{offset}".encode())]
+    return ConsumerRecord(
+        TOPIC, 0, None, offset, 0, 0, key.encode(), encoded, headers, None, -1, -1, -1
+    )
+
+
+def _device(instance: str, key: str = "computers/12") -> dict[str, object]:
+    return {
+        "tenant": "lillevik",
+        "source": {"system": "jamf_pro", "instance": instance},
+        "key": key,
+        "serial": f"{instance}-serial",
+    }
+
+
+def _created(offset: int, instance: str) -> ConsumerRecord:
+    body = _device(instance)
+    value = {"op": "c", "before": None, "after": body, "changed": []}
+    return _record(offset, f"lillevik:{instance}:device:computers/12", value)
+
+
+def _stored(materialiser: Materialiser) -> list[tuple[str, str]]:
+    return [(row[2], row[3]) for row in snapshot(materialiser.engine)]
+
+
+def test_one_key_in_two_instances_is_two_rows(materialiser: Materialiser):
+    """Two Jamf instances that both have `computers/12` are materialised as two rows."""
+    materialiser._apply([_created(0, "jamf"), _created(1, "jamf_lab")], CompileProgress())
+    assert [("jamf_pro/jamf", "computers/12"), ("jamf_pro/jamf_lab", "computers/12")] == (
+        _stored(materialiser)
+    )
+
+
+def test_tombstone_deletes_only_in_its_own_instance(materialiser: Materialiser):
+    """A tombstone of one instance's key leaves the same key of another instance in place."""
+    materialiser._apply([_created(0, "jamf"), _created(1, "jamf_lab")], CompileProgress())
+    tombstone = _record(2, "lillevik:jamf:device:computers/12", None)
+    materialiser._apply([tombstone], CompileProgress())
+    assert [("jamf_pro/jamf_lab", "computers/12")] == _stored(materialiser)
+
+
+def test_tombstone_matches_the_instance_exactly(materialiser: Materialiser):
+    """An instance whose name ends like another's, or differs in case, is not matched."""
+    materialiser._apply([_created(0, "lab"), _created(1, "oldlab")], CompileProgress())
+    materialiser._apply(
+        [
+            _record(2, "lillevik:LAB:device:computers/12", None),
+            _record(3, "lillevik:ab:device:computers/12", None),
+        ],
+        CompileProgress(),
+    )
+    assert 2 == len(_stored(materialiser))
+    materialiser._apply([_record(4, "lillevik:lab:device:computers/12", None)], CompileProgress())
+    assert [("jamf_pro/oldlab", "computers/12")] == _stored(materialiser)
+
+
+def test_delete_event_deletes_only_in_its_own_instance(materialiser: Materialiser):
+    """A `d` event removes its own instance's row and no other."""
+    materialiser._apply([_created(0, "jamf"), _created(1, "jamf_lab")], CompileProgress())
+    deleted = {"op": "d", "before": _device("jamf_lab"), "after": None, "changed": []}
+    progress = CompileProgress()
+    materialiser._apply([_record(2, "lillevik:jamf_lab:device:computers/12", deleted)], progress)
+    assert 1 == progress.deletes
+    assert [("jamf_pro/jamf", "computers/12")] == _stored(materialiser)
+
+
+def test_record_key_colons_stay_in_the_entity_key(materialiser: Materialiser):
+    """An entity key holding colons is deleted by its tombstone: the key is what follows."""
+    body = _device("jamf", key="urn:jamf:12")
+    created = {"op": "c", "before": None, "after": body, "changed": []}
+    materialiser._apply(
+        [_record(0, "lillevik:jamf:device:urn:jamf:12", created)], CompileProgress()
+    )
+    materialiser._apply([_record(1, "lillevik:jamf:device:urn:jamf:12", None)], CompileProgress())
+    assert [] == _stored(materialiser)
+
+
+def test_record_with_an_unreadable_key_is_skipped(materialiser: Materialiser):
+    """A tombstone whose key lacks the instance part is skipped and counted, not applied."""
+    materialiser._apply([_created(0, "jamf")], CompileProgress())
+    progress = CompileProgress()
+    materialiser._apply([_record(1, "lillevik:device:computers/12", None)], progress)
+    assert 1 == progress.skipped
+    assert [("jamf_pro/jamf", "computers/12")] == _stored(materialiser)

@@ -63,6 +63,7 @@ from connectors.errors import (
     AuthError,
     ConfigError,
     FatalError,
+    PartialReadError,
     RetriableError,
     SkippableRecordError,
     action_for,
@@ -322,25 +323,54 @@ class HttpSource(Source):
     def pages(
         self, stream: HttpStream[Any, Any], page_size: int | None = None
     ) -> Iterator[HttpPage]:
-        """Every page of a stream, with loop detection.
+        """Every page of a stream, empty ones included, with loop detection.
 
         Besides a token that comes back (see `paged`), a page identical to the one before
-        is a loop too: a server that ignores the offset would otherwise page forever.
+        is a loop too: a server that ignores the offset would otherwise page forever. Empty
+        pages are not compared (consecutive ones with distinct tokens are normal). A 404
+        on a later page means the read broke off: a `PartialReadError`, not "no endpoint".
         """
         size = page_size or self.settings.page_size
         previous: tuple[int, str, str] | None = None
+        read = 0
+
+        def fetch(token: str | None) -> HttpPage:
+            if token is None:
+                return self.fetch_page(stream, token, size)
+            try:
+                return self.fetch_page(stream, token, size)
+            except ConfigError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                raise PartialReadError(
+                    f"the read of {stream.name} broke off: HTTP {exc.status} on a later page "
+                    f"after {read} records",
+                    connector=self.name,
+                    stream=stream.name,
+                    read=read,
+                    status=exc.status,
+                    path=exc.path,
+                ) from exc
+
         for page in paged(
-            lambda token: self.fetch_page(stream, token, size),
+            fetch,
             stream.paginator,
             connector=self.name,
-            is_empty=lambda p: not p.records,
+            stream=stream.name,
+            count=lambda p: len(p.records),
+            path=stream.path,
         ):
+            read += len(page.records)
             signature = (
-                len(page.records),
-                json.dumps(page.records[0], sort_keys=True, default=str),
-                json.dumps(page.records[-1], sort_keys=True, default=str),
+                (
+                    len(page.records),
+                    json.dumps(page.records[0], sort_keys=True, default=str),
+                    json.dumps(page.records[-1], sort_keys=True, default=str),
+                )
+                if page.records
+                else None
             )
-            if signature == previous:
+            if signature is not None and signature == previous:
                 raise FatalError(
                     "Loop detected in pagination: a page repeats the page before it",
                     connector=self.name,

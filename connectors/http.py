@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -96,6 +96,8 @@ __all__ = [
 ]
 
 USER_AGENT = "skolehub/0.1"
+#: Keys per stream that `confirm_gone_by_lookup` looks up to see that lookups find records.
+PROBES = 3
 
 
 class HttpStream(ABC, Generic[RawT, EntityT]):
@@ -192,6 +194,8 @@ class HttpSource(Source):
         if settings.ca_file is not None:
             self.session.verify = str(settings.ca_file)
         self.auth = self.authenticator(secret, clock)
+        #: Stream name → keys it read, one from each of its first pages (the lookup's probes).
+        self.keys_read: dict[str, list[str]] = {}
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -383,8 +387,10 @@ class HttpSource(Source):
     def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
         """Every item of one stream, page by page."""
         records = rejected = pages = 0
+        sample = self.keys_read.setdefault(stream.name, [])
         for page in self.pages(stream):
             pages += 1
+            sampled = len(sample) >= PROBES
             for record in page.records:
                 item = stream.parse(record, records)
                 records += 1
@@ -392,8 +398,51 @@ class HttpSource(Source):
                     continue
                 if isinstance(item, Rejected):
                     rejected += 1
+                elif not sampled and isinstance(item, Entity):
+                    sample.append(item.key)  # the first entity of each of the first pages
+                    sampled = True
                 yield item
         log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
+
+    # -- confirming deletes ---------------------------------------------------------------
+
+    def lookup(self, url: str) -> Any | None:
+        """The JSON body of one record fetched by id; None when the server answers 404 or 410."""
+        try:
+            return self.get(url).json()
+        except ConfigError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        except ValueError:
+            raise FatalError(
+                "a lookup by id answered without JSON", connector=self.name, path=urlsplit(url).path
+            ) from None
+
+    def confirm_gone_by_lookup(
+        self,
+        stream: type[HttpStream[Any, Any]],
+        keys: Sequence[str],
+        url_of: Callable[[str], str],
+        alive: Callable[[Any], bool] = lambda _body: True,
+    ) -> set[str] | None:
+        """The keys of `stream` whose lookup by id (`url_of`) is not found, or not `alive`.
+
+        A 404 proves a delete only if the lookup finds what exists: keys this run read
+        are looked up first, and if none is found (no such endpoint, a proxy answering
+        404), or the stream read nothing, the answer is None: no confirmation.
+        """
+        probes = self.keys_read.get(stream.name, [])
+        if not any(self.lookup(url_of(probe)) is not None for probe in probes):
+            log.warning("lookup_untrusted", stream=stream.name, keys=len(keys))
+            return None
+        gone = set()
+        for key in keys:
+            body = self.lookup(url_of(key))
+            if body is None or not alive(body):
+                gone.add(key)
+        log.info("unseen_keys_looked_up", stream=stream.name, keys=len(keys), gone=len(gone))
+        return gone
 
     # -- Source -------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ below `/api`:
   0), `page-size` (1-2000), `sort` (`id` or `mobileDeviceId`, `:asc`/`:desc`) and
   `section` (repeated or comma-separated; only the sections asked for are returned),
   answering `{"totalCount", "results"}`.
+- `GET /api/v1/computers-inventory/{id}`, `GET /api/v2/mobile-devices/{id}/detail`: one
+  device with every section, Jamf's 404 `NOT_FOUND` once it is retired (what confirms a
+  device missing from a full read gone).
 
 It counts the requests it is serving at once per tenant (`max_in_flight`), can answer
 slowly (`latency`), and can ignore `page` for the next requests (`repeat_pages`), which

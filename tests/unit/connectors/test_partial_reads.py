@@ -158,3 +158,24 @@ def test_jamf_a_read_short_of_total_count_fails(mdm_sandbox: MdmSandbox):
         caught.value.stream,
         caught.value.expected,
     )
+
+
+# -- cursor-paged sources ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source_id", "path", "table"),
+    [
+        ("intune", "/managedDevices", Table.INTUNE),
+        ("chromebooks", "/devices/chromeos", Table.GOOGLE),
+    ],
+)
+def test_an_empty_page_with_a_next_link_or_token_does_not_end_the_read(
+    mdm_sandbox: MdmSandbox, source_id: str, path: str, table: Table
+):
+    """Two empty pages that carry `@odata.nextLink` or `nextPageToken` lose no device."""
+    mdm_sandbox.server.add_fault(kind="empty_page", path=path, after=1, times=2)
+    source = mdm_sandbox.connector(source_id, page_size=5)
+    with source:
+        keys = [i.key for i in source.read() if isinstance(i, Device)]
+    assert mdm_sandbox.fleet().count(table) == len(set(keys))

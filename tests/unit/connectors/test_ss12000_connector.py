@@ -149,6 +149,16 @@ def test_a_404_on_a_later_page_of_activities_fails_the_read(ss12000_sandbox: SS1
     )
 
 
+def test_an_empty_page_that_carries_a_page_token_does_not_end_the_read(
+    ss12000_sandbox: SS12000Sandbox,
+):
+    """An empty `/persons` page with a `pageToken` is read past: every person is read."""
+    sandbox = ss12000_sandbox
+    sandbox.server.add_fault(kind="empty_page", path="/persons", after=1)
+    items = read(sandbox.connector(page_size=20))
+    assert sandbox.data.count("persons") == len({i.key for i in items if isinstance(i, Person)})
+
+
 def test_faulty_records_are_rejected_and_the_rest_is_read(
     ss12000_sandbox_factory: SS12000SandboxFactory,
 ):

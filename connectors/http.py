@@ -430,17 +430,23 @@ class HttpSource(Source):
 
         A 404 proves a delete only if the lookup finds what exists: keys this run read
         are looked up first, and if none is found (no such endpoint, a proxy answering
-        404), or the stream read nothing, the answer is None: no confirmation.
+        404), or the stream read nothing, the answer is None: no confirmation. A lookup
+        that fails otherwise (refused, given up after retries) is None too: the runner
+        then counts consecutive misses, which is slower but just as safe.
         """
         probes = self.keys_read.get(stream.name, [])
-        if not any(self.lookup(url_of(probe)) is not None for probe in probes):
-            log.warning("lookup_untrusted", stream=stream.name, keys=len(keys))
-            return None
         gone = set()
-        for key in keys:
-            body = self.lookup(url_of(key))
-            if body is None or not alive(body):
-                gone.add(key)
+        try:
+            if not any(self.lookup(url_of(probe)) is not None for probe in probes):
+                log.warning("lookup_untrusted", stream=stream.name, keys=len(keys))
+                return None
+            for key in keys:
+                body = self.lookup(url_of(key))
+                if body is None or not alive(body):
+                    gone.add(key)
+        except FatalError as exc:
+            log.warning("lookup_failed", stream=stream.name, status=exc.status, error=exc.message)
+            return None
         log.info("unseen_keys_looked_up", stream=stream.name, keys=len(keys), gone=len(gone))
         return gone
 

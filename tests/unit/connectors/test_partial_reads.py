@@ -60,6 +60,15 @@ def test_oneroster_cannot_confirm_when_a_user_it_read_is_not_found_either(
         assert None is source.confirm_gone(Person, [ids[1]])
 
 
+def test_oneroster_cannot_confirm_when_the_lookup_is_refused(lms_sandbox: LmsSandbox):
+    """A lookup the provider refuses (403) confirms nothing and fails nothing: None."""
+    ids = user_ids(lms_sandbox)
+    with lms_sandbox.connector() as source:
+        keys_of(source, Person)
+        lms_sandbox.server.add_fault(kind="status", status=403, path=f"{USERS}/", after=1)
+        assert None is source.confirm_gone(Person, [ids[1], ids[2]])
+
+
 def test_oneroster_a_user_deleted_between_pages_hides_a_live_one_that_the_lookup_keeps(
     lms_sandbox: LmsSandbox,
 ):

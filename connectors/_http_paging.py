@@ -1,8 +1,9 @@
 """Pages and paginators of the HTTP connector base: offset, Link header, body link, page token.
 
 A paginator is stateless (streams share it): `request()` turns a token into a URL and
-query, `next()` finds the next page's token in a page. The loop, its end and loop
-detection belong to `connectors.base.paged`.
+query, `next()` finds the next page's token in a page and `total()` the number of records
+the source declares for the whole read. The loop, its end, loop detection and the check
+against the declared total belong to `connectors.base.paged`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class HttpPaginator(ABC):
     """How to ask for a page, and where the next page's token is. Stateless: shared by streams.
 
     A token is whatever the paginator needs: an offset, a page token, or the next URL.
-    The base's `paged` loop stops on an empty page or a None token and fails on a
-    repeated token.
+    The base's `paged` loop ends only on a None token (an empty page that carries one is
+    read past), fails on a repeated token, and fails a read short of `total()`.
     """
 
     #: The query parameter that asks for a page size, if the API has one.
@@ -53,6 +54,10 @@ class HttpPaginator(ABC):
     def next(self, page: HttpPage) -> str | None:
         """The next page's token, or None when `page` was the last."""
 
+    def total(self, page: HttpPage) -> int | None:
+        """The record count the source declares for the whole read; None: it declares none."""
+        return None
+
 
 def next_link(page: HttpPage, rel: str = "next") -> str | None:
     """The absolute URL of the `Link` header entry with `rel`, if there is one."""
@@ -70,7 +75,8 @@ class OffsetPaginator(HttpPaginator):
 
     With `follow_link_header`, a `Link: rel="next"` header wins over offset arithmetic, so
     a server that names its own next page is followed (and a link that comes back is a
-    loop). Without a total and a link, paging ends on the first empty page.
+    loop). An empty page ends offset arithmetic (the offset would not move); a total the
+    server declared and the read did not reach then fails the read (`total`).
     """
 
     def __init__(
@@ -100,11 +106,18 @@ class OffsetPaginator(HttpPaginator):
         if self.follow_link_header and has_links:
             # A server that pages with Link headers names its next page, or has none left.
             return next_link(page)
+        if not page.records:
+            return None
         offset = int(page.params.get(self.offset_param, 0) or 0) + len(page.records)
-        total = page.headers.get(self.total_header) if self.total_header else None
-        if total is not None and total.strip().isdigit() and offset >= int(total):
+        total = self.total(page)
+        if total is not None and offset >= total:
             return None
         return str(offset)
+
+    def total(self, page: HttpPage) -> int | None:
+        """The total-count header (OneRoster's `X-Total-Count`), if the server sent one."""
+        value = page.headers.get(self.total_header) if self.total_header else None
+        return int(value) if value is not None and value.strip().isdigit() else None
 
 
 class LinkHeaderPaginator(HttpPaginator):
@@ -130,6 +143,11 @@ class NextLinkPaginator(HttpPaginator):
         """The body's next link, made absolute."""
         value = page.body.get(self.field) if isinstance(page.body, dict) else None
         return urljoin(page.url, value) if isinstance(value, str) and value else None
+
+    def total(self, page: HttpPage) -> int | None:
+        """Graph's `@odata.count`, which a server sends when the request asked `$count=true`."""
+        value = page.body.get("@odata.count") if isinstance(page.body, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class PageTokenPaginator(HttpPaginator):

@@ -1,8 +1,10 @@
 """The connector base: what a source yields, the paging loop and the one retry policy.
 
 A connector subclasses `Source`, declares its name and entity types, and implements
-`check()` and `read()`. Paging is an object (`Paginator`): the base owns the loop,
-stops on an empty page or a missing token, and detects a token that comes back.
+`check()` and `read()`. Paging is an object (`Paginator`): the base owns the loop, which
+ends only when the paginator has no continuation (an empty page that still carries one is
+read past), detects a token that comes back, and fails a read shorter than the total the
+source declared.
 Retries live only in `RetryPolicy.call`, which every request and search goes through.
 """
 
@@ -17,7 +19,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import structlog
 
-from connectors.errors import FatalError, RetriableError
+from connectors.errors import FatalError, PartialReadError, RetriableError
 from schemas.entities import Entity, SourceRef
 
 log = structlog.get_logger(__name__)
@@ -61,31 +63,55 @@ class Paginator(Protocol[PageT_contra]):
         """Return the next page's token, or None when this page was the last."""
         ...
 
+    def total(self, page: PageT_contra) -> int | None:
+        """The number of records the source says the whole read has; None: not declared."""
+        ...
+
 
 def paged(
     fetch: Callable[[str | None], PageT],
     paginator: Paginator[PageT],
     *,
     connector: str,
-    is_empty: Callable[[PageT], bool],
+    stream: str,
+    count: Callable[[PageT], int],
+    path: str | None = None,
 ) -> Iterator[PageT]:
-    """Yield pages from `fetch(token)` until the last one; a repeated token is fatal."""
+    """Yield pages from `fetch(token)` until the paginator has no continuation.
+
+    Empty pages are yielded and read past while they carry a token (vendors send them).
+    A repeated token is a loop; a read with fewer records (`count`) than the total the
+    source declared last is a `PartialReadError`, raised after the last page.
+    """
     seen: set[str] = set()
     token: str | None = None
+    read = 0
+    expected: int | None = None
     while True:
         page = fetch(token)
-        if is_empty(page):
-            return
+        read += count(page)
+        declared = paginator.total(page)
+        expected = declared if declared is not None else expected
         yield page
         token = paginator.next(page)
         if token is None:
-            return
+            break
         if token in seen:
             raise FatalError(
                 "Loop detected in pagination: the source returned a page token it sent before",
                 connector=connector,
+                path=path,
             )
         seen.add(token)
+    if expected is not None and read < expected:
+        raise PartialReadError(
+            f"short read of {stream}: the source declared {expected} records, read {read}",
+            connector=connector,
+            stream=stream,
+            expected=expected,
+            read=read,
+            path=path,
+        )
 
 
 @dataclass

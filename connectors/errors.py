@@ -60,6 +60,30 @@ class ConfigError(FatalError):
     """The source's configuration cannot work (a bad base DN, an unknown endpoint version)."""
 
 
+class PartialReadError(FatalError):
+    """A stream's read ended before the source's end; nothing it missed may count as deleted.
+
+    `expected` is the total the source declared (None when the read broke off, e.g. a 404
+    on a later page), `read` the records received, dead-lettered ones included.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str,
+        stream: str,
+        read: int,
+        expected: int | None = None,
+        status: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, connector=connector, status=status, path=path)
+        self.stream = stream
+        self.read = read
+        self.expected = expected
+
+
 class SkippableRecordError(ConnectorError):
     """One record is bad; it goes to the dead-letter topic and the run goes on."""
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -63,6 +63,7 @@ from connectors.errors import (
     AuthError,
     ConfigError,
     FatalError,
+    PartialReadError,
     RetriableError,
     SkippableRecordError,
     action_for,
@@ -95,6 +96,8 @@ __all__ = [
 ]
 
 USER_AGENT = "skolehub/0.1"
+#: Keys per stream that `confirm_gone_by_lookup` looks up to see that lookups find records.
+PROBES = 3
 
 
 class HttpStream(ABC, Generic[RawT, EntityT]):
@@ -191,6 +194,8 @@ class HttpSource(Source):
         if settings.ca_file is not None:
             self.session.verify = str(settings.ca_file)
         self.auth = self.authenticator(secret, clock)
+        #: Stream name → keys it read, one from each of its first pages (the lookup's probes).
+        self.keys_read: dict[str, list[str]] = {}
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -322,25 +327,54 @@ class HttpSource(Source):
     def pages(
         self, stream: HttpStream[Any, Any], page_size: int | None = None
     ) -> Iterator[HttpPage]:
-        """Every page of a stream, with loop detection.
+        """Every page of a stream, empty ones included, with loop detection.
 
         Besides a token that comes back (see `paged`), a page identical to the one before
-        is a loop too: a server that ignores the offset would otherwise page forever.
+        is a loop too: a server that ignores the offset would otherwise page forever. Empty
+        pages are not compared (consecutive ones with distinct tokens are normal). A 404
+        on a later page means the read broke off: a `PartialReadError`, not "no endpoint".
         """
         size = page_size or self.settings.page_size
         previous: tuple[int, str, str] | None = None
+        read = 0
+
+        def fetch(token: str | None) -> HttpPage:
+            if token is None:
+                return self.fetch_page(stream, token, size)
+            try:
+                return self.fetch_page(stream, token, size)
+            except ConfigError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                raise PartialReadError(
+                    f"the read of {stream.name} broke off: HTTP {exc.status} on a later page "
+                    f"after {read} records",
+                    connector=self.name,
+                    stream=stream.name,
+                    read=read,
+                    status=exc.status,
+                    path=exc.path,
+                ) from exc
+
         for page in paged(
-            lambda token: self.fetch_page(stream, token, size),
+            fetch,
             stream.paginator,
             connector=self.name,
-            is_empty=lambda p: not p.records,
+            stream=stream.name,
+            count=lambda p: len(p.records),
+            path=stream.path,
         ):
+            read += len(page.records)
             signature = (
-                len(page.records),
-                json.dumps(page.records[0], sort_keys=True, default=str),
-                json.dumps(page.records[-1], sort_keys=True, default=str),
+                (
+                    len(page.records),
+                    json.dumps(page.records[0], sort_keys=True, default=str),
+                    json.dumps(page.records[-1], sort_keys=True, default=str),
+                )
+                if page.records
+                else None
             )
-            if signature == previous:
+            if signature is not None and signature == previous:
                 raise FatalError(
                     "Loop detected in pagination: a page repeats the page before it",
                     connector=self.name,
@@ -353,8 +387,10 @@ class HttpSource(Source):
     def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
         """Every item of one stream, page by page."""
         records = rejected = pages = 0
+        sample = self.keys_read.setdefault(stream.name, [])
         for page in self.pages(stream):
             pages += 1
+            sampled = len(sample) >= PROBES
             for record in page.records:
                 item = stream.parse(record, records)
                 records += 1
@@ -362,8 +398,57 @@ class HttpSource(Source):
                     continue
                 if isinstance(item, Rejected):
                     rejected += 1
+                elif not sampled and isinstance(item, Entity):
+                    sample.append(item.key)  # the first entity of each of the first pages
+                    sampled = True
                 yield item
         log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
+
+    # -- confirming deletes ---------------------------------------------------------------
+
+    def lookup(self, url: str) -> Any | None:
+        """The JSON body of one record fetched by id; None when the server answers 404 or 410."""
+        try:
+            return self.get(url).json()
+        except ConfigError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        except ValueError:
+            raise FatalError(
+                "a lookup by id answered without JSON", connector=self.name, path=urlsplit(url).path
+            ) from None
+
+    def confirm_gone_by_lookup(
+        self,
+        stream: type[HttpStream[Any, Any]],
+        keys: Sequence[str],
+        url_of: Callable[[str], str],
+        alive: Callable[[Any], bool] = lambda _body: True,
+    ) -> set[str] | None:
+        """The keys of `stream` whose lookup by id (`url_of`) is not found, or not `alive`.
+
+        A 404 proves a delete only if the lookup finds what exists: keys this run read
+        are looked up first, and if none is found (no such endpoint, a proxy answering
+        404), or the stream read nothing, the answer is None: no confirmation. A lookup
+        that fails otherwise (refused, given up after retries) is None too: the runner
+        then counts consecutive misses, which is slower but just as safe.
+        """
+        probes = self.keys_read.get(stream.name, [])
+        gone = set()
+        try:
+            if not any(self.lookup(url_of(probe)) is not None for probe in probes):
+                log.warning("lookup_untrusted", stream=stream.name, keys=len(keys))
+                return None
+            for key in keys:
+                body = self.lookup(url_of(key))
+                if body is None or not alive(body):
+                    gone.add(key)
+        except FatalError as exc:
+            log.warning("lookup_failed", stream=stream.name, status=exc.status, error=exc.message)
+            return None
+        log.info("unseen_keys_looked_up", stream=stream.name, keys=len(keys), gone=len(gone))
+        return gone
 
     # -- Source -------------------------------------------------------------------------
 

@@ -125,10 +125,18 @@ class _Page:
 
 
 class _CookiePaginator:
-    """The RFC 2696 paged-results cookie as a page token (hex), empty at the end."""
+    """The RFC 2696 paged-results cookie as a page token (hex), empty at the end.
+
+    A page without entries but with a cookie is not the end (servers send them when a
+    page's worth of candidates failed the filter or the access rules).
+    """
 
     def next(self, page: _Page) -> str | None:
         return page.cookie.hex() if page.cookie else None
+
+    def total(self, page: _Page) -> int | None:
+        """None: RFC 2696's `size` is only an estimate (OpenLDAP sends 0), never checked."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -318,7 +326,11 @@ class FeideLdap(Source):
             )
 
         return paged(
-            fetch, _CookiePaginator(), connector=self.name, is_empty=lambda p: not p.entries
+            fetch,
+            _CookiePaginator(),
+            connector=self.name,
+            stream=search_filter,
+            count=lambda p: len(p.entries),
         )
 
     def _search_page(

@@ -10,7 +10,9 @@ Reads, in this order, `/organisations`, `/persons?expand=duties&expand=placement
 `activities: false`, `/activities?expand=teachers`, each `{"data": [...], "pageToken"}`
 paged with `limit` and the opaque `pageToken`. A page token stands for the whole query,
 and the standard forbids sending filters with it (servers answer 400), so a follow-up
-page is asked for with `pageToken` alone.
+page is asked for with `pageToken` alone. An API that answers 404 on the first page of
+`/activities` does not offer them (the standard leaves the endpoint optional); a 404 on
+any later page fails the read.
 
 Incremental runs ask for `meta.modified.after=<bookmark - overlap>` (each stream's
 bookmark is the newest `meta.modified` it has seen) and then read
@@ -874,6 +876,7 @@ class SS12000(HttpSource):
             try:
                 yield from self.read_stream(stream_type(self))
             except ConfigError as exc:
+                # Only a 404 on the first page: a later one is a `PartialReadError` (http.py).
                 if stream_type is not _Activities or exc.status != 404:
                     raise
                 log.info("stream_not_offered", stream=_Activities.name, status=exc.status)

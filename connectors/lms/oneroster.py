@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -482,6 +483,12 @@ class _Users(_Stream):
         return super().redact(copy)
 
 
+def _active(body: Any) -> bool:
+    """Whether a single-record answer (`{"user": {...}}`) holds a record not `tobedeleted`."""
+    records = [v for v in body.values() if isinstance(v, dict)] if isinstance(body, dict) else []
+    return bool(records) and records[0].get("status") != "tobedeleted"
+
+
 def _grade(grades: list[str]) -> int | None:
     """The first grade as the hub counts it: 1–13, kindergarten 0, pre-kindergarten -1."""
     for text in grades:
@@ -610,6 +617,11 @@ class OneRoster(HttpSource):
         _Results,
     )
     supports_incremental = True
+    #: Every collection pages by `limit`/`offset`: a hard delete during a full read can
+    #: hide a live record, so unseen keys are looked up by sourcedId before a delete.
+    offset_paged = frozenset(
+        stream.entity_type.entity for stream in streams if stream.dead_letter_entity != "line_item"
+    )
     settings: OneRosterSourceSettings
 
     def __init__(
@@ -636,6 +648,22 @@ class OneRoster(HttpSource):
         if self.settings.gradebook:
             return self.streams
         return tuple(s for s in self.streams if s not in (_LineItems, _Results))
+
+    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
+        """Look each unseen record up by sourcedId: a 404 or `tobedeleted` confirms the delete."""
+        stream = next(
+            (
+                s
+                for s in self.streams_to_read()
+                if s.entity_type is entity_type and s is not _LineItems
+            ),
+            None,
+        )
+        if stream is None:
+            return None
+        return self.confirm_gone_by_lookup(
+            stream, keys, lambda key: f"{self.url(stream.path)}/{quote(key, safe='')}", _active
+        )
 
     def national_id(self, value: str, id_type: str) -> str:
         """The keyed HMAC of a national identity number; a malformed one rejects the record."""

@@ -28,11 +28,11 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
@@ -44,6 +44,7 @@ from connectors.errors import AuthError, ConfigError, FatalError
 from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream, token_request
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
 from hub.settings import JamfSourceSettings, OAuthClientCredentials
+from schemas.entities import Entity
 from schemas.mdm import (
     AssignedUserId,
     Compliance,
@@ -61,6 +62,9 @@ API = "/api"
 #: The Jamf Pro API endpoints the connector reads, relative to `/api` as in Jamf's schema.
 COMPUTERS_INVENTORY = "/v1/computers-inventory"
 MOBILE_DEVICES_DETAIL = "/v2/mobile-devices/detail"
+#: One device by id; a 404 confirms a device missing from a full read is gone.
+COMPUTER_BY_ID = "/v1/computers-inventory/{id}"
+MOBILE_DEVICE_BY_ID = "/v2/mobile-devices/{id}/detail"
 BUILDINGS = "/v1/buildings"
 SITES = "/v1/sites"
 SCHEMA = "/schema"
@@ -268,10 +272,15 @@ class JamfPagePaginator(HttpPaginator):
         """The next page number, or None once `totalCount` is reached (or a page is short)."""
         number = int(page.params.get("page", 0) or 0)
         size = int(page.params.get("page-size", 0) or 0) or len(page.records)
-        total = page.body.get("totalCount") if isinstance(page.body, dict) else None
-        if isinstance(total, int):
+        total = self.total(page)
+        if total is not None:
             return str(number + 1) if (number + 1) * size < total else None
         return str(number + 1) if len(page.records) >= size else None
+
+    def total(self, page: HttpPage) -> int | None:
+        """Jamf's `totalCount`: the records the whole listing holds."""
+        total = page.body.get("totalCount") if isinstance(page.body, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 class _OnePage(HttpPaginator):
@@ -439,6 +448,9 @@ def _users(place: _UserAndLocation | None) -> tuple[AssignedUserId, ...]:
 
 class _Inventory(_JamfStream):
     fetch_ahead = True
+    #: The schema path of the lookup by id, and what a device key starts with.
+    by_id: ClassVar[str]
+    key_prefix: ClassVar[str]
 
     def units(
         self, site: _Named | None, site_id: str | None, place: _UserAndLocation | None
@@ -473,6 +485,8 @@ class _Inventory(_JamfStream):
 class _Computers(_Inventory):
     name = "computers"
     endpoint = COMPUTERS_INVENTORY
+    by_id = COMPUTER_BY_ID
+    key_prefix = "computers/"
     path = API + COMPUTERS_INVENTORY
     raw_model = _Computer
     sections = COMPUTER_SECTIONS
@@ -516,6 +530,8 @@ class _Computers(_Inventory):
 class _MobileDevices(_Inventory):
     name = "mobileDevices"
     endpoint = MOBILE_DEVICES_DETAIL
+    by_id = MOBILE_DEVICE_BY_ID
+    key_prefix = "mobile-devices/"
     path = API + MOBILE_DEVICES_DETAIL
     raw_model = _MobileDevice
     sections = MOBILE_SECTIONS
@@ -583,6 +599,9 @@ class JamfPro(HttpSource):
     system: ClassVar[str] = "jamf_pro"
     entity_types = (Device,)
     streams = (_Sites, _Buildings, _Computers, _MobileDevices)
+    #: Devices are read by page number, which is an offset: a device removed during a
+    #: full read can hide a live one, so unseen keys are looked up by id before a delete.
+    offset_paged = frozenset({Device.entity})
     settings: JamfSourceSettings
     auth: JamfAuth
 
@@ -602,6 +621,8 @@ class JamfPro(HttpSource):
         self.sites: dict[str, str] = {}
         self.buildings: dict[str, str] = {}
         self._checked = False
+        #: The GET paths the server's schema offers (filled by `ensure_endpoints`).
+        self.offered: set[str] = set()
         workers = settings.max_concurrency
         self._pool = (
             ThreadPoolExecutor(workers, thread_name_prefix="jamf-page") if workers > 1 else None
@@ -641,6 +662,7 @@ class JamfPro(HttpSource):
                 status=response.status_code,
                 path=API + SCHEMA,
             ) from None
+        self.offered = {p for p, ops in paths.items() if isinstance((ops or {}).get("get"), dict)}
         for stream in self.streams_to_read():
             endpoint = stream.endpoint  # type: ignore[attr-defined]
             operation = (paths.get(endpoint) or {}).get("get")
@@ -675,6 +697,39 @@ class JamfPro(HttpSource):
             log.warning("lookup_skipped", stream=stream.name, status=exc.status)
         finally:
             self._drop_ahead()
+
+    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
+        """Look each unseen device up by id (a 404 confirms the delete); None if Jamf cannot.
+
+        None when a key is not a device key this connector makes, or the server's schema
+        lacks the lookup of its kind.
+        """
+        kinds = (_Computers, _MobileDevices)
+        if entity_type is not Device or not all(
+            k.startswith(tuple(s.key_prefix for s in kinds)) for k in keys
+        ):
+            return None
+        self.ensure_endpoints()
+        gone: set[str] = set()
+        for stream in kinds:
+            mine = [k for k in keys if k.startswith(stream.key_prefix)]
+            if not mine:
+                continue
+            if stream.by_id not in self.offered:
+                log.warning("lookup_not_offered", endpoint=API + stream.by_id, keys=len(mine))
+                return None
+            found = self.confirm_gone_by_lookup(stream, mine, self._lookup_url(stream))
+            if found is None:
+                return None
+            gone |= found
+        return gone
+
+    def _lookup_url(self, stream: type[_Inventory]) -> Callable[[str], str]:
+        def url_of(key: str) -> str:
+            device_id = quote(key.removeprefix(stream.key_prefix), safe="")
+            return self.url(API + stream.by_id.format(id=device_id))
+
+        return url_of
 
     # -- fetching ahead -----------------------------------------------------------------
 

@@ -22,6 +22,13 @@ holds tens of megabytes, not gigabytes. Changes made through `OneRosterTenant.mo
 `mark_tobedeleted` and `vanish` (or `POST /_sandbox/oneroster/<tenant>/<action>`) are kept
 as overlays with their own `dateLastModified`, which the `filter` parameter compares.
 
+Collections page with `limit`/`offset`, declare `X-Total-Count` and a `Link` header; one
+record is `GET <collection>/<sourcedId>` (`{"user": {...}}`), a 404 with the minor code
+`unknownobject` once it vanished. The web server's faults make partial reads: an
+`empty_page` keeps its `Link: rel="next"` to the records it held back, `truncate` ends
+the read short of `X-Total-Count`, and `change` with `action: vanish` and
+`body: {"kind", "sourcedId"}` hard-deletes a record between two page fetches.
+
 The token endpoint is `<base>/oauth/token` (client credentials, HTTP basic or form);
 tokens live `token_ttl` seconds and `revoke_tokens()` expires them all at once.
 """

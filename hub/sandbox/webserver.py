@@ -17,7 +17,16 @@ the next `times` (-1: all): `status` answers with a status (429 with `Retry-Afte
 seconds or an HTTP date, 500, 503, ...), `delay` answers slowly, `drop` closes the
 connection without an answer, `malformed` corrupts one record of the page, and
 `repeat_next` makes the page name itself as its next page (`Link`, `@odata.nextLink`,
-`nextPageToken`), which a client must detect as a loop.
+`nextPageToken`), which a client must detect as a loop. The partial-read faults:
+`empty_page` answers the page without its records but with a continuation (a `Link`
+next, `@odata.nextLink`, `nextPageToken` or `pageToken` the server minted) that leads to
+the records it held back, as vendors do; on a page-numbered API (Jamf) the client simply
+asks for the next number, so the held-back records are lost, which is a short read.
+`truncate` keeps the first `index` records of the page and drops its continuation while
+the declared total stays (a short read); `change` applies the app's control `action`
+with `body` as its payload right after answering the matched request (e.g. a record
+hard-deleted between two page fetches). A 404 on page N is a `status` fault with
+`status: 404` and `after: N - 1`.
 
 Why the standard library: a test double of vendor APIs needs routing, JSON and threads,
 nothing more; `http.server.ThreadingHTTPServer` adds no dependency to the hub image and
@@ -44,7 +53,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -73,8 +82,15 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-FaultKind = Literal["status", "delay", "drop", "malformed", "repeat_next"]
-FAULT_KINDS: tuple[str, ...] = ("status", "delay", "drop", "malformed", "repeat_next")
+FaultKind = Literal[
+    "status", "delay", "drop", "malformed", "repeat_next", "empty_page", "truncate", "change"
+]
+FAULT_KINDS: tuple[str, ...] = (
+    "status", "delay", "drop", "malformed", "repeat_next", "empty_page", "truncate", "change"
+)  # fmt: skip
+#: The query parameter and page-token prefix of a continuation an `empty_page` minted.
+RESUME_PARAM = "sandbox_resume"
+RESUME_TOKEN = "sandbox-resume-"
 #: `Fault.value` that removes the field instead of replacing it.
 DELETE_FIELD = "__delete__"
 PID_FILE = "webserver.pid"
@@ -205,7 +221,10 @@ class Fault:
     field: str = "dateLastModified"
     value: Any = "not-a-date"
     index: int = 0
+    #: `status`: the error body; `change`: the control payload.
     body: Any = None
+    #: `change`: the app's control action, e.g. `vanish` or `retire`.
+    action: str | None = None
     tenant: str | None = None
     vendor: str | None = None
     method: str | None = None
@@ -250,17 +269,18 @@ class Fault:
         return self.times >= 0 and self.applied >= self.times
 
 
+def _records(data: Any) -> list[Any] | None:
+    """The page's first non-empty list of records, if it has one."""
+    if not isinstance(data, dict):
+        return None
+    return next(
+        (v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None
+    )
+
+
 def _corrupt(response: Response, fault: Fault) -> None:
     """Replace (or delete) one field of one record in the page's first list of records."""
-    data = response.data
-    records = (
-        next(
-            (v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)),
-            None,
-        )
-        if isinstance(data, dict)
-        else None
-    )
+    records = _records(response.data)
     if not records:
         return
     record = records[min(fault.index, len(records) - 1)]
@@ -284,6 +304,31 @@ def _repeat_next(response: Response, request: Request) -> None:
             if key in response.data and param in request.query:
                 response.data[key] = request.query[param]
         _rewrite(response)
+
+
+def _continue_at(response: Response, url: str | None, token: str | None) -> None:
+    """Make the page's continuation (in whichever form it has one) `url` or `token`; None: end."""
+    link = response.headers.get("Link")
+    if link is not None:
+        parts = [p for p in link.split(", ") if p and 'rel="next"' not in p]
+        response.headers["Link"] = ", ".join([*parts, *([f'<{url}>; rel="next"'] if url else [])])
+    data = response.data
+    if isinstance(data, dict):
+        if "@odata.nextLink" in data or "@odata.context" in data:
+            data["@odata.nextLink"] = url
+        for key in ("nextPageToken", "pageToken"):
+            if key in data or (key == "nextPageToken" and "kind" in data):
+                data[key] = token
+        _rewrite(response)
+
+
+def _truncate(response: Response, fault: Fault) -> None:
+    """Keep the first `index` records and end the read here; the declared total stays."""
+    records = _records(response.data)
+    if records is None:
+        return
+    del records[fault.index :]
+    _continue_at(response, None, None)
 
 
 def _rewrite(response: Response) -> None:
@@ -317,6 +362,8 @@ class SandboxServer:
         self.apps: dict[str, App] = dict(apps or {})
         self.host = host
         self._faults: list[Fault] = []
+        #: Requests whose records an `empty_page` held back, by the id of their continuation.
+        self._held_back: dict[str, Request] = {}
         self._lock = threading.Lock()
         self.requests: deque[LoggedRequest] = deque(maxlen=20_000)
         self._httpd = _HttpServer((host, port), _Handler)
@@ -411,6 +458,7 @@ class SandboxServer:
         app = self.apps.get(request.vendor)
         if app is None or request.tenant not in app.tenants:
             return error_response(404, f"no {request.vendor} API for tenant {request.tenant}")
+        request = self._resumed(request)
         due = self._due(request)
         for fault in due:
             if fault.kind == "delay":
@@ -431,7 +479,36 @@ class SandboxServer:
                     _corrupt(response, fault)
                 elif fault.kind == "repeat_next":
                     _repeat_next(response, request)
+                elif fault.kind == "truncate":
+                    _truncate(response, fault)
+                elif fault.kind == "empty_page":
+                    self._hold_back(response, request)
+                elif fault.kind == "change" and fault.action:
+                    app.control(request.tenant, fault.action, fault.body)
         return response
+
+    def _hold_back(self, response: Response, request: Request) -> None:
+        """Answer no records, with a continuation that leads to the records held back."""
+        records = _records(response.data)
+        if records is None:
+            return
+        records.clear()
+        with self._lock:
+            key = str(len(self._held_back) + 1)
+            self._held_back[key] = request
+        separator = "&" if "?" in request.url else "?"
+        url = f"{request.url}{separator}{urlencode({RESUME_PARAM: key})}"
+        _continue_at(response, url, RESUME_TOKEN + key)
+
+    def _resumed(self, request: Request) -> Request:
+        """The request an `empty_page` held back, if `request` follows its continuation."""
+        token = request.query.get("pageToken", "")
+        key = request.query.get(RESUME_PARAM) or (
+            token.removeprefix(RESUME_TOKEN) if token.startswith(RESUME_TOKEN) else None
+        )
+        with self._lock:
+            held = self._held_back.get(key) if key else None
+        return replace(held, headers=request.headers) if held else request
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response:

@@ -14,6 +14,9 @@ below `/api`:
   0), `page-size` (1-2000), `sort` (`id` or `mobileDeviceId`, `:asc`/`:desc`) and
   `section` (repeated or comma-separated; only the sections asked for are returned),
   answering `{"totalCount", "results"}`.
+- `GET /api/v1/computers-inventory/{id}`, `GET /api/v2/mobile-devices/{id}/detail`: one
+  device with every section, Jamf's 404 `NOT_FOUND` once it is retired (what confirms a
+  device missing from a full read gone).
 
 It counts the requests it is serving at once per tenant (`max_in_flight`), can answer
 slowly (`latency`), and can ignore `page` for the next requests (`repeat_pages`), which
@@ -22,6 +25,7 @@ is how a client's loop detection is tested against a page-numbered API.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +47,14 @@ ENDPOINTS = (
     "/v1/buildings",
     "/v1/sites",
     "/v1/jamf-pro-version",
+    "/v1/computers-inventory/{id}",
+    "/v2/mobile-devices/{id}/detail",
 )
+#: The lookups by id: the schema's path template, and the path's pattern.
+BY_ID = {
+    "/v1/computers-inventory/{id}": re.compile(r"^/v1/computers-inventory/(\d+)$"),
+    "/v2/mobile-devices/{id}/detail": re.compile(r"^/v2/mobile-devices/(\d+)/detail$"),
+}
 VERSION = "11.12.1-t1731001234"
 COMPUTER_SECTIONS = frozenset(
     {
@@ -149,11 +160,18 @@ class JamfApp(FleetApp):
         if path == "/api/schema":
             return self._schema()
         endpoint = path.removeprefix("/api")
+        device_id: str | None = None
+        for template, pattern in BY_ID.items():
+            match = pattern.match(endpoint)
+            if match:
+                endpoint, device_id = template, match.group(1)
         if not path.startswith("/api/") or endpoint not in ENDPOINTS or endpoint in self.removed:
             return jamf_error(404, "NOT_FOUND", f"no such endpoint: GET {path}")
         if self.tokens.valid(request.tenant, request.headers) is None:
             return jamf_error(401, "INVALID_TOKEN", "Unauthorized")
         fleet = self.fleets[request.tenant]
+        if device_id is not None:
+            return self._one(request, endpoint, int(device_id) - 1)
         if endpoint == "/v1/jamf-pro-version":
             return json_response({"version": VERSION})
         if endpoint == "/v1/sites":
@@ -215,6 +233,17 @@ class JamfApp(FleetApp):
         window = indexes[page * size : (page + 1) * size]
         results = [render(i, sections or {"GENERAL"}) for i in window]
         return json_response({"totalCount": len(indexes), "results": results})
+
+    def _one(self, request: Request, endpoint: str, index: int) -> Response:
+        """One device by id, every section; a retired or unknown id is Jamf's 404."""
+        tenant, computer = request.tenant, endpoint.startswith("/v1/computers")
+        table = Table.JAMF_COMPUTERS if computer else Table.JAMF_MOBILE
+        fleet = self.fleets[tenant]
+        if not 0 <= index < len(fleet.tables[table]) or index in fleet.retired[table]:
+            return jamf_error(404, "NOT_FOUND", f"no device with id {index + 1}")
+        if computer:
+            return json_response(self._computer(tenant, index, set(COMPUTER_SECTIONS)))
+        return json_response(self._mobile(tenant, index, set(MOBILE_SECTIONS)))
 
     def _take_repeat(self, tenant: str) -> bool:
         """True while `repeat_pages` says to ignore `page` (-1: for good)."""

@@ -1,44 +1,86 @@
 import random
+from typing import Any
 
 import pytest
 
 from connectors.base import RetryPolicy, paged
-from connectors.errors import Action, FatalError, RetriableError, action_for
+from connectors.errors import Action, FatalError, PartialReadError, RetriableError, action_for
 
 
 class ListPaginator:
-    """Pages are (items, next token) tuples."""
+    """Pages are (items, next token) tuples; the source declares no total."""
 
     def next(self, page: tuple[list[int], str | None]) -> str | None:
         return page[1]
+
+    def total(self, page: tuple[list[int], str | None]) -> int | None:
+        return None
+
+
+class TotalPaginator(ListPaginator):
+    """Like `ListPaginator`, and every page declares the same total."""
+
+    def __init__(self, total: int) -> None:
+        self.declared = total
+
+    def total(self, page: tuple[list[int], str | None]) -> int | None:
+        return self.declared
+
+
+def read_all(pages: dict[str | None, tuple[list[int], str | None]], paginator: Any) -> list[int]:
+    """Every item of every page `paged` yields."""
+    return [
+        item
+        for page in paged(
+            pages.__getitem__, paginator, connector="src", stream="s", count=lambda p: len(p[0])
+        )
+        for item in page[0]
+    ]
 
 
 def test_paging_follows_tokens_to_the_end():
     """The loop follows tokens until a page without one."""
     pages = {None: ([1, 2], "a"), "a": ([3], "b"), "b": ([4], None)}
-    got = list(
-        paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0])
-    )
-    assert [[1, 2], [3], [4]] == [p[0] for p in got]
+    assert [1, 2, 3, 4] == read_all(pages, ListPaginator())
 
 
-def test_paging_stops_on_an_empty_page():
-    """An empty page ends paging even if it carries a token."""
-    pages = {None: ([1], "a"), "a": ([], "b")}
-    got = list(
-        paged(pages.__getitem__, ListPaginator(), connector="t", is_empty=lambda p: not p[0])
-    )
-    assert [[1]] == [p[0] for p in got]
+def test_paging_continues_past_empty_pages_that_carry_a_token():
+    """An empty page with a token is not the end: the pages after it are read too."""
+    pages = {None: ([1], "a"), "a": ([], "b"), "b": ([], "c"), "c": ([2, 3], None)}
+    assert [1, 2, 3] == read_all(pages, ListPaginator())
+
+
+def test_paging_ends_on_an_empty_page_without_a_token():
+    """An empty last page ends the read quietly when nothing more was declared."""
+    pages = {None: ([1], "a"), "a": ([], None)}
+    assert [1] == read_all(pages, ListPaginator())
 
 
 def test_repeated_token_is_a_loop():
     """A token the source sent before is fatal instead of paging forever."""
     pages = {None: ([1], "a"), "a": ([2], "b"), "b": ([3], "a")}
     with pytest.raises(FatalError, match="Loop detected in pagination") as caught:
-        list(
-            paged(pages.__getitem__, ListPaginator(), connector="src", is_empty=lambda p: not p[0])
-        )
+        read_all(pages, ListPaginator())
     assert "src" == caught.value.connector
+
+
+def test_a_read_shorter_than_the_declared_total_is_a_partial_read():
+    """Fewer records than the source declared fails, naming the stream, expected and read."""
+    pages = {None: ([1, 2], "a"), "a": ([3], None)}
+    with pytest.raises(PartialReadError, match="declared 5 records, read 3") as caught:
+        read_all(pages, TotalPaginator(5))
+    assert ("src", "s", 5, 3) == (
+        caught.value.connector,
+        caught.value.stream,
+        caught.value.expected,
+        caught.value.read,
+    )
+
+
+def test_a_read_that_reaches_the_declared_total_succeeds():
+    """A read of exactly (or more than) the declared total ends normally."""
+    pages = {None: ([1, 2], "a"), "a": ([3], None)}
+    assert [1, 2, 3] == read_all(pages, TotalPaginator(3))
 
 
 def test_retry_honours_retry_after_then_succeeds():

@@ -85,3 +85,31 @@ def test_roles_from_affiliation_and_title(affiliations: list[str], title: str | 
     from connectors.identity.feide_ldap import FeideLdap
 
     assert (role,) == tuple(r.value for r in FeideLdap._roles(affiliations, title))
+
+
+def test_an_empty_page_with_a_paged_results_cookie_is_read_past(monkeypatch: pytest.MonkeyPatch):
+    """A search page without entries but with a cookie does not end the search."""
+    from connectors.identity import feide_ldap
+    from hub.settings import LdapSourceSettings
+
+    settings = LdapSourceSettings.model_validate(
+        {
+            "type": "feide_ldap",
+            "id": "feide",
+            "uri": "ldap://127.0.0.1:1",
+            "base_dn": "dc=example,dc=no",
+            "bind_dn": "cn=reader,dc=example,dc=no",
+            "secret": {"env": "UNUSED"},
+        }
+    )
+    source = feide_ldap.FeideLdap(settings, tenant="t", password="x", hmac_key=b"k")
+    script = {
+        None: feide_ldap._Page([("uid=a", {})], b"\x01"),
+        b"\x01": feide_ldap._Page([], b"\x02"),
+        b"\x02": feide_ldap._Page([("uid=b", {})], b""),
+    }
+    monkeypatch.setattr(
+        source, "_search_page", lambda _filter, _attrs, _scope, cookie: script[cookie]
+    )
+    pages = list(source._search("(objectClass=eduPerson)", ["uid"]))
+    assert ["uid=a", "uid=b"] == [dn for page in pages for dn, _ in page.entries]

@@ -15,7 +15,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from connectors.base import Rejected, RetryPolicy
-from connectors.errors import Action, AuthError, ConfigError, FatalError
+from connectors.errors import Action, AuthError, ConfigError, FatalError, PartialReadError
 from connectors.http import (
     ClientCredentials,
     HttpPaginator,
@@ -194,7 +194,7 @@ def test_offset_paging_without_a_total_stops_at_an_empty_page():
 def test_offset_paging_follows_link_headers_when_asked():
     """With `follow_link_header`, `Link: rel="next"` is followed and its absence ends paging."""
     first = {"Link": '</widgets?offset=10&limit=2>; rel="next", </widgets?offset=0>; rel="first"'}
-    last = {"Link": '</widgets?offset=0&limit=2>; rel="first"', "X-Total-Count": "99"}
+    last = {"Link": '</widgets?offset=0&limit=2>; rel="first"', "X-Total-Count": "3"}
     source, transport = source_for(
         {"/widgets": [page([1, 2], first), page([3], last)]},
         OffsetPaginator(follow_link_header=True),
@@ -258,6 +258,96 @@ def test_a_page_that_repeats_the_page_before_is_a_loop():
     with pytest.raises(FatalError, match="repeats the page before") as caught:
         keys(source)
     assert ("test.widgets", "/widgets") == (caught.value.connector, caught.value.path)
+
+
+# -- partial reads -----------------------------------------------------------------------
+
+
+def test_empty_pages_that_carry_a_page_token_are_read_past():
+    """Consecutive empty pages with distinct tokens neither end the read nor look like a loop."""
+    source, transport = source_for(
+        {
+            "/widgets": [
+                page([1], nextPageToken="a"),
+                page([], nextPageToken="b"),
+                page([], nextPageToken="c"),
+                page([2]),
+            ]
+        },
+        PageTokenPaginator("nextPageToken", "pageToken"),
+    )
+    assert ["w1", "w2"] == keys(source)
+    assert 4 == len(transport.sent)
+
+
+def test_an_empty_page_that_carries_a_next_link_is_read_past():
+    """An empty Graph-style page with `@odata.nextLink` leads on to the next page."""
+    source, _ = source_for(
+        {
+            "/widgets": [
+                (200, {"value": [], "@odata.nextLink": f"{API}/widgets?$skiptoken=x"}, {}),
+                (200, {"value": [{"id": "b", "name": "B"}]}, {}),
+            ]
+        },
+        NextLinkPaginator("@odata.nextLink"),
+        records_key="value",
+    )
+    assert ["b"] == keys(source)
+
+
+def test_an_offset_read_shorter_than_x_total_count_fails():
+    """An empty page before X-Total-Count is reached is a partial read, not the end."""
+    total = {"X-Total-Count": "5"}
+    source, _ = source_for({"/widgets": [page([1, 2], total), page([], total)]})
+    with pytest.raises(PartialReadError) as caught:
+        keys(source)
+    assert ("test.widgets", "widgets", 5, 2) == (
+        caught.value.connector,
+        caught.value.stream,
+        caught.value.expected,
+        caught.value.read,
+    )
+
+
+def test_a_link_paged_read_that_stops_short_of_the_total_fails():
+    """A last page (no `rel="next"`) short of X-Total-Count fails the read."""
+    first = {"Link": '</widgets?offset=2&limit=2>; rel="next"', "X-Total-Count": "4"}
+    last = {"Link": '</widgets?offset=0&limit=2>; rel="first"', "X-Total-Count": "4"}
+    source, _ = source_for(
+        {"/widgets": [page([1, 2], first), page([3], last)]},
+        OffsetPaginator(follow_link_header=True),
+    )
+    with pytest.raises(PartialReadError, match="declared 4 records, read 3"):
+        keys(source)
+
+
+def test_dead_lettered_records_count_as_read():
+    """A record rejected as malformed still counts towards the declared total."""
+    total = {"X-Total-Count": "3"}
+    bad = (200, {"items": [{"id": "w1", "name": "W1"}, {"id": "w2"}]}, total)
+    source, _ = source_for({"/widgets": [bad, page([3], total)]})
+    items = list(source.read())
+    assert 1 == sum(isinstance(i, Rejected) for i in items)
+    assert ["w1", "w3"] == [i.key for i in items if isinstance(i, Widget)]
+
+
+def test_a_404_after_the_first_page_is_a_partial_read():
+    """A 404 on a later page fails the stream as a partial read, never as `no such endpoint`."""
+    source, _ = source_for(
+        {"/widgets": [page([1], nextPageToken="a"), (404, {"error": "gone"}, {})]},
+        PageTokenPaginator("nextPageToken", "pageToken"),
+    )
+    with pytest.raises(PartialReadError) as caught:
+        keys(source)
+    assert not isinstance(caught.value, ConfigError)
+    assert (404, "widgets", 1) == (caught.value.status, caught.value.stream, caught.value.read)
+
+
+def test_a_404_on_the_first_page_is_a_config_error():
+    """A 404 on the first page still means the endpoint is not there."""
+    source, _ = source_for({"/widgets": [(404, {"error": "no such path"}, {})]})
+    with pytest.raises(ConfigError, match="no such endpoint"):
+        keys(source)
 
 
 # -- Retry-After and retries -------------------------------------------------------------

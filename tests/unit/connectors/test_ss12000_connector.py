@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.base import Rejected, Removed, RetryPolicy
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, PartialReadError
 from connectors.identity.ss12000 import SS12000, bookmark_text
 from hub.settings import SettingsError, parse_settings
 from hub.sources import build_source, entity_types_of, source_domain
@@ -134,6 +134,29 @@ def test_a_source_without_activities_is_read_without_them(ss12000_sandbox: SS120
     } in logs
     read(sandbox.connector(activities=False))
     assert 1 == sandbox.server.count("/activities")
+
+
+def test_a_404_on_a_later_page_of_activities_fails_the_read(ss12000_sandbox: SS12000Sandbox):
+    """Only a 404 on the first page means `no activities`; on page two the read fails."""
+    sandbox = ss12000_sandbox
+    sandbox.server.add_fault(kind="status", status=404, path="/activities", after=1)
+    with pytest.raises(PartialReadError) as caught:
+        read(sandbox.connector(page_size=5))
+    assert ("activities", 404, 5) == (
+        caught.value.stream,
+        caught.value.status,
+        caught.value.read,
+    )
+
+
+def test_an_empty_page_that_carries_a_page_token_does_not_end_the_read(
+    ss12000_sandbox: SS12000Sandbox,
+):
+    """An empty `/persons` page with a `pageToken` is read past: every person is read."""
+    sandbox = ss12000_sandbox
+    sandbox.server.add_fault(kind="empty_page", path="/persons", after=1)
+    items = read(sandbox.connector(page_size=20))
+    assert sandbox.data.count("persons") == len({i.key for i in items if isinstance(i, Person)})
 
 
 def test_faulty_records_are_rejected_and_the_rest_is_read(

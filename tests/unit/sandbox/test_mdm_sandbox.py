@@ -402,6 +402,20 @@ def test_jamf_returns_only_the_sections_asked_for_in_either_spelling(served):
     assert {"mobileDeviceId", "deviceType", "general", "hardware"} == set(repeated["results"][0])
 
 
+def test_jamf_looks_devices_up_by_id_and_answers_404_once_retired(served):
+    """Both lookups by id are in the schema and find a device until it is retired."""
+    server, apps = served
+    token = jamf_token(server)
+    computer = jamf_get(server, "/v1/computers-inventory/1", "", token)
+    mobile = jamf_get(server, "/v2/mobile-devices/2/detail", "", token)
+    apps["jamf"].control(TENANT, "retire", {"computer_id": 1})
+    retired = jamf_get(server, "/v1/computers-inventory/1", "", token)
+    schema = jamf_get(server, "/schema", "", token).json()["paths"]
+    assert ("1", "2") == (computer.json()["id"], mobile.json()["mobileDeviceId"])
+    assert (404, "NOT_FOUND") == (retired.status_code, retired.json()["errors"][0]["code"])
+    assert {"/v1/computers-inventory/{id}", "/v2/mobile-devices/{id}/detail"} <= set(schema)
+
+
 @pytest.mark.parametrize(
     "query",
     ["page-size=2001", "sort=name:asc", "section=NOPE", "page=x"],

@@ -28,11 +28,20 @@ from hub.sandbox.webserver import (
 
 
 class EchoApp:
-    """Echoes requests, and pages five items at `/items`."""
+    """Echoes requests, pages five items at `/items` (offset) and `/tokens` (page token)."""
 
     tenants = ("a", "b")
 
+    def __init__(self) -> None:
+        self.controls: list[tuple[str, str, Any]] = []
+
     def handle(self, request: Request) -> Response:
+        if request.path == "/tokens":
+            at = int(request.query.get("pageToken", 0))
+            items = [{"id": i, "name": f"item {i}"} for i in range(at, min(5, at + 2))]
+            return json_response(
+                {"items": items, "nextPageToken": str(at + 2) if at + 2 < 5 else None}
+            )
         if request.path == "/items":
             offset, limit = offset_window(request)
             items = [{"id": i, "name": f"item {i}"} for i in range(offset, min(5, offset + limit))]
@@ -44,6 +53,7 @@ class EchoApp:
         )
 
     def control(self, tenant: str, action: str, payload: Any) -> Any:
+        self.controls.append((tenant, action, payload))
         return {"tenant": tenant, "action": action, "payload": payload}
 
 
@@ -133,6 +143,51 @@ def test_a_repeat_next_fault_makes_the_page_its_own_next_page(server: SandboxSer
     url = f"{server.url}/a/echo/items?limit=2&offset=0"
     response = requests.get(url, timeout=10)
     assert url == response.links["next"]["url"]
+
+
+def test_an_empty_page_fault_answers_no_records_with_a_continuation_to_the_real_page(
+    server: SandboxServer,
+):
+    """The emptied page keeps its total, and its next link leads to the records it held back."""
+    server.add_fault(kind="empty_page", path="/items")
+    url = f"{server.url}/a/echo/items?limit=2&offset=0"
+    empty = requests.get(url, timeout=10)
+    resumed = requests.get(empty.links["next"]["url"], timeout=10)
+    assert ([], "5") == (empty.json()["items"], empty.headers["X-Total-Count"])
+    assert [0, 1] == [i["id"] for i in resumed.json()["items"]]
+    assert "offset=2" in resumed.links["next"]["url"]
+
+
+def test_an_empty_page_fault_on_a_page_token_api_sends_a_token_for_the_real_page(
+    server: SandboxServer,
+):
+    """A page-token API gets a sandbox token that, sent back, answers the held-back page."""
+    server.add_fault(kind="empty_page", path="/tokens", after=1)
+    get(server, "/a/echo/tokens")
+    empty = get(server, "/a/echo/tokens?pageToken=2").json()
+    resumed = get(server, f"/a/echo/tokens?pageToken={empty['nextPageToken']}").json()
+    assert [] == empty["items"]
+    assert ([2, 3], "4") == ([i["id"] for i in resumed["items"]], resumed["nextPageToken"])
+
+
+def test_a_truncate_fault_cuts_the_page_and_its_continuation_but_not_the_total(
+    server: SandboxServer,
+):
+    """The page keeps `index` records and no next link, while X-Total-Count stays."""
+    server.add_fault(kind="truncate", index=1)
+    response = get(server, "/a/echo/items?limit=3")
+    kept = [i["id"] for i in response.json()["items"]]
+    assert ([0], "5") == (kept, response.headers["X-Total-Count"])
+    assert "next" not in response.links
+
+
+def test_a_change_fault_applies_a_vendor_change_after_answering(server: SandboxServer):
+    """`change` hands `action` and `body` to the app's control once the page is answered."""
+    server.add_fault(kind="change", action="vanish", body={"id": 0}, path="/items")
+    first = get(server, "/a/echo/items?limit=2")
+    get(server, "/a/echo/items?limit=2&offset=2")
+    assert [0, 1] == [i["id"] for i in first.json()["items"]]
+    assert [("a", "vanish", {"id": 0})] == server.apps["echo"].controls  # type: ignore[attr-defined]
 
 
 def test_faults_can_be_planned_and_cleared_over_http(server: SandboxServer):

@@ -1,12 +1,15 @@
 """What the Airflow DAGs call: which syncs to run, and one sync as an Airflow task.
 
 DAG files stay wiring; everything that reads configuration or talks to a system is here.
+Each function first puts the hub's log redaction into the logging Airflow's task runner
+configured (`hub.logging.install_redaction`), so no task log holds an identifier.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hub.logging import install_redaction
 from hub.settings import load_env_file, load_settings
 from hub.sources import source_domain
 from hub.sync import sync_targets
@@ -14,6 +17,7 @@ from hub.sync import sync_targets
 
 def sync_plan(domain: str) -> list[dict[str, str]]:
     """Every configured (tenant, source) of one domain, as mapped-task arguments."""
+    install_redaction()
     load_env_file()
     settings = load_settings()
     return [
@@ -36,6 +40,7 @@ def run_sync_task(target: dict[str, str]) -> dict[str, Any]:
         AirflowSkipException,
     )
 
+    install_redaction()
     load_env_file()
     settings = load_settings()
     (report,) = sync_targets(settings, [(target["tenant"], target["source"])])

@@ -1,5 +1,7 @@
 """What the follow-up DAGs call: one function per task, configuration read at run time.
 
+Each function first installs the hub's log redaction (`hub.logging.install_redaction`).
+
 A task whose work another process holds the lease of (a `hub compile` beside the DAG)
 raises `AirflowSkipException`: the task ends `skipped`, its log names the holder, and a
 skipped compile emits no Asset events for follow-up topics it did not publish.
@@ -14,6 +16,7 @@ from typing import Any
 
 from hub.followup import jobs
 from hub.leases import LeaseHeld
+from hub.logging import install_redaction
 from hub.settings import load_env_file, load_settings
 
 
@@ -30,12 +33,14 @@ def _skipped_while_held() -> Iterator[None]:
 
 def followup_plan() -> list[str]:
     """Every configured tenant, as mapped-task arguments."""
+    install_redaction()
     load_env_file()
     return [t.id for t in load_settings().tenants]
 
 
 def run_materialise_task() -> dict[str, Any]:
     """Consume every entity topic to its end into the reporting store; skipped if held."""
+    install_redaction()
     load_env_file()
     with _skipped_while_held():
         progress = jobs.materialise(load_settings())
@@ -49,6 +54,7 @@ def run_materialise_task() -> dict[str, Any]:
 
 def run_compile_task(tenant: str, as_of: str | None = None) -> dict[str, Any]:
     """Compile, store and publish one tenant's follow-up records; skipped if held."""
+    install_redaction()
     load_env_file()
     day = date.fromisoformat(as_of) if as_of else None
     with _skipped_while_held():
@@ -61,6 +67,7 @@ def run_extract_task(
     """Write and verify one tenant's extract; an extract that does not verify fails the task."""
     from airflow.sdk.exceptions import AirflowException
 
+    install_redaction()
     load_env_file()
     day = date.fromisoformat(as_of) if as_of else None
     with _skipped_while_held():  # a day not compiled yet is compiled under the lease

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from kafka import KafkaAdminClient
 
 from hub.compiler import Materialiser, snapshot
 from hub.followup import jobs
@@ -277,8 +278,6 @@ def test_compile_while_the_tenant_lease_is_held_is_skipped_and_publishes_nothing
 
 
 def _topics(settings: HubSettings) -> list[str]:
-    from kafka import KafkaAdminClient
-
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
     try:
         prefix = f"{settings.kafka.topic_prefix}."

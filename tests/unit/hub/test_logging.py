@@ -1,8 +1,22 @@
+import io
 import json
+import logging
+from collections.abc import Iterator
 
+import pytest
 import structlog
 
-from hub.logging import REDACTED, configure, redact, scrub
+from hub.logging import REDACTED, RedactingFilter, configure, install_redaction, redact, scrub
+
+
+@pytest.fixture(autouse=True)
+def _no_filters_left_behind() -> Iterator[None]:
+    """Take the redaction filters `install_redaction` adds off every handler after a test."""
+    yield
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", ()):
+            for found in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(found)
 
 
 def test_secret_keys_are_redacted_whatever_their_value():
@@ -37,4 +51,75 @@ def test_json_output_is_redacted(capsys):
     assert REDACTED == record["password"]
     assert REDACTED == record["user_nin"]
     assert "login_failed" == record["event"]
+    structlog.reset_defaults()
+
+
+def test_install_redaction_goes_before_the_renderer_once():
+    """Installing twice puts `redact` into a foreign chain once, just before its renderer."""
+    renderer = structlog.processors.JSONRenderer()
+    structlog.configure(processors=[structlog.processors.add_log_level, renderer])
+    install_redaction()
+    install_redaction()
+    assert [structlog.processors.add_log_level, redact, renderer] == (
+        structlog.get_config()["processors"]
+    )
+    structlog.reset_defaults()
+
+
+def test_install_redaction_reaches_loggers_already_in_use():
+    """A logger cached before the redaction was installed is redacted afterwards too."""
+    out = io.StringIO()
+    structlog.configure(
+        processors=[structlog.processors.JSONRenderer()],
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=True,
+    )
+    logger = structlog.get_logger("t")
+    logger.info("first_line")
+    install_redaction()
+    logger.warning("record_rejected", detail="nin 17859140076")
+    assert {"event": "record_rejected", "detail": f"nin {REDACTED}"} == json.loads(
+        out.getvalue().splitlines()[-1]
+    )
+    structlog.reset_defaults()
+
+
+def test_install_redaction_scrubs_stdlib_records():
+    """A stdlib handler with a plain formatter writes the message and traceback scrubbed."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logger = logging.getLogger("hub.test.redaction")
+    logger.addHandler(handler)
+    try:
+        install_redaction()
+        install_redaction()
+        try:
+            raise ValueError("bad nin 17859140076")
+        except ValueError:
+            logger.exception("record with nin %s rejected", "17859140076")
+    finally:
+        logger.removeHandler(handler)
+    assert 1 == sum(isinstance(f, RedactingFilter) for f in handler.filters)
+    assert "17859140076" not in out.getvalue()
+    assert f"record with nin {REDACTED} rejected" in out.getvalue()
+    assert f"ValueError: bad nin {REDACTED}" in out.getvalue()
+    structlog.reset_defaults()
+
+
+def test_install_redaction_extends_a_processor_formatter():
+    """A stdlib handler formatting through structlog gets `redact` before the renderer."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(processors=[structlog.processors.JSONRenderer()])
+    )
+    logger = logging.getLogger("hub.test.redaction.formatter")
+    logger.addHandler(handler)
+    try:
+        install_redaction()
+        logger.warning("record with nin %s rejected", "17859140076")
+    finally:
+        logger.removeHandler(handler)
+    assert [] == handler.filters
+    assert f"record with nin {REDACTED} rejected" == json.loads(out.getvalue())["event"]
     structlog.reset_defaults()

@@ -169,12 +169,19 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         return None
 
     def reject(self, record: Any, index: int, reason: str) -> Rejected:
-        """The dead letter of one record: named, keyed where possible, its payload redacted."""
+        """The dead letter of one record: named, keyed where possible, its payload redacted.
+
+        A record too odd even to redact (the hooks read its shape) travels without payload.
+        """
+        try:
+            payload = self.redact(record)
+        except Exception:  # the dead letter must still be written
+            payload = {"value": "[not redactable]"}
         return Rejected(
             entity=self.dead_letter_entity,
             record_ref=self.record_ref(record, index),
             reason=f"{self.name}: {reason}",
-            payload=self.redact(record),
+            payload=payload,
             key=self.record_key(record),
         )
 

@@ -13,15 +13,15 @@ from requests.structures import CaseInsensitiveDict
 
 from connectors.base import Item
 from connectors.http import HttpSource, HttpStream
-from connectors.identity.feide_ldap import GREP_URN, GROUP_URN, FeideLdap, _Page
+from connectors.identity.feide_ldap import GREP_URN, GROUP_URN, _Page
 from connectors.mdm.google_chromeos import _ChromeOsDevices
 from connectors.mdm.intune import _ManagedDevices
 from connectors.mdm.jamf import _Computers, _MobileDevices
-from hub.settings import parse_settings
 from tests.fuzz.suite import FuzzHarness
 from tests.unit.connectors import test_oneroster_parsing as oneroster_tests
 from tests.unit.connectors import test_ss12000_parsing as ss12000_tests
 from tests.unit.connectors._mdm import intune
+from tests.unit.connectors.test_bad_input import feide
 from tests.unit.connectors.test_google_parsing import source as google
 from tests.unit.connectors.test_jamf_parsing import source as jamf
 
@@ -163,27 +163,9 @@ TEACHER: dict[str, list[str]] = {
 }
 
 
-def _feide() -> FeideLdap:
-    entry = {
-        "type": "feide_ldap",
-        "id": "feide",
-        "uri": "ldap://127.0.0.1:1",
-        "base_dn": BASE,
-        "bind_dn": "cn=hub",
-        "secret": {"env": "UNUSED"},
-    }
-    config = parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry]}]})
-    return FeideLdap(
-        config.tenants[0].sources[0],  # type: ignore[arg-type]
-        tenant="t",
-        password="unused",
-        hmac_key=b"test-hmac-key-0123456789abcdef",
-    )
-
-
 def feide_parse(what: str, entry: dict[str, list[str]]) -> list[Item | None]:
     """A directory of the owner, the unit and one entry (`unit` or `person`), read in full."""
-    connector = _feide()
+    connector = feide()
     units = [(UNIT_DN, entry if what == "unit" else UNIT)]
     people = [(f"uid=x,ou=people,{BASE}", entry)] if what == "person" else []
 

@@ -350,12 +350,12 @@ def test_a_connector_error_while_mapping_is_not_swallowed():
 # -- 7. text that cannot be encoded --------------------------------------------------------
 
 
-def test_a_lone_surrogate_in_a_oneroster_title_is_a_dead_letter_that_encodes():
+def test_a_lone_surrogate_in_a_oneroster_course_code_is_a_dead_letter_that_encodes():
     """A lone surrogate (a valid JSON escape) rejects the record, naming the field."""
-    record = json.loads(json.dumps({**course(), "title": "Matte"}).replace("Matte", "\\ud800"))
+    record = json.loads(json.dumps({**course(), "courseCode": "M"}).replace('"M"', '"\\ud800"'))
     item = oneroster_parse("courses", record)
     assert isinstance(item, Rejected)
-    assert "title" in item.reason
+    assert "course_code" in item.reason
     assert_clean(item)
 
 

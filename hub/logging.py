@@ -53,6 +53,11 @@ _IDENTIFIER = re.compile(
     r"|\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-FHJ-NPR-Ya-fhj-npr-y](?![0-9A-Za-z])"
     r")(?!\d)"
 )
+#: UUIDs are ids, not identity numbers, even when a group is all digits (`…-000000000003`).
+_UUID = re.compile(
+    r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"
+)
+_UUID_OR_IDENTIFIER = re.compile(f"(?P<uuid>{_UUID.pattern})|{_IDENTIFIER.pattern}")
 #: Credentials: `Bearer …` / `Basic …` values, and bare JSON Web Tokens.
 _BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
@@ -68,8 +73,8 @@ def scrub(value: Any) -> Any:
     number sent as a JSON number). Anything else is returned as it is.
     """
     if isinstance(value, str):
-        value = _JWT.sub(REDACTED, value)
-        return _BEARER.sub(r"\1 " + REDACTED, _IDENTIFIER.sub(REDACTED, value))
+        value = _UUID_OR_IDENTIFIER.sub(_keep_uuids, _JWT.sub(REDACTED, value))
+        return _BEARER.sub(r"\1 " + REDACTED, value)
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -81,6 +86,10 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(scrub(v) for v in value)
     return value
+
+
+def _keep_uuids(match: re.Match[str]) -> str:
+    return match.group() if match.group("uuid") else REDACTED
 
 
 def _digits(number: int) -> int:

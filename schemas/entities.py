@@ -28,10 +28,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 #: The longest key an entity may have (also where keys are composed).
 KEY_MAX_LENGTH = 512
-#: The supported range of timestamps, in UTC. One day inside `datetime`'s own range, so
-#: a time with any UTC offset (always less than a day) converts to UTC without overflow.
+#: The supported range of timestamps, in UTC: a day inside `datetime`'s own range at each
+#: end, so a time with any UTC offset (always less than a day) converts without overflow,
+#: and every calendar day from 0001-01-02 to 9999-12-31 fits at its UTC midnight.
 TIMESTAMP_MIN = datetime(1, 1, 2, tzinfo=UTC)
-TIMESTAMP_MAX = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(9999, 12, 31, tzinfo=UTC)
 _OUT_OF_RANGE = (
     f"is outside the supported range {TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX:%Y-%m-%d} (UTC)"
 )

@@ -515,7 +515,7 @@ class FeideLdap(Source):
         eppn = _first(attrs, "eduPersonPrincipalName")
         if not eppn:
             raise self._bad("eduPersonPrincipalName is missing")
-        if not _EPPN.match(eppn):
+        if not _EPPN.fullmatch(eppn):
             raise self._bad("eduPersonPrincipalName is not a lowercase user@realm")
         affiliations = attrs.get("edupersonaffiliation", [])
         unknown = sorted(set(affiliations) - AFFILIATIONS)

@@ -84,3 +84,9 @@ def test_short_numbers_dates_and_uuids_are_left_alone():
     """Grades, years, ISO dates and UUIDs are not identity numbers."""
     text = "grade 7, 2025-09-14, 3f2c9a1e-7b4d-4e0a-9c61-2d8f5b7a1c01, MAT0010"
     assert text == scrub(text)
+
+
+def test_a_uuid_whose_last_group_is_all_digits_is_kept():
+    """A generated UUID such as `…-000000000003` is an id, not a run of identity digits."""
+    text = "ed674d2b-10aa-4bbb-8ccc-000000000003 and 01890110009"
+    assert f"ed674d2b-10aa-4bbb-8ccc-000000000003 and {REDACTED}" == scrub(text)

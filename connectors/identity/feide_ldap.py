@@ -89,7 +89,6 @@ PERSON_ATTRIBUTES = [
 #: (besides identity numbers and credentials, which are removed by value everywhere).
 REDACTED_ATTRIBUTES = frozenset({"norEduPersonNIN", "userPassword"})
 
-
 AFFILIATIONS = frozenset(
     {"student", "faculty", "staff", "employee", "member", "affiliate", "alum", "library-walk-in"}
 )

@@ -11,16 +11,26 @@ Retries live only in `RetryPolicy.call`, which every request and search goes thr
 from __future__ import annotations
 
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import structlog
+from pydantic import ValidationError
 
-from connectors.errors import FatalError, PartialReadError, RetriableError
-from schemas.entities import Entity, SourceRef
+from connectors.errors import (
+    ConnectorError,
+    FatalError,
+    PartialReadError,
+    RetriableError,
+    SkippableRecordError,
+)
+from hub.logging import scrub
+from schemas.entities import TIMESTAMP_MIN, Entity, SourceRef, utc_timestamp
 
 log = structlog.get_logger(__name__)
 
@@ -29,11 +39,23 @@ PageT = TypeVar("PageT")
 PageT_contra = TypeVar("PageT_contra", contravariant=True)
 
 
+#: The longest dead-letter reason kept (it travels as a Kafka header).
+MAX_REASON_LENGTH = 1000
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A source record that could not become an entity; it goes to the dead-letter topic.
 
-    `payload` is the raw record with personal identifiers already removed by the connector.
+    `payload` is the raw record with personal identifiers removed by the connector. `key`
+    is the entity key of the record when the connector can tell it (a OneRoster
+    `sourcedId`, a Feide eppn), so the runner counts the record as seen and never deletes
+    it for being malformed; None when it cannot be told.
+
+    Whoever builds one, what leaves the connector is safe: the reason, the reference and
+    every value of the payload pass the same identity-number and secret detector as logs
+    (`hub.logging.scrub`), and text that cannot be encoded (lone surrogates) is replaced,
+    so the payload encodes as JSON UTF-8 and the reason as a header.
     """
 
     entity: str
@@ -43,6 +65,102 @@ class Rejected:
     #: The entity key of the rejected record when the connector can tell it: the runner
     #: counts it as seen, so a record that turned malformed is never deleted.
     key: str | None = None
+
+    def __post_init__(self) -> None:
+        reason = _encodable(scrub(self.reason))
+        if len(reason) > MAX_REASON_LENGTH:
+            reason = reason[: MAX_REASON_LENGTH - 1] + "…"
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "record_ref", _encodable(scrub(self.record_ref)))
+        object.__setattr__(self, "payload", _encodable(scrub(self.payload)))
+
+
+def _encodable(value: Any) -> Any:
+    """`value` as plain JSON data whose text encodes as UTF-8 (lone surrogates become `?`)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_encodable(str(k)): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _encodable(str(value))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why one record could not be mapped: the field and the kind of problem, never the value.
+
+    A validation error names each field and pydantic's message (which never quotes the
+    input); a `SkippableRecordError` or a connector's own ValueError keeps its message
+    (written without values); any other exception is named by its type alone, since its
+    message may quote anything.
+    """
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        )
+    if isinstance(exc, SkippableRecordError):
+        return exc.message
+    if type(exc) is ValueError:
+        return str(exc)
+    return f"{type(exc).__name__} while mapping the record"
+
+
+def is_source_failure(exc: BaseException) -> bool:
+    """True for an error that means the source is broken (HTTP, auth): never a dead letter."""
+    return isinstance(exc, ConnectorError) and not isinstance(exc, SkippableRecordError)
+
+
+# -- bookmarks -------------------------------------------------------------------------
+
+_BOOKMARK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def bookmark_text(moment: datetime) -> str:
+    """A bookmark: UTC, milliseconds, `Z`, the year always four digits (`0999-…`).
+
+    `strftime("%Y")` writes a year below 1000 unpadded, which does not read back; this
+    never does. Raises ValueError for a moment outside the supported range.
+    """
+    utc = utc_timestamp(moment)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_bookmark(text: str) -> datetime:
+    """The moment of a bookmark `bookmark_text` wrote; ValueError for anything else."""
+    if not isinstance(text, str) or not _BOOKMARK.match(text):
+        raise ValueError("bookmark is not in the form YYYY-MM-DDTHH:MM:SS.mmmZ")
+    try:
+        return utc_timestamp(datetime.fromisoformat(text[:-1] + "+00:00"))
+    except ValueError:
+        raise ValueError("bookmark is not a valid time in the supported range") from None
+
+
+def bookmark_since(text: str | None, overlap: timedelta) -> datetime | None:
+    """The moment an incremental read starts from: the bookmark less the overlap.
+
+    None when there is no bookmark or it cannot be read (saved by an older version): the
+    stream then reads from the start, which is slower but never wrong. Never underflows.
+    """
+    if not text:
+        return None
+    try:
+        mark = parse_bookmark(text)
+    except ValueError:
+        log.warning("bookmark_unreadable", reason="read from the start instead")
+        return None
+    if mark - TIMESTAMP_MIN <= overlap:
+        return TIMESTAMP_MIN
+    return mark - overlap
 
 
 @dataclass(frozen=True)
@@ -206,6 +324,22 @@ class Source(ABC):
         delete); the default cannot look up, and the runner counts consecutive misses.
         """
         return None
+
+    def set_bookmark(self, stream: str, text: str) -> None:
+        """Save a stream's bookmark, validated first: one that does not read back is refused."""
+        parse_bookmark(text)
+        self.bookmarks[stream] = text
+
+    def advance_bookmark(self, stream: str, moment: datetime) -> None:
+        """Move a stream's bookmark to `moment` if it is newer (or the saved one is unreadable)."""
+        current = self.bookmarks.get(stream)
+        if current is not None:
+            try:
+                if moment <= parse_bookmark(current):
+                    return
+            except ValueError:
+                pass  # an unreadable bookmark is replaced by a good one
+        self.set_bookmark(stream, bookmark_text(moment))
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

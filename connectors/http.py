@@ -21,8 +21,12 @@ HTTP date); a 401 refreshes the credentials once, then fails as `AuthError`; oth
 fail at once with the connector, path and status as attributes and no secret in the
 message. `HttpSource.classify_error` lets a connector read a response body first (Google's
 403 `rateLimitExceeded` is throttling). A record that fails validation becomes `Rejected`
-with its identifiers scrubbed. Requests are sequential: one in flight per source, which
-is within any `max_concurrency`; the DAG's pool bounds how many sources run at once.
+with its identifiers scrubbed, and so does any other exception while mapping one record
+(only errors that mean the source is broken, `ConnectorError`s, end the stream). Bodies
+are parsed with bounds (`connectors._json_bounds`): a record nested too deep or holding
+a number of too many digits is a dead letter and the rest of its page is read. Requests
+are sequential: one in flight per source, which is within any `max_concurrency`; the
+DAG's pool bounds how many sources run at once.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connectors._http_auth import (
     Authenticator,
@@ -57,7 +61,16 @@ from connectors._http_paging import (
     PageTokenPaginator,
     next_link,
 )
-from connectors.base import Item, Rejected, RetryPolicy, Source, paged
+from connectors._json_bounds import Body, OutOfBounds, bounded_records, loads_bounded, plain
+from connectors.base import (
+    Item,
+    Rejected,
+    RetryPolicy,
+    Source,
+    failure_reason,
+    is_source_failure,
+    paged,
+)
 from connectors.errors import (
     Action,
     AuthError,
@@ -65,12 +78,10 @@ from connectors.errors import (
     FatalError,
     PartialReadError,
     RetriableError,
-    SkippableRecordError,
     action_for,
 )
-from hub.logging import scrub
 from hub.settings import HttpSourceSettings
-from schemas.entities import Entity
+from schemas.entities import Entity, as_key
 
 log = structlog.get_logger(__name__)
 
@@ -135,8 +146,11 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         """The normalised entity of one raw record; raise ValueError for a bad record."""
 
     def redact(self, record: Any) -> dict[str, Any]:
-        """A record as it may go to the dead-letter topic: no secrets, no national ids."""
-        return scrub(record) if isinstance(record, dict) else {"value": "[not an object]"}
+        """A record as it may go to the dead-letter topic; override to drop personal fields.
+
+        Identity numbers and credentials need no code here: `Rejected` scrubs every value.
+        """
+        return record if isinstance(record, dict) else {"value": "[not an object]"}
 
     def record_ref(self, record: Any, index: int) -> str:
         """How a dead letter names its record: its id, or the stream and position."""
@@ -146,29 +160,52 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
                     return str(record[key])
         return f"{self.name}#{index}"
 
+    def record_key(self, record: Any) -> str | None:
+        """The entity key of a record that failed, when it can be told; None otherwise.
+
+        The raw model's id field (`sourcedId`, `id`) cleaned as a `Key`; None for a
+        stream whose records are not published (a lookup), so nothing is counted as seen.
+        """
+        if self.dead_letter_entity != self.entity_type.entity or not isinstance(record, dict):
+            return None
+        for key in ("sourcedId", "id"):
+            if key in record:
+                return as_key(record[key])
+        return None
+
+    def reject(self, record: Any, index: int, reason: str) -> Rejected:
+        """The dead letter of one record: named, keyed where possible, its payload redacted.
+
+        A record too odd even to redact (the hooks read its shape) travels without payload.
+        """
+        try:
+            payload = self.redact(record)
+        except Exception:  # the dead letter must still be written
+            payload = {"value": "[not redactable]"}
+        return Rejected(
+            entity=self.dead_letter_entity,
+            record_ref=self.record_ref(record, index),
+            reason=f"{self.name}: {reason}",
+            payload=payload,
+            key=self.record_key(record),
+        )
+
     def parse(self, record: Any, index: int) -> Item | None:
-        """Validate and map one record; a bad one becomes `Rejected` with the reason."""
+        """Validate and map one record; a bad one becomes `Rejected` with the reason.
+
+        Any exception while mapping the record makes it a dead letter; only an error that
+        means the source is broken (a `ConnectorError` other than `SkippableRecordError`)
+        is raised.
+        """
+        if isinstance(record, OutOfBounds):
+            return self.reject(record.record, index, f"record: {record.problem}")
         try:
             raw = self.raw_model.model_validate(record)
             return self.to_item(raw)  # type: ignore[arg-type]
-        except (ValueError, SkippableRecordError) as exc:
-            return Rejected(
-                entity=self.dead_letter_entity,
-                record_ref=self.record_ref(record, index),
-                reason=f"{self.name}: {_reason(exc)}",
-                payload=self.redact(record),
-            )
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        )
-    if isinstance(exc, SkippableRecordError):
-        return exc.message
-    return str(exc)
+        except Exception as exc:
+            if is_source_failure(exc):
+                raise
+            return self.reject(record, index, failure_reason(exc))
 
 
 class HttpSource(Source):
@@ -300,20 +337,17 @@ class HttpSource(Source):
         url, query = stream.paginator.request(
             self.url(stream.path), stream.params(), page_size, token
         )
-        response = self.get(url, query)
+        return self.page_of(stream, self.get(url, query))
+
+    def page_of(self, stream: HttpStream[Any, Any], response: requests.Response) -> HttpPage:
+        """The page a 2xx response holds: its body read with bounds, its records listed."""
         path = urlsplit(response.url).path
-        try:
-            body = response.json()
-        except ValueError:
-            raise FatalError(
-                f"response is not JSON ({response.headers.get('Content-Type', 'no content type')})",
-                connector=self.name,
-                status=response.status_code,
-                path=path,
-            ) from None
-        records = body.get(stream.records_key) if stream.records_key else body
-        if isinstance(body, dict) and stream.records_key and records is None:
-            records = []  # some servers leave the key out of an empty page
+        body = self.read_body(response)
+        records = body.value
+        if stream.records_key:
+            records = body.value.get(stream.records_key) if isinstance(body.value, dict) else None
+            if isinstance(body.value, dict) and records is None:
+                records = []  # some servers leave the key out of an empty page
         if not isinstance(records, list):
             raise FatalError(
                 f"response has no {stream.records_key or 'top-level'} list",
@@ -321,8 +355,24 @@ class HttpSource(Source):
                 status=response.status_code,
                 path=path,
             )
+        records = bounded_records(records, body)
         params = dict(parse_qsl(urlsplit(response.url).query))
-        return HttpPage(response.url, params, response.headers, body, records)
+        value = body.value if body.bounded else plain(body.value)
+        return HttpPage(response.url, params, response.headers, value, records)
+
+    def read_body(self, response: requests.Response) -> Body:
+        """A response's JSON body, parsed with bounds; a body that is not JSON is fatal."""
+        try:
+            content = response.content
+            text = content.decode(json.detect_encoding(content))
+            return loads_bounded(text)
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise FatalError(
+                f"response is not JSON ({response.headers.get('Content-Type', 'no content type')})",
+                connector=self.name,
+                status=response.status_code,
+                path=urlsplit(response.url).path,
+            ) from None
 
     def pages(
         self, stream: HttpStream[Any, Any], page_size: int | None = None

@@ -3,17 +3,166 @@
 Every entity carries its tenant, its source (system + instance), a key that is stable
 within that source, and `source_modified` where the source gives one. People never
 carry a national identity number: only `nin_hmac`, a keyed HMAC used for matching.
+
+The types hold their own limits (see docs/bad-input.md), so a record that breaks one
+fails validation with its field named and becomes a dead letter, never an entity:
+
+- `Key`: stripped of surrounding whitespace and invisible characters, never empty or
+  invisible-only, no control character inside, at most `KEY_MAX_LENGTH` characters;
+  `compose_key` checks the same limit where keys are composed (`group|person`).
+- `Timestamp`: aware and in UTC (a naive time is read as UTC), within
+  `TIMESTAMP_MIN`..`TIMESTAMP_MAX`, converted without ever overflowing.
+- Every text field of an entity (nested models and tuples included) can be encoded as
+  UTF-8 and holds no NUL: a lone surrogate (U+D800..U+DFFF, which JSON can escape) is
+  refused here rather than when the runner encodes the event.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-Key = Annotated[str, Field(min_length=1, max_length=512)]
+#: The longest key an entity may have (also where keys are composed).
+KEY_MAX_LENGTH = 512
+#: The supported range of timestamps, in UTC: a day inside `datetime`'s own range at each
+#: end, so a time with any UTC offset (always less than a day) converts without overflow,
+#: and every calendar day from 0001-01-02 to 9999-12-31 fits at its UTC midnight.
+TIMESTAMP_MIN = datetime(1, 1, 2, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(9999, 12, 31, tzinfo=UTC)
+_OUT_OF_RANGE = (
+    f"is outside the supported range {TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX:%Y-%m-%d} (UTC)"
+)
+#: Unicode categories that show nothing: controls, format characters (zero-width space,
+#: RTL mark, BOM), separators (spaces, NBSP), unassigned, private use and surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Cn", "Co", "Cs"})
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def check_text(value: str) -> str:
+    """Return `value` if it can be encoded as UTF-8 and has no NUL; else raise ValueError."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (text that cannot be encoded)") from None
+    return value
+
+
+def clean_key(value: str) -> str:
+    """A key stripped of invisible characters around it; ValueError if nothing visible is left.
+
+    Refuses a control character inside the key (NUL, tab, newline, DEL, ...) and a key
+    longer than `KEY_MAX_LENGTH`. The message never quotes the value.
+    """
+    start, end = 0, len(value)
+    while start < end and _invisible(value[start]):
+        start += 1
+    while end > start and _invisible(value[end - 1]):
+        end -= 1
+    key = value[start:end]
+    if not key:
+        raise ValueError("is empty or only invisible characters")
+    if any(unicodedata.category(c) == "Cc" for c in key):
+        raise ValueError("contains a control character")
+    check_text(key)
+    if len(key) > KEY_MAX_LENGTH:
+        raise ValueError(f"is longer than {KEY_MAX_LENGTH} characters")
+    return key
+
+
+def compose_key(*parts: str, separator: str = "|") -> str:
+    """Join key parts (e.g. `group|person`), checking the key limits on the result."""
+    composed = separator.join(parts)
+    if len(composed) > KEY_MAX_LENGTH:
+        raise ValueError(f"composed key is longer than {KEY_MAX_LENGTH} characters")
+    return clean_key(composed)
+
+
+def as_key(value: object) -> str | None:
+    """`value` as a clean key, or None when it is not one (for naming a dead letter's key)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return clean_key(value)
+    except ValueError:
+        return None
+
+
+def utc_timestamp(moment: datetime) -> datetime:
+    """`moment` in UTC (naive read as UTC); ValueError outside the supported range.
+
+    The range is checked on the local wall time shifted by the offset's bound, so no
+    arithmetic ever leaves `datetime`'s range (`9999-12-31T23:59:59-05:00` is refused,
+    not an OverflowError).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    offset = moment.utcoffset() or timedelta(0)
+    wall = moment.replace(tzinfo=None)
+    low = TIMESTAMP_MIN.replace(tzinfo=None) + offset
+    high = TIMESTAMP_MAX.replace(tzinfo=None) + offset
+    if not low <= wall <= high:
+        raise ValueError(_OUT_OF_RANGE)
+    return (wall - offset).replace(tzinfo=UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLIS_MIN = (TIMESTAMP_MIN - _EPOCH) // timedelta(milliseconds=1)
+_MILLIS_MAX = (TIMESTAMP_MAX - _EPOCH) // timedelta(milliseconds=1)
+
+
+def utc_from_millis(value: int | str) -> datetime:
+    """Milliseconds since the epoch (an int or its text) in UTC; ValueError when out of range."""
+    if isinstance(value, str):
+        text = value.strip().lstrip("+-")
+        if not text.isdigit():
+            raise ValueError("is not a whole number of milliseconds")
+        if len(text) > 20:
+            raise ValueError("has too many digits for a time (outside the supported range)")
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("is not a whole number of milliseconds")
+    if not _MILLIS_MIN <= value <= _MILLIS_MAX:
+        raise ValueError(_OUT_OF_RANGE)
+    return _EPOCH + timedelta(milliseconds=value)
+
+
+#: A stable key: stripped, never blank or invisible-only, no control characters, bounded.
+Key = Annotated[str, Field(min_length=1, max_length=KEY_MAX_LENGTH), AfterValidator(clean_key)]
+#: A moment in UTC within the supported range.
+Timestamp = Annotated[datetime, AfterValidator(utc_timestamp)]
+
+
+def _millis_or_none(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return utc_timestamp(value)
+    return utc_from_millis(value)
+
+
+#: Milliseconds since the epoch (Google's int64, as text or a number) read as a UTC time.
+EpochMillis = Annotated[datetime | None, BeforeValidator(_millis_or_none)]
+
+
+def _check_texts(value: Any) -> None:
+    """Raise ValueError if any text in `value` (tuples and nested models too) cannot be encoded."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, tuple | list):
+        for item in value:
+            _check_texts(item)
+    elif isinstance(value, BaseModel):
+        for item in value.__dict__.values():
+            _check_texts(item)
 
 
 class SourceRef(BaseModel):
@@ -40,7 +189,14 @@ class Entity(BaseModel):
     tenant: Annotated[str, Field(min_length=1)]
     source: SourceRef
     key: Key
-    source_modified: datetime | None = None
+    source_modified: Timestamp | None = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        """Every text of every field can be encoded (no lone surrogate, no NUL)."""
+        _check_texts(value)
+        return value
 
     @classmethod
     def topic_suffix(cls) -> str:

@@ -12,13 +12,13 @@ are often a child's name.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.entities import Entity
+from schemas.entities import Entity, Timestamp
 
 
 class DeviceKind(StrEnum):
@@ -129,7 +129,7 @@ class Device(Entity):
     ownership: Ownership = Ownership.UNKNOWN
     management_state: ManagementState = ManagementState.UNKNOWN
     compliance: Compliance = Compliance.UNKNOWN
-    enrolled_at: datetime | None = Field(
+    enrolled_at: Timestamp | None = Field(
         default=None,
         description="When the device entered this MDM: its first enrolment where the MDM "
         "keeps it (for the leasing cycle), else its latest.",

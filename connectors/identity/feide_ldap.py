@@ -21,9 +21,16 @@ from urllib.parse import unquote
 
 import ldap3
 from ldap3.core import exceptions as ldap_exc
-from pydantic import ValidationError
 
-from connectors.base import Item, Rejected, RetryPolicy, Source, paged
+from connectors.base import (
+    Item,
+    Rejected,
+    RetryPolicy,
+    Source,
+    failure_reason,
+    is_source_failure,
+    paged,
+)
 from connectors.errors import (
     AuthError,
     ConfigError,
@@ -43,6 +50,8 @@ from schemas.entities import (
     Person,
     Role,
     SchoolType,
+    as_key,
+    compose_key,
 )
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -76,7 +85,8 @@ PERSON_ATTRIBUTES = [
     "norEduPersonNIN",
     "modifyTimestamp",
 ]
-#: Attributes whose values never reach an event, a log line or the dead-letter topic.
+#: Attributes whose values never reach an event, a log line or the dead-letter topic
+#: (besides identity numbers and credentials, which are removed by value everywhere).
 REDACTED_ATTRIBUTES = frozenset({"norEduPersonNIN", "userPassword"})
 
 AFFILIATIONS = frozenset(
@@ -155,7 +165,7 @@ class GroupEntitlement:
     @property
     def group_key(self) -> str:
         """The group's key: organisation, kind and local id (dates and role vary per member)."""
-        return f"{self.org}:{self.kind}:{self.local_id}"
+        return compose_key(self.org, self.kind, self.local_id, separator=":")
 
 
 def parse_group_entitlement(value: str) -> GroupEntitlement:
@@ -165,11 +175,11 @@ def parse_group_entitlement(value: str) -> GroupEntitlement:
         raise ValueError(f"expected 8 fields after {GROUP_URN}, got {len(fields)}")
     kind, grep_code, org, local_id, start, end, role, name = fields
     if kind not in GROUP_KINDS:
-        raise ValueError(f"unknown group type {kind!r} (expected b, u or a)")
+        raise ValueError("unknown group type (expected b, u or a)")
     if not org or not local_id:
         raise ValueError("organisation and local id must not be empty")
     if role not in MEMBER_ROLES:
-        raise ValueError(f"unknown member role {role!r}")
+        raise ValueError(f"unknown member role (expected {', '.join(MEMBER_ROLES)})")
     return GroupEntitlement(
         kind=kind,
         grep_code=grep_code,
@@ -198,7 +208,7 @@ def _date(text: str, what: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+        raise ValueError(f"{what} is not a date (YYYY-MM-DD)") from None
 
 
 def _normalise_dn(dn: str) -> str:
@@ -214,7 +224,10 @@ def _modified(attrs: Attributes) -> datetime | None:
     stamp = _first(attrs, "modifyTimestamp")
     if not stamp:
         return None
-    return datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError("modifyTimestamp is not an LDAP generalized time") from None
 
 
 class FeideLdap(Source):
@@ -383,48 +396,94 @@ class FeideLdap(Source):
         owner_key: str | None = None
         for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES):
             for dn, attrs in page.entries:
-                item = self._guard(dn, "organisation", attrs, self._owner, dn, attrs)
+                item = self._guard(
+                    dn, "organisation", attrs, "norEduOrgNIN", self._owner, dn, attrs
+                )
                 if isinstance(item, Organisation) and owner_key is None:
                     owner_key = item.key
                 yield item
         unit_keys: dict[str, str] = {}
         for page in self._search("(objectClass=norEduOrgUnit)", UNIT_ATTRIBUTES):
             for dn, attrs in page.entries:
-                item = self._guard(dn, "organisation", attrs, self._unit, attrs, owner_key)
+                item = self._guard(
+                    dn,
+                    "organisation",
+                    attrs,
+                    "norEduOrgUnitUniqueIdentifier",
+                    self._unit,
+                    attrs,
+                    owner_key,
+                )
                 if isinstance(item, Organisation):
                     unit_keys[_normalise_dn(dn)] = item.key
                 yield item
         groups_seen: set[str] = set()
         for page in self._search("(objectClass=eduPerson)", PERSON_ATTRIBUTES):
             for dn, attrs in page.entries:
-                result = self._guard(dn, "person", attrs, self._person, attrs, unit_keys)
-                if isinstance(result, Rejected):
-                    yield result
-                    continue
-                person, entitlements = result
-                yield person
-                for ent in entitlements:
-                    if ent.group_key not in groups_seen:
-                        groups_seen.add(ent.group_key)
-                        yield self._group(ent)
-                    yield self._membership(ent, person.key)
+                yield from self.person_items(dn, attrs, unit_keys, groups_seen)
 
-    def _guard(self, dn: str, entity: str, attrs: Attributes, build: Any, *args: Any) -> Any:
-        """Call `build(*args)`; a bad record becomes `Rejected` with the NIN removed."""
+    def person_items(
+        self, dn: str, attrs: Attributes, unit_keys: dict[str, str], groups_seen: set[str]
+    ) -> list[Item]:
+        """A person entry as its person, new groups and memberships, or one dead letter.
+
+        The groups and memberships are built inside the same guard as the person, so a
+        bad one (a composed key over the limit) rejects the entry instead of the run; a
+        group counts as seen only once its entry was mapped in full.
+        """
+        result = self._guard(
+            dn, "person", attrs, "eduPersonPrincipalName", self._person_and_groups, attrs, unit_keys
+        )
+        if isinstance(result, Rejected):
+            return [result]
+        items: list[Item] = []
+        for item in result:
+            if isinstance(item, Group):
+                if item.key in groups_seen:
+                    continue
+                groups_seen.add(item.key)
+            items.append(item)
+        return items
+
+    def _person_and_groups(self, attrs: Attributes, unit_keys: dict[str, str]) -> list[Item]:
+        person, entitlements = self._person(attrs, unit_keys)
+        items: list[Item] = [person]
+        groups: set[str] = set()
+        for ent in entitlements:
+            if ent.group_key not in groups:
+                groups.add(ent.group_key)
+                items.append(self._group(ent))
+            items.append(self._membership(ent, person.key))
+        return items
+
+    def _guard(
+        self, dn: str, entity: str, attrs: Attributes, key_attribute: str, build: Any, *args: Any
+    ) -> Any:
+        """Call `build(*args)`; any failure of the entry becomes `Rejected`.
+
+        `key_attribute` holds the entity key the dead letter names, when it is a valid key.
+
+        The reason names the attribute and the problem, never its value; the payload keeps
+        the entry with `REDACTED_ATTRIBUTES` removed (`Rejected` scrubs identity numbers
+        and credentials by value in every attribute). Errors that mean the directory is
+        broken are raised.
+        """
         try:
             return build(*args)
-        except (SkippableRecordError, ValueError) as exc:
-            reason = exc.message if isinstance(exc, SkippableRecordError) else str(exc)
-            if isinstance(exc, ValidationError):
-                reason = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                    for err in exc.errors(include_url=False, include_input=False)
-                )
+        except Exception as exc:
+            if is_source_failure(exc):
+                raise
             payload: dict[str, Any] = {"dn": dn}
             for name, values in attrs.items():
                 redact = name in {a.lower() for a in REDACTED_ATTRIBUTES}
                 payload[name] = ["[redacted]"] * len(values) if redact else values
-            return Rejected(entity=entity, record_ref=dn, reason=reason, payload=payload)
+            return Rejected(
+                entity=entity,
+                record_ref=dn,
+                reason=failure_reason(exc),
+                payload=payload,
+                key=as_key(_first(attrs, key_attribute)),
+            )
 
     def _bad(self, message: str) -> SkippableRecordError:
         return SkippableRecordError(message, connector=self.name)
@@ -467,20 +526,20 @@ class FeideLdap(Source):
         eppn = _first(attrs, "eduPersonPrincipalName")
         if not eppn:
             raise self._bad("eduPersonPrincipalName is missing")
-        if not _EPPN.match(eppn):
-            raise self._bad(f"eduPersonPrincipalName {eppn!r} is not a lowercase user@realm")
+        if not _EPPN.fullmatch(eppn):
+            raise self._bad("eduPersonPrincipalName is not a lowercase user@realm")
         affiliations = attrs.get("edupersonaffiliation", [])
         unknown = sorted(set(affiliations) - AFFILIATIONS)
         if unknown:
-            raise self._bad(f"eduPersonAffiliation has unknown values: {', '.join(unknown)}")
+            raise self._bad(f"eduPersonAffiliation has {len(unknown)} unknown value(s)")
         primary = _first(attrs, "eduPersonPrimaryAffiliation")
         if primary is not None and primary not in AFFILIATIONS:
-            raise self._bad(f"eduPersonPrimaryAffiliation {primary!r} is not an affiliation")
+            raise self._bad("eduPersonPrimaryAffiliation is not an affiliation")
         units = []
         for dn in attrs.get("edupersonorgunitdn", []):
             key = unit_keys.get(_normalise_dn(dn))
             if key is None:
-                raise self._bad(f"eduPersonOrgUnitDN {dn!r} is not a unit of this directory")
+                raise self._bad("eduPersonOrgUnitDN is not a unit of this directory")
             units.append(key)
         primary_dn = _first(attrs, "eduPersonPrimaryOrgUnitDN")
         nin = _first(attrs, "norEduPersonNIN")
@@ -551,7 +610,7 @@ class FeideLdap(Source):
         return Membership(
             tenant=self.tenant,
             source=self.ref,
-            key=f"{ent.group_key}|{person_key}",
+            key=compose_key(ent.group_key, person_key),
             group_key=ent.group_key,
             person_key=person_key,
             role=MEMBER_ROLES[ent.role],

@@ -43,8 +43,16 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Item, Rejected, Removed, RetryPolicy
-from connectors.errors import ConfigError, FatalError, SkippableRecordError
+from connectors._json_bounds import bounded_records
+from connectors.base import (
+    Item,
+    Rejected,
+    Removed,
+    RetryPolicy,
+    bookmark_since,
+    bookmark_text,
+)
+from connectors.errors import ConfigError, SkippableRecordError
 from connectors.http import HttpPage, HttpSource, HttpStream, PageTokenPaginator
 from connectors.privacy import national_id_hmac
 from hub.settings import SS12000SourceSettings
@@ -52,6 +60,7 @@ from schemas.entities import (
     Entity,
     Group,
     GroupKind,
+    Key,
     Membership,
     MembershipRole,
     Organisation,
@@ -59,6 +68,8 @@ from schemas.entities import (
     Person,
     Role,
     SchoolType,
+    Timestamp,
+    compose_key,
 )
 from schemas.ss12000 import Duty, Placement, PlacementSchoolType
 
@@ -195,19 +206,19 @@ class _Raw(BaseModel):
 
 
 class _Ref(_Raw):
-    id: Annotated[str, Field(min_length=1, max_length=512)]
+    id: Key
     displayName: str | None = None
 
 
 class _Meta(_Raw):
-    created: datetime | None = None
-    modified: datetime
+    created: Timestamp | None = None
+    modified: Timestamp
 
 
 class _Header(_Raw):
     """What every SS 12000 object has; enough to bookmark it."""
 
-    id: Annotated[str, Field(min_length=1, max_length=512)]
+    id: Key
     meta: _Meta
 
 
@@ -331,7 +342,7 @@ class _TeacherAssignment(_Raw):
 
 
 class _EmbeddedTeacher(_Raw):
-    id: Annotated[str, Field(min_length=1)]
+    id: Key
     person: _Ref | None = None
 
 
@@ -349,7 +360,7 @@ class _Activity(_Header):
 
 class _DeletedEntity(_Raw):
     entity: str
-    id: Annotated[str, Field(min_length=1)]
+    id: Key
 
 
 # -- paging ----------------------------------------------------------------------------
@@ -368,19 +379,6 @@ class TokenOnlyPaginator(PageTokenPaginator):
         if token is None:
             return url, {**params, "limit": page_size}
         return url, {self.token_param: token}
-
-
-def bookmark_text(moment: datetime) -> str:
-    """A bookmark and filter value: UTC, milliseconds, `Z` (RFC 3339)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _parse_bookmark(text: str) -> datetime:
-    return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 # -- streams ---------------------------------------------------------------------------
@@ -404,8 +402,8 @@ class _Stream(HttpStream[Any, Any]):
         """`meta.modified.after` on an incremental run that has a bookmark, plus `expand`."""
         params = dict(self.extra_params)
         mark = self.source.bookmarks.get(self.name)
-        if not self.source.full_snapshot and mark:
-            since = _parse_bookmark(mark) - self.source.settings.incremental_overlap
+        since = bookmark_since(mark, self.source.settings.incremental_overlap)
+        if not self.source.full_snapshot and since is not None:
             params["meta.modified.after"] = bookmark_text(since)
         return params
 
@@ -417,16 +415,11 @@ class _Stream(HttpStream[Any, Any]):
         except ValueError:
             header = None  # the full model rejects it, with its reasons
         if header is not None:
-            self._advance(_aware(header.meta.modified))
+            self.source.advance_bookmark(self.name, header.meta.modified)
         item = self.parse(record, index)
         if isinstance(item, Rejected):
             return [item]
         return ([item] if item is not None else []) + self._derived
-
-    def _advance(self, modified: datetime) -> None:
-        current = self.source.bookmarks.get(self.name)
-        if current is None or modified > _parse_bookmark(current):
-            self.source.bookmarks[self.name] = bookmark_text(modified)
 
     def common(self, raw: _Header, key: str | None = None) -> dict[str, Any]:
         """The fields every entity takes from the object header; `key` for derived ones."""
@@ -434,7 +427,7 @@ class _Stream(HttpStream[Any, Any]):
             "tenant": self.source.tenant,
             "source": self.source.ref,
             "key": key or raw.id,
-            "source_modified": _aware(raw.meta.modified),
+            "source_modified": raw.meta.modified,
         }
 
     def _bad(self, message: str) -> SkippableRecordError:
@@ -462,7 +455,7 @@ class _Organisations(_Stream):
     def to_entity(self, raw: _Organisation) -> Organisation:
         code = (raw.schoolUnitCode or "").strip() or None
         if code is not None and not re.fullmatch(r"\d{8}", code):
-            raise self._bad(f"schoolUnitCode {code!r} is not 8 digits (a skolenhetskod)")
+            raise self._bad("schoolUnitCode is not 8 digits (a skolenhetskod)")
         school_types = hub_school_types(raw.schoolTypes)
         kind = OrganisationKind.OTHER
         if raw.organisationType == "Huvudman":
@@ -617,7 +610,7 @@ class _Duties(_Stream):
             role = ASSIGNMENT_ROLES.get(assignment.assignmentRoleType, MembershipRole.OTHER)
             self._derived.append(
                 Membership(
-                    **self.common(raw, f"{assignment.group.id}|{raw.person.id}|{raw.id}"),
+                    **self.common(raw, compose_key(assignment.group.id, raw.person.id, raw.id)),
                     group_key=assignment.group.id,
                     person_key=raw.person.id,
                     role=role,
@@ -652,9 +645,7 @@ class _Placements(_Stream):
             school_type = PlacementSchoolType(code)
         except ValueError:
             allowed = ", ".join(t.value for t in PlacementSchoolType)
-            raise self._bad(
-                f"schoolType {code!r} is not a placement school type ({allowed})"
-            ) from None
+            raise self._bad(f"schoolType is not a placement school type ({allowed})") from None
         return Placement(
             **self.common(raw),
             person_key=raw.child.id,
@@ -688,7 +679,7 @@ class _Groups(_Stream):
         for person_key, member in members.items():
             self._derived.append(
                 Membership(
-                    **self.common(raw, f"{raw.id}|{person_key}"),
+                    **self.common(raw, compose_key(raw.id, person_key)),
                     group_key=raw.id,
                     person_key=person_key,
                     role=MembershipRole.STUDENT,
@@ -736,7 +727,7 @@ class _Activities(_Stream):
                 self.source.unresolved_teachers += 1
                 continue
             for group in raw.groups:
-                key = f"{group.id}|{person}|activity:{raw.id}"
+                key = compose_key(group.id, person, f"activity:{raw.id}")
                 if key in seen:
                     continue
                 seen.add(key)
@@ -770,8 +761,8 @@ class _DeletedEntities(_Stream):
         mark = self.source.bookmarks.get(self.name)
         if not mark:
             return {}
-        since = _parse_bookmark(mark) - self.source.settings.incremental_overlap
-        return {"after": bookmark_text(since)}
+        since = bookmark_since(mark, self.source.settings.incremental_overlap)
+        return {"after": bookmark_text(since)} if since is not None else {}
 
     def parse_all(self, record: Any, index: int) -> list[Item]:
         """A `Removed` for a deleted entity the hub publishes; nothing for other types."""
@@ -884,7 +875,7 @@ class SS12000(HttpSource):
             log.warning("activity_teachers_unresolved", count=self.unresolved_teachers)
         if not self.full_snapshot:
             yield from self.read_stream(_DeletedEntities(self))
-        self.bookmarks[_DeletedEntities.name] = bookmark_text(started)
+        self.set_bookmark(_DeletedEntities.name, bookmark_text(started))
 
     def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
         """Every item of one stream, page by page, derived entities after their record."""
@@ -910,13 +901,9 @@ class SS12000(HttpSource):
             self.url(stream.path), stream.params(), page_size, token
         )
         response = self.get(url, query)
-        try:
-            body = response.json()
-        except ValueError:
-            raise FatalError(
-                "response is not JSON", connector=self.name, path=stream.path
-            ) from None
-        return HttpPage(response.url, {}, response.headers, body, deleted_records(body))
+        body = self.read_body(response)
+        records = bounded_records(deleted_records(body.value), body)
+        return HttpPage(response.url, {}, response.headers, body.value, records)
 
     # -- privacy --------------------------------------------------------------------------
 

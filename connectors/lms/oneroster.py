@@ -24,20 +24,27 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Item, Removed, RetryPolicy
+from connectors.base import Item, Removed, RetryPolicy, bookmark_since, bookmark_text
 from connectors.errors import SkippableRecordError
 from connectors.http import HttpSource, HttpStream, OffsetPaginator
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
-from hub.logging import scrub
 from hub.settings import OneRosterSourceSettings
-from schemas.entities import Entity, Organisation, OrganisationKind, Person, Role
+from schemas.entities import (
+    Entity,
+    Key,
+    Organisation,
+    OrganisationKind,
+    Person,
+    Role,
+    Timestamp,
+)
 from schemas.lms import (
     AcademicSession,
     Class,
@@ -126,13 +133,7 @@ def normalise_tag(value: str) -> str:
     return _WORDS.sub("-", value.strip().lower()).strip("-")
 
 
-def bookmark_text(moment: datetime) -> str:
-    """A bookmark: UTC, milliseconds, `Z` (the form OneRoster filters compare)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+__all__ = ["OneRoster", "bookmark_text", "normalise_tag"]
 
 
 # -- raw shapes (OneRoster 1.2 JSON binding; only what the hub reads) ------------------
@@ -143,19 +144,26 @@ class _Raw(BaseModel):
 
 
 class _Ref(_Raw):
-    sourcedId: Annotated[str, Field(min_length=1)]
+    sourcedId: Key
 
 
 class _Header(_Raw):
     """What every OneRoster record has; enough to delete or bookmark it."""
 
-    sourcedId: Annotated[str, Field(min_length=1, max_length=512)]
+    sourcedId: Key
     status: Literal["active", "tobedeleted"]
-    dateLastModified: datetime
+    dateLastModified: Timestamp
 
 
 class _Record(_Header):
-    metadata: dict[str, Any] | None = None
+    """A record the mapping reads beyond its header."""
+
+
+class _CourseMetadata(_Raw):
+    """The part of a course's free-form `metadata` the mapping reads: its tags."""
+
+    tags: list[str] | None = None
+    keywords: list[str] | None = None
 
 
 class _Org(_Record):
@@ -176,6 +184,7 @@ class _Session(_Record):
 
 class _Course(_Record):
     title: Annotated[str, Field(min_length=1)]
+    metadata: _CourseMetadata | None = None
     courseCode: str | None = None
     schoolYear: _Ref | None = None
     org: _Ref | None = None
@@ -291,8 +300,9 @@ class _Stream(HttpStream[Any, Any]):
         mark = self.source.bookmarks.get(self.name) if self.incremental else None
         if self.source.full_snapshot or not mark:
             return {}
-        since = datetime.fromisoformat(mark.replace("Z", "+00:00"))
-        since -= self.source.settings.incremental_overlap
+        since = bookmark_since(mark, self.source.settings.incremental_overlap)
+        if since is None:
+            return {}
         return {"filter": f"dateLastModified>'{bookmark_text(since)}'"}
 
     def parse(self, record: Any, index: int) -> Item | None:
@@ -302,7 +312,7 @@ class _Stream(HttpStream[Any, Any]):
         except ValueError:
             return super().parse(record, index)  # rejected with the full model's reasons
         if self.incremental:
-            self._advance(_aware(header.dateLastModified))
+            self.source.advance_bookmark(self.name, header.dateLastModified)
         if header.status == "tobedeleted":
             # A full run leaves it out: reconciliation then deletes it exactly once.
             return (
@@ -310,18 +320,13 @@ class _Stream(HttpStream[Any, Any]):
             )
         return super().parse(record, index)
 
-    def _advance(self, modified: datetime) -> None:
-        current = self.source.bookmarks.get(self.name)
-        if current is None or modified > datetime.fromisoformat(current.replace("Z", "+00:00")):
-            self.source.bookmarks[self.name] = bookmark_text(modified)
-
     def common(self, raw: _Record) -> dict[str, Any]:
         """The fields every entity takes from the record header."""
         return {
             "tenant": self.source.tenant,
             "source": self.source.ref,
             "key": raw.sourcedId,
-            "source_modified": _aware(raw.dateLastModified),
+            "source_modified": raw.dateLastModified,
         }
 
 
@@ -355,7 +360,7 @@ class _AcademicSessions(_Stream):
         kind = SESSION_KINDS.get(raw.type)
         if kind is None:
             raise SkippableRecordError(
-                f"unknown session type {raw.type!r}", connector=self.source.name
+                "type is not a known session type", connector=self.source.name
             )
         return AcademicSession(
             **self.common(raw),
@@ -376,12 +381,11 @@ class _Courses(_Stream):
     entity_type = Course
 
     def to_entity(self, raw: _Course) -> Course:
-        metadata = raw.metadata or {}
+        metadata = raw.metadata or _CourseMetadata()
         tags = {
             normalise_tag(t)
-            for key in ("tags", "keywords")
-            for t in (metadata.get(key) or [])
-            if isinstance(t, str) and t.strip()
+            for t in (*(metadata.tags or ()), *(metadata.keywords or ()))
+            if t.strip()
         }
         words = tags | {normalise_tag(s) for s in (*raw.subjects, *raw.subjectCodes)}
         areas = sorted({COMPETENCE_TAGS[w] for w in words if w in COMPETENCE_TAGS})
@@ -671,7 +675,7 @@ class OneRoster(HttpSource):
         valid = is_valid_norwegian_nin(digits) if self.country == "NO" else len(digits) >= 6
         if not valid:
             raise SkippableRecordError(
-                f"userIds entry of type {scrub(id_type)!r} is not a valid national identity number",
+                "userIds entry of a national-id type is not a valid national identity number",
                 connector=self.name,
             )
         return national_id_hmac(self._hmac_key, self.country, digits)

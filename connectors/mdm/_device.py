@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from schemas.entities import Timestamp, utc_timestamp
 
 #: Serial numbers that firmware and virtual machines report when they have none. Two
 #: devices with such a "serial" are not the same device, so they get no physical key.
@@ -130,16 +135,32 @@ def text(value: str | None) -> str | None:
     return stripped or None
 
 
+def _never_is_none(value: Any) -> Any:
+    """Graph's `0001-01-01T00:00:00Z` (its "no date") as None, before range checks."""
+    if isinstance(value, str) and value.strip().startswith("0001-01-01"):
+        return None
+    if isinstance(value, datetime) and value.year <= _NEVER.year:
+        return None
+    return value
+
+
+#: A `Timestamp` that reads Graph's year-1 "no date" as None.
+GraphTimestamp = Annotated[Timestamp | None, BeforeValidator(_never_is_none)]
+
+
 def aware(moment: datetime | date | None) -> datetime | None:
-    """A timezone-aware UTC datetime (a date is its midnight); None for Graph's year 1."""
+    """A timezone-aware UTC datetime (a date is its midnight); None for Graph's year 1.
+
+    Never overflows: a moment outside the supported range raises ValueError (raw models
+    declare their times as `Timestamp`, so that is refused earlier, with the field named).
+    """
     if moment is None:
         return None
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
     if moment.year <= _NEVER.year:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return utc_timestamp(moment)
 
 
 def utc_day(moment: datetime | date | None) -> date | None:

@@ -29,19 +29,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from connectors._http_auth import Authenticator, without_secrets
 from connectors.errors import Action, AuthError
 from connectors.http import HttpSource, HttpStream, PageTokenPaginator, token_request
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day, vendor_slug
 from hub.settings import GoogleChromeOSSourceSettings, GoogleServiceAccount
+from schemas.entities import EpochMillis, Key, Timestamp, as_key
 from schemas.mdm import (
     AssignedUserId,
     Compliance,
@@ -238,20 +239,20 @@ class ServiceAccountAuth(Authenticator):
 class _ChromeOsDevice(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    deviceId: str = Field(min_length=1)
+    deviceId: Key
     serialNumber: str | None = None
     status: str | None = None
     model: str | None = None
     osVersion: str | None = None
-    lastSync: datetime | None = None
-    lastEnrollmentTime: datetime | None = None
-    firstEnrollmentTime: datetime | None = None
+    lastSync: Timestamp | None = None
+    lastEnrollmentTime: Timestamp | None = None
+    firstEnrollmentTime: Timestamp | None = None
     annotatedUser: str | None = None
     annotatedLocation: str | None = None
     annotatedAssetId: str | None = None
     orgUnitPath: str | None = None
     #: Milliseconds since the epoch, as a string (int64 in Google's JSON).
-    autoUpdateExpiration: str | int | None = None
+    autoUpdateExpiration: EpochMillis = None
     autoUpdateThrough: str | None = None
     osVersionCompliance: str | None = None
 
@@ -263,13 +264,7 @@ def support_end(raw: _ChromeOsDevice) -> date | None:
             return date.fromisoformat(raw.autoUpdateThrough.strip()[:10])
         except ValueError:
             pass
-    if raw.autoUpdateExpiration not in (None, ""):
-        try:
-            millis = int(raw.autoUpdateExpiration)
-        except ValueError:
-            return None
-        return datetime.fromtimestamp(millis / 1000, UTC).date()
-    return None
+    return raw.autoUpdateExpiration.date() if raw.autoUpdateExpiration else None
 
 
 def manufacturer_of(model: str | None) -> str | None:
@@ -301,6 +296,10 @@ class _ChromeOsDevices(HttpStream[_ChromeOsDevice, Device]):
         if isinstance(record, dict) and isinstance(record.get("deviceId"), str):
             return str(record["deviceId"])
         return super().record_ref(record, index)
+
+    def record_key(self, record: Any) -> str | None:
+        """`deviceId`, when it is a valid key."""
+        return as_key(record.get("deviceId")) if isinstance(record, dict) else None
 
     def to_entity(self, raw: _ChromeOsDevice) -> Device:
         model = text(raw.model)

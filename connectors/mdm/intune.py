@@ -15,16 +15,16 @@ noncompliant: the device does not meet policy, whatever the grace Intune grants.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from connectors.errors import FatalError
 from connectors.http import HttpSource, HttpStream, NextLinkPaginator
 from connectors.mdm._device import (
+    GraphTimestamp,
     aware,
     is_desktop,
     maybe_physical_key,
@@ -32,6 +32,7 @@ from connectors.mdm._device import (
     utc_day,
 )
 from hub.settings import IntuneSourceSettings
+from schemas.entities import Key
 from schemas.mdm import (
     AssignedUserId,
     Compliance,
@@ -107,7 +108,7 @@ class _ActionResult(_Raw):
 
 
 class _ManagedDevice(_Raw):
-    id: str = Field(min_length=1)
+    id: Key
     serialNumber: str | None = None
     manufacturer: str | None = None
     model: str | None = None
@@ -117,8 +118,8 @@ class _ManagedDevice(_Raw):
     deviceRegistrationState: str | None = None
     deviceActionResults: list[_ActionResult] | None = None
     complianceState: str | None = None
-    enrolledDateTime: datetime | None = None
-    lastSyncDateTime: datetime | None = None
+    enrolledDateTime: GraphTimestamp = None
+    lastSyncDateTime: GraphTimestamp = None
     userPrincipalName: str | None = None
     emailAddress: str | None = None
     userId: str | None = None

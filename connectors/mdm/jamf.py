@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from connectors._http_auth import Authenticator, error_detail
 from connectors.base import Item, RetryPolicy
@@ -44,7 +44,7 @@ from connectors.errors import AuthError, ConfigError, FatalError
 from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream, token_request
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
 from hub.settings import JamfSourceSettings, OAuthClientCredentials
-from schemas.entities import Entity
+from schemas.entities import Entity, Key, Timestamp, as_key
 from schemas.mdm import (
     AssignedUserId,
     Compliance,
@@ -299,7 +299,7 @@ class _Raw(BaseModel):
 
 
 class _Named(_Raw):
-    id: str = Field(min_length=1)
+    id: Key
     name: str | None = None
 
 
@@ -311,10 +311,10 @@ class _ComputerGeneral(_Raw):
     assetTag: str | None = None
     site: _Named | None = None
     remoteManagement: _RemoteManagement | None = None
-    lastContactTime: datetime | None = None
-    reportDate: datetime | None = None
-    lastEnrolledDate: datetime | None = None
-    initialEntryDate: date | datetime | None = None
+    lastContactTime: Timestamp | None = None
+    reportDate: Timestamp | None = None
+    lastEnrolledDate: Timestamp | None = None
+    initialEntryDate: date | Timestamp | None = None
     enrolledViaAutomatedDeviceEnrollment: bool | None = None
 
 
@@ -339,7 +339,7 @@ class _UserAndLocation(_Raw):
 
 
 class _Computer(_Raw):
-    id: str = Field(min_length=1)
+    id: Key
     general: _ComputerGeneral | None = None
     hardware: _Hardware | None = None
     operatingSystem: _OperatingSystem | None = None
@@ -353,15 +353,15 @@ class _MobileGeneral(_Raw):
     osVersion: str | None = None
     managed: bool | None = None
     deviceOwnershipType: str | None = None
-    lastEnrolledDate: datetime | None = None
-    lastInventoryUpdateDate: datetime | None = None
-    initialEntryTimestamp: datetime | None = None
-    initialEntryDate: date | datetime | None = None
+    lastEnrolledDate: Timestamp | None = None
+    lastInventoryUpdateDate: Timestamp | None = None
+    initialEntryTimestamp: Timestamp | None = None
+    initialEntryDate: date | Timestamp | None = None
     sharedIpad: bool | None = None
 
 
 class _MobileDevice(_Raw):
-    mobileDeviceId: str = Field(min_length=1)
+    mobileDeviceId: Key
     deviceType: str | None = None
     general: _MobileGeneral | None = None
     hardware: _Hardware | None = None
@@ -491,6 +491,11 @@ class _Computers(_Inventory):
     raw_model = _Computer
     sections = COMPUTER_SECTIONS
 
+    def record_key(self, record: Any) -> str | None:
+        """`computers/<id>`, the key the device would have had."""
+        key = super().record_key(record)
+        return f"computers/{key}" if key else None
+
     def to_entity(self, raw: _Computer) -> Device:
         general = raw.general or _ComputerGeneral()
         hardware = raw.hardware or _Hardware()
@@ -542,6 +547,13 @@ class _MobileDevices(_Inventory):
         if isinstance(record, dict) and record.get("mobileDeviceId") not in (None, ""):
             return str(record["mobileDeviceId"])
         return super().record_ref(record, index)
+
+    def record_key(self, record: Any) -> str | None:
+        """`mobile-devices/<mobileDeviceId>`, the key the device would have had."""
+        if not isinstance(record, dict):
+            return None
+        key = as_key(record.get("mobileDeviceId"))
+        return f"mobile-devices/{key}" if key else None
 
     def to_entity(self, raw: _MobileDevice) -> Device:
         general = raw.general or _MobileGeneral()

@@ -123,3 +123,54 @@ def test_install_redaction_extends_a_processor_formatter():
     assert [] == handler.filters
     assert f"record with nin {REDACTED} rejected" == json.loads(out.getvalue())["event"]
     structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "01890112393",  # Norwegian fødselsnummer (synthetic, month + 80)
+        "41890112393",  # Norwegian D-number shape (first digit + 4)
+        "018901 12393",  # Norwegian, written with a space
+        "198112289874",  # Swedish personnummer, 12 digits
+        "189001019802",  # Swedish, 12 digits, born in the 1800s
+        "811228-9874",  # Swedish, 10 digits with a dash
+        "811288+9874",  # Swedish coordination number, 100 or older
+        "010190-1234",  # Danish CPR
+        "0101901234",  # Danish CPR without the dash
+        "131052-308T",  # Finnish henkilötunnus, 1900s
+        "010594Y9021",  # Finnish henkilötunnus, new century sign
+        "010105A9996",  # Finnish henkilötunnus, 2000s
+    ],
+)
+def test_identity_numbers_of_every_nordic_format_are_recognised_by_value(identifier: str):
+    """NO (incl. D-numbers), SE (incl. coordination numbers), DK CPR and FI numbers are removed."""
+    assert f"x {REDACTED} y" == scrub(f"x {identifier} y")
+
+
+def test_identity_numbers_as_json_numbers_are_recognised_too():
+    """A number of ten or more digits is removed like its text; short numbers are kept."""
+    assert {"a": REDACTED, "b": 42, "c": True} == scrub({"a": 1890112393, "b": 42, "c": True})
+
+
+def test_long_digit_strings_are_removed_too_by_design():
+    """Any run of ten or more digits is treated as a possible identity number (documented)."""
+    assert f"ts {REDACTED}" == scrub("ts 20250914133751")
+
+
+def test_jwt_and_basic_credentials_are_scrubbed():
+    """A bare JWT and a basic credential are credentials wherever they appear."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    assert f"t={REDACTED}" == scrub(f"t={jwt}")
+    assert f"Basic {REDACTED}" == scrub("Basic aHViOnNlY3JldA==")
+
+
+def test_short_numbers_dates_and_uuids_are_left_alone():
+    """Grades, years, ISO dates and UUIDs are not identity numbers."""
+    text = "grade 7, 2025-09-14, 3f2c9a1e-7b4d-4e0a-9c61-2d8f5b7a1c01, MAT0010"
+    assert text == scrub(text)
+
+
+def test_a_uuid_whose_last_group_is_all_digits_is_kept():
+    """A generated UUID such as `…-000000000003` is an id, not a run of identity digits."""
+    text = "ed674d2b-10aa-4bbb-8ccc-000000000003 and 01890110009"
+    assert f"ed674d2b-10aa-4bbb-8ccc-000000000003 and {REDACTED}" == scrub(text)

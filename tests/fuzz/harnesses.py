@@ -1,0 +1,195 @@
+"""Each connector's fuzz harness: its seed records and its real parsing path, offline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ldap3
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from connectors.base import Item
+from connectors.http import HttpSource, HttpStream
+from connectors.identity.feide_ldap import GREP_URN, GROUP_URN, _Page
+from connectors.mdm.google_chromeos import _ChromeOsDevices
+from connectors.mdm.intune import _ManagedDevices
+from connectors.mdm.jamf import _Computers, _MobileDevices
+from tests.fuzz.suite import FuzzHarness
+from tests.unit.connectors import test_oneroster_parsing as oneroster_tests
+from tests.unit.connectors import test_ss12000_parsing as ss12000_tests
+from tests.unit.connectors._mdm import intune
+from tests.unit.connectors.test_bad_input import feide
+from tests.unit.connectors.test_google_parsing import source as google
+from tests.unit.connectors.test_jamf_parsing import source as jamf
+
+DATA = Path(__file__).parents[1] / "unit" / "connectors" / "data"
+
+
+def _records(path: str, key: str) -> list[Any]:
+    return list(json.loads((DATA / path).read_text(encoding="utf-8"))[key])
+
+
+def http_parser(
+    source: HttpSource, streams: dict[str, HttpStream[Any, Any]]
+) -> Callable[[str, Any], list[Item | None]]:
+    """A parser of one record's JSON text as a page of its stream, as `read_stream` reads it.
+
+    The bounded body reader (`page_of`), then the stream's `parse_all` (SS 12000) or `parse`.
+    """
+
+    def parse(what: str, text: str) -> list[Item | None]:
+        stream = streams[what]
+        body = f"[{text}]" if not stream.records_key else f'{{"{stream.records_key}": [{text}]}}'
+        response = requests.Response()
+        response.status_code = 200
+        response._content = body.encode("utf-8")
+        response.url = source.url(stream.path)
+        response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        page = source.page_of(stream, response)
+        items: list[Item | None] = []
+        for index, record in enumerate(page.records):
+            if hasattr(stream, "parse_all"):
+                items.extend(stream.parse_all(record, index))
+            else:
+                items.append(stream.parse(record, index))
+        return items
+
+    return parse
+
+
+def oneroster_harness() -> FuzzHarness:
+    """OneRoster 1.2: every rostering and gradebook stream, from the example records."""
+    source = oneroster_tests.source()
+    streams = {name: kind(source) for name, kind in oneroster_tests.STREAMS.items()}
+    files = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments")
+    seeds = [
+        (name, record)
+        for name in (*files, "lineItems", "results")
+        for record in _records(f"oneroster/{name}.json", name)
+    ]
+    return FuzzHarness("oneroster", seeds, http_parser(source, streams), ("sourcedId",))
+
+
+def ss12000_harness() -> FuzzHarness:
+    """SS 12000: organisations, persons, duties, placements, groups and activities."""
+    source = ss12000_tests.source()
+    names = ("organisations", "persons", "duties", "placements", "groups", "activities")
+    streams = {name: ss12000_tests.STREAMS[name](source) for name in names}
+    seeds = [
+        (name, record) for name in names for record in _records(f"ss12000/{name}.json", "data")
+    ]
+    return FuzzHarness("ss12000", seeds, http_parser(source, streams), ("id",))
+
+
+def intune_harness() -> FuzzHarness:
+    """Intune managed devices from Graph."""
+    source = intune()
+    streams: dict[str, HttpStream[Any, Any]] = {"managedDevices": _ManagedDevices(source)}
+    seeds = [("managedDevices", r) for r in _records("mdm/graph_managed_devices.json", "value")]
+    return FuzzHarness("intune", seeds, http_parser(source, streams), ("id",))
+
+
+def jamf_harness() -> FuzzHarness:
+    """Jamf Pro computers and mobile devices."""
+    source = jamf()
+    streams: dict[str, HttpStream[Any, Any]] = {
+        "computers": _Computers(source),
+        "mobileDevices": _MobileDevices(source),
+    }
+    seeds = [
+        *(("computers", r) for r in _records("mdm/jamf_computers_inventory.json", "results")),
+        *(("mobileDevices", r) for r in _records("mdm/jamf_mobile_devices_detail.json", "results")),
+    ]
+    return FuzzHarness("jamf", seeds, http_parser(source, streams), ("id", "mobileDeviceId"))
+
+
+def google_chromeos_harness() -> FuzzHarness:
+    """Google Admin ChromeOS devices."""
+    source = google()
+    streams: dict[str, HttpStream[Any, Any]] = {"chromeosdevices": _ChromeOsDevices(source)}
+    seeds = [
+        ("chromeosdevices", r)
+        for r in _records("mdm/google_chromeosdevices.json", "chromeosdevices")
+    ]
+    return FuzzHarness("google_chromeos", seeds, http_parser(source, streams), ("deviceId",))
+
+
+# -- Feide: entries through `read()`, the directory's searches answered offline ----------
+
+BASE = "o=lillevik,dc=skolehub,dc=test"
+UNIT_DN = f"ou=lade,ou=units,{BASE}"
+OWNER: dict[str, list[str]] = {
+    "o": ["Lillevik kommune"],
+    "noreduorguniqueidentifier": ["974557746"],
+    "noreduorgnin": ["NO974557746"],
+}
+UNIT: dict[str, list[str]] = {
+    "ou": ["Lade"],
+    "cn": ["Lade skole"],
+    "noreduorgunituniqueidentifier": ["NO912345678"],
+    "businesscategory": ["grunnskole"],
+    "modifytimestamp": ["20250914133751Z"],
+}
+PUPIL: dict[str, list[str]] = {
+    "uid": ["kari"],
+    "edupersonprincipalname": ["kari@lillevik.no"],
+    "edupersonaffiliation": ["student", "member"],
+    "edupersonprimaryaffiliation": ["student"],
+    "givenname": ["Kari"],
+    "sn": ["Nordmann"],
+    "cn": ["Kari Nordmann"],
+    "mail": ["kari@lillevik.no"],
+    "edupersonorgunitdn": [UNIT_DN],
+    "edupersonprimaryorgunitdn": [UNIT_DN],
+    "norEduPersonNIN".lower(): ["01890110009"],
+    "edupersonentitlement": [
+        f"{GROUP_URN}u:MAT0010:NO912345678:7a-mat:2025-08-15:2026-06-20:student:Matte%207A",
+        f"{GROUP_URN}b::NO912345678:7a:::student:7A",
+        f"{GREP_URN}uri:aarstrinn7",
+    ],
+    "modifytimestamp": ["20250914133751Z"],
+}
+TEACHER: dict[str, list[str]] = {
+    **PUPIL,
+    "uid": ["ola"],
+    "edupersonprincipalname": ["ola@lillevik.no"],
+    "edupersonaffiliation": ["faculty", "employee", "member"],
+    "edupersonprimaryaffiliation": ["faculty"],
+    "title": ["lærer"],
+    "edupersonentitlement": [f"{GROUP_URN}b::NO912345678:7a:::faculty:7A"],
+}
+
+
+def feide_parse(what: str, entry: dict[str, list[str]]) -> list[Item | None]:
+    """A directory of the owner, the unit and one entry (`unit` or `person`), read in full."""
+    connector = feide()
+    units = [(UNIT_DN, entry if what == "unit" else UNIT)]
+    people = [(f"uid=x,ou=people,{BASE}", entry)] if what == "person" else []
+
+    def search(
+        search_filter: str, attributes: list[str], scope: str = ldap3.SUBTREE
+    ) -> Iterator[_Page]:
+        if "norEduOrgUnit" in search_filter:
+            return iter([_Page(units, b"")])
+        if "norEduOrg" in search_filter:
+            return iter([_Page([(BASE, OWNER)], b"")])
+        return iter([_Page(people, b"")])
+
+    connector._search = search  # type: ignore[method-assign]
+    items: list[Item | None] = list(connector.read())
+    return items[1:]  # the owner is the same every time
+
+
+def feide_harness() -> FuzzHarness:
+    """Feide LDAP: a unit entry and person entries, values as lists of text."""
+    seeds = [("unit", UNIT), ("person", PUPIL), ("person", TEACHER)]
+    return FuzzHarness(
+        "feide_ldap",
+        seeds,
+        feide_parse,
+        ("edupersonprincipalname", "noreduorgunituniqueidentifier"),
+        ldap=True,
+    )

@@ -300,7 +300,8 @@ class SyncRunner:
                 )
                 for entity in entities:
                     seen.append((name, entity.key))
-                    row = self._staged_change(entity, known.get(entity.key), seq, report)
+                    row = stage_change(entity, known.get(entity.key), seq)
+                    _count(report, row)
                     if row is not None:
                         staged.append(row)
                         seq += 1
@@ -311,7 +312,8 @@ class SyncRunner:
         for item in source.read():
             report.records_read += 1
             if isinstance(item, Rejected):
-                staged.append(self._dead_letter(item, seq, report))
+                staged.append(stage_dead_letter(item, seq))
+                report.dead_lettered += 1
                 seq += 1
                 if item.key:
                     rejected_keys.add(item.key)
@@ -428,59 +430,6 @@ class SyncRunner:
         misses = self.store.count_misses(report.tenant, report.source, entity_type.entity, keys)
         return {k for k, n in misses.items() if n >= tenant.offset_read_confirmations}
 
-    def _staged_change(
-        self, entity: Entity, known: Known | None, seq: int, report: SyncReport
-    ) -> Staged | None:
-        """The staged change of one entity, or its dead letter if it cannot be encoded."""
-        try:
-            return self._diff(entity, known, seq, report)
-        except (UnicodeError, ValueError, TypeError, RecursionError) as exc:
-            problem = (
-                "text that cannot be encoded as UTF-8 (a lone surrogate?)"
-                if isinstance(exc, UnicodeError)
-                else f"a value that cannot be encoded ({type(exc).__name__})"
-            )
-            rejected = Rejected(
-                entity=entity.entity,
-                record_ref=entity.key,
-                reason=f"{entity.entity} {entity.key}: {problem}",
-                payload={"key": entity.key},
-                key=entity.key,
-            )
-            return self._dead_letter(rejected, seq, report)
-
-    def _diff(
-        self, entity: Entity, known: Known | None, seq: int, report: SyncReport
-    ) -> Staged | None:
-        payload = entity.model_dump(mode="json")
-        print_ = fingerprint(payload)
-        body = json.dumps(payload, ensure_ascii=False)
-        body.encode("utf-8")  # a lone surrogate fails here, not later at publishing
-        version = (known.version if known is not None else 0) + 1
-        # Version 0: state from before the v2 topics, never published there: a create.
-        if known is None or not known.live or known.version == 0:
-            report.created += 1
-            return Staged(
-                seq, entity.entity, entity.key, "c", print_, body, None, (), None, version
-            )
-        if known.fingerprint == print_:
-            report.unchanged += 1
-            return None
-        report.updated += 1
-        before = json.loads(known.payload or "null")
-        return Staged(
-            seq,
-            entity.entity,
-            entity.key,
-            "u",
-            print_,
-            body,
-            known.payload,
-            changed_fields(before, payload),
-            None,
-            version,
-        )
-
     @staticmethod
     def _delete(entity: str, key: str, known: Known, seq: int) -> Staged:
         return Staged(
@@ -494,23 +443,6 @@ class SyncRunner:
             (),
             None,
             known.version + 1,
-        )
-
-    @staticmethod
-    def _dead_letter(item: Rejected, seq: int, report: SyncReport) -> Staged:
-        report.dead_lettered += 1
-        # ASCII-escaped: a lone surrogate in a bad record still makes valid JSON bytes.
-        body = json.dumps(scrub(item.payload), sort_keys=True)
-        return Staged(
-            seq,
-            item.entity,
-            item.record_ref,
-            DEAD_LETTER,
-            hashlib.sha256(body.encode()).hexdigest(),
-            body,
-            None,
-            (),
-            scrub(item.reason),
         )
 
     def _guard(
@@ -607,62 +539,19 @@ class SyncRunner:
                 if r.op != DEAD_LETTER or marks.get((r.entity, r.key)) != r.fingerprint
             ]
             report.dead_letters_repeated += len(batch) - len(fresh)
-            self.publisher.publish(list(self._records(fresh, source, report)))
+            records = out_records(
+                fresh,
+                prefix=self.settings.kafka.topic_prefix,
+                tenant=report.tenant,
+                run_id=report.run_id,
+                source=source,
+            )
+            self.publisher.publish(list(records))
             fault_point("after_ack")
             self.store.apply(run_id, report.tenant, report.source, batch, fence=lease.fence)
             settled += len(batch)
             self._tick("published", settled)
         return settled
-
-    def _records(
-        self,
-        batch: list[Staged],
-        source: Source,
-        report: SyncReport,
-    ) -> Iterator[OutRecord]:
-        prefix = self.settings.kafka.topic_prefix
-        stamp = now()
-        types = {t.entity: t for t in source.entity_types}
-        instance = source.ref.instance
-        origin = f"/tenants/{report.tenant}/{source.ref.system}/{instance}"
-        for row in batch:
-            key = str(RecordKey(report.tenant, instance, row.entity, row.key))
-            if row.op == DEAD_LETTER:
-                yield OutRecord(
-                    topic=dead_letter_topic(prefix),
-                    key=key,
-                    value=(row.after or "{}").encode("utf-8"),
-                    headers=[
-                        ("dlq_error", _header(scrub(row.reason or ""))),
-                        ("dlq_source", _header(origin)),
-                        ("dlq_run_id", report.run_id.encode()),
-                        ("dlq_entity", _header(row.entity)),
-                        ("dlq_record_ref", _header(scrub(row.key))),
-                        ("content-type", b"application/json"),
-                    ],
-                )
-                continue
-            op = Op(row.op)
-            entity_type = types[row.entity]
-            headers = CloudEventHeaders.for_key(
-                entity_type,
-                report.tenant,
-                source.ref,
-                row.key,
-                op,
-                row.fingerprint,
-                stamp,
-                row.version,
-            )
-            topic = entity_topic(prefix, entity_type)
-            # The staged JSON is embedded as it is: it was produced from a validated entity.
-            value = (
-                f'{{"op":"{op.value}","before":{row.before or "null"},'
-                f'"after":{row.after or "null"},"changed":{json.dumps(list(row.changed))}}}'
-            ).encode()
-            yield OutRecord(topic, key, value, headers.to_kafka())
-            if op is Op.DELETED:
-                yield OutRecord(topic, key, None, [])
 
     def _finish(self, report: SyncReport, approved_by: str | None) -> None:
         counts = {
@@ -694,6 +583,124 @@ class SyncRunner:
     def _tick(self, what: str, count: int) -> None:
         if self.progress is not None:
             self.progress(what, count)
+
+
+# -- staging and encoding: what becomes of one item (the fuzz suite runs these too) ------
+
+
+def stage_change(entity: Entity, known: Known | None, seq: int) -> Staged | None:
+    """The staged change of one entity against what the store knows; None when unchanged.
+
+    An entity whose text cannot be encoded as UTF-8 (which validation should already have
+    refused) becomes a dead letter naming its key, never an exception.
+    """
+    try:
+        payload = entity.model_dump(mode="json")
+        print_ = fingerprint(payload)
+        body = json.dumps(payload, ensure_ascii=False)
+        body.encode("utf-8")  # a lone surrogate fails here, not later at publishing
+    except (UnicodeError, ValueError, TypeError, RecursionError) as exc:
+        problem = (
+            "text that cannot be encoded as UTF-8 (a lone surrogate?)"
+            if isinstance(exc, UnicodeError)
+            else f"a value that cannot be encoded ({type(exc).__name__})"
+        )
+        rejected = Rejected(
+            entity=entity.entity,
+            record_ref=entity.key,
+            reason=f"{entity.entity} {entity.key}: {problem}",
+            payload={"key": entity.key},
+            key=entity.key,
+        )
+        return stage_dead_letter(rejected, seq)
+    version = (known.version if known is not None else 0) + 1
+    # Version 0: state from before the v2 topics, never published there: a create.
+    if known is None or not known.live or known.version == 0:
+        return Staged(seq, entity.entity, entity.key, "c", print_, body, None, (), None, version)
+    if known.fingerprint == print_:
+        return None
+    before = json.loads(known.payload or "null")
+    return Staged(
+        seq,
+        entity.entity,
+        entity.key,
+        "u",
+        print_,
+        body,
+        known.payload,
+        changed_fields(before, payload),
+        None,
+        version,
+    )
+
+
+def stage_dead_letter(item: Rejected, seq: int) -> Staged:
+    """The staged dead letter of a rejected record (already scrubbed by `Rejected`)."""
+    # ASCII-escaped: whatever the record held, the value is valid JSON bytes.
+    body = json.dumps(item.payload, sort_keys=True)
+    return Staged(
+        seq,
+        item.entity,
+        item.record_ref,
+        DEAD_LETTER,
+        hashlib.sha256(body.encode()).hexdigest(),
+        body,
+        None,
+        (),
+        item.reason,
+    )
+
+
+def _count(report: SyncReport, row: Staged | None) -> None:
+    if row is None:
+        report.unchanged += 1
+    elif row.op == "c":
+        report.created += 1
+    elif row.op == "u":
+        report.updated += 1
+    else:
+        report.dead_lettered += 1
+
+
+def out_records(
+    batch: Sequence[Staged], *, prefix: str, tenant: str, run_id: str, source: Source
+) -> Iterator[OutRecord]:
+    """The Kafka records of staged rows: change events (and tombstones) or dead letters."""
+    stamp = now()
+    types = {t.entity: t for t in source.entity_types}
+    instance = source.ref.instance
+    origin = f"/tenants/{tenant}/{source.ref.system}/{instance}"
+    for row in batch:
+        key = str(RecordKey(tenant, instance, row.entity, row.key))
+        if row.op == DEAD_LETTER:
+            yield OutRecord(
+                topic=dead_letter_topic(prefix),
+                key=key,
+                value=(row.after or "{}").encode("utf-8"),
+                headers=[
+                    ("dlq_error", _header(row.reason or "")),
+                    ("dlq_source", _header(origin)),
+                    ("dlq_run_id", run_id.encode()),
+                    ("dlq_entity", _header(row.entity)),
+                    ("dlq_record_ref", _header(row.key)),
+                    ("content-type", b"application/json"),
+                ],
+            )
+            continue
+        op = Op(row.op)
+        entity_type = types[row.entity]
+        headers = CloudEventHeaders.for_key(
+            entity_type, tenant, source.ref, row.key, op, row.fingerprint, stamp, row.version
+        )
+        topic = entity_topic(prefix, entity_type)
+        # The staged JSON is embedded as it is: it was produced from a validated entity.
+        value = (
+            f'{{"op":"{op.value}","before":{row.before or "null"},'
+            f'"after":{row.after or "null"},"changed":{json.dumps(list(row.changed))}}}'
+        ).encode()
+        yield OutRecord(topic, key, value, headers.to_kafka())
+        if op is Op.DELETED:
+            yield OutRecord(topic, key, None, [])
 
 
 def _header(text: str) -> bytes:

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 
 from connectors.base import Item, Rejected, Removed
 from hub.logging import scrub
-from hub.sync import fingerprint
-from schemas.entities import Entity, as_key
+from hub.store import DEAD_LETTER
+from hub.sync import out_records, stage_change, stage_dead_letter
+from schemas.entities import Entity, SourceRef, as_key
 
 #: Mutated records tried per connector (the suite's budget).
 EXAMPLES = 300
@@ -259,28 +260,48 @@ def _visible_key(key: str | None) -> bool:
     return key is not None and key == as_key(key)
 
 
+class _Origin:
+    """What `out_records` needs of a source: its reference and entity types."""
+
+    def __init__(self, entity_types: tuple[type[Entity], ...]) -> None:
+        self.ref = SourceRef(system="fuzz", instance="fuzz")
+        self.entity_types = entity_types
+
+
 def runner_step(item: Item, planted: list[str]) -> str:
-    """Do what the runner does with an item; assert it is safe. Returns the item's kind."""
-    if isinstance(item, Entity):
-        payload = item.model_dump(mode="json")
-        fingerprint(payload)
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        assert _visible_key(item.key), "an entity with a blank or invisible key"
-        return "entities"
-    if isinstance(item, Rejected):
-        body = json.dumps(item.payload, ensure_ascii=False).encode("utf-8")
-        headers = [item.reason.encode("utf-8"), item.record_ref.encode("utf-8")]
-        assert item.key is None or _visible_key(item.key), "a dead letter with a blank key"
-        leaked = [item.reason, item.record_ref, item.payload]
-        assert leaked == scrub(leaked), "an identity number or secret left in a dead letter"
-        blob = b"\n".join([body, *headers]).decode("utf-8")
-        for value in (*planted, *SECRET_MARKS):
-            assert value not in blob, "a planted value reached a dead letter"
-        return "dead letters"
+    """Stage an item and build its Kafka records with the runner's own code; assert safety."""
     if isinstance(item, Removed):
         assert _visible_key(item.key), "a delete of a blank key"
         return "deletes"
-    raise AssertionError(f"not an item: {type(item).__name__}")
+    if isinstance(item, Entity):
+        assert _visible_key(item.key), "an entity with a blank or invisible key"
+        row = stage_change(item, None, 0)
+        types: tuple[type[Entity], ...] = (type(item),)
+    elif isinstance(item, Rejected):
+        assert item.key is None or _visible_key(item.key), "a dead letter with a blank key"
+        row = stage_dead_letter(item, 0)
+        types = ()
+    else:
+        raise AssertionError(f"not an item: {type(item).__name__}")
+    assert row is not None, "a first sighting staged nothing"
+    (record,) = out_records(
+        [row],
+        prefix="fuzz",
+        tenant="t",
+        run_id="r",
+        source=_Origin(types),  # type: ignore[arg-type]
+    )
+    assert record.value is not None
+    json.loads(record.value)  # valid JSON, encoded as UTF-8
+    if row.op != DEAD_LETTER:
+        return "entities"
+    headers = [value for _, value in record.headers]
+    texts = [json.loads(record.value), *(h.decode("utf-8") for h in headers)]
+    assert texts == scrub(texts), "an identity number or secret left in a dead letter"
+    blob = b"\n".join([record.value, *headers]).decode("utf-8")
+    for value in (*planted, *SECRET_MARKS):
+        assert value not in blob, "a planted value reached a dead letter"
+    return "dead letters"
 
 
 # -- the suite ---------------------------------------------------------------------------

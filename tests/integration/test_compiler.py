@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from hub.compiler import (
     report_offsets,
     snapshot,
 )
+from hub.leases import Lease
+from hub.store import now
 from schemas.envelope import RecordKey
 from tests.support import Hub
 
@@ -72,8 +75,11 @@ def _crash_in_second_batch(url: str, bootstrap: str, prefix: str) -> None:
     os._exit(0)
 
 
-def test_crash_mid_batch_then_restart_equals_clean_replay(published: Hub, store_url: str):
+def test_crash_mid_batch_then_restart_equals_clean_replay(
+    published: Hub, store_url: str, monkeypatch: pytest.MonkeyPatch
+):
     """A compiler killed mid-batch and restarted leaves exactly what a clean replay leaves."""
+    monkeypatch.setenv("HUB_LEASE_TTL_SECONDS", "1")  # the dead child's lease lapses soon
     prefix = published.settings.kafka.topic_prefix
     bootstrap = published.bootstrap
     child = multiprocessing.get_context("fork").Process(
@@ -86,6 +92,7 @@ def test_crash_mid_batch_then_restart_equals_clean_replay(published: Hub, store_
     engine = sa.create_engine(store_url)
     stored = Materialiser(engine, bootstrap, prefix, group="g").stored_offsets()
     assert 300 == sum(stored.values())  # exactly the first, committed batch
+    _wait_for_expiry(engine, "materialise:g")
     resumed = Materialiser(engine, bootstrap, prefix, group="g").run()
     total = len(published.records()) - sum(1 for r in published.records() if "dlq" in r.topic)
     assert total - 300 == resumed.records
@@ -99,6 +106,14 @@ def test_crash_mid_batch_then_restart_equals_clean_replay(published: Hub, store_
     assert snapshot(engine) == after_crash
     assert _replay_rows(published) == after_crash
     engine.dispose()
+
+
+def _wait_for_expiry(engine: sa.Engine, name: str, timeout: float = 30.0) -> None:
+    """Poll until the lease a dead process left behind has expired."""
+    deadline = time.monotonic() + timeout
+    while (info := Lease(engine, name).info()) is not None and info.expires_at > now():
+        assert time.monotonic() < deadline, f"{name} did not expire"
+        time.sleep(0.2)
 
 
 def _replay_rows(hub: Hub) -> list[tuple[Any, ...]]:

@@ -100,15 +100,15 @@ def test_an_incremental_run_publishes_exactly_the_changes(lms: LmsHub):
     assert sorted(
         [
             ("u", f"{t}:oneroster:person:{user}"),
-            ("u", f"{t}:class:{klass}"),
-            ("u", f"{t}:enrollment:{enrollment}"),
-            ("d", f"{t}:enrollment:{leaving}"),
+            ("u", f"{t}:oneroster:class:{klass}"),
+            ("u", f"{t}:oneroster:enrollment:{enrollment}"),
+            ("d", f"{t}:oneroster:enrollment:{leaving}"),
         ]
     ) == sorted(changes(new))
-    assert [f"{t}:enrollment:{leaving}"] == tombstones(new)
+    assert [f"{t}:oneroster:enrollment:{leaving}"] == tombstones(new)
     updated = {r.key: json.loads(r.value)["changed"] for r in new if r.value is not None}
     assert ["display_name", "given_name"] == updated[f"{t}:oneroster:person:{user}"]
-    assert ["end_date"] == updated[f"{t}:enrollment:{enrollment}"]
+    assert ["end_date"] == updated[f"{t}:oneroster:enrollment:{enrollment}"]
     assert report.unchanged < 50  # only the overlap is read again, not the whole source
 
 
@@ -148,7 +148,7 @@ def test_a_scheduled_full_run_deletes_what_vanished_without_a_trace(lms: LmsHub)
     report = lms.sync()
 
     new = [r for r in lms.records() if r.position not in before]
-    key = f"{lms.tenant}:enrollment:{gone}"
+    key = f"{lms.tenant}:oneroster:enrollment:{gone}"
     assert ("success", True, 1) == (report.status, report.full, report.deleted)
     assert ([("d", key)], [key]) == (changes(new), tombstones(new))
 

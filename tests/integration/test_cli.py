@@ -231,7 +231,12 @@ def test_a_source_that_raises_leaves_every_other_source_untouched(
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("HUB_HMAC_KEY", raising=False)
         monkeypatch.delenv("HUB_CONFIG", raising=False)
-        code = main(["run", "--json"])
+        saved = dict(os.environ)
+        try:
+            code = main(["run", "--json"])
+        finally:  # `hub` loads the sandbox secrets into the environment; later tests must not
+            os.environ.clear()
+            os.environ.update(saved)
         out = capsys.readouterr().out
         summary = json.loads(out.strip().splitlines()[-1])
         statuses = {s["source"]: s["status"] for s in summary["syncs"]}

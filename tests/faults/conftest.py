@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
-from tests.faults.convergence import Content, directory_content, read_events
+from tests.faults.convergence import Content, directory_content, entity_topics, read_events
 from tests.fixtures.slapd import LoadedTenant
 from tests.support import Record, ldap_source, unique_prefix
 
@@ -197,6 +198,29 @@ class FaultHub:
     def compile(self, **env: str) -> Finished:
         """Run `hub compile TENANT` (materialise the topics, compile, publish) to its end."""
         return self.start("compile", self.tenant, **env).wait()
+
+    def published_count(self) -> int:
+        """How many records this hub's entity topics hold now (their end offsets, summed)."""
+        topics = entity_topics(self.bootstrap, self.prefix)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+            return sum(consumer.end_offsets(partitions).values()) if partitions else 0
+        finally:
+            consumer.close()
+
+    def wait_until_publishing(self, run: Running, beyond: int, deadline_s: float = 60) -> int:
+        """Poll until the topics hold more than `beyond` records while `run` still runs."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            count = self.published_count()
+            if count > beyond:
+                return count
+            assert run.running(), f"the run ended before publishing more:\n{run.wait()}"
+            assert time.monotonic() < deadline, f"nothing published beyond {beyond} in time"
+            time.sleep(0.02)
 
     def events(self) -> list[Record]:
         """Every record on this hub's entity topics, from the beginning."""

@@ -75,6 +75,7 @@ _MAVEN_TIMEOUT_S = 600.0
 _FORMAT_TIMEOUT_S = 120.0
 _LOCK_TIMEOUT_S = 120.0
 _POLL_INTERVAL_S = 0.1
+_CMDLINE_WAIT_S = 2.0
 _LOG_TAIL_LINES = 30
 
 _JAVA_HINT = "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"
@@ -575,15 +576,20 @@ class LocalKafka:
 
     def _is_broker_process(self, pid: int) -> bool:
         """Whether `pid` is alive and is this home's broker (a reused pid is not)."""
-        if not process_alive(pid):
-            return False
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc here: trust the pid
-            return True
-        return str(self.properties_file).encode() in cmdline
+        deadline = time.monotonic() + _CMDLINE_WAIT_S
+        while process_alive(pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                return False
+            except OSError:  # no /proc here: trust the pid
+                return True
+            # A live process shows an empty command line for a moment (seen while the JVM
+            # starts on a loaded machine); read it again rather than call the broker gone.
+            if cmdline or time.monotonic() >= deadline:
+                return str(self.properties_file).encode() in cmdline.split(b"\0")
+            time.sleep(_POLL_INTERVAL_S / 2)
+        return False
 
     def _write_state(self, state: KafkaState) -> None:
         """Replace the state file atomically, so a reader never sees half of it."""

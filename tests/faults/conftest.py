@@ -39,15 +39,6 @@ LEASE_TTL_SECONDS = 2
 RUN_TIMEOUT_S = 120.0
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test of this folder `faults` (and `integration`: real services)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.faults)
-            item.add_marker(pytest.mark.integration)
-
-
 @dataclass(frozen=True)
 class Finished:
     """A finished `hub` process: exit code and output."""

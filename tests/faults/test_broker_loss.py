@@ -21,7 +21,7 @@ from tests.faults.convergence import (
 )
 from tests.fixtures.slapd import LoadedTenant
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 #: Records that must be on the topics before a broker is killed: the run is mid-publish.
 PUBLISHED_BEFORE_KILL = 60

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hub.compiler import Materialiser, snapshot
 from tests.faults.conftest import EXIT_OK, EXIT_SKIPPED, FaultHub, Finished
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 
 def store_snapshot(url: str) -> list[tuple[Any, ...]]:

@@ -16,7 +16,7 @@ from tests.faults.convergence import (
     value_of,
 )
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 CHANGED_PEOPLE = 60
 

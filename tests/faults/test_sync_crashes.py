@@ -15,7 +15,7 @@ from tests.faults.convergence import (
     unrecognisable_duplicates,
 )
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 
 @pytest.mark.parametrize(

@@ -70,11 +70,10 @@ def test_broker_killed_mid_publish_and_restarted_the_next_run_completes(
 def test_one_of_three_brokers_killed_mid_publish_loses_nothing(
     fault_directory: LoadedTenant, kafka_cluster: LocalKafkaCluster, tmp_path: Path
 ) -> None:
-    """One node of three SIGKILLed mid-publish: the run succeeds or fails cleanly; no loss.
-
-    Topics have three replicas and `min.insync.replicas=2`, so acknowledged records survive
-    the node; after it is restarted, at most one more run makes the topics equal the source.
-    """
+    """One node of three SIGKILLed mid-publish: the run succeeds or fails cleanly; no loss."""
+    # Topics have three replicas and `min.insync.replicas=2`, so acknowledged records
+    # survive the node; after it is restarted, at most one more run makes the topics equal
+    # the source.
     hub = FaultHub(
         fault_directory,
         kafka_cluster.bootstrap,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.compiler import Materialiser, snapshot
-from tests.faults.conftest import EXIT_OK, EXIT_SKIPPED, FaultHub, Finished
+from tests.faults.conftest import EXIT_OK, EXIT_SKIPPED, DirectoryEdits, FaultHub, Finished
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -45,12 +45,17 @@ def compile_after_lease_expiry(hub: FaultHub, deadline_runs: int = 10) -> Finish
 
 
 def test_compiler_killed_mid_batch_then_rerun_equals_a_clean_replay(
-    fault_hub: FaultHub, tmp_path: Path
+    fault_hub: FaultHub, directory_edits: DirectoryEdits, tmp_path: Path
 ) -> None:
-    """A compile SIGKILLed with a batch written but uncommitted, then rerun: store == replay."""
+    """A compile killed after writing a batch, before its offsets commit, rerun: store == replay."""
+    assert EXIT_OK == fault_hub.sync().returncode
+    assert EXIT_OK == fault_hub.compile().returncode
+    # The batch that dies holds creates, updates, deletes and tombstones over a store that
+    # already holds the first compile's rows.
+    directory_edits.change(delete=2, remail=2, add=2)
     assert EXIT_OK == fault_hub.sync().returncode
 
-    killed = fault_hub.compile(HUB_FAULT_POINT="mid_materialise", HUB_FAULT_AFTER="0")
+    killed = fault_hub.compile(HUB_FAULT_POINT="mid_materialise")
 
     assert -signal.SIGKILL == killed.returncode, str(killed)
     rerun = compile_after_lease_expiry(fault_hub)

@@ -24,13 +24,11 @@ CHANGED_PEOPLE = 60
 def test_a_second_sync_while_one_runs_is_skipped_and_nothing_is_deleted(
     fault_hub: FaultHub, directory_edits: DirectoryEdits
 ) -> None:
-    """A sync started while another holds the source exits 4, `skipped`; nothing is deleted.
-
-    The first run is paused (SIGSTOP) in the middle of publishing, so the two surely
-    overlap however slowly the processes start on a loaded machine; its lease lives 60 s,
-    longer than the pause. The skipped run must publish nothing: after both, every changed
-    person has exactly one new event, an update.
-    """
+    """A sync started while another holds the source exits 4, `skipped`; nothing is deleted."""
+    # The first run is paused (SIGSTOP) in the middle of publishing, so the two surely
+    # overlap however slowly the processes start on a loaded machine; its lease lives 60 s,
+    # longer than the pause. The skipped run must publish nothing: after both, every changed
+    # person has exactly one new event, an update.
     assert EXIT_OK == fault_hub.sync().returncode
     published = {r.position for r in fault_hub.events()}
     directory_edits.change(remail=CHANGED_PEOPLE)

@@ -26,13 +26,11 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 def test_sync_killed_at_a_phase_boundary_converges_on_the_next_run(
     fault_hub: FaultHub, directory_edits: DirectoryEdits, point: str, after: int
 ) -> None:
-    """A run killed at a phase boundary, then the source changed back: the next run converges.
-
-    The killed run carries creates, updates and deletes in two batches and dies in the
-    second (after the read, after sending it, or after Kafka acknowledged it); the
-    directory is then put back as it was, so whatever the dead run got onto the topics must
-    be undone by the next run: deleted people come back, added ones go, mail reverts.
-    """
+    """A run killed at a phase boundary, then the source changed back: the next run converges."""
+    # The killed run carries creates, updates and deletes in two batches and dies in the
+    # second (after the read, after sending it, or after Kafka acknowledged it). The
+    # directory is then put back, so whatever the dead run got onto the topics must be
+    # undone by the next run: deleted people come back, added ones go, mail reverts.
     assert EXIT_OK == fault_hub.sync().returncode
     original = fault_hub.source_content()
     directory_edits.change(delete=2, remail=2, add=2)

@@ -168,27 +168,32 @@ def compare(folded: Content, source: Content) -> Verdict:
 
 
 def unrecognisable_duplicates(records: Iterable[Record]) -> list[tuple[str, str]]:
-    """Republished events whose `ce_id` differs from their twin's, and ids naming two changes.
+    """Republished events whose `ce_id` differs from their twin's, and ids used for two changes.
 
-    A republish is the same value on the same record key with no other change between;
-    a consumer can only drop it if it carries the same `ce_id`. One `ce_id` must also never
-    stand for two different changes.
+    A republish is the same value on the same record key with no other change between; a
+    consumer can only drop it if it carries the same `ce_id`. An id may repeat only in such
+    a run of twins: seen again after another change of the key (create, delete, create
+    again; or A, B, A), or on another key or value, it names two changes.
     """
     problems: list[tuple[str, str]] = []
     previous: dict[tuple[str, str], Record] = {}
-    by_id: dict[bytes, Record] = {}
+    ids_of_key: dict[tuple[str, str], set[bytes]] = defaultdict(set)
+    first_of_id: dict[bytes, Record] = {}
     for record in records:
-        if record.value is None:
+        if record.value is None:  # a tombstone belongs to the `d` before it
             continue
-        twin = previous.get((record.topic, record.key))
-        ce_id = record.headers.get("ce_id")
-        if twin is not None and twin.value == record.value and twin.headers.get("ce_id") != ce_id:
-            problems.append(("republished with another ce_id", record.key))
-        if ce_id is not None:
-            first = by_id.setdefault(ce_id, record)
-            if (first.topic, first.key, first.value) != (record.topic, record.key, record.value):
-                problems.append((f"ce_id {ce_id.decode()} names two changes", record.key))
-        previous[(record.topic, record.key)] = record
+        where = (record.topic, record.key)
+        twin, ce_id = previous.get(where), record.headers.get("ce_id", b"")
+        if twin is not None and twin.value == record.value:
+            if twin.headers.get("ce_id", b"") != ce_id:
+                problems.append(("republished with another ce_id", record.key))
+        elif ce_id in ids_of_key[where]:
+            problems.append((f"ce_id {ce_id.decode()} used again for a later change", record.key))
+        first = first_of_id.setdefault(ce_id, record)
+        if (first.topic, first.key, first.value) != (record.topic, record.key, record.value):
+            problems.append((f"ce_id {ce_id.decode()} names two changes", record.key))
+        ids_of_key[where].add(ce_id)
+        previous[where] = record
     return problems
 
 

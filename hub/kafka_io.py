@@ -143,7 +143,8 @@ class Publisher:
         summary rather than a traceback from the producer.
         """
         try:
-            self._producer.flush(timeout=timeout)
+            # What Kafka has not acknowledged within the acknowledgement timeout, it will not.
+            self._producer.flush(timeout=min(timeout, self.settings.ack_timeout_seconds))
         except KafkaError as exc:
             log.warning("unacknowledged_records_dropped", error=f"{type(exc).__name__}: {exc}")
             # kafka-python has no public way to drop what it still buffers.

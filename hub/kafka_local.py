@@ -423,13 +423,7 @@ class LocalKafka:
                 log.info("kafka_start_skipped", reason="already_running", pid=state.pid)
                 return state.bootstrap
             started = time.monotonic()
-            libs = resolve_jars(self.cache_dir)
-            java = _find_java()
-            state = self._prepare(state)
-            self._format_storage(java, libs, state)
-            pid = self._spawn(java, libs)
-            state = replace(state, pid=pid)
-            self._write_state(state)
+            state, pid = self._launch(state)
             try:
                 self._wait_until_ready(pid, state, deadline)
             except KafkaStartError:
@@ -463,6 +457,20 @@ class LocalKafka:
                     seconds=round(time.monotonic() - started, 1),
                 )
             self._write_state(replace(state, pid=None))
+
+    def _launch(self, state: KafkaState | None) -> tuple[KafkaState, int]:
+        """Write the config, format the storage once, start the JVM; return the state and pid.
+
+        Call it holding the home's lock; it does not wait for the broker to answer.
+        """
+        libs = resolve_jars(self.cache_dir)
+        java = _find_java()
+        state = self._prepare(state)
+        self._format_storage(java, libs, state)
+        pid = self._spawn(java, libs)
+        state = replace(state, pid=pid)
+        self._write_state(state)
+        return state, pid
 
     def _prepare(self, state: KafkaState | None) -> KafkaState:
         """Choose ports, keep the cluster id, and write the broker's config files."""

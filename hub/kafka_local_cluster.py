@@ -34,11 +34,9 @@ from hub.kafka_local import (
     KafkaState,
     KafkaStopError,
     LocalKafka,
-    _find_java,
     new_cluster_id,
     render_log4j2_properties,
     render_server_properties,
-    resolve_jars,
 )
 
 log = structlog.get_logger(__name__)
@@ -145,12 +143,7 @@ class ClusterNode(LocalKafka):
             state = self.read_state()
             if state is not None and state.pid is not None and self._is_broker_process(state.pid):
                 return state.pid
-            libs = resolve_jars(self.cache_dir)
-            java = _find_java()
-            state = self._prepare(state)
-            self._format_storage(java, libs, state)
-            pid = self._spawn(java, libs)
-            self._write_state(replace(state, pid=pid))
+            _, pid = self._launch(state)
         return pid
 
     def wait_ready(self, deadline: float) -> None:

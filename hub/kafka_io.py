@@ -135,7 +135,20 @@ class Publisher:
             )
 
     def close(self, timeout: float = 10.0) -> None:
-        """Flush what is left and close the connections."""
+        """Flush what is left and close the connections.
+
+        With the broker gone, records of a batch that `publish` already reported as failed
+        (its state never committed, so the next run sends it again) can still be waiting
+        for an acknowledgement; they are dropped, so that a failed run ends with its
+        summary rather than a traceback from the producer.
+        """
+        try:
+            # What Kafka has not acknowledged within the acknowledgement timeout, it will not.
+            self._producer.flush(timeout=min(timeout, self.settings.ack_timeout_seconds))
+        except KafkaError as exc:
+            log.warning("unacknowledged_records_dropped", error=f"{type(exc).__name__}: {exc}")
+            # kafka-python has no public way to drop what it still buffers.
+            self._producer._sender.force_close()
         self._producer.close(timeout=timeout)
 
 

@@ -27,6 +27,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypedDict
@@ -58,9 +59,9 @@ _MIN_JAVA_MAJOR = 17
 
 _HOST = "127.0.0.1"
 _NODE_ID = 1
+#: The heap of the development broker; the nodes of a test cluster get less.
+_HEAP_OPTIONS = ("-Xms256m", "-Xmx512m")
 _JVM_OPTIONS = (
-    "-Xms256m",
-    "-Xmx512m",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     # C1 only: starts about a third faster; a development broker needs no peak throughput.
@@ -74,6 +75,7 @@ _MAVEN_TIMEOUT_S = 600.0
 _FORMAT_TIMEOUT_S = 120.0
 _LOCK_TIMEOUT_S = 120.0
 _POLL_INTERVAL_S = 0.1
+_CMDLINE_WAIT_S = 2.0
 _LOG_TAIL_LINES = 30
 
 _JAVA_HINT = "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jre-headless)"
@@ -264,13 +266,27 @@ def resolve_jars(cache_dir: Path) -> Path:
     return libs
 
 
-def render_server_properties(state: KafkaState, data_dir: Path) -> str:
-    """Return `server.properties` for a one-node KRaft cluster (broker and controller)."""
+def render_server_properties(
+    state: KafkaState,
+    data_dir: Path,
+    *,
+    node_id: int = _NODE_ID,
+    voters: str | None = None,
+    replicas: int = 1,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """Return `server.properties` for a combined broker and controller of a KRaft cluster.
+
+    Alone (the default) it is a one-node cluster. A node of a test cluster names the
+    static voter set (`id@host:port,...`, the same on every node) and how many replicas
+    the internal and default topics get; `min.insync.replicas` is 2 once there are 2.
+    """
+    min_isr = str(min(2, replicas))
     settings = {
         "process.roles": "broker,controller",
-        "node.id": str(_NODE_ID),
+        "node.id": str(node_id),
         # A static voter set: the controller port may change between restarts.
-        "controller.quorum.voters": f"{_NODE_ID}@{_HOST}:{state.controller_port}",
+        "controller.quorum.voters": voters or f"{node_id}@{_HOST}:{state.controller_port}",
         "controller.listener.names": "CONTROLLER",
         "listeners": (
             f"PLAINTEXT://{_HOST}:{state.broker_port},CONTROLLER://{_HOST}:{state.controller_port}"
@@ -280,19 +296,20 @@ def render_server_properties(state: KafkaState, data_dir: Path) -> str:
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(data_dir),
         "num.partitions": "1",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": str(replicas),
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         # The hub creates its topics with their settings; a typo must not create one.
         "auto.create.topics.enable": "false",
         "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
+        **(extra or {}),
     }
     lines = [f"# Written by hub.kafka_local for Kafka {KAFKA_VERSION}; edits are overwritten."]
     lines += [f"{key}={value}" for key, value in settings.items()]
@@ -331,6 +348,9 @@ class LocalKafka:
     Every method works from the state file, so one process can `up()` the broker and
     another can ask for its `status()` or take it `down()`.
     """
+
+    #: JVM heap options (`-Xms`, `-Xmx`); the nodes of a test cluster get a smaller heap.
+    heap_options: tuple[str, ...] = _HEAP_OPTIONS
 
     def __init__(self, home: Path, cache_dir: Path, port: int | None = None) -> None:
         self.home = home
@@ -403,13 +423,7 @@ class LocalKafka:
                 log.info("kafka_start_skipped", reason="already_running", pid=state.pid)
                 return state.bootstrap
             started = time.monotonic()
-            libs = resolve_jars(self.cache_dir)
-            java = _find_java()
-            state = self._prepare(state)
-            self._format_storage(java, libs, state)
-            pid = self._spawn(java, libs)
-            state = replace(state, pid=pid)
-            self._write_state(state)
+            state, pid = self._launch(state)
             try:
                 self._wait_until_ready(pid, state, deadline)
             except KafkaStartError:
@@ -443,6 +457,20 @@ class LocalKafka:
                     seconds=round(time.monotonic() - started, 1),
                 )
             self._write_state(replace(state, pid=None))
+
+    def _launch(self, state: KafkaState | None) -> tuple[KafkaState, int]:
+        """Write the config, format the storage once, start the JVM; return the state and pid.
+
+        Call it holding the home's lock; it does not wait for the broker to answer.
+        """
+        libs = resolve_jars(self.cache_dir)
+        java = _find_java()
+        state = self._prepare(state)
+        self._format_storage(java, libs, state)
+        pid = self._spawn(java, libs)
+        state = replace(state, pid=pid)
+        self._write_state(state)
+        return state, pid
 
     def _prepare(self, state: KafkaState | None) -> KafkaState:
         """Choose ports, keep the cluster id, and write the broker's config files."""
@@ -511,6 +539,7 @@ class LocalKafka:
     def _java_options(self, libs: Path) -> list[str]:
         """Return the JVM options and classpath shared by the broker and its storage tool."""
         return [
+            *self.heap_options,
             *_JVM_OPTIONS,
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.log_file.parent}",
@@ -555,15 +584,20 @@ class LocalKafka:
 
     def _is_broker_process(self, pid: int) -> bool:
         """Whether `pid` is alive and is this home's broker (a reused pid is not)."""
-        if not process_alive(pid):
-            return False
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc here: trust the pid
-            return True
-        return str(self.properties_file).encode() in cmdline
+        deadline = time.monotonic() + _CMDLINE_WAIT_S
+        while process_alive(pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                return False
+            except OSError:  # no /proc here: trust the pid
+                return True
+            # A live process shows an empty command line for a moment (seen while the JVM
+            # starts on a loaded machine); read it again rather than call the broker gone.
+            if cmdline or time.monotonic() >= deadline:
+                return str(self.properties_file).encode() in cmdline.split(b"\0")
+            time.sleep(_POLL_INTERVAL_S / 2)
+        return False
 
     def _write_state(self, state: KafkaState) -> None:
         """Replace the state file atomically, so a reader never sees half of it."""

@@ -293,3 +293,23 @@ def test_java_major_version_is_read_from_java_version_output(
 ) -> None:
     """Both the modern and the 1.x version strings of `java -version` are understood."""
     assert major == kafka_local._java_major(output)
+
+
+def test_a_live_broker_showing_an_empty_command_line_is_read_again(
+    broker: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live process whose /proc command line is empty for a moment is not taken for gone."""
+    properties = str(broker.properties_file).encode()
+    reads = iter([b"", b"java\0kafka.Kafka\0" + properties + b"\0"])
+
+    class ProcFile:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+        def read_bytes(self) -> bytes:
+            return next(reads)
+
+    monkeypatch.setattr(kafka_local, "process_alive", lambda pid: True)
+    monkeypatch.setattr(kafka_local, "Path", ProcFile)
+
+    assert broker._is_broker_process(4242)

@@ -74,7 +74,7 @@ def parse(name: str, connector: SS12000 | None = None) -> dict[str, list[Item]]:
     """Every example object of an endpoint parsed, by id: its entity and derived ones."""
     connector = connector or source()
     stream = STREAMS[name](connector)
-    return {r["id"]: stream.parse_all(r, i) for i, r in enumerate(records(name))}
+    return {r["id"]: stream.parse(r, i) for i, r in enumerate(records(name))}
 
 
 def one(items: list[Item]) -> Any:
@@ -503,7 +503,7 @@ def test_deleted_entities_become_removes_of_the_types_the_hub_publishes(name: st
     """Both response shapes give `Removed` for persons, groups, ...; absences and rooms drop."""
     body = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
     stream = _DeletedEntities(source())
-    items = [i for n, r in enumerate(deleted_records(body)) for i in stream.parse_all(r, n)]
+    items = [i for n, r in enumerate(deleted_records(body)) for i in stream.parse(r, n)]
     expected = {
         "deletedEntities": {
             Removed(Person, "4b0e2a31-7d7c-4f0e-8d8e-3f6a2c9b1005"),

@@ -42,14 +42,13 @@ import json
 import time
 from abc import ABC
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from connectors._http_auth import (
     Authenticator,
@@ -61,6 +60,7 @@ from connectors._http_auth import (
     retry_after_seconds,
     token_request,
 )
+from connectors._http_incremental import Incremental
 from connectors._http_paging import (
     HttpPage,
     HttpPaginator,
@@ -93,7 +93,7 @@ from connectors.errors import (
     action_for,
 )
 from hub.settings import HttpSourceSettings
-from schemas.entities import Entity, Timestamp, as_key
+from schemas.entities import Entity, as_key
 
 log = structlog.get_logger(__name__)
 
@@ -122,42 +122,6 @@ __all__ = [
 USER_AGENT = "skolehub/0.1"
 #: Keys per stream that `confirm_gone_by_lookup` looks up to see that lookups find records.
 PROBES = 3
-_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
-
-
-@dataclass(frozen=True)
-class Incremental:
-    """How a stream reads only what changed (Singer's `replication_key`, dlt's `incremental`).
-
-    The bookmark is the newest `replication_key` (a record field, dotted when nested: OneRoster
-    `dateLastModified`, SS 12000 `meta.modified`) the stream has read, on full runs too; a
-    record without a valid one leaves it alone. With `replication_key=None` the records carry
-    no time and the bookmark is the moment the read started. An incremental run with a
-    readable bookmark sends `{param: template}` on its first page, `{since}` being the
-    bookmark less the overlap; without one it reads everything. `overlap=None` takes the
-    source's `incremental_overlap` setting.
-    """
-
-    replication_key: str | None
-    param: str
-    template: str = "{since}"
-    overlap: timedelta | None = None
-
-    def since_params(self, since: datetime) -> dict[str, str]:
-        """The query parameter that asks for records modified after `since`."""
-        return {self.param: self.template.format(since=bookmark_text(since))}
-
-    def moment(self, record: Any) -> datetime | None:
-        """The record's replication key as a UTC moment; None when it has no valid one."""
-        value = record
-        for part in (self.replication_key or "").split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is None:
-            return None
-        try:
-            return _TIMESTAMP.validate_python(value)
-        except ValueError:
-            return None
 
 
 class HttpStream(ABC, Generic[RawT, EntityT]):
@@ -289,11 +253,9 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         """
         if isinstance(record, OutOfBounds):
             return [self.reject(record.record, index, f"record: {record.problem}")]
-        moment = None
-        if self.incremental is not None and self.incremental.replication_key is not None:
-            moment = self.incremental.moment(record)
-            if moment is not None:
-                self.source.advance_bookmark(self.name, moment)
+        moment = self.incremental.moment(record) if self.incremental is not None else None
+        if moment is not None:
+            self.source.advance_bookmark(self.name, moment)
         if self._marked_deleted(record, moment):
             key = self.record_key(record)
             if self.source.full_snapshot or key is None:
@@ -308,15 +270,15 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             return [self.reject(record, index, failure_reason(exc))]
 
     def _marked_deleted(self, record: Any, moment: datetime | None) -> bool:
+        """Whether `deleted_when` marks the record, which has a valid id and replication key."""
         if self.deleted_when is None or not isinstance(record, dict):
             return False
         field, value = self.deleted_when
-        if record.get(field) != value or _record_id(record) is None:
-            return False
+        timed = self.incremental is not None and self.incremental.replication_key is not None
         return (
-            self.incremental is None
-            or self.incremental.replication_key is None
-            or (moment is not None)
+            record.get(field) == value
+            and _record_id(record) is not None
+            and (moment is not None or not timed)
         )
 
 

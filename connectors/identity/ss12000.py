@@ -208,7 +208,7 @@ class _Meta(_Raw):
 
 
 class _Header(_Raw):
-    """What every SS 12000 object has; enough to bookmark it."""
+    """What every SS 12000 object has: its id and `meta.modified` (the replication key)."""
 
     id: Key
     meta: _Meta

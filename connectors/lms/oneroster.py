@@ -148,7 +148,7 @@ class _Ref(_Raw):
 
 
 class _Header(_Raw):
-    """What every OneRoster record has; enough to delete or bookmark it."""
+    """What every OneRoster record has: its id, status and `dateLastModified`."""
 
     sourcedId: Key
     status: Literal["active", "tobedeleted"]
@@ -512,6 +512,7 @@ class _LineItems(_Stream):
     raw_model = _LineItem
     entity_type = Result
     dead_letter_entity = "line_item"
+    #: A lookup: read in full on every run.
     incremental = None
 
     def to_items(self, raw: _LineItem) -> tuple[()]:

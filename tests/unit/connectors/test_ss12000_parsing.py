@@ -534,3 +534,17 @@ def test_deleted_entities_become_removes_of_the_types_the_hub_publishes(name: st
 def test_enrolment_school_years_become_hub_grades(school_type: str, year: int | None, grade: int):
     """F-class is 0, grundskola years stay, gymnasium years 1-3 are 11-13, adults have none."""
     assert grade == enrolment_grade(school_type, year)
+
+
+# -- bookmarks -------------------------------------------------------------------------
+
+
+def test_the_bookmark_is_the_newest_meta_modified_and_an_object_without_meta_leaves_it():
+    """`meta.modified` advances the bookmark; an object without `meta` is a dead letter."""
+    connector = source()
+    parse("groups", connector)
+    without_meta = {k: v for k, v in records("placements")[0].items() if k != "meta"}
+    (rejected,) = STREAMS["placements"](connector).parse(without_meta, 0)
+    assert isinstance(rejected, Rejected)
+    assert "placements: meta: Field required" == rejected.reason
+    assert {"groups": "2025-08-22T06:00:00.000Z"} == connector.bookmarks

@@ -14,6 +14,13 @@ A connector is an `HttpSource` that lists its `streams`. A stream is declarative
 
         def to_entity(self, raw: _GraphDevice) -> Device: ...
 
+A stream read incrementally declares `incremental = Incremental(replication_key, param,
+template)`: the base keeps its bookmark (the newest replication key seen, validated, less
+an overlap on the next run) and puts the "since" on the first page of an incremental run.
+`to_items(raw)` is the one hook for a record that is more or less than one entity (a
+lookup that yields nothing, derived entities, `Removed`); `deleted_when` declares a
+field that marks a delete (OneRoster's `status: tobedeleted`).
+
 The base owns the rest. Every request goes through `RetryPolicy.call` (the one retry
 place) and the one error table (`connectors.errors.HTTP_ERROR_POLICY`): throttling, 5xx
 and dropped connections are retried with backoff honouring `Retry-After` (seconds or an
@@ -33,8 +40,9 @@ from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from abc import ABC
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -52,6 +60,7 @@ from connectors._http_auth import (
     retry_after_seconds,
     token_request,
 )
+from connectors._http_incremental import Incremental
 from connectors._http_paging import (
     HttpPage,
     HttpPaginator,
@@ -65,8 +74,11 @@ from connectors._json_bounds import Body, OutOfBounds, bounded_records, loads_bo
 from connectors.base import (
     Item,
     Rejected,
+    Removed,
     RetryPolicy,
     Source,
+    bookmark_since,
+    bookmark_text,
     failure_reason,
     is_source_failure,
     paged,
@@ -96,6 +108,7 @@ __all__ = [
     "HttpPaginator",
     "HttpSource",
     "HttpStream",
+    "Incremental",
     "LinkHeaderPaginator",
     "NextLinkPaginator",
     "OffsetPaginator",
@@ -124,6 +137,18 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
     #: The private raw model a record is validated with (`extra="ignore"`).
     raw_model: ClassVar[type[BaseModel]]
     entity_type: ClassVar[type[Entity]]
+    #: Fixed query parameters of the first page besides paging (e.g. `expand`).
+    query: ClassVar[Mapping[str, Any]] = {}
+    #: How the stream reads only what changed; None: read in full on every run.
+    incremental: ClassVar[Incremental | None] = None
+    #: Read on incremental runs only (a feed of deletes: a full run reconciles instead).
+    incremental_only: ClassVar[bool] = False
+    #: A 404 on the first page means the API does not offer the stream: it is skipped.
+    optional: ClassVar[bool] = False
+    #: `(field, value)` marking a record as deleted at the source: `Removed` on an
+    #: incremental run, left out of a full one (whose reconciliation deletes it). Only its
+    #: id and replication key need be valid.
+    deleted_when: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, source: HttpSource) -> None:
         self.source = source
@@ -133,17 +158,49 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         """The entity name a rejected record of this stream is filed under."""
         return self.entity_type.entity
 
+    @property
+    def overlap(self) -> timedelta:
+        """How far before its bookmark an incremental read starts."""
+        if self.incremental is not None and self.incremental.overlap is not None:
+            return self.incremental.overlap
+        overlap = getattr(self.source.settings, "incremental_overlap", None)
+        return overlap if isinstance(overlap, timedelta) else timedelta(0)
+
     def params(self) -> dict[str, Any]:
-        """Query parameters of the first page (besides paging); e.g. a filter."""
-        return {}
+        """Query parameters of the first page (besides paging): `query` and the "since"."""
+        params = dict(self.query)
+        if self.incremental is not None and not self.source.full_snapshot:
+            since = bookmark_since(self.source.bookmarks.get(self.name), self.overlap)
+            if since is not None:
+                params.update(self.incremental.since_params(since))
+        return params
 
-    def to_item(self, raw: RawT) -> Item | None:
-        """What a valid record becomes; override to yield `Removed` or nothing."""
-        return self.to_entity(raw)
+    def records_in(self, body: Any) -> Any:
+        """The records of a page's body: the list under `records_key` (not a list: fatal)."""
+        if not self.records_key:
+            return body
+        if not isinstance(body, dict):
+            return None
+        records = body.get(self.records_key)
+        return [] if records is None else records  # some servers leave the key out of an empty page
 
-    @abstractmethod
+    def to_items(self, raw: RawT) -> Iterable[Item]:
+        """What a valid record yields: its entity; override for none, several or `Removed`.
+
+        An exception (ValueError, `SkippableRecordError`) makes the record a dead letter
+        and drops whatever it derived.
+        """
+        return (self.to_entity(raw),)
+
     def to_entity(self, raw: RawT) -> EntityT:
         """The normalised entity of one raw record; raise ValueError for a bad record."""
+        raise FatalError(
+            f"stream {self.name} declares neither to_entity nor to_items",
+            connector=self.source.name,
+        )
+
+    def finished(self) -> None:
+        """Called after the stream's last page; e.g. to log what its records left unresolved."""
 
     def redact(self, record: Any) -> dict[str, Any]:
         """A record as it may go to the dead-letter topic; override to drop personal fields.
@@ -166,12 +223,9 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         The raw model's id field (`sourcedId`, `id`) cleaned as a `Key`; None for a
         stream whose records are not published (a lookup), so nothing is counted as seen.
         """
-        if self.dead_letter_entity != self.entity_type.entity or not isinstance(record, dict):
+        if self.dead_letter_entity != self.entity_type.entity:
             return None
-        for key in ("sourcedId", "id"):
-            if key in record:
-                return as_key(record[key])
-        return None
+        return _record_id(record)
 
     def reject(self, record: Any, index: int, reason: str) -> Rejected:
         """The dead letter of one record: named, keyed where possible, its payload redacted.
@@ -190,22 +244,52 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             key=self.record_key(record),
         )
 
-    def parse(self, record: Any, index: int) -> Item | None:
-        """Validate and map one record; a bad one becomes `Rejected` with the reason.
+    def parse(self, record: Any, index: int) -> list[Item]:
+        """The items of one record: advance the bookmark, then its delete, items or dead letter.
 
         Any exception while mapping the record makes it a dead letter; only an error that
         means the source is broken (a `ConnectorError` other than `SkippableRecordError`)
         is raised.
         """
         if isinstance(record, OutOfBounds):
-            return self.reject(record.record, index, f"record: {record.problem}")
+            return [self.reject(record.record, index, f"record: {record.problem}")]
+        moment = self.incremental.moment(record) if self.incremental is not None else None
+        if moment is not None:
+            self.source.advance_bookmark(self.name, moment)
+        if self._marked_deleted(record, moment):
+            key = self.record_key(record)
+            if self.source.full_snapshot or key is None:
+                return []  # a full run leaves it out: reconciliation deletes it exactly once
+            return [Removed(self.entity_type, key)]
         try:
             raw = self.raw_model.model_validate(record)
-            return self.to_item(raw)  # type: ignore[arg-type]
+            return list(self.to_items(raw))  # type: ignore[arg-type]
         except Exception as exc:
             if is_source_failure(exc):
                 raise
-            return self.reject(record, index, failure_reason(exc))
+            return [self.reject(record, index, failure_reason(exc))]
+
+    def _marked_deleted(self, record: Any, moment: datetime | None) -> bool:
+        """Whether `deleted_when` marks the record, which has a valid id and replication key."""
+        if self.deleted_when is None or not isinstance(record, dict):
+            return False
+        field, value = self.deleted_when
+        timed = self.incremental is not None and self.incremental.replication_key is not None
+        return (
+            record.get(field) == value
+            and _record_id(record) is not None
+            and (moment is not None or not timed)
+        )
+
+
+def _record_id(record: Any) -> str | None:
+    """A record's id (`sourcedId`, `id`) as a clean key; None when it has no valid one."""
+    if not isinstance(record, dict):
+        return None
+    for key in ("sourcedId", "id"):
+        if key in record:
+            return as_key(record[key])
+    return None
 
 
 class HttpSource(Source):
@@ -343,11 +427,7 @@ class HttpSource(Source):
         """The page a 2xx response holds: its body read with bounds, its records listed."""
         path = urlsplit(response.url).path
         body = self.read_body(response)
-        records = body.value
-        if stream.records_key:
-            records = body.value.get(stream.records_key) if isinstance(body.value, dict) else None
-            if isinstance(body.value, dict) and records is None:
-                records = []  # some servers leave the key out of an empty page
+        records = stream.records_in(body.value)
         if not isinstance(records, list):
             raise FatalError(
                 f"response has no {stream.records_key or 'top-level'} list",
@@ -442,17 +522,16 @@ class HttpSource(Source):
             pages += 1
             sampled = len(sample) >= PROBES
             for record in page.records:
-                item = stream.parse(record, records)
+                for item in stream.parse(record, records):
+                    if isinstance(item, Rejected):
+                        rejected += 1
+                    elif not sampled and isinstance(item, Entity):
+                        sample.append(item.key)  # the first entity of each of the first pages
+                        sampled = True
+                    yield item
                 records += 1
-                if item is None:
-                    continue
-                if isinstance(item, Rejected):
-                    rejected += 1
-                elif not sampled and isinstance(item, Entity):
-                    sample.append(item.key)  # the first entity of each of the first pages
-                    sampled = True
-                yield item
         log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
+        stream.finished()
 
     # -- confirming deletes ---------------------------------------------------------------
 
@@ -503,9 +582,28 @@ class HttpSource(Source):
     # -- Source -------------------------------------------------------------------------
 
     def read(self) -> Iterator[Item]:
-        """Every item of every stream, in the streams' order."""
+        """Every item of every stream, in the streams' order.
+
+        An `incremental_only` stream is left out of a full run; an `optional` one that
+        answers 404 on its first page is skipped; a stream whose records carry no time
+        (`Incremental(None, …)`) is bookmarked with the moment the read started.
+        """
+        started = datetime.now(UTC)
         for stream_type in self.streams_to_read():
-            yield from self.read_stream(stream_type(self))
+            stream = stream_type(self)
+            if not (stream.incremental_only and self.full_snapshot):
+                yield from self._read_offered(stream)
+            if stream.incremental is not None and stream.incremental.replication_key is None:
+                self.set_bookmark(stream.name, bookmark_text(started))
+
+    def _read_offered(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
+        try:
+            yield from self.read_stream(stream)
+        except ConfigError as exc:
+            # Only a 404 on the first page: on a later one `pages` raised `PartialReadError`.
+            if not stream.optional or exc.status != 404:
+                raise
+            log.info("stream_not_offered", stream=stream.name, status=exc.status)
 
     def check(self) -> None:
         """Authenticate and fetch one record of the first stream."""

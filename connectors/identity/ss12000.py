@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -43,17 +43,9 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._json_bounds import bounded_records
-from connectors.base import (
-    Item,
-    Rejected,
-    Removed,
-    RetryPolicy,
-    bookmark_since,
-    bookmark_text,
-)
+from connectors.base import Item, Removed, RetryPolicy
 from connectors.errors import ConfigError, SkippableRecordError
-from connectors.http import HttpPage, HttpSource, HttpStream, PageTokenPaginator
+from connectors.http import HttpSource, HttpStream, Incremental, PageTokenPaginator
 from connectors.privacy import national_id_hmac
 from hub.settings import SS12000SourceSettings
 from schemas.entities import (
@@ -216,7 +208,7 @@ class _Meta(_Raw):
 
 
 class _Header(_Raw):
-    """What every SS 12000 object has; enough to bookmark it."""
+    """What every SS 12000 object has: its id and `meta.modified` (the replication key)."""
 
     id: Key
     meta: _Meta
@@ -385,41 +377,14 @@ class TokenOnlyPaginator(PageTokenPaginator):
 
 
 class _Stream(HttpStream[Any, Any]):
-    """An SS 12000 collection: bookmarks, `meta.modified.after`, and derived entities."""
+    """An SS 12000 collection, incremental by `meta.modified.after`."""
 
     records_key = "data"
     paginator = TokenOnlyPaginator()
-    #: Other query parameters of the first page (e.g. `expand`).
-    extra_params: ClassVar[dict[str, Any]] = {}
+    incremental: ClassVar[Incremental | None] = Incremental(
+        "meta.modified", param="meta.modified.after"
+    )
     source: SS12000
-
-    def __init__(self, source: HttpSource) -> None:
-        super().__init__(source)
-        #: Entities derived from the record being parsed (e.g. memberships of a group).
-        self._derived: list[Item] = []
-
-    def params(self) -> dict[str, Any]:
-        """`meta.modified.after` on an incremental run that has a bookmark, plus `expand`."""
-        params = dict(self.extra_params)
-        mark = self.source.bookmarks.get(self.name)
-        since = bookmark_since(mark, self.source.settings.incremental_overlap)
-        if not self.source.full_snapshot and since is not None:
-            params["meta.modified.after"] = bookmark_text(since)
-        return params
-
-    def parse_all(self, record: Any, index: int) -> list[Item]:
-        """The record's entity (or its rejection) and the entities derived from it."""
-        self._derived = []
-        try:
-            header = _Header.model_validate(record)
-        except ValueError:
-            header = None  # the full model rejects it, with its reasons
-        if header is not None:
-            self.source.advance_bookmark(self.name, header.meta.modified)
-        item = self.parse(record, index)
-        if isinstance(item, Rejected):
-            return [item]
-        return ([item] if item is not None else []) + self._derived
 
     def common(self, raw: _Header, key: str | None = None) -> dict[str, Any]:
         """The fields every entity takes from the object header; `key` for derived ones."""
@@ -503,7 +468,7 @@ class _Persons(_Stream):
     path = "/persons"
     raw_model = _Person
     entity_type = Person
-    extra_params: ClassVar[dict[str, Any]] = {"expand": ["duties", "placements"]}
+    query: ClassVar[Mapping[str, Any]] = {"expand": ["duties", "placements"]}
 
     def to_entity(self, raw: _Person) -> Person:
         nin_hmac = self.source.civic_no_hmac(raw.civicNo)
@@ -604,20 +569,30 @@ class _Duties(_Stream):
     raw_model = _Duty
     entity_type = Duty
 
-    def to_entity(self, raw: _Duty) -> Duty:
+    def __init__(self, source: SS12000) -> None:
+        super().__init__(source)
+        source.duty_people.clear()  # a read resolves teachers with the duties it reads
+
+    def to_items(self, raw: _Duty) -> list[Item]:
+        """The duty, then a membership per group it is assigned to."""
         self.source.duty_people[raw.id] = raw.person.id
-        for assignment in raw.assignmentRole:
-            role = ASSIGNMENT_ROLES.get(assignment.assignmentRoleType, MembershipRole.OTHER)
-            self._derived.append(
+        duty = self.to_entity(raw)
+        return [
+            duty,
+            *(
                 Membership(
                     **self.common(raw, compose_key(assignment.group.id, raw.person.id, raw.id)),
                     group_key=assignment.group.id,
                     person_key=raw.person.id,
-                    role=role,
+                    role=ASSIGNMENT_ROLES.get(assignment.assignmentRoleType, MembershipRole.OTHER),
                     valid_from=assignment.startDate,
                     valid_to=assignment.endDate,
                 )
-            )
+                for assignment in raw.assignmentRole
+            ),
+        ]
+
+    def to_entity(self, raw: _Duty) -> Duty:
         return Duty(
             **self.common(raw),
             person_key=raw.person.id,
@@ -663,7 +638,8 @@ class _Groups(_Stream):
     raw_model = _Group
     entity_type = Group
 
-    def to_entity(self, raw: _Group) -> Group:
+    def to_items(self, raw: _Group) -> list[Item]:
+        """The group, then a student membership per member (one per person)."""
         members: dict[str, _GroupMembership] = {}
         for member in raw.groupMemberships:
             known = members.get(member.person.id)
@@ -676,8 +652,17 @@ class _Groups(_Stream):
                 startDate=_earliest(known.startDate, member.startDate),
                 endDate=_latest(known.endDate, member.endDate),
             )
-        for person_key, member in members.items():
-            self._derived.append(
+        group = Group(
+            **self.common(raw),
+            kind=GROUP_KINDS.get(raw.groupType, GroupKind.OTHER),
+            name=raw.displayName,
+            unit_key=raw.organisation.id,
+            valid_from=raw.startDate,
+            valid_to=raw.endDate,
+        )
+        return [
+            group,
+            *(
                 Membership(
                     **self.common(raw, compose_key(raw.id, person_key)),
                     group_key=raw.id,
@@ -686,15 +671,9 @@ class _Groups(_Stream):
                     valid_from=member.startDate,
                     valid_to=member.endDate,
                 )
-            )
-        return Group(
-            **self.common(raw),
-            kind=GROUP_KINDS.get(raw.groupType, GroupKind.OTHER),
-            name=raw.displayName,
-            unit_key=raw.organisation.id,
-            valid_from=raw.startDate,
-            valid_to=raw.endDate,
-        )
+                for person_key, member in members.items()
+            ),
+        ]
 
 
 def _earliest(a: date | None, b: date | None) -> date | None:
@@ -713,13 +692,20 @@ class _Activities(_Stream):
     raw_model = _Activity
     entity_type = Membership
     dead_letter_entity = "activity"
-    extra_params: ClassVar[dict[str, Any]] = {"expand": ["teachers"]}
+    query: ClassVar[Mapping[str, Any]] = {"expand": ["teachers"]}
+    #: The standard leaves `/activities` optional: a 404 on its first page skips it.
+    optional = True
 
-    def to_item(self, raw: _Activity) -> Item | None:
-        """Derive a teacher membership per group and teacher; yield nothing of its own."""
+    def __init__(self, source: SS12000) -> None:
+        super().__init__(source)
+        source.unresolved_teachers = 0
+
+    def to_items(self, raw: _Activity) -> list[Item]:
+        """A teacher membership per group and teacher; nothing of the activity's own."""
         embedded = {
             t.id: t.person.id for t in (raw.embedded.teachers if raw.embedded else []) if t.person
         }
+        memberships: list[Item] = []
         seen: set[str] = set()
         for teacher in raw.teachers:
             person = embedded.get(teacher.duty.id) or self.source.duty_people.get(teacher.duty.id)
@@ -731,7 +717,7 @@ class _Activities(_Stream):
                 if key in seen:
                     continue
                 seen.add(key)
-                self._derived.append(
+                memberships.append(
                     Membership(
                         **self.common(raw, key),
                         group_key=group.id,
@@ -741,10 +727,12 @@ class _Activities(_Stream):
                         valid_to=teacher.endDate,
                     )
                 )
-        return None
+        return memberships
 
-    def to_entity(self, raw: _Activity) -> Entity:  # pragma: no cover - to_item answers
-        raise NotImplementedError
+    def finished(self) -> None:
+        """Warn about teachers whose duty no duty read in this run resolves."""
+        if self.source.unresolved_teachers:
+            log.warning("activity_teachers_unresolved", count=self.source.unresolved_teachers)
 
 
 class _DeletedEntities(_Stream):
@@ -755,27 +743,18 @@ class _DeletedEntities(_Stream):
     raw_model = _DeletedEntity
     entity_type = Person
     dead_letter_entity = "deleted_entity"
+    #: `after` the previous run's start (less the overlap), which is this stream's bookmark.
+    incremental = Incremental(None, param="after")
+    incremental_only = True
 
-    def params(self) -> dict[str, Any]:
-        """`after`: the previous run's start, less the overlap."""
-        mark = self.source.bookmarks.get(self.name)
-        if not mark:
-            return {}
-        since = bookmark_since(mark, self.source.settings.incremental_overlap)
-        return {"after": bookmark_text(since)} if since is not None else {}
+    def records_in(self, body: Any) -> list[dict[str, Any]]:
+        """The deleted ids as `{"entity", "id"}` records (`deleted_records`)."""
+        return deleted_records(body)
 
-    def parse_all(self, record: Any, index: int) -> list[Item]:
-        """A `Removed` for a deleted entity the hub publishes; nothing for other types."""
-        item = self.parse(record, index)
-        return [item] if item is not None else []
-
-    def to_item(self, raw: _DeletedEntity) -> Item | None:
+    def to_items(self, raw: _DeletedEntity) -> tuple[Item, ...]:
         """The delete of the entity the id names, if it is a type the hub publishes."""
         entity_type = DELETED_KEYS.get(raw.entity.replace("_", "").lower())
-        return Removed(entity_type, raw.id) if entity_type is not None else None
-
-    def to_entity(self, raw: _DeletedEntity) -> Entity:  # pragma: no cover - to_item answers
-        raise NotImplementedError
+        return (Removed(entity_type, raw.id),) if entity_type is not None else ()
 
 
 def deleted_records(body: Any) -> list[dict[str, Any]]:
@@ -811,7 +790,15 @@ class SS12000(HttpSource):
     name: ClassVar[str] = "identity.ss12000"
     system: ClassVar[str] = "ss12000"
     entity_types = (Organisation, Person, Duty, Placement, Group, Membership)
-    streams = (_Organisations, _Persons, _Duties, _Placements, _Groups, _Activities)
+    streams = (
+        _Organisations,
+        _Persons,
+        _Duties,
+        _Placements,
+        _Groups,
+        _Activities,
+        _DeletedEntities,
+    )
     supports_incremental = True
     settings: SS12000SourceSettings
 
@@ -857,53 +844,6 @@ class SS12000(HttpSource):
         if self.settings.activities:
             return self.streams
         return tuple(s for s in self.streams if s is not _Activities)
-
-    def read(self) -> Iterator[Item]:
-        """Every stream in order; on an incremental run, then the deletes since the last run."""
-        started = datetime.now(UTC)
-        self.duty_people.clear()
-        self.unresolved_teachers = 0
-        for stream_type in self.streams_to_read():
-            try:
-                yield from self.read_stream(stream_type(self))
-            except ConfigError as exc:
-                # Only a 404 on the first page: a later one is a `PartialReadError` (http.py).
-                if stream_type is not _Activities or exc.status != 404:
-                    raise
-                log.info("stream_not_offered", stream=_Activities.name, status=exc.status)
-        if self.unresolved_teachers:
-            log.warning("activity_teachers_unresolved", count=self.unresolved_teachers)
-        if not self.full_snapshot:
-            yield from self.read_stream(_DeletedEntities(self))
-        self.set_bookmark(_DeletedEntities.name, bookmark_text(started))
-
-    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
-        """Every item of one stream, page by page, derived entities after their record."""
-        assert isinstance(stream, _Stream)
-        records = rejected = pages = 0
-        for page in self.pages(stream):
-            pages += 1
-            for record in page.records:
-                for item in stream.parse_all(record, records):
-                    if isinstance(item, Rejected):
-                        rejected += 1
-                    yield item
-                records += 1
-        log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
-
-    def fetch_page(
-        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
-    ) -> HttpPage:
-        """One page; a `/deletedEntities` page's ids flattened into records."""
-        if not isinstance(stream, _DeletedEntities):
-            return super().fetch_page(stream, token, page_size)
-        url, query = stream.paginator.request(
-            self.url(stream.path), stream.params(), page_size, token
-        )
-        response = self.get(url, query)
-        body = self.read_body(response)
-        records = bounded_records(deleted_records(body.value), body)
-        return HttpPage(response.url, {}, response.headers, body.value, records)
 
     # -- privacy --------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ from urllib.parse import quote
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Item, Removed, RetryPolicy, bookmark_since, bookmark_text
+from connectors.base import RetryPolicy, bookmark_text
 from connectors.errors import SkippableRecordError
-from connectors.http import HttpSource, HttpStream, OffsetPaginator
+from connectors.http import HttpSource, HttpStream, Incremental, OffsetPaginator
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
 from hub.settings import OneRosterSourceSettings
 from schemas.entities import (
@@ -148,7 +148,7 @@ class _Ref(_Raw):
 
 
 class _Header(_Raw):
-    """What every OneRoster record has; enough to delete or bookmark it."""
+    """What every OneRoster record has: its id, status and `dateLastModified`."""
 
     sourcedId: Key
     status: Literal["active", "tobedeleted"]
@@ -287,38 +287,15 @@ class _LineItemInfo:
 
 
 class _Stream(HttpStream[Any, Any]):
-    """A OneRoster collection: bookmarks, the incremental filter and `tobedeleted`."""
+    """A OneRoster collection: incremental by `dateLastModified`; `tobedeleted` is a delete."""
 
     records_key: ClassVar[str]
     paginator = OffsetPaginator("limit", "offset", "X-Total-Count", follow_link_header=True)
-    #: False for lookups read in full on every run.
-    incremental: ClassVar[bool] = True
+    incremental: ClassVar[Incremental | None] = Incremental(
+        "dateLastModified", param="filter", template="dateLastModified>'{since}'"
+    )
+    deleted_when = ("status", "tobedeleted")
     source: OneRoster
-
-    def params(self) -> dict[str, Any]:
-        """`filter=dateLastModified>'…'` on an incremental run that has a bookmark."""
-        mark = self.source.bookmarks.get(self.name) if self.incremental else None
-        if self.source.full_snapshot or not mark:
-            return {}
-        since = bookmark_since(mark, self.source.settings.incremental_overlap)
-        if since is None:
-            return {}
-        return {"filter": f"dateLastModified>'{bookmark_text(since)}'"}
-
-    def parse(self, record: Any, index: int) -> Item | None:
-        """Advance the bookmark, turn `tobedeleted` into a delete, else map the record."""
-        try:
-            header = _Header.model_validate(record)
-        except ValueError:
-            return super().parse(record, index)  # rejected with the full model's reasons
-        if self.incremental:
-            self.source.advance_bookmark(self.name, header.dateLastModified)
-        if header.status == "tobedeleted":
-            # A full run leaves it out: reconciliation then deletes it exactly once.
-            return (
-                None if self.source.full_snapshot else Removed(self.entity_type, header.sourcedId)
-            )
-        return super().parse(record, index)
 
     def common(self, raw: _Record) -> dict[str, Any]:
         """The fields every entity takes from the record header."""
@@ -535,9 +512,10 @@ class _LineItems(_Stream):
     raw_model = _LineItem
     entity_type = Result
     dead_letter_entity = "line_item"
-    incremental = False
+    #: A lookup: read in full on every run.
+    incremental = None
 
-    def to_item(self, raw: _LineItem) -> Item | None:
+    def to_items(self, raw: _LineItem) -> tuple[()]:
         """Remember the line item for the results; yield nothing."""
         objectives = tuple(
             f"{s.source}:{i}"
@@ -551,10 +529,7 @@ class _LineItems(_Stream):
             raw.resultValueMin,
             raw.resultValueMax,
         )
-        return None
-
-    def to_entity(self, raw: _LineItem) -> Entity:  # pragma: no cover - to_item answers
-        raise NotImplementedError
+        return ()
 
 
 class _Results(_Stream):

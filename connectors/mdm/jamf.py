@@ -407,13 +407,10 @@ class _Sites(_JamfStream):
         """None: Jamf answers every site at once."""
         return {}
 
-    def to_item(self, raw: _Named) -> Item | None:
-        """Remember the site's name."""
+    def to_items(self, raw: _Named) -> tuple[()]:
+        """Remember the site's name; yield nothing."""
         self.source.sites[raw.id] = raw.name or raw.id
-        return None
-
-    def to_entity(self, raw: _Named) -> Device:  # pragma: no cover - to_item answers
-        raise NotImplementedError
+        return ()
 
 
 class _Buildings(_Sites):
@@ -430,10 +427,10 @@ class _Buildings(_Sites):
         """A stable order."""
         return {"sort": self.sort}
 
-    def to_item(self, raw: _Named) -> Item | None:
-        """Remember the building's name."""
+    def to_items(self, raw: _Named) -> tuple[()]:
+        """Remember the building's name; yield nothing."""
         self.source.buildings[raw.id] = raw.name or raw.id
-        return None
+        return ()
 
 
 def _users(place: _UserAndLocation | None) -> tuple[AssignedUserId, ...]:

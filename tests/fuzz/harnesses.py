@@ -37,7 +37,7 @@ def http_parser(
 ) -> Callable[[str, Any], list[Item | None]]:
     """A parser of one record's JSON text as a page of its stream, as `read_stream` reads it.
 
-    The bounded body reader (`page_of`), then the stream's `parse_all` (SS 12000) or `parse`.
+    The bounded body reader (`page_of`), then the stream's `parse`.
     """
 
     def parse(what: str, text: str) -> list[Item | None]:
@@ -51,10 +51,7 @@ def http_parser(
         page = source.page_of(stream, response)
         items: list[Item | None] = []
         for index, record in enumerate(page.records):
-            if hasattr(stream, "parse_all"):
-                items.extend(stream.parse_all(record, index))
-            else:
-                items.append(stream.parse(record, index))
+            items.extend(stream.parse(record, index))
         return items
 
     return parse

@@ -44,7 +44,7 @@ def intune() -> Intune:
     return Intune(source_settings(intune_entry()), tenant="t", secret="unused")
 
 
-def parse_file(stream: HttpStream[Any, Any], name: str, key: str) -> list[Item | None]:
-    """Every record under `key` of an example file, parsed by a stream."""
+def parse_file(stream: HttpStream[Any, Any], name: str, key: str) -> list[Item]:
+    """Every record under `key` of an example file, parsed by a stream (one item each)."""
     body = json.loads((DATA / name).read_text(encoding="utf-8"))
-    return [stream.parse(record, n) for n, record in enumerate(body[key])]
+    return [item for n, record in enumerate(body[key]) for item in stream.parse(record, n)]

@@ -54,15 +54,14 @@ def only(items: list[Item]) -> Item:
 def oneroster_parse(name: str, record: dict[str, Any], connector: OneRoster | None = None) -> Item:
     """One OneRoster record through its stream's parse."""
     connector = connector or oneroster_tests.source()
-    item = oneroster_tests.STREAMS[name](connector).parse(record, 0)
-    assert item is not None
+    [item] = oneroster_tests.STREAMS[name](connector).parse(record, 0)
     return item
 
 
 def ss12000_parse(name: str, record: dict[str, Any]) -> list[Item]:
-    """One SS 12000 object through its stream's parse_all."""
+    """One SS 12000 object through its stream's parse."""
     stream = ss12000_tests.STREAMS[name](ss12000_tests.source())
-    return stream.parse_all(record, 0)  # type: ignore[attr-defined, no-any-return]
+    return stream.parse(record, 0)
 
 
 def course() -> dict[str, Any]:
@@ -105,7 +104,7 @@ def test_an_extreme_intune_time_dead_letters_the_device():
     """Intune's sync time out of range is a dead letter naming the field, keyed by the device."""
     record = first("mdm/graph_managed_devices.json", "value")
     record["lastSyncDateTime"] = EXTREME_TIMES[0]
-    item = _ManagedDevices(intune()).parse(record, 0)
+    [item] = _ManagedDevices(intune()).parse(record, 0)
     assert isinstance(item, Rejected)
     assert "lastSyncDateTime" in item.reason
     assert record["id"] == item.key
@@ -116,7 +115,7 @@ def test_an_extreme_jamf_time_dead_letters_the_device(moment: str):
     """A Jamf contact time out of range is a dead letter naming the field."""
     record = first("mdm/jamf_computers_inventory.json", "results")
     record["general"]["lastContactTime"] = moment
-    item = _Computers(jamf()).parse(record, 0)
+    [item] = _Computers(jamf()).parse(record, 0)
     assert isinstance(item, Rejected)
     assert "general.lastContactTime" in item.reason
     assert "computers/1" == item.key
@@ -126,7 +125,7 @@ def test_graphs_year_one_still_means_no_date():
     """Graph's `0001-01-01T00:00:00Z` for a missing date is still no date, not a dead letter."""
     record = first("mdm/graph_managed_devices.json", "value")
     record["enrolledDateTime"] = "0001-01-01T00:00:00Z"
-    item = _ManagedDevices(intune()).parse(record, 0)
+    [item] = _ManagedDevices(intune()).parse(record, 0)
     assert isinstance(item, Entity)
     assert None is item.enrolled_at  # type: ignore[attr-defined]
 
@@ -137,7 +136,7 @@ def test_a_google_auto_update_expiration_out_of_range_dead_letters_the_device(mi
     record = first("mdm/google_chromeosdevices.json", "chromeosdevices")
     record.pop("autoUpdateThrough", None)
     record["autoUpdateExpiration"] = millis
-    item = _ChromeOsDevices(google()).parse(record, 0)
+    [item] = _ChromeOsDevices(google()).parse(record, 0)
     assert isinstance(item, Rejected)
     assert "autoUpdateExpiration" in item.reason
     assert record["deviceId"] == item.key
@@ -333,7 +332,7 @@ def test_any_exception_while_mapping_one_record_is_a_dead_letter_without_its_mes
     """Not only ValueError: any exception of one record is a dead letter naming its kind."""
     source, _ = source_for({"/widgets": [(200, {"items": []}, {})]})
     _Exploding.error = error
-    item = _Exploding(source).parse({"id": "w1", "name": "A"}, 0)
+    [item] = _Exploding(source).parse({"id": "w1", "name": "A"}, 0)
     assert isinstance(item, Rejected)
     assert type(error).__name__ in item.reason and "w1" == item.key
     assert_clean(item, NIN)
@@ -395,11 +394,7 @@ def test_an_invisible_source_id_is_a_dead_letter_in_every_http_connector(blank: 
     ]
     for stream, record, field in cases:
         record[field] = blank
-        items = (
-            stream.parse_all(record, 0)
-            if hasattr(stream, "parse_all")
-            else [stream.parse(record, 0)]
-        )
+        items = stream.parse(record, 0)
         assert [Rejected] == [type(i) for i in items], stream.name
         assert None is items[0].key
 
@@ -460,7 +455,7 @@ def test_rejected_records_carry_their_key_when_the_connector_can_tell_it():
     bad_course = oneroster_parse("courses", {**course(), "title": ""})
     computer = first("mdm/jamf_computers_inventory.json", "results")
     computer["general"] = 5
-    bad_computer = _Computers(jamf()).parse(computer, 0)
+    [bad_computer] = _Computers(jamf()).parse(computer, 0)
     (bad_person,) = read_feide(person_entry(sn=[]))
     assert ("course-mat7", "computers/1", "kari@lillevik.no") == (
         bad_course.key,  # type: ignore[union-attr]
@@ -471,5 +466,5 @@ def test_rejected_records_carry_their_key_when_the_connector_can_tell_it():
 
 def test_a_rejected_lookup_record_has_no_entity_key():
     """A Jamf site is not published, so its dead letter has no key to count as seen."""
-    item = _Sites(jamf()).parse({"id": "\u200b", "name": "Lade"}, 0)
+    [item] = _Sites(jamf()).parse({"id": "\u200b", "name": "Lade"}, 0)
     assert isinstance(item, Rejected) and None is item.key

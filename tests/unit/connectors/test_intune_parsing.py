@@ -142,7 +142,7 @@ def test_a_record_with_only_its_id_is_a_device_of_unknown_everything():
 
 def test_a_record_without_an_id_is_dead_lettered_naming_the_field():
     """A managedDevice without `id` cannot be keyed: it becomes a dead letter."""
-    item = _ManagedDevices(intune()).parse({"serialNumber": "X1"}, 7)
+    [item] = _ManagedDevices(intune()).parse({"serialNumber": "X1"}, 7)
     assert (
         Rejected(
             entity="device",

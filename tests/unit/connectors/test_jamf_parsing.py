@@ -180,7 +180,7 @@ def test_a_dead_letter_carries_no_name_phone_or_position():
         "general": {"displayName": "x"},
         "userAndLocation": {"username": "a", "realName": "Ola Hansen", "phoneNumber": "+47 9"},
     }
-    item = _MobileDevices(source()).parse(record, 4)
+    [item] = _MobileDevices(source()).parse(record, 4)
     assert (
         Rejected(
             entity="device",
@@ -194,7 +194,7 @@ def test_a_dead_letter_carries_no_name_phone_or_position():
 
 def test_the_same_ipad_from_intune_and_jamf_has_one_physical_key():
     """Intune's `Apple Inc.` + lower-case dashed serial and Jamf's `Apple` serial agree."""
-    from_intune = _ManagedDevices(intune()).parse(
+    [from_intune] = _ManagedDevices(intune()).parse(
         {
             "id": "9",
             "manufacturer": "Apple Inc.",

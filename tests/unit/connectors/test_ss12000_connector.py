@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.base import Rejected, Removed, RetryPolicy
+from connectors.base import Rejected, Removed, RetryPolicy, bookmark_text
 from connectors.errors import ConfigError, PartialReadError
-from connectors.identity.ss12000 import SS12000, bookmark_text
+from connectors.identity.ss12000 import SS12000
 from hub.settings import SettingsError, parse_settings
 from hub.sources import build_source, entity_types_of, source_domain
 from schemas.entities import Entity, Membership, Person

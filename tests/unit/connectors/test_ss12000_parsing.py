@@ -74,7 +74,7 @@ def parse(name: str, connector: SS12000 | None = None) -> dict[str, list[Item]]:
     """Every example object of an endpoint parsed, by id: its entity and derived ones."""
     connector = connector or source()
     stream = STREAMS[name](connector)
-    return {r["id"]: stream.parse_all(r, i) for i, r in enumerate(records(name))}
+    return {r["id"]: stream.parse(r, i) for i, r in enumerate(records(name))}
 
 
 def one(items: list[Item]) -> Any:
@@ -503,7 +503,7 @@ def test_deleted_entities_become_removes_of_the_types_the_hub_publishes(name: st
     """Both response shapes give `Removed` for persons, groups, ...; absences and rooms drop."""
     body = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
     stream = _DeletedEntities(source())
-    items = [i for n, r in enumerate(deleted_records(body)) for i in stream.parse_all(r, n)]
+    items = [i for n, r in enumerate(deleted_records(body)) for i in stream.parse(r, n)]
     expected = {
         "deletedEntities": {
             Removed(Person, "4b0e2a31-7d7c-4f0e-8d8e-3f6a2c9b1005"),
@@ -534,3 +534,17 @@ def test_deleted_entities_become_removes_of_the_types_the_hub_publishes(name: st
 def test_enrolment_school_years_become_hub_grades(school_type: str, year: int | None, grade: int):
     """F-class is 0, grundskola years stay, gymnasium years 1-3 are 11-13, adults have none."""
     assert grade == enrolment_grade(school_type, year)
+
+
+# -- bookmarks -------------------------------------------------------------------------
+
+
+def test_the_bookmark_is_the_newest_meta_modified_and_an_object_without_meta_leaves_it():
+    """`meta.modified` advances the bookmark; an object without `meta` is a dead letter."""
+    connector = source()
+    parse("groups", connector)
+    without_meta = {k: v for k, v in records("placements")[0].items() if k != "meta"}
+    (rejected,) = STREAMS["placements"](connector).parse(without_meta, 0)
+    assert isinstance(rejected, Rejected)
+    assert "placements: meta: Field required" == rejected.reason
+    assert {"groups": "2025-08-22T06:00:00.000Z"} == connector.bookmarks

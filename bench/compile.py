@@ -32,11 +32,11 @@ from typing import TypeVar
 
 from _harness import kafka_broker
 
-from hub.compiler import Materialiser
 from hub.followup import compile_snapshot
 from hub.followup.extract import verify_extract, write_extract
 from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
 from hub.logging import configure
+from hub.materialise import Materialiser
 from hub.settings import parse_settings
 from hub.store import StateStore
 from hub.sync import fingerprint

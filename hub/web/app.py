@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub.followup.extract import MANIFEST
-from hub.followup.jobs import HEADLINE, format_measure
+from hub.followup.presentation import HEADLINE, format_measure
 from hub.followup.snapshots import SnapshotStore
 from hub.settings import HubSettings, SettingsError, load_env_file, load_settings
 from hub.store import ApprovalError

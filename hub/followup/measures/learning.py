@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from hub.followup._common import Context, add_months, share, suppress
-from hub.followup._devices import Fleet
 from hub.followup._identity import staff_role
 from hub.followup._state import ResultRow, normalise_word
+from hub.followup.measures.devices import Fleet
 from hub.policy import DigitalSkillsObjective
 from schemas.followup import (
     CompetenceSummary,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from hub.followup._common import Context, median, rounded, share
-from hub.followup._devices import Fleet
+from hub.followup.measures.devices import Fleet
 from schemas.followup import (
     CompetenceSummary,
     DeviceCoverage,

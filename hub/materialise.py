@@ -34,7 +34,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from hub._faults import fault_point
 from hub.leases import Lease, lease_ttl
 from hub.store import create_tables, metadata, now, upsert
-from schemas.envelope import RecordKey
+from schemas.envelope import EntityRef, Op, RecordKey, decode_change
 
 log = structlog.get_logger(__name__)
 
@@ -281,19 +281,18 @@ class Materialiser:
             )
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
-            value = json.loads(record.value)
-            op = value["op"]
-            body = value["after"] if op != "d" else value["before"]
-            source = f"{body['source']['system']}/{body['source']['instance']}"
-        except (ValueError, KeyError, TypeError) as exc:
+            value = decode_change(record.value)
+            body = value.entity
+            ref = EntityRef.model_validate(body)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
             return self._skip(record, progress, exc)
         match = {
             "tenant": record_key.tenant,
             "entity": record_key.entity,
-            "source": source,
-            "key": body["key"],
+            "source": f"{ref.source.system}/{ref.source.instance}",
+            "key": ref.key,
         }
-        if op == "d":
+        if value.op is Op.DELETED:
             progress.deletes += 1
             return report_entities.delete().where(
                 *(getattr(report_entities.c, k) == v for k, v in match.items())

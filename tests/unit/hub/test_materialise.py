@@ -10,6 +10,10 @@ import sqlalchemy as sa
 from kafka.consumer.fetcher import ConsumerRecord
 
 from hub.materialise import MaterialiseProgress, Materialiser, materialised_rows
+from hub.store import Staged
+from hub.sync import out_records, stage_change
+from schemas.entities import SourceRef
+from schemas.mdm import Device, DeviceKind
 
 TOPIC = "hub.mdm.device.v2"
 
@@ -28,8 +32,15 @@ def materialiser(request: pytest.FixtureRequest, tmp_path: Path) -> Materialiser
 def _record(offset: int, key: str, value: dict[str, object] | None) -> ConsumerRecord:
     encoded = None if value is None else json.dumps(value).encode()
     headers = [] if value is None else [("ce_id", f"id-{offset}".encode())]
+    return _polled(TOPIC, offset, key, encoded, headers)
+
+
+def _polled(
+    topic: str, offset: int, key: str, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> ConsumerRecord:
+    """A record as the materialiser's consumer polls it from partition 0."""
     return ConsumerRecord(
-        TOPIC, 0, None, offset, 0, 0, key.encode(), encoded, headers, None, -1, -1, -1
+        topic, 0, None, offset, 0, 0, key.encode(), value, headers, None, -1, -1, -1
     )
 
 
@@ -115,3 +126,43 @@ def test_record_with_an_unreadable_key_is_skipped(materialiser: Materialiser):
     materialiser._apply([_record(1, "lillevik:device:computers/12", None)], progress)
     assert 1 == progress.skipped
     assert [("jamf_pro/jamf", "computers/12")] == _stored(materialiser)
+
+
+class _Jamf:
+    """What `out_records` needs of a source: its reference and entity types."""
+
+    ref = SourceRef(system="jamf_pro", instance="jamf")
+    entity_types = (Device,)
+
+
+def _produced(row: Staged, first_offset: int) -> list[ConsumerRecord]:
+    """The sync runner's Kafka records of a staged row, as the materialiser polls them."""
+    records = out_records([row], prefix="hub", tenant="lillevik", run_id="r", source=_Jamf())  # type: ignore[arg-type]
+    return [
+        _polled(r.topic, first_offset + n, r.key, r.value, r.headers) for n, r in enumerate(records)
+    ]
+
+
+def test_the_producers_records_materialise_and_its_delete_and_tombstone_remove_them(
+    materialiser: Materialiser,
+):
+    """A create, then a delete and its tombstone, as the sync runner writes them, round-trip."""
+    device = Device(tenant="lillevik", source=_Jamf.ref, key="computers/12", kind=DeviceKind.LAPTOP)
+    created = stage_change(device, None, 0)
+    assert created is not None
+    progress = MaterialiseProgress()
+    materialiser._apply(_produced(created, 0), progress)
+    assert (1, 0) == (progress.upserts, progress.skipped)
+    ((_, _, source, key, payload, _),) = materialised_rows(materialiser.engine)
+    assert ("jamf_pro/jamf", "computers/12") == (source, key)
+    assert device == Device.model_validate_json(payload)
+
+    deleted = Staged(
+        1, "device", device.key, "d", created.fingerprint, None, created.after, (), None, 2
+    )
+    records = _produced(deleted, 1)
+    assert [False, True] == [r.value is None for r in records]  # the delete, then its tombstone
+    progress = MaterialiseProgress()
+    materialiser._apply(records, progress)
+    assert (1, 0) == (progress.deletes, progress.skipped)
+    assert [] == _stored(materialiser)

@@ -19,7 +19,13 @@ from hub.followup.measures.learning import (
     digital_skills,
     staff_competence,
 )
-from hub.followup.measures.summary import equity, headline, trend, unmatched_identities
+from hub.followup.measures.summary import (
+    Totals,
+    equity,
+    headline,
+    trend,
+    unmatched_identities,
+)
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
 from hub.leases import Lease
@@ -54,15 +60,14 @@ def compile_snapshot(
     directory = build_directory(state, policy, pseudonym_key)
     ctx = Context(tenant.id, as_of, policy, state, directory)
     fleet = build_fleet(ctx)
-    coverage, totals = device_coverage(ctx, fleet)
+    coverage, device_totals = device_coverage(ctx, fleet)
     areas = course_areas(ctx)
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
     courses, course_totals = course_participation(ctx, areas)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
-    measures = headline(
-        ctx, fleet, {**totals, **competence_totals, **skills_totals, **course_totals}, unmatched
-    )
+    totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
+    measures = headline(ctx, fleet, totals, unmatched)
     baseline_as_of, baseline = store.baseline(tenant.id, before=as_of)
     snapshot = Snapshot(
         tenant=tenant.id,

@@ -32,11 +32,11 @@ from typing import TypeVar
 
 from _harness import kafka_broker
 
-from hub.compiler import Materialiser
 from hub.followup import compile_snapshot
 from hub.followup.extract import verify_extract, write_extract
 from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
 from hub.logging import configure
+from hub.materialise import Materialiser
 from hub.settings import parse_settings
 from hub.store import StateStore
 from hub.sync import fingerprint
@@ -49,7 +49,7 @@ from schemas.entities import (
     SchoolType,
     SourceRef,
 )
-from schemas.envelope import CloudEventHeaders, Op, record_key
+from schemas.envelope import CloudEventHeaders, Op, RecordKey, encode_change
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 from schemas.mdm import (
     AssignedUserId,
@@ -230,8 +230,8 @@ def publish(bootstrap: str, prefix: str, people: int) -> tuple[Counts, int]:
             headers = CloudEventHeaders.for_change(entity, Op.CREATED, print_, stamp)
             batch.append(OutRecord(
                 entity_topic(prefix, type(entity)),
-                record_key(TENANT, entity.entity, entity.key),
-                dumps({"op": "c", "before": None, "after": payload, "changed": []}),
+                str(RecordKey(TENANT, entity.source.instance, entity.entity, entity.key)),
+                encode_change(Op.CREATED, None, dumps(payload).decode()),
                 headers.to_kafka(),
             ))  # fmt: skip
             if len(batch) >= 5000:

@@ -56,19 +56,19 @@ def hub_followup_compile() -> None:
 
     @task
     def materialise() -> dict[str, object]:
-        from hub.followup.orchestration import run_materialise_task
+        from hub.followup.tasks import run_materialise_task
 
         return run_materialise_task()
 
     @task
     def plan() -> list[str]:
-        from hub.followup.orchestration import followup_plan
+        from hub.followup.tasks import followup_plan
 
         return followup_plan()
 
     @task(outlets=FOLLOWUP_ASSETS, max_active_tis_per_dagrun=4)
     def compile_tenant(tenant: str) -> dict[str, object]:
-        from hub.followup.orchestration import run_compile_task
+        from hub.followup.tasks import run_compile_task
 
         return run_compile_task(tenant)
 

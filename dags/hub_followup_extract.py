@@ -38,14 +38,14 @@ def hub_followup_extract() -> None:
 
     @task
     def plan() -> list[str]:
-        from hub.followup.orchestration import followup_plan
+        from hub.followup.tasks import followup_plan
 
         chosen = get_current_context()["params"].get("tenant")
         return [chosen] if chosen else followup_plan()
 
     @task(max_active_tis_per_dagrun=4)
     def extract(tenant: str) -> dict[str, object]:
-        from hub.followup.orchestration import run_extract_task
+        from hub.followup.tasks import run_extract_task
 
         params = get_current_context()["params"]
         return run_extract_task(tenant, params.get("as_of"), params.get("formats") or "csv,xlsx")

@@ -47,13 +47,13 @@ def hub_lms_sync() -> None:
 
     @task
     def plan() -> list[dict[str, str]]:
-        from hub.orchestration import sync_plan
+        from hub.sync_tasks import sync_plan
 
         return sync_plan("lms")
 
     @task(outlets=LMS_ASSETS, pool=ONEROSTER_POOL, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:
-        from hub.orchestration import run_sync_task
+        from hub.sync_tasks import run_sync_task
 
         return run_sync_task(target)
 

@@ -54,8 +54,8 @@ def hub_mdm_sync() -> None:
 
     @task
     def plan(system: str) -> list[dict[str, str]]:
-        from hub.orchestration import sync_plan
         from hub.settings import load_settings
+        from hub.sync_tasks import sync_plan
 
         targets = sync_plan("mdm")
         settings = load_settings()
@@ -65,7 +65,7 @@ def hub_mdm_sync() -> None:
 
     @task(outlets=[DEVICE_ASSET], max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:
-        from hub.orchestration import run_sync_task
+        from hub.sync_tasks import run_sync_task
 
         return run_sync_task(target)
 

@@ -103,7 +103,8 @@ def _exit_code(reports: list[Any]) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Sync every source of every tenant, then compile, publish and extract the follow-up."""
-    from hub.followup.jobs import headline_table, run_followup
+    from hub.followup.jobs import run_followup
+    from hub.followup.presentation import headline_table
 
     settings = load_settings()
     targets = [(t.id, s.id) for t in settings.tenants for s in t.sources]
@@ -192,7 +193,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     """Consume the topics into the reporting store, compile one tenant's records, publish them."""
     from kafka.errors import KafkaError
 
-    from hub.followup.jobs import compile_tenant, format_measure, materialise
+    from hub.followup.jobs import compile_tenant, materialise
+    from hub.followup.presentation import format_measure
     from hub.kafka_io import PublishError
 
     settings = load_settings()

@@ -43,7 +43,7 @@ from hub.settings import HubSettings, SettingsError, TenantSettings
 from hub.sources import build_source
 from hub.store import DEAD_LETTER, Approval, Known, Staged, StateStore, now
 from schemas.entities import Entity
-from schemas.envelope import CloudEventHeaders, Op, RecordKey
+from schemas.envelope import CloudEventHeaders, Op, RecordKey, encode_change
 
 log = structlog.get_logger(__name__)
 
@@ -693,11 +693,8 @@ def out_records(
             entity_type, tenant, source.ref, row.key, op, row.fingerprint, stamp, row.version
         )
         topic = entity_topic(prefix, entity_type)
-        # The staged JSON is embedded as it is: it was produced from a validated entity.
-        value = (
-            f'{{"op":"{op.value}","before":{row.before or "null"},'
-            f'"after":{row.after or "null"},"changed":{json.dumps(list(row.changed))}}}'
-        ).encode()
+        # The staged JSON was produced from a validated entity: the codec embeds it as it is.
+        value = encode_change(op, row.before, row.after, row.changed)
         yield OutRecord(topic, key, value, headers.to_kafka())
         if op is Op.DELETED:
             yield OutRecord(topic, key, None, [])

@@ -3,16 +3,21 @@
 The CloudEvents attributes travel as `ce_*` record headers; the record value is the
 JSON of `ChangeEvent`: `{"op", "before", "after", "changed"}`. A delete is followed by
 a tombstone (the same record key, a null value) so compacted topics forget the entity.
+
+Both sides of Kafka use one codec: producers write a value with `encode_change`, consumers
+read it with `decode_change` into a `ChangeEventValue`.
 """
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +52,61 @@ class ChangeEvent(BaseModel, Generic[E]):
     before: E | None = None
     after: E | None = None
     changed: tuple[str, ...] = Field(default=(), description="Entity fields that changed.")
+
+
+class ChangeEventValue(BaseModel):
+    """A change event's record value as a consumer reads it: the entities as JSON objects.
+
+    The same shape as `ChangeEvent`, for any entity or follow-up record type. Fields a
+    newer producer adds are ignored, so an older consumer keeps reading.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    op: Op
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    changed: tuple[str, ...] = ()
+
+    @property
+    def entity(self) -> dict[str, Any]:
+        """The entity the event is about: `after`, or `before` for a delete."""
+        body = self.before if self.op is Op.DELETED else self.after
+        if body is None:
+            side = "before" if self.op is Op.DELETED else "after"
+            raise ValueError(f"a {self.op.verb} event without {side!r}")
+        return body
+
+
+class EntityRef(BaseModel):
+    """Where an entity of a change event comes from and its key: what a consumer files it by."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    source: SourceRef
+    key: str
+
+
+def encode_change(
+    op: Op, before: str | None, after: str | None, changed: Sequence[str] = ()
+) -> bytes:
+    """The record value of a change, `before` and `after` given as their entities' JSON text.
+
+    The texts come from validated models (canonical JSON) and are embedded as they are,
+    so a large batch is not parsed and dumped again; `decode_change` reads the result.
+    """
+    return (
+        f'{{"op":"{Op(op).value}","before":{before or "null"},'
+        f'"after":{after or "null"},"changed":{json.dumps(list(changed))}}}'
+    ).encode()
+
+
+def decode_change(value: bytes | str) -> ChangeEventValue:
+    """Read a change event's record value; raise ValueError when it is not one.
+
+    A tombstone (a null value) is not a change event: check for it before decoding.
+    """
+    return ChangeEventValue.model_validate_json(value)
 
 
 def schema_id(entity_type: type[Entity]) -> str:

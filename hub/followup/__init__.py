@@ -6,10 +6,13 @@
 - `publish_snapshot` sends the rows to `hub.followup.<record>.v1`.
 - `write_extract` writes a folder of CSV/XLSX files with a `manifest.json`;
   `verify_extract` checks one.
-- `hub.followup.jobs` is what the CLI and the DAGs call.
+- `hub.followup.measures` computes the records: add a measure there
+  (docs/adding-a-measure.md).
+- `hub.followup.jobs` is what the CLI calls, `hub.followup.tasks` what the DAGs' tasks
+  call, and `hub.followup.presentation` formats the headline figures.
 """
 
-from hub.followup.compile import DEFAULT_CONSUMER_GROUP, compile_snapshot, consumed_offsets
+from hub.followup.compile import DEFAULT_CONSUMER_GROUP, compile_snapshot
 from hub.followup.snapshots import Snapshot, SnapshotStore
 
 __all__ = [
@@ -17,5 +20,4 @@ __all__ = [
     "Snapshot",
     "SnapshotStore",
     "compile_snapshot",
-    "consumed_offsets",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.compiler import report_entities
+from hub.materialise import report_entities
 
 _BATCH = 5_000
 

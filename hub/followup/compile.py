@@ -9,38 +9,33 @@ import sqlalchemy as sa
 import structlog
 
 from hub import __version__
-from hub.compiler import report_offsets
 from hub.followup._common import Context
-from hub.followup._devices import build_fleet, device_coverage
 from hub.followup._identity import build_directory
-from hub.followup._learning import (
+from hub.followup._state import load_state
+from hub.followup.measures.devices import build_fleet, device_coverage
+from hub.followup.measures.learning import (
     course_areas,
     course_participation,
     digital_skills,
     staff_competence,
 )
-from hub.followup._state import load_state
-from hub.followup._summary import equity, headline, trend, unmatched_identities
+from hub.followup.measures.summary import (
+    Totals,
+    equity,
+    headline,
+    trend,
+    unmatched_identities,
+)
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
 from hub.leases import Lease
+from hub.materialise import offset_labels, stored_offsets
 from hub.settings import TenantSettings
 
 log = structlog.get_logger(__name__)
 
 #: The materialiser's consumer group unless told otherwise.
 DEFAULT_CONSUMER_GROUP = "skolehub-followup"
-
-
-def consumed_offsets(engine: sa.Engine, group: str) -> dict[str, int]:
-    """Where the consumer group stood: `<topic>:<partition>` → next offset."""
-    o = report_offsets.c
-    report_offsets.create(engine, checkfirst=True)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(o.topic, o.partition, o.next_offset).where(o.consumer_group == group)
-        ).all()
-    return {f"{t}:{p}": n for t, p, n in sorted(rows)}
 
 
 def compile_snapshot(
@@ -65,15 +60,14 @@ def compile_snapshot(
     directory = build_directory(state, policy, pseudonym_key)
     ctx = Context(tenant.id, as_of, policy, state, directory)
     fleet = build_fleet(ctx)
-    coverage, totals = device_coverage(ctx, fleet)
+    coverage, device_totals = device_coverage(ctx, fleet)
     areas = course_areas(ctx)
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
     courses, course_totals = course_participation(ctx, areas)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
-    measures = headline(
-        ctx, fleet, {**totals, **competence_totals, **skills_totals, **course_totals}, unmatched
-    )
+    totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
+    measures = headline(ctx, fleet, totals, unmatched)
     baseline_as_of, baseline = store.baseline(tenant.id, before=as_of)
     snapshot = Snapshot(
         tenant=tenant.id,
@@ -81,7 +75,7 @@ def compile_snapshot(
         policy_sha256=policy.fingerprint(),
         software_version=__version__,
         consumer_group=consumer_group,
-        offsets=consumed_offsets(engine, consumer_group),
+        offsets=offset_labels(stored_offsets(engine, consumer_group)),
         entity_counts=state.sizes,
         records=sorted_records(
             {

@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from kafka.errors import KafkaError
 
-from hub.compiler import CompileProgress, Materialiser
 from hub.followup.compile import compile_snapshot
 from hub.followup.extract import (
     Extract,
@@ -28,20 +27,9 @@ from hub.followup.extract import (
 from hub.followup.publish import PublishReport, publish_snapshot
 from hub.followup.snapshots import Snapshot, SnapshotStore
 from hub.leases import Lease, LeaseHeld, lease_ttl
+from hub.materialise import MaterialiseProgress, Materialiser
 from hub.settings import HubSettings, hmac_key, var_dir
 from hub.store import StateStore
-
-#: The measures `hub run` prints per tenant: (measure, column title).
-HEADLINE = (
-    ("pupils", "pupils"),
-    ("devices_per_pupil", "dev/pupil"),
-    ("devices_per_staff", "dev/staff"),
-    ("preschool_children_per_shared_device", "children/dev"),
-    ("exam_ready_share", "exam-ready"),
-    ("competence_information_security_within_share", "infosec"),
-    ("devices_past_life_cycle_share", "old dev"),
-    ("unmatched_identities", "unmatched"),
-)
 
 
 def today() -> date:
@@ -59,7 +47,7 @@ def _engine(settings: HubSettings) -> tuple[StateStore, sa.Engine]:
     return store, store.engine
 
 
-def materialise(settings: HubSettings, group: str | None = None) -> CompileProgress:
+def materialise(settings: HubSettings, group: str | None = None) -> MaterialiseProgress:
     """Consume every entity topic to its end into the reporting store.
 
     The consumer group is `followup.consumer_group` from hub.yaml unless one is given.
@@ -238,30 +226,3 @@ def run_followup(
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         results.append(result)
     return results
-
-
-def format_measure(value: float | None, measure: str) -> str:
-    """A headline figure for a terminal: counts as integers, shares as percentages."""
-    if value is None:
-        return "-"
-    if measure.endswith("_share"):
-        return f"{value * 100:.1f}%"
-    if measure in ("pupils", "staff", "children", "unmatched_identities", "school_devices"):
-        return f"{int(value):,}"
-    return f"{value:.2f}"
-
-
-def headline_table(results: Sequence[FollowupResult]) -> list[str]:
-    """The per-tenant headline figures as lines of a table."""
-    header = f"{'tenant':<14} {'as_of':<10} " + " ".join(f"{t:>12}" for _, t in HEADLINE)
-    lines = [header, "-" * len(header)]
-    for r in results:
-        if r.outcome is None:
-            lines.append(f"{r.tenant:<14} {'':<10} {r.status}: {r.error}")
-            continue
-        measures = r.outcome.snapshot.measures
-        lines.append(
-            f"{r.tenant:<14} {r.outcome.snapshot.as_of.isoformat():<10} "
-            + " ".join(f"{format_measure(measures.get(m), m):>12}" for m, _ in HEADLINE)
-        )
-    return lines

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 import structlog
 
 from hub.followup.snapshots import Snapshot, row_json
-from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
+from hub.kafka_io import OutRecord, Publisher, ensure_topics, entity_topic
 from hub.leases import Lease
 from hub.settings import HubSettings
 from hub.store import create_tables, metadata, now, upsert
 from hub.sync import changed_fields, fingerprint
-from schemas.envelope import CloudEventHeaders, Op, record_key
+from schemas.envelope import CloudEventHeaders, Op, encode_change, record_key
 from schemas.followup import FOLLOWUP_RECORD_TYPES, FOLLOWUP_SOURCE, RECORD_TYPES_BY_NAME
 
 log = structlog.get_logger(__name__)
@@ -148,18 +148,16 @@ def _records(prefix: str, tenant: str, batch: Sequence[_Change]) -> list[OutReco
         record_type = RECORD_TYPES_BY_NAME[change.record]
         topic = entity_topic(prefix, record_type)
         key = record_key(tenant, change.record, change.key)
-        before = json.loads(change.before) if change.before else None
-        after = json.loads(change.after) if change.after else None
-        value = {
-            "op": change.op.value,
-            "before": before,
-            "after": after,
-            "changed": list(changed_fields(before, after)) if before and after else [],
-        }
+        changed = (
+            changed_fields(json.loads(change.before), json.loads(change.after))
+            if change.before and change.after
+            else ()
+        )
         headers = CloudEventHeaders.for_key(
             record_type, tenant, FOLLOWUP_SOURCE, change.key, change.op, change.fingerprint, stamp
         ).to_kafka()
-        out.append(OutRecord(topic, key, dumps(value), headers))
+        value = encode_change(change.op, change.before, change.after, changed)
+        out.append(OutRecord(topic, key, value, headers))
         if change.op is Op.DELETED:
             out.append(OutRecord(topic, key, None, []))
     return out

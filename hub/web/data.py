@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from hub.compiler import entity_topic_pattern, stored_offsets
 from hub.followup.extract import MANIFEST, verify_extract
 from hub.followup.jobs import extracts_dir
+from hub.materialise import entity_topic_pattern, stored_offsets
 from hub.settings import HubSettings, SettingsError
 from hub.store import StateStore, now
 

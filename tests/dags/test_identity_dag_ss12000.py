@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.orchestration import sync_plan
+from hub.sync_tasks import sync_plan
 from tests.fixtures.ss12000 import SS12000SandboxFactory
 from tests.support import consume_all, unique_prefix
 

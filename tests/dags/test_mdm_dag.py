@@ -33,7 +33,7 @@ def test_each_mdm_system_syncs_in_its_own_pool_and_feeds_the_device_asset(dagbag
 
 
 @pytest.mark.integration
-# hub.orchestration imports AirflowFailException from its deprecated place (airflow.exceptions).
+# hub.sync_tasks imports AirflowFailException from its deprecated place (airflow.exceptions).
 @pytest.mark.filterwarnings("ignore:airflow.exceptions.Airflow.*is deprecated")
 def test_the_mdm_dag_syncs_every_tenants_mdms_with_dag_test(
     dagbag: Any,

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.base import Item, Source
-from hub.compiler import Materialiser
 from hub.followup import compile_snapshot
 from hub.followup.publish import publish_snapshot
 from hub.kafka_io import Publisher, ensure_topics, entity_topic
+from hub.materialise import Materialiser
 from hub.settings import HubSettings
 from hub.store import StateStore
 from hub.sync import SyncRunner

@@ -32,7 +32,7 @@ def hub_redaction_probe() -> None:
 
         import structlog
 
-        from hub.followup.orchestration import followup_plan
+        from hub.followup.tasks import followup_plan
 
         tenants = followup_plan()
         structlog.get_logger("hub.probe").warning(

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.privacy import national_id_hmac
-from hub.compiler import report_entities
+from hub.materialise import report_entities
 from hub.settings import TenantSettings, parse_settings
 from hub.store import metadata, now
 from schemas.entities import (

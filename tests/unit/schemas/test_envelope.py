@@ -4,7 +4,14 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import ChangeEvent, CloudEventHeaders, Membership, Op, Person, SourceRef
-from schemas.envelope import RecordKey, event_id, record_key
+from schemas.envelope import (
+    ChangeEventValue,
+    RecordKey,
+    decode_change,
+    encode_change,
+    event_id,
+    record_key,
+)
 from schemas.export import rendered_schemas, stale_files, write
 
 SOURCE = SourceRef(system="feide_ldap", instance="feide")
@@ -106,3 +113,41 @@ def test_stale_schema_is_detected(tmp_path):
     (tmp_path / name).write_text("{}")
     (tmp_path / "old.v0.json").write_text("{}")
     assert [name, "old.v0.json"] == stale_files(tmp_path)
+
+
+def test_a_change_encoded_by_the_producer_decodes_on_the_consumer():
+    """An update written with `encode_change` reads back with its op, entities and fields."""
+    before, after = person(), person(email="ola@lillevik.no")
+    value = encode_change(Op.UPDATED, before.model_dump_json(), after.model_dump_json(), ("email",))
+    decoded = decode_change(value)
+    assert (
+        ChangeEventValue(
+            op=Op.UPDATED,
+            before=before.model_dump(mode="json"),
+            after=after.model_dump(mode="json"),
+            changed=("email",),
+        )
+        == decoded
+    )
+    assert after == Person.model_validate(decoded.entity)
+    assert ChangeEvent[Person](op=Op.UPDATED, before=before, after=after, changed=("email",)) == (
+        ChangeEvent[Person].model_validate_json(value)
+    )
+
+
+def test_a_delete_decodes_to_the_entity_before_it():
+    """A delete carries no `after`; the entity it is about is its `before`."""
+    gone = person()
+    decoded = decode_change(encode_change(Op.DELETED, gone.model_dump_json(), None))
+    assert (Op.DELETED, None, ()) == (decoded.op, decoded.after, decoded.changed)
+    assert gone.model_dump(mode="json") == decoded.entity
+
+
+def test_what_is_not_a_change_event_does_not_decode():
+    """Not JSON, an unknown op, or a create without its entity is a ValueError, not a row."""
+    with pytest.raises(ValueError):
+        decode_change(b"not json")
+    with pytest.raises(ValueError):
+        decode_change(b'{"op":"x","before":null,"after":{},"changed":[]}')
+    with pytest.raises(ValueError, match="after"):
+        _ = decode_change(encode_change(Op.CREATED, None, None)).entity

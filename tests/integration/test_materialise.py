@@ -13,14 +13,14 @@ import ldap3
 import pytest
 import sqlalchemy as sa
 
-from hub.compiler import (
+from hub.leases import Lease
+from hub.materialise import (
     Materialiser,
     entity_topic_pattern,
+    materialised_rows,
     report_entities,
     report_offsets,
-    snapshot,
 )
-from hub.leases import Lease
 from hub.store import now
 from schemas.envelope import RecordKey
 from tests.support import Hub
@@ -97,13 +97,13 @@ def test_crash_mid_batch_then_restart_equals_clean_replay(
     total = len(published.records()) - sum(1 for r in published.records() if "dlq" in r.topic)
     assert total - 300 == resumed.records
 
-    after_crash = snapshot(engine)
+    after_crash = materialised_rows(engine)
 
     with engine.begin() as conn:  # a clean replay from the beginning, in the same database
         conn.execute(report_entities.delete())
         conn.execute(report_offsets.delete())
     Materialiser(engine, bootstrap, prefix, group="g").run()
-    assert snapshot(engine) == after_crash
+    assert materialised_rows(engine) == after_crash
     assert _replay_rows(published) == after_crash
     engine.dispose()
 
@@ -150,7 +150,7 @@ def test_materialised_state_matches_the_state_store(published: Hub, tmp_path: Pa
         engine, published.bootstrap, published.settings.kafka.topic_prefix
     ).run()
     assert progress.deletes >= 2
-    rows = snapshot(engine)
+    rows = materialised_rows(engine)
     assert published.store.count(published.tenant, "feide") == len(rows)
     again = Materialiser(engine, published.bootstrap, published.settings.kafka.topic_prefix).run()
     assert 0 == again.records

@@ -1,4 +1,4 @@
-"""What the Airflow DAGs call: which syncs to run, and one sync as an Airflow task.
+"""The Airflow task bodies of the sync DAGs: which syncs to run, and one sync as a task.
 
 DAG files stay wiring; everything that reads configuration or talks to a system is here.
 Each function first puts the hub's log redaction into the logging Airflow's task runner

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from airflow.sdk.exceptions import AirflowSkipException
 
-from hub.followup.orchestration import run_compile_task, run_materialise_task
 from hub.followup.snapshots import SnapshotStore
+from hub.followup.tasks import run_compile_task, run_materialise_task
 from hub.leases import Lease
 from hub.settings import load_settings
 

@@ -197,7 +197,41 @@ def build_fleet(ctx: Context) -> Fleet:
     return fleet
 
 
-def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], dict[str, float]]:
+@dataclass
+class PopulationTotals:
+    """One population's people and the school devices counted for them, tenant-wide."""
+
+    headcount: int = 0
+    devices: int = 0
+
+
+@dataclass
+class DeviceTotals:
+    """The tenant-wide device counts the headline measures divide."""
+
+    pupils: PopulationTotals = field(default_factory=PopulationTotals)
+    staff: PopulationTotals = field(default_factory=PopulationTotals)
+    preschool: PopulationTotals = field(default_factory=PopulationTotals)
+    #: Pupils in the grades that sit digital national tests, and those with a ready device.
+    exam_pupils: int = 0
+    exam_ready: int = 0
+    #: School devices (not BYOD, not phones), and those past their life cycle, not
+    #: compliant or not seen within the active window.
+    school_devices: int = 0
+    past_life_cycle: int = 0
+    noncompliant: int = 0
+    not_seen: int = 0
+
+    def of(self, population: Population) -> PopulationTotals:
+        """The totals of one population."""
+        return {
+            Population.PUPILS: self.pupils,
+            Population.STAFF: self.staff,
+            Population.PRESCHOOL: self.preschool,
+        }[population]
+
+
+def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], DeviceTotals]:
     """The coverage rows, and the tenant totals the headline figures need."""
     policy = ctx.policy
     targets = policy.device_targets
@@ -210,7 +244,7 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], d
         d.person for d in fleet.devices if d.person and d.exam_ready and d.school_device
     }
     rows: list[DeviceCoverage] = []
-    totals: dict[str, float] = defaultdict(float)
+    totals = DeviceTotals()
     for unit_key, population in sorted(set(fleet.people) | set(attributed)):
         unit = ctx.directory.units[unit_key]
         people = fleet.people.get((unit_key, population), set())
@@ -257,11 +291,11 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], d
             "exam_ready": exam_ready,
             "exam_ready_share": share(exam_ready or 0, exam_pupils),
         }
-        totals[f"{population}.headcount"] += headcount
-        totals[f"{population}.devices"] += len(counted)
+        totals.of(population).headcount += headcount
+        totals.of(population).devices += len(counted)
         if exam_pupils is not None:
-            totals["exam.pupils"] += exam_pupils
-            totals["exam.ready"] += exam_ready or 0
+            totals.exam_pupils += exam_pupils
+            totals.exam_ready += exam_ready or 0
         values, hidden = suppress(values, _MEASURES, ctx.small(headcount))
         if not hidden:
             values, hidden = suppress(values, _EXAM, ctx.small(exam_pupils))
@@ -280,11 +314,11 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], d
             )
         )
     school = [d for d in fleet.devices if d.school_device]
-    totals["devices.school"] = len(school)
-    totals["devices.past_life_cycle"] = sum(1 for d in school if _past_life_cycle(ctx, d))
-    totals["devices.noncompliant"] = sum(1 for d in school if d.first.compliance == "noncompliant")
-    totals["devices.not_seen"] = sum(1 for d in school if _not_seen(ctx, d))
-    return rows, dict(totals)
+    totals.school_devices = len(school)
+    totals.past_life_cycle = sum(1 for d in school if _past_life_cycle(ctx, d))
+    totals.noncompliant = sum(1 for d in school if d.first.compliance == "noncompliant")
+    totals.not_seen = sum(1 for d in school if _not_seen(ctx, d))
+    return rows, totals
 
 
 def _past_life_cycle(ctx: Context, device: PhysicalDevice) -> bool:

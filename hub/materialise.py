@@ -1,4 +1,6 @@
-"""The follow-up compiler's first half: materialise the event topics into the reporting store.
+"""The follow-up's first half: materialise the entity topics into the reporting store.
+
+(The second half, `hub.followup.compile`, compiles the stored entities into records.)
 
 An ordinary Kafka consumer with manually assigned partitions. It keeps the latest state
 of every entity (`report_entities`, one row per tenant, entity, source instance and key)
@@ -32,7 +34,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from hub._faults import fault_point
 from hub.leases import Lease, lease_ttl
 from hub.store import create_tables, metadata, now, upsert
-from schemas.envelope import RecordKey
+from schemas.envelope import EntityRef, Op, RecordKey, decode_change
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +88,11 @@ def of_instance(instance: str) -> sa.ColumnElement[bool]:
 
 
 def stored_offsets(engine: sa.Engine, group: str) -> dict[tuple[str, int], int]:
-    """(topic, partition) → the next offset a consumer group has not materialised yet."""
+    """(topic, partition) → the next offset a consumer group has not materialised yet.
+
+    The one reader of `report_offsets`: the materialiser seeks to these, the web pages
+    compute the lag from them, and a compiled snapshot records them (`offset_labels`).
+    """
     create_tables(engine, [report_offsets])
     with engine.connect() as conn:
         rows = conn.execute(
@@ -97,8 +103,13 @@ def stored_offsets(engine: sa.Engine, group: str) -> dict[tuple[str, int], int]:
         return {(t, p): o for t, p, o in rows}
 
 
+def offset_labels(offsets: dict[tuple[str, int], int]) -> dict[str, int]:
+    """Stored offsets keyed `<topic>:<partition>`, in order: how snapshots and reports show them."""
+    return {f"{topic}:{partition}": n for (topic, partition), n in sorted(offsets.items())}
+
+
 @dataclass
-class CompileProgress:
+class MaterialiseProgress:
     """What one materialisation pass consumed."""
 
     records: int = 0
@@ -147,7 +158,7 @@ class Materialiser:
         """The lease that makes this consumer group's materialiser the only one."""
         return f"materialise:{self.group}"
 
-    def run(self, timeout: float = 300.0) -> CompileProgress:
+    def run(self, timeout: float = 300.0) -> MaterialiseProgress:
         """Consume every entity topic up to its current end, then stop.
 
         Raises `LeaseHeld` (having done nothing) while another materialiser of the group runs.
@@ -155,8 +166,8 @@ class Materialiser:
         with Lease(self.engine, self.lease_name, lease_ttl()) as lease:
             return self._run(lease, timeout)
 
-    def _run(self, lease: Lease, timeout: float) -> CompileProgress:
-        progress = CompileProgress()
+    def _run(self, lease: Lease, timeout: float) -> MaterialiseProgress:
+        progress = MaterialiseProgress()
         topics = self.topics()
         if not topics:
             return progress
@@ -188,9 +199,9 @@ class Materialiser:
                 records = [r for batch in polled.values() for r in batch]
                 if records:
                     self._apply(records, progress, lease)
-            progress.positions = {
-                f"{tp.topic}:{tp.partition}": consumer.position(tp) for tp in partitions
-            }
+            progress.positions = offset_labels(
+                {(tp.topic, tp.partition): consumer.position(tp) for tp in partitions}
+            )
         finally:
             consumer.close()
         log.info(
@@ -205,7 +216,7 @@ class Materialiser:
     def _apply(
         self,
         records: Sequence[ConsumerRecord],
-        progress: CompileProgress,
+        progress: MaterialiseProgress,
         lease: Lease | None = None,
     ) -> None:
         """Write one polled batch and the offsets after it in a single transaction.
@@ -253,7 +264,7 @@ class Materialiser:
         progress.batches += 1
 
     def _change(
-        self, record: ConsumerRecord, stamp: Any, progress: CompileProgress
+        self, record: ConsumerRecord, stamp: Any, progress: MaterialiseProgress
     ) -> dict[str, Any] | sa.Delete | None:
         """The row to upsert, the delete to run, or None for a record to skip."""
         try:
@@ -270,19 +281,18 @@ class Materialiser:
             )
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
-            value = json.loads(record.value)
-            op = value["op"]
-            body = value["after"] if op != "d" else value["before"]
-            source = f"{body['source']['system']}/{body['source']['instance']}"
-        except (ValueError, KeyError, TypeError) as exc:
+            value = decode_change(record.value)
+            body = value.entity
+            ref = EntityRef.model_validate(body)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
             return self._skip(record, progress, exc)
         match = {
             "tenant": record_key.tenant,
             "entity": record_key.entity,
-            "source": source,
-            "key": body["key"],
+            "source": f"{ref.source.system}/{ref.source.instance}",
+            "key": ref.key,
         }
-        if op == "d":
+        if value.op is Op.DELETED:
             progress.deletes += 1
             return report_entities.delete().where(
                 *(getattr(report_entities.c, k) == v for k, v in match.items())
@@ -300,7 +310,7 @@ class Materialiser:
         }
 
     @staticmethod
-    def _skip(record: ConsumerRecord, progress: CompileProgress, exc: Exception) -> None:
+    def _skip(record: ConsumerRecord, progress: MaterialiseProgress, exc: Exception) -> None:
         """Count and log a record that cannot be materialised."""
         progress.skipped += 1
         log.warning(
@@ -312,8 +322,11 @@ class Materialiser:
         )
 
 
-def snapshot(engine: sa.Engine) -> list[tuple[Any, ...]]:
-    """Every materialised entity as comparable tuples (tests and checks use it)."""
+def materialised_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    """Every materialised entity row as a comparable tuple, in key order (tests and checks).
+
+    (tenant, entity, source, key, payload, event id); not a follow-up `Snapshot`.
+    """
     columns = [
         report_entities.c.tenant,
         report_entities.c.entity,

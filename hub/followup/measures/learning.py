@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from hub.followup._common import Context, add_months, share, suppress
-from hub.followup._devices import Fleet
 from hub.followup._identity import staff_role
 from hub.followup._state import ResultRow, normalise_word
+from hub.followup.measures.devices import Fleet
 from hub.policy import DigitalSkillsObjective
 from schemas.followup import (
     CompetenceSummary,
@@ -34,6 +34,33 @@ from schemas.followup import (
 from schemas.lms import CompetenceArea, EnrollmentRole
 
 _DEFAULT_LEVEL: float = DigitalSkillsObjective.model_fields["meets_at"].default
+
+
+@dataclass
+class AreaTotals:
+    """One competence area's staff, tenant-wide: all, completed, required and within it."""
+
+    staff: int = 0
+    completed: int = 0
+    required: int = 0
+    within: int = 0
+
+
+@dataclass
+class SkillsTotals:
+    """Pupils' digital skills, tenant-wide, summed over the followed objectives."""
+
+    pupils: int = 0
+    assessed: int = 0
+    meeting: int = 0
+
+
+@dataclass
+class CourseTotals:
+    """Students of competence courses (a course of some competence area), tenant-wide."""
+
+    students: int = 0
+    completed: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,8 +99,11 @@ def course_areas(ctx: Context) -> dict[tuple[str, str], tuple[CompetenceArea, ..
 
 def staff_competence(
     ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
-) -> tuple[list[StaffCompetence], list[CompetenceSummary], dict[str, float]]:
-    """Per staff member and area, the summary per unit × role × area, and tenant totals."""
+) -> tuple[list[StaffCompetence], list[CompetenceSummary], dict[CompetenceArea, AreaTotals]]:
+    """Per staff member and area, the summary per unit × role × area, and the area totals.
+
+    The totals hold every area of the policy, those no staff member counts in too.
+    """
     directory = ctx.directory
     course_of_class = {(c.source, c.key): (c.source, c.course_key) for c in ctx.state.classes}
     #: (person, area) → (completed, last dated completion)
@@ -132,7 +162,7 @@ def staff_competence(
             people.append(row)
             cells[(unit or "", role, area)].append(row)
     summary: list[CompetenceSummary] = []
-    totals: dict[str, float] = defaultdict(float)
+    totals = {area: AreaTotals() for area in areas}
     for (unit, role, area), rows in sorted(
         cells.items(), key=lambda i: (i[0][0], i[0][1], i[0][2].value)
     ):
@@ -140,11 +170,12 @@ def staff_competence(
         n_completed = sum(1 for r in rows if r.completed)
         required = rows[0].required
         n_within = sum(1 for r in rows if r.within_requirement) if required else None
-        totals[f"competence.{area}.staff"] += n_staff
-        totals[f"competence.{area}.completed"] += n_completed
+        area_totals = totals[area]
+        area_totals.staff += n_staff
+        area_totals.completed += n_completed
         if required:
-            totals[f"competence.{area}.required"] += n_staff
-            totals[f"competence.{area}.within"] += n_within or 0
+            area_totals.required += n_staff
+            area_totals.within += n_within or 0
         values, hidden = suppress(
             {
                 "staff": n_staff,
@@ -169,7 +200,7 @@ def staff_competence(
                 **values,
             )
         )
-    return people, summary, dict(totals)
+    return people, summary, totals
 
 
 def population_is_not_staff(roles: tuple[str, ...]) -> bool:
@@ -177,7 +208,7 @@ def population_is_not_staff(roles: tuple[str, ...]) -> bool:
     return "pupil" in roles or "child" in roles
 
 
-def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], dict[str, float]]:
+def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], SkillsTotals]:
     """Per unit × grade × objective: pupils, assessed and meeting; and the tenant totals."""
     directory = ctx.directory
     #: (pupil, full objective id) → the latest result carrying it
@@ -214,7 +245,7 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], dic
         if grade is not None:
             grade_units[grade][unit].append(pupil)
     rows: list[DigitalSkills] = []
-    totals: dict[str, float] = defaultdict(float)
+    totals = SkillsTotals()
     for spec in objectives:
         for unit, pupils in sorted(grade_units.get(spec.grade, {}).items()):
             assessed = meeting = 0
@@ -225,9 +256,9 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], dic
                 assessed += 1
                 level = _level(found, spec.objective)
                 meeting += 1 if level is not None and level >= spec.meets_at else 0
-            totals["skills.pupils"] += len(pupils)
-            totals["skills.assessed"] += assessed
-            totals["skills.meeting"] += meeting
+            totals.pupils += len(pupils)
+            totals.assessed += assessed
+            totals.meeting += meeting
             values, hidden = suppress(
                 {
                     "pupils": len(pupils),
@@ -252,7 +283,7 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], dic
                 )
             )
     rows.sort(key=lambda r: r.key)
-    return rows, dict(totals)
+    return rows, totals
 
 
 def _covers(full_id: str, objective: str) -> bool:
@@ -280,7 +311,7 @@ def _level(result: ResultRow, objective: str) -> float | None:
 
 def course_participation(
     ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
-) -> tuple[list[CourseParticipation], dict[str, float]]:
+) -> tuple[list[CourseParticipation], CourseTotals]:
     """Enrolled by role and completed, per class and per course; and competence-course totals."""
     state = ctx.state
     courses = {(c.source, c.key): c for c in state.courses}
@@ -331,13 +362,13 @@ def course_participation(
                 done,
             )
         )
-    totals: dict[str, float] = defaultdict(float)
+    totals = CourseTotals()
     for (source, key), people in sorted(per_course.items()):
         course = courses.get((source, key))
         areas = areas_of_course.get((source, key), ())
         if areas:
-            totals["courses.competence.students"] += len(people["students"])
-            totals["courses.competence.completed"] += len(people["completed"])
+            totals.students += len(people["students"])
+            totals.completed += len(people["completed"])
         rows.append(
             _participation(
                 ctx,
@@ -354,7 +385,7 @@ def course_participation(
             )
         )
     rows.sort(key=lambda r: r.key)
-    return rows, dict(totals)
+    return rows, totals
 
 
 def _participation(

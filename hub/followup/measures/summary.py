@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from hub.followup._common import Context, median, rounded, share
-from hub.followup._devices import Fleet
+from hub.followup.measures.devices import DeviceTotals, Fleet
+from hub.followup.measures.learning import AreaTotals, CourseTotals, SkillsTotals
 from schemas.followup import (
     CompetenceSummary,
     DeviceCoverage,
@@ -24,6 +25,7 @@ from schemas.followup import (
     Trend,
     UnmatchedIdentities,
 )
+from schemas.lms import CompetenceArea
 
 
 @dataclass(frozen=True)
@@ -132,59 +134,65 @@ def equity(
     return rows
 
 
+@dataclass(frozen=True)
+class Totals:
+    """The tenant-wide counts each measure module returns, which the headline measures divide."""
+
+    devices: DeviceTotals
+    competence: dict[CompetenceArea, AreaTotals]
+    skills: SkillsTotals
+    courses: CourseTotals
+
+
 def headline(
     ctx: Context,
     fleet: Fleet,
-    totals: Mapping[str, float],
+    totals: Totals,
     unmatched: Sequence[UnmatchedIdentities],
 ) -> dict[str, Measure]:
     """The tenant-wide measures that the trend follows and `hub run` prints."""
-
-    def n(name: str) -> int:
-        return int(totals.get(name, 0))
-
-    pupils, staff, children = n("pupils.headcount"), n("staff.headcount"), n("preschool.headcount")
+    devices, skills, courses = totals.devices, totals.skills, totals.courses
+    pupils = devices.pupils.headcount
+    staff = devices.staff.headcount
+    children = devices.preschool.headcount
+    school = devices.school_devices
     found = {
         "pupils": Measure(pupils, pupils),
         "staff": Measure(staff, staff),
         "children": Measure(children, children),
-        "school_devices": Measure(n("devices.school")),
-        "devices_per_pupil": Measure(share(n("pupils.devices"), pupils), pupils),
-        "devices_per_staff": Measure(share(n("staff.devices"), staff), staff),
+        "school_devices": Measure(school),
+        "devices_per_pupil": Measure(share(devices.pupils.devices, pupils), pupils),
+        "devices_per_staff": Measure(share(devices.staff.devices, staff), staff),
         "preschool_children_per_shared_device": Measure(
-            share(children, n("preschool.devices")), children
+            share(children, devices.preschool.devices), children
         ),
-        "devices_past_life_cycle_share": Measure(
-            share(n("devices.past_life_cycle"), n("devices.school"))
+        "devices_past_life_cycle_share": Measure(share(devices.past_life_cycle, school)),
+        "devices_noncompliant_share": Measure(share(devices.noncompliant, school)),
+        "devices_not_seen_share": Measure(share(devices.not_seen, school)),
+        "exam_ready_share": Measure(
+            share(devices.exam_ready, devices.exam_pupils), devices.exam_pupils
         ),
-        "devices_noncompliant_share": Measure(
-            share(n("devices.noncompliant"), n("devices.school"))
-        ),
-        "devices_not_seen_share": Measure(share(n("devices.not_seen"), n("devices.school"))),
-        "exam_ready_share": Measure(share(n("exam.ready"), n("exam.pupils")), n("exam.pupils")),
         "digital_skills_assessed_share": Measure(
-            share(n("skills.assessed"), n("skills.pupils")), n("skills.pupils")
+            share(skills.assessed, skills.pupils), skills.pupils
         ),
         "digital_skills_meeting_share": Measure(
-            share(n("skills.meeting"), n("skills.assessed")), n("skills.assessed")
+            share(skills.meeting, skills.assessed), skills.assessed
         ),
         "competence_course_completion_rate": Measure(
-            share(n("courses.competence.completed"), n("courses.competence.students")),
-            n("courses.competence.students"),
+            share(courses.completed, courses.students), courses.students
         ),
         "unmatched_identities": Measure(sum(u.count for u in unmatched if u.reason != "no_unit")),
         "devices_without_unit": Measure(len(fleet.without_unit)),
     }
     required = {r.area for r in ctx.policy.competence_requirements}
     for area in ctx.policy.competence_areas:
+        area_totals = totals.competence[area]
         found[f"competence_{area}_completed_share"] = Measure(
-            share(n(f"competence.{area}.completed"), n(f"competence.{area}.staff")),
-            n(f"competence.{area}.staff"),
+            share(area_totals.completed, area_totals.staff), area_totals.staff
         )
         if area in required:
             found[f"competence_{area}_within_share"] = Measure(
-                share(n(f"competence.{area}.within"), n(f"competence.{area}.required")),
-                n(f"competence.{area}.required"),
+                share(area_totals.within, area_totals.required), area_totals.required
             )
     return {
         name: Measure(None, m.people) if ctx.small(m.people) else m

@@ -1,4 +1,4 @@
-"""What the follow-up DAGs call: one function per task, configuration read at run time.
+"""The Airflow task bodies of the follow-up DAGs: one function per task, settings read at run time.
 
 Each function first installs the hub's log redaction (`hub.logging.install_redaction`).
 

@@ -17,12 +17,12 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaAdminClient
 
-from hub.compiler import Materialiser, snapshot
 from hub.followup import jobs
 from hub.followup.publish import followup_published
 from hub.followup.snapshots import SnapshotStore
 from hub.kafka_io import OutRecord, Publisher, dumps, ensure_topics, entity_topic
 from hub.leases import Lease, LeaseHeld, LeaseLost
+from hub.materialise import Materialiser, materialised_rows
 from hub.settings import HubSettings
 from schemas.mdm import Device
 from tests.support import consume_all, settings_for, unique_prefix
@@ -115,7 +115,7 @@ def _clean_replay(settings: HubSettings, tmp_path: Path) -> list[tuple[Any, ...]
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'replay.db'}")
     try:
         Materialiser(engine, settings.bootstrap, settings.kafka.topic_prefix, group="g").run()
-        return snapshot(engine)
+        return materialised_rows(engine)
     finally:
         engine.dispose()
 
@@ -169,8 +169,8 @@ def test_second_materialiser_at_once_is_skipped_and_store_equals_replay(
         thread.join(120)
     assert [] == failures
     assert _end_offsets(settings) == first.stored_offsets()
-    assert _folded(settings) == snapshot(engine)
-    assert _clean_replay(settings, tmp_path) == snapshot(engine)
+    assert _folded(settings) == materialised_rows(engine)
+    assert _clean_replay(settings, tmp_path) == materialised_rows(engine)
     engine.dispose()
 
 
@@ -238,8 +238,8 @@ def test_stalled_materialiser_cannot_commit_over_its_successor(
         os.kill(child.pid, signal.SIGCONT)
         child.join(60)
     assert _end_offsets(settings) == successor.stored_offsets()  # not moved back by the child
-    assert _folded(settings) == snapshot(engine)
-    assert _clean_replay(settings, tmp_path) == snapshot(engine)
+    assert _folded(settings) == materialised_rows(engine)
+    assert _clean_replay(settings, tmp_path) == materialised_rows(engine)
     assert LOST == child.exitcode
     engine.dispose()
 

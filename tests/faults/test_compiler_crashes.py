@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.compiler import Materialiser, snapshot
+from hub.materialise import Materialiser, materialised_rows
 from tests.faults.conftest import EXIT_OK, EXIT_SKIPPED, DirectoryEdits, FaultHub, Finished
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -19,7 +19,7 @@ def store_snapshot(url: str) -> list[tuple[Any, ...]]:
     """The materialised entities of a reporting store, as comparable tuples."""
     engine = sa.create_engine(url)
     try:
-        return snapshot(engine)
+        return materialised_rows(engine)
     finally:
         engine.dispose()
 

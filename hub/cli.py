@@ -319,15 +319,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _workbench(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """A command of the development package (`hub.dev`), imported only when it runs.
 
-    A local broker or slapd that cannot start ends the command with its message and exit 1;
-    the product's commands never load `hub.dev`, so they never see these errors.
+    Without `hub.dev` (the production image) the command exits 2 saying so. A local broker
+    or slapd that cannot start ends it with its message and exit 1; the product's commands
+    never load `hub.dev`, so they never see these errors.
     """
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
-        from hub.dev.kafka_local import KafkaLocalError
-        from hub.dev.sandbox.slapd import SlapdError
-
+        try:
+            from hub.dev.kafka_local import KafkaLocalError
+            from hub.dev.sandbox.slapd import SlapdError
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("hub.dev"):
+                raise
+            print(
+                f"hub: `hub {args.command}` is a development command and hub.dev, the "
+                "development package, is not installed here (the production image leaves it out)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         try:
             return command(args)
         except (KafkaLocalError, SlapdError) as exc:

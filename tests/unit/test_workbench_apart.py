@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_MODULES = ("hub.cli", "hub.sync", "hub.compiler", "hub.followup.jobs", "hub.web.app")
 PRODUCT_FILES = (*sorted((ROOT / "dags").glob("*.py")), ROOT / "plugins" / "skolehub_plugin.py")
@@ -99,3 +101,15 @@ def test_product_commands_run_without_loading_hub_dev(tmp_path: Path) -> None:
         " ".join(argv): dev for argv, _, dev in results
     }
     assert [0] * 5 == [code for _, code, _ in results[:5]]
+
+
+def test_a_workbench_command_without_hub_dev_exits_2_saying_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where hub.dev is not installed, `hub kafka` exits 2 naming the missing package."""
+    from hub.cli import EXIT_USAGE, main
+
+    for name in ("hub.dev", "hub.dev.kafka_local", "hub.dev.sandbox", "hub.dev.sandbox.slapd"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert EXIT_USAGE == main(["kafka", "status"])
+    assert "hub.dev, the development package, is not installed" in capsys.readouterr().err

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hub.kafka_local import LocalKafka, default_cache_dir  # noqa: E402
+from hub.dev.kafka_local import LocalKafka, default_cache_dir  # noqa: E402
 from hub.settings import HubSettings, parse_settings  # noqa: E402
 from hub.store import StateStore  # noqa: E402
 from hub.sync import SyncReport, SyncRunner  # noqa: E402

@@ -23,10 +23,10 @@ from pathlib import Path
 import requests
 from _harness import compare_with_bare, kafka_broker, sync, tenant_settings
 
+from hub.dev.sandbox.oneroster import client_credentials, oneroster_source_config, secret_env
+from hub.dev.sandbox.webserver import start_detached, stop_detached
 from hub.kafka_io import Publisher, ensure_topics, entity_topic
 from hub.logging import configure
-from hub.sandbox.oneroster import client_credentials, oneroster_source_config, secret_env
-from hub.sandbox.webserver import start_detached, stop_detached
 from hub.sources import entity_types_of
 from hub.store import StateStore
 from schemas.lms import Enrollment

@@ -1,7 +1,7 @@
 """MDM sync throughput: the sandbox Intune, Jamf Pro and Google through the sync runner into Kafka.
 
 Starts a local Kafka broker (or uses `--bootstrap`) and the sandbox MDMs in a process of
-their own (`python -m hub.sandbox.mdm`) for one tenant of `--scale` people, runs a full
+their own (`python -m hub.dev.sandbox.mdm`) for one tenant of `--scale` people, runs a full
 sync of each MDM source (connector → fingerprints → SQLite state store → idempotent
 producer with acks=all), then, in the same run and against the same broker, sends the
 same number of equally sized messages with a bare kafka-python producer of the same
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from _harness import ROOT, compare_with_bare, kafka_broker, sync, tenant_settings
 
+from hub.dev.sandbox.mdm import mdm_source_configs, secrets_env
 from hub.kafka_io import Publisher, ensure_topics, entity_topic
 from hub.logging import configure
-from hub.sandbox.mdm import mdm_source_configs, secrets_env
 from hub.store import StateStore
 from hub.sync import SyncReport
 from schemas.mdm import Device
@@ -41,7 +41,7 @@ def start_sandbox(home: Path, scale: int, timeout: float = 300.0) -> tuple[subpr
     state = home / "mdm-server.json"
     log = (home / "mdm-server.log").open("w")
     child = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "hub.sandbox.mdm", "--home", str(home), "--tenants", TENANT,
+        [sys.executable, "-m", "hub.dev.sandbox.mdm", "--home", str(home), "--tenants", TENANT,
          "--scale", str(scale)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip

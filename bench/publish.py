@@ -24,10 +24,10 @@ from pathlib import Path
 
 from _harness import bare_producer, kafka_broker, tenant_settings
 
+from hub.dev.sandbox.ldif import tenant_dn
+from hub.dev.sandbox.population import generate
+from hub.dev.sandbox.slapd import SlapdServer
 from hub.kafka_io import OutRecord, Publisher, ensure_topics
-from hub.sandbox.ldif import tenant_dn
-from hub.sandbox.population import generate
-from hub.sandbox.slapd import SlapdServer
 from hub.settings import parse_settings
 from hub.store import StateStore
 from hub.sync import SyncRunner

@@ -11,10 +11,11 @@ nothing was done, the message names the holder and since when.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,8 @@ from typing import Any
 import structlog
 
 from hub import __version__
-from hub.kafka_local import KafkaLocalError
 from hub.leases import LeaseHeld
 from hub.logging import configure
-from hub.sandbox.slapd import SlapdError
 from hub.settings import SettingsError, load_env_file, load_settings, var_dir
 from hub.sync import sync_targets
 
@@ -319,9 +318,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _workbench(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command of the development package (`hub.dev`), imported only when it runs.
+
+    Without `hub.dev` (the production image) the command exits 2 saying so. A local broker
+    or slapd that cannot start ends it with its message and exit 1; the product's commands
+    never load `hub.dev`, so they never see these errors.
+    """
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            from hub.dev.kafka_local import KafkaLocalError
+            from hub.dev.sandbox.slapd import SlapdError
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("hub.dev"):
+                raise
+            print(
+                f"hub: `hub {args.command}` is a development command and hub.dev, the "
+                "development package, is not installed here (the production image leaves it out)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        try:
+            return command(args)
+        except (KafkaLocalError, SlapdError) as exc:
+            print(f"hub: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+@_workbench
 def cmd_kafka(args: argparse.Namespace) -> int:
     """Start, stop or describe the local Kafka broker."""
-    from hub.local_services import local_kafka
+    from hub.dev.local_services import local_kafka
 
     kafka = local_kafka(port=args.port)
     if args.action == "up":
@@ -338,9 +369,10 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_workbench
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Start or stop the simulated school owner, and write its hub.yaml."""
-    from hub.local_services import sandbox_down, sandbox_status, sandbox_up
+    from hub.dev.local_services import sandbox_down, sandbox_status, sandbox_up
 
     if args.action == "up":
         summary = sandbox_up(
@@ -358,9 +390,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_workbench
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Start (in the foreground, or `--detach`ed), stop or describe the local Airflow."""
-    from hub.airflow_local import DETACHED_HINT, AirflowLocalError, local_airflow
+    from hub.dev.airflow_local import DETACHED_HINT, AirflowLocalError, local_airflow
 
     try:
         airflow = local_airflow(home=args.home, port=args.port)
@@ -486,9 +519,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except LeaseHeld as exc:  # e.g. `hub extract` compiling a day another process compiles
         return _skipped(args, exc)
-    except (KafkaLocalError, SlapdError) as exc:
-        print(f"hub: {exc}", file=sys.stderr)
-        return EXIT_FAILED
 
 
 if __name__ == "__main__":

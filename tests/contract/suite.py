@@ -45,7 +45,7 @@ class Harness:
     #: Values that must never appear in an error or a log line.
     secrets: tuple[str, ...]
     # HTTP connectors only:
-    #: Plans a sandbox fault from keyword arguments (see `hub.sandbox.webserver.Fault`).
+    #: Plans a sandbox fault from keyword arguments (see `hub.dev.sandbox.webserver.Fault`).
     inject: Callable[..., None] | None = None
     #: A path that every full read requests, where faults are aimed.
     data_path: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hub.sandbox.mdm import Table
+from hub.dev.sandbox.mdm import Table
 from tests.fixtures.mdm import MdmSandboxFactory
 from tests.support import consume_all, unique_prefix
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from hub.kafka_local import LocalKafka
-from hub.kafka_local_cluster import LocalKafkaCluster
+from hub.dev.kafka_local import LocalKafka
+from hub.dev.kafka_local_cluster import LocalKafkaCluster
 from tests.faults.conftest import EXIT_FAILED, EXIT_OK, FaultHub, Finished
 from tests.faults.convergence import (
     compare,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from hub._services import free_port, group_members, process_alive
-from hub.airflow_local import (
+from hub.dev._services import free_port, group_members, process_alive
+from hub.dev.airflow_local import (
     COMPONENTS,
     HEALTH_PATH,
     HOST,
@@ -24,7 +24,7 @@ from hub.airflow_local import (
     USERS,
     AirflowStartError,
 )
-from hub.postgres_local import LocalPostgres, bin_dir
+from hub.dev.postgres_local import LocalPostgres, bin_dir
 from tests.conftest import REPO_ROOT, in_ci
 from tests.fixtures.airflow import AirflowApi, repo_airflow
 

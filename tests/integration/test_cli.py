@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.sandbox.mdm import Fleet, Profile, Table
-from hub.sandbox.oneroster import OneRosterTenant
-from hub.sandbox.roster import roster
-from hub.sandbox.swedish import PersonKind, generate_swedish
+from hub.dev.sandbox.mdm import Fleet, Profile, Table
+from hub.dev.sandbox.oneroster import OneRosterTenant
+from hub.dev.sandbox.roster import roster
+from hub.dev.sandbox.swedish import PersonKind, generate_swedish
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError
 from structlog.testing import capture_logs
 
-from hub.kafka_local import KafkaStartError, LocalKafka
+from hub.dev.kafka_local import KafkaStartError, LocalKafka
 from tests.fixtures.kafka import JAR_CACHE, start_local_kafka
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.sandbox.mdm import Table
+from hub.dev.sandbox.mdm import Table
 from schemas.mdm import Device
 from tests.fixtures.mdm import MdmSandbox
 from tests.support import Record, SandboxHub

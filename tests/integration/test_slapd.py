@@ -2,9 +2,9 @@ import ssl
 
 import pytest
 
-from hub.sandbox.ldif import parse_ldif, person_dn, unit_dn
-from hub.sandbox.population import Role, generate
-from hub.sandbox.slapd import SOFT_SIZE_LIMIT, SlapdServer, ldap3
+from hub.dev.sandbox.ldif import parse_ldif, person_dn, unit_dn
+from hub.dev.sandbox.population import Role, generate
+from hub.dev.sandbox.slapd import SOFT_SIZE_LIMIT, SlapdServer, ldap3
 from tests.fixtures.slapd import require_slapd
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.identity.ss12000 import SS12000
+from hub.dev.sandbox.swedish import PersonKind, civic_no_formats
 from hub.kafka_io import dead_letter_topic
-from hub.sandbox.swedish import PersonKind, civic_no_formats
 from tests.conftest import TEST_HMAC_KEY
 from tests.fixtures.ss12000 import SS12000Sandbox, SS12000SandboxFactory
 from tests.support import Record, SandboxHub

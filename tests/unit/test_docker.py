@@ -6,7 +6,9 @@ the Dockerfile is read as text.
 """
 
 import json
+import posixpath
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -563,3 +565,100 @@ def test_dockerfile_airflow_and_python_versions_match_the_lock() -> None:
     built_for = re.search(r"--python-version[ =]([\d.]+)", lock)
     assert pinned is not None and built_for is not None
     assert (pinned[1], built_for[1]) == (tag["airflow"], tag["python"])
+
+
+# --- the image's files ------------------------------------------------------------------
+
+
+def dockerignore_pattern(pattern: str) -> re.Pattern[str]:
+    """A dockerignore pattern as a regex over slash-separated paths (`**`, `*`, `?`)."""
+    parts = []
+    for segment in pattern.strip("/").split("/"):
+        if segment == "**":
+            parts.append("(?:[^/]+/)*")
+            continue
+        text = re.sub(
+            r"\\\*|\\\?", lambda m: "[^/]*" if m[0] == r"\*" else "[^/]", re.escape(segment)
+        )
+        parts.append(text + "/")
+    return re.compile("".join(parts).removesuffix("/") + "$")
+
+
+def in_build_context(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Whether the dockerignore sends `path`: the last rule matching it or a parent folder wins."""
+    prefixes = ["/".join(path.split("/")[: n + 1]) for n in range(path.count("/") + 1)]
+    sent = True
+    for allowed, pattern in rules:
+        if any(pattern.match(prefix) for prefix in prefixes):
+            sent = allowed
+    return sent
+
+
+def image_files() -> dict[str, str]:
+    """{path in the image: repository file} for every tracked file the Dockerfile puts in it.
+
+    The files `git ls-files` lists, filtered by the dockerignore, copied by each COPY from
+    the context (a folder source brings what is under it, destinations relative to the
+    WORKDIR of the moment), minus what a RUN removes with `rm`.
+    """
+    rules = [
+        (line.startswith("!"), dockerignore_pattern(line.removeprefix("!").strip()))
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    context = [path for path in tracked if in_build_context(path, rules)]
+    files: dict[str, str] = {}
+    workdir = "/"
+    for keyword, arguments in dockerfile_instructions():
+        words = arguments.split()
+        if keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, arguments)
+        elif keyword == "COPY" and not any(word.startswith("--from") for word in words):
+            *sources, destination = [word for word in words if not word.startswith("--")]
+            destination = posixpath.join(workdir, destination)
+            for source in sources:
+                folder = source.rstrip("/")
+                for path in context:
+                    if path == folder:
+                        target = destination
+                        if destination.endswith("/"):
+                            target = posixpath.join(destination, posixpath.basename(path))
+                        files[target] = path
+                    elif path.startswith(folder + "/"):
+                        files[posixpath.join(destination, path[len(folder) + 1 :])] = path
+        elif keyword == "RUN":
+            for command in re.split(r"&&|;", arguments):
+                removed = command.split()
+                if removed[:1] == ["rm"]:
+                    for target in (word for word in removed[1:] if not word.startswith("-")):
+                        gone = posixpath.normpath(posixpath.join(workdir, target))
+                        files = {
+                            image: repo
+                            for image, repo in files.items()
+                            if image != gone and not image.startswith(gone + "/")
+                        }
+    return files
+
+
+def test_image_holds_the_product_and_no_development_code() -> None:
+    """The image gets the hub, DAGs and plugin, and no hub/dev, tests/ or bench/ file."""
+    files = set(image_files().values())
+    assert {"hub/cli.py", "hub/sync.py", "dags/hub_identity_sync.py"} <= files
+    assert {"plugins/skolehub_plugin.py", "connectors/http.py", "schemas/envelope.py"} <= files
+    assert [] == sorted(path for path in files if path.startswith(("hub/dev/", "tests/", "bench/")))
+
+
+def test_image_file_list_sees_what_the_dockerignore_lets_through() -> None:
+    """The image's file list is computed, not assumed: without hub/dev ignored it would hold it."""
+    rules = [(False, dockerignore_pattern("*")), (True, dockerignore_pattern("hub/"))]
+    assert in_build_context("hub/dev/sandbox/slapd.py", rules)
+    rules.append((False, dockerignore_pattern("hub/dev")))
+    assert not in_build_context("hub/dev/sandbox/slapd.py", rules)
+    assert in_build_context("hub/cli.py", rules)
+    assert not in_build_context("tests/unit/test_docker.py", rules)
+    assert not in_build_context(
+        "hub/__pycache__/cli.pyc", [*rules, (False, dockerignore_pattern("**/__pycache__"))]
+    )

@@ -58,7 +58,7 @@ def test_grade_from_grep_entitlement(value: str, grade: int | None):
 def test_norwegian_nin_check_digits():
     """Synthetic test numbers with right check digits pass; a changed digit fails."""
     from connectors.privacy import is_valid_norwegian_nin
-    from hub.sandbox.population import synthetic_nin
+    from hub.dev.sandbox.population import synthetic_nin
 
     nin = synthetic_nin(date(2012, 3, 4), 7)
     assert is_valid_norwegian_nin(nin)

@@ -8,8 +8,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.errors import AuthError
-from hub.sandbox.mdm import Table, generate_credentials, rate_limit_body
-from hub.sandbox.mdm.google import google_error
+from hub.dev.sandbox.mdm import Table, generate_credentials, rate_limit_body
+from hub.dev.sandbox.mdm.google import google_error
 from hub.settings import SettingsError
 from tests.contract.suite import Waits, entities, read_all
 from tests.fixtures.mdm import MdmSandbox

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from connectors.errors import AuthError, FatalError
 from connectors.mdm.intune import SELECT
-from hub.sandbox.mdm import Table
+from hub.dev.sandbox.mdm import Table
 from schemas.mdm import Device
 from tests.contract.suite import Waits, entities, read_all
 from tests.fixtures.mdm import MdmSandbox

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from connectors.errors import ConfigError
 from connectors.mdm.jamf import JamfPro
-from hub.sandbox.mdm import Table
+from hub.dev.sandbox.mdm import Table
 from schemas.mdm import Device
 from tests.contract.suite import entities, read_all
 from tests.fixtures.mdm import MdmSandbox, MdmSandboxFactory

@@ -7,7 +7,7 @@ import pytest
 from connectors.errors import PartialReadError
 from connectors.lms.oneroster import OneRoster
 from connectors.mdm.jamf import JamfPro
-from hub.sandbox.mdm import Table
+from hub.dev.sandbox.mdm import Table
 from schemas.entities import Entity, Organisation, Person
 from schemas.lms import AcademicSession, Class, Course, Enrollment, Result
 from schemas.mdm import Device

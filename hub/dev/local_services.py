@@ -1,0 +1,238 @@
+"""The local services of a development machine: the Kafka broker and the sandbox school owner.
+
+`hub kafka up|down|status` and `hub sandbox up|down|status` call these. Everything lives
+under `$HUB_VAR_DIR`: the broker in `kafka/`, the jar cache in `cache/`, the sandbox in
+`sandbox/`, and the hub.yaml that `hub run` reads is written to `$HUB_VAR_DIR/hub.yaml`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as secrets_module
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from hub.dev.kafka_local import LocalKafka, default_cache_dir
+from hub.dev.sandbox.ldif import tenant_dn
+from hub.dev.sandbox.mdm import mdm_source_configs
+from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
+from hub.dev.sandbox.oneroster import oneroster_source_config
+from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
+from hub.dev.sandbox.population import generate
+from hub.dev.sandbox.roster import Roster, roster, sandbox_policy
+from hub.dev.sandbox.slapd import SlapdServer
+from hub.dev.sandbox.ss12000 import secrets_env as ss12000_secrets
+from hub.dev.sandbox.ss12000 import ss12000_source_config, swedish_tenants
+from hub.dev.sandbox.ss12000 import tenant_summary as ss12000_summary
+from hub.dev.sandbox.webserver import detached_status, start_detached, stop_detached
+from hub.settings import SettingsError, parse_settings, var_dir
+
+log = structlog.get_logger(__name__)
+
+#: The local broker's default loopback port, chosen away from 9092 so that a broker
+#: the developer already runs is not disturbed.
+DEFAULT_KAFKA_PORT = 19092
+
+
+def local_kafka(port: int | None = None) -> LocalKafka:
+    """The local broker under `$HUB_VAR_DIR/kafka`."""
+    var = var_dir()
+    return LocalKafka(var / "kafka", default_cache_dir(var), port=port or DEFAULT_KAFKA_PORT)
+
+
+# -- the sandbox school owner ----------------------------------------------------------
+
+#: Sandbox secrets go to `$HUB_VAR_DIR/sandbox/secrets.env` (0600) under these names;
+#: hub.yaml refers to them with `secret: {env: ...}`, and the Makefile points
+#: `HUB_ENV_FILE` at the file.
+LDAP_PASSWORD_ENV = "SANDBOX_LDAP_PASSWORD"
+#: The sandbox web server's default port (it serves every simulated vendor API); fixed
+#: so that hub.yaml stays valid across restarts.
+DEFAULT_WEB_PORT = 18080
+
+
+def _sandbox_home() -> Path:
+    return var_dir() / "sandbox"
+
+
+def _slapd() -> SlapdServer:
+    return SlapdServer(_sandbox_home() / "slapd", tls=True)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def sandbox_up(
+    scale: int,
+    tenants: str,
+    faults: bool = False,
+    seed: int = 1,
+    web_port: int = DEFAULT_WEB_PORT,
+) -> list[str]:
+    """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
+
+    Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
+    other parameters rebuild the directory from scratch.
+    """
+    tenant_ids = [t.strip() for t in tenants.split(",") if t.strip()]
+    if not tenant_ids:
+        raise SettingsError("--tenants names no tenant")
+    home = _sandbox_home()
+    wanted = {
+        "tenants": tenant_ids,
+        "scale": scale,
+        "seed": seed,
+        "faults": faults,
+        "children": True,
+    }
+    state_file = home / "state.json"
+    server = _slapd()
+    web_home = home / "web"
+    swedish = swedish_tenants(tenant_ids)  # served over SS 12000, not from the directory
+    norwegian = [t for t in tenant_ids if t not in swedish]
+    if _read_json(state_file) != wanted:
+        server.stop()
+        shutil.rmtree(home / "slapd", ignore_errors=True)
+        server = _slapd()
+        owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
+        started = time.monotonic()
+        # Offline bulk load (slapadd) before the first start. Preschool children are
+        # included (title `barn`): the 1:5 shared-device target needs their counts, and
+        # Norwegian school owners that give them Feide accounts do it this way.
+        server.load_owners(owners, include_children=True)
+        log.info("sandbox_directory_loaded", seconds=round(time.monotonic() - started, 1))
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(wanted), encoding="utf-8")
+    server.start()
+    stop_detached(web_home)  # the vendor APIs restart in seconds, always with current code
+    web = start_detached(web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port)
+    owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
+    # Every tenant has a OneRoster LMS and the three MDMs, built from its own people.
+    secrets = _read_env(home / "secrets.env")
+    secrets.setdefault("HUB_HMAC_KEY", secrets_module.token_urlsafe(32))
+    secrets[LDAP_PASSWORD_ENV] = server.reader_password
+    secrets.update(oneroster_secrets(web_home, tenant_ids))
+    secrets.update(ss12000_secrets(web_home, swedish))
+    secrets.update(mdm_secrets(web_home, tenant_ids))
+    _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
+    config_file = var_dir() / "hub.yaml"
+    registers = [roster(t, scale, seed) for t in swedish]
+    config = _sandbox_config(server, str(web["url"]), owners, registers)
+    config_file.write_text(config, encoding="utf-8")
+    lines = [
+        f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
+        f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster 1.2, /<tenant>/ss12000: "
+        "SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
+    ]
+    for owner in owners:
+        lines.append(
+            f"  {owner.tenant:<12} {owner.name:<22} {len(owner.schools)} schools, "
+            f"{len(owner.preschools)} preschools, {owner.person_count:,} people"
+        )
+    lines += [ss12000_summary(t, scale, seed) for t in swedish]
+    lines.append(f"Wrote {config_file} and {home / 'secrets.env'}")
+    return lines
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                values[name.strip()] = value.strip()
+    return values
+
+
+def _sandbox_config(
+    server: SlapdServer, web_url: str, owners: Sequence[Roster], swedish: Sequence[Roster]
+) -> str:
+    """hub.yaml for the Norwegian `owners` (Feide directory) and `swedish` ones (SS 12000)."""
+    kafka = local_kafka().status()
+    config: dict[str, Any] = {
+        "kafka": {
+            "bootstrap": kafka["bootstrap"] if kafka else f"127.0.0.1:{DEFAULT_KAFKA_PORT}",
+            "topic_prefix": "hub",
+            "partitions": 3,
+            "replication_factor": 1,
+        },
+        "tenants": [
+            _tenant_entry(
+                owner,
+                {
+                    "type": "feide_ldap",
+                    "id": "feide",
+                    "uri": server.uri,
+                    "base_dn": tenant_dn(owner.tenant, server.suffix),
+                    "bind_dn": server.reader_dn,
+                    "secret": {"env": LDAP_PASSWORD_ENV},
+                    "page_size": 500,
+                },
+                web_url,
+            )
+            for owner in owners
+        ]
+        + [
+            _tenant_entry(
+                owner,
+                ss12000_source_config(owner.tenant, f"{web_url}/{owner.tenant}/ss12000"),
+                web_url,
+            )
+            for owner in swedish
+        ],
+    }
+    parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file
+    header = (
+        "# Written by `hub sandbox up` for the simulated school owners; rewritten on every\n"
+        "# `hub sandbox up`. Secrets are not here: see HUB_ENV_FILE (sandbox/secrets.env).\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def _tenant_entry(owner: Roster, directory: dict[str, Any], web_url: str) -> dict[str, Any]:
+    """A hub.yaml tenant: its directory source, then its LMS and MDMs on the web server."""
+    return {
+        "id": owner.tenant,
+        "name": owner.name,
+        "country": owner.country,
+        "policy": sandbox_policy(owner),
+        "sources": [
+            directory,
+            oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
+            *mdm_source_configs(owner.tenant, web_url),
+        ],
+    }
+
+
+def sandbox_down() -> None:
+    """Stop the sandbox directory and web server (the data is kept for the next `up`)."""
+    _slapd().stop()
+    stop_detached(_sandbox_home() / "web")
+
+
+def sandbox_status() -> list[str]:
+    """One line per sandbox service: running or not, and where."""
+    status = _slapd().status()
+    state = _read_json(_sandbox_home() / "state.json")
+    where = f"{status.uri}" if status.running else "not running"
+    tenants = ", ".join(state.get("tenants", [])) or "none"
+    web = detached_status(_sandbox_home() / "web")
+    return [
+        f"directory (slapd): {where}; tenants: {tenants}, scale {state.get('scale', '-')}",
+        f"vendor APIs (web): {web['url'] if web else 'not running'}",
+    ]

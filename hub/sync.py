@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -192,6 +192,7 @@ class SyncRunner:
             fault_point("after_read")
             approval = self._guard(tenant, report, approve_deletes, lease)
             self._publish(source, report, tenant, lease)
+            self.store.clear_in_doubt(report.tenant, report.source, fence=lease.fence)
             self.store.save_bookmarks(
                 report.tenant, report.source, source.bookmarks, fence=lease.fence
             )
@@ -247,28 +248,37 @@ class SyncRunner:
     # -- phases -------------------------------------------------------------------------
 
     def _recover(self, source: Source, report: SyncReport, lease: Lease) -> None:
-        """Settle what earlier runs of this source left in doubt, before reading anew.
+        """Take over what earlier runs of this source left in doubt, before reading anew.
 
         A run that died (or failed) while publishing may have put some of its staged
-        events on Kafka without committing their state. They are republished as staged,
-        with the same keys and `ce_id`s (a consumer recognises any it already has), and
-        committed; the state is then complete and this run diffs against it. A run that
-        died before publishing published nothing: its staging is dropped.
+        changes on Kafka without committing them, or not. Its changes are held as *in
+        doubt* (`StateStore.hold_in_doubt`): the state takes them as if published, and this
+        run publishes the truth for each of those keys whatever it finds. A key whose
+        current value is what the dead run staged gets the dead run's event again, with
+        the same `ce_id` (a consumer that has it recognises it); a key that changed since
+        gets the new change instead, so a delete the source no longer means is never
+        published. A run that died before publishing published nothing: its staging is
+        dropped.
         """
         for dead in self.store.in_doubt_runs(report.tenant, report.source, report.run_id):
             if dead.phase == "publishing":
-                rows = self._publish_staged(dead.run_id, source, report, lease)
-                report.recovered += rows
+                held = self.store.hold_in_doubt(
+                    dead.run_id,
+                    report.tenant,
+                    report.source,
+                    self.settings.kafka.batch_size,
+                    fence=lease.fence,
+                )
                 self.store.close_dead_run(
                     dead.run_id,
-                    f"ended while publishing; run {report.run_id} republished "
-                    f"{rows} staged events and committed them",
+                    f"ended while publishing; run {report.run_id} took over its "
+                    f"{held} staged changes as in doubt",
                 )
                 log.warning(
-                    "in_doubt_run_recovered",
+                    "in_doubt_run_taken_over",
                     dead_run=dead.run_id,
                     dead_holder=dead.holder,
-                    republished=rows,
+                    changes=held,
                 )
             else:
                 self.store.close_dead_run(
@@ -295,13 +305,17 @@ class SyncRunner:
                 by_type.setdefault(entity.entity, []).append(entity)
             seen = []
             for name, entities in by_type.items():
-                known = self.store.lookup(
-                    report.tenant, report.source, name, [e.key for e in entities]
-                )
+                keys = [e.key for e in entities]
+                known = self.store.lookup(report.tenant, report.source, name, keys)
+                doubt = self.store.in_doubt(report.tenant, report.source, name, keys)
                 for entity in entities:
                     seen.append((name, entity.key))
                     row = stage_change(entity, known.get(entity.key), seq)
                     _count(report, row)
+                    if row is None and entity.key in doubt:
+                        # Unchanged since the dead run staged it: its event again, same id.
+                        row = replace(doubt[entity.key], seq=seq)
+                        report.recovered += 1
                     if row is not None:
                         staged.append(row)
                         seq += 1
@@ -330,6 +344,14 @@ class SyncRunner:
                     staged.append(self._delete(item.entity_type.entity, item.key, known, seq))
                     seq += 1
                     report.planned_deletes += 1
+                else:
+                    doubt = self.store.in_doubt(
+                        report.tenant, report.source, item.entity_type.entity, [item.key]
+                    )
+                    if item.key in doubt:  # the dead run's delete, which Kafka may lack
+                        staged.append(replace(doubt[item.key], seq=seq))
+                        seq += 1
+                        report.recovered += 1
             else:
                 seen_types.setdefault(item.entity, type(item))
                 batch.append(item)
@@ -341,7 +363,26 @@ class SyncRunner:
         self._tick("read", report.records_read)
         log.info("source_read", records=report.records_read)
         if full:
-            self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
+            seq = self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
+        self._settle_in_doubt(report, full, seq)
+
+    def _settle_in_doubt(self, report: SyncReport, full: bool, seq: int) -> None:
+        """Publish again the in-doubt changes of keys this read did not settle.
+
+        After a full read an unseen key's truth is "gone": the sweep staged its delete,
+        and an in-doubt delete is published again (Kafka may lack it); an in-doubt create
+        or update of a key the sweep kept is published again too. After an incremental
+        read nothing is known of unseen keys, so every in-doubt change is published again.
+        """
+        rows: list[Staged] = []
+        for row in self.store.unresolved_in_doubt(report.run_id, report.tenant, report.source):
+            rows.append(replace(row, seq=seq))
+            seq += 1
+            report.recovered += 1
+            if len(rows) >= self.STAGE_BATCH:
+                self.store.stage(report.run_id, rows, ())
+                rows = []
+        self.store.stage(report.run_id, rows, ())
 
     def _sweep(
         self,
@@ -352,7 +393,7 @@ class SyncRunner:
         rejected_keys: set[str],
         unsafe: set[str],
         seq: int,
-    ) -> None:
+    ) -> int:
         """Stage a delete for every known entity a full read did not see, where that is safe.
 
         Not deleted: the key of a dead-lettered record and links that name it (a record
@@ -384,6 +425,7 @@ class SyncRunner:
             seq = self._stage_deletes(source, report, tenant, entity_type, candidates, seq)
             if name in source.offset_paged:
                 self.store.forget_misses(report.run_id, report.tenant, report.source, name)
+        return seq
 
     def _stage_deletes(
         self,

@@ -6,6 +6,7 @@ publisher records what would have gone to Kafka, and the tests fold it as a cons
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -191,7 +192,7 @@ def test_a_create_left_in_doubt_is_republished_and_committed(store):
     """The dead run's create reaches the state; it is not dropped and not created twice."""
     payload = people(1)[0].model_dump(mode="json")  # type: ignore[union-attr]
     row = Staged(0, "person", "p0@t.no", "c", fingerprint(payload), json.dumps(payload), None, ())
-    _dead_run(store, [Staged(**{**row.__dict__, "version": 1})])
+    _dead_run(store, [replace(row, version=1)])
     report, pub = run(store, people(1))
     assert ("success", 1, 0) == (report.status, report.recovered, report.created)
     assert ["c"] == [v["op"] for v in pub.values()]
@@ -199,19 +200,56 @@ def test_a_create_left_in_doubt_is_republished_and_committed(store):
     assert "crashed" == [r for r in store.runs("t") if r["run_id"] == "dead"][0]["status"]
 
 
-def test_a_delete_left_in_doubt_is_completed_before_the_entity_comes_back(store):
-    """A delete the dead run may have published is settled, then the entity is recreated."""
+def test_a_delete_left_in_doubt_is_not_published_once_the_entity_is_back(store):
+    """A delete the dead run may have published is not sent again for an entity that is back."""
     _, first = run(store, people(3))
     known = store.lookup("t", "mem", "person", ["p2@t.no"])["p2@t.no"]
     delete = Staged(0, "person", "p2@t.no", "d", known.fingerprint, None, known.payload, ())
-    _dead_run(store, [Staged(**{**delete.__dict__, "version": known.version + 1})])
+    _dead_run(store, [replace(delete, version=known.version + 1)])
     report, pub = run(store, people(3))  # p2 is back, unchanged
-    assert ("success", 1, ["d", "c"]) == (
+    assert ("success", ["c"]) == (report.status, [v["op"] for v in pub.values()])
+    assert 3 == len(fold(first, pub))
+
+
+def test_a_delete_left_in_doubt_is_published_again_while_the_entity_stays_gone(store):
+    """The dead run's delete goes out again, with the same id, when the entity is still gone."""
+    run(store, people(3))
+    known = store.lookup("t", "mem", "person", ["p2@t.no"])["p2@t.no"]
+    delete = Staged(0, "person", "p2@t.no", "d", known.fingerprint, None, known.payload, ())
+    _dead_run(store, [replace(delete, version=known.version + 1)])
+    report, pub = run(store, people(2))
+    (event, tombstone) = pub.records
+    assert ("success", 1, "d", None) == (
         report.status,
         report.recovered,
-        [v["op"] for v in pub.values()],
+        json.loads(event.value)["op"],
+        tombstone.value,
     )
-    assert 3 == len(fold(first, pub))
+    assert 0 == report.planned_deletes  # a republished delete is not a new deletion to guard
+
+
+def test_an_update_left_in_doubt_gives_way_to_the_source_as_it_is_now(store):
+    """When the source changed back after the dead run, only the current value is published."""
+    run(store, people(2))
+    changed = people(2, p1={"email": "x@t.no"})[1]
+    known = store.lookup("t", "mem", "person", ["p1@t.no"])["p1@t.no"]
+    payload = changed.model_dump(mode="json")  # type: ignore[union-attr]
+    update = Staged(
+        0,
+        "person",
+        "p1@t.no",
+        "u",
+        fingerprint(payload),
+        json.dumps(payload),
+        known.payload,
+        ("email",),
+        None,
+        known.version + 1,
+    )
+    _dead_run(store, [update])
+    report, pub = run(store, people(2))  # the mail was changed back
+    (value,) = pub.values()
+    assert ("u", None) == (value["op"], value["after"]["email"])
 
 
 def test_a_run_that_died_before_publishing_leaves_nothing_to_republish(store):

@@ -74,7 +74,7 @@ def _print_reports(reports: list[Any]) -> None:
         if r.error:
             print(f"\n{r.tenant}/{r.source} {r.status}: {r.error}")
         notes = [
-            f"republished {r.recovered:,} events that a dead run left in doubt" * bool(r.recovered),
+            f"committed {r.recovered:,} events a dead run had got onto Kafka" * bool(r.recovered),
             f"kept {r.deletes_withheld:,} unseen entities until their deletion is confirmed"
             * bool(r.deletes_withheld),
             f"{r.dead_letters_repeated:,} dead letters unchanged since an earlier run, not resent"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -88,6 +89,7 @@ class Publisher:
         self, bootstrap: str, settings: KafkaSettings, client_id: str = "skolehub"
     ) -> None:
         self.settings = settings
+        self.bootstrap = bootstrap
         delivery_ms = int(settings.ack_timeout_seconds * 1000)
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
@@ -101,6 +103,57 @@ class Publisher:
             request_timeout_ms=max(1000, min(30_000, delivery_ms // 2)),
             max_block_ms=delivery_ms,
         )
+
+    def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Where each partition of `topics` ends now: (topic, partition) → next offset."""
+        consumer = self._reader()
+        try:
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+            ends = consumer.end_offsets(partitions) if partitions else {}
+        except KafkaError as exc:
+            raise PublishError(f"could not read the topics' end offsets: {exc}") from exc
+        finally:
+            consumer.close()
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
+
+    def event_ids_since(self, marks: dict[tuple[str, int], int]) -> set[str]:
+        """The `ce_id`s of every event written after `marks`, read up to the current end."""
+        consumer = self._reader()
+        found: set[str] = set()
+        try:
+            partitions = [TopicPartition(t, p) for t, p in marks]
+            consumer.assign(partitions)
+            for tp in partitions:
+                consumer.seek(tp, marks[(tp.topic, tp.partition)])
+            end = consumer.end_offsets(partitions)
+            deadline = time.monotonic() + self.settings.ack_timeout_seconds * 4
+            while any(consumer.position(tp) < end[tp] for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise PublishError("could not read back what an earlier run published")
+                for batch in consumer.poll(timeout_ms=500).values():
+                    for record in batch:
+                        for name, value in record.headers or ():
+                            if name == "ce_id":
+                                found.add(value.decode("utf-8", "replace"))
+        except KafkaError as exc:
+            raise PublishError(f"could not read back what an earlier run published: {exc}") from exc
+        finally:
+            consumer.close()
+        return found
+
+    def _reader(self) -> KafkaConsumer:
+        timeout_ms = int(self.settings.ack_timeout_seconds * 1000)
+        try:
+            return KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id="skolehub-recovery",
+                enable_auto_commit=False,
+                request_timeout_ms=max(timeout_ms, 31_000),
+            )
+        except KafkaError as exc:
+            raise PublishError(f"Kafka is not reachable: {type(exc).__name__}: {exc}") from exc
 
     def publish(self, records: Sequence[OutRecord]) -> None:
         """Send every record and wait for its acknowledgement; raise `PublishError` otherwise."""

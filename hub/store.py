@@ -138,22 +138,15 @@ dead_letter_marks = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=False),
 )
 
-#: Changes a dead run staged while publishing: each may or may not be on Kafka. The state
-#: holds them as if published; the next run publishes the truth for these keys whatever it
-#: finds (see `SyncRunner._recover`), and forgets them once that run is published.
-in_doubt_changes = sa.Table(
-    "in_doubt_changes",
+#: Where each topic partition ended before a run published: should the run die, the next
+#: one reads from here to find which of its events landed.
+publish_marks = sa.Table(
+    "publish_marks",
     metadata,
-    sa.Column("tenant", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("entity", sa.String(64), primary_key=True),
-    sa.Column("key", sa.String(512), primary_key=True),
-    sa.Column("op", sa.String(1), nullable=False),
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("after", sa.Text),
-    sa.Column("before", sa.Text),
-    sa.Column("changed", sa.Text),
-    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("offset", sa.BigInteger, nullable=False),
 )
 
 #: Keys of offset-paged entity types that consecutive full reads did not see (not yet deleted).
@@ -316,6 +309,7 @@ class StateStore:
             )
             if not keep_staged:
                 conn.execute(sync_pending.delete().where(sync_pending.c.run_id == run_id))
+                conn.execute(publish_marks.delete().where(publish_marks.c.run_id == run_id))
             conn.execute(sync_seen.delete().where(sync_seen.c.run_id == run_id))
 
     def in_doubt_runs(self, tenant: str, source: str, exclude: str) -> list[InDoubtRun]:
@@ -348,6 +342,7 @@ class StateStore:
             )
             conn.execute(sync_pending.delete().where(sync_pending.c.run_id == run_id))
             conn.execute(sync_seen.delete().where(sync_seen.c.run_id == run_id))
+            conn.execute(publish_marks.delete().where(publish_marks.c.run_id == run_id))
 
     def runs(self, tenant: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
@@ -888,96 +883,25 @@ class StateStore:
                     )
                 )
 
-    # -- in-doubt changes -----------------------------------------------------------------
+    # -- publish marks --------------------------------------------------------------------
 
-    def hold_in_doubt(
-        self, dead_run: str, tenant: str, source: str, batch_size: int, fence: Fence | None = None
-    ) -> int:
-        """Take over what a dead run staged while publishing; return how many changes.
-
-        Its changes go to the state as if published (they may be on Kafka) and are kept in
-        `in_doubt_changes`, the latest per key winning. Its dead letters are dropped: they
-        were not marked sent, so the next read dead-letters the same records again.
-        """
-        held = 0
-        for batch in self.staged(dead_run, batch_size):
-            changes = [r for r in batch if r.op != DEAD_LETTER]
-            rows = [
-                {
-                    "tenant": tenant,
-                    "source": source,
-                    "entity": r.entity,
-                    "key": r.key,
-                    "op": r.op,
-                    "fingerprint": r.fingerprint,
-                    "after": r.after,
-                    "before": r.before,
-                    "changed": json.dumps(list(r.changed)),
-                    "version": r.version,
-                }
-                for r in {(r.entity, r.key): r for r in changes}.values()
-            ]
-            if rows:
-                with self.engine.begin() as conn:
-                    conn.execute(upsert(self.engine, in_doubt_changes), rows)
-                self.apply(dead_run, tenant, source, changes, fence=fence)
-            held += len(changes)
-        self.discard_staged(dead_run)
-        return held
-
-    def in_doubt(
-        self, tenant: str, source: str, entity: str, keys: Sequence[str]
-    ) -> dict[str, Staged]:
-        """The in-doubt change of each of `keys` that has one."""
-        d = in_doubt_changes.c
-        found: dict[str, Staged] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(keys), self.LOOKUP_CHUNK):
-                rows = conn.execute(
-                    sa.select(in_doubt_changes).where(
-                        d.tenant == tenant,
-                        d.source == source,
-                        d.entity == entity,
-                        d.key.in_(keys[start : start + self.LOOKUP_CHUNK]),
-                    )
-                )
-                for r in rows:
-                    found[r.key] = _doubt(r)
-        return found
-
-    def unresolved_in_doubt(self, run_id: str, tenant: str, source: str) -> Iterator[Staged]:
-        """In-doubt changes of keys this run neither saw nor staged a change for, streamed."""
-        d = in_doubt_changes.c
-        seen = sa.exists(
-            sa.select(sync_seen.c.key).where(
-                sync_seen.c.run_id == run_id,
-                sync_seen.c.entity == d.entity,
-                sync_seen.c.key == d.key,
-            )
-        )
-        staged = sa.exists(
-            sa.select(sync_pending.c.key).where(
-                sync_pending.c.run_id == run_id,
-                sync_pending.c.entity == d.entity,
-                sync_pending.c.key == d.key,
-            )
-        )
-        query = (
-            sa.select(in_doubt_changes)
-            .where(d.tenant == tenant, d.source == source, ~seen, ~staged)
-            .order_by(d.entity, d.key)
-        )
-        with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                yield _doubt(row)
-
-    def clear_in_doubt(self, tenant: str, source: str, fence: Fence | None = None) -> None:
-        """Forget a source's in-doubt changes: a run has published the truth for them."""
-        d = in_doubt_changes.c
+    def save_publish_marks(self, run_id: str, marks: dict[tuple[str, int], int]) -> None:
+        """Remember where each partition ended before the run publishes."""
+        rows = [
+            {"run_id": run_id, "topic": t, "partition": p, "offset": o}
+            for (t, p), o in marks.items()
+        ]
         with self.engine.begin() as conn:
-            if fence is not None:
-                fence(conn)
-            conn.execute(in_doubt_changes.delete().where(d.tenant == tenant, d.source == source))
+            conn.execute(publish_marks.delete().where(publish_marks.c.run_id == run_id))
+            if rows:
+                conn.execute(publish_marks.insert(), rows)
+
+    def publish_marks(self, run_id: str) -> dict[tuple[str, int], int]:
+        """Where each partition ended before the run published (empty: it never did)."""
+        m = publish_marks.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(m.topic, m.partition, m.offset).where(m.run_id == run_id))
+            return {(t, p): o for t, p, o in rows}
 
     def discard_staged(self, run_id: str, keep_op: str | None = None) -> None:
         """Drop a run's staged rows (all of them, or all but those with op `keep_op`)."""
@@ -993,20 +917,6 @@ class StateStore:
         if self.engine.dialect.name == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def _doubt(row: Any) -> Staged:
-    return Staged(
-        seq=-1,
-        entity=row.entity,
-        key=row.key,
-        op=row.op,
-        fingerprint=row.fingerprint,
-        after=row.after,
-        before=row.before,
-        changed=tuple(json.loads(row.changed or "[]")),
-        version=row.version,
-    )
 
 
 def create_tables(engine: sa.Engine, tables: Sequence[sa.Table] | None = None) -> None:

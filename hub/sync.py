@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ from hub.settings import HubSettings, SettingsError, TenantSettings
 from hub.sources import build_source
 from hub.store import DEAD_LETTER, Approval, Known, Staged, StateStore, now
 from schemas.entities import Entity
-from schemas.envelope import CloudEventHeaders, Op, RecordKey, encode_change
+from schemas.envelope import CloudEventHeaders, Op, RecordKey, encode_change, event_id
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +87,7 @@ class SyncReport:
     #: dead-lettered record without a key made the read's deletions of its type unsafe.
     deletes_withheld: int = 0
     entities_before: int = 0
-    #: Rows a dead earlier run left in doubt, republished by this run before it read.
+    #: Events a dead earlier run got onto Kafka without committing them, committed by this run.
     recovered: int = 0
     duration_seconds: float = 0.0
     error: str | None = None
@@ -192,7 +192,6 @@ class SyncRunner:
             fault_point("after_read")
             approval = self._guard(tenant, report, approve_deletes, lease)
             self._publish(source, report, tenant, lease)
-            self.store.clear_in_doubt(report.tenant, report.source, fence=lease.fence)
             self.store.save_bookmarks(
                 report.tenant, report.source, source.bookmarks, fence=lease.fence
             )
@@ -248,43 +247,46 @@ class SyncRunner:
     # -- phases -------------------------------------------------------------------------
 
     def _recover(self, source: Source, report: SyncReport, lease: Lease) -> None:
-        """Take over what earlier runs of this source left in doubt, before reading anew.
+        """Settle what earlier runs of this source left in doubt, from what Kafka holds.
 
         A run that died (or failed) while publishing may have put some of its staged
-        changes on Kafka without committing them, or not. Its changes are held as *in
-        doubt* (`StateStore.hold_in_doubt`): the state takes them as if published, and this
-        run publishes the truth for each of those keys whatever it finds. A key whose
-        current value is what the dead run staged gets the dead run's event again, with
-        the same `ce_id` (a consumer that has it recognises it); a key that changed since
-        gets the new change instead, so a delete the source no longer means is never
-        published. A run that died before publishing published nothing: its staging is
-        dropped.
+        events on Kafka without committing them. Before it published, it noted where each
+        of its topics' partitions ended (`publish_marks`). The events after those marks
+        tell exactly which of its changes landed: those are committed to the state as
+        published; the rest never reached a consumer and are dropped, so this run's read
+        diffs against what consumers really have. Nothing is published twice, and a stale
+        change (a delete the source no longer means) is never sent. A run that died before
+        publishing published nothing: its staging is dropped.
         """
         for dead in self.store.in_doubt_runs(report.tenant, report.source, report.run_id):
-            if dead.phase == "publishing":
-                held = self.store.hold_in_doubt(
-                    dead.run_id,
-                    report.tenant,
-                    report.source,
-                    self.settings.kafka.batch_size,
-                    fence=lease.fence,
-                )
-                self.store.close_dead_run(
-                    dead.run_id,
-                    f"ended while publishing; run {report.run_id} took over its "
-                    f"{held} staged changes as in doubt",
-                )
-                log.warning(
-                    "in_doubt_run_taken_over",
-                    dead_run=dead.run_id,
-                    dead_holder=dead.holder,
-                    changes=held,
-                )
-            else:
-                self.store.close_dead_run(
-                    dead.run_id, "ended before publishing; nothing of it was published"
-                )
-                log.warning("dead_run_closed", dead_run=dead.run_id, dead_holder=dead.holder)
+            marks = self.store.publish_marks(dead.run_id)
+            landed = 0
+            if dead.phase == "publishing" and marks:
+                on_kafka = self.publisher.event_ids_since(marks)
+                for batch in self.store.staged(dead.run_id, self.settings.kafka.batch_size):
+                    rows = [
+                        r
+                        for r in batch
+                        if r.op != DEAD_LETTER and _event_id(report.tenant, source, r) in on_kafka
+                    ]
+                    if rows:
+                        self.store.apply(
+                            dead.run_id, report.tenant, report.source, rows, fence=lease.fence
+                        )
+                    landed += len(rows)
+            report.recovered += landed
+            self.store.close_dead_run(
+                dead.run_id,
+                f"ended while {dead.phase}; run {report.run_id} found {landed} of its events "
+                "on Kafka and committed them",
+            )
+            log.warning(
+                "dead_run_settled",
+                dead_run=dead.run_id,
+                dead_holder=dead.holder,
+                phase=dead.phase,
+                events_found_on_kafka=landed,
+            )
 
     def _read(
         self, source: Source, report: SyncReport, tenant: TenantSettings, full: bool, lease: Lease
@@ -307,15 +309,10 @@ class SyncRunner:
             for name, entities in by_type.items():
                 keys = [e.key for e in entities]
                 known = self.store.lookup(report.tenant, report.source, name, keys)
-                doubt = self.store.in_doubt(report.tenant, report.source, name, keys)
                 for entity in entities:
                     seen.append((name, entity.key))
                     row = stage_change(entity, known.get(entity.key), seq)
                     _count(report, row)
-                    if row is None and entity.key in doubt:
-                        # Unchanged since the dead run staged it: its event again, same id.
-                        row = replace(doubt[entity.key], seq=seq)
-                        report.recovered += 1
                     if row is not None:
                         staged.append(row)
                         seq += 1
@@ -344,14 +341,6 @@ class SyncRunner:
                     staged.append(self._delete(item.entity_type.entity, item.key, known, seq))
                     seq += 1
                     report.planned_deletes += 1
-                else:
-                    doubt = self.store.in_doubt(
-                        report.tenant, report.source, item.entity_type.entity, [item.key]
-                    )
-                    if item.key in doubt:  # the dead run's delete, which Kafka may lack
-                        staged.append(replace(doubt[item.key], seq=seq))
-                        seq += 1
-                        report.recovered += 1
             else:
                 seen_types.setdefault(item.entity, type(item))
                 batch.append(item)
@@ -363,26 +352,7 @@ class SyncRunner:
         self._tick("read", report.records_read)
         log.info("source_read", records=report.records_read)
         if full:
-            seq = self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
-        self._settle_in_doubt(report, full, seq)
-
-    def _settle_in_doubt(self, report: SyncReport, full: bool, seq: int) -> None:
-        """Publish again the in-doubt changes of keys this read did not settle.
-
-        After a full read an unseen key's truth is "gone": the sweep staged its delete,
-        and an in-doubt delete is published again (Kafka may lack it); an in-doubt create
-        or update of a key the sweep kept is published again too. After an incremental
-        read nothing is known of unseen keys, so every in-doubt change is published again.
-        """
-        rows: list[Staged] = []
-        for row in self.store.unresolved_in_doubt(report.run_id, report.tenant, report.source):
-            rows.append(replace(row, seq=seq))
-            seq += 1
-            report.recovered += 1
-            if len(rows) >= self.STAGE_BATCH:
-                self.store.stage(report.run_id, rows, ())
-                rows = []
-        self.store.stage(report.run_id, rows, ())
+            self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
 
     def _sweep(
         self,
@@ -543,6 +513,12 @@ class SyncRunner:
         )
         if letters_only:
             self.store.discard_staged(report.run_id, keep_op=DEAD_LETTER)
+        topics = sorted(
+            {entity_topic(self.settings.kafka.topic_prefix, t) for t in source.entity_types}
+        )
+        # Where the topics end before this run publishes: should it die, the next run reads
+        # from here to find which of its events landed.
+        self.store.save_publish_marks(report.run_id, self.publisher.end_offsets(topics))
         self.store.set_phase(report.run_id, "publishing", fence=lease.fence)
         report.phase = "publishing"
         self._publish_staged(report.run_id, source, report, lease)
@@ -740,6 +716,12 @@ def out_records(
         yield OutRecord(topic, key, value, headers.to_kafka())
         if op is Op.DELETED:
             yield OutRecord(topic, key, None, [])
+
+
+def _event_id(tenant: str, source: Source, row: Staged) -> str:
+    return event_id(
+        tenant, source.ref, row.entity, row.key, Op(row.op), row.fingerprint, row.version
+    )
 
 
 def _header(text: str) -> bytes:

@@ -6,7 +6,6 @@ publisher records what would have gone to Kafka, and the tests fold it as a cons
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from structlog.testing import capture_logs
 from connectors.base import Item, Rejected
 from hub.leases import Lease, leases
 from hub.store import Staged, StateStore, deletion_approvals, key_versions, now
-from hub.sync import SyncRunner, fingerprint
+from hub.sync import SyncRunner, fingerprint, out_records
 from schemas import Person
 from schemas.entities import Entity, SourceRef
 from tests.support import MemorySource
@@ -181,78 +180,126 @@ def test_an_approved_subset_is_published_under_the_approval(store):
 # -- 5. a run that died between acknowledgement and commit -------------------------------
 
 
-def _dead_run(store: StateStore, rows: Sequence[Staged]) -> None:
-    """What a SIGKILL after Kafka's acknowledgement leaves: a running run with staged rows."""
+def _runner(store: StateStore, kafka: RecordingPublisher) -> SyncRunner:
+    return SyncRunner(SETTINGS, store, kafka)  # type: ignore[arg-type]
+
+
+def _dead_run(store: StateStore, kafka: RecordingPublisher, rows: list[Staged], landed: bool):
+    """What a SIGKILL while publishing leaves: a running run with staged rows and marks.
+
+    With `landed`, its events reached Kafka (the kill came after the acknowledgement).
+    """
+    source = MemorySource([])
     store.begin_run("dead", "t", "mem", True)
     store.stage("dead", rows, [])
+    topics = sorted({f"hub.{t.versioned_suffix()}" for t in source.entity_types})
+    store.save_publish_marks("dead", kafka.end_offsets(topics))
     store.set_phase("dead", "publishing")
+    if landed:
+        kafka.records.extend(
+            out_records(rows, prefix="hub", tenant="t", run_id="dead", source=source)
+        )
 
 
-def test_a_create_left_in_doubt_is_republished_and_committed(store):
-    """The dead run's create reaches the state; it is not dropped and not created twice."""
-    payload = people(1)[0].model_dump(mode="json")  # type: ignore[union-attr]
-    row = Staged(0, "person", "p0@t.no", "c", fingerprint(payload), json.dumps(payload), None, ())
-    _dead_run(store, [replace(row, version=1)])
-    report, pub = run(store, people(1))
-    assert ("success", 1, 0) == (report.status, report.recovered, report.created)
-    assert ["c"] == [v["op"] for v in pub.values()]
-    assert 1 == store.count("t", "mem")
-    assert "crashed" == [r for r in store.runs("t") if r["run_id"] == "dead"][0]["status"]
-
-
-def test_a_delete_left_in_doubt_is_not_published_once_the_entity_is_back(store):
-    """A delete the dead run may have published is not sent again for an entity that is back."""
-    _, first = run(store, people(3))
-    known = store.lookup("t", "mem", "person", ["p2@t.no"])["p2@t.no"]
-    delete = Staged(0, "person", "p2@t.no", "d", known.fingerprint, None, known.payload, ())
-    _dead_run(store, [replace(delete, version=known.version + 1)])
-    report, pub = run(store, people(3))  # p2 is back, unchanged
-    assert ("success", ["c"]) == (report.status, [v["op"] for v in pub.values()])
-    assert 3 == len(fold(first, pub))
-
-
-def test_a_delete_left_in_doubt_is_published_again_while_the_entity_stays_gone(store):
-    """The dead run's delete goes out again, with the same id, when the entity is still gone."""
-    run(store, people(3))
-    known = store.lookup("t", "mem", "person", ["p2@t.no"])["p2@t.no"]
-    delete = Staged(0, "person", "p2@t.no", "d", known.fingerprint, None, known.payload, ())
-    _dead_run(store, [replace(delete, version=known.version + 1)])
-    report, pub = run(store, people(2))
-    (event, tombstone) = pub.records
-    assert ("success", 1, "d", None) == (
-        report.status,
-        report.recovered,
-        json.loads(event.value)["op"],
-        tombstone.value,
-    )
-    assert 0 == report.planned_deletes  # a republished delete is not a new deletion to guard
-
-
-def test_an_update_left_in_doubt_gives_way_to_the_source_as_it_is_now(store):
-    """When the source changed back after the dead run, only the current value is published."""
-    run(store, people(2))
-    changed = people(2, p1={"email": "x@t.no"})[1]
-    known = store.lookup("t", "mem", "person", ["p1@t.no"])["p1@t.no"]
-    payload = changed.model_dump(mode="json")  # type: ignore[union-attr]
-    update = Staged(
+def _create(key_index: int = 0, version: int = 1, **changes: object) -> Staged:
+    payload = people(key_index + 1, **changes)[key_index].model_dump(mode="json")  # type: ignore[union-attr]
+    return Staged(
         0,
         "person",
-        "p1@t.no",
-        "u",
+        payload["key"],
+        "c",
         fingerprint(payload),
         json.dumps(payload),
+        None,
+        (),
+        None,
+        version,
+    )
+
+
+def _delete_of(store: StateStore, key: str) -> Staged:
+    known = store.lookup("t", "mem", "person", [key])[key]
+    return Staged(
+        0,
+        "person",
+        key,
+        "d",
+        known.fingerprint,
+        None,
         known.payload,
-        ("email",),
+        (),
         None,
         known.version + 1,
     )
-    _dead_run(store, [update])
-    report, pub = run(store, people(2))  # the mail was changed back
-    (value,) = pub.values()
-    assert ("u", None) == (value["op"], value["after"]["email"])
 
 
-def test_a_run_that_died_before_publishing_leaves_nothing_to_republish(store):
+def test_a_create_that_reached_kafka_is_committed_and_not_published_again(store):
+    """The dead run's acknowledged create is found on Kafka: state catches up, no duplicate."""
+    kafka = RecordingPublisher()
+    _dead_run(store, kafka, [_create()], landed=True)
+    report = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(1)))
+    assert ("success", 1, 0, 1) == (
+        report.status,
+        report.recovered,
+        report.created,
+        len(kafka.records),
+    )
+    assert "crashed" == [r for r in store.runs("t") if r["run_id"] == "dead"][0]["status"]
+
+
+def test_a_create_that_never_reached_kafka_is_published_by_the_next_run(store):
+    """Nothing is lost: a create the dead run never got onto Kafka is published now."""
+    kafka = RecordingPublisher()
+    _dead_run(store, kafka, [_create()], landed=False)
+    report = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(1)))
+    assert ("success", 0, 1, ["c"]) == (
+        report.status,
+        report.recovered,
+        report.created,
+        [v["op"] for v in kafka.values()],
+    )
+
+
+def test_a_landed_delete_of_an_entity_that_came_back_is_followed_by_a_create(store):
+    """The delete is on Kafka, the entity is back: one create, with an id of its own."""
+    kafka = RecordingPublisher()
+    _runner(store, kafka).sync("t", "mem", source=MemorySource(people(3)))
+    _dead_run(store, kafka, [_delete_of(store, "p2@t.no")], landed=True)
+    report = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(3)))
+    assert ("success", ["c", "c", "c", "d", "c"]) == (
+        report.status,
+        [v["op"] for v in kafka.values()],
+    )
+    assert 3 == len(fold(kafka))
+    ids = [dict(r.headers)["ce_id"] for r in kafka.records if r.value is not None]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_delete_that_never_landed_is_not_published_once_the_entity_is_back(store):
+    """Kafka never had the dead run's delete and the entity is back: nothing goes out."""
+    kafka = RecordingPublisher()
+    _runner(store, kafka).sync("t", "mem", source=MemorySource(people(3)))
+    _dead_run(store, kafka, [_delete_of(store, "p2@t.no")], landed=False)
+    report = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(3)))
+    assert ("success", ["c", "c", "c"]) == (report.status, [v["op"] for v in kafka.values()])
+
+
+def test_an_acknowledgement_lost_after_the_batch_landed_is_settled_without_duplicates(store):
+    """A batch that landed though its acknowledgement was lost is not published twice."""
+    kafka = RecordingPublisher(lose_ack={2})
+    failed = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(5)))
+    report = _runner(store, kafka).sync("t", "mem", source=MemorySource(people(5)))
+    ids = [dict(r.headers)["ce_id"] for r in kafka.records]
+    assert ("failed", "success", 2, 1) == (
+        failed.status,
+        report.status,
+        report.recovered,
+        report.created,
+    )
+    assert (5, 5) == (len(ids), len(set(ids)))
+
+
+def test_a_run_that_died_before_publishing_leaves_nothing_behind(store):
     """Rows staged before the guards passed were never published: they are dropped."""
     store.begin_run("dead", "t", "mem", True)
     store.stage("dead", [Staged(0, "person", "x", "d", "f", None, "{}", (), None, 1)], [])

@@ -80,7 +80,13 @@ from connectors.errors import (
     RetriableError,
     action_for,
 )
-from hub.settings import HttpSourceSettings
+from connectors.settings import (
+    BasicAuth,
+    BearerToken,
+    HttpAuth,
+    HttpSourceSettings,
+    OAuthClientCredentials,
+)
 from schemas.entities import Entity, as_key
 
 log = structlog.get_logger(__name__)
@@ -91,13 +97,18 @@ EntityT = TypeVar("EntityT", bound=Entity)
 __all__ = [
     "Authenticator",
     "Basic",
+    "BasicAuth",
+    "BearerToken",
     "ClientCredentials",
+    "HttpAuth",
+    "HttpSourceSettings",
     "HttpPage",
     "HttpPaginator",
     "HttpSource",
     "HttpStream",
     "LinkHeaderPaginator",
     "NextLinkPaginator",
+    "OAuthClientCredentials",
     "OffsetPaginator",
     "PageTokenPaginator",
     "StaticBearer",

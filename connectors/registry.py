@@ -28,7 +28,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args
@@ -66,6 +66,25 @@ class SourceContext:
     hmac_key: Callable[[], bytes]
 
 
+@dataclass(frozen=True)
+class ConnectionForm:
+    """How an Airflow connection of the connector's type holds its settings.
+
+    The connection's host is the source's URL (`host_field`), its login the client id, user
+    name or bind DN (`login_field`; `auth.username` when `auth.kind` is `basic`), its
+    password the secret; `form_fields` (dotted settings paths) are the form's own fields,
+    and any other setting may stand in the connection's extra under its dotted path.
+    """
+
+    host_field: str = "base_url"
+    host_label: str = "Base URL"
+    login_field: str | None = "auth.client_id"
+    login_label: str = "Client id or user name"
+    form_fields: tuple[str, ...] = ("auth.kind", "auth.token_url")
+    #: Settings a connection need not give: (dotted path, value) pairs.
+    defaults: tuple[tuple[str, Any], ...] = (("auth.kind", "oauth_client_credentials"),)
+
+
 def with_secret(connector: Callable[..., Source]) -> Callable[[Any, SourceContext], Source]:
     """The usual `build`: `connector(settings, tenant=…, secret=<auth.secret resolved>)`."""
 
@@ -95,8 +114,8 @@ class ConnectorSpec(Generic[S]):
     secret_field: str = "auth.secret"
     #: Where to read more (a path under docs/), for the docs' table.
     doc: str | None = None
-    #: Fields of the settings shown on Airflow's connection form beside host and password.
-    form_fields: tuple[str, ...] = field(default=())
+    #: How an Airflow connection of this type holds the settings (`connectors.airflow`).
+    connection: ConnectionForm = ConnectionForm()
 
     @property
     def type(self) -> str:
@@ -162,6 +181,16 @@ def settings_union() -> Any:
     """The union of every connector's settings model, discriminated by `type`."""
     models = tuple(spec.settings for spec in specs())
     return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
+
+
+def check_source(settings: Any, context: SourceContext) -> None:
+    """Build the connector `settings` describe and check that its source answers.
+
+    The one connectivity check: `hub check` and the Airflow hooks' `test_connection` both
+    call it. Raises what the connector raises (`ConnectorError`, `SettingsError`, …).
+    """
+    with spec_for(settings.type).build(settings, context) as source:
+        source.check()
 
 
 def domains() -> tuple[str, ...]:

@@ -12,10 +12,18 @@ from hub.settings import SourceSettings, TenantSettings, hmac_key
 from schemas.entities import Entity
 
 
+def _context(tenant: TenantSettings) -> registry.SourceContext:
+    return registry.SourceContext(tenant=tenant.id, country=tenant.country, hmac_key=hmac_key)
+
+
 def build_source(tenant: TenantSettings, source: SourceSettings) -> Source:
     """The connector for one tenant's configured source."""
-    context = registry.SourceContext(tenant=tenant.id, country=tenant.country, hmac_key=hmac_key)
-    return registry.spec_for(source.type).build(source, context)
+    return registry.spec_for(source.type).build(source, _context(tenant))
+
+
+def check_source(tenant: TenantSettings, source: SourceSettings) -> None:
+    """Check that a configured source answers (`hub check`; Airflow's Test takes this path)."""
+    registry.check_source(source, _context(tenant))
 
 
 def source_domain(source: SourceSettings) -> str:

@@ -41,7 +41,7 @@ from connectors.errors import (
     SkippableRecordError,
 )
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
-from connectors.registry import ConnectorSpec, SourceContext
+from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
 from connectors.settings import SecretRef, SettingsModel, SourceId
 from schemas.entities import (
     Group,
@@ -663,5 +663,12 @@ CONNECTOR = ConnectorSpec(
     title="Feide-like LDAP directory",
     build=_build,
     secret_field="secret",
-    form_fields=("base_dn", "bind_dn", "tls"),
+    connection=ConnectionForm(
+        host_field="uri",
+        host_label="LDAP URI",
+        login_field="bind_dn",
+        login_label="Bind DN",
+        form_fields=("base_dn", "tls"),
+        defaults=(),
+    ),
 )

@@ -47,7 +47,7 @@ from connectors.http import (
     token_request,
 )
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day, vendor_slug
-from connectors.registry import ConnectorSpec, Pool, with_secret
+from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from connectors.settings import SecretRef, SettingsModel
 from schemas.entities import EpochMillis, Key, Timestamp, as_key
 from schemas.mdm import (
@@ -430,4 +430,10 @@ CONNECTOR = ConnectorSpec(
     title="Google Workspace ChromeOS devices",
     build=with_secret(GoogleChromeOS),
     doc="docs/mdm.md",
+    connection=ConnectionForm(
+        host_label="Admin SDK URL",
+        login_field=None,
+        form_fields=("auth.subject", "customer_id", "org_unit_path"),
+        defaults=(("auth.kind", "google_service_account"),),
+    ),
 )

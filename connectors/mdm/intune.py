@@ -37,7 +37,7 @@ from connectors.mdm._device import (
     text,
     utc_day,
 )
-from connectors.registry import ConnectorSpec, Pool, with_secret
+from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key
 from schemas.mdm import (
     AssignedUserId,
@@ -275,4 +275,5 @@ CONNECTOR = ConnectorSpec(
     title="Microsoft Intune",
     build=with_secret(Intune),
     doc="docs/mdm.md",
+    connection=ConnectionForm(form_fields=("auth.token_url", "auth.scope")),
 )

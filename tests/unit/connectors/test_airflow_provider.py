@@ -1,4 +1,4 @@
-"""The hub as an Airflow provider: a connection type per connector, found through the entry point."""
+"""The hub as an Airflow provider: a connection type per connector, found by its entry point."""
 
 from typing import Any
 
@@ -45,7 +45,7 @@ def test_the_provider_info_names_each_types_hook_class():
 
 
 def test_a_connection_becomes_the_sources_settings():
-    """Host, login, the form's fields and dotted extras fill the settings; the password is the secret."""
+    """Host, login, form fields and dotted extras fill the settings; the password is the secret."""
     settings: Any = provider.connection_settings(
         registry.spec_for("jamf_pro"),
         "jamf_lillevik",

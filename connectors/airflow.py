@@ -61,8 +61,8 @@ FOLLOWUP_ASSETS = [topic_asset(t) for t in FOLLOWUP_RECORD_TYPES]
 class SyncLane:
     """One mapped sync task of a domain's DAG: the connector types it runs, in one pool."""
 
-    #: "" when the domain's syncs share one pool (tasks `plan` and `sync`), else
-    #: `_<type>` (tasks `plan_intune`, `sync_intune`, …).
+    #: "" for the tasks `plan` and `sync` (the domain's only group, or the group in
+    #: Airflow's `default_pool`), else `_<type>` (`plan_intune`, …) or `_<pool>`.
     suffix: str
     #: The Airflow pool; None is Airflow's `default_pool`.
     pool: str | None
@@ -74,15 +74,14 @@ def sync_lanes(domain: str) -> list[SyncLane]:
     by_pool: dict[str | None, list[str]] = {}
     for spec in registry.of_domain(domain):
         by_pool.setdefault(spec.pool.name if spec.pool else None, []).append(spec.type)
-    if len(by_pool) == 1:
-        ((pool, types),) = by_pool.items()
-        return [SyncLane("", pool, tuple(types))]
-    return [
-        SyncLane(
-            f"_{types[0]}" if len(types) == 1 else f"_{pool or 'default_pool'}", pool, tuple(types)
-        )
-        for pool, types in by_pool.items()
-    ]
+    lanes = []
+    for pool, types in by_pool.items():
+        if len(by_pool) == 1 or pool is None:
+            suffix = ""
+        else:
+            suffix = f"_{types[0]}" if len(types) == 1 else f"_{pool}"
+        lanes.append(SyncLane(suffix, pool, tuple(types)))
+    return lanes
 
 
 # --- One hook class per connector type ---------------------------------------------------

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from connectors import registry
 from connectors.settings import ConfiguredSource, SettingsError
+from connectors.settings import SettingsModel as _Model
 from hub.policy import Policy
 
 #: Every environment variable the hub reads, with what it means. docker/ and the README
@@ -50,10 +51,6 @@ if TYPE_CHECKING:
 else:
     #: Any connector's settings, discriminated by `type`: built from the connector registry.
     SourceSettings = registry.settings_union()
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class KafkaSettings(_Model):

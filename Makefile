@@ -83,6 +83,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m schemas.export --check
+	$(BIN)/python -m connectors.registry --check
 
 test: install system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

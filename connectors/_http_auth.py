@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import requests
 import structlog
 
+from connectors._redact import scrub
 from connectors.errors import Action, AuthError, RetriableError, action_for
-from hub.logging import scrub
-from hub.settings import BasicAuth, BearerToken, HttpSourceSettings, OAuthClientCredentials
+from connectors.settings import BasicAuth, BearerToken, HttpSourceSettings, OAuthClientCredentials
 
 log = structlog.get_logger(__name__)
 

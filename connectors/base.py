@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import structlog
 from pydantic import ValidationError
 
+from connectors._redact import scrub
 from connectors.errors import (
     ConnectorError,
     FatalError,
@@ -29,7 +30,6 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
-from hub.logging import scrub
 from schemas.entities import TIMESTAMP_MIN, Entity, SourceRef, utc_timestamp
 
 log = structlog.get_logger(__name__)
@@ -54,8 +54,9 @@ class Rejected:
 
     Whoever builds one, what leaves the connector is safe: the reason, the reference and
     every value of the payload pass the same identity-number and secret detector as logs
-    (`hub.logging.scrub`), and text that cannot be encoded (lone surrogates) is replaced,
-    so the payload encodes as JSON UTF-8 and the reason as a header.
+    (`connectors._redact.scrub`, which `hub.logging` uses too), and text that cannot be
+    encoded (lone surrogates) is replaced, so the payload encodes as JSON UTF-8 and the
+    reason as a header.
     """
 
     entity: str

@@ -92,7 +92,13 @@ from connectors.errors import (
     RetriableError,
     action_for,
 )
-from hub.settings import HttpSourceSettings
+from connectors.settings import (
+    BasicAuth,
+    BearerToken,
+    HttpAuth,
+    HttpSourceSettings,
+    OAuthClientCredentials,
+)
 from schemas.entities import Entity, as_key
 
 log = structlog.get_logger(__name__)
@@ -103,7 +109,11 @@ EntityT = TypeVar("EntityT", bound=Entity)
 __all__ = [
     "Authenticator",
     "Basic",
+    "BasicAuth",
+    "BearerToken",
     "ClientCredentials",
+    "HttpAuth",
+    "HttpSourceSettings",
     "HttpPage",
     "HttpPaginator",
     "HttpSource",
@@ -111,6 +121,7 @@ __all__ = [
     "Incremental",
     "LinkHeaderPaginator",
     "NextLinkPaginator",
+    "OAuthClientCredentials",
     "OffsetPaginator",
     "PageTokenPaginator",
     "StaticBearer",

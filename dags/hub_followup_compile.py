@@ -1,7 +1,7 @@
 """Follow-up compile: the reporting store and every tenant's records, whenever a sync publishes.
 
 Scheduled by data, not by the clock: any update of an entity topic's Asset (the identity,
-LMS and MDM sync DAGs name them as their outlets, with the same names and URIs as here)
+LMS and MDM sync DAGs name them as their outlets, all from `connectors.airflow`)
 starts a run. `materialise` consumes every entity topic to its end into the reporting
 store (offsets stored with the rows, so a retry neither loses nor double-counts); then one
 mapped `compile_tenant` per tenant compiles today's snapshot against the tenant's policy,
@@ -17,28 +17,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetAny, dag, task
+from airflow.sdk import AssetAny, dag, task
 
-from schemas.entities import ENTITY_TYPES, Entity
-from schemas.followup import FOLLOWUP_RECORD_TYPES
-from schemas.lms import LMS_ENTITY_TYPES
-from schemas.mdm import MDM_ENTITY_TYPES
-from schemas.ss12000 import SS12000_ENTITY_TYPES
-
-
-def _asset(entity_type: type[Entity]) -> Asset:
-    suffix = entity_type.versioned_suffix()
-    return Asset(name=f"hub.{suffix}", uri=f"kafka://skolehub/{suffix}")
-
-
-#: Every entity topic a sync DAG can update, as the sync DAGs name their Assets.
-ENTITY_ASSETS = [
-    _asset(t)
-    for t in dict.fromkeys(
-        (*ENTITY_TYPES, *SS12000_ENTITY_TYPES, *LMS_ENTITY_TYPES, *MDM_ENTITY_TYPES)
-    )
-]
-FOLLOWUP_ASSETS = [_asset(t) for t in FOLLOWUP_RECORD_TYPES]
+from connectors.airflow import ENTITY_ASSETS, FOLLOWUP_ASSETS
 
 
 @dag(

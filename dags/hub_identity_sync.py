@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from schemas.entities import Group, Membership, Organisation, Person
-from schemas.ss12000 import Duty, Placement
+from connectors.airflow import domain_assets, sync_lanes
 
-IDENTITY_ASSETS = [
-    Asset(name=f"hub.{t.versioned_suffix()}", uri=f"kafka://skolehub/{t.versioned_suffix()}")
-    for t in (Organisation, Person, Group, Membership, Duty, Placement)
-]
+IDENTITY_ASSETS = domain_assets("identity")
 
 
 @dag(
@@ -32,13 +28,13 @@ IDENTITY_ASSETS = [
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def hub_identity_sync() -> None:
-    """Wire the plan to the mapped sync task."""
+    """Wire each plan to its mapped sync task: one per pool of the domain's connectors."""
 
     @task
-    def plan() -> list[dict[str, str]]:
+    def plan(types: list[str]) -> list[dict[str, str]]:
         from hub.sync_tasks import sync_plan
 
-        return sync_plan("identity")
+        return sync_plan("identity", types)
 
     @task(outlets=IDENTITY_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:
@@ -46,7 +42,10 @@ def hub_identity_sync() -> None:
 
         return run_sync_task(target)
 
-    sync.expand(target=plan())
+    for lane in sync_lanes("identity"):
+        targets = plan.override(task_id=f"plan{lane.suffix}")(list(lane.types))
+        pool = {"pool": lane.pool} if lane.pool else {}
+        sync.override(task_id=f"sync{lane.suffix}", **pool).expand(target=targets)
 
 
 hub_identity_sync()

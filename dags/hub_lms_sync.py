@@ -18,18 +18,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from schemas.entities import Organisation, Person
-from schemas.lms import LMS_ENTITY_TYPES
+from connectors.airflow import domain_assets, sync_lanes
 
-#: The Airflow pool every OneRoster sync runs in.
-ONEROSTER_POOL = "hub_lms_oneroster"
-
-LMS_ASSETS = [
-    Asset(name=f"hub.{t.versioned_suffix()}", uri=f"kafka://skolehub/{t.versioned_suffix()}")
-    for t in (Organisation, Person, *LMS_ENTITY_TYPES)
-]
+LMS_ASSETS = domain_assets("lms")
 
 
 @dag(
@@ -43,21 +36,24 @@ LMS_ASSETS = [
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def hub_lms_sync() -> None:
-    """Wire the plan to the mapped sync task."""
+    """Wire each plan to its mapped sync task: one per pool of the domain's connectors."""
 
     @task
-    def plan() -> list[dict[str, str]]:
+    def plan(types: list[str]) -> list[dict[str, str]]:
         from hub.sync_tasks import sync_plan
 
-        return sync_plan("lms")
+        return sync_plan("lms", types)
 
-    @task(outlets=LMS_ASSETS, pool=ONEROSTER_POOL, max_active_tis_per_dagrun=4)
+    @task(outlets=LMS_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:
         from hub.sync_tasks import run_sync_task
 
         return run_sync_task(target)
 
-    sync.expand(target=plan())
+    for lane in sync_lanes("lms"):
+        targets = plan.override(task_id=f"plan{lane.suffix}")(list(lane.types))
+        pool = {"pool": lane.pool} if lane.pool else {}
+        sync.override(task_id=f"sync{lane.suffix}", **pool).expand(target=targets)
 
 
 hub_lms_sync()

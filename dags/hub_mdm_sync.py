@@ -23,20 +23,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from schemas.mdm import Device
+from connectors.airflow import domain_assets, sync_lanes
 
-#: The pool of each MDM system's syncs, by source type.
-MDM_POOLS = {
-    "intune": "hub_mdm_intune",
-    "jamf_pro": "hub_mdm_jamf_pro",
-    "google_chromeos": "hub_mdm_google_chromeos",
-}
-
-DEVICE_ASSET = Asset(
-    name=f"hub.{Device.versioned_suffix()}", uri=f"kafka://skolehub/{Device.versioned_suffix()}"
-)
+MDM_ASSETS = domain_assets("mdm")
 
 
 @dag(
@@ -50,28 +41,24 @@ DEVICE_ASSET = Asset(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def hub_mdm_sync() -> None:
-    """Wire the plan to one mapped sync task per MDM system."""
+    """Wire each plan to its mapped sync task: one per pool of the domain's connectors."""
 
     @task
-    def plan(system: str) -> list[dict[str, str]]:
-        from hub.settings import load_settings
+    def plan(types: list[str]) -> list[dict[str, str]]:
         from hub.sync_tasks import sync_plan
 
-        targets = sync_plan("mdm")
-        settings = load_settings()
-        return [
-            t for t in targets if settings.tenant(t["tenant"]).source(t["source"]).type == system
-        ]
+        return sync_plan("mdm", types)
 
-    @task(outlets=[DEVICE_ASSET], max_active_tis_per_dagrun=4)
+    @task(outlets=MDM_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:
         from hub.sync_tasks import run_sync_task
 
         return run_sync_task(target)
 
-    for system, pool in MDM_POOLS.items():
-        targets = plan.override(task_id=f"plan_{system}")(system)
-        sync.override(task_id=f"sync_{system}", pool=pool).expand(target=targets)
+    for lane in sync_lanes("mdm"):
+        targets = plan.override(task_id=f"plan{lane.suffix}")(list(lane.types))
+        pool = {"pool": lane.pool} if lane.pool else {}
+        sync.override(task_id=f"sync{lane.suffix}", **pool).expand(target=targets)
 
 
 hub_mdm_sync()

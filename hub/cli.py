@@ -273,7 +273,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check the configuration and that every source, the broker and the store answer."""
     from kafka import KafkaAdminClient
 
-    from hub.sources import build_source
+    from hub.sources import check_source
     from hub.store import StateStore
 
     settings = load_settings()
@@ -296,8 +296,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         for source_settings in tenant.sources:
             name = f"{tenant.id}/{source_settings.id}"
             try:
-                with build_source(tenant, source_settings) as source:
-                    source.check()
+                check_source(tenant, source_settings)
                 results.append((name, "ok", source_settings.type))
             except Exception as exc:
                 results.append((name, "FAILED", str(exc)))

@@ -14,96 +14,23 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-#: Keys whose values are never logged, whatever they hold.
-SECRET_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "secret",
-        "client_secret",
-        "token",
-        "access_token",
-        "refresh_token",
-        "authorization",
-        "api_key",
-        "hmac_key",
-        "nin",
-        "national_id",
-        "civic_no",
-        "civicno",
-        "nor_edu_person_nin",
-        "noredupersonnin",
-        "userpassword",
-    }
-)
-REDACTED = "[redacted]"
-#: National identity numbers of the four Nordic formats, recognised by value wherever they
-#: stand (see docs/bad-input.md). By design this also removes harmless long numbers: any
-#: run of ten or more digits (epoch milliseconds, LDAP timestamps, phone numbers) reads as
-#: a possible identity number, since a missed one costs more than a removed timestamp.
-_IDENTIFIER = re.compile(
-    r"(?<!\d)(?:"
-    # NO fødselsnummer and D-number: 11 digits, perhaps `DDMMYY NNNNN`; SE personnummer
-    # and coordination number with 12 digits; DK CPR and SE with 10: any 10+ digit run.
-    r"\d{10,}|\d{6} \d{5}"
-    # SE `YYMMDD-NNNC` / `YYYYMMDD-NNNC` (`+` at 100 years) and DK CPR `DDMMYY-SSSS`.
-    r"|(?:\d{2})?\d{6}[-+]\d{4}"
-    # FI henkilötunnus: DDMMYY, a century sign, three digits and a check character.
-    r"|\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-FHJ-NPR-Ya-fhj-npr-y](?![0-9A-Za-z])"
-    r")(?!\d)"
-)
-#: UUIDs are ids, not identity numbers, even when a group is all digits (`…-000000000003`).
-_UUID = re.compile(
-    r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"
-)
-_UUID_OR_IDENTIFIER = re.compile(f"(?P<uuid>{_UUID.pattern})|{_IDENTIFIER.pattern}")
-#: Credentials: `Bearer …` / `Basic …` values, and bare JSON Web Tokens.
-_BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-#: Integers with this many digits or more are treated like identity numbers written as text.
-_IDENTIFIER_DIGITS = 10
+from connectors._redact import REDACTED, SECRET_KEYS, scrub
 
-
-def scrub(value: Any) -> Any:
-    """Return `value` with identity numbers and credentials replaced, recursively.
-
-    A pure function: strings, dict values (a key in `SECRET_KEYS` loses its whole value),
-    lists and tuples; an integer of ten or more digits is replaced too (an identity
-    number sent as a JSON number). Anything else is returned as it is.
-    """
-    if isinstance(value, str):
-        value = _UUID_OR_IDENTIFIER.sub(_keep_uuids, _JWT.sub(REDACTED, value))
-        return _BEARER.sub(r"\1 " + REDACTED, value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return REDACTED if _digits(value) >= _IDENTIFIER_DIGITS else value
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if str(k).lower() in SECRET_KEYS else scrub(v) for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return type(value)(scrub(v) for v in value)
-    return value
-
-
-def _keep_uuids(match: re.Match[str]) -> str:
-    return match.group() if match.group("uuid") else REDACTED
-
-
-def _digits(number: int) -> int:
-    """How many digits an integer has, without converting a huge one to text."""
-    magnitude = abs(number)
-    if magnitude.bit_length() > 64:
-        return _IDENTIFIER_DIGITS  # certainly ten or more digits
-    return len(str(magnitude))
+__all__ = [
+    "REDACTED",
+    "SECRET_KEYS",
+    "RedactingFilter",
+    "configure",
+    "install_redaction",
+    "redact",
+    "scrub",
+]
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:

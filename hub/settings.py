@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
+from connectors import registry
+from connectors.settings import ConfiguredSource, SettingsError
+from connectors.settings import SettingsModel as _Model
 from hub.policy import Policy
 
 #: Every environment variable the hub reads, with what it means. docker/ and the README
@@ -45,39 +46,11 @@ ENVIRONMENT: Mapping[str, str] = {
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"
 
 
-class SettingsError(Exception):
-    """The configuration is missing or invalid; the message names the field and the problem."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SecretRef(_Model):
-    """Where a secret lives: an environment variable or an Airflow connection, exactly one."""
-
-    env: str | None = None
-    airflow_conn_id: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.airflow_conn_id is None):
-            raise ValueError("give exactly one of `env` or `airflow_conn_id`")
-        return self
-
-    def resolve(self) -> str:
-        """Return the secret's value; raise `SettingsError` naming the variable when it is unset."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if not value:
-                raise SettingsError(f"environment variable {self.env} is not set")
-            return value
-        from airflow.sdk import BaseHook  # imported late: the CLI runs without Airflow set up
-
-        conn = BaseHook.get_connection(str(self.airflow_conn_id))
-        if not conn.password:
-            raise SettingsError(f"Airflow connection {self.airflow_conn_id} has no password")
-        return str(conn.password)
+if TYPE_CHECKING:
+    SourceSettings: TypeAlias = ConfiguredSource
+else:
+    #: Any connector's settings, discriminated by `type`: built from the connector registry.
+    SourceSettings = registry.settings_union()
 
 
 class KafkaSettings(_Model):
@@ -96,207 +69,6 @@ class DeletionGuard(_Model):
 
     max_deletes: Annotated[int, Field(ge=0)] = 500
     max_share: Annotated[float, Field(ge=0, le=1)] = 0.2
-
-
-class LdapSourceSettings(_Model):
-    """A Feide-like LDAP directory (eduPerson, norEdu*)."""
-
-    type: Literal["feide_ldap"]
-    id: Annotated[str, Field(pattern=_NAME)]
-    uri: Annotated[str, Field(pattern=r"^ldaps?://")]
-    base_dn: str
-    bind_dn: str
-    secret: SecretRef
-    tls: Literal["none", "starttls", "ldaps"] = "none"
-    ca_file: Path | None = None
-    page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    schedule: str | None = "@hourly"
-
-    @model_validator(mode="after")
-    def _tls_matches_uri(self) -> LdapSourceSettings:
-        if self.uri.startswith("ldaps://") and self.tls != "ldaps":
-            raise ValueError("uri is ldaps:// so tls must be `ldaps`")
-        if self.tls == "ldaps" and not self.uri.startswith("ldaps://"):
-            raise ValueError("tls is `ldaps` so uri must start with ldaps://")
-        return self
-
-
-class OAuthClientCredentials(_Model):
-    """OAuth 2.0 client credentials grant; the client secret lives behind `secret`."""
-
-    kind: Literal["oauth_client_credentials"]
-    token_url: Annotated[str, Field(pattern=r"^https?://")]
-    client_id: str
-    secret: SecretRef
-    scope: str | None = None
-
-
-class BearerToken(_Model):
-    """A static bearer token (an API key) behind `secret`."""
-
-    kind: Literal["bearer"]
-    secret: SecretRef
-
-
-class BasicAuth(_Model):
-    """HTTP basic authentication; the password lives behind `secret`."""
-
-    kind: Literal["basic"]
-    username: str
-    secret: SecretRef
-
-
-HttpAuth = Annotated[
-    OAuthClientCredentials | BearerToken | BasicAuth,
-    Field(discriminator="kind"),
-]
-
-
-class HttpSourceSettings(_Model):
-    """Fields shared by every HTTP source; each source type subclasses it with its `type`."""
-
-    id: Annotated[str, Field(pattern=_NAME)]
-    base_url: Annotated[str, Field(pattern=r"^https?://")]
-    auth: HttpAuth
-    page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    max_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    ca_file: Path | None = None
-    schedule: str | None = "@hourly"
-    #: How often an incremental source does a full, reconciling read (None: never).
-    full_sync_every: timedelta | None = timedelta(days=1)
-
-
-class OneRosterSourceSettings(HttpSourceSettings):
-    """A OneRoster 1.2 REST provider (rostering and gradebook), e.g. an LMS or SIS."""
-
-    type: Literal["oneroster"]
-    #: Read lineItems and results from the gradebook service too.
-    gradebook: bool = True
-    #: How far before its bookmark an incremental read starts, so records that share the
-    #: bookmark's timestamp, or were committed late, are not lost.
-    incremental_overlap: timedelta = timedelta(seconds=60)
-
-
-class SS12000SourceSettings(HttpSourceSettings):
-    """An SS 12000:2020 API (the Swedish school-data standard), e.g. a school owner's SIS.
-
-    Federated Swedish exchanges often require mutual TLS: `client_cert` (a PEM file, which
-    may hold the key too) and `client_key` are presented on every request, the token
-    request included. They are paths, not secrets in the file; the key file stays 0600.
-    """
-
-    type: Literal["ss12000"]
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    #: Read `/activities` for the teachers of groups (skipped if the API has none).
-    activities: bool = True
-    #: How far before its bookmark an incremental read starts (`meta.modified.after`).
-    incremental_overlap: timedelta = timedelta(seconds=60)
-
-    @model_validator(mode="after")
-    def _key_needs_cert(self) -> SS12000SourceSettings:
-        if self.client_key is not None and self.client_cert is None:
-            raise ValueError("client_key is set, so client_cert must be set too")
-        return self
-
-
-class IntuneSourceSettings(HttpSourceSettings):
-    """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
-
-    `auth` is OAuth 2.0 client credentials at the directory's own token endpoint
-    (`https://login.microsoftonline.com/<directory id>/oauth2/v2.0/token`, never `common`)
-    with the scope `https://graph.microsoft.com/.default`; the app registration needs the
-    application permission DeviceManagementManagedDevices.Read.All.
-    """
-
-    type: Literal["intune"]
-    base_url: Annotated[str, Field(pattern=r"^https?://.+/v1\.0/?$")] = (
-        "https://graph.microsoft.com/v1.0"
-    )
-    auth: OAuthClientCredentials
-    #: Graph's `$top`.
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
-
-    @model_validator(mode="after")
-    def _tenant_specific_token_endpoint(self) -> IntuneSourceSettings:
-        directory = urlsplit(self.auth.token_url).path.strip("/").split("/")[0].lower()
-        if directory in ("common", "organizations", "consumers"):
-            raise ValueError(
-                f"auth.token_url names `{directory}`; client credentials need the "
-                "directory's own endpoint: /<directory id>/oauth2/v2.0/token"
-            )
-        if not (self.auth.scope or "").endswith("/.default"):
-            raise ValueError(
-                "auth.scope must be the resource's .default scope: "
-                "https://graph.microsoft.com/.default"
-            )
-        return self
-
-
-class JamfSourceSettings(HttpSourceSettings):
-    """Jamf Pro's computers and mobile devices, read from the Jamf Pro API.
-
-    `auth` is an API client (`oauth_client_credentials`, token URL `<base>/api/oauth/token`)
-    or a user account (`basic`: the password is exchanged for a bearer token at
-    `/api/v1/auth/token`, kept alive while a sync runs). Jamf asks integrations to hold
-    at most five connections, so `max_concurrency` is at most 5.
-    """
-
-    type: Literal["jamf_pro"]
-    auth: Annotated[OAuthClientCredentials | BasicAuth, Field(discriminator="kind")]
-    #: Jamf's `page-size`.
-    page_size: Annotated[int, Field(ge=1, le=2000)] = 200
-    max_concurrency: Annotated[int, Field(ge=1, le=5)] = 3
-    computers: bool = True
-    mobile_devices: bool = True
-
-    @model_validator(mode="after")
-    def _reads_something(self) -> JamfSourceSettings:
-        if not (self.computers or self.mobile_devices):
-            raise ValueError("computers and mobile_devices are both false: nothing to read")
-        return self
-
-
-class GoogleServiceAccount(_Model):
-    """A Google service account with domain-wide delegation; its JSON key is behind `secret`."""
-
-    kind: Literal["google_service_account"]
-    secret: SecretRef
-    #: The Workspace administrator the service account acts for.
-    subject: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    scopes: tuple[str, ...] = (
-        "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly",
-    )
-    #: Overrides the key file's `token_uri` (a proxy, or the sandbox).
-    token_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
-
-
-class GoogleChromeOSSourceSettings(HttpSourceSettings):
-    """Chromebooks from Google Workspace: the Admin SDK Directory API's ChromeOS devices."""
-
-    type: Literal["google_chromeos"]
-    base_url: Annotated[str, Field(pattern=r"^https?://")] = "https://admin.googleapis.com"
-    auth: GoogleServiceAccount  # type: ignore[assignment]  # not an HttpAuth: a JWT grant
-    #: The Workspace account; `my_customer` is the subject's own.
-    customer_id: Annotated[str, Field(pattern=r"^(my_customer|C[0-9A-Za-z]{5,})$")] = "my_customer"
-    #: Read only this organisational unit and its children (None: the whole account).
-    org_unit_path: Annotated[str, Field(pattern=r"^/")] | None = None
-    #: Google's `maxResults`, at most 300.
-    page_size: Annotated[int, Field(ge=1, le=300)] = 300
-
-
-SourceSettings = Annotated[
-    LdapSourceSettings
-    | OneRosterSourceSettings
-    | SS12000SourceSettings
-    | IntuneSourceSettings
-    | JamfSourceSettings
-    | GoogleChromeOSSourceSettings,
-    Field(discriminator="type"),
-]
 
 
 class TenantSettings(_Model):

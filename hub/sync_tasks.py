@@ -7,6 +7,7 @@ configured (`hub.logging.install_redaction`), so no task log holds an identifier
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from hub.logging import install_redaction
@@ -15,8 +16,11 @@ from hub.sources import source_domain
 from hub.sync import sync_targets
 
 
-def sync_plan(domain: str) -> list[dict[str, str]]:
-    """Every configured (tenant, source) of one domain, as mapped-task arguments."""
+def sync_plan(domain: str, types: Collection[str] | None = None) -> list[dict[str, str]]:
+    """Every configured (tenant, source) of one domain, as mapped-task arguments.
+
+    `types` narrows it to those connector types (one task group of `sync_lanes`).
+    """
     install_redaction()
     load_env_file()
     settings = load_settings()
@@ -24,7 +28,7 @@ def sync_plan(domain: str) -> list[dict[str, str]]:
         {"tenant": tenant.id, "source": source.id}
         for tenant in settings.tenants
         for source in tenant.sources
-        if source_domain(source) == domain
+        if source_domain(source) == domain and (types is None or source.type in types)
     ]
 
 

@@ -16,11 +16,13 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote
 
 import ldap3
 from ldap3.core import exceptions as ldap_exc
+from pydantic import Field, model_validator
 
 from connectors.base import (
     Item,
@@ -39,7 +41,8 @@ from connectors.errors import (
     SkippableRecordError,
 )
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
-from hub.settings import LdapSourceSettings
+from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
+from connectors.settings import SecretRef, SettingsModel, SourceId
 from schemas.entities import (
     Group,
     GroupKind,
@@ -228,6 +231,30 @@ def _modified(attrs: Attributes) -> datetime | None:
         return datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError("modifyTimestamp is not an LDAP generalized time") from None
+
+
+class LdapSourceSettings(SettingsModel):
+    """A Feide-like LDAP directory (eduPerson, norEdu*)."""
+
+    type: Literal["feide_ldap"]
+    id: SourceId
+    uri: Annotated[str, Field(pattern=r"^ldaps?://")]
+    base_dn: str
+    bind_dn: str
+    secret: SecretRef
+    tls: Literal["none", "starttls", "ldaps"] = "none"
+    ca_file: Path | None = None
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    schedule: str | None = "@hourly"
+
+    @model_validator(mode="after")
+    def _tls_matches_uri(self) -> LdapSourceSettings:
+        if self.uri.startswith("ldaps://") and self.tls != "ldaps":
+            raise ValueError("uri is ldaps:// so tls must be `ldaps`")
+        if self.tls == "ldaps" and not self.uri.startswith("ldaps://"):
+            raise ValueError("tls is `ldaps` so uri must start with ldaps://")
+        return self
 
 
 class FeideLdap(Source):
@@ -617,3 +644,31 @@ class FeideLdap(Source):
             valid_from=ent.valid_from,
             valid_to=ent.valid_to,
         )
+
+
+def _build(settings: LdapSourceSettings, context: SourceContext) -> FeideLdap:
+    return FeideLdap(
+        settings,
+        tenant=context.tenant,
+        password=settings.secret.resolve(),
+        hmac_key=context.hmac_key(),
+    )
+
+
+CONNECTOR = ConnectorSpec(
+    settings=LdapSourceSettings,
+    connector=FeideLdap,
+    domain="identity",
+    pool=None,
+    title="Feide-like LDAP directory",
+    build=_build,
+    secret_field="secret",
+    connection=ConnectionForm(
+        host_field="uri",
+        host_label="LDAP URI",
+        login_field="bind_dn",
+        login_label="Bind DN",
+        form_fields=("base_dn", "tls"),
+        defaults=(),
+    ),
+)

@@ -35,19 +35,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import requests
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import Item, Removed, RetryPolicy
 from connectors.errors import ConfigError, SkippableRecordError
-from connectors.http import HttpSource, HttpStream, Incremental, PageTokenPaginator
+from connectors.http import (
+    HttpSource,
+    HttpSourceSettings,
+    HttpStream,
+    Incremental,
+    PageTokenPaginator,
+)
 from connectors.privacy import national_id_hmac
-from hub.settings import SS12000SourceSettings
+from connectors.registry import ConnectorSpec, SourceContext
 from schemas.entities import (
     Entity,
     Group,
@@ -784,6 +790,29 @@ def deleted_records(body: Any) -> list[dict[str, Any]]:
 # -- the source ----------------------------------------------------------------------
 
 
+class SS12000SourceSettings(HttpSourceSettings):
+    """An SS 12000:2020 API (the Swedish school-data standard), e.g. a school owner's SIS.
+
+    Federated Swedish exchanges often require mutual TLS: `client_cert` (a PEM file, which
+    may hold the key too) and `client_key` are presented on every request, the token
+    request included. They are paths, not secrets in the file; the key file stays 0600.
+    """
+
+    type: Literal["ss12000"]
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    #: Read `/activities` for the teachers of groups (skipped if the API has none).
+    activities: bool = True
+    #: How far before its bookmark an incremental read starts (`meta.modified.after`).
+    incremental_overlap: timedelta = timedelta(seconds=60)
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> SS12000SourceSettings:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key is set, so client_cert must be set too")
+        return self
+
+
 class SS12000(HttpSource):
     """Organisations, persons, duties, placements and groups from an SS 12000:2020 API."""
 
@@ -859,3 +888,23 @@ class SS12000(HttpSource):
         except ValueError as exc:
             raise SkippableRecordError(f"civicNo {exc}", connector=self.name) from None
         return national_id_hmac(self._hmac_key, "SE", digits) if digits else None
+
+
+def _build(settings: SS12000SourceSettings, context: SourceContext) -> SS12000:
+    return SS12000(
+        settings,
+        tenant=context.tenant,
+        secret=settings.auth.secret.resolve(),
+        hmac_key=context.hmac_key(),
+    )
+
+
+CONNECTOR = ConnectorSpec(
+    settings=SS12000SourceSettings,
+    connector=SS12000,
+    domain="identity",
+    pool=None,
+    title="SS 12000 API",
+    build=_build,
+    doc="docs/ss12000.md",
+)

@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -33,9 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import RetryPolicy, bookmark_text
 from connectors.errors import SkippableRecordError
-from connectors.http import HttpSource, HttpStream, Incremental, OffsetPaginator
+from connectors.http import HttpSource, HttpSourceSettings, HttpStream, Incremental, OffsetPaginator
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
-from hub.settings import OneRosterSourceSettings
+from connectors.registry import ConnectorSpec, Pool, SourceContext
 from schemas.entities import (
     Entity,
     Key,
@@ -571,6 +571,17 @@ class _Results(_Stream):
 # -- the source ----------------------------------------------------------------------
 
 
+class OneRosterSourceSettings(HttpSourceSettings):
+    """A OneRoster 1.2 REST provider (rostering and gradebook), e.g. an LMS or SIS."""
+
+    type: Literal["oneroster"]
+    #: Read lineItems and results from the gradebook service too.
+    gradebook: bool = True
+    #: How far before its bookmark an incremental read starts, so records that share the
+    #: bookmark's timestamp, or were committed late, are not lost.
+    incremental_overlap: timedelta = timedelta(seconds=60)
+
+
 class OneRoster(HttpSource):
     """Orgs, sessions, courses, classes, users, enrollments and results from OneRoster 1.2."""
 
@@ -654,3 +665,24 @@ class OneRoster(HttpSource):
                 connector=self.name,
             )
         return national_id_hmac(self._hmac_key, self.country, digits)
+
+
+def _build(settings: OneRosterSourceSettings, context: SourceContext) -> OneRoster:
+    return OneRoster(
+        settings,
+        tenant=context.tenant,
+        secret=settings.auth.secret.resolve(),
+        hmac_key=context.hmac_key(),
+        country=context.country,
+    )
+
+
+CONNECTOR = ConnectorSpec(
+    settings=OneRosterSourceSettings,
+    connector=OneRoster,
+    domain="lms",
+    pool=Pool("hub_lms_oneroster", 4, "OneRoster syncs"),
+    title="OneRoster 1.2",
+    build=_build,
+    doc="docs/lms.md",
+)

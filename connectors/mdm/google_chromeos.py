@@ -30,18 +30,25 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors._http_auth import Authenticator, without_secrets
 from connectors.errors import Action, AuthError
-from connectors.http import HttpSource, HttpStream, PageTokenPaginator, token_request
+from connectors.http import (
+    HttpSource,
+    HttpSourceSettings,
+    HttpStream,
+    PageTokenPaginator,
+    token_request,
+)
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day, vendor_slug
-from hub.settings import GoogleChromeOSSourceSettings, GoogleServiceAccount
+from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
+from connectors.settings import SecretRef, SettingsModel
 from schemas.entities import EpochMillis, Key, Timestamp, as_key
 from schemas.mdm import (
     AssignedUserId,
@@ -351,6 +358,34 @@ def error_reasons(response: requests.Response) -> set[str]:
     return found
 
 
+class GoogleServiceAccount(SettingsModel):
+    """A Google service account with domain-wide delegation; its JSON key is behind `secret`."""
+
+    kind: Literal["google_service_account"]
+    secret: SecretRef
+    #: The Workspace administrator the service account acts for.
+    subject: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    scopes: tuple[str, ...] = (
+        "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly",
+    )
+    #: Overrides the key file's `token_uri` (a proxy, or the sandbox).
+    token_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+
+class GoogleChromeOSSourceSettings(HttpSourceSettings):
+    """Chromebooks from Google Workspace: the Admin SDK Directory API's ChromeOS devices."""
+
+    type: Literal["google_chromeos"]
+    base_url: Annotated[str, Field(pattern=r"^https?://")] = "https://admin.googleapis.com"
+    auth: GoogleServiceAccount  # type: ignore[assignment]  # not an HttpAuth: a JWT grant
+    #: The Workspace account; `my_customer` is the subject's own.
+    customer_id: Annotated[str, Field(pattern=r"^(my_customer|C[0-9A-Za-z]{5,})$")] = "my_customer"
+    #: Read only this organisational unit and its children (None: the whole account).
+    org_unit_path: Annotated[str, Field(pattern=r"^/")] | None = None
+    #: Google's `maxResults`, at most 300.
+    page_size: Annotated[int, Field(ge=1, le=300)] = 300
+
+
 class GoogleChromeOS(HttpSource):
     """Chromebooks from the Admin SDK Directory API, as `Device`."""
 
@@ -385,3 +420,20 @@ class GoogleChromeOS(HttpSource):
         """Grant a token for the service account, its administrator and its scopes."""
         self.auth.headers()
         log.info("source_checked", connector=self.name)
+
+
+CONNECTOR = ConnectorSpec(
+    settings=GoogleChromeOSSourceSettings,
+    connector=GoogleChromeOS,
+    domain="mdm",
+    pool=Pool("hub_mdm_google_chromeos", 4, "Google Admin SDK syncs"),
+    title="Google Workspace ChromeOS devices",
+    build=with_secret(GoogleChromeOS),
+    doc="docs/mdm.md",
+    connection=ConnectionForm(
+        host_label="Admin SDK URL",
+        login_field=None,
+        form_fields=("auth.subject", "customer_id", "org_unit_path"),
+        defaults=(("auth.kind", "google_service_account"),),
+    ),
+)

@@ -15,14 +15,20 @@ noncompliant: the device does not meet policy, whatever the grace Intune grants.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.errors import FatalError
-from connectors.http import HttpSource, HttpStream, NextLinkPaginator
+from connectors.http import (
+    HttpSource,
+    HttpSourceSettings,
+    HttpStream,
+    NextLinkPaginator,
+    OAuthClientCredentials,
+)
 from connectors.mdm._device import (
     GraphTimestamp,
     aware,
@@ -31,7 +37,7 @@ from connectors.mdm._device import (
     text,
     utc_day,
 )
-from hub.settings import IntuneSourceSettings
+from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key
 from schemas.mdm import (
     AssignedUserId,
@@ -204,6 +210,39 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
         )
 
 
+class IntuneSourceSettings(HttpSourceSettings):
+    """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
+
+    `auth` is OAuth 2.0 client credentials at the directory's own token endpoint
+    (`https://login.microsoftonline.com/<directory id>/oauth2/v2.0/token`, never `common`)
+    with the scope `https://graph.microsoft.com/.default`; the app registration needs the
+    application permission DeviceManagementManagedDevices.Read.All.
+    """
+
+    type: Literal["intune"]
+    base_url: Annotated[str, Field(pattern=r"^https?://.+/v1\.0/?$")] = (
+        "https://graph.microsoft.com/v1.0"
+    )
+    auth: OAuthClientCredentials
+    #: Graph's `$top`.
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
+
+    @model_validator(mode="after")
+    def _tenant_specific_token_endpoint(self) -> IntuneSourceSettings:
+        directory = urlsplit(self.auth.token_url).path.strip("/").split("/")[0].lower()
+        if directory in ("common", "organizations", "consumers"):
+            raise ValueError(
+                f"auth.token_url names `{directory}`; client credentials need the "
+                "directory's own endpoint: /<directory id>/oauth2/v2.0/token"
+            )
+        if not (self.auth.scope or "").endswith("/.default"):
+            raise ValueError(
+                "auth.scope must be the resource's .default scope: "
+                "https://graph.microsoft.com/.default"
+            )
+        return self
+
+
 class Intune(HttpSource):
     """Intune's managed devices from Microsoft Graph v1.0, as `Device`."""
 
@@ -226,3 +265,15 @@ class Intune(HttpSource):
                 path=urlsplit(response.url).path,
             ) from None
         log.info("source_checked", connector=self.name, enrolled_devices=enrolled)
+
+
+CONNECTOR = ConnectorSpec(
+    settings=IntuneSourceSettings,
+    connector=Intune,
+    domain="mdm",
+    pool=Pool("hub_mdm_intune", 4, "Intune syncs (Microsoft Graph)"),
+    title="Microsoft Intune",
+    build=with_secret(Intune),
+    doc="docs/mdm.md",
+    connection=ConnectionForm(form_fields=("auth.token_url", "auth.scope")),
+)

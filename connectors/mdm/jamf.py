@@ -31,19 +31,28 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors._http_auth import Authenticator, error_detail
 from connectors.base import Item, RetryPolicy
 from connectors.errors import AuthError, ConfigError, FatalError
-from connectors.http import HttpPage, HttpPaginator, HttpSource, HttpStream, token_request
+from connectors.http import (
+    BasicAuth,
+    HttpPage,
+    HttpPaginator,
+    HttpSource,
+    HttpSourceSettings,
+    HttpStream,
+    OAuthClientCredentials,
+    token_request,
+)
 from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
-from hub.settings import JamfSourceSettings, OAuthClientCredentials
+from connectors.registry import ConnectorSpec, Pool, with_secret
 from schemas.entities import Entity, Key, Timestamp, as_key
 from schemas.mdm import (
     AssignedUserId,
@@ -601,6 +610,30 @@ def _managed(flag: bool | None) -> ManagementState:
 # -- the source -----------------------------------------------------------------------------
 
 
+class JamfSourceSettings(HttpSourceSettings):
+    """Jamf Pro's computers and mobile devices, read from the Jamf Pro API.
+
+    `auth` is an API client (`oauth_client_credentials`, token URL `<base>/api/oauth/token`)
+    or a user account (`basic`: the password is exchanged for a bearer token at
+    `/api/v1/auth/token`, kept alive while a sync runs). Jamf asks integrations to hold
+    at most five connections, so `max_concurrency` is at most 5.
+    """
+
+    type: Literal["jamf_pro"]
+    auth: Annotated[OAuthClientCredentials | BasicAuth, Field(discriminator="kind")]
+    #: Jamf's `page-size`.
+    page_size: Annotated[int, Field(ge=1, le=2000)] = 200
+    max_concurrency: Annotated[int, Field(ge=1, le=5)] = 3
+    computers: bool = True
+    mobile_devices: bool = True
+
+    @model_validator(mode="after")
+    def _reads_something(self) -> JamfSourceSettings:
+        if not (self.computers or self.mobile_devices):
+            raise ValueError("computers and mobile_devices are both false: nothing to read")
+        return self
+
+
 class JamfPro(HttpSource):
     """Computers and mobile devices from the Jamf Pro API, as `Device`."""
 
@@ -777,3 +810,14 @@ class JamfPro(HttpSource):
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.auth.invalidate()
         super().close()
+
+
+CONNECTOR = ConnectorSpec(
+    settings=JamfSourceSettings,
+    connector=JamfPro,
+    domain="mdm",
+    pool=Pool("hub_mdm_jamf_pro", 2, "Jamf Pro syncs (each up to 5 connections)"),
+    title="Jamf Pro",
+    build=with_secret(JamfPro),
+    doc="docs/mdm.md",
+)

@@ -41,6 +41,7 @@ from typing import Any
 import requests
 import structlog
 
+from connectors import registry
 from hub.dev._services import (
     StillRunningError,
     file_lock,
@@ -71,14 +72,10 @@ HEALTH_PATH = "/api/v2/monitor/health"
 DETACHED_HINT = "It runs detached: `hub airflow status` describes it, `hub airflow down` stops it."
 #: The SimpleAuthManager logins and their roles (viewer < user < op < admin).
 USERS = {"admin": "admin", "operator": "op", "viewer": "viewer"}
-#: The pools the DAGs in dags/ run their tasks in: name -> (slots, description). Created on
-#: start when missing; a pool resized in Airflow keeps its size.
-POOLS = {
-    "hub_lms_oneroster": (4, "OneRoster syncs"),
-    "hub_mdm_intune": (4, "Intune syncs (Microsoft Graph)"),
-    "hub_mdm_jamf_pro": (2, "Jamf Pro syncs (each up to 5 connections)"),
-    "hub_mdm_google_chromeos": (4, "Google Admin SDK syncs"),
-}
+#: The pools the DAGs in dags/ run their tasks in: name -> (slots, description), as the
+#: connectors declare them. Created on start when missing; a pool resized in Airflow keeps
+#: its size.
+POOLS = {p.name: (p.slots, p.description) for p in registry.pools().values()}
 
 _SIMPLE_AUTH_MANAGER = (
     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"

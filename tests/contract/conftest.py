@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from connectors.base import RetryPolicy
-from connectors.identity.feide_ldap import FeideLdap
-from hub.settings import LdapSourceSettings
+from connectors.identity.feide_ldap import FeideLdap, LdapSourceSettings
 from tests.contract.suite import Harness
 
 HMAC_KEY = b"test-hmac-key-0123456789abcdef"

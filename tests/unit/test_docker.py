@@ -19,7 +19,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from hub.settings import ENVIRONMENT, HubSettings, LdapSourceSettings, SecretRef, parse_settings
+from connectors.identity.feide_ldap import LdapSourceSettings
+from connectors.settings import SecretRef
+from hub.settings import ENVIRONMENT, HubSettings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

@@ -90,7 +90,7 @@ def test_roles_from_affiliation_and_title(affiliations: list[str], title: str | 
 def test_an_empty_page_with_a_paged_results_cookie_is_read_past(monkeypatch: pytest.MonkeyPatch):
     """A search page without entries but with a cookie does not end the search."""
     from connectors.identity import feide_ldap
-    from hub.settings import LdapSourceSettings
+    from connectors.identity.feide_ldap import LdapSourceSettings
 
     settings = LdapSourceSettings.model_validate(
         {

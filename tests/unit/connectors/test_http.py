@@ -20,14 +20,15 @@ from connectors.http import (
     ClientCredentials,
     HttpPaginator,
     HttpSource,
+    HttpSourceSettings,
     HttpStream,
     LinkHeaderPaginator,
     NextLinkPaginator,
+    OAuthClientCredentials,
     OffsetPaginator,
     PageTokenPaginator,
     retry_after_seconds,
 )
-from hub.settings import HttpSourceSettings, OAuthClientCredentials
 from schemas.entities import Entity
 
 API = "https://lms.example"

@@ -18,11 +18,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from connectors.base import RetryPolicy
 from connectors.errors import FatalError
-from connectors.identity.ss12000 import SS12000
+from connectors.identity.ss12000 import SS12000, SS12000SourceSettings
 from hub.dev.sandbox.ss12000 import SS12000App, SS12000Tenant, client_id, tenant_config
 from hub.dev.sandbox.swedish import generate_swedish
 from hub.dev.sandbox.webserver import SandboxServer
-from hub.settings import SS12000SourceSettings, parse_settings
+from hub.settings import parse_settings
 from schemas.entities import Person
 from tests.fixtures._web import HMAC_KEY
 from tests.fixtures.ss12000 import CLIENT_SECRET

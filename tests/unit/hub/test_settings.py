@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from connectors.settings import SecretRef
 from hub.settings import (
     ENVIRONMENT,
-    SecretRef,
     SettingsError,
     hmac_key,
     load_env_file,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.lms.oneroster import OneRosterSourceSettings
 from connectors.privacy import is_valid_norwegian_nin
 from hub.dev.sandbox.oneroster import (
     COMPETENCE_COURSES,
@@ -30,7 +31,7 @@ from hub.dev.sandbox.population import Role, generate
 from hub.dev.sandbox.roster import roster
 from hub.dev.sandbox.swedish import PersonKind, SwedishOwner, generate_swedish
 from hub.dev.sandbox.webserver import SandboxServer, start_in_thread
-from hub.settings import OneRosterSourceSettings, parse_settings
+from hub.settings import parse_settings
 
 TENANT = "lillevik"
 SECRET = "sandbox-secret-for-tests"  # noqa: S105 - a test value

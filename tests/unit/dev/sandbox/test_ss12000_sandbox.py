@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.identity.ss12000 import luhn_valid, normalise_civic_no
+from connectors.identity.ss12000 import SS12000SourceSettings, luhn_valid, normalise_civic_no
 from hub.dev.sandbox.oneroster import client_credentials
 from hub.dev.sandbox.ss12000 import (
     SS12000App,
@@ -35,7 +35,7 @@ from hub.dev.sandbox.swedish import (
     synthetic_civic_no,
 )
 from hub.dev.sandbox.webserver import SandboxServer, sandbox_apps, start_in_thread
-from hub.settings import SS12000SourceSettings, parse_settings
+from hub.settings import parse_settings
 
 TENANT = "solberga"
 SECRET = "sandbox-secret-for-ss12000-tests"  # noqa: S105 - a test value

@@ -13,8 +13,7 @@ from structlog.testing import capture_logs
 
 from connectors.base import Item, Rejected, Removed, RetryPolicy, bookmark_text
 from connectors.errors import ConfigError
-from connectors.http import HttpSource, HttpStream, Incremental, OffsetPaginator
-from hub.settings import HttpSourceSettings
+from connectors.http import HttpSource, HttpSourceSettings, HttpStream, Incremental, OffsetPaginator
 from tests.unit.connectors.test_http import API, SECRET, Reply, Scripted, Widget
 
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from hub.dev.kafka_local_cluster import ClusterLayout, LocalKafkaCluster
-from tests.unit.hub.test_kafka_local import parse_properties
+from tests.unit.dev.test_kafka_local import parse_properties
 
 
 def test_layout_gives_every_node_distinct_loopback_ports() -> None:

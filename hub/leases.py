@@ -255,21 +255,3 @@ class Lease:
                 return
             except sa.exc.SQLAlchemyError as exc:  # the store is away: the next beat retries
                 log.warning("lease_renewal_failed", lease=self.name, error=type(exc).__name__)
-
-
-def held_leases(engine: sa.Engine) -> list[LeaseInfo]:
-    """Every lease in the store (live or expired), for the run overview and `hub check`."""
-    create_tables(engine, [leases])
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(leases).order_by(leases.c.name)).all()
-    return [
-        LeaseInfo(
-            name=r.name,
-            owner=r.owner,
-            holder=r.holder,
-            acquired_at=aware(r.acquired_at),
-            renewed_at=aware(r.renewed_at),
-            expires_at=aware(r.expires_at),
-        )
-        for r in rows
-    ]

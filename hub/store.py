@@ -636,20 +636,6 @@ class StateStore:
                 ).scalar_one()
             )
 
-    def state_rows(self, tenant: str, source: str, entity: str) -> Iterator[tuple[str, Known]]:
-        """Every known entity of one type, streamed."""
-        query = sa.select(
-            entity_state.c.key, entity_state.c.fingerprint, entity_state.c.payload
-        ).where(
-            entity_state.c.tenant == tenant,
-            entity_state.c.source == source,
-            entity_state.c.entity == entity,
-        )
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
-            for key, fingerprint, payload in result:
-                yield key, Known(fingerprint, payload)  # version not needed by its callers
-
     # -- staging ------------------------------------------------------------------------
 
     def stage(self, run_id: str, rows: Iterable[Staged], seen: Iterable[tuple[str, str]]) -> None:

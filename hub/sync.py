@@ -522,9 +522,7 @@ class SyncRunner:
         self.store.set_phase(report.run_id, "publishing", fence=lease.fence)
         report.phase = "publishing"
         self._publish_staged(report.run_id, source, report, lease)
-        report.topics = sorted(
-            {entity_topic(self.settings.kafka.topic_prefix, t) for t in source.entity_types}
-        )
+        report.topics = topics
         log.info(
             "events_published",
             created=report.created,

@@ -109,8 +109,14 @@ class StaffCompetence(FollowupRecord):
     """One staff member's competence development in one area."""
 
     entity: ClassVar[str] = "staff_competence"
+    #: v2: published rows carry the person's pseudonym, in the key and in `person_key`.
+    schema_major: ClassVar[int] = 2
 
-    person_key: str = Field(json_schema_extra=PERSONAL)
+    person_key: str = Field(
+        json_schema_extra=PERSONAL,
+        description="The person: their pseudonym on the topic and in extracts "
+        "(hmac-sha256(HUB_HMAC_KEY, 'pseudonym:' + directory key)[:16]).",
+    )
     role: str
     unit_key: str | None
     area: CompetenceArea

@@ -114,7 +114,9 @@ def compile_tenant(
                 lease=lease,
             )
             published = (
-                publish_snapshot(engine, settings, snapshot, lease=lease) if publish else None
+                publish_snapshot(engine, settings, snapshot, pseudonym_key=hmac_key(), lease=lease)
+                if publish
+                else None
             )
         return CompileOutcome(snapshot, published)
     finally:

@@ -1,9 +1,13 @@
 """Load one tenant's materialised entities from the reporting store, lean and in a stable order.
 
 The compiler needs a few fields of each entity, not the entities: rows are read a batch at
-a time (`report_entities` ordered by entity, source and key) and only those fields are
-kept, in slotted dataclasses, so a 100,000-person tenant with half a million enrollments
-fits in a few hundred megabytes.
+a time (ordered by entity, source and key) and only those fields are kept, in slotted
+dataclasses, so a 100,000-person tenant with half a million enrollments fits in a few
+hundred megabytes.
+
+`load_state(engine, tenant, at)` reads the versions valid at the moment `at` from the
+history (`report_history`: valid from on or before `at`, not yet ended at `at`); without
+`at`, the latest state (`report_entities`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.materialise import report_entities
+from hub.materialise import report_entities, report_history
 
 _BATCH = 5_000
 
@@ -180,14 +184,23 @@ def _when(value: Any) -> date | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
 
 
-def _rows(engine: sa.Engine, tenant: str, entity: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(source, payload) of a tenant's entities of one type, by source and key, in batches."""
-    t = report_entities.c
+def _rows(
+    engine: sa.Engine, tenant: str, entity: str, at: datetime | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(source, payload) of a tenant's entities of one type, by source and key, in batches.
+
+    With `at`, the versions valid at that moment; else the latest state.
+    """
+    t = report_entities.c if at is None else report_history.c
+    valid: tuple[sa.ColumnElement[bool], ...] = ()
+    if at is not None:
+        h = report_history.c
+        valid = (h.valid_from <= at, sa.or_(h.valid_to.is_(None), h.valid_to > at))
     last: tuple[str, str] | None = None
     while True:
         query = (
             sa.select(t.source, t.key, t.payload)
-            .where(t.tenant == tenant, t.entity == entity)
+            .where(t.tenant == tenant, t.entity == entity, *valid)
             .order_by(t.source, t.key)
             .limit(_BATCH)
         )
@@ -202,10 +215,13 @@ def _rows(engine: sa.Engine, tenant: str, entity: str) -> Iterator[tuple[str, di
         last = (batch[-1][0], batch[-1][1])
 
 
-def load_state(engine: sa.Engine, tenant: str) -> TenantState:
-    """Read one tenant's materialised entities (every source) from the reporting store."""
+def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> TenantState:
+    """Read one tenant's materialised entities (every source) from the reporting store.
+
+    With `at`, as they were at that moment (the history); else as they are now.
+    """
     state = TenantState(tenant)
-    for source, p in _rows(engine, tenant, "organisation"):
+    for source, p in _rows(engine, tenant, "organisation", at):
         state.orgs.append(
             Org(
                 source,
@@ -217,7 +233,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 tuple(p.get("school_types") or ()),
             )
         )
-    for source, p in _rows(engine, tenant, "person"):
+    for source, p in _rows(engine, tenant, "person", at):
         external = list(p.get("external_ids") or ())
         if p.get("nin_hmac"):
             external.append(f"nin_hmac:{p['nin_hmac']}")
@@ -235,7 +251,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 tuple(external),
             )
         )
-    for source, p in _rows(engine, tenant, "placement"):
+    for source, p in _rows(engine, tenant, "placement", at):
         state.placements.append(
             PlacementRow(
                 source,
@@ -246,7 +262,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 _day(p.get("end_date")),
             )
         )
-    for source, p in _rows(engine, tenant, "course"):
+    for source, p in _rows(engine, tenant, "course", at):
         words = {
             normalise_word(w)
             for w in (
@@ -256,17 +272,17 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
             )
         }
         state.courses.append(CourseRow(source, p["key"], p.get("title") or "", frozenset(words)))
-    for source, p in _rows(engine, tenant, "class"):
+    for source, p in _rows(engine, tenant, "class", at):
         state.classes.append(
             ClassRow(source, p["key"], p.get("title") or "", p["course_key"], p["school_key"])
         )
-    for source, p in _rows(engine, tenant, "enrollment"):
+    for source, p in _rows(engine, tenant, "enrollment", at):
         state.enrollments.append(
             EnrollmentRow(
                 source, p["person_key"], p["class_key"], p["role"], _day(p.get("begin_date"))
             )
         )
-    for source, p in _rows(engine, tenant, "result"):
+    for source, p in _rows(engine, tenant, "result", at):
         scores = tuple(
             (f"{o['source']}:{o['objective_id']}", float(o["score"]))
             for o in p.get("objective_results") or ()
@@ -287,7 +303,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 scores,
             )
         )
-    for source, p in _rows(engine, tenant, "device"):
+    for source, p in _rows(engine, tenant, "device", at):
         hints = p.get("unit_hints") or {}
         state.devices.append(
             DeviceRow(

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.privacy import national_id_hmac
-from hub.materialise import report_entities
+from hub.materialise import report_entities, report_history
 from hub.settings import TenantSettings, parse_settings
 from hub.store import metadata, now
 from schemas.entities import (
@@ -370,9 +370,16 @@ def entities() -> list[Entity]:
     return [*directory(), *lms(), *devices()]
 
 
+#: When the golden tenant's history begins: before any day its tests compile.
+HISTORY_BEGINS = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 def write_entities(engine: sa.Engine, items: Sequence[Entity]) -> None:
-    """Write entities into `report_entities` exactly as the materialiser stores them."""
-    metadata.create_all(engine, tables=[report_entities])
+    """Write entities as the materialiser stores them: latest state and history.
+
+    Their versions are valid from `HISTORY_BEGINS`, as if the hub had synced them then.
+    """
+    metadata.create_all(engine, tables=[report_entities, report_history])
     stamp = now()
     rows = [
         {
@@ -390,5 +397,26 @@ def write_entities(engine: sa.Engine, items: Sequence[Entity]) -> None:
         }
         for n, e in enumerate(items)
     ]
+    versions = [
+        {
+            **{k: row[k] for k in ("tenant", "entity", "source", "key", "payload", "event_id")},
+            "valid_from": HISTORY_BEGINS,
+        }
+        for row in rows
+    ]
     with engine.begin() as conn:
         conn.execute(report_entities.insert(), rows)
+        conn.execute(report_history.insert(), versions)
+
+
+def move_history_back(engine: sa.Engine) -> None:
+    """Date every version from `HISTORY_BEGINS`, as if the hub had synced it then.
+
+    For a golden tenant published through Kafka today but compiled for its day in June.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            report_history.update()
+            .where(report_history.c.tenant == TENANT)
+            .values(valid_from=HISTORY_BEGINS)
+        )

@@ -11,6 +11,8 @@
   item's range (a per-objective score is used only when the result has no overall
   score). Without objectives in the policy, every objective the pupils' results carry
   is followed, per grade, at the default level.
+- **Participation** counts the distinct LMS users of a class (and its course) whose
+  enrolment is valid on `as_of`: begun, and not ended before it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from hub.followup._common import Context, add_months, share, suppress
+from hub.followup._common import Context, add_months, share, suppress, valid_on
 from hub.followup._identity import staff_role
 from hub.followup._state import ResultRow, normalise_word
 from hub.followup.measures.devices import Fleet
@@ -319,7 +321,7 @@ def course_participation(
         lambda: {"students": set(), "teachers": set(), "others": set()}
     )
     for e in state.enrollments:
-        if e.begin_date is not None and e.begin_date > ctx.as_of:
+        if not valid_on(ctx.as_of, e.begin_date, e.end_date):
             continue
         group = (
             "students"

@@ -22,10 +22,11 @@ COVERAGE_ALL = (
     "exam_ready", "exam_ready_share",
 )  # fmt: skip
 COVERAGE = [
-    # Björkskolan: 5 grade-1 pupils. Active personal devices: cb-d1..cb-d4 and d1's iPad
-    # = 5, so 5 / 5 = 1.0 devices per pupil; but only d1, d2, d3, d4 hold one: 4 / 5 =
-    # 0.8 of the pupils, under the 1:1 target (d5 has none). Nobody in an exam grade.
-    ("bj|pupils", 5, 5, 4, 0.8, 1.0, "devices_per_person", 1.0, False, 0, 0, 0, 0, 0, 0, 0,
+    # Björkskolan: 4 grade-1 pupils. Active personal devices: cb-d1, cb-d2, cb-d3 and
+    # d1's iPad (cb-d4 not seen since 2026-04-01) = 4, so 4 / 4 = 1.0 devices per pupil;
+    # but only d1, d2, d3 hold one: 3 / 4 = 0.75 of the pupils, under the 1:1 target.
+    # Not seen: cb-d4. Nobody in an exam grade.
+    ("bj|pupils", 4, 4, 3, 0.75, 1.0, "devices_per_person", 1.0, False, 0, 0, 0, 1, 0, 0, 0,
      0, None, ()),
     # Ekskolan: 9 pupils, 8 iPads (a1's and b1's twins in Intune counted once): 8 / 9 =
     # 0.8889 both ways. b1's iPad: Jamf checked in at 20:00, Intune at 08:00 the same
@@ -137,7 +138,7 @@ EQUITY = [
     # Only Ekskolan's teachers' cell is shown: 1 of 3 within.
     ("competence_information_security_within_share", 1.0, 1, 0.3333, 0.3333, 0.3333, 0.0, 1,
      ("ek",)),
-    # (0.8889 + 1.0) / 2: Björkskolan's 5 devices for 5 pupils meet a devices-per-pupil
+    # (0.8889 + 1.0) / 2: Björkskolan's 4 devices for 4 pupils meet a devices-per-pupil
     # target that its pupils, one without a device, do not (see pupils_with_device_share)
     ("devices_per_pupil", 1.0, 2, 0.8889, 0.9445, 1.0, 0.1111, 1, ("ek",)),
     ("devices_per_staff", 1.0, 1, 0.75, 0.75, 0.75, 0.0, 1, ("ek",)),
@@ -146,9 +147,9 @@ EQUITY = [
     # 2 / 12 against 1 / 5
     # 2 / 12 against 1 / 5 (Lundens' cell is suppressed: left out)
     ("preschool_devices_per_child", 0.2, 1, 0.1667, 0.1667, 0.1667, 0.0, 1, ("sol",)),
-    # Björkskolan 4 / 5 = 0.8, Ekskolan 8 / 9 = 0.8889: median (0.8 + 0.8889) / 2 = 0.84445,
-    # 0.8445 at 4 decimals; spread 0.0889; both under 1.0
-    ("pupils_with_device_share", 1.0, 2, 0.8, 0.8445, 0.8889, 0.0889, 2, ("bj", "ek")),
+    # Björkskolan 3 / 4 = 0.75, Ekskolan 8 / 9 = 0.8889: median (0.75 + 0.8889) / 2 =
+    # 0.81945, 0.8195 at 4 decimals; spread 0.1389; both under 1.0
+    ("pupils_with_device_share", 1.0, 2, 0.75, 0.8195, 0.8889, 0.1389, 2, ("bj", "ek")),
     ("staff_with_device_share", 1.0, 1, 0.75, 0.75, 0.75, 0.0, 1, ("ek",)),
 ]  # fmt: skip
 
@@ -162,20 +163,20 @@ MEASURES = {
     "competence_information_security_completed_share": 0.8333,  # t1, t2, r1, p1, p2 of 6
     "competence_information_security_within_share": 0.6667,  # t1, r1, p1, p2 of 6
     # 22 school devices: 9 pupil iPads (b1's twin counted once), 2 shared, 5 laptops,
-    # 5 Chromebooks, the lab desktop; 1 each noncompliant (t3's), not seen (r1's) and
-    # past the life cycle (t2's): 1 / 22
+    # 5 Chromebooks, the lab desktop; noncompliant t3's: 1 / 22; not seen r1's and
+    # cb-d4: 2 / 22; past the life cycle t2's: 1 / 22
     "devices_noncompliant_share": 0.0455,
-    "devices_not_seen_share": 0.0455,
+    "devices_not_seen_share": 0.0909,
     "devices_past_life_cycle_share": 0.0455,
-    "devices_per_pupil": 0.9286,  # 8 + 5 devices for 9 + 5 pupils: 13 / 14
+    "devices_per_pupil": 0.9231,  # 8 + 4 devices for 9 + 4 pupils: 12 / 13
     "devices_per_staff": 0.6667,  # t1, t2, t3, p1 of 6
     "devices_without_unit": 1.0,
     "digital_skills_assessed_share": 0.6667,
     "digital_skills_meeting_share": None,  # over 2 assessed pupils: suppressed
     "exam_ready_share": 0.3333,
     "preschool_children_per_shared_device": 6.5,  # 13 children, 2 active preschool devices
-    "pupils": 14.0,
-    "pupils_with_device_share": 0.8571,  # 8 at Ekskolan + 4 at Björkskolan of 14
+    "pupils": 13.0,
+    "pupils_with_device_share": 0.8462,  # 8 at Ekskolan + 3 at Björkskolan of 13
     "school_devices": 22.0,
     "staff": 6.0,
     "staff_with_device_share": 0.6667,  # t1, t2, t3, p1 of 6

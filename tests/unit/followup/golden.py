@@ -3,17 +3,17 @@
 Guldby kommun has two preschools (Solbackens förskola: 12 children placed, 2 shared
 tablets, two preschool teachers; Lundens förskola: one child, who moved there from
 Solbackens in April) and two schools: Ekskolan (F-class to grade 3, nine pupils, eight
-iPads: one pupil short; three teachers and a head) and Björkskolan (five grade-1 pupils:
-four Chromebooks and an iPad, but d1 holds two of them and d5 none). The directory is
-SS 12000 (`ss12000/sis`); the LMS is OneRoster (`oneroster/lms`); the MDMs are Jamf,
-Intune and Google. Every figure the tests expect is derived in the comments next to the
-data.
+iPads: one pupil short; three teachers and a head) and Björkskolan (four grade-1 pupils
+with Chromebooks; d1 also has an iPad, d4's Chromebook has not checked in since April).
+The directory is SS 12000 (`ss12000/sis`); the LMS is OneRoster (`oneroster/lms`); the
+MDMs are Jamf, Intune and Google. Every figure the tests expect is derived in the
+comments next to the data.
 
 Some entities are there to catch a way of counting someone twice (issue 13): c14, the
 child who changed preschool; lms-b1's enrolment that ended in January; d1's second
-device beside d5 who has none; b1's iPad, noncompliant in Intune at 08:00 and checked in
-to Jamf at 20:00 the same day; lms-sub, whose second external id names p2 while its
-username names t3.
+device beside d4 who has no working one; b1's iPad, noncompliant in Intune at 08:00 and
+checked in to Jamf at 20:00 the same day; lms-sub, whose second external id names p2
+while its username names t3.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ def directory() -> list[Entity]:
     entities.append(_pupil("g1", "ek", 3, nin_hmac=NIN_HMAC))
     entities.append(_pupil("g2", "ek", 3))
     entities.append(_pupil("g3", "ek", 3))
-    # Björkskolan: five grade-1 pupils.
-    for n in range(1, 6):
+    # Björkskolan: four grade-1 pupils.
+    for n in range(1, 5):
         entities.append(_pupil(f"d{n}", "bj", 1))
     # Staff: three teachers and the head at Ekskolan, two preschool teachers at Solbackens.
     entities += [
@@ -399,14 +399,16 @@ def devices() -> list[Device]:
         _device(INTUNE, "lab-x", "dell:LAB1", DeviceKind.DESKTOP, "Windows", "10.0.22631.4460",
                 hints=UnitHints(group="EKS Felles"), shared=True, compliance=Compliance.COMPLIANT),
     ]  # fmt: skip
+    # d4's Chromebook last checked in on 2026-04-01: not seen within 30 days, not active.
     for n in range(1, 5):
         found.append(
             _device(GOOGLE, f"cb-d{n}", f"acer:NX{n}", DeviceKind.CHROMEBOOK, "ChromeOS",
                     "131.0.6778.99", users=[(UserIdKind.ANNOTATED, f"d{n}@guldby.se")],
                     hints=UnitHints(org_unit_path="/Enheter/Björkskolan/Elever"),
+                    seen=date(2026, 4, 1) if n == 4 else date(2026, 6, 14),
                     enrolled=date(2025, 8, 1), compliance=Compliance.COMPLIANT)
         )  # fmt: skip
-    # d1 also has an iPad from Björkskolan's Jamf site; d5 has no device at all.
+    # d1 also has an iPad from Björkskolan's Jamf site; d4 has no working device.
     found.append(
         _device(JAMF, "ipad-d1", "apple:IPADD1", DeviceKind.TABLET, "iPadOS", "18.1",
                 users=[(UserIdKind.USERNAME, "d1")], hints=UnitHints(site="Björkskolan"))

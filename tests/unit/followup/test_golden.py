@@ -104,7 +104,7 @@ def test_trend_compares_with_the_earliest_snapshot(engine: sa.Engine):
         security.change,  # type: ignore[attr-defined]
     )
     pupils = trend["pupils"]
-    assert (14.0, 14.0, 0.0) == (pupils.baseline, pupils.value, pupils.change)  # type: ignore[attr-defined]
+    assert (13.0, 13.0, 0.0) == (pupils.baseline, pupils.value, pupils.change)  # type: ignore[attr-defined]
 
 
 def test_recompiling_a_day_replaces_its_snapshot(engine: sa.Engine):
@@ -158,3 +158,21 @@ def test_the_policys_matching_rules_decide_who_is_linked(engine: sa.Engine):
         # t2, t3, r1, p1, ext-1, gu-1, lms-x, lms-sub (lms-b1 has an eppn)
         ("oneroster/lms|no_identifier", 8),
     ] == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)
+
+
+def test_a_tenant_without_placements_counts_children_by_their_role(tmp_path: Path):
+    """Without preschool placements the directory's child role counts, at the person's unit."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    golden.write_entities(
+        engine, [e for e in golden.entities() if not isinstance(e, golden.Placement)]
+    )
+    snapshot = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
+    engine.dispose()
+    coverage = {r.key: r for r in snapshot.rows("device_coverage")}
+    # c01-c11 and c14, whose person names Solbackens: 12; c12 and c13 exist only as
+    # placements; nobody at Lundens.
+    assert (12, None) == (
+        coverage["sol|preschool"].headcount,  # type: ignore[attr-defined]
+        coverage.get("lun|preschool"),
+    )
+    assert 12.0 == snapshot.measures["children"]

@@ -243,7 +243,8 @@ def lms() -> list[Entity]:
     ]
     enrolled = {
         "cls-is-ek": (["lms-t1", "lms-t2", "lms-t3", "lms-r1"], ["ext-1"]),
-        "cls-is-sol": (["lms-p1", "lms-p2"], ["ext-1"]),
+        # lms-sub is p2's second account: cls-is-sol has two students, p1 and p2.
+        "cls-is-sol": (["lms-p1", "lms-p2", "lms-sub"], ["ext-1"]),
         "cls-dd-ek": (["lms-t1"], ["ext-1"]),
         "cls-3a": (["lms-g1", "lms-g2", "lms-g3"], ["lms-t1"]),
     }
@@ -300,8 +301,7 @@ def lms() -> list[Entity]:
         result("lms-r1", "cls-is-ek", date(2025, 8, 1)),  # within (since 2025-06-15)
         result("lms-p1", "cls-is-sol", date(2026, 3, 1)),
         result("lms-p2", "cls-is-sol", None, ScoreStatus.SUBMITTED, None),  # in progress
-        # p2 completed it under the second account (not enrolled in the class: it counts
-        # for p2's competence, not for the class's participation).
+        # p2 completed it under the second account.
         result("lms-sub", "cls-is-sol", date(2026, 4, 1)),
         result("lms-t1", "cls-dd-ek", date(2026, 2, 1)),
         result("lms-g1", "cls-3a", date(2026, 5, 20), score=80.0, high=100.0, objectives=skill),

@@ -9,9 +9,9 @@ hints name: the preschool population at a preschool, the pupils at a school, the
 elsewhere. BYOD devices and phones are not school devices and are left out of coverage.
 
 Each person is counted once, at one unit. Preschool children come from the placements
-valid on `as_of` (from their child role only in a tenant without placements). The 1:1
-targets are judged on the share of people who hold at least one working device; devices
-per person is a figure of its own.
+valid on `as_of` (from their child role only in a tenant without preschool placements).
+The 1:1 targets are judged on the share of people who hold at least one working device;
+devices per person is a figure of its own.
 """
 
 from __future__ import annotations

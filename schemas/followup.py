@@ -79,6 +79,8 @@ class DeviceCoverage(FollowupRecord):
     not phones), once per physical device however many MDMs know it: for pupils and
     staff the personal devices of the unit's people, for preschool every device placed at
     the unit. The other device counts are over all school devices attributed to the row.
+    For pupils and staff `meets_target` is judged on `people_with_device_share` (and
+    `ratio`, for a target above one device each).
     """
 
     entity: ClassVar[str] = "device_coverage"
@@ -89,6 +91,12 @@ class DeviceCoverage(FollowupRecord):
     headcount: Count | None
     devices: Count | None
     people_with_device: Count | None = Field(description="Pupils or staff with a counted device.")
+    people_with_device_share: Share | None = Field(
+        default=None,
+        description="`people_with_device` of `headcount`: the share of pupils or staff who "
+        "hold at least one working device, which the 1:1 target is judged on. Empty for "
+        "preschool.",
+    )
     ratio: Annotated[float, Field(ge=0)] | None
     ratio_kind: RatioKind
     target: float

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,7 @@ class EnrollmentRow:
     class_key: str
     role: str
     begin_date: date | None
+    end_date: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,8 @@ class DeviceRow:
     compliance: str
     enrolled_on: date | None
     last_check_in_on: date | None
+    #: The exact time of the last check-in (the entity's `source_modified`), if known.
+    last_check_in_at: datetime | None
     #: (kind, value) of the assigned user's identifiers.
     users: tuple[tuple[str, str], ...]
     hints: tuple[str, ...]
@@ -178,10 +181,16 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def _when(value: Any) -> date | None:
+def _instant(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(value: Any) -> date | None:
+    moment = _instant(value)
+    return None if moment is None else moment.date()
 
 
 def _rows(
@@ -279,7 +288,12 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
     for source, p in _rows(engine, tenant, "enrollment", at):
         state.enrollments.append(
             EnrollmentRow(
-                source, p["person_key"], p["class_key"], p["role"], _day(p.get("begin_date"))
+                source,
+                p["person_key"],
+                p["class_key"],
+                p["role"],
+                _day(p.get("begin_date")),
+                _day(p.get("end_date")),
             )
         )
     for source, p in _rows(engine, tenant, "result", at):
@@ -318,6 +332,7 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 p.get("compliance") or "unknown",
                 _when(p.get("enrolled_at")),
                 _day(p.get("last_check_in_on")),
+                _instant(p.get("source_modified")),
                 tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
                 tuple(
                     str(hints[name])

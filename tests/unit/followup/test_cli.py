@@ -27,6 +27,7 @@ def test_compile_store_only_prints_counts_and_headline(
     assert EXIT_OK == code
     assert "device_coverage" in out and "devices_per_pupil" in out
     summary = last_json(out)
+    # 12 personal devices of 13 pupils (expected.MEASURES)
     assert ("2026-06-15", 0.9231, None) == (
         summary["as_of"],
         summary["measures"]["devices_per_pupil"],  # type: ignore[index]

@@ -99,7 +99,8 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
         manifest["identified"],
     )
     rows = {f["name"]: f["rows"] for f in manifest["files"]}
-    assert (5, 12, 19) == (
+    # 6 coverage rows (lun|preschool among them), 6 staff × 2 areas, 21 headline measures
+    assert (6, 12, 21) == (
         rows["device_coverage.csv"],
         rows["staff_competence.xlsx"],
         rows["trend.csv"],

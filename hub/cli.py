@@ -192,6 +192,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     """Consume the topics into the reporting store, compile one tenant's records, publish them."""
     from kafka.errors import KafkaError
 
+    from hub.followup.compile import HistoryError
     from hub.followup.jobs import compile_tenant, materialise
     from hub.followup.presentation import format_measure
     from hub.kafka_io import PublishError
@@ -205,6 +206,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         outcome = compile_tenant(settings, args.tenant, args.as_of, publish=not args.store_only)
     except LeaseHeld as exc:
         return _skipped(args, exc, tenant=args.tenant)
+    except HistoryError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (KafkaError, PublishError, TimeoutError) as exc:
         print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("(`--store-only` compiles the reporting store without Kafka)", file=sys.stderr)
@@ -228,8 +232,32 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild the reporting store and its history from the entity topics."""
+    from kafka.errors import KafkaError
+
+    from hub.followup.jobs import rebuild
+
+    settings = load_settings()
+    try:
+        rebuilt = rebuild(settings)
+    except LeaseHeld as exc:
+        return _skipped(args, exc)
+    except (KafkaError, TimeoutError) as exc:
+        print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Rebuilt the reporting store from {rebuilt.progress.records:,} events.")
+    for tenant in settings.tenants:
+        days = rebuilt.days.get(tenant.id)
+        covered = f"{days[0]} to today" if days else "nothing (no events)"
+        print(f"  {tenant.id:<16} can be compiled for {covered}")
+    print("Earlier days are not in the topics (compaction keeps each entity's latest event).")
+    return EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     """Write one tenant's extract for a day, or verify an extract folder."""
+    from hub.followup.compile import HistoryError
     from hub.followup.extract import ExtractError, verify_extract
     from hub.followup.jobs import extract_tenant
 
@@ -254,7 +282,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             identified=args.identified,
             out=args.out,
         )
-    except ExtractError as exc:
+    except (ExtractError, HistoryError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
     manifest = extract.manifest
@@ -446,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     compile_.set_defaults(func=cmd_compile)
+
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild the reporting store and its history from the entity topics"
+    )
+    rebuild.set_defaults(func=cmd_rebuild)
 
     extract = sub.add_parser("extract", help="write (or verify) a follow-up extract")
     extract.add_argument("tenant", nargs="?")

@@ -200,12 +200,23 @@ class Materialiser:
         """The lease that makes this consumer group's materialiser the only one."""
         return f"materialise:{self.group}"
 
-    def run(self, timeout: float = 300.0) -> MaterialiseProgress:
+    def run(self, timeout: float = 300.0, *, empty_first: bool = False) -> MaterialiseProgress:
         """Consume every entity topic up to its current end, then stop.
 
+        `empty_first` (a rebuild) first empties the entities, the history and this group's
+        offsets, in one transaction under the lease, so the topics are read from the start.
         Raises `LeaseHeld` (having done nothing) while another materialiser of the group runs.
         """
         with Lease(self.engine, self.lease_name, lease_ttl()) as lease:
+            if empty_first:
+                with self.engine.begin() as conn:
+                    lease.fence(conn)
+                    for table in (report_entities, report_history, report_history_pruned):
+                        conn.execute(table.delete())
+                    conn.execute(
+                        report_offsets.delete().where(report_offsets.c.consumer_group == self.group)
+                    )
+                log.info("store_emptied_for_rebuild", group=self.group)
             return self._run(lease, timeout)
 
     def _run(self, lease: Lease, timeout: float) -> MaterialiseProgress:

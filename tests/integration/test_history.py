@@ -18,10 +18,11 @@ import hub.sync
 from connectors.base import Item, Source
 from hub.followup import compile_snapshot
 from hub.followup.compile import HistoryError
+from hub.followup.jobs import compile_tenant, rebuild
 from hub.followup.snapshots import SnapshotStore, row_json
 from hub.kafka_io import Publisher, ensure_topics
 from hub.materialise import Materialiser, history_span, prune_history, report_history
-from hub.settings import HubSettings, TenantSettings
+from hub.settings import FollowupSettings, HubSettings, TenantSettings
 from hub.store import StateStore
 from hub.sync import SyncRunner
 from schemas.entities import Entity
@@ -196,3 +197,38 @@ def test_retention_prunes_ended_versions_and_moves_the_first_compilable_day(sync
     assert span is not None and horizon == span[0]
     with pytest.raises(HistoryError, match="begins on 2026-09-10"):
         compile_snapshot(engine, settings.tenant(golden.TENANT), DAY2, pseudonym_key=KEY)
+
+
+def test_a_rebuild_reads_the_topics_again_and_trusts_them_from_the_newest_event(synced):
+    """`rebuild` empties the store and consumes again; days before the newest event are refused."""
+    settings, engine, sync = synced
+    sync(DAY2, leaver_gone=True)
+    tenant = settings.tenant(golden.TENANT)
+    before = compile_snapshot(engine, tenant, DAY2, pseudonym_key=KEY, consumer_group="g")
+    with engine.begin() as conn:  # something the topics do not hold must not survive
+        conn.execute(report_history.update().values(payload="{}"))
+
+    rebuilt = rebuild(
+        settings.model_copy(update={"followup": FollowupSettings(consumer_group="g")})
+    )
+    assert DAY2 == rebuilt.days[golden.TENANT][0]
+    after = compile_snapshot(engine, tenant, DAY2, pseudonym_key=KEY, consumer_group="g")
+    assert _rows(before) == _rows(after)
+    with pytest.raises(HistoryError, match="begins on 2026-09-08"):
+        compile_snapshot(engine, tenant, DAY1, pseudonym_key=KEY, consumer_group="g")
+
+
+def test_the_policys_measurement_days_are_compiled_from_the_history(synced):
+    """`measurements: [day 1]`: compiling day 2 stores day 1 as well, from the history."""
+    settings, engine, sync = synced
+    sync(DAY2, leaver_gone=True)
+    tenant = _tenant(settings, measurements=(DAY1, DAY3))
+    settings = settings.model_copy(
+        update={
+            "tenants": (tenant,),
+            "followup": FollowupSettings(consumer_group="g"),
+        }
+    )
+    compile_tenant(settings, golden.TENANT, DAY2, publish=False)
+    # Day 3 is after the day compiled: not yet.
+    assert [DAY1, DAY2] == SnapshotStore(engine).days(golden.TENANT)

@@ -28,9 +28,11 @@ from hub.followup.measures.summary import (
 )
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
+from hub.followup.suppression import suppress_complementary
 from hub.leases import Lease
 from hub.materialise import offset_labels, stored_offsets
 from hub.settings import TenantSettings
+from schemas.followup import FollowupRecord
 
 log = structlog.get_logger(__name__)
 
@@ -47,10 +49,13 @@ def compile_snapshot(
     consumer_group: str = DEFAULT_CONSUMER_GROUP,
     store: SnapshotStore | None = None,
     lease: Lease | None = None,
+    complementary: bool = True,
 ) -> Snapshot:
     """Compile every record of `tenant` for `as_of` and store the snapshot.
 
     `lease`, the tenant's compile lease when the caller holds it, fences the store's write.
+    `complementary=False` leaves out the denominator rule and complementary suppression
+    (`hub.followup.suppression`): the records as they were before, for the audit's tests.
     """
     started = time.monotonic()
     store = store or SnapshotStore(engine)
@@ -69,6 +74,28 @@ def compile_snapshot(
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
     measures = headline(ctx, fleet, totals, unmatched)
     baseline_as_of, baseline = store.baseline(tenant.id, before=as_of)
+    records: dict[str, list[FollowupRecord]] = {
+        "device_coverage": list(coverage),
+        "staff_competence": list(staff),
+        "competence_summary": list(summary),
+        "digital_skills": list(skills),
+        "course_participation": list(courses),
+        "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
+        "unmatched_identities": list(unmatched),
+    }
+    extra = 0
+    if complementary:
+        records, report = suppress_complementary(records, policy.min_cell_size)
+        extra = report.extra_rows
+    # Equity from the rows as published, so that its spread shows no hidden cell.
+    records["equity"] = list(
+        equity(
+            ctx,
+            records["device_coverage"],  # type: ignore[arg-type]
+            records["competence_summary"],  # type: ignore[arg-type]
+            records["digital_skills"],  # type: ignore[arg-type]
+        )
+    )
     snapshot = Snapshot(
         tenant=tenant.id,
         as_of=as_of,
@@ -77,18 +104,7 @@ def compile_snapshot(
         consumer_group=consumer_group,
         offsets=offset_labels(stored_offsets(engine, consumer_group)),
         entity_counts=state.sizes,
-        records=sorted_records(
-            {
-                "device_coverage": coverage,
-                "staff_competence": staff,
-                "competence_summary": summary,
-                "digital_skills": skills,
-                "course_participation": courses,
-                "equity": equity(ctx, coverage, summary, skills),
-                "trend": trend(ctx, measures, baseline_as_of, baseline),
-                "unmatched_identities": unmatched,
-            }
-        ),
+        records=sorted_records(records),
     )
     store.save(snapshot, lease)
     log.info(
@@ -96,6 +112,7 @@ def compile_snapshot(
         tenant=tenant.id,
         as_of=as_of.isoformat(),
         rows=sum(snapshot.counts().values()),
+        complementary_rows=extra,
         load_seconds=round(loaded - started, 3),
         seconds=round(time.monotonic() - started, 3),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.cli import EXIT_FAILED, EXIT_OK, main
+from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from hub.followup import compile_snapshot
 from hub.followup.audit import (
     Cell,
@@ -150,3 +150,26 @@ def test_a_total_that_does_not_hold_in_the_data_is_not_used():
     audit = audit_tables({"course_participation": rows}, 5)
     assert ["course = Σ classes (students)", "course = Σ classes (teachers)"] == audit.dropped
     assert [] == audit.findings
+
+
+def test_an_xlsx_only_extract_is_audited_like_its_csv(engine: sa.Engine, tmp_path: Path):
+    """Without CSV files the audit reads the workbooks and finds the same cells."""
+    tenant = golden.tenant_settings()
+    snapshot = compile_snapshot(
+        engine, tenant, golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    for fmt in ("csv", "xlsx"):
+        write_extract(
+            snapshot, tmp_path / fmt, policy=tenant.policy, pseudonym_key=KEY,
+            formats=[fmt], withhold=False,
+        )  # fmt: skip
+    from_csv, from_xlsx = (audit_extract(tmp_path / fmt).lines() for fmt in ("csv", "xlsx"))
+    assert from_csv and from_csv == from_xlsx
+
+
+def test_auditing_a_folder_without_a_manifest_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`hub extract --audit` on a folder that is not an extract exits 2 and says why."""
+    assert EXIT_USAGE == main(["extract", "--audit", str(tmp_path)])
+    assert "manifest.json is missing: not an extract folder" in capsys.readouterr().err

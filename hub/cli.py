@@ -235,6 +235,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Write one tenant's extract for a day, or verify or audit an extract folder."""
+    from hub.followup.audit import audit_extract
     from hub.followup.extract import ExtractError, verify_extract
     from hub.followup.jobs import extract_tenant
 
@@ -271,9 +272,29 @@ def cmd_extract(args: argparse.Namespace) -> int:
     people = "identified" if manifest["identified"] else "pseudonymised"
     verdict = "manifest verifies" if verification.ok else "manifest does NOT verify"
     print(f"People {people}; {verdict}.")
+    audited = True
+    if not manifest["identified"]:  # an identified extract holds every person row: not public
+        audit = audit_extract(extract.path)
+        audited = audit.ok
+        for line in audit.lines():
+            print(f"  {line}")
+        print(
+            "Audit: no hidden cell can be worked out."
+            if audit.ok
+            else f"Audit: {len(audit.findings)} hidden cells can be worked out."
+        )
     if args.json:
-        print(json.dumps({"path": str(extract.path), "verified": verification.ok, **manifest}))
-    return EXIT_OK if verification.ok else EXIT_FAILED
+        print(
+            json.dumps(
+                {
+                    "path": str(extract.path),
+                    "verified": verification.ok,
+                    "audited": audited,
+                    **manifest,
+                }
+            )
+        )
+    return EXIT_OK if verification.ok and audited else EXIT_FAILED
 
 
 def _audit_folder(folder: Path, as_json: bool) -> int:

@@ -37,14 +37,15 @@ def test_compile_store_only_prints_counts_and_headline(
 def test_extract_writes_a_folder_that_verifies(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    """`hub extract` writes CSV and XLSX with a manifest; `hub extract --verify` confirms it."""
+    """`hub extract` writes CSV and XLSX with a manifest, audits it; `--verify` confirms it."""
     out_dir = tmp_path / "extract"
     code = main(
         ["extract", "guldby", "--as-of", "2026-06-15", "--format", "csv,xlsx", "--out",
          str(out_dir)]
     )  # fmt: skip
     assert EXIT_OK == code
-    assert "manifest verifies" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "manifest verifies" in out and "Audit: no hidden cell can be worked out." in out
     assert EXIT_OK == main(["extract", "--verify", str(out_dir)])
     assert "manifest verifies" in capsys.readouterr().out
     (out_dir / "equity.xlsx").write_bytes(b"not a workbook")

@@ -281,7 +281,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(
             "Audit: no hidden cell can be worked out."
             if audit.ok
-            else f"Audit: {len(audit.findings)} hidden cells can be worked out."
+            else f"Audit: {len(audit.findings)} hidden cells can be worked out; a snapshot "
+            f"compiled by an earlier version needs `hub compile {manifest['tenant']} --as-of "
+            f"{manifest['as_of']}` again."
         )
     if args.json:
         print(

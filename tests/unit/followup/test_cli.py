@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, main
+from hub.followup import compile_snapshot
 from hub.followup.snapshots import SnapshotStore
 from hub.leases import Lease
 from hub.settings import load_settings
+from tests.conftest import TEST_HMAC_KEY
 
 
 def last_json(out: str) -> dict[str, object]:
@@ -88,3 +91,22 @@ def test_compile_while_the_tenant_lease_is_held_exits_4_and_stores_nothing(
     )
     assert [] == SnapshotStore(engine).days("guldby")
     engine.dispose()
+
+
+def test_extract_of_a_snapshot_stored_without_complements_fails_its_audit(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A day stored before complementary suppression extracts, but exits 1 saying to recompile."""
+    settings = load_settings()
+    engine = sa.create_engine(settings.store_url)
+    tenant = settings.tenant("guldby")
+    compile_snapshot(
+        engine, tenant, date(2026, 6, 15), pseudonym_key=TEST_HMAC_KEY.encode(),
+        complementary=False,
+    )  # fmt: skip
+    engine.dispose()
+    code = main(["extract", "guldby", "--as-of", "2026-06-15", "--out", str(tmp_path / "x")])
+    out = capsys.readouterr().out
+    assert EXIT_FAILED == code
+    assert "device_coverage [sol|staff] headcount: suppressed, but is exactly 2" in out
+    assert "needs `hub compile guldby --as-of 2026-06-15` again" in out

@@ -183,7 +183,7 @@ class Finding:
 
     def describe(self, min_cell_size: int) -> str:
         """One line for a person."""
-        via = f" (from {', '.join(self.families)})" if self.families else ""
+        via = f" (relations: {', '.join(self.families)})" if self.families else ""
         if self.kind is FindingKind.EXACT:
             return f"{self.cell}: suppressed, but is exactly {_num(self.low)}{via}"
         if self.kind is FindingKind.NARROW:

@@ -7,9 +7,10 @@ deterministic ids, record key `<tenant>:<record>:<row key>`), and gets a JSON Sc
 the day the snapshot describes.
 
 Aggregate rows name, in `suppressed`, the figures emptied because their cell (the people
-they count) is smaller than the tenant's `min_cell_size`. Fields marked `personal` hold a
-person's key: extracts replace them with a pseudonym unless an identified extract is
-allowed and asked for.
+they count) is smaller than the tenant's `min_cell_size`, or because they would let a
+reader work such a cell out (complementary suppression, `hub.followup.suppression`).
+Fields marked `personal` hold a person's key: extracts replace them with a pseudonym
+unless an identified extract is allowed and asked for.
 """
 
 from __future__ import annotations

@@ -28,9 +28,11 @@ from hub.followup.measures.summary import (
 )
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
+from hub.followup.suppression import suppress_complementary
 from hub.leases import Lease
 from hub.materialise import history_span, offset_labels, stored_offsets
 from hub.settings import TenantSettings
+from schemas.followup import FollowupRecord
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +84,7 @@ def compile_snapshot(
     consumer_group: str = DEFAULT_CONSUMER_GROUP,
     store: SnapshotStore | None = None,
     lease: Lease | None = None,
+    complementary: bool = True,
 ) -> Snapshot:
     """Compile every record of `tenant` for `as_of` from the history, and store the snapshot.
 
@@ -89,6 +92,8 @@ def compile_snapshot(
     gives the figures it gave on the day. A day the history does not cover raises
     `HistoryError`. The trend compares with the pinned baseline (`baseline_for`).
     `lease`, the tenant's compile lease when the caller holds it, fences the store's write.
+    `complementary=False` leaves out the denominator rule and complementary suppression
+    (`hub.followup.suppression`): the records as they were before, for the audit's tests.
     """
     check_compilable(engine, tenant.id, as_of)
     started = time.monotonic()
@@ -110,6 +115,28 @@ def compile_snapshot(
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
     measures = headline(ctx, fleet, totals, unmatched)
+    records: dict[str, list[FollowupRecord]] = {
+        "device_coverage": list(coverage),
+        "staff_competence": list(staff),
+        "competence_summary": list(summary),
+        "digital_skills": list(skills),
+        "course_participation": list(courses),
+        "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
+        "unmatched_identities": list(unmatched),
+    }
+    extra = 0
+    if complementary:
+        records, report = suppress_complementary(records, policy.min_cell_size)
+        extra = report.extra_rows
+    # Equity from the rows as published, so that its spread shows no hidden cell.
+    records["equity"] = list(
+        equity(
+            ctx,
+            records["device_coverage"],  # type: ignore[arg-type]
+            records["competence_summary"],  # type: ignore[arg-type]
+            records["digital_skills"],  # type: ignore[arg-type]
+        )
+    )
     snapshot = Snapshot(
         tenant=tenant.id,
         as_of=as_of,
@@ -118,18 +145,7 @@ def compile_snapshot(
         consumer_group=consumer_group,
         offsets=offset_labels(stored_offsets(engine, consumer_group)),
         entity_counts=state.sizes,
-        records=sorted_records(
-            {
-                "device_coverage": coverage,
-                "staff_competence": staff,
-                "competence_summary": summary,
-                "digital_skills": skills,
-                "course_participation": courses,
-                "equity": equity(ctx, coverage, summary, skills),
-                "trend": trend(ctx, measures, baseline_as_of, baseline),
-                "unmatched_identities": unmatched,
-            }
-        ),
+        records=sorted_records(records),
     )
     store.save(snapshot, lease)
     if tenant.policy.baseline == "first" and store.pinned_baseline(tenant.id) is None:
@@ -139,6 +155,7 @@ def compile_snapshot(
         tenant=tenant.id,
         as_of=as_of.isoformat(),
         rows=sum(snapshot.counts().values()),
+        complementary_rows=extra,
         load_seconds=round(loaded - started, 3),
         seconds=round(time.monotonic() - started, 3),
     )

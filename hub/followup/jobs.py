@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import structlog
 from kafka.errors import KafkaError
 
+from hub.followup.audit import audit_extract
 from hub.followup.compile import HistoryError, compile_snapshot
 from hub.followup.extract import (
     Extract,
@@ -250,13 +251,15 @@ def extract_tenant(
 
 @dataclass
 class FollowupResult:
-    """One tenant's part of `hub run`: compile, publish, extract, verify."""
+    """One tenant's part of `hub run`: compile, publish, extract, verify, audit."""
 
     tenant: str
     status: str = "success"
     outcome: CompileOutcome | None = None
     extract: Path | None = None
     verified: bool = False
+    #: The extract was audited and no hidden cell can be worked out from it.
+    audited: bool = False
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -268,6 +271,7 @@ class FollowupResult:
             **(self.outcome.to_dict() if self.outcome else {}),
             "extract": str(self.extract) if self.extract else None,
             "verified": self.verified,
+            "audited": self.audited,
             "problems": self.problems,
             "error": self.error,
         }
@@ -278,7 +282,9 @@ def run_followup(
     as_of: date | None = None,
     formats: Sequence[str] = ("csv", "xlsx"),
 ) -> list[FollowupResult]:
-    """Materialise once, then compile, publish, extract and verify every tenant.
+    """Materialise once, then compile, publish, extract, verify and audit every tenant.
+
+    A tenant whose extract does not verify, or whose audit works out a hidden cell, fails.
 
     While another process materialises, every tenant is `skipped` (that process is
     bringing the store up to date); while another compiles a tenant, that tenant is.
@@ -300,7 +306,10 @@ def run_followup(
             )
             result.extract, result.verified = extract.path, verification.ok
             result.problems = verification.problems
-            if not verification.ok:
+            audit = audit_extract(extract.path)
+            result.audited = audit.ok
+            result.problems += [f"audit: {line}" for line in audit.lines()]
+            if not verification.ok or not audit.ok:
                 result.status = "failed"
         except LeaseHeld as exc:
             result.status, result.error = "skipped", str(exc)

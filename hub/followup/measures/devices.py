@@ -27,7 +27,8 @@ from schemas.entities import Role
 from schemas.followup import DeviceCoverage, Population, RatioKind
 from schemas.mdm import Compliance, DeviceKind, ManagementState, Ownership
 
-_MEASURES = (
+#: The figures of a coverage row; a suppressed row empties every one of them.
+COVERAGE_FIGURES = (
     "headcount",
     "devices",
     "people_with_device",
@@ -349,7 +350,7 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
         if exam_pupils is not None:
             totals.exam_pupils += exam_pupils
             totals.exam_ready += exam_ready or 0
-        values, hidden = suppress(values, _MEASURES, ctx.small(headcount))
+        values, hidden = suppress(values, COVERAGE_FIGURES, ctx.small(headcount))
         if not hidden:
             values, hidden = suppress(values, _EXAM, ctx.small(exam_pupils))
         rows.append(

@@ -103,7 +103,7 @@ def equity(
         )
     skill_sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in skills:
-        if s.assessed:
+        if s.assessed and s.meeting is not None:
             skill_sums[s.unit_key][0] += s.meeting or 0
             skill_sums[s.unit_key][1] += s.assessed
     measures["digital_skills_meeting_share"] = (

@@ -35,19 +35,22 @@ COVERAGE = [
     # ready, g2's iPadOS 16.7 too old, g3 no device: 1 / 3.
     ("ek|pupils", 9, 8, 8, 0.8889, 0.8889, "devices_per_person", 1.0, False, 0, 0, 0, 0, 0, 1,
      3, 1, 0.3333, ()),
-    # t1, t2, t3 active (3 of 4 staff: 0.75); r1's laptop not seen since 2026-04-01; t2's
-    # enrolled 2022-03-01 (36 months ended 2025-03-01); t3's noncompliant; t1's BYOD
-    # phone left out.
-    ("ek|staff", 4, 3, 3, 0.75, 0.75, "devices_per_person", 1.0, False, 0, 1, 1, 1, 0, 0, None,
-     None, None, ()),
+    # 4 staff: t1, t2, t3 active; r1's laptop not seen since 2026-04-01; t2's enrolled
+    # 2022-03-01 (36 months ended 2025-03-01); t3's noncompliant; t1's BYOD phone left out.
+    # Hidden as a complement: the tenant's 6 staff (trend) minus these 4 would give
+    # Solbacken's hidden 2.
+    ("ek|staff", None, None, None, None, None, "devices_per_person", 1.0, None, None, None,
+     None, None, None, None, None, None, None, COVERAGE_ALL),
     # Lundens: c14, placed here since 2026-04-01: one child, below the cell size.
     ("lun|preschool", None, None, None, None, None, "children_per_device", 5.0, None, None,
      None, None, None, None, None, None, None, None, COVERAGE_ALL),
     # Placements valid on AS_OF: c01-c12 (c13's ended 2026-05-31, c14's here ended
     # 2026-03-31; c14's person role naming Solbackens is not counted, the tenant has
-    # placements) = 12 children on 2 shared tablets: 12 / 2 = 6.0 > 5.
-    ("sol|preschool", 12, 2, None, None, 6.0, "children_per_device", 5.0, False, 2, 0, 0, 0, 0,
-     0, None, None, None, ()),
+    # placements) = 12 children on 2 shared tablets: 12 / 2 = 6.0 > 5. Hidden as a
+    # complement: the tenant's 13 children (trend) minus these 12 would give Lundens'
+    # hidden 1.
+    ("sol|preschool", None, None, None, None, None, "children_per_device", 5.0, None, None,
+     None, None, None, None, None, None, None, None, COVERAGE_ALL),
     # Two preschool teachers: below the cell size.
     ("sol|staff", None, None, None, None, None, "devices_per_person", 1.0, None, None, None,
      None, None, None, None, None, None, None, COVERAGE_ALL),
@@ -100,8 +103,11 @@ SKILLS_FIELDS = (
     "meeting_share",
     "suppressed",
 )
-# g1 80/100 meets 0.6; g2 50/100 does not; g3 not submitted.
-SKILLS = [("ek|3|ak3.programmering", 3, 2, 1, 0.6667, 0.5, ())]
+# g1 80/100 meets 0.6; g2 50/100 does not; g3 not submitted. Meeting (1) and its share are
+# hidden: 2 assessed is under the cell size (the denominator rule).
+SKILLS = [
+    ("ek|3|ak3.programmering", 3, 2, None, 0.6667, None, ("meeting", "meeting_share")),
+]
 
 COURSE_FIELDS = (
     "key", "unit_key", "competence_areas", "students", "teachers", "others", "completed",
@@ -113,8 +119,10 @@ COURSES = [
     ("class|oneroster/lms|cls-3a", "ek", (), 3, 1, 0, 2, 0.6667, ()),
     ("class|oneroster/lms|cls-dd-ek", "ek", ("digital_didactics",), None, None, None, None,
      None, COURSE_ALL),
-    # t1, t2, r1 completed; t3's result is dated after AS_OF.
-    ("class|oneroster/lms|cls-is-ek", "ek", ("information_security",), 4, 1, 0, 3, 0.75, ()),
+    # 4 students (t1, t2, r1 completed; t3's result is dated after AS_OF). Hidden as a
+    # complement: crs-is's 6 minus these 4 would give cls-is-sol's hidden 2.
+    ("class|oneroster/lms|cls-is-ek", "ek", ("information_security",), None, None, None, None,
+     None, COURSE_ALL),
     # p1 and p2 (enrolled as lms-p2 and as lms-sub: one person): 2, below the cell size.
     ("class|oneroster/lms|cls-is-sol", "sol", ("information_security",), None, None, None, None,
      None, COURSE_ALL),
@@ -144,16 +152,17 @@ EQUITY = [
     # (0.8889 + 1.0) / 2: Björkskolan's 4 devices for 4 pupils meet a devices-per-pupil
     # target that its pupils, one without a device, do not (see pupils_with_device_share)
     ("devices_per_pupil", 1.0, 2, 0.8889, 0.9445, 1.0, 0.1111, 1, ("ek",)),
-    ("devices_per_staff", 1.0, 1, 0.75, 0.75, 0.75, 0.0, 1, ("ek",)),
-    ("digital_skills_meeting_share", None, 1, 0.5, 0.5, 0.5, 0.0, None, ()),
+    # Both staff rows hidden, and the one digital-skills cell's meeting share.
+    ("devices_per_staff", 1.0, 0, None, None, None, None, 0, ()),
+    ("digital_skills_meeting_share", None, 0, None, None, None, None, None, ()),
     ("exam_ready_share", None, 1, 0.3333, 0.3333, 0.3333, 0.0, None, ()),
-    # 2 / 12 against 1 / 5
-    # 2 / 12 against 1 / 5 (Lundens' cell is suppressed: left out)
-    ("preschool_devices_per_child", 0.2, 1, 0.1667, 0.1667, 0.1667, 0.0, 1, ("sol",)),
+    # Lundens' cell is suppressed and Solbackens' hidden as its complement: no unit shown.
+    ("preschool_devices_per_child", 0.2, 0, None, None, None, None, 0, ()),
     # Björkskolan 3 / 4 = 0.75, Ekskolan 8 / 9 = 0.8889: median (0.75 + 0.8889) / 2 =
     # 0.81945, 0.8195 at 4 decimals; spread 0.1389; both under 1.0
     ("pupils_with_device_share", 1.0, 2, 0.75, 0.8195, 0.8889, 0.1389, 2, ("bj", "ek")),
-    ("staff_with_device_share", 1.0, 1, 0.75, 0.75, 0.75, 0.0, 1, ("ek",)),
+    # Both staff rows hidden (as for devices_per_staff).
+    ("staff_with_device_share", 1.0, 0, None, None, None, None, 0, ()),
 ]  # fmt: skip
 
 #: Tenant-wide measures on AS_OF (the first snapshot is its own baseline).

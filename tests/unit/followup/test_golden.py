@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from hub.followup import Snapshot, SnapshotStore, compile_snapshot
@@ -46,14 +45,6 @@ def check_golden(snapshot: Snapshot) -> None:
     assert expected.EQUITY == table(snapshot, "equity", expected.EQUITY_FIELDS)
     assert expected.MEASURES == snapshot.measures
     assert expected.UNMATCHED == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
-    golden.write_entities(engine, golden.entities())
-    yield engine
-    engine.dispose()
 
 
 def test_golden_tenant_compiles_to_the_hand_written_figures(engine: sa.Engine):
@@ -124,7 +115,15 @@ def test_a_policy_without_objectives_follows_every_objective_seen(engine: sa.Eng
         engine, golden.tenant_settings(digital_skills=[]), golden.AS_OF, pseudonym_key=KEY
     )
     assert [
-        ("ek|3|skolverket:digital-kompetens:ak3.programmering", 3, 2, 1, 0.6667, 0.5, ())
+        (
+            "ek|3|skolverket:digital-kompetens:ak3.programmering",
+            3,
+            2,
+            None,
+            0.6667,
+            None,
+            ("meeting", "meeting_share"),
+        )
     ] == table(snapshot, "digital_skills", expected.SKILLS_FIELDS)
 
 

@@ -210,14 +210,19 @@ class _Ref(_Raw):
 
 class _Meta(_Raw):
     created: Timestamp | None = None
-    modified: Timestamp
+    modified: Timestamp | None = None
 
 
 class _Header(_Raw):
-    """What every SS 12000 object has: its id and `meta.modified` (the replication key)."""
+    """What every SS 12000 object has: its id; `meta.modified` (the replication key) where given.
+
+    The standard requires `meta` only on some objects (organisations) and `meta.modified`
+    on none, so an object without them is read, keeps `source_modified` empty and leaves
+    the stream's bookmark alone.
+    """
 
     id: Key
-    meta: _Meta
+    meta: _Meta | None = None
 
 
 class _Organisation(_Header):
@@ -398,7 +403,7 @@ class _Stream(HttpStream[Any, Any]):
             "tenant": self.source.tenant,
             "source": self.source.ref,
             "key": key or raw.id,
-            "source_modified": raw.meta.modified,
+            "source_modified": raw.meta.modified if raw.meta is not None else None,
         }
 
     def _bad(self, message: str) -> SkippableRecordError:

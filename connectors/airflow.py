@@ -128,10 +128,10 @@ class SourceHook(BaseHook):
                 country=country if country in ("NO", "SE", "DK", "FI") else "NO",
                 hmac_key=lambda: _CHECK_ONLY_KEY,
             )
-            registry.check_source(settings, context)
+            notes = registry.check_source(settings, context)
         except Exception as exc:
             return False, f"{self.hook_name}: {scrub(str(exc))}"
-        return True, f"{self.hook_name} answered: connection checked"
+        return True, "; ".join([f"{self.hook_name} answered: connection checked", *notes])
 
 
 @cache

@@ -293,6 +293,7 @@ class Source(ABC):
         self.retry = retry or RetryPolicy()
         self.ref = SourceRef(system=self.system, instance=instance)
         self.bookmarks = {}
+        self.notes = []
 
     #: True when `read()` returns the whole source, so what is missing was deleted. The
     #: runner sets it before `read()` for sources that support incremental reads.
@@ -303,6 +304,16 @@ class Source(ABC):
     #: from the store before `read()`; the source advances it while reading; the runner
     #: stores it only after the run was published in full.
     bookmarks: dict[str, str]
+    #: What an operator should know about a check or a read that did not fail: what the
+    #: source does not offer (a OneRoster provider without the gradebook service), what the
+    #: read found (a directory's units and people). `hub check` and the run report show them.
+    notes: list[str]
+
+    def note(self, text: str) -> None:
+        """Record a note for the run report and `hub check`, and log it."""
+        if text not in self.notes:
+            self.notes.append(text)
+            log.info("source_noted", connector=self.name, note=text)
 
     @abstractmethod
     def check(self) -> None:

@@ -183,14 +183,16 @@ def settings_union() -> Any:
     return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
 
 
-def check_source(settings: Any, context: SourceContext) -> None:
-    """Build the connector `settings` describe and check that its source answers.
+def check_source(settings: Any, context: SourceContext) -> list[str]:
+    """Build the connector `settings` describe, check that its source answers, return its notes.
 
     The one connectivity check: `hub check` and the Airflow hooks' `test_connection` both
-    call it. Raises what the connector raises (`ConnectorError`, `SettingsError`, …).
+    call it. Raises what the connector raises (`ConnectorError`, `SettingsError`, …); the
+    notes say what the check found that is no failure (a service the source does not offer).
     """
     with spec_for(settings.type).build(settings, context) as source:
         source.check()
+        return list(source.notes)
 
 
 def domains() -> tuple[str, ...]:

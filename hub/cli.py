@@ -79,6 +79,7 @@ def _print_reports(reports: list[Any]) -> None:
             * bool(r.deletes_withheld),
             f"{r.dead_letters_repeated:,} dead letters unchanged since an earlier run, not resent"
             * bool(r.dead_letters_repeated),
+            *r.notes,
         ]
         for note in filter(None, notes):
             print(f"{r.tenant}/{r.source}: {note}")
@@ -390,8 +391,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         for source_settings in tenant.sources:
             name = f"{tenant.id}/{source_settings.id}"
             try:
-                check_source(tenant, source_settings)
-                results.append((name, "ok", source_settings.type))
+                notes = check_source(tenant, source_settings)
+                detail = "; ".join([source_settings.type, *notes])
+                results.append((name, "ok", detail))
             except Exception as exc:
                 results.append((name, "FAILED", str(exc)))
     for what, status, detail in results:

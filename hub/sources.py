@@ -21,9 +21,12 @@ def build_source(tenant: TenantSettings, source: SourceSettings) -> Source:
     return registry.spec_for(source.type).build(source, _context(tenant))
 
 
-def check_source(tenant: TenantSettings, source: SourceSettings) -> None:
-    """Check that a configured source answers (`hub check`; Airflow's Test takes this path)."""
-    registry.check_source(source, _context(tenant))
+def check_source(tenant: TenantSettings, source: SourceSettings) -> list[str]:
+    """Check that a configured source answers (`hub check`; Airflow's Test takes this path).
+
+    Returns the connector's notes: what the check found that is not a failure.
+    """
+    return registry.check_source(source, _context(tenant))
 
 
 def source_domain(source: SourceSettings) -> str:

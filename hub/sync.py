@@ -91,6 +91,8 @@ class SyncReport:
     recovered: int = 0
     duration_seconds: float = 0.0
     error: str | None = None
+    #: The source's notes (`Source.notes`): what it does not offer, what its read found.
+    notes: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     phase: str = field(default="reading", repr=False)
 
@@ -188,7 +190,10 @@ class SyncRunner:
                 self._recover(source, report, lease)
                 is_full = report.full = self._decide_full(source, tenant, report.source, full)
                 log.info("sync_started", full=is_full)
-                self._read(source, report, tenant, is_full, lease)
+                try:
+                    self._read(source, report, tenant, is_full, lease)
+                finally:
+                    report.notes = list(source.notes)
             fault_point("after_read")
             approval = self._guard(tenant, report, approve_deletes, lease)
             self._publish(source, report, tenant, lease)

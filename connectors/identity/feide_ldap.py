@@ -4,8 +4,14 @@ Yields the school owner and its units as `Organisation`, people as `Person`, and
 groups that travel as `eduPersonEntitlement` values as `Group` and `Membership`.
 `norEduPersonNIN` becomes a keyed HMAC here and never leaves this module.
 
-Layout it expects under the configured base DN (the owner's `norEduOrg` entry):
-units are `norEduOrgUnit` entries, people are `eduPerson` entries, anywhere below.
+Layouts: the organisation entry (`norEduOrg`, whose attributes describe the owner) is
+`base_dn`, or the one `norEduOrg` below `base_dn`. Units (`norEduOrgUnit`) and people
+(`eduPerson`) are searched below `search_base` (default `base_dn`): below the organisation
+entry in a nested directory, or beside it under a common suffix or in `ou=` containers in a
+flat one. A person belongs to the organisation by `eduPersonOrgDN`; one naming another
+organisation is left out, one without it is kept. A read that finds the organisation but no
+people fails, saying where it looked; `check()` and the run report say how many units and
+people were found.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ PERSON_ATTRIBUTES = [
     "eduPersonPrincipalName",
     "eduPersonAffiliation",
     "eduPersonPrimaryAffiliation",
+    "eduPersonOrgDN",
     "eduPersonOrgUnitDN",
     "eduPersonPrimaryOrgUnitDN",
     "eduPersonEntitlement",
@@ -125,6 +132,7 @@ MEMBER_ROLES = {
     "faculty": MembershipRole.TEACHER,
     "staff": MembershipRole.STAFF,
 }
+_ORG_NIN = re.compile(r"NO(\d{9})", re.IGNORECASE)
 _EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 _GRADE = re.compile(r"(?:aarstrinn|trinn)(\d{1,2})$|(?:vg|VG)(\d)$")
 
@@ -239,7 +247,11 @@ class LdapSourceSettings(SettingsModel):
     type: Literal["feide_ldap"]
     id: SourceId
     uri: Annotated[str, Field(pattern=r"^ldaps?://")]
+    #: The organisation entry (`norEduOrg`), or an entry with exactly one below it.
     base_dn: str
+    #: Where units and people are searched; default `base_dn`. Set it to the common suffix
+    #: (or container) of a directory whose units and people sit beside the organisation.
+    search_base: str | None = None
     bind_dn: str
     secret: SecretRef
     tls: Literal["none", "starttls", "ldaps"] = "none"
@@ -344,23 +356,87 @@ class FeideLdap(Source):
             self._conn.unbind()
         self._conn = None
 
+    @property
+    def search_base(self) -> str:
+        """Where units and people are searched."""
+        return self.settings.search_base or self.settings.base_dn
+
+    def organisation_entry(self) -> tuple[str, Attributes]:
+        """The organisation's `norEduOrg` entry: `base_dn` itself or the one below it."""
+        base = self.settings.base_dn
+        for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES, scope=ldap3.BASE):
+            if page.entries:
+                return page.entries[0]
+        found = [
+            entry
+            for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES, base=base)
+            for entry in page.entries
+        ]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ConfigError(f"no norEduOrg entry at or below base DN {base}", connector=self.name)
+        raise ConfigError(
+            f"{len(found)} norEduOrg entries below base DN {base}: set base_dn to the "
+            "organisation's own entry",
+            connector=self.name,
+        )
+
     def check(self) -> None:
-        """Bind and read the base entry; raise if the base DN is not a `norEduOrg`."""
-        pages = list(self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES, scope=ldap3.BASE))
-        if not pages or not pages[0].entries:
+        """Bind, find the organisation, count its units and people; fail if it has no people."""
+        org_dn, _ = self.organisation_entry()
+        units = sum(
+            len(page.entries)
+            for page in self._search("(objectClass=norEduOrgUnit)", ["1.1"], base=self.search_base)
+        )
+        people = sum(
+            1
+            for page in self._search(
+                "(objectClass=eduPerson)", ["eduPersonOrgDN"], base=self.search_base
+            )
+            for _, attrs in page.entries
+            if self._belongs(attrs, _normalise_dn(org_dn))
+        )
+        self._report(org_dn, units, people)
+
+    def _belongs(self, attrs: Attributes, org_dn: str) -> bool:
+        """Whether a person is of this organisation: `eduPersonOrgDN` names it, or is absent."""
+        named = _first(attrs, "eduPersonOrgDN")
+        return named is None or _normalise_dn(named) == org_dn
+
+    def _report(self, org_dn: str, units: int, people: int, others: int = 0) -> None:
+        """Note what was found below the search base; raise when the organisation has no people."""
+        note = f"organisation {org_dn}: {units} units and {people} people under {self.search_base}"
+        if others:
+            note += f" ({others} people of other organisations left out)"
+        self.note(note)
+        if people == 0:
+            hint = (
+                "set search_base to the suffix or container that holds them"
+                if _normalise_dn(self.search_base) == _normalise_dn(org_dn)
+                else "check search_base and the people's eduPersonOrgDN"
+            )
             raise ConfigError(
-                f"base DN {self.settings.base_dn} is not a norEduOrg entry", connector=self.name
+                f"found the organisation {org_dn} with {units} units but no people under "
+                f"{self.search_base}: {hint}",
+                connector=self.name,
             )
 
     # -- searching ----------------------------------------------------------------------
 
     def _search(
-        self, search_filter: str, attributes: list[str], scope: str = ldap3.SUBTREE
+        self,
+        search_filter: str,
+        attributes: list[str],
+        scope: str = ldap3.SUBTREE,
+        base: str | None = None,
     ) -> Iterator[_Page]:
+        search_base = base or self.settings.base_dn
+
         def fetch(token: str | None) -> _Page:
             cookie = bytes.fromhex(token) if token else None
             return self.retry.call(
-                lambda: self._search_page(search_filter, attributes, scope, cookie),
+                lambda: self._search_page(search_base, search_filter, attributes, scope, cookie),
                 connector=self.name,
                 what=f"search {search_filter}",
             )
@@ -374,12 +450,17 @@ class FeideLdap(Source):
         )
 
     def _search_page(
-        self, search_filter: str, attributes: list[str], scope: str, cookie: bytes | None
+        self,
+        base: str,
+        search_filter: str,
+        attributes: list[str],
+        scope: str,
+        cookie: bytes | None,
     ) -> _Page:
         conn = self._connection()
         try:
             conn.search(
-                search_base=self.settings.base_dn,
+                search_base=base,
                 search_filter=search_filter,
                 search_scope=scope,
                 attributes=attributes,
@@ -393,9 +474,7 @@ class FeideLdap(Source):
             ) from None
         code = conn.result.get("result")
         if code == 32:
-            raise ConfigError(
-                f"base DN {self.settings.base_dn} does not exist", connector=self.name
-            )
+            raise ConfigError(f"base DN {base} does not exist", connector=self.name)
         if code not in (0, None):
             description = conn.result.get("description")
             if code in (51, 52, 80):  # busy, unavailable, other
@@ -419,20 +498,28 @@ class FeideLdap(Source):
     # -- reading ------------------------------------------------------------------------
 
     def read(self) -> Iterator[Item]:
-        """Yield the owner, its units, then people with their groups and memberships."""
-        owner_key: str | None = None
-        for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES):
-            for dn, attrs in page.entries:
-                item = self._guard(
-                    dn, "organisation", attrs, "norEduOrgNIN", self._owner, dn, attrs
-                )
-                if isinstance(item, Organisation) and owner_key is None:
-                    owner_key = item.key
-                yield item
+        """Yield the owner, its people with their groups and memberships, then its units.
+
+        Units are read first (people name them) and yielded last: where the search base
+        holds other organisations too, a unit is the owner's only if it sits below the
+        organisation entry or one of the owner's people names it. Fails after the last page
+        when the organisation has no people (a wrong `search_base` must not read as an
+        empty school owner).
+        """
+        org_dn, org_attrs = self.organisation_entry()
+        item = self._guard(
+            org_dn, "organisation", org_attrs, "norEduOrgNIN", self._owner, org_dn, org_attrs
+        )
+        owner_key = item.key if isinstance(item, Organisation) else None
+        yield item
+        own = _normalise_dn(org_dn)
         unit_keys: dict[str, str] = {}
-        for page in self._search("(objectClass=norEduOrgUnit)", UNIT_ATTRIBUTES):
+        unit_items: dict[str, Item] = {}
+        for page in self._search(
+            "(objectClass=norEduOrgUnit)", UNIT_ATTRIBUTES, base=self.search_base
+        ):
             for dn, attrs in page.entries:
-                item = self._guard(
+                unit = self._guard(
                     dn,
                     "organisation",
                     attrs,
@@ -441,13 +528,38 @@ class FeideLdap(Source):
                     attrs,
                     owner_key,
                 )
-                if isinstance(item, Organisation):
-                    unit_keys[_normalise_dn(dn)] = item.key
-                yield item
+                unit_items[_normalise_dn(dn)] = unit
+                if isinstance(unit, Organisation):
+                    unit_keys[_normalise_dn(dn)] = unit.key
+        shared = self._shares_search_base(own)
+        named: set[str] = set()
         groups_seen: set[str] = set()
-        for page in self._search("(objectClass=eduPerson)", PERSON_ATTRIBUTES):
+        people = others = 0
+        for page in self._search(
+            "(objectClass=eduPerson)", PERSON_ATTRIBUTES, base=self.search_base
+        ):
             for dn, attrs in page.entries:
+                if not self._belongs(attrs, own):
+                    others += 1
+                    continue
+                people += 1
+                for name in ("edupersonorgunitdn", "edupersonprimaryorgunitdn"):
+                    named.update(_normalise_dn(v) for v in attrs.get(name, []))
                 yield from self.person_items(dn, attrs, unit_keys, groups_seen)
+        units = 0
+        for unit_dn, unit in unit_items.items():
+            if not shared or unit_dn.endswith("," + own) or unit_dn in named:
+                units += 1
+                yield unit
+        self._report(org_dn, units, people, others)
+
+    def _shares_search_base(self, own: str) -> bool:
+        """Whether the search base holds another organisation entry besides the owner's."""
+        return any(
+            _normalise_dn(dn) != own
+            for page in self._search("(objectClass=norEduOrg)", ["1.1"], base=self.search_base)
+            for dn, _ in page.entries
+        )
 
     def person_items(
         self, dn: str, attrs: Attributes, unit_keys: dict[str, str], groups_seen: set[str]
@@ -516,10 +628,22 @@ class FeideLdap(Source):
         return SkippableRecordError(message, connector=self.name)
 
     def _owner(self, dn: str, attrs: Attributes) -> Organisation:
-        number = _first(attrs, "norEduOrgUniqueIdentifier")
-        key = _first(attrs, "norEduOrgNIN") or (f"NO{number}" if number else None)
+        """The owner; `norEduOrgNIN` ("NO" + the nine-digit organisation number) is its number.
+
+        `norEduOrgUniqueIdentifier` is a number some directories give instead (Samordna
+        opptak's for universities); it is the organisation number only without a NIN.
+        """
+        nin = (_first(attrs, "norEduOrgNIN") or "").strip() or None
+        identifier = (_first(attrs, "norEduOrgUniqueIdentifier") or "").strip() or None
+        key = nin or (f"NO{identifier}" if identifier else None)
         if not key:
             raise self._bad("norEduOrg entry has no norEduOrgNIN or norEduOrgUniqueIdentifier")
+        number = identifier
+        if nin is not None:
+            match = _ORG_NIN.fullmatch(nin)
+            if match is None:
+                raise self._bad("norEduOrgNIN is not NO followed by nine digits")
+            number = match.group(1)
         return Organisation(
             tenant=self.tenant,
             source=self.ref,
@@ -668,7 +792,7 @@ CONNECTOR = ConnectorSpec(
         host_label="LDAP URI",
         login_field="bind_dn",
         login_label="Bind DN",
-        form_fields=("base_dn", "tls"),
+        form_fields=("base_dn", "search_base", "tls"),
         defaults=(),
     ),
 )

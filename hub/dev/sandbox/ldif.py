@@ -78,29 +78,74 @@ def escape_rdn_value(value: str) -> str:
     return out
 
 
+@dataclass(frozen=True)
+class Tree:
+    """Where a tenant's entries sit: nested below its organisation entry, or flat beside it.
+
+    Nested (the sandbox's default): `o=<tenant>,<suffix>` with `ou=units` and `ou=people`
+    below it. Flat, as many real Feide directories are laid out: a container
+    `ou=<tenant>,<suffix>` holding the organisation entry `o=<tenant>` and, beside it, the
+    `ou=units` and `ou=people` containers; people are tied to the organisation only by
+    `eduPersonOrgDN` and their units.
+    """
+
+    tenant: str
+    suffix: str = DEFAULT_SUFFIX
+    flat: bool = False
+
+    @property
+    def root(self) -> str:
+        """The entry below which every entry of the tenant sits (its search base)."""
+        return f"ou={escape_rdn_value(self.tenant)},{self.suffix}" if self.flat else self.org
+
+    @property
+    def org(self) -> str:
+        """The organisation entry (`norEduOrg`)."""
+        parent = f"ou={escape_rdn_value(self.tenant)},{self.suffix}" if self.flat else self.suffix
+        return f"o={escape_rdn_value(self.tenant)},{parent}"
+
+    @property
+    def units(self) -> str:
+        """The container of the units."""
+        return f"ou=units,{self.root}"
+
+    @property
+    def people(self) -> str:
+        """The container of the people."""
+        return f"ou=people,{self.root}"
+
+    def unit(self, org_number: str) -> str:
+        """A unit entry: `ou=<org nr>` in the units container."""
+        return f"ou={escape_rdn_value(org_number)},{self.units}"
+
+    def person(self, username: str) -> str:
+        """A person entry: `uid=<username>` in the people container."""
+        return f"uid={escape_rdn_value(username)},{self.people}"
+
+
 def tenant_dn(tenant: str, suffix: str = DEFAULT_SUFFIX) -> str:
     """The DN of a tenant's organisation entry: `o=<tenant>,<suffix>`."""
-    return f"o={escape_rdn_value(tenant)},{suffix}"
+    return Tree(tenant, suffix).org
 
 
 def units_dn(tenant: str, suffix: str = DEFAULT_SUFFIX) -> str:
     """The DN of the container holding a tenant's units."""
-    return f"ou=units,{tenant_dn(tenant, suffix)}"
+    return Tree(tenant, suffix).units
 
 
 def people_dn(tenant: str, suffix: str = DEFAULT_SUFFIX) -> str:
     """The DN of the container holding a tenant's people."""
-    return f"ou=people,{tenant_dn(tenant, suffix)}"
+    return Tree(tenant, suffix).people
 
 
 def unit_dn(tenant: str, org_number: str, suffix: str = DEFAULT_SUFFIX) -> str:
     """The DN of a unit entry: `ou=<org nr>,ou=units,o=<tenant>,<suffix>`."""
-    return f"ou={escape_rdn_value(org_number)},{units_dn(tenant, suffix)}"
+    return Tree(tenant, suffix).unit(org_number)
 
 
 def person_dn(tenant: str, username: str, suffix: str = DEFAULT_SUFFIX) -> str:
     """The DN of a person entry: `uid=<username>,ou=people,o=<tenant>,<suffix>`."""
-    return f"uid={escape_rdn_value(username)},{people_dn(tenant, suffix)}"
+    return Tree(tenant, suffix).person(username)
 
 
 # --------------------------------------------------------------------------- entries
@@ -121,12 +166,18 @@ def suffix_entry(suffix: str = DEFAULT_SUFFIX) -> Entry:
 
 
 def owner_entries(
-    owner: SchoolOwner, *, suffix: str = DEFAULT_SUFFIX, include_children: bool = False
+    owner: SchoolOwner,
+    *,
+    suffix: str = DEFAULT_SUFFIX,
+    include_children: bool = False,
+    flat: bool = False,
 ) -> Iterator[Entry]:
-    """Every entry of one tenant, parents before children, people streamed."""
-    base = tenant_dn(owner.tenant, suffix)
+    """Every entry of one tenant, parents before children, people streamed (see `Tree`)."""
+    tree = Tree(owner.tenant, suffix, flat)
+    if flat:
+        yield tree.root, _container(owner.tenant)
     yield (
-        base,
+        tree.org,
         [
             ("objectClass", "top"),
             ("objectClass", "organization"),
@@ -140,22 +191,19 @@ def owner_entries(
             ("eduOrgHomePageURI", owner.home_page),
         ],
     )
-    yield units_dn(owner.tenant, suffix), _container("units")
+    yield tree.units, _container("units")
     for unit in owner.units:
-        yield _unit_entry(owner, unit, suffix)
-    yield people_dn(owner.tenant, suffix), _container("people")
+        yield _unit_entry(owner, unit, tree)
+    yield tree.people, _container("people")
     for person in owner.people(include_children=include_children):
-        yield (
-            person_dn(owner.tenant, person.username, suffix),
-            person_attributes(owner, person, suffix),
-        )
+        yield tree.person(person.username), person_attributes(owner, person, suffix, flat=flat)
 
 
 def _container(name: str) -> list[tuple[str, str]]:
     return [("objectClass", "top"), ("objectClass", "organizationalUnit"), ("ou", name)]
 
 
-def _unit_entry(owner: SchoolOwner, unit: Unit, suffix: str) -> Entry:
+def _unit_entry(owner: SchoolOwner, unit: Unit, tree: Tree) -> Entry:
     attributes = [
         ("objectClass", "top"),
         ("objectClass", "organizationalUnit"),
@@ -168,13 +216,14 @@ def _unit_entry(owner: SchoolOwner, unit: Unit, suffix: str) -> Entry:
     ]
     if unit.grade_range:
         attributes.append(("description", unit.grade_range))
-    return unit_dn(owner.tenant, unit.org_number, suffix), attributes
+    return tree.unit(unit.org_number), attributes
 
 
 def person_attributes(
-    owner: SchoolOwner, person: Person, suffix: str = DEFAULT_SUFFIX
+    owner: SchoolOwner, person: Person, suffix: str = DEFAULT_SUFFIX, *, flat: bool = False
 ) -> list[tuple[str, str]]:
     """The attributes of a person's entry, in writing order."""
+    tree = Tree(owner.tenant, suffix, flat)
     attributes = [("objectClass", c) for c in _PERSON_CLASSES]
     attributes += [("uid", person.username), ("cn", person.full_name), ("sn", person.family_name)]
     if person.given_name:
@@ -190,14 +239,11 @@ def person_attributes(
     attributes += [("eduPersonAffiliation", a) for a in person.affiliations]
     attributes += [
         ("eduPersonPrimaryAffiliation", person.primary_affiliation),
-        ("eduPersonOrgDN", tenant_dn(owner.tenant, suffix)),
+        ("eduPersonOrgDN", tree.org),
     ]
+    attributes += [("eduPersonOrgUnitDN", tree.unit(org)) for org in person.unit_org_numbers]
     attributes += [
-        ("eduPersonOrgUnitDN", unit_dn(owner.tenant, org, suffix))
-        for org in person.unit_org_numbers
-    ]
-    attributes += [
-        ("eduPersonPrimaryOrgUnitDN", unit_dn(owner.tenant, person.primary_unit, suffix)),
+        ("eduPersonPrimaryOrgUnitDN", tree.unit(person.primary_unit)),
         ("norEduPersonNIN", person.nin),
     ]
     attributes += [("eduPersonEntitlement", e) for e in person.entitlements]
@@ -223,16 +269,19 @@ def write_ldif(
     include_suffix: bool = True,
     include_children: bool = False,
     extra_entries: Iterable[Entry] = (),
+    flat: Iterable[str] = (),
 ) -> LdifStats:
     """Write the directory for `owners` to a path or open text file, one entry at a time.
 
     `include_suffix=False` leaves out the root entry (for adding tenants to a running
-    server that already has it); `extra_entries` are written right after the root.
+    server that already has it); `extra_entries` are written right after the root; the
+    tenants named in `flat` are written in the flat layout (`Tree`).
     """
+    options = (suffix, include_suffix, include_children, extra_entries, frozenset(flat))
     if isinstance(target, str | Path):
         with Path(target).open("w", encoding="utf-8", newline="\n") as stream:
-            return _write(stream, owners, suffix, include_suffix, include_children, extra_entries)
-    return _write(target, owners, suffix, include_suffix, include_children, extra_entries)
+            return _write(stream, owners, *options)
+    return _write(target, owners, *options)
 
 
 def _write(
@@ -242,6 +291,7 @@ def _write(
     include_suffix: bool,
     include_children: bool,
     extra_entries: Iterable[Entry],
+    flat: frozenset[str],
 ) -> LdifStats:
     entries = people = 0  # no "version: 1" line: optional in RFC 2849, and slapadd rejects it
     if include_suffix:
@@ -252,7 +302,7 @@ def _write(
         entries += 1
     for owner in owners:
         for dn, attributes in owner_entries(
-            owner, suffix=suffix, include_children=include_children
+            owner, suffix=suffix, include_children=include_children, flat=owner.tenant in flat
         ):
             stream.write(format_entry(dn, attributes))
             entries += 1

@@ -336,9 +336,16 @@ class SlapdServer:
         )
 
     def load_owners(
-        self, owners: Iterable[SchoolOwner], *, include_children: bool = False
+        self,
+        owners: Iterable[SchoolOwner],
+        *,
+        include_children: bool = False,
+        flat: Iterable[str] = (),
     ) -> LdifStats:
-        """Write the tenants to a temporary LDIF in `home` and load it (see `load_ldif`)."""
+        """Write the tenants to a temporary LDIF in `home` and load it (see `load_ldif`).
+
+        Tenants named in `flat` get the flat layout (`hub.dev.sandbox.ldif.Tree`).
+        """
         self.home.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.home, prefix="load-") as folder:
             path = Path(folder) / "tenants.ldif"
@@ -348,6 +355,7 @@ class SlapdServer:
                 suffix=self.suffix,
                 include_suffix=False,
                 include_children=include_children,
+                flat=flat,
             )
             self.load_ldif(path)
         return stats

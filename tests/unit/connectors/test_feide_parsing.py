@@ -109,7 +109,7 @@ def test_an_empty_page_with_a_paged_results_cookie_is_read_past(monkeypatch: pyt
         b"\x02": feide_ldap._Page([("uid=b", {})], b""),
     }
     monkeypatch.setattr(
-        source, "_search_page", lambda _filter, _attrs, _scope, cookie: script[cookie]
+        source, "_search_page", lambda _base, _filter, _attrs, _scope, cookie: script[cookie]
     )
     pages = list(source._search("(objectClass=eduPerson)", ["uid"]))
     assert ["uid=a", "uid=b"] == [dn for page in pages for dn, _ in page.entries]

@@ -294,6 +294,7 @@ class Source(ABC):
         self.ref = SourceRef(system=self.system, instance=instance)
         self.bookmarks = {}
         self.notes = []
+        self.not_read = set()
 
     #: True when `read()` returns the whole source, so what is missing was deleted. The
     #: runner sets it before `read()` for sources that support incremental reads.
@@ -308,6 +309,9 @@ class Source(ABC):
     #: source does not offer (a OneRoster provider without the gradebook service), what the
     #: read found (a directory's units and people). `hub check` and the run report show them.
     notes: list[str]
+    #: Entity names the read could not cover (a service the source did not offer this
+    #: run): the runner deletes none of them, however many it did not see.
+    not_read: set[str]
 
     def note(self, text: str) -> None:
         """Record a note for the run report and `hub check`, and log it."""

@@ -164,6 +164,9 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
     #: {403} for a lookup the client's role may not read. On a later page the same status
     #: means the read broke off (`PartialReadError`).
     skip_statuses: ClassVar[frozenset[int]] = frozenset()
+    #: When skipped as not offered, keep its entities: the runner deletes none of the type
+    #: (a OneRoster gradebook that answers 404 today must not delete yesterday's results).
+    keep_when_not_offered: ClassVar[bool] = False
     #: Pages the paginator can name ahead (`HttpPaginator.following`) are fetched on up to
     #: `max_concurrency` threads while the paging loop walks them in order.
     fetch_ahead: ClassVar[bool] = False
@@ -365,6 +368,13 @@ class HttpSource(Source):
         """The absolute URL of a path below the base URL."""
         return self.settings.base_url.rstrip("/") + path
 
+    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
+        """The URL of a stream's collection: its `path` below the base URL.
+
+        A connector whose paths depend on its settings (OneRoster's version) overrides it.
+        """
+        return self.url(stream.path)
+
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         """GET with the error table and the retry policy; a 2xx response or a typed error."""
         path = urlsplit(url).path
@@ -467,7 +477,7 @@ class HttpSource(Source):
         self, stream: HttpStream[Any, Any], token: str | None, page_size: int
     ) -> HttpPage:
         url, query = stream.paginator.request(
-            self.url(stream.path), stream.params(), page_size, token
+            self.stream_url(stream), stream.params(), page_size, token
         )
         return self.page_of(stream, self.get(url, query))
 
@@ -663,6 +673,9 @@ class HttpSource(Source):
             if isinstance(exc, PartialReadError) or exc.status not in stream.skip_statuses:
                 raise
             log.info("stream_not_offered", stream=stream.name, status=exc.status)
+            self.note(f"{stream.name} not offered (HTTP {exc.status}): not read")
+            if stream.keep_when_not_offered:
+                self.not_read.add(stream.entity_type.entity)
 
     def prepare(self) -> None:
         """Called once before a read: e.g. to check the server still offers the endpoints."""

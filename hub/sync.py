@@ -357,6 +357,7 @@ class SyncRunner:
         self._tick("read", report.records_read)
         log.info("source_read", records=report.records_read)
         if full:
+            unsafe |= source.not_read  # a stream the source did not offer is no deletion
             self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)
 
     def _sweep(
@@ -386,7 +387,9 @@ class SyncRunner:
                     "deletes_withheld",
                     entity=name,
                     unseen=withheld,
-                    reason="dead letter without a key",
+                    reason="not offered by the source this run"
+                    if name in source.not_read
+                    else "dead letter without a key",
                 )
                 continue
             candidates: list[tuple[str, Known]] = []

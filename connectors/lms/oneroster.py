@@ -1,7 +1,11 @@
-"""A OneRoster 1.2 REST provider (rostering and gradebook): schools, people, classes, results.
+"""A OneRoster 1.1 or 1.2 REST provider (rostering, gradebook): schools, people, classes, results.
 
-Reads `/ims/oneroster/rostering/v1p2/{orgs,academicSessions,courses,classes,users,
-enrollments}` and `/ims/oneroster/gradebook/v1p2/{lineItems,results}` with `limit`/`offset`
+Reads `<rostering>/{orgs,academicSessions,courses,classes,users,enrollments}` and
+`<gradebook>/{lineItems,results}`, where the service paths follow `version` (1.2:
+`/ims/oneroster/rostering/v1p2` and `/ims/oneroster/gradebook/v1p2`; 1.1: both
+`/ims/oneroster/v1p1`) unless `rostering_path`/`gradebook_path` say otherwise. A provider
+without the gradebook service (404 on its first page) is read without results, noted in
+the run report and `hub check`, and its earlier results are kept. Pages use `limit`/`offset`
 paging (following `Link: rel="next"` and stopping at `X-Total-Count` when the server sends
 them). Orgs and users become the identity domain's `Organisation` and `Person` (keyed by
 `sourcedId`; `username`, email, the Feide identifier and other `userIds` kept for matching
@@ -32,7 +36,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import RetryPolicy, bookmark_text
-from connectors.errors import SkippableRecordError
+from connectors.errors import ConfigError, SkippableRecordError
 from connectors.http import HttpSource, HttpSourceSettings, HttpStream, Incremental, OffsetPaginator
 from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
 from connectors.registry import ConnectorSpec, Pool, SourceContext
@@ -59,8 +63,14 @@ from schemas.lms import (
     SessionKind,
 )
 
-ROSTERING = "/ims/oneroster/rostering/v1p2"
-GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
+#: The services' base paths per OneRoster version (1.1 has one path for both).
+SERVICE_PATHS: dict[str, dict[str, str]] = {
+    "1.2": {
+        "rostering": "/ims/oneroster/rostering/v1p2",
+        "gradebook": "/ims/oneroster/gradebook/v1p2",
+    },
+    "1.1": {"rostering": "/ims/oneroster/v1p1", "gradebook": "/ims/oneroster/v1p1"},
+}
 
 #: OneRoster user roles (1.1 and 1.2 vocabularies) → the hub's roles.
 USER_ROLES: dict[str, Role] = {
@@ -295,6 +305,8 @@ class _Stream(HttpStream[Any, Any]):
         "dateLastModified", param="filter", template="dateLastModified>'{since}'"
     )
     deleted_when = ("status", "tobedeleted")
+    #: The OneRoster service the collection belongs to; `path` is below its base path.
+    service: ClassVar[Literal["rostering", "gradebook"]] = "rostering"
     source: OneRoster
 
     def common(self, raw: _Record) -> dict[str, Any]:
@@ -309,7 +321,7 @@ class _Stream(HttpStream[Any, Any]):
 
 class _Orgs(_Stream):
     name = "orgs"
-    path = f"{ROSTERING}/orgs"
+    path = "/orgs"
     records_key = "orgs"
     raw_model = _Org
     entity_type = Organisation
@@ -328,7 +340,7 @@ class _Orgs(_Stream):
 
 class _AcademicSessions(_Stream):
     name = "academicSessions"
-    path = f"{ROSTERING}/academicSessions"
+    path = "/academicSessions"
     records_key = "academicSessions"
     raw_model = _Session
     entity_type = AcademicSession
@@ -352,7 +364,7 @@ class _AcademicSessions(_Stream):
 
 class _Courses(_Stream):
     name = "courses"
-    path = f"{ROSTERING}/courses"
+    path = "/courses"
     records_key = "courses"
     raw_model = _Course
     entity_type = Course
@@ -382,7 +394,7 @@ class _Courses(_Stream):
 
 class _Classes(_Stream):
     name = "classes"
-    path = f"{ROSTERING}/classes"
+    path = "/classes"
     records_key = "classes"
     raw_model = _Class
     entity_type = Class
@@ -403,7 +415,7 @@ class _Classes(_Stream):
 
 class _Users(_Stream):
     name = "users"
-    path = f"{ROSTERING}/users"
+    path = "/users"
     records_key = "users"
     raw_model = _User
     entity_type = Person
@@ -485,7 +497,7 @@ def _grade(grades: list[str]) -> int | None:
 
 class _Enrollments(_Stream):
     name = "enrollments"
-    path = f"{ROSTERING}/enrollments"
+    path = "/enrollments"
     records_key = "enrollments"
     raw_model = _Enrollment
     entity_type = Enrollment
@@ -507,7 +519,11 @@ class _LineItems(_Stream):
     """Not published: the title, class and objectives that results are read with."""
 
     name = "lineItems"
-    path = f"{GRADEBOOK}/lineItems"
+    path = "/lineItems"
+    service = "gradebook"
+    #: A provider without the gradebook service answers 404: read without it, keep results.
+    skip_statuses = frozenset({404})
+    keep_when_not_offered = True
     records_key = "lineItems"
     raw_model = _LineItem
     entity_type = Result
@@ -534,7 +550,11 @@ class _LineItems(_Stream):
 
 class _Results(_Stream):
     name = "results"
-    path = f"{GRADEBOOK}/results"
+    path = "/results"
+    service = "gradebook"
+    #: A provider without the gradebook service answers 404: read without it, keep results.
+    skip_statuses = frozenset({404})
+    keep_when_not_offered = True
     records_key = "results"
     raw_model = _Result
     entity_type = Result
@@ -572,10 +592,17 @@ class _Results(_Stream):
 
 
 class OneRosterSourceSettings(HttpSourceSettings):
-    """A OneRoster 1.2 REST provider (rostering and gradebook), e.g. an LMS or SIS."""
+    """A OneRoster 1.1 or 1.2 REST provider (rostering and gradebook), e.g. an LMS or SIS."""
 
     type: Literal["oneroster"]
-    #: Read lineItems and results from the gradebook service too.
+    #: The OneRoster version the provider serves: it decides the services' base paths.
+    version: Literal["1.1", "1.2"] = "1.2"
+    #: The rostering service's base path below `base_url`; default the version's.
+    rostering_path: Annotated[str, Field(pattern=r"^/")] | None = None
+    #: The gradebook service's base path below `base_url`; default the version's.
+    gradebook_path: Annotated[str, Field(pattern=r"^/")] | None = None
+    #: Read lineItems and results from the gradebook service too (a provider without it is
+    #: read anyway: a warning, not a failure).
     gradebook: bool = True
     #: How far before its bookmark an incremental read starts, so records that share the
     #: bookmark's timestamp, or were committed late, are not lost.
@@ -583,7 +610,7 @@ class OneRosterSourceSettings(HttpSourceSettings):
 
 
 class OneRoster(HttpSource):
-    """Orgs, sessions, courses, classes, users, enrollments and results from OneRoster 1.2."""
+    """Orgs, sessions, courses, classes, users, enrollments and results from OneRoster 1.1/1.2."""
 
     name: ClassVar[str] = "lms.oneroster"
     system: ClassVar[str] = "oneroster"
@@ -633,6 +660,32 @@ class OneRoster(HttpSource):
         self.country = country
         self.line_items: dict[str, _LineItemInfo] = {}
 
+    def service_path(self, service: str) -> str:
+        """A service's base path: the configured one, or the version's."""
+        configured = getattr(self.settings, f"{service}_path")
+        return str(configured or SERVICE_PATHS[self.settings.version][service]).rstrip("/")
+
+    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
+        """The collection's URL: base URL, the service's base path, the collection."""
+        service = getattr(stream, "service", "rostering")
+        return self.url(self.service_path(service) + stream.path)
+
+    def check(self) -> None:
+        """Authenticate and read one org; then probe the gradebook, noting its absence."""
+        super().check()
+        if not self.settings.gradebook:
+            return
+        stream = _LineItems(self)
+        try:
+            self.fetch_page(stream, None, 1)
+        except ConfigError as exc:
+            if exc.status not in stream.skip_statuses:
+                raise
+            self.note(
+                f"gradebook service not offered (HTTP {exc.status} on "
+                f"{self.service_path('gradebook')}/lineItems): results will not be read"
+            )
+
     def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
         """Every stream; without the gradebook, not line items and results."""
         if self.settings.gradebook:
@@ -652,7 +705,10 @@ class OneRoster(HttpSource):
         if stream is None:
             return None
         return self.confirm_gone_by_lookup(
-            stream, keys, lambda key: f"{self.url(stream.path)}/{quote(key, safe='')}", _active
+            stream,
+            keys,
+            lambda key: f"{self.stream_url(stream(self))}/{quote(key, safe='')}",
+            _active,
         )
 
     def national_id(self, value: str, id_type: str) -> str:
@@ -682,7 +738,7 @@ CONNECTOR = ConnectorSpec(
     connector=OneRoster,
     domain="lms",
     pool=Pool("hub_lms_oneroster", 4, "OneRoster syncs"),
-    title="OneRoster 1.2",
+    title="OneRoster 1.1/1.2",
     build=_build,
     doc="docs/lms.md",
 )

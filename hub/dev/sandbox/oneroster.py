@@ -42,7 +42,7 @@ import secrets
 import zlib
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -84,6 +84,8 @@ __all__ = [
 
 ROSTERING = "/ims/oneroster/rostering/v1p2"
 GRADEBOOK = "/ims/oneroster/gradebook/v1p2"
+#: OneRoster 1.1 serves both services below one path.
+V1P1 = "/ims/oneroster/v1p1"
 SCOPES = (
     "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly "
     "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly"
@@ -302,8 +304,12 @@ class OneRosterTenant(OverlaidTenant):
 
     tables: dict[str, _Table]
 
-    def __init__(self, owner: Roster) -> None:
+    def __init__(self, owner: Roster, *, version: str = "1.2", gradebook: bool = True) -> None:
         super().__init__()
+        #: "1.1": served below `/ims/oneroster/v1p1` with 1.1's user shape (`role`, `orgs`).
+        self.version = version
+        #: False: the gradebook collections answer 404 (a rostering-only provider).
+        self.gradebook = gradebook
         self.owner = owner
         self.tenant = owner.tenant
         self.words = LMS_WORDS[owner.country]
@@ -629,7 +635,7 @@ class OneRosterTenant(OverlaidTenant):
 
     def _ref(self, kind: str, index: int, base_url: str) -> dict[str, str]:
         sourced_id = self.sourced_id(kind, index)
-        service = KINDS[kind][0]
+        service = KINDS[kind][0] if self.version == "1.2" else V1P1
         return {
             "href": f"{base_url}{service}/{kind}/{sourced_id}",
             "sourcedId": sourced_id,
@@ -780,14 +786,17 @@ class OneRosterTenant(OverlaidTenant):
             }
             for n, org in enumerate(orgs)
         ]
+        if self.version == "1.1":
+            shape: dict[str, Any] = {"role": role, "orgs": [r["org"] for r in roles]}
+        else:
+            shape = {"roles": roles, "primaryOrg": roles[0]["org"] if roles else None}
         return {
             "enabledUser": True,
             "username": username,
             "userIds": user_ids,
             "givenName": given,
             "familyName": family,
-            "roles": roles,
-            "primaryOrg": roles[0]["org"] if roles else None,
+            **shape,
             "email": email,
             "grades": [_grade_code(grade)] if grade is not None else [],
             "agents": agents or [],
@@ -949,24 +958,47 @@ class OneRosterApp(RecordApi[OneRosterTenant]):
         *,
         clients: Mapping[str, tuple[str, str]],
         token_ttl: float = 3600.0,
+        v1p1_tenants: Collection[str] = (),
     ) -> OneRosterApp:
-        """The app for tenants generated at `scale` people each (Norwegian or Swedish)."""
-        data = {t: OneRosterTenant(roster(t, scale, seed)) for t in tenants}
+        """The app for tenants generated at `scale` people each (Norwegian or Swedish).
+
+        Tenants in `v1p1_tenants` are served as OneRoster 1.1 providers without the
+        gradebook service, as Norwegian FINT providers are.
+        """
+        data = {
+            t: OneRosterTenant(
+                roster(t, scale, seed),
+                version="1.1" if t in v1p1_tenants else "1.2",
+                gradebook=t not in v1p1_tenants,
+            )
+            for t in tenants
+        }
         return cls(data, clients=clients, token_ttl=token_ttl)
 
     # -- requests ---------------------------------------------------------------------------
 
     def endpoint(self, request: Request) -> Callable[[OneRosterTenant], Response] | None:
-        """A rostering or gradebook collection, or one record of it."""
-        service, _, rest = request.path.rpartition("/v1p2/")
-        service += "/v1p2"
+        """A rostering or gradebook collection, or one record of it (1.2 or 1.1 paths)."""
+        version = "1.1" if f"{V1P1}/" in request.path else "1.2"
+        if version == "1.1":
+            rest = request.path.rpartition(f"{V1P1}/")[2]
+        else:
+            service, _, rest = request.path.rpartition("/v1p2/")
         parts = rest.split("/")
         kind = parts[0]
-        if kind not in KINDS or KINDS[kind][0] != service or len(parts) > 2:
+        if kind not in KINDS or len(parts) > 2:
             return None
-        if len(parts) == 2:
-            return lambda tenant: self._one(request, tenant, kind, parts[1])
-        return lambda tenant: self._collection(request, tenant, kind)
+        if version == "1.2" and KINDS[kind][0] != service + "/v1p2":
+            return None
+
+        def answer(tenant: OneRosterTenant) -> Response:
+            if tenant.version != version or (not tenant.gradebook and KINDS[kind][0] == GRADEBOOK):
+                return self.error(404, f"no such service: {request.path}")
+            if len(parts) == 2:
+                return self._one(request, tenant, kind, parts[1])
+            return self._collection(request, tenant, kind)
+
+        return answer
 
     def error(self, status: int, message: str) -> Response:
         """A OneRoster status-info error with the minor code of its status."""
@@ -1048,10 +1080,19 @@ def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
 
 
 def oneroster_source_config(
-    tenant: str, base_url: str, *, source_id: str = "oneroster", page_size: int = 500
+    tenant: str,
+    base_url: str,
+    *,
+    source_id: str = "oneroster",
+    page_size: int = 500,
+    version: str = "1.2",
 ) -> dict[str, Any]:
-    """A hub.yaml source entry for a tenant's sandbox OneRoster API at `base_url`."""
-    return oauth_source_config(
+    """A hub.yaml source entry for a tenant's sandbox OneRoster API at `base_url`.
+
+    A 1.1 provider (`version="1.1"`) is read with the 1.1 paths; the entry keeps
+    `gradebook` on, so the connector finds out by itself that the service is missing.
+    """
+    entry = oauth_source_config(
         "oneroster",
         tenant,
         base_url,
@@ -1060,3 +1101,6 @@ def oneroster_source_config(
         page_size=page_size,
         scope=SCOPES,
     )
+    if version != "1.2":
+        entry["version"] = version
+    return entry

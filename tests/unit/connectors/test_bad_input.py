@@ -225,15 +225,23 @@ def person_entry(**attrs: list[str]) -> tuple[str, dict[str, list[str]]]:
 
 
 def read_feide(*people: tuple[str, dict[str, list[str]]]) -> list[Item]:
-    """Everything the Feide connector yields for these person entries (no owner, no units)."""
+    """Everything the Feide connector yields for these person entries, after the owner."""
     connector = feide()
+    owner = ("o=lillevik,dc=example,dc=no", {"o": ["lillevik"], "noreduorgnin": ["NO974600005"]})
 
-    def search(search_filter: str, attributes: list[str], scope: str = ldap3.SUBTREE) -> Any:
+    def search(
+        search_filter: str,
+        attributes: list[str],
+        scope: str = ldap3.SUBTREE,
+        base: str | None = None,
+    ) -> Any:
         entries = list(people) if "eduPerson" in search_filter else []
+        if "norEduOrg)" in search_filter:
+            entries = [owner]
         return iter([_Page(entries, b"")])
 
     connector._search = search  # type: ignore[method-assign]
-    return list(connector.read())
+    return list(connector.read())[1:]  # the owner's Organisation first
 
 
 def entitlement(org: str, local_id: str) -> str:

@@ -466,3 +466,21 @@ def test_state_from_before_the_v2_topics_is_published_again_as_creates(store):
         conn.execute(key_versions.delete())
     report, pub = run(store, people(2))
     assert (2, ["c", "c"]) == (report.created, [v["op"] for v in pub.values()])
+
+
+class _UnofferedSource(MemorySource):
+    """A source that could not read its people this run (a service it did not offer)."""
+
+    def read(self) -> Iterator[Item]:
+        self.not_read.add("person")
+        self.note("people not offered (HTTP 404): not read")
+        yield from self.items
+
+
+def test_entities_of_a_stream_the_source_did_not_offer_are_not_deleted(store):
+    """A full run that could not read a type withholds its deletes and reports the note."""
+    run(store, people(3))
+    runner = SyncRunner(SETTINGS, store, RecordingPublisher())  # type: ignore[arg-type]
+    report = runner.sync("t", "mem", source=_UnofferedSource([]))
+    assert ("success", 0, 3) == (report.status, report.deleted, report.deletes_withheld)
+    assert ["people not offered (HTTP 404): not read"] == report.notes

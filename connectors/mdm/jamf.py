@@ -319,13 +319,20 @@ class _Named(_Raw):
     name: str | None = None
 
 
+class _Site(_Raw):
+    """A site embedded in a record: Jamf's schema leaves even its id optional."""
+
+    id: Key | None = None
+    name: str | None = None
+
+
 class _RemoteManagement(_Raw):
     managed: bool | None = None
 
 
 class _ComputerGeneral(_Raw):
     assetTag: str | None = None
-    site: _Named | None = None
+    site: _Site | None = None
     remoteManagement: _RemoteManagement | None = None
     lastContactTime: Timestamp | None = None
     reportDate: Timestamp | None = None
@@ -365,7 +372,7 @@ class _Computer(_Raw):
 class _MobileGeneral(_Raw):
     assetTag: str | None = None
     siteId: str | None = None
-    site: _Named | None = None
+    site: _Site | None = None
     osVersion: str | None = None
     managed: bool | None = None
     deviceOwnershipType: str | None = None
@@ -466,7 +473,7 @@ class _Inventory(_JamfStream):
     key_prefix: ClassVar[str]
 
     def units(
-        self, site: _Named | None, site_id: str | None, place: _UserAndLocation | None
+        self, site: _Site | None, site_id: str | None, place: _UserAndLocation | None
     ) -> UnitHints:
         """Site, building and room, names looked up where Jamf gives only ids."""
         lookups = self.source

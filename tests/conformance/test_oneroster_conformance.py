@@ -16,10 +16,10 @@ import pytest
 from connectors.errors import ConfigError
 from connectors.http import HttpStream
 from connectors.lms.oneroster import OneRoster
-from hub.settings import parse_settings
 from schemas.entities import Person, Role
 from tests.conformance.support import entities, judged, vendor_json
 from tests.fixtures.lms import LmsSandboxFactory
+from tests.unit.connectors.test_oneroster_parsing import source
 
 COLLECTIONS = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments")
 STREAMS: dict[str, type[HttpStream[Any, Any]]] = {s.name: s for s in OneRoster.streams}
@@ -35,24 +35,6 @@ REQUIRED_BY_HUB = {
     "users": {"sourcedId"},
     "enrollments": {"sourcedId", "user", "class", "role"},
 }
-
-
-def source(**settings: Any) -> OneRoster:
-    """A OneRoster connector that is never asked to connect."""
-    entry = {
-        "type": "oneroster",
-        "id": "lms",
-        "base_url": "https://fint.example",
-        "auth": {"kind": "bearer", "secret": {"env": "UNUSED"}},
-        **settings,
-    }
-    config = parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry]}]})
-    return OneRoster(
-        config.tenants[0].sources[0],  # type: ignore[arg-type]
-        tenant="t",
-        secret="unused",
-        hmac_key=b"conformance-hmac-key-0123456789",
-    )
 
 
 def examples(name: str) -> list[dict[str, Any]]:

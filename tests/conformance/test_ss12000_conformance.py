@@ -6,17 +6,16 @@ SOURCES.md). Records are generated from the schemas in `vendor/ss12000/schemas.j
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 
 from connectors.identity import ss12000 as connector
 from connectors.identity.ss12000 import SS12000
-from hub.settings import parse_settings
 from tests.conformance.raw_fields import mismatches, optional_in, raw_fields
 from tests.conformance.schema_records import VendorSchema, without
 from tests.conformance.support import entities, judged, vendor_json
+from tests.unit.connectors.test_ss12000_parsing import source
 
 SCHEMAS = vendor_json("ss12000", "schemas.json")["schemas"]
 UUID = "0b5f4a8e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
@@ -73,26 +72,6 @@ STREAMS = {
     "Group": connector._Groups,
     "Activity": connector._Activities,
 }
-
-
-def source() -> SS12000:
-    """An SS 12000 connector that is never asked to connect."""
-    entry = {
-        "type": "ss12000",
-        "id": "sis",
-        "base_url": "https://sis.example/ss12000/v2",
-        "auth": {"kind": "bearer", "secret": {"env": "UNUSED"}},
-    }
-    config = parse_settings(
-        {"tenants": [{"id": "ekby", "name": "Ekby kommun", "country": "SE", "sources": [entry]}]}
-    )
-    return SS12000(
-        config.tenants[0].sources[0],  # type: ignore[arg-type]
-        tenant="ekby",
-        secret="unused",
-        hmac_key=b"conformance-hmac-key-0123456789",
-        today=lambda: date(2026, 11, 20),
-    )
 
 
 def schema(name: str) -> VendorSchema:

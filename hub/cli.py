@@ -471,7 +471,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         summary = sandbox_up(
-            scale=args.scale, tenants=args.tenants, faults=args.faults, web_port=args.web_port
+            scale=args.scale,
+            tenants=args.tenants,
+            faults=args.faults,
+            web_port=args.web_port,
+            variants=args.variants,
         )
         for line in summary:
             print(line)
@@ -593,6 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--web-port", type=int, default=18080, help="port of the vendor APIs (0: any free one)"
+    )
+    sandbox.add_argument(
+        "--variants",
+        action="store_true",
+        help="serve the same tenants as real sources often are: Feide directories with units "
+        "and people beside the organisation, OneRoster 1.1 without gradebook, SS 12000 "
+        "registers with only the mandatory fields",
     )
     sandbox.set_defaults(func=cmd_sandbox)
 

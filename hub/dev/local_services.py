@@ -20,7 +20,7 @@ import structlog
 import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
-from hub.dev.sandbox.ldif import tenant_dn
+from hub.dev.sandbox.ldif import Tree
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
@@ -83,11 +83,14 @@ def sandbox_up(
     faults: bool = False,
     seed: int = 1,
     web_port: int = DEFAULT_WEB_PORT,
+    variants: bool = False,
 ) -> list[str]:
     """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
 
     Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
-    other parameters rebuild the directory from scratch.
+    other parameters rebuild the directory from scratch. `variants` serves the same tenants
+    as real sources often are: each Norwegian directory in the flat layout (read with
+    `search_base`), OneRoster 1.1 without the gradebook, sparse SS 12000 registers.
     """
     tenant_ids = [t.strip() for t in tenants.split(",") if t.strip()]
     if not tenant_ids:
@@ -99,6 +102,7 @@ def sandbox_up(
         "seed": seed,
         "faults": faults,
         "children": True,
+        "variants": variants,
     }
     state_file = home / "state.json"
     server = _slapd()
@@ -114,13 +118,15 @@ def sandbox_up(
         # Offline bulk load (slapadd) before the first start. Preschool children are
         # included (title `barn`): the 1:5 shared-device target needs their counts, and
         # Norwegian school owners that give them Feide accounts do it this way.
-        server.load_owners(owners, include_children=True)
+        server.load_owners(owners, include_children=True, flat=norwegian if variants else ())
         log.info("sandbox_directory_loaded", seconds=round(time.monotonic() - started, 1))
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(wanted), encoding="utf-8")
     server.start()
     stop_detached(web_home)  # the vendor APIs restart in seconds, always with current code
-    web = start_detached(web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port)
+    web = start_detached(
+        web_home, tenants=tenant_ids, scale=scale, seed=seed, port=web_port, variants=variants
+    )
     owners = [generate(t, scale, seed, faults=faults) for t in norwegian]
     # Every tenant has a OneRoster LMS and the three MDMs, built from its own people.
     secrets = _read_env(home / "secrets.env")
@@ -132,7 +138,7 @@ def sandbox_up(
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
-    config = _sandbox_config(server, str(web["url"]), owners, registers)
+    config = _sandbox_config(server, str(web["url"]), owners, registers, variants=variants)
     config_file.write_text(config, encoding="utf-8")
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
@@ -145,6 +151,11 @@ def sandbox_up(
             f"{len(owner.preschools)} preschools, {owner.person_count:,} people"
         )
     lines += [ss12000_summary(t, scale, seed) for t in swedish]
+    if variants:
+        lines.append(
+            "Variants: directories in the flat layout (read with search_base), OneRoster 1.1 "
+            "without gradebook, SS 12000 with only the mandatory fields"
+        )
     lines.append(f"Wrote {config_file} and {home / 'secrets.env'}")
     return lines
 
@@ -160,7 +171,12 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def _sandbox_config(
-    server: SlapdServer, web_url: str, owners: Sequence[Roster], swedish: Sequence[Roster]
+    server: SlapdServer,
+    web_url: str,
+    owners: Sequence[Roster],
+    swedish: Sequence[Roster],
+    *,
+    variants: bool = False,
 ) -> str:
     """hub.yaml for the Norwegian `owners` (Feide directory) and `swedish` ones (SS 12000)."""
     kafka = local_kafka().status()
@@ -178,12 +194,14 @@ def _sandbox_config(
                     "type": "feide_ldap",
                     "id": "feide",
                     "uri": server.uri,
-                    "base_dn": tenant_dn(owner.tenant, server.suffix),
+                    "base_dn": Tree(owner.tenant, server.suffix, variants).org,
+                    **_search_base(owner.tenant, server.suffix, variants),
                     "bind_dn": server.reader_dn,
                     "secret": {"env": LDAP_PASSWORD_ENV},
                     "page_size": 500,
                 },
                 web_url,
+                variants=variants,
             )
             for owner in owners
         ]
@@ -192,6 +210,7 @@ def _sandbox_config(
                 owner,
                 ss12000_source_config(owner.tenant, f"{web_url}/{owner.tenant}/ss12000"),
                 web_url,
+                variants=variants,
             )
             for owner in swedish
         ],
@@ -204,7 +223,14 @@ def _sandbox_config(
     return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
-def _tenant_entry(owner: Roster, directory: dict[str, Any], web_url: str) -> dict[str, Any]:
+def _search_base(tenant: str, suffix: str, flat: bool) -> dict[str, str]:
+    """`search_base` for a flat directory (the container beside the organisation), else none."""
+    return {"search_base": Tree(tenant, suffix, flat=True).root} if flat else {}
+
+
+def _tenant_entry(
+    owner: Roster, directory: dict[str, Any], web_url: str, *, variants: bool = False
+) -> dict[str, Any]:
     """A hub.yaml tenant: its directory source, then its LMS and MDMs on the web server."""
     return {
         "id": owner.tenant,
@@ -213,7 +239,11 @@ def _tenant_entry(owner: Roster, directory: dict[str, Any], web_url: str) -> dic
         "policy": sandbox_policy(owner),
         "sources": [
             directory,
-            oneroster_source_config(owner.tenant, f"{web_url}/{owner.tenant}/oneroster"),
+            oneroster_source_config(
+                owner.tenant,
+                f"{web_url}/{owner.tenant}/oneroster",
+                version="1.1" if variants else "1.2",
+            ),
             *mdm_source_configs(owner.tenant, web_url),
         ],
     }

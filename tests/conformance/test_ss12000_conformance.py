@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from connectors.base import Rejected
 from connectors.identity import ss12000 as connector
 from connectors.identity.ss12000 import SS12000
+from schemas.entities import Person
 from tests.conformance.raw_fields import mismatches, optional_in, raw_fields
 from tests.conformance.schema_records import VendorSchema, without
 from tests.conformance.support import entities, judged, vendor_json
@@ -157,3 +159,19 @@ def test_an_organisation_whose_meta_has_no_modified_is_read():
     record = schema("Organisation").minimal()
     record["meta"] = {"created": "2026-01-01T00:00:00Z"}
     assert entities(parse("Organisation", record))
+
+
+def test_a_sparse_register_is_read_whole_and_sets_no_bookmark(ss12000_sandbox_factory: Any):
+    """Served without `meta.modified`: nothing is dead-lettered, no collection gets a bookmark.
+
+    (The next incremental run then reads those collections whole; `/deletedEntities` keeps
+    its bookmark, the read's start.)
+    """
+    sandbox = ss12000_sandbox_factory(scale=40, sparse=True)
+    with sandbox.connector() as conn:
+        items = list(conn.read())
+        bookmarks = dict(conn.bookmarks)
+    assert [] == [i for i in items if isinstance(i, Rejected)]
+    people = [i for i in items if isinstance(i, Person)]
+    assert len(sandbox.data.owner.people) == len(people)
+    assert {"deletedEntities"} == set(bookmarks)

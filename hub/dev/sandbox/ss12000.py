@@ -36,7 +36,7 @@ import base64
 import binascii
 import json
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,16 +127,31 @@ class _Table(OverlaidTable):
 # -- one tenant -------------------------------------------------------------------------
 
 
+#: Fields the standard leaves optional that a sparse register leaves out (besides `meta`).
+SPARSE_OMITS: dict[str, tuple[str, ...]] = {
+    "organisations": ("organisationCode", "municipalityCode", "startDate", "endDate"),
+    "persons": ("middleName", "emails", "externalIdentifiers"),
+    "duties": ("signature", "dutyPercent", "hoursPerYear", "endDate"),
+    "placements": ("group", "endDate"),
+    "groups": ("groupCode", "schoolType", "schoolTypes", "endDate"),
+    "activities": ("endDate",),
+}
+
+
 class SS12000Tenant(OverlaidTenant):
     """One Swedish tenant's register: rendered objects, listings and changes.
 
-    `modify` sets top-level fields of an object; a None value removes the field.
+    `modify` sets top-level fields of an object; a None value removes the field. A sparse
+    register (`sparse=True`) serves only what the standard requires where it can: no
+    `meta` but on organisations (whose `meta` has no `modified`), and `SPARSE_OMITS` left
+    out, as registers that fill only the mandatory fields do.
     """
 
     tables: dict[str, _Table]
 
-    def __init__(self, owner: SwedishOwner) -> None:
+    def __init__(self, owner: SwedishOwner, *, sparse: bool = False) -> None:
         super().__init__()
+        self.sparse = sparse
         self.owner = owner
         self.tenant = owner.tenant
         self._listings: OrderedDict[tuple[str, str, int], list[int]] = OrderedDict()
@@ -200,6 +215,13 @@ class SS12000Tenant(OverlaidTenant):
             },
             **table.render(index, expand or set()),
         }
+        if self.sparse:
+            if collection == "organisations":
+                record["meta"] = {"created": record["meta"]["created"]}
+            else:
+                del record["meta"]
+            for name in SPARSE_OMITS[collection]:
+                record.pop(name, None)
         for name, value in table.changes.get(index, {}).items():
             if value is None:
                 record.pop(name, None)
@@ -482,9 +504,18 @@ class SS12000App(RecordApi[SS12000Tenant]):
         clients: Mapping[str, tuple[str, str]],
         token_ttl: float = 3600.0,
         faults: bool = False,
+        sparse_tenants: Collection[str] = (),
     ) -> SS12000App:
-        """The app for Swedish tenants generated at `scale` pupils and staff each."""
-        data = {t: SS12000Tenant(generate_swedish(t, scale, seed, faults=faults)) for t in tenants}
+        """The app for Swedish tenants generated at `scale` pupils and staff each.
+
+        Tenants in `sparse_tenants` are served sparse (see `SS12000Tenant`).
+        """
+        data = {
+            t: SS12000Tenant(
+                generate_swedish(t, scale, seed, faults=faults), sparse=t in sparse_tenants
+            )
+            for t in tenants
+        }
         return cls(data, clients=clients, token_ttl=token_ttl)
 
     # -- requests ---------------------------------------------------------------------------

@@ -649,8 +649,12 @@ def sandbox_apps(
     clients: Mapping[str, tuple[str, str]],
     token_ttl: float = 3600.0,
     mdm: Mapping[str, Any] | None = None,
+    variants: bool = False,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
+
+    `variants`: OneRoster 1.1 without the gradebook for every tenant, and sparse SS 12000
+    registers (only what the standard requires) for the Swedish ones.
 
     OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
     the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
@@ -663,12 +667,22 @@ def sandbox_apps(
     swedish = swedish_tenants(tenants)
     apps: dict[str, App] = {
         "oneroster": OneRosterApp.generate(
-            tenants, scale, seed, clients=clients, token_ttl=token_ttl
+            tenants,
+            scale,
+            seed,
+            clients=clients,
+            token_ttl=token_ttl,
+            v1p1_tenants=tenants if variants else (),
         )
     }
     if swedish:
         apps["ss12000"] = SS12000App.generate(
-            swedish, scale, seed, clients=clients, token_ttl=token_ttl
+            swedish,
+            scale,
+            seed,
+            clients=clients,
+            token_ttl=token_ttl,
+            sparse_tenants=swedish if variants else (),
         )
     if mdm is not None:
         from hub.dev.sandbox.mdm import mdm_apps
@@ -705,6 +719,7 @@ def start_detached(
     seed: int = 1,
     port: int = 0,
     timeout: float = 180.0,
+    variants: bool = False,
 ) -> dict[str, Any]:
     """Start `python -m hub.dev.sandbox.webserver --detach` and return the running server's state.
 
@@ -719,7 +734,7 @@ def start_detached(
     command = [
         sys.executable, "-m", "hub.dev.sandbox.webserver", "--detach", "--home", str(home),
         "--port", str(port), "--tenants", ",".join(tenants), "--scale", str(scale),
-        "--seed", str(seed),
+        "--seed", str(seed), *(["--variants"] if variants else []),
     ]  # fmt: skip
     result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
         command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
@@ -784,6 +799,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token-ttl", type=float, default=3600.0, help="OAuth token lifetime")
     parser.add_argument("--detach", action="store_true", help="fork, and exit once it listens")
+    parser.add_argument(
+        "--variants", action="store_true", help="OneRoster 1.1 without gradebook, sparse SS 12000"
+    )
     args = parser.parse_args(argv)
     home: Path = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -822,7 +840,7 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
     apps = sandbox_apps(
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
-        mdm=mdm_credentials(home, tenants),
+        mdm=mdm_credentials(home, tenants), variants=args.variants,
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -787,6 +787,7 @@ CONNECTOR = ConnectorSpec(
     title="Feide-like LDAP directory",
     build=_build,
     secret_field="secret",
+    doc="docs/vendors.md",
     connection=ConnectionForm(
         host_field="uri",
         host_label="LDAP URI",

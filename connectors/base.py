@@ -30,6 +30,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
+from connectors.privacy import without_national_ids
 from schemas.entities import TIMESTAMP_MIN, Entity, SourceRef, utc_timestamp
 
 log = structlog.get_logger(__name__)
@@ -299,6 +300,25 @@ class Source(ABC):
     full_snapshot: bool = True
     #: True for sources that can read only what changed since their bookmarks.
     supports_incremental: ClassVar[bool] = False
+    #: The tenant's country (`NO`, `SE`, `DK`, `FI`): tried first when a number found in a
+    #: value is a valid identity number of several countries.
+    country: str | None = None
+    #: The key of `nin_hmac`; sources that read people set it. Without it an identity
+    #: number found in a key makes its record a dead letter.
+    _hmac_key: bytes | None = None
+    #: The tenant's policy allows names of people marked protected (`protected_names`).
+    protected_names: bool = False
+
+    def guarded(self, item: T) -> T:
+        """An entity with every national identity number removed by value; others as they are.
+
+        Every connector passes every entity through here before yielding it (see
+        `connectors.privacy.without_national_ids`).
+        """
+        if isinstance(item, Entity):
+            return without_national_ids(item, self._hmac_key, self.country)  # type: ignore[return-value]
+        return item
+
     #: Stream → bookmark (e.g. the newest `dateLastModified` seen). The runner fills it
     #: from the store before `read()`; the source advances it while reading; the runner
     #: stores it only after the run was published in full.

@@ -274,7 +274,7 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             return [Removed(self.entity_type, key)]
         try:
             raw = self.raw_model.model_validate(record)
-            return list(self.to_items(raw))  # type: ignore[arg-type]
+            return [self.source.guarded(i) for i in self.to_items(raw)]  # type: ignore[arg-type]
         except Exception as exc:
             if is_source_failure(exc):
                 raise

@@ -165,6 +165,9 @@ class Policy(_Model):
     min_cell_size: Annotated[int, Field(ge=1, le=100)] = 5
     #: Extracts may name people only when this is true for the tenant (and asked for).
     allow_identified_extracts: bool = False
+    #: People marked protected at the source keep their names (never their contact
+    #: details) only when this is true (docs/privacy.md).
+    protected_names: bool = False
 
     def fingerprint(self) -> str:
         """sha256 of the policy's canonical JSON: extracts record which policy they used."""

@@ -17,8 +17,15 @@ def _context(tenant: TenantSettings) -> registry.SourceContext:
 
 
 def build_source(tenant: TenantSettings, source: SourceSettings) -> Source:
-    """The connector for one tenant's configured source."""
-    return registry.spec_for(source.type).build(source, _context(tenant))
+    """The connector for one tenant's configured source, told the tenant's privacy rules.
+
+    Its `country` orders the identity-number detector's guesses; `protected_names` says
+    whether people marked protected keep their names (docs/privacy.md).
+    """
+    connector = registry.spec_for(source.type).build(source, _context(tenant))
+    connector.country = connector.country or tenant.country
+    connector.protected_names = tenant.policy.protected_names
+    return connector
 
 
 def check_source(tenant: TenantSettings, source: SourceSettings) -> None:

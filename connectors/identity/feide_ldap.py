@@ -2,7 +2,10 @@
 
 Yields the school owner and its units as `Organisation`, people as `Person`, and the
 groups that travel as `eduPersonEntitlement` values as `Group` and `Membership`.
-`norEduPersonNIN` becomes a keyed HMAC here and never leaves this module.
+`norEduPersonNIN` becomes a keyed HMAC here and never leaves this module; one that fails
+its check digits is dropped and the person published without it (`nin_invalid`). A person
+whose `protected_attribute` (configured; Feide has no standard marker) holds a true value
+is published protected (`connectors.privacy.protect`) under a pseudonymous key.
 
 Layout it expects under the configured base DN (the owner's `norEduOrg` entry):
 units are `norEduOrgUnit` entries, people are `eduPerson` entries, anywhere below.
@@ -40,7 +43,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
-from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
+from connectors.privacy import is_valid_norwegian_nin, keyed_hmac, national_id_hmac, protect
 from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
 from connectors.settings import SecretRef, SettingsModel, SourceId
 from schemas.entities import (
@@ -247,6 +250,10 @@ class LdapSourceSettings(SettingsModel):
     page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     schedule: str | None = "@hourly"
+    #: The person attribute that marks a protected identity (a local schema's, e.g.
+    #: `norEduPersonLegalName` is not it: Feide has none). Any value other than
+    #: FALSE / 0 / no / none / ingen marks the person protected (docs/privacy.md).
+    protected_attribute: str | None = None
 
     @model_validator(mode="after")
     def _tls_matches_uri(self) -> LdapSourceSettings:
@@ -263,6 +270,7 @@ class FeideLdap(Source):
     name: ClassVar[str] = "identity.feide_ldap"
     system: ClassVar[str] = "feide_ldap"
     entity_types = (Organisation, Person, Group, Membership)
+    _hmac_key: bytes
 
     def __init__(
         self,
@@ -278,6 +286,7 @@ class FeideLdap(Source):
         self._password = password
         self._hmac_key = hmac_key
         self._conn: ldap3.Connection | None = None
+        self.country = "NO"
 
     # -- connection ---------------------------------------------------------------------
 
@@ -424,7 +433,7 @@ class FeideLdap(Source):
         for page in self._search("(objectClass=norEduOrg)", ORG_ATTRIBUTES):
             for dn, attrs in page.entries:
                 item = self._guard(
-                    dn, "organisation", attrs, "norEduOrgNIN", self._owner, dn, attrs
+                    dn, "organisation", attrs, "norEduOrgNIN", self._guarded_owner, dn, attrs
                 )
                 if isinstance(item, Organisation) and owner_key is None:
                     owner_key = item.key
@@ -437,7 +446,7 @@ class FeideLdap(Source):
                     "organisation",
                     attrs,
                     "norEduOrgUnitUniqueIdentifier",
-                    self._unit,
+                    self._guarded_unit,
                     attrs,
                     owner_key,
                 )
@@ -445,7 +454,10 @@ class FeideLdap(Source):
                     unit_keys[_normalise_dn(dn)] = item.key
                 yield item
         groups_seen: set[str] = set()
-        for page in self._search("(objectClass=eduPerson)", PERSON_ATTRIBUTES):
+        attributes = PERSON_ATTRIBUTES + (
+            [self.settings.protected_attribute] if self.settings.protected_attribute else []
+        )
+        for page in self._search("(objectClass=eduPerson)", attributes):
             for dn, attrs in page.entries:
                 yield from self.person_items(dn, attrs, unit_keys, groups_seen)
 
@@ -472,8 +484,19 @@ class FeideLdap(Source):
             items.append(item)
         return items
 
+    def _guarded_owner(self, dn: str, attrs: Attributes) -> Organisation:
+        return self.guarded(self._owner(dn, attrs))
+
+    def _guarded_unit(self, attrs: Attributes, owner_key: str | None) -> Organisation:
+        return self.guarded(self._unit(attrs, owner_key))
+
     def _person_and_groups(self, attrs: Attributes, unit_keys: dict[str, str]) -> list[Item]:
         person, entitlements = self._person(attrs, unit_keys)
+        person = self.guarded(person)
+        if self._protected(attrs):
+            person = protect(person, allow_names=self.protected_names).model_copy(
+                update={"key": self._protected_key(person.key)}
+            )
         items: list[Item] = [person]
         groups: set[str] = set()
         for ent in entitlements:
@@ -481,7 +504,19 @@ class FeideLdap(Source):
                 groups.add(ent.group_key)
                 items.append(self._group(ent))
             items.append(self._membership(ent, person.key))
-        return items
+        return [self.guarded(i) for i in items]
+
+    def _protected(self, attrs: Attributes) -> bool:
+        """Whether the configured protection attribute marks the entry."""
+        name = self.settings.protected_attribute
+        if not name:
+            return False
+        values = [v.strip().lower() for v in attrs.get(name.lower(), [])]
+        return any(v not in ("", "false", "0", "no", "none", "ingen", "nei") for v in values)
+
+    def _protected_key(self, eppn: str) -> str:
+        """A protected person's key: a keyed pseudonym of the eppn, which may spell a name."""
+        return "protected:" + keyed_hmac(self._hmac_key, f"eppn:{eppn}")[:40]
 
     def _guard(
         self, dn: str, entity: str, attrs: Attributes, key_attribute: str, build: Any, *args: Any
@@ -570,8 +605,9 @@ class FeideLdap(Source):
             units.append(key)
         primary_dn = _first(attrs, "eduPersonPrimaryOrgUnitDN")
         nin = _first(attrs, "norEduPersonNIN")
-        if nin is not None and not is_valid_norwegian_nin(nin):
-            raise self._bad("norEduPersonNIN is not 11 digits with valid check digits")
+        nin_invalid = nin is not None and not is_valid_norwegian_nin(nin)
+        if nin_invalid:
+            nin = None  # kept out; the person is published without the HMAC
         for required in ("givenName", "sn"):
             if not _first(attrs, required):
                 raise self._bad(f"{required} is missing (Feide requires it)")
@@ -603,6 +639,7 @@ class FeideLdap(Source):
             primary_unit_key=unit_keys.get(_normalise_dn(primary_dn)) if primary_dn else None,
             grade=grade,
             nin_hmac=national_id_hmac(self._hmac_key, "NO", nin) if nin else None,
+            nin_invalid=nin_invalid,
             source_modified=_modified(attrs),
         )
         return person, entitlements

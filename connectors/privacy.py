@@ -17,7 +17,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from schemas.entities import Entity, Person
 
@@ -265,27 +267,54 @@ def without_national_ids(
       `IdentityNumberInKey` and the record becomes a dead letter.
     - In any other text (names, titles, device names) a valid number becomes `[redacted]`.
 
-    Returns the entity itself when it holds none (the common case costs one regex scan).
+    Nested models (a device's assigned users, a result's objective scores) are cleaned the
+    same way, their text as "any other text". Returns the entity itself when it holds
+    none, which is the common case.
     """
-    changes: dict[str, Any] = {}
     found: list[NationalId] = []
     is_person = isinstance(entity, Person)
-    for name in type(entity).model_fields:
+    cleaned = _clean_model(entity, is_person, hmac_key, country, found)
+    if is_person and found and entity.nin_hmac is None and hmac_key:  # type: ignore[attr-defined]
+        cleaned = cleaned.model_copy(update={"nin_hmac": hmac_of(hmac_key, found[0])})
+    return cleaned
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _clean_model(
+    model: ModelT,
+    is_person: bool,
+    hmac_key: bytes | None,
+    country: str | None,
+    found: list[NationalId],
+) -> ModelT:
+    changes: dict[str, Any] = {}
+    for name in type(model).model_fields:
         if name in _UNTOUCHED:
             continue
-        value = getattr(entity, name)
+        value = getattr(model, name)
         if isinstance(value, str):
             cleaned = _clean(name, value, is_person, hmac_key, country, found)
             if cleaned != value:
                 changes[name] = cleaned
-        elif isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
-            items = [_clean(name, v, is_person, hmac_key, country, found) for v in value]
+        elif isinstance(value, BaseModel):
+            nested = _clean_model(value, False, hmac_key, country, found)
+            if nested is not value:
+                changes[name] = nested
+        elif isinstance(value, tuple) and value:
+            items = [
+                _clean(name, v, is_person, hmac_key, country, found)
+                if isinstance(v, str)
+                else _clean_model(v, False, hmac_key, country, found)
+                if isinstance(v, BaseModel)
+                else v
+                for v in value
+            ]
             kept = tuple(v for v in items if v is not None)
-            if kept != value:
+            if kept != value or any(a is not b for a, b in zip(kept, value, strict=False)):
                 changes[name] = kept
-    if is_person and found and entity.nin_hmac is None and hmac_key:  # type: ignore[attr-defined]
-        changes["nin_hmac"] = hmac_of(hmac_key, found[0])
-    return entity.model_copy(update=changes) if changes else entity
+    return model.model_copy(update=changes) if changes else model
 
 
 def _clean(

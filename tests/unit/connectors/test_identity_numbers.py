@@ -14,9 +14,10 @@ import pytest
 
 from connectors import privacy
 from connectors.base import Item, Rejected
-from connectors.privacy import national_id_hmac
+from connectors.privacy import national_id_hmac, without_national_ids
 from hub.logging import REDACTED, scrub
-from schemas.entities import Person
+from schemas.entities import Person, SourceRef
+from schemas.mdm import AssignedUserId, Device, UserIdKind
 from tests.unit.connectors import test_oneroster_parsing as oneroster
 from tests.unit.connectors import test_ss12000_parsing as ss12000
 from tests.unit.connectors.test_bad_input import feide, person_entry
@@ -218,3 +219,19 @@ def test_feide_a_person_with_the_configured_protection_attribute_is_protected():
     dn, attrs = person_entry(norEduPersonLegalName=["TRUE"])
     person = one_person(list(connector.person_items(dn, attrs, {}, set())))
     assert (True, None, None) == (person.protected, person.given_name, person.username)
+
+
+def test_an_identity_number_as_a_device_users_value_is_removed():
+    """Nested values (an MDM's assigned user) are cleaned too; a device source has no HMAC key."""
+    device = Device.model_validate(
+        {
+            "tenant": "t",
+            "source": SourceRef(system="google_chromeos", instance="g"),
+            "key": "d1",
+            "kind": "chromebook",
+            "assigned_users": [AssignedUserId(kind=UserIdKind.ANNOTATED, value=f"Kari {SE_PNR}")],
+        }
+    )
+    cleaned = without_national_ids(device, None, "SE")
+    assert digits(SE_PNR)[2:] not in text_of(cleaned)
+    assert "Kari [redacted]" == cleaned.assigned_users[0].value

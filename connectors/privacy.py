@@ -39,6 +39,8 @@ CANDIDATE = re.compile(
     r"|\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-FHJ-NPR-Ya-fhj-npr-y]"  # FI henkilötunnus
     r")(?![0-9A-Za-z])"
 )
+#: A UUID: an id, not an identity number, even when its last group is twelve digits.
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _FI_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 _FI_CENTURY = {"+": 1800, "-": 1900, "Y": 1900, "X": 1900, "W": 1900, "V": 1900, "U": 1900}
 _FI_CENTURY |= dict.fromkeys("ABCDEF", 2000)
@@ -211,10 +213,18 @@ def find_national_ids(
     text: str, country: str | None = None
 ) -> Iterator[tuple[re.Match[str], NationalId]]:
     """Every valid national identity number inside `text`, with where it stands."""
-    for match in CANDIDATE.finditer(text):
+    for match in candidates(text):
         found = national_id(match.group(), country)
         if found is not None:
             yield match, found
+
+
+def candidates(text: str) -> Iterator[re.Match[str]]:
+    """The `CANDIDATE` matches in `text`, except those inside a UUID (`…-000000000003`)."""
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    for match in CANDIDATE.finditer(text):
+        if not any(start <= match.start() < end for start, end in uuids):
+            yield match
 
 
 def looks_like_national_id(value: str) -> bool:
@@ -223,7 +233,7 @@ def looks_like_national_id(value: str) -> bool:
     Such a value is never kept: a number whose check digits fail is still most likely a
     person's number with a typing error.
     """
-    return CANDIDATE.fullmatch(value.strip()) is not None
+    return CANDIDATE.fullmatch(value.strip()) is not None and _UUID.search(value) is None
 
 
 def luhn_valid(digits: str) -> bool:
@@ -325,10 +335,11 @@ def _clean(
     country: str | None,
     found: list[NationalId],
 ) -> str | None:
-    if not CANDIDATE.search(value):
+    shaped = list(candidates(value))
+    if not shaped:
         return value
     if is_person and name in IDENTIFIER_FIELDS:
-        for match in CANDIDATE.finditer(value):
+        for match in shaped:
             number = national_id(match.group(), country)
             if number is not None:
                 found.append(number)

@@ -235,3 +235,12 @@ def test_an_identity_number_as_a_device_users_value_is_removed():
     cleaned = without_national_ids(device, None, "SE")
     assert digits(SE_PNR)[2:] not in text_of(cleaned)
     assert "Kari [redacted]" == cleaned.assigned_users[0].value
+
+
+def test_a_uuid_whose_last_group_is_a_valid_personnummer_is_kept():
+    """`…-197804129810` inside a UUID is an id: the key and external id stay as they are."""
+    uuid = "ed674d2b-10aa-4bbb-8ccc-197804129810"
+    record = oneroster.records("users")[0]
+    record = {**record, "sourcedId": uuid, "userIds": [{"type": "LocalId", "identifier": uuid}]}
+    person = one_person(oneroster.STREAMS["users"](oneroster.source()).parse(record, 0))
+    assert (uuid, (f"LocalId:{uuid}",)) == (person.key, person.external_ids)

@@ -15,7 +15,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -30,7 +30,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
-from connectors.privacy import without_national_ids
+from connectors.privacy import key_without_national_ids, without_national_ids
 from schemas.entities import TIMESTAMP_MIN, Entity, SourceRef, utc_timestamp
 
 log = structlog.get_logger(__name__)
@@ -317,7 +317,26 @@ class Source(ABC):
         """
         if isinstance(item, Entity):
             return without_national_ids(item, self._hmac_key, self.country)  # type: ignore[return-value]
+        if isinstance(item, Removed | Rejected) and item.key is not None:
+            key = key_without_national_ids(item.key, self._hmac_key, self.country)
+            return item if key == item.key else replace(item, key=key)
         return item
+
+    def pseudonymise_with(self, hmac_key: bytes) -> None:
+        """Hash identity numbers found in keys under `hmac_key`, if the source has no key yet.
+
+        Sources that read no people (devices) are built without one; the hub gives them
+        the tenant's when it is set, so a serial number that happens to be a valid CPR
+        number is hashed (the same way by every MDM) instead of dead-lettering the device.
+        """
+        if self._hmac_key is None:
+            self._hmac_key = hmac_key
+
+    def guarded_key(self, key: str | None) -> str | None:
+        """A key of a dead letter or delete with identity numbers hashed, as `guarded` does."""
+        if key is None:
+            return None
+        return key_without_national_ids(key, self._hmac_key, self.country)
 
     #: Stream → bookmark (e.g. the newest `dateLastModified` seen). The runner fills it
     #: from the store before `read()`; the source advances it while reading; the runner

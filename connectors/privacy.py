@@ -357,6 +357,18 @@ def _clean(
     return "".join([*parts, value[last:]])
 
 
+def key_without_national_ids(key: str, hmac_key: bytes | None, country: str | None) -> str:
+    """A dead letter's or a delete's key as the entity's key would be: numbers hashed.
+
+    Without an HMAC key a number becomes `[redacted]` (such a record was never published,
+    so nothing needs the key to join).
+    """
+    try:
+        return _clean("key", key, False, hmac_key, country, []) or key
+    except IdentityNumberInKey:
+        return _clean("text", key, False, None, country, []) or key
+
+
 def protect(person: Person, *, allow_names: bool = False) -> Person:
     """A person marked protected at the source: key, roles, units and grade, no names.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from connectors import registry
 from connectors.base import Source
-from hub.settings import SourceSettings, TenantSettings, hmac_key
+from hub.settings import SettingsError, SourceSettings, TenantSettings, hmac_key
 from schemas.entities import Entity
 
 
@@ -25,6 +25,10 @@ def build_source(tenant: TenantSettings, source: SourceSettings) -> Source:
     connector = registry.spec_for(source.type).build(source, _context(tenant))
     connector.country = connector.country or tenant.country
     connector.protected_names = tenant.policy.protected_names
+    try:
+        connector.pseudonymise_with(hmac_key())
+    except SettingsError:
+        pass  # a device source runs without HUB_HMAC_KEY: a number in a key dead-letters
     return connector
 
 

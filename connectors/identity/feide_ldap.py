@@ -544,7 +544,7 @@ class FeideLdap(Source):
                 record_ref=dn,
                 reason=failure_reason(exc),
                 payload=payload,
-                key=as_key(_first(attrs, key_attribute)),
+                key=self.guarded_key(as_key(_first(attrs, key_attribute))),
             )
 
     def _bad(self, message: str) -> SkippableRecordError:

@@ -244,3 +244,29 @@ def test_a_uuid_whose_last_group_is_a_valid_personnummer_is_kept():
     record = {**record, "sourcedId": uuid, "userIds": [{"type": "LocalId", "identifier": uuid}]}
     person = one_person(oneroster.STREAMS["users"](oneroster.source()).parse(record, 0))
     assert (uuid, (f"LocalId:{uuid}",)) == (person.key, person.external_ids)
+
+
+def test_a_dead_letter_whose_id_is_an_identity_number_carries_the_hmac_as_its_key():
+    """The runner stores a dead letter's key: it is hashed like the entity's key would be."""
+    record = {**oneroster.records("users")[0], "sourcedId": NO_FNR, "givenName": 42}
+    (rejected,) = oneroster.STREAMS["users"](oneroster.source()).parse(record, 0)
+    assert isinstance(rejected, Rejected)
+    assert rejected.key == national_id_hmac(HMAC_KEY, "NO", NO_FNR)
+    assert NO_FNR not in rejected.record_ref + json.dumps(rejected.payload)
+
+
+def test_a_serial_number_that_is_a_valid_cpr_number_is_hashed_alike_by_every_mdm():
+    """A key field holding a number is hashed with the tenant's key; without one it is refused."""
+    device = Device.model_validate(
+        {
+            "tenant": "t",
+            "source": SourceRef(system="intune", instance="i"),
+            "key": "d1",
+            "kind": "laptop",
+            "physical_key": "3112991234",
+        }
+    )
+    hashed = without_national_ids(device, HMAC_KEY, "DK")
+    assert national_id_hmac(HMAC_KEY, "DK", "3112991234") == hashed.physical_key
+    with pytest.raises(privacy.IdentityNumberInKey):
+        without_national_ids(device, None, "DK")

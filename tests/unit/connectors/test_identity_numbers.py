@@ -221,16 +221,18 @@ def test_feide_a_person_with_the_configured_protection_attribute_is_protected():
     assert (True, None, None) == (person.protected, person.given_name, person.username)
 
 
+def a_device(**fields: Any) -> Device:
+    """A device as an MDM connector yields it, with fields set."""
+    source = SourceRef(system="intune", instance="i")
+    return Device.model_validate(
+        {"tenant": "t", "source": source, "key": "d1", "kind": "laptop", **fields}
+    )
+
+
 def test_an_identity_number_as_a_device_users_value_is_removed():
     """Nested values (an MDM's assigned user) are cleaned too; a device source has no HMAC key."""
-    device = Device.model_validate(
-        {
-            "tenant": "t",
-            "source": SourceRef(system="google_chromeos", instance="g"),
-            "key": "d1",
-            "kind": "chromebook",
-            "assigned_users": [AssignedUserId(kind=UserIdKind.ANNOTATED, value=f"Kari {SE_PNR}")],
-        }
+    device = a_device(
+        assigned_users=[AssignedUserId(kind=UserIdKind.ANNOTATED, value=f"Kari {SE_PNR}")]
     )
     cleaned = without_national_ids(device, None, "SE")
     assert digits(SE_PNR)[2:] not in text_of(cleaned)
@@ -257,15 +259,7 @@ def test_a_dead_letter_whose_id_is_an_identity_number_carries_the_hmac_as_its_ke
 
 def test_a_serial_number_that_is_a_valid_cpr_number_is_hashed_alike_by_every_mdm():
     """A key field holding a number is hashed with the tenant's key; without one it is refused."""
-    device = Device.model_validate(
-        {
-            "tenant": "t",
-            "source": SourceRef(system="intune", instance="i"),
-            "key": "d1",
-            "kind": "laptop",
-            "physical_key": "3112991234",
-        }
-    )
+    device = a_device(physical_key="3112991234")
     hashed = without_national_ids(device, HMAC_KEY, "DK")
     assert national_id_hmac(HMAC_KEY, "DK", "3112991234") == hashed.physical_key
     with pytest.raises(privacy.IdentityNumberInKey):

@@ -535,6 +535,11 @@ class FeideLdap(Source):
         except Exception as exc:
             if is_source_failure(exc):
                 raise
+            key = self.guarded_key(as_key(_first(attrs, key_attribute)))
+            if self._protected(attrs):
+                # Not even a dead letter names a protected person: the pseudonymous key only.
+                key = self._protected_key(key) if key else None
+                return Rejected(entity, "protected entry", failure_reason(exc), {}, key)
             payload: dict[str, Any] = {"dn": dn}
             for name, values in attrs.items():
                 redact = name in {a.lower() for a in REDACTED_ATTRIBUTES}
@@ -544,7 +549,7 @@ class FeideLdap(Source):
                 record_ref=dn,
                 reason=failure_reason(exc),
                 payload=payload,
-                key=self.guarded_key(as_key(_first(attrs, key_attribute))),
+                key=key,
             )
 
     def _bad(self, message: str) -> SkippableRecordError:

@@ -190,6 +190,10 @@ def normalise_civic_no(value: str, today: date | None = None) -> str | None:
     return century + birth + tail
 
 
+#: What a protected person's dead letter keeps: no names, contact details or identifiers.
+_PROTECTED_DEAD_LETTER_FIELDS = frozenset({"id", "meta", "securityMarking", "enrolments"})
+
+
 def is_protected(security_marking: str | None) -> bool:
     """Whether an SS 12000 `securityMarking` marks a protected identity.
 
@@ -558,9 +562,14 @@ class _Persons(_Stream):
         return person
 
     def redact(self, record: Any) -> dict[str, Any]:
-        """Scrubbed, with the civic number, and external ids that hold one, removed."""
+        """Scrubbed, with the civic number, and external ids that hold one, removed.
+
+        A protected person's dead letter keeps only what the published person would.
+        """
         if not isinstance(record, dict):
             return super().redact(record)
+        if is_protected(str(record.get("securityMarking") or "")):
+            return {k: v for k, v in record.items() if k in _PROTECTED_DEAD_LETTER_FIELDS}
         copy = dict(record)
         if "civicNo" in copy:
             civic = copy["civicNo"]

@@ -264,3 +264,26 @@ def test_a_serial_number_that_is_a_valid_cpr_number_is_hashed_alike_by_every_mdm
     assert national_id_hmac(HMAC_KEY, "DK", "3112991234") == hashed.physical_key
     with pytest.raises(privacy.IdentityNumberInKey):
         without_national_ids(device, None, "DK")
+
+
+def test_a_protected_persons_dead_letter_names_nobody():
+    """A protected SS 12000 person that fails to map is dead-lettered without names or contacts."""
+    record = next(r for r in ss12000.records("persons") if r.get("emails"))
+    record = {**record, "securityMarking": "Skyddad folkbokföring", "familyName": None}
+    (rejected,) = ss12000.STREAMS["persons"](ss12000.source()).parse(record, 0)
+    assert isinstance(rejected, Rejected)
+    assert record["givenName"] not in json.dumps(rejected.payload, ensure_ascii=False)
+    assert "emails" not in rejected.payload
+
+
+def test_a_protected_directory_entrys_dead_letter_names_nobody():
+    """A protected Feide entry that fails to map: no DN, no attributes, a pseudonymous key."""
+    connector = feide()
+    connector.settings = connector.settings.model_copy(
+        update={"protected_attribute": "norEduPersonLegalName"}
+    )
+    dn, attrs = person_entry(norEduPersonLegalName=["TRUE"], sn=[])
+    (rejected,) = connector.person_items(dn, attrs, {}, set())
+    assert isinstance(rejected, Rejected)
+    assert ({}, "protected entry") == (rejected.payload, rejected.record_ref)
+    assert rejected.key is not None and rejected.key.startswith("protected:")

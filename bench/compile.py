@@ -210,8 +210,20 @@ def _device(
     )  # fmt: skip
 
 
-def publish(bootstrap: str, prefix: str, people: int) -> tuple[Counts, int]:
-    """Publish the tenant with the hub's envelope; return the counts and events sent."""
+def publish(
+    bootstrap: str,
+    prefix: str,
+    people: int,
+    *,
+    seed: int = 7,
+    stamp: datetime | None = None,
+    op: Op = Op.CREATED,
+) -> tuple[Counts, int]:
+    """Publish the tenant with the hub's envelope; return the counts and events sent.
+
+    The events carry `stamp` as their `ce_time` (default: the morning of `AS_OF`, as if
+    the hub had synced the tenant then, so that `AS_OF` is within the store's history).
+    """
     settings = parse_settings(
         {"kafka": {"bootstrap": bootstrap, "topic_prefix": prefix, "partitions": 3,
                    "batch_size": 5000}, "tenants": [{"id": TENANT, "name": "Bench"}]}
@@ -220,18 +232,18 @@ def publish(bootstrap: str, prefix: str, people: int) -> tuple[Counts, int]:
     ensure_topics(bootstrap, settings.kafka, types)
     publisher = Publisher(bootstrap, settings.kafka)
     counts = Counts()
-    stamp = datetime.now(UTC)
+    stamp = stamp or datetime.combine(AS_OF, datetime.min.time(), UTC) + timedelta(hours=6)
     batch: list[OutRecord] = []
     sent = 0
     try:
-        for entity in generate(people, counts):
+        for entity in generate(people, counts, seed):
             payload = entity.model_dump(mode="json")
             print_ = fingerprint(payload)
-            headers = CloudEventHeaders.for_change(entity, Op.CREATED, print_, stamp)
+            headers = CloudEventHeaders.for_change(entity, op, print_, stamp)
             batch.append(OutRecord(
                 entity_topic(prefix, type(entity)),
                 str(RecordKey(TENANT, entity.source.instance, entity.entity, entity.key)),
-                encode_change(Op.CREATED, None, dumps(payload).decode()),
+                encode_change(op, None, dumps(payload).decode()),
                 headers.to_kafka(),
             ))  # fmt: skip
             if len(batch) >= 5000:

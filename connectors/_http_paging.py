@@ -58,6 +58,14 @@ class HttpPaginator(ABC):
         """The record count the source declares for the whole read; None: it declares none."""
         return None
 
+    def following(self, page: HttpPage, page_size: int, count: int) -> list[str]:
+        """Tokens of up to `count` pages after `page` known without reading them; [] if none.
+
+        Only a paginator whose tokens can be computed (page numbers against a declared
+        total) names any: the base fetches those ahead for a stream with `fetch_ahead`.
+        """
+        return []
+
 
 def next_link(page: HttpPage, rel: str = "next") -> str | None:
     """The absolute URL of the `Link` header entry with `rel`, if there is one."""

@@ -32,16 +32,21 @@ with its identifiers scrubbed, and so does any other exception while mapping one
 (only errors that mean the source is broken, `ConnectorError`s, end the stream). Bodies
 are parsed with bounds (`connectors._json_bounds`): a record nested too deep or holding
 a number of too many digits is a dead letter and the rest of its page is read. Requests
-are sequential: one in flight per source, which is within any `max_concurrency`; the
-DAG's pool bounds how many sources run at once.
+are sequential, one in flight per source, except for a stream that declares
+`fetch_ahead`: its pages that the paginator can name ahead (page numbers against a
+declared total) are fetched on up to `max_concurrency` threads while the paging loop,
+and its loop detection, walk them in order. The DAG's pool bounds how many sources run
+at once.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 from abc import ABC
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -154,8 +159,14 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
     incremental: ClassVar[Incremental | None] = None
     #: Read on incremental runs only (a feed of deletes: a full run reconciles instead).
     incremental_only: ClassVar[bool] = False
-    #: A 404 on the first page means the API does not offer the stream: it is skipped.
-    optional: ClassVar[bool] = False
+    #: First-page statuses that mean the stream is not offered to this client, so it is
+    #: skipped with `stream_not_offered`: {404} for an endpoint the standard leaves out,
+    #: {403} for a lookup the client's role may not read. On a later page the same status
+    #: means the read broke off (`PartialReadError`).
+    skip_statuses: ClassVar[frozenset[int]] = frozenset()
+    #: Pages the paginator can name ahead (`HttpPaginator.following`) are fetched on up to
+    #: `max_concurrency` threads while the paging loop walks them in order.
+    fetch_ahead: ClassVar[bool] = False
     #: `(field, value)` marking a record as deleted at the source: `Removed` on an
     #: incremental run, left out of a full one (whose reconciliation deletes it). Only its
     #: id and replication key need be valid.
@@ -328,6 +339,9 @@ class HttpSource(Source):
         self.auth = self.authenticator(secret, clock)
         #: Stream name → keys it read, one from each of its first pages (the lookup's probes).
         self.keys_read: dict[str, list[str]] = {}
+        #: Worker threads and pages fetched ahead (`fetch_ahead` streams only).
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[tuple[str, int, str | None], Future[HttpPage]] = {}
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -428,11 +442,40 @@ class HttpSource(Source):
     def fetch_page(
         self, stream: HttpStream[Any, Any], token: str | None, page_size: int
     ) -> HttpPage:
-        """One page of a stream, its records found under the stream's `records_key`."""
+        """One page of a stream; for a `fetch_ahead` stream, also start the pages after it.
+
+        Pages fetched ahead run on worker threads (at most `max_concurrency` requests are
+        open, this one included) and are handed out in order; the caller's context
+        (tenant, source, run id in the logs) goes with them.
+        """
+        workers = self.settings.max_concurrency
+        if not stream.fetch_ahead or workers < 2:
+            return self._fetch_one(stream, token, page_size)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.name}-page")
+        future = self._ahead.pop((stream.name, page_size, token), None)
+        page = future.result() if future else self._fetch_one(stream, token, page_size)
+        for ahead in stream.paginator.following(page, page_size, workers):
+            if (stream.name, page_size, ahead) not in self._ahead:
+                context = contextvars.copy_context()
+                self._ahead[(stream.name, page_size, ahead)] = self._pool.submit(
+                    context.run, self._fetch_one, stream, ahead, page_size
+                )
+        return page
+
+    def _fetch_one(
+        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
+    ) -> HttpPage:
         url, query = stream.paginator.request(
             self.url(stream.path), stream.params(), page_size, token
         )
         return self.page_of(stream, self.get(url, query))
+
+    def _drop_ahead(self) -> None:
+        """Cancel pages fetched ahead that nobody will read, and wait for running ones."""
+        pending = list(self._ahead.values())
+        self._ahead.clear()
+        wait([f for f in pending if not f.cancel()])
 
     def page_of(self, stream: HttpStream[Any, Any], response: requests.Response) -> HttpPage:
         """The page a 2xx response holds: its body read with bounds, its records listed."""
@@ -484,8 +527,8 @@ class HttpSource(Source):
                 return self.fetch_page(stream, token, size)
             try:
                 return self.fetch_page(stream, token, size)
-            except ConfigError as exc:
-                if exc.status not in (404, 410):
+            except FatalError as exc:
+                if exc.status not in stream.skip_statuses | {404, 410}:
                     raise
                 raise PartialReadError(
                     f"the read of {stream.name} broke off: HTTP {exc.status} on a later page "
@@ -529,18 +572,21 @@ class HttpSource(Source):
         """Every item of one stream, page by page."""
         records = rejected = pages = 0
         sample = self.keys_read.setdefault(stream.name, [])
-        for page in self.pages(stream):
-            pages += 1
-            sampled = len(sample) >= PROBES
-            for record in page.records:
-                for item in stream.parse(record, records):
-                    if isinstance(item, Rejected):
-                        rejected += 1
-                    elif not sampled and isinstance(item, Entity):
-                        sample.append(item.key)  # the first entity of each of the first pages
-                        sampled = True
-                    yield item
-                records += 1
+        try:
+            for page in self.pages(stream):
+                pages += 1
+                sampled = len(sample) >= PROBES
+                for record in page.records:
+                    for item in stream.parse(record, records):
+                        if isinstance(item, Rejected):
+                            rejected += 1
+                        elif not sampled and isinstance(item, Entity):
+                            sample.append(item.key)  # the first entity of each of the first pages
+                            sampled = True
+                        yield item
+                    records += 1
+        finally:
+            self._drop_ahead()
         log.info("stream_read", stream=stream.name, records=records, pages=pages, rejected=rejected)
         stream.finished()
 
@@ -595,10 +641,12 @@ class HttpSource(Source):
     def read(self) -> Iterator[Item]:
         """Every item of every stream, in the streams' order.
 
-        An `incremental_only` stream is left out of a full run; an `optional` one that
-        answers 404 on its first page is skipped; a stream whose records carry no time
-        (`Incremental(None, …)`) is bookmarked with the moment the read started.
+        `prepare()` runs first. An `incremental_only` stream is left out of a full run; one
+        whose first page answers a status in its `skip_statuses` is skipped; a stream whose
+        records carry no time (`Incremental(None, …)`) is bookmarked with the moment the
+        read started.
         """
+        self.prepare()
         started = datetime.now(UTC)
         for stream_type in self.streams_to_read():
             stream = stream_type(self)
@@ -610,11 +658,14 @@ class HttpSource(Source):
     def _read_offered(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
         try:
             yield from self.read_stream(stream)
-        except ConfigError as exc:
-            # Only a 404 on the first page: on a later one `pages` raised `PartialReadError`.
-            if not stream.optional or exc.status != 404:
+        except FatalError as exc:
+            # Only the first page: on a later one `pages` raised `PartialReadError`.
+            if isinstance(exc, PartialReadError) or exc.status not in stream.skip_statuses:
                 raise
             log.info("stream_not_offered", stream=stream.name, status=exc.status)
+
+    def prepare(self) -> None:
+        """Called once before a read: e.g. to check the server still offers the endpoints."""
 
     def check(self) -> None:
         """Authenticate and fetch one record of the first stream."""
@@ -622,5 +673,9 @@ class HttpSource(Source):
         self.fetch_page(stream, None, 1)
 
     def close(self) -> None:
-        """Close the session's connections."""
+        """Stop the page threads and close the session's connections."""
+        self._drop_ahead()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         self.session.close()

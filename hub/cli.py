@@ -122,7 +122,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in followup:
         if result.extract is not None:
             verdict = "manifest verifies" if result.verified else "MANIFEST DOES NOT VERIFY"
-            print(f"{result.tenant}: extract {result.extract} ({verdict})")
+            audit = (
+                "audit: no hidden cell can be worked out"
+                if result.audited
+                else "AUDIT WORKS OUT HIDDEN CELLS"
+            )
+            print(f"{result.tenant}: extract {result.extract} ({verdict}; {audit})")
         for problem in result.problems:
             print(f"  {problem}")
     if args.json:
@@ -192,6 +197,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     """Consume the topics into the reporting store, compile one tenant's records, publish them."""
     from kafka.errors import KafkaError
 
+    from hub.followup.compile import HistoryError
     from hub.followup.jobs import compile_tenant, materialise
     from hub.followup.presentation import format_measure
     from hub.kafka_io import PublishError
@@ -205,6 +211,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         outcome = compile_tenant(settings, args.tenant, args.as_of, publish=not args.store_only)
     except LeaseHeld as exc:
         return _skipped(args, exc, tenant=args.tenant)
+    except HistoryError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (KafkaError, PublishError, TimeoutError) as exc:
         print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("(`--store-only` compiles the reporting store without Kafka)", file=sys.stderr)
@@ -228,11 +237,38 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild the reporting store and its history from the entity topics."""
+    from kafka.errors import KafkaError
+
+    from hub.followup.jobs import rebuild
+
+    settings = load_settings()
+    try:
+        rebuilt = rebuild(settings)
+    except LeaseHeld as exc:
+        return _skipped(args, exc)
+    except (KafkaError, TimeoutError) as exc:
+        print(f"hub: Kafka at {settings.bootstrap}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Rebuilt the reporting store from {rebuilt.progress.records:,} events.")
+    for tenant in settings.tenants:
+        days = rebuilt.days.get(tenant.id)
+        covered = f"{days[0]} to today" if days else "nothing (no events)"
+        print(f"  {tenant.id:<16} can be compiled for {covered}")
+    print("Earlier days are not in the topics (compaction keeps each entity's latest event).")
+    return EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
-    """Write one tenant's extract for a day, or verify an extract folder."""
+    """Write one tenant's extract for a day, or verify or audit an extract folder."""
+    from hub.followup.audit import audit_extract
+    from hub.followup.compile import HistoryError
     from hub.followup.extract import ExtractError, verify_extract
     from hub.followup.jobs import extract_tenant
 
+    if args.audit is not None:
+        return _audit_folder(args.audit, args.json)
     if args.verify is not None:
         verification = verify_extract(args.verify)
         for problem in verification.problems:
@@ -241,7 +277,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(f"{args.verify}: {verification.files} files, manifest {verdict}")
         return EXIT_OK if verification.ok else EXIT_FAILED
     if args.tenant is None:
-        print("hub extract: give a TENANT, or --verify DIR", file=sys.stderr)
+        print("hub extract: give a TENANT, or --verify DIR, or --audit DIR", file=sys.stderr)
         return EXIT_USAGE
     settings = load_settings()
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -254,7 +290,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             identified=args.identified,
             out=args.out,
         )
-    except ExtractError as exc:
+    except (ExtractError, HistoryError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
     manifest = extract.manifest
@@ -264,9 +300,67 @@ def cmd_extract(args: argparse.Namespace) -> int:
     people = "identified" if manifest["identified"] else "pseudonymised"
     verdict = "manifest verifies" if verification.ok else "manifest does NOT verify"
     print(f"People {people}; {verdict}.")
+    audited = True
+    if not manifest["identified"]:  # an identified extract holds every person row: not public
+        audit = audit_extract(extract.path)
+        audited = audit.ok
+        for line in audit.lines():
+            print(f"  {line}")
+        print(
+            "Audit: no hidden cell can be worked out."
+            if audit.ok
+            else f"Audit: {len(audit.findings)} hidden cells can be worked out; a snapshot "
+            f"compiled by an earlier version needs `hub compile {manifest['tenant']} --as-of "
+            f"{manifest['as_of']}` again."
+        )
     if args.json:
-        print(json.dumps({"path": str(extract.path), "verified": verification.ok, **manifest}))
-    return EXIT_OK if verification.ok else EXIT_FAILED
+        print(
+            json.dumps(
+                {
+                    "path": str(extract.path),
+                    "verified": verification.ok,
+                    "audited": audited,
+                    **manifest,
+                }
+            )
+        )
+    return EXIT_OK if verification.ok and audited else EXIT_FAILED
+
+
+def _audit_folder(folder: Path, as_json: bool) -> int:
+    """`hub extract --audit DIR`: exit 1 when a hidden cell can be worked out from the folder."""
+    from hub.followup.audit import AuditError, audit_extract
+
+    try:
+        audit = audit_extract(folder)
+    except AuditError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in audit.lines():
+        print(f"  {line}")
+    hidden = len(audit.bounds)
+    if audit.ok:
+        print(
+            f"{folder}: {len(audit.constraints):,} constraints over {hidden:,} hidden figures; "
+            f"no hidden cell can be worked out (minimum cell size {audit.min_cell_size})"
+        )
+    else:
+        print(
+            f"{folder}: {len(audit.findings)} cells given away "
+            f"(minimum cell size {audit.min_cell_size})"
+        )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "path": str(folder),
+                    "ok": audit.ok,
+                    "min_cell_size": audit.min_cell_size,
+                    "findings": [f.to_dict() for f in audit.findings],
+                }
+            )
+        )
+    return EXIT_OK if audit.ok else EXIT_FAILED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -447,6 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     compile_.set_defaults(func=cmd_compile)
 
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild the reporting store and its history from the entity topics"
+    )
+    rebuild.set_defaults(func=cmd_rebuild)
+
     extract = sub.add_parser("extract", help="write (or verify) a follow-up extract")
     extract.add_argument("tenant", nargs="?")
     extract.add_argument(
@@ -459,6 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--out", type=Path, default=None, help="folder to write")
     extract.add_argument(
         "--verify", type=Path, default=None, metavar="DIR", help="verify an extract folder"
+    )
+    extract.add_argument(
+        "--audit",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="try to work out the hidden cells of an extract folder (exit 1 if any)",
     )
     extract.add_argument("--json", action="store_true", help="end with a JSON summary on stdout")
     extract.set_defaults(func=cmd_extract)

@@ -72,6 +72,15 @@ def ensure_topics(
         admin.close()
 
 
+def existing_topics(bootstrap: str) -> set[str]:
+    """The names of the topics the cluster holds."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="skolehub-admin")
+    try:
+        return set(admin.list_topics())
+    finally:
+        admin.close()
+
+
 @dataclass(frozen=True)
 class OutRecord:
     """One record to publish; `value` None is a tombstone."""

@@ -2,9 +2,10 @@
 
 LMS users, SS 12000 persons and MDM device users carry identifiers of their own (an eppn,
 a username, an e-mail address, a UPN, an "annotated user", external ids). The matcher
-tries the tenant's rules in order against indexes of the directory people; the first rule
-that finds exactly one person wins. Everything it cannot link is reported by source and
-reason with pseudonymised samples, never dropped silently.
+tries the tenant's rules in order against indexes of the directory people; a rule compares
+every value the candidate has for it (all of its external ids, for `external_id`), and the
+first rule that finds exactly one person wins. Everything it cannot link is reported by
+source and reason with pseudonymised samples, never dropped silently.
 """
 
 from __future__ import annotations
@@ -40,11 +41,24 @@ class DirectoryPerson:
 
 @dataclass(frozen=True)
 class Candidate:
-    """Someone seen in another system, with the identifiers that system gives (rule → value)."""
+    """Someone seen in another system, with the identifiers that system gives.
+
+    `identifiers` maps a rule to its value; `external_ids` are every external id the
+    system gives, all compared by the `external_id` rule (with `identifiers`' one, if any).
+    """
 
     source: str
     key: str
     identifiers: Mapping[str, str]
+    external_ids: tuple[str, ...] = ()
+
+    def values(self, rule: str) -> tuple[str, ...]:
+        """The candidate's values that `rule` compares."""
+        value = self.identifiers.get(rule)
+        found: tuple[str, ...] = (value,) if value else ()
+        if rule == "external_id":
+            found += tuple(v for v in self.external_ids if v and v not in found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -103,17 +117,23 @@ class Matcher:
                         self.index[name][_normalise(item, self.rewrites)].add(person.key)
 
     def match(self, candidate: Candidate) -> Match | str:
-        """The match, or the reason there is none: `no_identifier`, `ambiguous` or `not_found`."""
+        """The match, or the reason there is none: `no_identifier`, `ambiguous` or `not_found`.
+
+        Rules are tried in the policy's order, each over all of the candidate's values for
+        it, so an earlier rule on any identifier beats a later rule on another.
+        """
         tried = False
         ambiguous = False
         for rule in self.matching.rules:
-            value = candidate.identifiers.get(rule.name)
-            if not value:
+            values = candidate.values(rule.name)
+            if not values:
                 continue
             tried = True
             found: set[str] = set()
-            for directory_field in RULE_FIELDS[rule.name]:
-                found |= self.index[directory_field].get(_normalise(value, self.rewrites), set())
+            for value in values:
+                normalised = _normalise(value, self.rewrites)
+                for directory_field in RULE_FIELDS[rule.name]:
+                    found |= self.index[directory_field].get(normalised, set())
             if len(found) == 1:
                 return Match(candidate.source, candidate.key, next(iter(found)), rule.name)
             ambiguous = ambiguous or len(found) > 1
@@ -121,10 +141,12 @@ class Matcher:
             return "no_identifier"
         return "ambiguous" if ambiguous else "not_found"
 
-    def match_all(self, candidates: Iterable[Candidate]) -> tuple[list[Match], UnmatchedReport]:
-        """Match every candidate; the unmatched go to the report with pseudonymised samples."""
+    def match_all(
+        self, candidates: Iterable[Candidate], report: UnmatchedReport | None = None
+    ) -> tuple[list[Match], UnmatchedReport]:
+        """Match every candidate; the unmatched go to the report (a new one unless given)."""
         matches: list[Match] = []
-        report = UnmatchedReport()
+        report = UnmatchedReport() if report is None else report
         for candidate in candidates:
             result = self.match(candidate)
             if isinstance(result, Match):

@@ -10,6 +10,16 @@ position is not committed to Kafka: it is stored in `report_offsets` in the same
 database transaction as the rows it wrote, and read back on start, so a crash at any
 point neither loses nor double-counts an event.
 
+Beside the latest state it keeps the **history** (`report_history`): every version of
+every entity with the time it became valid and the time it stopped, in the same
+transaction as the rows and offsets. A version's time is the event's `ce_time` (when the
+hub published the change, i.e. when it knew it; the Kafka timestamp if the header is
+missing), so the view at any past moment is what the hub knew then, and it does not move
+when the figures are compiled later. A delete closes the entity's open version. A store
+written before the history existed gets one version per stored entity, valid from its
+`updated_at`, on the first run. `history_days` (the follow-up settings) prunes versions
+that stopped being valid longer ago than that; None keeps everything.
+
 One materialiser per consumer group at a time: `run` takes the lease `materialise:<group>`
 (hub/leases.py) before it reads the stored offsets and fences every batch transaction
 with it, so a second materialiser (the compile DAG beside a `hub compile`) gets
@@ -24,6 +34,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +65,30 @@ report_entities = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+report_history = sa.Table(
+    "report_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+    #: None while the version is the entity's current one.
+    sa.Column("valid_to", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Index("report_history_version", "tenant", "entity", "source", "key", "valid_from"),
+)
+
+#: The moment before which pruning removed versions: the history is complete only after it.
+report_history_pruned = sa.Table(
+    "report_history_pruned",
+    metadata,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("before", sa.DateTime(timezone=True), nullable=False),
+)
+
 report_offsets = sa.Table(
     "report_offsets",
     metadata,
@@ -81,9 +116,12 @@ def of_instance(instance: str) -> sa.ColumnElement[bool]:
     names, instances are source ids from hub.yaml), so the part after the slash is the
     instance, compared exactly (case and all, no LIKE patterns to escape).
     """
+    return _of_instance(report_entities.c.source, instance)
+
+
+def _of_instance(source: sa.ColumnElement[str], instance: str) -> sa.ColumnElement[bool]:
     if "/" in instance:
         raise ValueError(f"a source instance has no slash: {instance!r}")
-    source = report_entities.c.source
     return sa.func.substr(source, sa.func.length(source) - len(instance)) == f"/{instance}"
 
 
@@ -130,13 +168,17 @@ class Materialiser:
         prefix: str,
         group: str = "skolehub-followup",
         batch_size: int = 2_000,
+        history_days: int | None = None,
     ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.group = group
         self.batch_size = batch_size
-        create_tables(engine, [report_entities, report_offsets])
+        self.history_days = history_days
+        create_tables(
+            engine, [report_entities, report_history, report_history_pruned, report_offsets]
+        )
         #: Called after each row is written inside the batch transaction (tests crash here).
         self.on_row: Callable[[int], None] | None = None
 
@@ -158,16 +200,30 @@ class Materialiser:
         """The lease that makes this consumer group's materialiser the only one."""
         return f"materialise:{self.group}"
 
-    def run(self, timeout: float = 300.0) -> MaterialiseProgress:
+    def run(self, timeout: float = 300.0, *, empty_first: bool = False) -> MaterialiseProgress:
         """Consume every entity topic up to its current end, then stop.
 
+        `empty_first` (a rebuild) first empties the entities, the history and this group's
+        offsets, in one transaction under the lease, so the topics are read from the start.
         Raises `LeaseHeld` (having done nothing) while another materialiser of the group runs.
         """
         with Lease(self.engine, self.lease_name, lease_ttl()) as lease:
+            if empty_first:
+                with self.engine.begin() as conn:
+                    lease.fence(conn)
+                    for table in (report_entities, report_history, report_history_pruned):
+                        conn.execute(table.delete())
+                    conn.execute(
+                        report_offsets.delete().where(report_offsets.c.consumer_group == self.group)
+                    )
+                log.info("store_emptied_for_rebuild", group=self.group)
             return self._run(lease, timeout)
 
     def _run(self, lease: Lease, timeout: float) -> MaterialiseProgress:
         progress = MaterialiseProgress()
+        start_history(self.engine)
+        if self.history_days is not None:
+            prune_history(self.engine, now() - timedelta(days=self.history_days))
         topics = self.topics()
         if not topics:
             return progress
@@ -228,6 +284,7 @@ class Materialiser:
         positions: dict[tuple[str, int], int] = {}
         stamp = now()
         upserts: dict[tuple[str, ...], dict[str, Any]] = {}
+        history = _BatchHistory()
         with self.engine.begin() as conn:
             if lease is not None:
                 lease.fence(conn)
@@ -243,12 +300,15 @@ class Materialiser:
                 if isinstance(change, dict):
                     identity = (change["tenant"], change["entity"], change["source"], change["key"])
                     upserts[identity] = change
+                    history.version(identity, _event_time(record), change)
                 elif change is not None:
                     write_upserts()
-                    conn.execute(change)
+                    conn.execute(change.statement)
+                    history.close(change.identity, _event_time(record))
                 if self.on_row is not None:
                     self.on_row(number)
             write_upserts()
+            history.write(conn)
             fault_point("mid_materialise")
             for (topic, partition), offset in positions.items():
                 conn.execute(
@@ -265,7 +325,7 @@ class Materialiser:
 
     def _change(
         self, record: ConsumerRecord, stamp: Any, progress: MaterialiseProgress
-    ) -> dict[str, Any] | sa.Delete | None:
+    ) -> dict[str, Any] | _Delete | None:
         """The row to upsert, the delete to run, or None for a record to skip."""
         try:
             record_key = RecordKey.parse((record.key or b"").decode())
@@ -273,12 +333,13 @@ class Materialiser:
         except (ValueError, UnicodeDecodeError) as exc:
             return self._skip(record, progress, exc)
         if record.value is None:  # tombstone: the `d` before it already deleted the row
-            return report_entities.delete().where(
+            where = (
                 report_entities.c.tenant == record_key.tenant,
                 report_entities.c.entity == record_key.entity,
                 report_entities.c.key == record_key.key,
                 instance,
             )
+            return _Delete(report_entities.delete().where(*where), record_key)
         headers = {k: v.decode() for k, v in record.headers or []}
         try:
             value = decode_change(record.value)
@@ -294,9 +355,10 @@ class Materialiser:
         }
         if value.op is Op.DELETED:
             progress.deletes += 1
-            return report_entities.delete().where(
+            delete = report_entities.delete().where(
                 *(getattr(report_entities.c, k) == v for k, v in match.items())
             )
+            return _Delete(delete, tuple(match.values()))
         progress.upserts += 1
         return {
             **match,
@@ -320,6 +382,178 @@ class Materialiser:
             offset=record.offset,
             reason=f"{type(exc).__name__}: {exc}",
         )
+
+
+def start_history(engine: sa.Engine) -> int:
+    """Give a store written before the history existed one version per stored entity.
+
+    Each is valid from the row's `updated_at`. Runs once: only while the history is
+    empty. Returns the versions written.
+    """
+    with engine.begin() as conn:
+        if conn.scalar(sa.select(report_history.c.id).limit(1)) is not None:
+            return 0
+        e = report_entities.c
+        columns = ["tenant", "entity", "source", "key", "valid_from", "payload", "event_id"]
+        query = sa.select(e.tenant, e.entity, e.source, e.key, e.updated_at, e.payload, e.event_id)
+        result = conn.execute(report_history.insert().from_select(columns, query))
+        written = max(result.rowcount or 0, 0)
+    if written:
+        log.info("history_started", versions=written)
+    return written
+
+
+def prune_history(engine: sa.Engine, before: datetime) -> int:
+    """Drop versions that stopped being valid before `before` (the retention setting)."""
+    create_tables(engine, [report_history_pruned])
+    with engine.begin() as conn:
+        result = conn.execute(
+            report_history.delete().where(
+                report_history.c.valid_to.is_not(None), report_history.c.valid_to < before
+            )
+        )
+        conn.execute(upsert(engine, report_history_pruned), {"name": "history", "before": before})
+    pruned = max(result.rowcount or 0, 0)
+    if pruned:
+        log.info("history_pruned", versions=pruned, before=before.isoformat())
+    return pruned
+
+
+def history_span(engine: sa.Engine, tenant: str) -> tuple[datetime, datetime] | None:
+    """When a tenant's history begins, and its latest change; None if it has none."""
+    create_tables(engine, [report_entities, report_history, report_history_pruned])
+    start_history(engine)
+    h = report_history.c
+    with engine.connect() as conn:
+        first, last = conn.execute(
+            sa.select(sa.func.min(h.valid_from), sa.func.max(h.valid_from)).where(
+                h.tenant == tenant
+            )
+        ).one()
+        pruned = conn.scalar(sa.select(report_history_pruned.c.before))
+    if first is None:
+        return None
+    begins = max(_aware(first), _aware(pruned)) if pruned is not None else _aware(first)
+    return begins, _aware(last)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes: they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Delete:
+    """A delete of the latest state, and the entity whose open version it closes.
+
+    A `d` event names the entity exactly (tenant, entity, source, key); a tombstone's key
+    names only the instance, so its identity is the `RecordKey` (matched by instance).
+    """
+
+    statement: sa.Delete
+    identity: tuple[str, ...] | RecordKey
+
+
+def _event_time(record: ConsumerRecord) -> datetime:
+    """When the hub published an event: its `ce_time`, else the Kafka timestamp."""
+    for name, value in record.headers or []:
+        if name == "ce_time":
+            try:
+                return datetime.fromisoformat(value.decode().replace("Z", "+00:00"))
+            except (UnicodeDecodeError, ValueError):
+                break
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+
+
+class _BatchHistory:
+    """The versions one polled batch opens and closes, written with two statements.
+
+    In event order per entity: a version is valid until the entity's next version or
+    delete in the batch; the version open before the batch is closed at the entity's
+    first event in it.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[tuple[tuple[str, ...] | RecordKey, datetime, dict[str, Any] | None]] = []
+
+    def version(self, identity: tuple[str, ...], at: datetime, row: dict[str, Any]) -> None:
+        """The entity has a new version from `at`."""
+        self.events.append((identity, at, row))
+
+    def close(self, identity: tuple[str, ...] | RecordKey, at: datetime) -> None:
+        """The entity was deleted at `at`."""
+        self.events.append((identity, at, None))
+
+    def write(self, conn: sa.Connection) -> None:
+        """Close the versions open before the batch, and insert the batch's own."""
+        if not self.events:
+            return
+        h = report_history.c
+        first: dict[tuple[str, ...] | RecordKey, datetime] = {}
+        inserts: list[dict[str, Any]] = []
+        latest: dict[tuple[str, ...] | RecordKey, dict[str, Any]] = {}
+        for identity, at, row in self.events:
+            first.setdefault(identity, at)
+            before = latest.pop(identity, None)
+            if before is not None:
+                before["valid_to"] = max(at, before["valid_from"])
+            if row is not None:
+                version = {
+                    "tenant": row["tenant"],
+                    "entity": row["entity"],
+                    "source": row["source"],
+                    "key": row["key"],
+                    "valid_from": at,
+                    "valid_to": None,
+                    "payload": row["payload"],
+                    "event_id": row["event_id"],
+                }
+                inserts.append(version)
+                latest[identity] = version
+        exact = [
+            {"t": i[0], "e": i[1], "s": i[2], "k": i[3], "at": at}
+            for i, at in first.items()
+            if not isinstance(i, RecordKey)
+        ]
+        if exact:  # one statement, executed for many entities
+            conn.execute(
+                report_history.update()
+                .where(
+                    h.tenant == sa.bindparam("t"),
+                    h.entity == sa.bindparam("e"),
+                    h.source == sa.bindparam("s"),
+                    h.key == sa.bindparam("k"),
+                    h.valid_to.is_(None),
+                    h.valid_from <= sa.bindparam("at"),
+                )
+                .values(valid_to=sa.bindparam("at")),
+                exact,
+            )
+        closed = {
+            (i[0], i[1], i[3], i[2].partition("/")[2])
+            for i, _at, row in self.events
+            if row is None and not isinstance(i, RecordKey)
+        }
+        for identity, at in first.items():
+            # A tombstone after its `d` in the batch has nothing left to close; one whose
+            # `d` compaction removed closes the version it finds (matched by instance).
+            if isinstance(identity, RecordKey) and (
+                (identity.tenant, identity.entity, identity.key, identity.instance) not in closed
+            ):
+                conn.execute(
+                    report_history.update()
+                    .where(
+                        h.tenant == identity.tenant,
+                        h.entity == identity.entity,
+                        h.key == identity.key,
+                        _of_instance(h.source, identity.instance),
+                        h.valid_to.is_(None),
+                        h.valid_from <= at,
+                    )
+                    .values(valid_to=at)
+                )
+        if inserts:
+            conn.execute(report_history.insert(), inserts)
 
 
 def materialised_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -168,6 +169,13 @@ class Policy(_Model):
     #: People marked protected at the source keep their names (never their contact
     #: details) only when this is true (docs/privacy.md).
     protected_names: bool = False
+    #: The trend's baseline: a date (compiled from the history when it is not stored
+    #: yet), or "first": the tenant's first compiled snapshot. Either way it is pinned
+    #: once compiled: a later compilation of an earlier date does not replace it.
+    baseline: date | Literal["first"] = "first"
+    #: Further measurement dates the strategy asks for (the Danish strategy's follow-up
+    #: measurements): each is compiled from the history once its day has passed.
+    measurements: tuple[date, ...] = ()
 
     def fingerprint(self) -> str:
         """sha256 of the policy's canonical JSON: extracts record which policy they used."""

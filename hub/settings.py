@@ -111,6 +111,9 @@ class FollowupSettings(_Model):
     """The follow-up compiler's consumer group (its offsets live in the reporting store)."""
 
     consumer_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")] = "skolehub-followup"
+    #: How long the reporting store keeps an entity's versions after they stopped being
+    #: valid; None keeps the whole history (days before the horizon cannot be compiled).
+    history_days: Annotated[int, Field(ge=1)] | None = None
 
 
 _ROLE = Annotated[str, Field(min_length=1, max_length=64)]

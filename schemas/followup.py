@@ -7,9 +7,10 @@ deterministic ids, record key `<tenant>:<record>:<row key>`), and gets a JSON Sc
 the day the snapshot describes.
 
 Aggregate rows name, in `suppressed`, the figures emptied because their cell (the people
-they count) is smaller than the tenant's `min_cell_size`. Fields marked `personal` hold a
-person's key: extracts replace them with a pseudonym unless an identified extract is
-allowed and asked for.
+they count) is smaller than the tenant's `min_cell_size`, or because they would let a
+reader work such a cell out (complementary suppression, `hub.followup.suppression`).
+Fields marked `personal` hold a person's key: extracts replace them with a pseudonym
+unless an identified extract is allowed and asked for.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class DeviceCoverage(FollowupRecord):
     not phones), once per physical device however many MDMs know it: for pupils and
     staff the personal devices of the unit's people, for preschool every device placed at
     the unit. The other device counts are over all school devices attributed to the row.
+    For pupils and staff `meets_target` is judged on `people_with_device_share` (and
+    `ratio`, for a target above one device each).
     """
 
     entity: ClassVar[str] = "device_coverage"
@@ -89,6 +92,12 @@ class DeviceCoverage(FollowupRecord):
     headcount: Count | None
     devices: Count | None
     people_with_device: Count | None = Field(description="Pupils or staff with a counted device.")
+    people_with_device_share: Share | None = Field(
+        default=None,
+        description="`people_with_device` of `headcount`: the share of pupils or staff who "
+        "hold at least one working device, which the 1:1 target is judged on. Empty for "
+        "preschool.",
+    )
     ratio: Annotated[float, Field(ge=0)] | None
     ratio_kind: RatioKind
     target: float
@@ -109,8 +118,14 @@ class StaffCompetence(FollowupRecord):
     """One staff member's competence development in one area."""
 
     entity: ClassVar[str] = "staff_competence"
+    #: v2: published rows carry the person's pseudonym, in the key and in `person_key`.
+    schema_major: ClassVar[int] = 2
 
-    person_key: str = Field(json_schema_extra=PERSONAL)
+    person_key: str = Field(
+        json_schema_extra=PERSONAL,
+        description="The person: their pseudonym on the topic and in extracts "
+        "(hmac-sha256(HUB_HMAC_KEY, 'pseudonym:' + directory key)[:16]).",
+    )
     role: str
     unit_key: str | None
     area: CompetenceArea

@@ -719,7 +719,7 @@ class _Activities(_Stream):
     dead_letter_entity = "activity"
     query: ClassVar[Mapping[str, Any]] = {"expand": ["teachers"]}
     #: The standard leaves `/activities` optional: a 404 on its first page skips it.
-    optional = True
+    skip_statuses = frozenset({404})
 
     def __init__(self, source: SS12000) -> None:
         super().__init__(source)

@@ -13,10 +13,10 @@ offers it, or log `endpoint_deprecated` when Jamf has marked it so.
   `/api/oauth/token` (form-encoded, as Jamf documents), or a user's password exchanged
   for a bearer token at `/api/v1/auth/token` and renewed with `/api/v1/auth/keep-alive`
   before it expires. A 401 fetches a new token once; the token is invalidated on close.
-- Concurrency: Jamf asks integrations for at most five connections. With
-  `max_concurrency` N > 1, once the first page has told `totalCount`, the next N pages are
-  fetched ahead on N threads while the base's paging loop (and its loop detection) walks
-  them in order; nothing else runs meanwhile, so no more than N requests are ever open.
+- Concurrency: Jamf asks integrations for at most five connections. The device streams
+  declare `fetch_ahead`: with `max_concurrency` N > 1, once a page has told `totalCount`,
+  the HTTP base fetches the next N pages on N threads while its paging loop (and its loop
+  detection) walks them in order.
 
 Jamf has no compliance verdict in its inventory: compliance is `unknown`. Ownership is
 Jamf's `deviceOwnershipType` for mobile devices, and school-owned for computers enrolled
@@ -25,11 +25,9 @@ through Automated Device Enrollment (only organisations can do that).
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
@@ -39,7 +37,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors._http_auth import Authenticator, error_detail
-from connectors.base import Item, RetryPolicy
+from connectors.base import RetryPolicy
 from connectors.errors import AuthError, ConfigError, FatalError
 from connectors.http import (
     BasicAuth,
@@ -291,6 +289,15 @@ class JamfPagePaginator(HttpPaginator):
         total = page.body.get("totalCount") if isinstance(page.body, dict) else None
         return total if isinstance(total, int) and not isinstance(total, bool) else None
 
+    def following(self, page: HttpPage, page_size: int, count: int) -> list[str]:
+        """The numbers of up to `count` pages after `page` that `totalCount` says exist."""
+        total = self.total(page)
+        if total is None or not page.records:
+            return []
+        number = int(page.params.get("page", 0) or 0)
+        last = (total - 1) // page_size
+        return [str(n) for n in range(number + 1, min(last, number + count) + 1)]
+
 
 class _OnePage(HttpPaginator):
     """An endpoint that answers everything at once (Jamf's sites)."""
@@ -390,8 +397,6 @@ class _JamfStream(HttpStream[Any, Any]):
     sections: ClassVar[tuple[str, ...]] = ()
     #: A stable order while paging.
     sort: ClassVar[str] = "id:asc"
-    #: Pages may be fetched ahead on worker threads.
-    fetch_ahead: ClassVar[bool] = False
 
     def params(self) -> dict[str, Any]:
         """The sort order and the sections to return."""
@@ -411,6 +416,8 @@ class _Sites(_JamfStream):
     paginator: ClassVar[HttpPaginator] = _OnePage()
     raw_model = _Named
     dead_letter_entity = "site"
+    #: A client whose role may not read the lookup gets devices without its names.
+    skip_statuses = frozenset({403})
 
     def params(self) -> dict[str, Any]:
         """None: Jamf answers every site at once."""
@@ -665,11 +672,6 @@ class JamfPro(HttpSource):
         self._checked = False
         #: The GET paths the server's schema offers (filled by `ensure_endpoints`).
         self.offered: set[str] = set()
-        workers = settings.max_concurrency
-        self._pool = (
-            ThreadPoolExecutor(workers, thread_name_prefix="jamf-page") if workers > 1 else None
-        )
-        self._ahead: dict[tuple[str, int, int], Future[HttpPage]] = {}
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """Jamf's own tokens (see `JamfAuth`)."""
@@ -724,21 +726,9 @@ class JamfPro(HttpSource):
         """Fetch a token and make sure the server still offers every pinned endpoint."""
         self.ensure_endpoints()
 
-    def read(self) -> Iterator[Item]:
-        """Check the endpoints, then the lookups, computers and mobile devices."""
+    def prepare(self) -> None:
+        """Before a read: the server must still offer every pinned endpoint."""
         self.ensure_endpoints()
-        yield from super().read()
-
-    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
-        """One stream; a lookup Jamf does not let the client read is skipped with a warning."""
-        try:
-            yield from super().read_stream(stream)
-        except AuthError as exc:
-            if isinstance(stream, _Inventory) or exc.status != 403:
-                raise
-            log.warning("lookup_skipped", stream=stream.name, status=exc.status)
-        finally:
-            self._drop_ahead()
 
     def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
         """Look each unseen device up by id (a 404 confirms the delete); None if Jamf cannot.
@@ -773,41 +763,8 @@ class JamfPro(HttpSource):
 
         return url_of
 
-    # -- fetching ahead -----------------------------------------------------------------
-
-    def fetch_page(
-        self, stream: HttpStream[Any, Any], token: str | None, page_size: int
-    ) -> HttpPage:
-        """One page; for device streams, also start fetching the pages after it."""
-        if self._pool is None or not getattr(stream, "fetch_ahead", False):
-            return super().fetch_page(stream, token, page_size)
-        number = int(token or 0)
-        future = self._ahead.pop((stream.name, page_size, number), None)
-        page = future.result() if future else super().fetch_page(stream, token, page_size)
-        total = page.body.get("totalCount") if isinstance(page.body, dict) else None
-        if isinstance(total, int) and page.records:
-            last = (total - 1) // page_size
-            for ahead in range(number + 1, min(last, number + self.settings.max_concurrency) + 1):
-                key = (stream.name, page_size, ahead)
-                if key not in self._ahead:
-                    context = contextvars.copy_context()  # keeps tenant, source and run id
-                    self._ahead[key] = self._pool.submit(
-                        context.run, super().fetch_page, stream, str(ahead), page_size
-                    )
-        return page
-
-    def _drop_ahead(self) -> None:
-        """Cancel pages fetched ahead that nobody will read, and wait for running ones."""
-        pending = list(self._ahead.values())
-        self._ahead.clear()
-        running = [f for f in pending if not f.cancel()]
-        wait(running)
-
     def close(self) -> None:
-        """Stop the page threads, invalidate the token and close the session."""
-        self._drop_ahead()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """Invalidate the token, then stop the page threads and close the session."""
         self.auth.invalidate()
         super().close()
 

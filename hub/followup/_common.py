@@ -36,6 +36,14 @@ class Context:
         return count is not None and 0 < count < self.policy.min_cell_size
 
 
+def valid_on(day: date, start: date | None, end: date | None) -> bool:
+    """A dated link (placement, enrolment, membership) holds on `day`: begun, not ended.
+
+    Both ends are inclusive; a missing date leaves that side open.
+    """
+    return (start is None or start <= day) and (end is None or end >= day)
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later (or earlier), clamped to the month's last day."""
     index = day.year * 12 + day.month - 1 + months

@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hub.followup._state import DeviceRow, Org, PersonRow, TenantState, normalise_word
-from hub.matching import Candidate, DirectoryPerson, Match, Matcher, UnmatchedReport
+from hub.matching import Candidate, DirectoryPerson, Matcher, UnmatchedReport
 from hub.policy import Policy
 from schemas.entities import OrganisationKind, Role, SchoolType
 
@@ -161,22 +160,18 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
         policy.matching,
         pseudonym_key,
     )
-    person_candidates = [
-        (p.source, p.key, _person_identifiers(p), p.external_ids)
+    person_candidates = (
+        Candidate(p.source, p.key, _person_identifiers(p), p.external_ids)
         for p in state.people
         if p.source not in sources
-    ]
-    device_candidates = [
-        (d.source, d.key, *_device_identifiers(d)) for d in state.devices if d.users
-    ]
-    for source, key, identifiers, external in person_candidates:
-        found = _match(matcher, source, key, identifiers, external, directory.unmatched)
-        if found is not None:
-            directory.links[(source, key)] = found.person_key
-    for source, key, identifiers, external in device_candidates:
-        found = _match(matcher, source, key, identifiers, external, directory.unmatched)
-        if found is not None:
-            directory.device_users[(source, key)] = found.person_key
+    )
+    device_candidates = (
+        Candidate(d.source, d.key, *_device_identifiers(d)) for d in state.devices if d.users
+    )
+    linked, _ = matcher.match_all(person_candidates, directory.unmatched)
+    directory.links.update({(m.source, m.candidate_key): m.person_key for m in linked})
+    used, _ = matcher.match_all(device_candidates, directory.unmatched)
+    directory.device_users.update({(m.source, m.candidate_key): m.person_key for m in used})
     return directory
 
 
@@ -211,36 +206,6 @@ def _device_identifiers(device: DeviceRow) -> tuple[dict[str, str], tuple[str, .
         elif rule is not None:
             identifiers.setdefault(rule, value)
     return identifiers, tuple(external)
-
-
-def _match(
-    matcher: Matcher,
-    source: str,
-    key: str,
-    identifiers: dict[str, str],
-    external_ids: tuple[str, ...],
-    report: UnmatchedReport,
-) -> Match | None:
-    """Match with each external id in turn (a rule compares one value); report the unmatched.
-
-    The outcome for the other rules is the same with every external id, so the first match
-    is the rule order's match; the reason reported is the most telling one seen.
-    """
-    reasons: Counter[str] = Counter()
-    for external in external_ids or (None,):
-        candidate = Candidate(
-            source, key, {**identifiers, "external_id": external} if external else identifiers
-        )
-        result = matcher.match(candidate)
-        if isinstance(result, Match):
-            return result
-        reasons[result] += 1
-    reason = next(r for r in ("ambiguous", "not_found", "no_identifier") if reasons[r])
-    where = (source, reason)
-    report.counts[where] += 1
-    if len(report.samples[where]) < matcher.matching.samples:
-        report.samples[where].append(matcher.pseudonym(key))
-    return None
 
 
 def staff_role(roles: tuple[str, ...]) -> str | None:

@@ -1,9 +1,13 @@
 """Load one tenant's materialised entities from the reporting store, lean and in a stable order.
 
 The compiler needs a few fields of each entity, not the entities: rows are read a batch at
-a time (`report_entities` ordered by entity, source and key) and only those fields are
-kept, in slotted dataclasses, so a 100,000-person tenant with half a million enrollments
-fits in a few hundred megabytes.
+a time (ordered by entity, source and key) and only those fields are kept, in slotted
+dataclasses, so a 100,000-person tenant with half a million enrollments fits in a few
+hundred megabytes.
+
+`load_state(engine, tenant, at)` reads the versions valid at the moment `at` from the
+history (`report_history`: valid from on or before `at`, not yet ended at `at`); without
+`at`, the latest state (`report_entities`).
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from hub.materialise import report_entities
+from hub.materialise import report_entities, report_history
 
 _BATCH = 5_000
 
@@ -92,6 +96,7 @@ class EnrollmentRow:
     class_key: str
     role: str
     begin_date: date | None
+    end_date: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,8 @@ class DeviceRow:
     compliance: str
     enrolled_on: date | None
     last_check_in_on: date | None
+    #: The exact time of the last check-in (the entity's `source_modified`), if known.
+    last_check_in_at: datetime | None
     #: (kind, value) of the assigned user's identifiers.
     users: tuple[tuple[str, str], ...]
     hints: tuple[str, ...]
@@ -174,20 +181,35 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def _when(value: Any) -> date | None:
+def _instant(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rows(engine: sa.Engine, tenant: str, entity: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(source, payload) of a tenant's entities of one type, by source and key, in batches."""
-    t = report_entities.c
+def _when(value: Any) -> date | None:
+    moment = _instant(value)
+    return None if moment is None else moment.date()
+
+
+def _rows(
+    engine: sa.Engine, tenant: str, entity: str, at: datetime | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(source, payload) of a tenant's entities of one type, by source and key, in batches.
+
+    With `at`, the versions valid at that moment; else the latest state.
+    """
+    t = report_entities.c if at is None else report_history.c
+    valid: tuple[sa.ColumnElement[bool], ...] = ()
+    if at is not None:
+        h = report_history.c
+        valid = (h.valid_from <= at, sa.or_(h.valid_to.is_(None), h.valid_to > at))
     last: tuple[str, str] | None = None
     while True:
         query = (
             sa.select(t.source, t.key, t.payload)
-            .where(t.tenant == tenant, t.entity == entity)
+            .where(t.tenant == tenant, t.entity == entity, *valid)
             .order_by(t.source, t.key)
             .limit(_BATCH)
         )
@@ -202,10 +224,13 @@ def _rows(engine: sa.Engine, tenant: str, entity: str) -> Iterator[tuple[str, di
         last = (batch[-1][0], batch[-1][1])
 
 
-def load_state(engine: sa.Engine, tenant: str) -> TenantState:
-    """Read one tenant's materialised entities (every source) from the reporting store."""
+def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> TenantState:
+    """Read one tenant's materialised entities (every source) from the reporting store.
+
+    With `at`, as they were at that moment (the history); else as they are now.
+    """
     state = TenantState(tenant)
-    for source, p in _rows(engine, tenant, "organisation"):
+    for source, p in _rows(engine, tenant, "organisation", at):
         state.orgs.append(
             Org(
                 source,
@@ -217,7 +242,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 tuple(p.get("school_types") or ()),
             )
         )
-    for source, p in _rows(engine, tenant, "person"):
+    for source, p in _rows(engine, tenant, "person", at):
         external = list(p.get("external_ids") or ())
         if p.get("nin_hmac"):
             external.append(f"nin_hmac:{p['nin_hmac']}")
@@ -235,7 +260,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 tuple(external),
             )
         )
-    for source, p in _rows(engine, tenant, "placement"):
+    for source, p in _rows(engine, tenant, "placement", at):
         state.placements.append(
             PlacementRow(
                 source,
@@ -246,7 +271,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 _day(p.get("end_date")),
             )
         )
-    for source, p in _rows(engine, tenant, "course"):
+    for source, p in _rows(engine, tenant, "course", at):
         words = {
             normalise_word(w)
             for w in (
@@ -256,17 +281,22 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
             )
         }
         state.courses.append(CourseRow(source, p["key"], p.get("title") or "", frozenset(words)))
-    for source, p in _rows(engine, tenant, "class"):
+    for source, p in _rows(engine, tenant, "class", at):
         state.classes.append(
             ClassRow(source, p["key"], p.get("title") or "", p["course_key"], p["school_key"])
         )
-    for source, p in _rows(engine, tenant, "enrollment"):
+    for source, p in _rows(engine, tenant, "enrollment", at):
         state.enrollments.append(
             EnrollmentRow(
-                source, p["person_key"], p["class_key"], p["role"], _day(p.get("begin_date"))
+                source,
+                p["person_key"],
+                p["class_key"],
+                p["role"],
+                _day(p.get("begin_date")),
+                _day(p.get("end_date")),
             )
         )
-    for source, p in _rows(engine, tenant, "result"):
+    for source, p in _rows(engine, tenant, "result", at):
         scores = tuple(
             (f"{o['source']}:{o['objective_id']}", float(o["score"]))
             for o in p.get("objective_results") or ()
@@ -287,7 +317,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 scores,
             )
         )
-    for source, p in _rows(engine, tenant, "device"):
+    for source, p in _rows(engine, tenant, "device", at):
         hints = p.get("unit_hints") or {}
         state.devices.append(
             DeviceRow(
@@ -302,6 +332,7 @@ def load_state(engine: sa.Engine, tenant: str) -> TenantState:
                 p.get("compliance") or "unknown",
                 _when(p.get("enrolled_at")),
                 _day(p.get("last_check_in_on")),
+                _instant(p.get("source_modified")),
                 tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
                 tuple(
                     str(hints[name])

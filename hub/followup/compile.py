@@ -1,9 +1,9 @@
-"""Compile a tenant's follow-up records for a day from the reporting store and its policy."""
+"""Compile a tenant's follow-up records for a day from the store's history and its policy."""
 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -29,14 +29,51 @@ from hub.followup.measures.summary import (
 )
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
+from hub.followup.suppression import suppress_complementary
 from hub.leases import Lease
-from hub.materialise import offset_labels, stored_offsets
+from hub.materialise import history_span, offset_labels, stored_offsets
 from hub.settings import TenantSettings
+from schemas.followup import FollowupRecord
 
 log = structlog.get_logger(__name__)
 
 #: The materialiser's consumer group unless told otherwise.
 DEFAULT_CONSUMER_GROUP = "skolehub-followup"
+
+
+class HistoryError(ValueError):
+    """A day the history cannot answer for: in the future, or before the history begins."""
+
+
+def check_compilable(engine: sa.Engine, tenant: str, as_of: date) -> None:
+    """Refuse, naming the days that can be compiled, a day the history does not cover.
+
+    A day can be compiled from the first day of the tenant's history (or the retention's
+    horizon) to today (UTC); a tenant with no history yet can be compiled for today only.
+    """
+    today = datetime.now(UTC).date()
+    span = history_span(engine, tenant)
+    first = span[0].date() if span is not None else today
+    days = f"days from {first} to {today} can be compiled"
+    if as_of > today:
+        raise HistoryError(f"cannot compile {tenant} as of {as_of}: that is in the future; {days}")
+    if as_of < first:
+        begins = (
+            f"the hub's history of {tenant} begins on {first}"
+            if span is not None
+            else f"the hub holds no history of {tenant} yet"
+        )
+        raise HistoryError(
+            f"cannot compile {tenant} as of {as_of}: {begins}, and figures for an earlier day "
+            f"would describe the entities as they are later; {days}"
+        )
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of `day` (UTC): a snapshot shows what the hub knew by then."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) - timedelta(
+        microseconds=1
+    )
 
 
 def compile_snapshot(
@@ -48,14 +85,24 @@ def compile_snapshot(
     consumer_group: str = DEFAULT_CONSUMER_GROUP,
     store: SnapshotStore | None = None,
     lease: Lease | None = None,
+    complementary: bool = True,
 ) -> Snapshot:
-    """Compile every record of `tenant` for `as_of` and store the snapshot.
+    """Compile every record of `tenant` for `as_of` from the history, and store the snapshot.
 
+    The entities are the versions valid at the end of `as_of`, so a day compiled later
+    gives the figures it gave on the day. A day the history does not cover raises
+    `HistoryError`. The trend compares with the pinned baseline (`baseline_for`).
     `lease`, the tenant's compile lease when the caller holds it, fences the store's write.
+    `complementary=False` leaves out the denominator rule and complementary suppression
+    (`hub.followup.suppression`): the records as they were before, for the audit's tests.
     """
+    check_compilable(engine, tenant.id, as_of)
     started = time.monotonic()
     store = store or SnapshotStore(engine)
-    state = load_state(engine, tenant.id)
+    baseline_as_of, baseline = baseline_for(
+        engine, tenant, as_of, store, pseudonym_key=pseudonym_key, consumer_group=consumer_group
+    )
+    state = load_state(engine, tenant.id, end_of_day(as_of))
     loaded = time.monotonic()
     policy = tenant.policy
     directory = build_directory(state, policy, pseudonym_key)
@@ -69,7 +116,29 @@ def compile_snapshot(
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
     measures = headline(ctx, fleet, totals, unmatched)
-    baseline_as_of, baseline = store.baseline(tenant.id, before=as_of)
+    records: dict[str, list[FollowupRecord]] = {
+        "device_coverage": list(coverage),
+        "staff_competence": list(staff),
+        "competence_summary": list(summary),
+        "digital_skills": list(skills),
+        "course_participation": list(courses),
+        "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
+        "unmatched_identities": list(unmatched),
+        "data_quality": list(data_quality(ctx, engine, end_of_day(as_of))),
+    }
+    extra = 0
+    if complementary:
+        records, report = suppress_complementary(records, policy.min_cell_size)
+        extra = report.extra_rows
+    # Equity from the rows as published, so that its spread shows no hidden cell.
+    records["equity"] = list(
+        equity(
+            ctx,
+            records["device_coverage"],  # type: ignore[arg-type]
+            records["competence_summary"],  # type: ignore[arg-type]
+            records["digital_skills"],  # type: ignore[arg-type]
+        )
+    )
     snapshot = Snapshot(
         tenant=tenant.id,
         as_of=as_of,
@@ -78,27 +147,60 @@ def compile_snapshot(
         consumer_group=consumer_group,
         offsets=offset_labels(stored_offsets(engine, consumer_group)),
         entity_counts=state.sizes,
-        records=sorted_records(
-            {
-                "device_coverage": coverage,
-                "staff_competence": staff,
-                "competence_summary": summary,
-                "digital_skills": skills,
-                "course_participation": courses,
-                "equity": equity(ctx, coverage, summary, skills),
-                "trend": trend(ctx, measures, baseline_as_of, baseline),
-                "unmatched_identities": unmatched,
-                "data_quality": data_quality(ctx, engine),
-            }
-        ),
+        records=sorted_records(records),
     )
     store.save(snapshot, lease)
+    if tenant.policy.baseline == "first" and store.pinned_baseline(tenant.id) is None:
+        store.pin_baseline(tenant.id, as_of)
     log.info(
         "followup_compiled",
         tenant=tenant.id,
         as_of=as_of.isoformat(),
         rows=sum(snapshot.counts().values()),
+        complementary_rows=extra,
         load_seconds=round(loaded - started, 3),
         seconds=round(time.monotonic() - started, 3),
     )
     return snapshot
+
+
+def baseline_for(
+    engine: sa.Engine,
+    tenant: TenantSettings,
+    as_of: date,
+    store: SnapshotStore,
+    *,
+    pseudonym_key: bytes,
+    consumer_group: str = DEFAULT_CONSUMER_GROUP,
+) -> tuple[date | None, dict[str, float | None]]:
+    """The baseline day the trend of `as_of` compares with, and its headline measures.
+
+    The policy's day (compiled from the history, and pinned, when it is not stored yet),
+    or with `baseline: first` the day pinned when the tenant's first snapshot was
+    compiled. None when the baseline is not before `as_of`, or the history cannot give
+    the policy's day (logged as `baseline_unknowable`).
+    """
+    named = tenant.policy.baseline
+    pinned = store.pinned_baseline(tenant.id)
+    if isinstance(named, date):
+        if pinned != named:
+            store.pin_baseline(tenant.id, named)
+        pinned = named
+    if pinned is None or pinned >= as_of:
+        return None, {}
+    if pinned not in store.days(tenant.id):
+        try:
+            compile_snapshot(
+                engine,
+                tenant,
+                pinned,
+                pseudonym_key=pseudonym_key,
+                consumer_group=consumer_group,
+                store=store,
+            )
+        except HistoryError as exc:
+            log.warning(
+                "baseline_unknowable", tenant=tenant.id, baseline=str(pinned), error=str(exc)
+            )
+            return None, {}
+    return pinned, store.measures_of(tenant.id, pinned)

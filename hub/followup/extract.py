@@ -5,7 +5,9 @@ values have one fixed text form (CSV) or cell type (XLSX), and an XLSX file's do
 dates and zip entry times are fixed. People are pseudonymised (`person`: 16 hex digits of
 a keyed HMAC under `HUB_HMAC_KEY`); an identified extract adds `person_key` and needs the
 tenant's `allow_identified_extracts`. Suppressed cells are empty and named in the row's
-`suppressed` column.
+`suppressed` column; a pseudonymised extract leaves out the person rows of a hidden
+competence cell. `hub.followup.audit.audit_extract` checks that no hidden cell can be
+worked out from the folder.
 
 The manifest records the tenant, `as_of`, the baseline, the policy's sha256, the
 materialiser's consumed offsets, the software version, and each file's sha256, size and
@@ -28,6 +30,7 @@ from typing import Any
 
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot
+from hub.followup.suppression import public_rows
 from hub.policy import Policy
 from schemas.followup import FOLLOWUP_RECORD_TYPES, FollowupRecord, personal_fields
 
@@ -187,8 +190,14 @@ def write_extract(
     pseudonym_key: bytes,
     formats: Sequence[str] = ("csv",),
     identified: bool = False,
+    withhold: bool = True,
 ) -> Extract:
-    """Write the snapshot's records into `out` (created; earlier extract files replaced)."""
+    """Write the snapshot's records into `out` (created; earlier extract files replaced).
+
+    A pseudonymised extract leaves out the person rows of hidden competence cells
+    (`hub.followup.suppression.public_rows`); `withhold=False` keeps them, as extracts did
+    before, for the audit's tests.
+    """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ExtractError(
@@ -210,7 +219,14 @@ def write_extract(
         name = record_type.entity
         header = columns(record_type, identified)
         rows = sorted(
-            (_values(r, record_type, identified, pseudonym_key) for r in snapshot.rows(name)),
+            (
+                _values(r, record_type, identified, pseudonym_key)
+                for r in (
+                    public_rows(snapshot.records, name)
+                    if withhold and not identified
+                    else snapshot.rows(name)
+                )
+            ),
             key=_sort_key,
         )
         for fmt in dict.fromkeys(formats):

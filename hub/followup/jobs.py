@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from kafka.errors import KafkaError
 
-from hub.followup.compile import compile_snapshot
+from hub.followup.audit import audit_extract
+from hub.followup.compile import HistoryError, compile_snapshot
 from hub.followup.extract import (
     Extract,
     Verification,
@@ -27,9 +29,17 @@ from hub.followup.extract import (
 from hub.followup.publish import PublishReport, publish_snapshot
 from hub.followup.snapshots import Snapshot, SnapshotStore
 from hub.leases import Lease, LeaseHeld, lease_ttl
-from hub.materialise import MaterialiseProgress, Materialiser
-from hub.settings import HubSettings, hmac_key, var_dir
+from hub.materialise import (
+    MaterialiseProgress,
+    Materialiser,
+    history_span,
+    prune_history,
+    report_history,
+)
+from hub.settings import HubSettings, TenantSettings, hmac_key, var_dir
 from hub.store import StateStore
+
+log = structlog.get_logger(__name__)
 
 
 def today() -> date:
@@ -59,7 +69,56 @@ def materialise(settings: HubSettings, group: str | None = None) -> MaterialiseP
             settings.bootstrap,
             settings.kafka.topic_prefix,
             group=group or settings.followup.consumer_group,
+            history_days=settings.followup.history_days,
         ).run()
+    finally:
+        store.close()
+
+
+@dataclass
+class Rebuilt:
+    """What a rebuild of the reporting store read, and the days each tenant can be compiled for."""
+
+    progress: MaterialiseProgress
+    #: tenant → (first, last) day its rebuilt history covers.
+    days: dict[str, tuple[date, date]]
+
+
+def rebuild(settings: HubSettings, group: str | None = None) -> Rebuilt:
+    """Empty the reporting store's entities, history and offsets, and consume the topics again.
+
+    The history rebuilt is what the topics still hold: a compacted topic keeps each key's
+    latest event only, so earlier versions (and entities deleted long ago) do not come
+    back, and the rebuilt history is trusted from the newest event read onward
+    (docs/followup.md, "History").
+    """
+    store, engine = _engine(settings)
+    group = group or settings.followup.consumer_group
+    try:
+        materialiser = Materialiser(
+            engine,
+            settings.bootstrap,
+            settings.kafka.topic_prefix,
+            group=group,
+            history_days=settings.followup.history_days,
+        )
+        progress = materialiser.run(empty_first=True)
+        # Compaction may have removed any version older than the newest event read, so the
+        # rebuilt history is trusted only from there (and days before it are refused).
+        h = report_history.c
+        with engine.connect() as conn:
+            opened, closed = conn.execute(
+                sa.select(sa.func.max(h.valid_from), sa.func.max(h.valid_to))
+            ).one()
+        newest = max((m for m in (opened, closed) if m is not None), default=None)
+        if newest is not None:
+            prune_history(engine, newest)
+        days = {}
+        for tenant in settings.tenants:
+            span = history_span(engine, tenant.id)
+            if span is not None:
+                days[tenant.id] = (span[0].date(), span[1].date())
+        return Rebuilt(progress, days)
     finally:
         store.close()
 
@@ -103,22 +162,46 @@ def compile_tenant(
     """
     tenant = settings.tenant(tenant_id)
     store, engine = _engine(settings)
+    day = as_of or today()
     try:
         with Lease(engine, compile_lease_name(tenant.id), lease_ttl()) as lease:
+            compile_measurements(engine, tenant, day, group or settings.followup.consumer_group)
             snapshot = compile_snapshot(
                 engine,
                 tenant,
-                as_of or today(),
+                day,
                 pseudonym_key=hmac_key(),
                 consumer_group=group or settings.followup.consumer_group,
                 lease=lease,
             )
             published = (
-                publish_snapshot(engine, settings, snapshot, lease=lease) if publish else None
+                publish_snapshot(engine, settings, snapshot, pseudonym_key=hmac_key(), lease=lease)
+                if publish
+                else None
             )
         return CompileOutcome(snapshot, published)
     finally:
         store.close()
+
+
+def compile_measurements(
+    engine: sa.Engine, tenant: TenantSettings, until: date, group: str
+) -> None:
+    """Compile (store only) the policy's measurement days up to `until` not stored yet.
+
+    Each from the history; a day the history does not cover is logged and left out.
+    """
+    snapshots = SnapshotStore(engine)
+    stored = set(snapshots.days(tenant.id))
+    for day in sorted(tenant.policy.measurements):
+        if day >= until or day in stored:
+            continue
+        try:
+            compile_snapshot(
+                engine, tenant, day, pseudonym_key=hmac_key(), consumer_group=group, store=snapshots
+            )
+        except HistoryError as exc:
+            log.warning("measurement_unknowable", tenant=tenant.id, day=str(day), error=str(exc))
 
 
 def stored_or_compiled(settings: HubSettings, tenant_id: str, as_of: date | None) -> Snapshot:
@@ -168,13 +251,15 @@ def extract_tenant(
 
 @dataclass
 class FollowupResult:
-    """One tenant's part of `hub run`: compile, publish, extract, verify."""
+    """One tenant's part of `hub run`: compile, publish, extract, verify, audit."""
 
     tenant: str
     status: str = "success"
     outcome: CompileOutcome | None = None
     extract: Path | None = None
     verified: bool = False
+    #: The extract was audited and no hidden cell can be worked out from it.
+    audited: bool = False
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -186,6 +271,7 @@ class FollowupResult:
             **(self.outcome.to_dict() if self.outcome else {}),
             "extract": str(self.extract) if self.extract else None,
             "verified": self.verified,
+            "audited": self.audited,
             "problems": self.problems,
             "error": self.error,
         }
@@ -196,7 +282,9 @@ def run_followup(
     as_of: date | None = None,
     formats: Sequence[str] = ("csv", "xlsx"),
 ) -> list[FollowupResult]:
-    """Materialise once, then compile, publish, extract and verify every tenant.
+    """Materialise once, then compile, publish, extract, verify and audit every tenant.
+
+    A tenant whose extract does not verify, or whose audit works out a hidden cell, fails.
 
     While another process materialises, every tenant is `skipped` (that process is
     bringing the store up to date); while another compiles a tenant, that tenant is.
@@ -218,7 +306,10 @@ def run_followup(
             )
             result.extract, result.verified = extract.path, verification.ok
             result.problems = verification.problems
-            if not verification.ok:
+            audit = audit_extract(extract.path)
+            result.audited = audit.ok
+            result.problems += [f"audit: {line}" for line in audit.lines()]
+            if not verification.ok or not audit.ok:
                 result.status = "failed"
         except LeaseHeld as exc:
             result.status, result.error = "skipped", str(exc)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 #: The measures `hub run` prints per tenant: (measure, column title).
 HEADLINE = (
     ("pupils", "pupils"),
+    ("pupils_with_device_share", "pupils w/dev"),
     ("devices_per_pupil", "dev/pupil"),
     ("devices_per_staff", "dev/staff"),
     ("preschool_children_per_shared_device", "children/dev"),

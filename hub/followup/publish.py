@@ -6,6 +6,13 @@ tombstone) rows are sent, and the published state advances only after Kafka ackn
 the batch. Event ids are deterministic, so a batch sent again after a crash carries the
 same ids. A snapshot older than the newest one published is not published (the compacted
 topics hold the latest follow-up).
+
+Rows leave the hub pseudonymised (`hub.followup.privacy.pseudonymised`): a person-level
+row carries the person's pseudonym in its key and value, never their directory key.
+`followup_published` names a record type's rows by its topic's major version from v2 on
+(`staff_competence.v2`); rows published under an earlier major are *retired*: their old
+topic gets a tombstone for each (so compaction erases the old values) and they are
+dropped from the state, without a delete event on the new topic.
 """
 
 from __future__ import annotations
@@ -18,14 +25,20 @@ from datetime import date
 import sqlalchemy as sa
 import structlog
 
+from hub.followup.privacy import pseudonymised
 from hub.followup.snapshots import Snapshot, row_json
-from hub.kafka_io import OutRecord, Publisher, ensure_topics, entity_topic
+from hub.kafka_io import OutRecord, Publisher, ensure_topics, entity_topic, existing_topics
 from hub.leases import Lease
 from hub.settings import HubSettings
 from hub.store import create_tables, metadata, now, upsert
 from hub.sync import changed_fields, fingerprint
 from schemas.envelope import CloudEventHeaders, Op, encode_change, record_key
-from schemas.followup import FOLLOWUP_RECORD_TYPES, FOLLOWUP_SOURCE, RECORD_TYPES_BY_NAME
+from schemas.followup import (
+    FOLLOWUP_RECORD_TYPES,
+    FOLLOWUP_SOURCE,
+    RECORD_TYPES_BY_NAME,
+    FollowupRecord,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +64,8 @@ class PublishReport:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    #: Rows published under an earlier major version of their topic, tombstoned there.
+    retired: int = 0
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -66,16 +81,35 @@ class _Change:
     fingerprint: str
     after: str | None
     before: str | None
+    #: The topic of a retired row (`state_name` of an earlier major): a tombstone only
+    #: ("" when that topic is gone: the row just leaves the state).
+    retired_topic: str | None = None
+
+
+def state_name(record_type: type[FollowupRecord]) -> str:
+    """How `followup_published` names a record type's rows: its name, plus `.v<major>` from v2."""
+    major = record_type.schema_major
+    return record_type.entity if major == 1 else f"{record_type.entity}.v{major}"
+
+
+def _retired_topic(prefix: str, name: str) -> str:
+    """The topic a retired state name's rows went to (`staff_competence` → `....v1`)."""
+    entity, _, major = name.partition(".v")
+    return f"{prefix}.followup.{entity}.v{major or 1}"
 
 
 def publish_snapshot(
     engine: sa.Engine,
     settings: HubSettings,
     snapshot: Snapshot,
+    *,
+    pseudonym_key: bytes,
     publisher: Publisher | None = None,
     lease: Lease | None = None,
 ) -> PublishReport:
     """Send the snapshot's changed rows (and deletes) to Kafka; record what was acknowledged.
+
+    `pseudonym_key` (`HUB_HMAC_KEY`) pseudonymises person-level rows.
 
     `lease`, the tenant's compile lease when the caller holds it, fences every commit of
     the published state, so two publishers never interleave their batches.
@@ -99,19 +133,31 @@ def publish_snapshot(
     changes: list[_Change] = []
     seen: set[tuple[str, str]] = set()
     for record, rows in snapshot.records.items():
-        for row in rows:
-            seen.add((record, row.key))
+        name = state_name(RECORD_TYPES_BY_NAME[record])
+        for original in rows:
+            row = pseudonymised(original, pseudonym_key)
+            seen.add((name, row.key))
             text = row_json(row)
             digest = fingerprint(json.loads(text))
-            old = known.get((record, row.key))
+            old = known.get((name, row.key))
             if old is not None and old[0] == digest:
                 report.unchanged += 1
                 continue
             op = Op.CREATED if old is None else Op.UPDATED
-            changes.append(_Change(record, row.key, op, digest, text, old[1] if old else None))
-    for (record, key), (digest, payload) in sorted(known.items()):
-        if (record, key) not in seen:
-            changes.append(_Change(record, key, Op.DELETED, digest, None, payload))
+            changes.append(_Change(name, row.key, op, digest, text, old[1] if old else None))
+    current = {state_name(t) for t in FOLLOWUP_RECORD_TYPES}
+    prefix = settings.kafka.topic_prefix
+    topics = (
+        existing_topics(settings.bootstrap) if any(n not in current for n, _ in known) else set()
+    )
+    for (name, key), (digest, payload) in sorted(known.items()):
+        if name not in current:
+            # A retired topic an operator already deleted needs no tombstone ("" sends none).
+            retired = _retired_topic(prefix, name)
+            where = retired if retired in topics else ""
+            changes.append(_Change(name, key, Op.DELETED, digest, None, payload, where))
+        elif (name, key) not in seen:
+            changes.append(_Change(name, key, Op.DELETED, digest, None, payload))
     if not changes:
         return report
     ensure_topics(settings.bootstrap, settings.kafka, FOLLOWUP_RECORD_TYPES)
@@ -131,7 +177,9 @@ def publish_snapshot(
         if own:
             publisher.close()
     for change in changes:
-        if change.op is Op.CREATED:
+        if change.retired_topic is not None:
+            report.retired += 1
+        elif change.op is Op.CREATED:
             report.created += 1
         elif change.op is Op.UPDATED:
             report.updated += 1
@@ -145,9 +193,15 @@ def _records(prefix: str, tenant: str, batch: Sequence[_Change]) -> list[OutReco
     stamp = now()
     out = []
     for change in batch:
-        record_type = RECORD_TYPES_BY_NAME[change.record]
+        if change.retired_topic is not None:
+            if change.retired_topic:
+                entity = change.record.partition(".v")[0]
+                key = record_key(tenant, entity, change.key)
+                out.append(OutRecord(change.retired_topic, key, None, []))
+            continue
+        record_type = RECORD_TYPES_BY_NAME[change.record.partition(".v")[0]]
         topic = entity_topic(prefix, record_type)
-        key = record_key(tenant, change.record, change.key)
+        key = record_key(tenant, record_type.entity, change.key)
         changed = (
             changed_fields(json.loads(change.before), json.loads(change.after))
             if change.before and change.after

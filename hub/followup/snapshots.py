@@ -1,8 +1,10 @@
 """The dated snapshot store: every compiled record row of a tenant and `as_of`, with provenance.
 
-A snapshot is written in one transaction (a recompile of the same day replaces it), so
-the baseline (the earliest stored snapshot) and the development since can be compared,
-and an extract of a stored snapshot is the same file every time.
+A snapshot is written in one transaction (a recompile of the same day replaces it), and
+an extract of a stored snapshot is the same file every time. The tenant's baseline is
+pinned (`followup_baselines`): the day the policy names, or the first snapshot compiled;
+once pinned, its snapshot is kept and a later compilation of an earlier day does not
+take its place.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ followup_rows = sa.Table(
     sa.Column("record", sa.String(64), primary_key=True),
     sa.Column("key", sa.String(1024), primary_key=True),
     sa.Column("payload", sa.Text, nullable=False),
+)
+
+followup_baselines = sa.Table(
+    "followup_baselines",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 _INSERT_BATCH = 2_000
@@ -90,7 +100,7 @@ class SnapshotStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        create_tables(engine, [followup_snapshots, followup_rows])
+        create_tables(engine, [followup_snapshots, followup_rows, followup_baselines])
 
     def save(self, snapshot: Snapshot, lease: Lease | None = None) -> None:
         """Store a snapshot, replacing one of the same tenant and day, atomically.
@@ -176,16 +186,28 @@ class SnapshotStore:
             records=records,
         )
 
-    def baseline(self, tenant: str, before: date) -> tuple[date | None, dict[str, float | None]]:
-        """The earliest snapshot before `before`: its day and headline measures."""
-        earlier = [d for d in self.days(tenant) if d < before]
-        if not earlier:
-            return None, {}
+    def pinned_baseline(self, tenant: str) -> date | None:
+        """The day pinned as the tenant's baseline, if any."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                sa.select(followup_baselines.c.as_of).where(followup_baselines.c.tenant == tenant)
+            )
+
+    def pin_baseline(self, tenant: str, day: date) -> None:
+        """Pin `day` as the tenant's baseline (the policy named another day, or none was)."""
+        with self.engine.begin() as conn:
+            conn.execute(followup_baselines.delete().where(followup_baselines.c.tenant == tenant))
+            conn.execute(
+                followup_baselines.insert().values(tenant=tenant, as_of=day, pinned_at=now())
+            )
+
+    def measures_of(self, tenant: str, day: date) -> dict[str, float | None]:
+        """The headline measures of a stored snapshot (its trend's values)."""
         with self.engine.connect() as conn:
             payloads = conn.scalars(
                 sa.select(followup_rows.c.payload).where(
                     followup_rows.c.tenant == tenant,
-                    followup_rows.c.as_of == earlier[0],
+                    followup_rows.c.as_of == day,
                     followup_rows.c.record == Trend.entity,
                 )
             ).all()
@@ -193,7 +215,7 @@ class SnapshotStore:
         for payload in payloads:
             row = Trend.model_validate_json(payload)
             values[row.measure] = row.value
-        return earlier[0], values
+        return values
 
 
 def sorted_records(

@@ -64,8 +64,14 @@ def run_compile_task(tenant: str, as_of: str | None = None) -> dict[str, Any]:
 def run_extract_task(
     tenant: str, as_of: str | None = None, formats: str = "csv,xlsx"
 ) -> dict[str, Any]:
-    """Write and verify one tenant's extract; an extract that does not verify fails the task."""
+    """Write, verify and audit one tenant's extract.
+
+    An extract that does not verify, or from which the audit works out a hidden cell,
+    fails the task.
+    """
     from airflow.sdk.exceptions import AirflowException
+
+    from hub.followup.audit import audit_extract
 
     install_redaction()
     load_env_file()
@@ -76,4 +82,7 @@ def run_extract_task(
         )
     if not verification.ok:
         raise AirflowException(f"{extract.path}: {'; '.join(verification.problems)}")
+    audit = audit_extract(extract.path)
+    if not audit.ok:
+        raise AirflowException(f"{extract.path}: the audit works out {'; '.join(audit.lines())}")
     return {"path": str(extract.path), "as_of": extract.manifest["as_of"], "files": extract.files}

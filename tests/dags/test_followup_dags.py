@@ -47,7 +47,7 @@ def test_the_compile_dag_is_scheduled_by_every_sync_dags_assets(dagbag: Any):
     assert "SerializedAssetAny" == type(condition).__name__
     assert set() == sync_outlets(dagbag) - scheduled
     assert all(name.startswith("hub.") and "followup" not in name for name, _ in scheduled)
-    assert {f"hub.followup.{t.entity}.v1" for t in FOLLOWUP_RECORD_TYPES} == {
+    assert {f"hub.{t.versioned_suffix()}" for t in FOLLOWUP_RECORD_TYPES} == {
         a.name for a in dag.get_task("compile_tenant").outlets
     }
     assert ({"skolehub", "followup", "compile"}, False, 1) == (

@@ -35,7 +35,7 @@ from connectors.lms.oneroster import OneRoster
 from connectors.privacy import _FI_CHECK, _NIN_WEIGHTS_1, _NIN_WEIGHTS_2, _mod11, national_id
 from hub.followup import compile_snapshot
 from hub.followup.extract import write_extract
-from hub.materialise import Materialiser, report_entities
+from hub.materialise import Materialiser, report_entities, report_history
 from schemas import ENTITY_TYPES
 from schemas.entities import Entity
 from tests.support import SandboxHub
@@ -190,7 +190,9 @@ def run_everything(hub: SandboxHub, tmp_path: Path, postgres_url: str) -> list[s
             prefix = hub.settings.kafka.topic_prefix
             Materialiser(engine, hub.bootstrap, prefix, group=f"privacy-{n}").run()
             with engine.connect() as conn:
-                texts += [row.key + row.payload for row in conn.execute(sa.select(report_entities))]
+                for table in (report_entities, report_history):  # the latest rows and history
+                    rows = conn.execute(sa.select(table.c.key, table.c.payload))
+                    texts += [f"{key} {payload}" for key, payload in rows]
             snapshot = compile_snapshot(engine, tenant, date.today(), pseudonym_key=b"k" * 32)
             folder = tmp_path / f"extract-{n}"
             write_extract(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -29,14 +30,17 @@ _LINKS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def data_quality(ctx: Context, engine: sa.Engine) -> list[DataQuality]:
-    """One record per source of the tenant that published people or links or dead letters."""
+def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) -> list[DataQuality]:
+    """One record per source of the tenant that published people or links or dead letters.
+
+    `at`: the moment the entities are read as of (the history), as the compiler reads them.
+    """
     keys: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, entity) → keys
     links: list[tuple[str, str, str]] = []  # (source, target entity, key)
     people: Counter[str] = Counter()
     invalid: Counter[str] = Counter()
     for entity in ("organisation", "group", "class", "person", "membership", "enrollment"):
-        for source, payload in _rows(engine, ctx.tenant, entity):
+        for source, payload in _rows(engine, ctx.tenant, entity, at):
             keys[(source, entity)].add(str(payload.get("key")))
             if entity == "person":
                 people[source] += 1

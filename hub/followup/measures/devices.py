@@ -1,31 +1,38 @@
 """Device coverage per unit and population, and the tenant's device totals.
 
 One physical device is counted once: MDM records that share a `physical_key` are merged,
-the record that checked in last speaking for the device (its state, compliance, OS),
-the earliest enrolment starting its leasing cycle. A device belongs to the unit and
-population of its matched user; a device without one (shared, unassigned, or assigned to
-someone not in the directory) belongs to the unit its hints name: the preschool
-population at a preschool, the pupils at a school, the staff elsewhere. BYOD devices and
-phones are not school devices and are left out of coverage.
+the record with the latest exact check-in time (`source_modified`) speaking for the
+device (its state, compliance, OS), the earliest enrolment starting its leasing cycle. A
+device belongs to the unit and population of its matched user; a device without one
+(shared, unassigned, or assigned to someone not in the directory) belongs to the unit its
+hints name: the preschool population at a preschool, the pupils at a school, the staff
+elsewhere. BYOD devices and phones are not school devices and are left out of coverage.
+
+Each person is counted once, at one unit. Preschool children come from the placements
+valid on `as_of` (from their child role only in a tenant without preschool placements).
+The 1:1 targets are judged on the share of people who hold at least one working device;
+devices per person is a figure of its own.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 
-from hub.followup._common import Context, add_months, at_least, share, suppress
+from hub.followup._common import Context, add_months, at_least, share, suppress, valid_on
 from hub.followup._identity import staff_role
-from hub.followup._state import DeviceRow, PersonRow
+from hub.followup._state import DeviceRow, PersonRow, PlacementRow
 from schemas.entities import Role
 from schemas.followup import DeviceCoverage, Population, RatioKind
 from schemas.mdm import Compliance, DeviceKind, ManagementState, Ownership
 
-_MEASURES = (
+#: The figures of a coverage row; a suppressed row empties every one of them.
+COVERAGE_FIGURES = (
     "headcount",
     "devices",
     "people_with_device",
+    "people_with_device_share",
     "ratio",
     "meets_target",
     "shared_devices",
@@ -75,8 +82,9 @@ class PhysicalDevice:
 
     @property
     def last_seen(self) -> date | None:
-        """The latest check-in any MDM saw."""
-        return self.first.last_check_in_on
+        """The latest check-in day any MDM saw."""
+        days = [r.last_check_in_on for r in self.records if r.last_check_in_on]
+        return max(days) if days else None
 
     @property
     def enrolled_on(self) -> date | None:
@@ -108,6 +116,55 @@ def population_of(person: PersonRow) -> Population | None:
     return None
 
 
+def _checked_in(record: DeviceRow) -> datetime:
+    """When a record last checked in: its exact time, else the start of its check-in day."""
+    if record.last_check_in_at is not None:
+        return record.last_check_in_at
+    if record.last_check_in_on is not None:
+        return datetime.combine(record.last_check_in_on, time(), UTC)
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def _speaker_first(records: list[DeviceRow]) -> None:
+    """Order a device's records latest exact check-in first (ties by source and key)."""
+    records.sort(key=lambda r: (r.source, r.key))
+    records.sort(key=_checked_in, reverse=True)
+
+
+def _placed_children(ctx: Context) -> dict[str, str]:
+    """Directory child → unit, from the preschool placements valid on `as_of`.
+
+    A child with two valid placements (the overlap of a move) is at the one that started
+    last. A child who exists only as a placement keeps the placement's person key (a
+    directory source's key space), or `<source>|<key>` when the placement's source is
+    not the directory.
+    """
+    directory = ctx.directory
+    chosen: dict[str, tuple[date, str]] = {}
+    for placement in ctx.state.placements:
+        if placement.school_type != "FS" or not valid_on(
+            ctx.as_of, placement.start_date, placement.end_date
+        ):
+            continue
+        unit_key = directory.unit_of_org.get((placement.source, placement.unit_key))
+        if unit_key is None:
+            continue
+        child = _child_key(ctx, placement)
+        start = placement.start_date or date.min
+        if child not in chosen or (start, unit_key) > chosen[child]:
+            chosen[child] = (start, unit_key)
+    return {child: unit for child, (_start, unit) in chosen.items()}
+
+
+def _child_key(ctx: Context, placement: PlacementRow) -> str:
+    linked = ctx.directory.person(placement.source, placement.person_key)
+    if linked is not None:
+        return linked
+    if placement.source in ctx.directory.sources:
+        return placement.person_key
+    return f"{placement.source}|{placement.person_key}"
+
+
 def build_fleet(ctx: Context) -> Fleet:
     """Merge, attribute and classify the devices; count the people per unit and population."""
     directory, policy = ctx.directory, ctx.policy
@@ -115,8 +172,12 @@ def build_fleet(ctx: Context) -> Fleet:
     people: dict[tuple[str, Population], set[str]] = defaultdict(set)
     fleet = Fleet([], people)
     membership: dict[str, tuple[str, Population]] = {}
+    #: A tenant with preschool placements counts its children from them, not by role.
+    placed = any(p.school_type == "FS" for p in ctx.state.placements)
     for person in directory.people.values():
         population = population_of(person)
+        if population is Population.PRESCHOOL and placed:
+            continue
         unit_key = directory.unit_of(person)
         if population is None or unit_key is None:
             continue
@@ -128,29 +189,16 @@ def build_fleet(ctx: Context) -> Fleet:
         membership[person.key] = (unit_key, population)
         if population is Population.PUPILS:
             fleet.pupils[person.key] = (unit_key, person.grade)
-    for placement in ctx.state.placements:
-        if placement.school_type != "FS":
-            continue
-        if placement.start_date and placement.start_date > ctx.as_of:
-            continue
-        if placement.end_date and placement.end_date < ctx.as_of:
-            continue
-        unit_key = directory.unit_of_org.get((placement.source, placement.unit_key))
-        if unit_key is not None:
-            people[(unit_key, Population.PRESCHOOL)].add(placement.person_key)
+    for child, unit_key in _placed_children(ctx).items():
+        people[(unit_key, Population.PRESCHOOL)].add(child)
+        membership.setdefault(child, (unit_key, Population.PRESCHOOL))
 
     groups: dict[str, list[DeviceRow]] = defaultdict(list)
     for row in ctx.state.devices:
         groups[row.physical_key or f"{row.source}|{row.key}"].append(row)
     exam = policy.exam_readiness
     for records in groups.values():
-        records.sort(
-            key=lambda r: (
-                -(r.last_check_in_on.toordinal() if r.last_check_in_on else 0),
-                r.source,
-                r.key,
-            )
-        )
+        _speaker_first(records)
         user = next(
             (
                 directory.device_users[(r.source, r.key)]
@@ -203,6 +251,8 @@ class PopulationTotals:
 
     headcount: int = 0
     devices: int = 0
+    #: People holding at least one counted device (pupils and staff).
+    people_with_device: int = 0
 
 
 @dataclass
@@ -253,6 +303,7 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
         if population is Population.PRESCHOOL:
             counted = [d for d in devices if d.active]
             people_with_device = None
+            with_device_share = None
             ratio = share(headcount, len(counted)) if headcount else None
             target = float(targets.preschool.children_per_device)
             meets = (
@@ -262,13 +313,14 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
         else:
             counted = [d for d in devices if d.active and d.person in people]
             people_with_device = len({d.person for d in counted})
+            with_device_share = share(people_with_device, headcount)
             ratio = share(len(counted), headcount)
             target = (
                 targets.pupils.per_pupil
                 if population is Population.PUPILS
                 else targets.staff.per_person
             )
-            meets = None if ratio is None else ratio >= target
+            meets = _meets_one_to_one(with_device_share, ratio, target)
             kind = RatioKind.DEVICES_PER_PERSON
         exam_pupils = exam_ready = None
         if population is Population.PUPILS:
@@ -279,6 +331,7 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
             "headcount": headcount,
             "devices": len(counted),
             "people_with_device": people_with_device,
+            "people_with_device_share": with_device_share,
             "ratio": ratio,
             "meets_target": meets,
             "shared_devices": sum(1 for d in devices if d.shared),
@@ -293,10 +346,11 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
         }
         totals.of(population).headcount += headcount
         totals.of(population).devices += len(counted)
+        totals.of(population).people_with_device += people_with_device or 0
         if exam_pupils is not None:
             totals.exam_pupils += exam_pupils
             totals.exam_ready += exam_ready or 0
-        values, hidden = suppress(values, _MEASURES, ctx.small(headcount))
+        values, hidden = suppress(values, COVERAGE_FIGURES, ctx.small(headcount))
         if not hidden:
             values, hidden = suppress(values, _EXAM, ctx.small(exam_pupils))
         rows.append(
@@ -319,6 +373,18 @@ def device_coverage(ctx: Context, fleet: Fleet) -> tuple[list[DeviceCoverage], D
     totals.noncompliant = sum(1 for d in school if d.first.compliance == "noncompliant")
     totals.not_seen = sum(1 for d in school if _not_seen(ctx, d))
     return rows, totals
+
+
+def _meets_one_to_one(with_device: float | None, ratio: float | None, target: float) -> bool | None:
+    """A personal-device target is met when enough people hold a device, not devices alone.
+
+    The share of people with a working device must reach the target (at most everyone),
+    and devices per person must reach it too (which only adds to a target above 1): two
+    devices in one pupil's hands do not make up for a pupil without one.
+    """
+    if with_device is None or ratio is None:
+        return None
+    return with_device >= min(target, 1.0) and ratio >= target
 
 
 def _past_life_cycle(ctx: Context, device: PhysicalDevice) -> bool:

@@ -11,6 +11,9 @@
   item's range (a per-objective score is used only when the result has no overall
   score). Without objectives in the policy, every objective the pupils' results carry
   is followed, per grade, at the default level.
+- **Participation** counts the distinct people of a class (and its course) whose
+  enrolment is valid on `as_of` (begun, and not ended before it): an LMS user linked to
+  a directory person is that person, so two accounts of one person count once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from hub.followup._common import Context, add_months, share, suppress
+from hub.followup._common import Context, add_months, share, suppress, valid_on
 from hub.followup._identity import staff_role
 from hub.followup._state import ResultRow, normalise_word
 from hub.followup.measures.devices import Fleet
@@ -319,7 +322,7 @@ def course_participation(
         lambda: {"students": set(), "teachers": set(), "others": set()}
     )
     for e in state.enrollments:
-        if e.begin_date is not None and e.begin_date > ctx.as_of:
+        if not valid_on(ctx.as_of, e.begin_date, e.end_date):
             continue
         group = (
             "students"
@@ -328,11 +331,13 @@ def course_participation(
             if e.role == EnrollmentRole.TEACHER
             else "others"
         )
-        enrolled[(e.source, e.class_key)][group].add(e.person_key)
+        enrolled[(e.source, e.class_key)][group].add(_participant(ctx, e.source, e.person_key))
     completed: dict[tuple[str, str], set[str]] = defaultdict(set)
     for result in state.results:
         if result.class_key is not None and _counts_by(ctx, result):
-            completed[(result.source, result.class_key)].add(result.person_key)
+            completed[(result.source, result.class_key)].add(
+                _participant(ctx, result.source, result.person_key)
+            )
     rows: list[CourseParticipation] = []
     per_course: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
         lambda: {"students": set(), "teachers": set(), "others": set(), "completed": set()}
@@ -386,6 +391,11 @@ def course_participation(
         )
     rows.sort(key=lambda r: r.key)
     return rows, totals
+
+
+def _participant(ctx: Context, source: str, person_key: str) -> str:
+    """Who an LMS user is, for counting: the linked directory person, else the user itself."""
+    return ctx.directory.person(source, person_key) or f"{source}|{person_key}"
 
 
 def _participation(

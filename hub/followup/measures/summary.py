@@ -67,6 +67,15 @@ def equity(
         targets.staff.per_person,
         coverage_values(Population.STAFF, lambda r: r.ratio),
     )
+    for population, name, per_person in (
+        (Population.PUPILS, "pupils_with_device_share", targets.pupils.per_pupil),
+        (Population.STAFF, "staff_with_device_share", targets.staff.per_person),
+    ):
+        measures[name] = (
+            Direction.HIGHER,
+            min(per_person, 1.0),
+            coverage_values(population, lambda r: r.people_with_device_share),
+        )
     measures["preschool_devices_per_child"] = (
         Direction.HIGHER,
         rounded(1 / targets.preschool.children_per_device),
@@ -94,7 +103,7 @@ def equity(
         )
     skill_sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in skills:
-        if s.assessed:
+        if s.assessed and s.meeting is not None:
             skill_sums[s.unit_key][0] += s.meeting or 0
             skill_sums[s.unit_key][1] += s.assessed
     measures["digital_skills_meeting_share"] = (
@@ -163,6 +172,10 @@ def headline(
         "school_devices": Measure(school),
         "devices_per_pupil": Measure(share(devices.pupils.devices, pupils), pupils),
         "devices_per_staff": Measure(share(devices.staff.devices, staff), staff),
+        "pupils_with_device_share": Measure(
+            share(devices.pupils.people_with_device, pupils), pupils
+        ),
+        "staff_with_device_share": Measure(share(devices.staff.people_with_device, staff), staff),
         "preschool_children_per_shared_device": Measure(
             share(children, devices.preschool.devices), children
         ),

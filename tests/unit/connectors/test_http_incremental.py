@@ -72,7 +72,7 @@ class _Extras(_Widgets):
 
     name = "extras"
     path = "/extras"
-    optional = True
+    skip_statuses = frozenset({404})
 
 
 def widget(n: int, changed: str | None = None, **fields: Any) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def test_an_endpoint_jamf_marked_deprecated_is_logged_and_still_read(mdm_sandbox
 
 
 def test_a_building_lookup_the_client_may_not_read_is_skipped(mdm_sandbox: MdmSandbox):
-    """A 403 on `/v1/buildings` logs `lookup_skipped`; devices come without building names."""
+    """A 403 on `/v1/buildings` logs `stream_not_offered`; devices come without building names."""
     mdm_sandbox.server.add_fault(
         kind="status", status=403, vendor="jamf", path="/api/v1/buildings", times=-1
     )
@@ -138,7 +138,7 @@ def test_a_building_lookup_the_client_may_not_read_is_skipped(mdm_sandbox: MdmSa
         devices = entities(read_all(jamf(mdm_sandbox)))
     assert devices
     assert {None} == {d.unit_hints.building for d in devices if isinstance(d, Device)}
-    assert ["buildings"] == [e["stream"] for e in logs if e["event"] == "lookup_skipped"]
+    assert ["buildings"] == [e["stream"] for e in logs if e["event"] == "stream_not_offered"]
 
 
 def test_only_the_configured_device_kinds_are_read(mdm_sandbox_factory: MdmSandboxFactory):

@@ -99,3 +99,24 @@ def test_the_check_fails_on_a_stale_table(tmp_path: Path, monkeypatch: pytest.Mo
 def test_hub_logging_scrubs_with_the_connectors_detector():
     """`hub.logging.scrub` is the one detector that connectors use too."""
     assert _redact.scrub is hub.logging.scrub
+
+
+def test_no_http_connector_overrides_the_reading_loop():
+    """HTTP connectors use hooks and declarations, never their own reading loop.
+
+    Paging, fetching ahead and partial reads are then handled in one place.
+    """
+    from connectors.http import HttpSource
+
+    loop = ("read", "read_stream", "fetch_page", "pages")
+    http = [s.connector for s in registry.specs() if issubclass(s.connector, HttpSource)]
+    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro"} == {
+        c.__name__ for c in http
+    }
+    overridden = {
+        (c.__name__, name)
+        for c in http
+        for name in loop
+        if getattr(c, name) is not getattr(HttpSource, name)
+    }
+    assert set() == overridden

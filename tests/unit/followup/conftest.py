@@ -1,4 +1,4 @@
-"""Fixtures of the follow-up unit tests: a hub.yaml whose store holds the golden tenant."""
+"""Fixtures of the follow-up unit tests: a store, and a hub.yaml, holding the golden tenant."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(yaml.safe_dump({"database_url": url, "tenants": [tenant]}), encoding="utf-8")
     monkeypatch.setenv("HUB_CONFIG", str(path))
     return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    """A reporting store (SQLite) holding the golden tenant's entities."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    golden.write_entities(engine, golden.entities())
+    yield engine
+    engine.dispose()

@@ -10,33 +10,50 @@ from __future__ import annotations
 from datetime import date
 
 COVERAGE_FIELDS = (
-    "key", "headcount", "devices", "people_with_device", "ratio", "ratio_kind", "target",
+    "key", "headcount", "devices", "people_with_device", "people_with_device_share", "ratio",
+    "ratio_kind", "target",
     "meets_target", "shared_devices", "past_life_cycle", "noncompliant", "not_seen",
     "unassigned", "unmatched", "exam_pupils", "exam_ready", "exam_ready_share", "suppressed",
 )  # fmt: skip
 COVERAGE_ALL = (
-    "headcount", "devices", "people_with_device", "ratio", "meets_target", "shared_devices",
+    "headcount", "devices", "people_with_device", "people_with_device_share", "ratio",
+    "meets_target", "shared_devices",
     "past_life_cycle", "noncompliant", "not_seen", "unassigned", "unmatched", "exam_pupils",
     "exam_ready", "exam_ready_share",
 )  # fmt: skip
 COVERAGE = [
-    # Björkskolan: 4 grade-1 pupils, 4 Chromebooks; nobody in an exam grade.
-    ("bj|pupils", 4, 4, 4, 1.0, "devices_per_person", 1.0, True, 0, 0, 0, 0, 0, 0, 0, 0, None, ()),
-    # Ekskolan: 9 pupils, 8 iPads (a1's twin in Intune counted once); the ghost's
-    # Chromebook is placed here by its OU but not counted; grade 3: g1 ready, g2's
-    # iPadOS 16.7 too old, g3 no device.
-    ("ek|pupils", 9, 8, 8, 0.8889, "devices_per_person", 1.0, False, 0, 0, 0, 0, 0, 1, 3, 1,
-     0.3333, ()),
-    # t1, t2, t3 active; r1's laptop not seen since 2026-04-01; t2's enrolled 2022-03-01
-    # (36 months ended 2025-03-01); t3's noncompliant; t1's BYOD phone left out.
-    ("ek|staff", 4, 3, 3, 0.75, "devices_per_person", 1.0, False, 0, 1, 1, 1, 0, 0, None, None,
-     None, ()),
-    # 11 child persons + c12's placement = 12 children (c13 left) on 2 shared tablets.
-    ("sol|preschool", 12, 2, None, 6.0, "children_per_device", 5.0, False, 2, 0, 0, 0, 0, 0,
-     None, None, None, ()),
+    # Björkskolan: 4 grade-1 pupils. Active personal devices: cb-d1, cb-d2, cb-d3 and
+    # d1's iPad (cb-d4 not seen since 2026-04-01) = 4, so 4 / 4 = 1.0 devices per pupil;
+    # but only d1, d2, d3 hold one: 3 / 4 = 0.75 of the pupils, under the 1:1 target.
+    # Not seen: cb-d4. Nobody in an exam grade.
+    ("bj|pupils", 4, 4, 3, 0.75, 1.0, "devices_per_person", 1.0, False, 0, 0, 0, 1, 0, 0, 0,
+     0, None, ()),
+    # Ekskolan: 9 pupils, 8 iPads (a1's and b1's twins in Intune counted once): 8 / 9 =
+    # 0.8889 both ways. b1's iPad: Jamf checked in at 20:00, Intune at 08:00 the same
+    # day, so Jamf's record (no verdict) speaks: not noncompliant, 0. The ghost's
+    # Chromebook is placed here by its OU but not counted (unmatched 1); grade 3: g1
+    # ready, g2's iPadOS 16.7 too old, g3 no device: 1 / 3.
+    ("ek|pupils", 9, 8, 8, 0.8889, 0.8889, "devices_per_person", 1.0, False, 0, 0, 0, 0, 0, 1,
+     3, 1, 0.3333, ()),
+    # 4 staff: t1, t2, t3 active; r1's laptop not seen since 2026-04-01; t2's enrolled
+    # 2022-03-01 (36 months ended 2025-03-01); t3's noncompliant; t1's BYOD phone left out.
+    # Hidden as a complement: the tenant's 6 staff (trend) minus these 4 would give
+    # Solbacken's hidden 2.
+    ("ek|staff", None, None, None, None, None, "devices_per_person", 1.0, None, None, None,
+     None, None, None, None, None, None, None, COVERAGE_ALL),
+    # Lundens: c14, placed here since 2026-04-01: one child, below the cell size.
+    ("lun|preschool", None, None, None, None, None, "children_per_device", 5.0, None, None,
+     None, None, None, None, None, None, None, None, COVERAGE_ALL),
+    # Placements valid on AS_OF: c01-c12 (c13's ended 2026-05-31, c14's here ended
+    # 2026-03-31; c14's person role naming Solbackens is not counted, the tenant has
+    # placements) = 12 children on 2 shared tablets: 12 / 2 = 6.0 > 5. Hidden as a
+    # complement: the tenant's 13 children (trend) minus these 12 would give Lundens'
+    # hidden 1.
+    ("sol|preschool", None, None, None, None, None, "children_per_device", 5.0, None, None,
+     None, None, None, None, None, None, None, None, COVERAGE_ALL),
     # Two preschool teachers: below the cell size.
-    ("sol|staff", None, None, None, None, "devices_per_person", 1.0, None, None, None, None,
-     None, None, None, None, None, None, COVERAGE_ALL),
+    ("sol|staff", None, None, None, None, None, "devices_per_person", 1.0, None, None, None,
+     None, None, None, None, None, None, None, COVERAGE_ALL),
 ]  # fmt: skip
 
 STAFF_FIELDS = (
@@ -48,7 +65,9 @@ STAFF = [
     ("p1|information_security", "preschool_teacher", "sol", True, date(2026, 3, 1), True, 12,
      True),
     ("p2|digital_didactics", "preschool_teacher", "sol", False, None, False, None, None),
-    ("p2|information_security", "preschool_teacher", "sol", False, None, True, 12, False),
+    # Completed 2026-04-01 under the account lms-sub, linked to p2 by its second external id.
+    ("p2|information_security", "preschool_teacher", "sol", True, date(2026, 4, 1), True, 12,
+     True),
     ("r1|digital_didactics", "school_leader", "ek", False, None, False, None, None),
     ("r1|information_security", "school_leader", "ek", True, date(2025, 8, 1), True, 12, True),
     ("t1|digital_didactics", "teacher", "ek", True, date(2026, 2, 1), False, None, None),
@@ -68,7 +87,7 @@ SUMMARY = [
     ("ek|school_leader|digital_didactics", None, None, None, False, None, None, SUMMARY_ALL),
     ("ek|school_leader|information_security", None, None, None, True, None, None, SUMMARY_ALL),
     ("ek|teacher|digital_didactics", 3, 1, 0.3333, False, None, None, ()),
-    # t1 and t2 completed; only t1 within 12 months.
+    # t1 and t2 completed; only t1 within 12 months (lms-sub's completion is p2's, not t3's).
     ("ek|teacher|information_security", 3, 2, 0.6667, True, 1, 0.3333, ()),
     ("sol|preschool_teacher|digital_didactics", None, None, None, False, None, None, SUMMARY_ALL),
     ("sol|preschool_teacher|information_security", None, None, None, True, None, None,
@@ -84,8 +103,11 @@ SKILLS_FIELDS = (
     "meeting_share",
     "suppressed",
 )
-# g1 80/100 meets 0.6; g2 50/100 does not; g3 not submitted.
-SKILLS = [("ek|3|ak3.programmering", 3, 2, 1, 0.6667, 0.5, ())]
+# g1 80/100 meets 0.6; g2 50/100 does not; g3 not submitted. Meeting (1) and its share are
+# hidden: 2 assessed is under the cell size (the denominator rule).
+SKILLS = [
+    ("ek|3|ak3.programmering", 3, 2, None, 0.6667, None, ("meeting", "meeting_share")),
+]
 
 COURSE_FIELDS = (
     "key", "unit_key", "competence_areas", "students", "teachers", "others", "completed",
@@ -93,17 +115,23 @@ COURSE_FIELDS = (
 )  # fmt: skip
 COURSE_ALL = ("students", "teachers", "others", "completed", "completion_rate")
 COURSES = [
+    # g1, g2, g3 (lms-b1's enrolment ended 2026-01-31); g1 and g2 fully graded: 2 / 3.
     ("class|oneroster/lms|cls-3a", "ek", (), 3, 1, 0, 2, 0.6667, ()),
     ("class|oneroster/lms|cls-dd-ek", "ek", ("digital_didactics",), None, None, None, None,
      None, COURSE_ALL),
-    # t1, t2, r1 completed; t3's result is dated after AS_OF.
-    ("class|oneroster/lms|cls-is-ek", "ek", ("information_security",), 4, 1, 0, 3, 0.75, ()),
+    # 4 students (t1, t2, r1 completed; t3's result is dated after AS_OF). Hidden as a
+    # complement: crs-is's 6 minus these 4 would give cls-is-sol's hidden 2.
+    ("class|oneroster/lms|cls-is-ek", "ek", ("information_security",), None, None, None, None,
+     None, COURSE_ALL),
+    # p1 and p2 (enrolled as lms-p2 and as lms-sub: one person): 2, below the cell size.
     ("class|oneroster/lms|cls-is-sol", "sol", ("information_security",), None, None, None, None,
      None, COURSE_ALL),
     ("course|oneroster/lms|crs-ak3", None, (), 3, 1, 0, 2, 0.6667, ()),
     ("course|oneroster/lms|crs-dd", None, ("digital_didactics",), None, None, None, None, None,
      COURSE_ALL),
-    ("course|oneroster/lms|crs-is", None, ("information_security",), 6, 1, 0, 4, 0.6667, ()),
+    # t1, t2, t3, r1 and p1, p2: 6 students; completed t1, t2, r1, p1 and p2 (as lms-sub):
+    # 5 / 6.
+    ("course|oneroster/lms|crs-is", None, ("information_security",), 6, 1, 0, 5, 0.8333, ()),
 ]  # fmt: skip
 
 EQUITY_FIELDS = (
@@ -121,37 +149,49 @@ EQUITY = [
     # Only Ekskolan's teachers' cell is shown: 1 of 3 within.
     ("competence_information_security_within_share", 1.0, 1, 0.3333, 0.3333, 0.3333, 0.0, 1,
      ("ek",)),
-    # (0.8889 + 1.0) / 2
+    # (0.8889 + 1.0) / 2: Björkskolan's 4 devices for 4 pupils meet a devices-per-pupil
+    # target that its pupils, one without a device, do not (see pupils_with_device_share)
     ("devices_per_pupil", 1.0, 2, 0.8889, 0.9445, 1.0, 0.1111, 1, ("ek",)),
-    ("devices_per_staff", 1.0, 1, 0.75, 0.75, 0.75, 0.0, 1, ("ek",)),
-    ("digital_skills_meeting_share", None, 1, 0.5, 0.5, 0.5, 0.0, None, ()),
+    # Both staff rows hidden, and the one digital-skills cell's meeting share.
+    ("devices_per_staff", 1.0, 0, None, None, None, None, 0, ()),
+    ("digital_skills_meeting_share", None, 0, None, None, None, None, None, ()),
     ("exam_ready_share", None, 1, 0.3333, 0.3333, 0.3333, 0.0, None, ()),
-    # 2 / 12 against 1 / 5
-    ("preschool_devices_per_child", 0.2, 1, 0.1667, 0.1667, 0.1667, 0.0, 1, ("sol",)),
+    # Lundens' cell is suppressed and Solbackens' hidden as its complement: no unit shown.
+    ("preschool_devices_per_child", 0.2, 0, None, None, None, None, 0, ()),
+    # Björkskolan 3 / 4 = 0.75, Ekskolan 8 / 9 = 0.8889: median (0.75 + 0.8889) / 2 =
+    # 0.81945, 0.8195 at 4 decimals; spread 0.1389; both under 1.0
+    ("pupils_with_device_share", 1.0, 2, 0.75, 0.8195, 0.8889, 0.1389, 2, ("bj", "ek")),
+    # Both staff rows hidden (as for devices_per_staff).
+    ("staff_with_device_share", 1.0, 0, None, None, None, None, 0, ()),
 ]  # fmt: skip
 
 #: Tenant-wide measures on AS_OF (the first snapshot is its own baseline).
 MEASURES = {
-    "children": 12.0,
-    # crs-is 4 of 6 and crs-dd 1 of 1
-    "competence_course_completion_rate": 0.7143,
+    # c01-c12 at Solbackens and c14 at Lundens, each once: 13
+    "children": 13.0,
+    # crs-is 5 of 6 and crs-dd 1 of 1: 6 / 7
+    "competence_course_completion_rate": 0.8571,
     "competence_digital_didactics_completed_share": 0.1667,  # t1 of 6 staff
-    "competence_information_security_completed_share": 0.6667,  # t1, t2, r1, p1 of 6
-    "competence_information_security_within_share": 0.5,  # t1, r1, p1 of 6
-    # 21 school devices: 8 pupil iPads, 2 shared, 5 laptops, 5 Chromebooks, the lab desktop
-    "devices_noncompliant_share": 0.0476,
-    "devices_not_seen_share": 0.0476,
-    "devices_past_life_cycle_share": 0.0476,
-    "devices_per_pupil": 0.9231,  # 12 of 13
+    "competence_information_security_completed_share": 0.8333,  # t1, t2, r1, p1, p2 of 6
+    "competence_information_security_within_share": 0.6667,  # t1, r1, p1, p2 of 6
+    # 22 school devices: 9 pupil iPads (b1's twin counted once), 2 shared, 5 laptops,
+    # 5 Chromebooks, the lab desktop; noncompliant t3's: 1 / 22; not seen r1's and
+    # cb-d4: 2 / 22; past the life cycle t2's: 1 / 22
+    "devices_noncompliant_share": 0.0455,
+    "devices_not_seen_share": 0.0909,
+    "devices_past_life_cycle_share": 0.0455,
+    "devices_per_pupil": 0.9231,  # 8 + 4 devices for 9 + 4 pupils: 12 / 13
     "devices_per_staff": 0.6667,  # t1, t2, t3, p1 of 6
     "devices_without_unit": 1.0,
     "digital_skills_assessed_share": 0.6667,
     "digital_skills_meeting_share": None,  # over 2 assessed pupils: suppressed
     "exam_ready_share": 0.3333,
-    "preschool_children_per_shared_device": 6.0,
+    "preschool_children_per_shared_device": 6.5,  # 13 children, 2 active preschool devices
     "pupils": 13.0,
-    "school_devices": 21.0,
+    "pupils_with_device_share": 0.8462,  # 8 at Ekskolan + 3 at Björkskolan of 13
+    "school_devices": 22.0,
     "staff": 6.0,
+    "staff_with_device_share": 0.6667,  # t1, t2, t3, p1 of 6
     # lms ext-1 and gu-1 not found, lms-x without identifiers, the ghost's Chromebook
     "unmatched_identities": 4.0,
 }

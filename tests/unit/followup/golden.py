@@ -1,24 +1,32 @@
 """The golden tenant: a small Swedish school owner built by hand, entity by entity.
 
-Guldby kommun has one preschool (Solbackens förskola: 12 children placed, 2 shared
-tablets, two preschool teachers) and two schools: Ekskolan (F-class to grade 3, nine
-pupils, eight iPads: one pupil short; three teachers and a head) and Björkskolan (four
-grade-1 pupils with Chromebooks). The directory is SS 12000 (`ss12000/sis`); the LMS is
-OneRoster (`oneroster/lms`); the MDMs are Jamf, Intune and Google. Every figure the
-tests expect is derived in the comments next to the data.
+Guldby kommun has two preschools (Solbackens förskola: 12 children placed, 2 shared
+tablets, two preschool teachers; Lundens förskola: one child, who moved there from
+Solbackens in April) and two schools: Ekskolan (F-class to grade 3, nine pupils, eight
+iPads: one pupil short; three teachers and a head) and Björkskolan (four grade-1 pupils
+with Chromebooks; d1 also has an iPad, d4's Chromebook has not checked in since April).
+The directory is SS 12000 (`ss12000/sis`); the LMS is OneRoster (`oneroster/lms`); the
+MDMs are Jamf, Intune and Google. Every figure the tests expect is derived in the
+comments next to the data.
+
+Some entities are there to catch a way of counting someone twice (issue 13): c14, the
+child who changed preschool; lms-b1's enrolment that ended in January; d1's second
+device beside d4 who has no working one; b1's iPad, noncompliant in Intune at 08:00 and
+checked in to Jamf at 20:00 the same day; lms-sub, whose second external id names p2
+while its username names t3.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.privacy import national_id_hmac
-from hub.materialise import report_entities
+from hub.materialise import report_entities, report_history
 from hub.settings import TenantSettings, parse_settings
 from hub.store import metadata, now
 from schemas.entities import (
@@ -117,6 +125,8 @@ def directory() -> list[Entity]:
              SchoolType.PRESCHOOL_CLASS, SchoolType.COMPULSORY),
         _org("bj", OrganisationKind.SCHOOL_UNIT, "Björkskolan", "10000003",
              SchoolType.COMPULSORY),
+        _org("lun", OrganisationKind.PRESCHOOL_UNIT, "Lundens förskola", "10000004",
+             SchoolType.PRESCHOOL),
     ]  # fmt: skip
     # Children: c01-c11 are persons with placements; c12 is only a placement; c13's
     # placement ended before AS_OF. Children at Solbackens: 12.
@@ -135,6 +145,19 @@ def directory() -> list[Entity]:
                 end_date=date(2026, 5, 31) if n == 13 else None,
             )
         )
+    # c14 moved from Solbackens to Lundens on 2026-04-01. The register still names
+    # Solbackens as the person's unit; only the placements are dated. On AS_OF c14 is
+    # one child, at Lundens: Solbackens keeps 12 (c01-c12), Lundens has 1, the tenant 13.
+    entities.append(_person("c14", Role.CHILD, "sol"))
+    for key, unit, start, end in (
+        ("pl-c14-sol", "sol", date(2025, 8, 15), date(2026, 3, 31)),
+        ("pl-c14-lun", "lun", date(2026, 4, 1), None),
+    ):
+        entities.append(
+            Placement(tenant=TENANT, source=SIS, key=key, person_key="c14", unit_key=unit,
+                      school_type=PlacementSchoolType.PRESCHOOL, start_date=start,
+                      end_date=end)
+        )  # fmt: skip
     # Ekskolan: two pupils each in F-class (0), grades 1 and 2, three in grade 3: 9.
     for key, grade in (("f1", 0), ("f2", 0), ("a1", 1), ("a2", 1), ("b1", 2), ("b2", 2)):
         entities.append(_pupil(key, "ek", grade))
@@ -151,7 +174,7 @@ def directory() -> list[Entity]:
         _staff("t3", Role.TEACHER, "ek", email="t3.larare@guldby.se"),
         _staff("r1", Role.SCHOOL_LEADER, "ek", email="r1.rektor@guldby.se"),
         _staff("p1", Role.PRESCHOOL_TEACHER, "sol", external_ids=("sis-id:P1-777",)),
-        _staff("p2", Role.PRESCHOOL_TEACHER, "sol"),
+        _staff("p2", Role.PRESCHOOL_TEACHER, "sol", external_ids=("sis-id:P2-888",)),
     ]
     return entities
 
@@ -172,6 +195,17 @@ def lms() -> list[Entity]:
         _lms_person("lms-g1", Role.PUPIL, eppn="g1@guldby.se", nin_hmac=NIN_HMAC),
         _lms_person("lms-g2", Role.PUPIL, eppn="g2@guldby.se"),
         _lms_person("lms-g3", Role.PUPIL, eppn="g3@guldby.se"),
+        # b1 took part in cls-3a until January (their enrolment ended 2026-01-31).
+        _lms_person("lms-b1", Role.PUPIL, eppn="b1@guldby.se"),
+        # A second account of p2's: its ids are tried in the rule order (eppn, then
+        # external_id, then username): the external_id rule finds p2 by its second id
+        # before the username rule would find t3 (whose username it carries by mistake).
+        _lms_person(
+            "lms-sub",
+            Role.PRESCHOOL_TEACHER,
+            username="t3",
+            external_ids=("lms-id:9911", "sis-id:P2-888"),
+        ),
         # Unmatched: an external instructor and a guardian (not_found), and a user
         # without any identifier (no_identifier).
         _lms_person("ext-1", Role.TEACHER, email="kursledare@utbildning.se"),
@@ -209,7 +243,8 @@ def lms() -> list[Entity]:
     ]
     enrolled = {
         "cls-is-ek": (["lms-t1", "lms-t2", "lms-t3", "lms-r1"], ["ext-1"]),
-        "cls-is-sol": (["lms-p1", "lms-p2"], ["ext-1"]),
+        # lms-sub is p2's second account: cls-is-sol has two students, p1 and p2.
+        "cls-is-sol": (["lms-p1", "lms-p2", "lms-sub"], ["ext-1"]),
         "cls-dd-ek": (["lms-t1"], ["ext-1"]),
         "cls-3a": (["lms-g1", "lms-g2", "lms-g3"], ["lms-t1"]),
     }
@@ -228,6 +263,11 @@ def lms() -> list[Entity]:
         for people_, role in ((students, student), (teachers, teacher))
         for p in people_
     ]
+    enrollments.append(
+        Enrollment(tenant=TENANT, source=LMS, key="enr-cls-3a-lms-b1", person_key="lms-b1",
+                   class_key="cls-3a", role=student, begin_date=date(2025, 8, 15),
+                   end_date=date(2026, 1, 31))
+    )  # fmt: skip
 
     def result(
         person: str,
@@ -261,6 +301,8 @@ def lms() -> list[Entity]:
         result("lms-r1", "cls-is-ek", date(2025, 8, 1)),  # within (since 2025-06-15)
         result("lms-p1", "cls-is-sol", date(2026, 3, 1)),
         result("lms-p2", "cls-is-sol", None, ScoreStatus.SUBMITTED, None),  # in progress
+        # p2 completed it under the second account.
+        result("lms-sub", "cls-is-sol", date(2026, 4, 1)),
         result("lms-t1", "cls-dd-ek", date(2026, 2, 1)),
         result("lms-g1", "cls-3a", date(2026, 5, 20), score=80.0, high=100.0, objectives=skill),
         result("lms-g2", "cls-3a", date(2026, 5, 20), score=50.0, high=100.0, objectives=skill),
@@ -281,6 +323,7 @@ def _device(
     hints: UnitHints | None = None,
     shared: bool = False,
     seen: date = date(2026, 6, 14),
+    checked_in: time = time(12, 0),
     enrolled: date = date(2025, 8, 20),
     compliance: Compliance = Compliance.UNKNOWN,
     ownership: Ownership = Ownership.SCHOOL_OWNED,
@@ -298,6 +341,7 @@ def _device(
         compliance=compliance,
         enrolled_at=datetime.combine(enrolled, datetime.min.time(), UTC),
         last_check_in_on=seen,
+        source_modified=datetime.combine(seen, checked_in, UTC),
         assigned_users=tuple(AssignedUserId(kind=k, value=v) for k, v in users),
         unit_hints=hints or UnitHints(),
         shared=shared,
@@ -311,7 +355,8 @@ def devices() -> list[Device]:
         # Eight pupils' iPads at Ekskolan (g3 has none: one device short); g2's runs an
         # iPadOS too old for the national tests.
         _device(JAMF, f"ipad-{p}", f"apple:IPAD{p.upper()}", DeviceKind.TABLET, "iPadOS",
-                "16.7" if p == "g2" else "18.1", users=[(UserIdKind.USERNAME, p)], hints=ek)
+                "16.7" if p == "g2" else "18.1", users=[(UserIdKind.USERNAME, p)], hints=ek,
+                checked_in=time(20, 0) if p == "b1" else time(12, 0))
         for p in ("f1", "f2", "a1", "a2", "b1", "b2", "g1", "g2")
     ]  # fmt: skip
     found += [
@@ -319,6 +364,12 @@ def devices() -> list[Device]:
         _device(INTUNE, "twin-a1", "apple:IPADA1", DeviceKind.TABLET, "iPadOS", "18.1",
                 users=[(UserIdKind.UPN, "a1@guldby.se")], seen=date(2026, 6, 10),
                 compliance=Compliance.COMPLIANT),
+        # b1's iPad is in Intune too, reported noncompliant at 08:00 on 2026-06-14; it
+        # checked in to Jamf at 20:00 the same day, so Jamf (no compliance verdict)
+        # speaks for it: one device, not noncompliant.
+        _device(INTUNE, "twin-b1", "apple:IPADB1", DeviceKind.TABLET, "iPadOS", "18.1",
+                users=[(UserIdKind.UPN, "b1@guldby.se")], checked_in=time(8, 0),
+                compliance=Compliance.NONCOMPLIANT),
         # Two shared tablets at Solbackens: 12 children per 2 devices = 6 > 5.
         _device(JAMF, "shared-1", "apple:SHARED1", DeviceKind.TABLET, "iPadOS", "17.5",
                 hints=UnitHints(site="Solbackens förskola"), shared=True, seen=date(2026, 6, 12)),
@@ -348,13 +399,20 @@ def devices() -> list[Device]:
         _device(INTUNE, "lab-x", "dell:LAB1", DeviceKind.DESKTOP, "Windows", "10.0.22631.4460",
                 hints=UnitHints(group="EKS Felles"), shared=True, compliance=Compliance.COMPLIANT),
     ]  # fmt: skip
+    # d4's Chromebook last checked in on 2026-04-01: not seen within 30 days, not active.
     for n in range(1, 5):
         found.append(
             _device(GOOGLE, f"cb-d{n}", f"acer:NX{n}", DeviceKind.CHROMEBOOK, "ChromeOS",
                     "131.0.6778.99", users=[(UserIdKind.ANNOTATED, f"d{n}@guldby.se")],
                     hints=UnitHints(org_unit_path="/Enheter/Björkskolan/Elever"),
+                    seen=date(2026, 4, 1) if n == 4 else date(2026, 6, 14),
                     enrolled=date(2025, 8, 1), compliance=Compliance.COMPLIANT)
         )  # fmt: skip
+    # d1 also has an iPad from Björkskolan's Jamf site; d4 has no working device.
+    found.append(
+        _device(JAMF, "ipad-d1", "apple:IPADD1", DeviceKind.TABLET, "iPadOS", "18.1",
+                users=[(UserIdKind.USERNAME, "d1")], hints=UnitHints(site="Björkskolan"))
+    )  # fmt: skip
     # A Chromebook assigned to someone not in the directory, placed at Ekskolan by its OU.
     found.append(
         _device(GOOGLE, "cb-ghost", "acer:NX9", DeviceKind.CHROMEBOOK, "ChromeOS", "131.0.6778.99",
@@ -370,9 +428,16 @@ def entities() -> list[Entity]:
     return [*directory(), *lms(), *devices()]
 
 
+#: When the golden tenant's history begins: before any day its tests compile.
+HISTORY_BEGINS = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 def write_entities(engine: sa.Engine, items: Sequence[Entity]) -> None:
-    """Write entities into `report_entities` exactly as the materialiser stores them."""
-    metadata.create_all(engine, tables=[report_entities])
+    """Write entities as the materialiser stores them: latest state and history.
+
+    Their versions are valid from `HISTORY_BEGINS`, as if the hub had synced them then.
+    """
+    metadata.create_all(engine, tables=[report_entities, report_history])
     stamp = now()
     rows = [
         {
@@ -390,5 +455,26 @@ def write_entities(engine: sa.Engine, items: Sequence[Entity]) -> None:
         }
         for n, e in enumerate(items)
     ]
+    versions = [
+        {
+            **{k: row[k] for k in ("tenant", "entity", "source", "key", "payload", "event_id")},
+            "valid_from": HISTORY_BEGINS,
+        }
+        for row in rows
+    ]
     with engine.begin() as conn:
         conn.execute(report_entities.insert(), rows)
+        conn.execute(report_history.insert(), versions)
+
+
+def move_history_back(engine: sa.Engine) -> None:
+    """Date every version from `HISTORY_BEGINS`, as if the hub had synced it then.
+
+    For a golden tenant published through Kafka today but compiled for its day in June.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            report_history.update()
+            .where(report_history.c.tenant == TENANT)
+            .values(valid_from=HISTORY_BEGINS)
+        )

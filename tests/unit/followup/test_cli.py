@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, main
+from hub.followup import compile_snapshot
 from hub.followup.snapshots import SnapshotStore
 from hub.leases import Lease
 from hub.settings import load_settings
+from tests.conftest import TEST_HMAC_KEY
 
 
 def last_json(out: str) -> dict[str, object]:
@@ -27,6 +30,7 @@ def test_compile_store_only_prints_counts_and_headline(
     assert EXIT_OK == code
     assert "device_coverage" in out and "devices_per_pupil" in out
     summary = last_json(out)
+    # 12 personal devices of 13 pupils (expected.MEASURES)
     assert ("2026-06-15", 0.9231, None) == (
         summary["as_of"],
         summary["measures"]["devices_per_pupil"],  # type: ignore[index]
@@ -37,14 +41,15 @@ def test_compile_store_only_prints_counts_and_headline(
 def test_extract_writes_a_folder_that_verifies(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    """`hub extract` writes CSV and XLSX with a manifest; `hub extract --verify` confirms it."""
+    """`hub extract` writes CSV and XLSX with a manifest, audits it; `--verify` confirms it."""
     out_dir = tmp_path / "extract"
     code = main(
         ["extract", "guldby", "--as-of", "2026-06-15", "--format", "csv,xlsx", "--out",
          str(out_dir)]
     )  # fmt: skip
     assert EXIT_OK == code
-    assert "manifest verifies" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "manifest verifies" in out and "Audit: no hidden cell can be worked out." in out
     assert EXIT_OK == main(["extract", "--verify", str(out_dir)])
     assert "manifest verifies" in capsys.readouterr().out
     (out_dir / "equity.xlsx").write_bytes(b"not a workbook")
@@ -87,3 +92,22 @@ def test_compile_while_the_tenant_lease_is_held_exits_4_and_stores_nothing(
     )
     assert [] == SnapshotStore(engine).days("guldby")
     engine.dispose()
+
+
+def test_extract_of_a_snapshot_stored_without_complements_fails_its_audit(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A day stored before complementary suppression extracts, but exits 1 saying to recompile."""
+    settings = load_settings()
+    engine = sa.create_engine(settings.store_url)
+    tenant = settings.tenant("guldby")
+    compile_snapshot(
+        engine, tenant, date(2026, 6, 15), pseudonym_key=TEST_HMAC_KEY.encode(),
+        complementary=False,
+    )  # fmt: skip
+    engine.dispose()
+    code = main(["extract", "guldby", "--as-of", "2026-06-15", "--out", str(tmp_path / "x")])
+    out = capsys.readouterr().out
+    assert EXIT_FAILED == code
+    assert "device_coverage [sol|staff] headcount: suppressed, but is exactly 2" in out
+    assert "needs `hub compile guldby --as-of 2026-06-15` again" in out

@@ -22,14 +22,6 @@ KEY = TEST_HMAC_KEY.encode()
 BOTH = ("csv", "xlsx")
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
-    golden.write_entities(engine, golden.entities())
-    yield engine
-    engine.dispose()
-
-
 def compiled(engine: sa.Engine, **policy: object) -> tuple[Snapshot, Policy]:
     tenant = golden.tenant_settings(**policy)
     return compile_snapshot(engine, tenant, golden.AS_OF, pseudonym_key=KEY), tenant.policy
@@ -99,7 +91,9 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
         manifest["identified"],
     )
     rows = {f["name"]: f["rows"] for f in manifest["files"]}
-    assert (5, 12, 19) == (
+    # 6 coverage rows (lun|preschool among them); 12 person rows, less r1's and the two
+    # preschool teachers' (their cells are hidden); 21 headline measures.
+    assert (6, 6, 21) == (
         rows["device_coverage.csv"],
         rows["staff_competence.xlsx"],
         rows["trend.csv"],
@@ -162,7 +156,11 @@ def test_an_identified_extract_needs_the_policy_and_then_names_people(
 
 
 def test_a_cell_of_three_is_suppressed_when_the_minimum_is_five(engine: sa.Engine, tmp_path: Path):
-    """Ekskolan's three teachers and three exam pupils are emptied and marked `suppressed`."""
+    """Ekskolan's three teachers and three exam pupils are emptied and marked `suppressed`.
+
+    Its nine pupils go too, as a complement: the tenant's 13 pupils minus them would give
+    Björkskolan's hidden 4.
+    """
     snapshot, policy = compiled(engine, min_cell_size=5)
     write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY)
     teachers = {
@@ -184,11 +182,11 @@ def test_a_cell_of_three_is_suppressed_when_the_minimum_is_five(engine: sa.Engin
     } == teachers
     coverage = csv_rows(tmp_path / "x", "device_coverage")
     pupils = {(r["unit_key"], r["population"]): r for r in coverage}[("ek", "pupils")]
-    assert ("9", "", "", "exam_pupils;exam_ready;exam_ready_share") == (
+    assert ("", "", "", "exam_pupils;exam_ready;exam_ready_share;headcount;devices") == (
         pupils["headcount"],
         pupils["exam_pupils"],
         pupils["exam_ready_share"],
-        pupils["suppressed"],
+        pupils["suppressed"][: len("exam_pupils;exam_ready;exam_ready_share;headcount;devices")],
     )
 
 

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from hub.followup import Snapshot, SnapshotStore, compile_snapshot
@@ -46,14 +45,6 @@ def check_golden(snapshot: Snapshot) -> None:
     assert expected.EQUITY == table(snapshot, "equity", expected.EQUITY_FIELDS)
     assert expected.MEASURES == snapshot.measures
     assert expected.UNMATCHED == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
-    golden.write_entities(engine, golden.entities())
-    yield engine
-    engine.dispose()
 
 
 def test_golden_tenant_compiles_to_the_hand_written_figures(engine: sa.Engine):
@@ -95,8 +86,9 @@ def test_trend_compares_with_the_earliest_snapshot(engine: sa.Engine):
     later = compile_snapshot(engine, tenant, golden.AS_OF, pseudonym_key=KEY)
     trend = {r.key: r for r in later.rows("trend")}
     security = trend["competence_information_security_within_share"]
-    # On 2026-01-05 only r1 (2025-08-01) was within 12 months: 1 of 6; on AS_OF 3 of 6.
-    assert (date(2026, 1, 5), 0.1667, 0.5, 0.3333) == (
+    # On 2026-01-05 only r1 (2025-08-01) was within 12 months: 1 of 6; on AS_OF t1, r1,
+    # p1 and p2 (2026-04-01, as lms-sub): 4 of 6; 0.6667 - 0.1667 = 0.5.
+    assert (date(2026, 1, 5), 0.1667, 0.6667, 0.5) == (
         security.baseline_as_of,  # type: ignore[attr-defined]
         security.baseline,  # type: ignore[attr-defined]
         security.value,  # type: ignore[attr-defined]
@@ -123,7 +115,15 @@ def test_a_policy_without_objectives_follows_every_objective_seen(engine: sa.Eng
         engine, golden.tenant_settings(digital_skills=[]), golden.AS_OF, pseudonym_key=KEY
     )
     assert [
-        ("ek|3|skolverket:digital-kompetens:ak3.programmering", 3, 2, 1, 0.6667, 0.5, ())
+        (
+            "ek|3|skolverket:digital-kompetens:ak3.programmering",
+            3,
+            2,
+            None,
+            0.6667,
+            None,
+            ("meeting", "meeting_share"),
+        )
     ] == table(snapshot, "digital_skills", expected.SKILLS_FIELDS)
 
 
@@ -151,9 +151,27 @@ def test_the_policys_matching_rules_decide_who_is_linked(engine: sa.Engine):
     assert [
         # cb-d1..4 and the ghost: annotated users
         ("google_chromeos/chromebooks|no_identifier", 5),
-        ("intune/intune|no_identifier", 7),  # UPNs (6) and t3's email
+        ("intune/intune|no_identifier", 8),  # UPNs (7, b1's twin too) and t3's email
         ("intune/intune|no_unit", 6),  # the five laptops, now userless, and the lab desktop
-        ("jamf_pro/jamf|no_identifier", 8),  # usernames
-        # t2, t3, r1, p1, ext-1, gu-1, lms-x
-        ("oneroster/lms|no_identifier", 7),
+        ("jamf_pro/jamf|no_identifier", 9),  # usernames (d1's iPad too)
+        # t2, t3, r1, p1, ext-1, gu-1, lms-x, lms-sub (lms-b1 has an eppn)
+        ("oneroster/lms|no_identifier", 8),
     ] == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)
+
+
+def test_a_tenant_without_placements_counts_children_by_their_role(tmp_path: Path):
+    """Without preschool placements the directory's child role counts, at the person's unit."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    golden.write_entities(
+        engine, [e for e in golden.entities() if not isinstance(e, golden.Placement)]
+    )
+    snapshot = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
+    engine.dispose()
+    coverage = {r.key: r for r in snapshot.rows("device_coverage")}
+    # c01-c11 and c14, whose person names Solbackens: 12; c12 and c13 exist only as
+    # placements; nobody at Lundens.
+    assert (12, None) == (
+        coverage["sol|preschool"].headcount,  # type: ignore[attr-defined]
+        coverage.get("lun|preschool"),
+    )
+    assert 12.0 == snapshot.measures["children"]

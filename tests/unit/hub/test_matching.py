@@ -115,3 +115,18 @@ def test_rules_may_not_repeat():
     """A policy that lists a rule twice is refused."""
     with pytest.raises(ValueError, match="once"):
         Matching(rules=(MatchingRule(name="eppn"), MatchingRule(name="eppn")))
+
+
+def test_rule_order_holds_across_all_external_ids():
+    """An earlier rule on a later external id wins over a later rule on the first one."""
+    candidate = Candidate("lms", "u4", {"username": "kari"}, external_ids=("lms:77", "sis:1001"))
+    result = matcher("external_id", "username").match(candidate)
+    assert Match("lms", "u4", "ola@lillevik.kommune.no", "external_id") == result
+
+
+def test_external_ids_naming_two_people_make_that_rule_ambiguous():
+    """A rule finds exactly one person over all of a candidate's ids, or it does not decide."""
+    both = Candidate("lms", "u5", {}, external_ids=("sis:1001", "sis:2002"))
+    directory = [*DIRECTORY, DirectoryPerson("kari2", external_ids=("sis:2002",))]
+    found = Matcher(directory, Matching(rules=(MatchingRule(name="external_id"),)), KEY)
+    assert "ambiguous" == found.match(both)

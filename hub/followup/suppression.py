@@ -1,0 +1,286 @@
+"""Complementary suppression: hide the further cells that would let a reader work out a hidden one.
+
+The measures hide each cell of fewer than `min_cell_size` people on its own (primary
+suppression). That is not enough: a course minus its published classes gives the hidden
+class, the tenant's pupils minus the published units give the hidden unit. This pass runs
+over the compiled rows before they are stored, published or extracted:
+
+1. **Denominator rule**: a share whose denominator is a count of people under the minimum
+   is hidden with its numerator (pupils meeting an objective when fewer than the minimum
+   were assessed), though the row's cell is large enough to show.
+2. **Complementary cells**: the audit (`hub.followup.audit`) reads the rows as a reader
+   would, every published figure a linear constraint on the hidden ones. For each hidden
+   cell it can pin down (exactly, or to an interval narrower than the minimum), one more
+   row is hidden: from the tightest relation that holds the cell (the one with the fewest
+   unknowns), the published sibling with the smallest non-zero figure (another class of
+   the course, another unit of the tenant, another role of the unit); with no sibling
+   left, the total itself (the course, the unit's staff headcount, the trend's tenant
+   total). A competence cell is hidden in every area of its unit and role, and a
+   digital-skills cell in every objective of its unit and grade, since they count the
+   same people. This repeats until the audit finds nothing: a fixed point across the
+   overlapping hierarchies.
+3. **Person rows** (`staff_competence`) of a hidden competence cell are left out of a
+   pseudonymised extract (`public_rows`): counted, they would give the cell back.
+
+The heuristic is greedy and deterministic (ties go to the smaller key); it does not
+promise the fewest possible cells, only that the audit finds none after it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from hub.followup.audit import ROW_SHARES, Audit, Cell, Constraint, audit_tables, row_key
+from hub.followup.measures.devices import COVERAGE_FIGURES
+from schemas.followup import CompetenceSummary, FollowupRecord, StaffCompetence
+
+log = structlog.get_logger(__name__)
+
+#: The figures a hidden row empties, per record (the measures' primary suppression empties
+#: the same ones).
+HIDDEN_FIGURES: dict[str, tuple[str, ...]] = {
+    "device_coverage": COVERAGE_FIGURES,
+    "competence_summary": (
+        "staff", "completed", "completed_share", "within_requirement", "within_share",
+    ),
+    "digital_skills": ("pupils", "assessed", "meeting", "assessed_share", "meeting_share"),
+    "course_participation": ("students", "teachers", "others", "completed", "completion_rate"),
+    "trend": ("value", "change"),
+}  # fmt: skip
+
+#: Rows that count the same people as another row of the same record: hidden together.
+_SAME_PEOPLE: dict[str, tuple[str, ...]] = {
+    "competence_summary": ("unit_key", "role"),
+    "digital_skills": ("unit_key", "grade"),
+}
+
+_MAX_ROUNDS = 200
+#: Findings in coarse hierarchies first: hiding a unit row may protect a role cell within it.
+_COARSE_FIRST = {"device_coverage": 0, "digital_skills": 1, "course_participation": 2}
+
+
+@dataclass
+class SuppressionReport:
+    """What the pass hid beyond the measures' own (primary) suppression."""
+
+    #: Rows hidden as complements, per record.
+    rows: dict[str, int] = field(default_factory=dict)
+    #: Figures hidden by the denominator rule.
+    denominator_cells: int = 0
+    rounds: int = 0
+    #: What the audit still finds when the rounds ran out (empty: all protected).
+    unresolved: list[str] = field(default_factory=list)
+
+    @property
+    def extra_rows(self) -> int:
+        """Rows hidden as complements, in all."""
+        return sum(self.rows.values())
+
+
+def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: [row.model_dump(mode="json") for row in rows]
+        for name, rows in records.items()
+        if name in HIDDEN_FIGURES or name == StaffCompetence.entity
+    }
+
+
+def _hide(row: dict[str, Any], names: Iterable[str]) -> bool:
+    """Empty `names` of a row and list them in `suppressed`; whether anything changed."""
+    wanted = [n for n in names if n in row]
+    already = list(row.get("suppressed") or ())
+    added = [n for n in wanted if n not in already]
+    for name in wanted:
+        row[name] = None
+    if added:
+        row["suppressed"] = [*already, *added]
+    return bool(added)
+
+
+def denominator_rule(tables: Mapping[str, list[dict[str, Any]]], min_cell_size: int) -> int:
+    """Hide each share (and its numerator) over a small denominator of people; cells hidden."""
+    hidden = 0
+    for spec in ROW_SHARES:
+        if not spec.people:
+            continue
+        for row in tables.get(spec.record, ()):
+            denominator = row.get(spec.denominator)
+            if spec.applies(row) and denominator is not None and 0 < denominator < min_cell_size:
+                if _hide(row, (spec.numerator, spec.share)):
+                    hidden += 1
+    return hidden
+
+
+def _withheld(summary: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The competence cells whose person rows a pseudonymised extract leaves out: the hidden."""
+    return {row_key(CompetenceSummary.entity, row) for row in summary if row.get("staff") is None}
+
+
+def public_view(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[Any]]:
+    """The tables as a pseudonymised extract shows them: person rows of hidden cells left out."""
+    view: dict[str, list[Any]] = {name: list(rows) for name, rows in tables.items()}
+    hidden = _withheld(tables.get(CompetenceSummary.entity, ()))
+    if StaffCompetence.entity in view:
+        view[StaffCompetence.entity] = [
+            row
+            for row in view[StaffCompetence.entity]
+            if row_key(StaffCompetence.entity, row) not in hidden
+        ]
+    return view
+
+
+def public_rows(
+    records: Mapping[str, Sequence[FollowupRecord]], record: str
+) -> list[FollowupRecord]:
+    """The rows of `record` a pseudonymised extract shows (person rows of hidden cells left out)."""
+    rows = list(records.get(record, ()))
+    if record != StaffCompetence.entity:
+        return rows
+    hidden = _withheld(r.model_dump() for r in records.get(CompetenceSummary.entity, ()))
+    return [
+        r
+        for r in rows
+        if isinstance(r, StaffCompetence)
+        and row_key(record, {"unit_key": r.unit_key, "role": r.role, "area": r.area}) not in hidden
+    ]
+
+
+class _Protector:
+    """One pass of complementary suppression over plain rows."""
+
+    def __init__(self, tables: dict[str, list[dict[str, Any]]], min_cell_size: int) -> None:
+        self.tables = tables
+        self.min_cell_size = min_cell_size
+        self.index: dict[tuple[str, str], dict[str, Any]] = {
+            (record, row_key(record, row)): row
+            for record, rows in tables.items()
+            if record in HIDDEN_FIGURES
+            for row in rows
+        }
+        self.report = SuppressionReport()
+
+    def run(self) -> SuppressionReport:
+        self.report.denominator_cells = denominator_rule(self.tables, self.min_cell_size)
+        audit = self._audit()
+        while audit.findings and self.report.rounds < _MAX_ROUNDS:
+            self.report.rounds += 1
+            by_cell: dict[Cell, list[Constraint]] = defaultdict(list)
+            for constraint in audit.constraints:
+                for term in constraint.unknowns:
+                    by_cell[term.cell].append(constraint)
+            chosen: set[tuple[str, str]] = set()
+            touched: set[tuple[str, str]] = set()
+            for finding in sorted(
+                audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)
+            ):
+                found = self._complement(finding.cell, by_cell)
+                if found is None:
+                    continue
+                where, _constraint = found
+                rows = {(t.cell.record, t.cell.key) for c in by_cell[finding.cell] for t in c.terms}
+                if rows & touched:
+                    continue  # hiding this round's rows may protect it already: audit again first
+                touched |= rows | {(finding.cell.record, finding.cell.key)}
+                chosen.add(where)
+            if not chosen:
+                break
+            for record, key in sorted(chosen):
+                self._hide_row(record, key)
+            audit = self._audit()
+        self.report.unresolved = audit.lines()
+        return self.report
+
+    def _audit(self) -> Audit:
+        return audit_tables(public_view(self.tables), self.min_cell_size)
+
+    def _complement(
+        self, cell: Cell, by_cell: Mapping[Cell, list[Constraint]]
+    ) -> tuple[tuple[str, str], Constraint] | None:
+        """The row to hide so that `cell` is no longer pinned down, and the relation it is in."""
+        seen: set[Cell] = set()
+        frontier = [cell]
+        constraints = [c for cs in by_cell.values() for c in cs]
+        index = {id(c): i for i, c in enumerate(constraints)}
+        for _depth in range(3):
+            options = []
+            following: list[Cell] = []
+            for current in frontier:
+                seen.add(current)
+                for constraint in by_cell.get(current, ()):
+                    unknowns = len({t.cell for t in constraint.unknowns})
+                    for term in constraint.terms:
+                        if term.value is None:
+                            if term.cell not in seen:
+                                following.append(term.cell)
+                            continue
+                        where = (term.cell.record, term.cell.key)
+                        if term.value <= 0 or where not in self.index:
+                            continue
+                        tier = (
+                            0
+                            if (term.cell.record, term.cell.field) == (cell.record, cell.field)
+                            else 1
+                            if term.cell.record == cell.record
+                            else 2
+                        )
+                        options.append((unknowns, tier, term.value, where, index[id(constraint)]))
+            if options:
+                best = min(options)
+                return best[3], constraints[best[4]]
+            frontier = following
+        return None
+
+    def _hide_row(self, record: str, key: str) -> None:
+        row = self.index[(record, key)]
+        together = [row]
+        if record in _SAME_PEOPLE:
+            names = _SAME_PEOPLE[record]
+            together = [
+                r for r in self.tables[record] if all(r.get(n) == row.get(n) for n in names)
+            ]
+        for member in together:
+            if _hide(member, HIDDEN_FIGURES[record]):
+                self.report.rows[record] = self.report.rows.get(record, 0) + 1
+
+
+def suppress_complementary(
+    records: Mapping[str, Sequence[FollowupRecord]], min_cell_size: int
+) -> tuple[dict[str, list[FollowupRecord]], SuppressionReport]:
+    """The records with the denominator rule and complementary suppression applied."""
+    tables = _tables(records)
+    report = _Protector(tables, min_cell_size).run()
+    if report.unresolved:
+        log.warning(
+            "suppression_unresolved", cells=len(report.unresolved), first=report.unresolved[0]
+        )
+    result: dict[str, list[FollowupRecord]] = {}
+    for name, rows in records.items():
+        if name not in HIDDEN_FIGURES:
+            result[name] = list(rows)
+            continue
+        updated = []
+        for row, plain in zip(rows, tables[name], strict=True):
+            hidden = tuple(plain.get("suppressed") or ())
+            if hidden == tuple(getattr(row, "suppressed", ())):
+                updated.append(row)
+                continue
+            updated.append(
+                row.model_copy(update={**{n: None for n in hidden}, "suppressed": hidden})
+            )
+        result[name] = updated
+    return result, report
+
+
+__all__ = [
+    "HIDDEN_FIGURES",
+    "SuppressionReport",
+    "denominator_rule",
+    "public_rows",
+    "public_view",
+    "suppress_complementary",
+]

@@ -1,0 +1,180 @@
+"""Complementary suppression and the audit: the four attacks on the golden tenant's extract.
+
+Each attack is tried on the extract as it was written before complementary suppression
+(`complementary=False`, person rows not withheld), where it recovers a hidden cell, and on
+the extract as written now, where the audit finds nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from hub.followup import compile_snapshot
+from hub.followup.audit import (
+    Cell,
+    FindingKind,
+    audit_extract,
+    audit_tables,
+    read_extract_tables,
+)
+from hub.followup.extract import write_extract
+from hub.followup.suppression import suppress_complementary
+from tests.conftest import TEST_HMAC_KEY
+from tests.unit.followup import golden
+
+KEY = TEST_HMAC_KEY.encode()
+
+
+def extract(engine: sa.Engine, folder: Path, *, protected: bool) -> Path:
+    """The golden tenant's pseudonymised CSV extract, with or without the new protection."""
+    tenant = golden.tenant_settings()
+    snapshot = compile_snapshot(
+        engine, tenant, golden.AS_OF, pseudonym_key=KEY, complementary=protected
+    )
+    write_extract(snapshot, folder, policy=tenant.policy, pseudonym_key=KEY, withhold=protected)
+    return folder
+
+
+def found(folder: Path, *records: str) -> dict[Cell, tuple[FindingKind, float, float]]:
+    """What the audit finds from the named files of the folder alone."""
+    tables, min_cell_size = read_extract_tables(folder)
+    audit = audit_tables({r: tables[r] for r in records}, min_cell_size)
+    return {f.cell: (f.kind, f.low, f.high) for f in audit.findings}
+
+
+ATTACKS = {
+    # Attack 1: crs-is has 6 students; its class at Ekskolan shows 4, so the hidden
+    # preschool class has 2.
+    "course minus its classes": (
+        ("course_participation",),
+        Cell("course_participation", "class|oneroster/lms|cls-is-sol", "students"),
+        (FindingKind.EXACT, 2, 2),
+    ),
+    # Attack 2: r1 is Ekskolan's only school leader: one person row per area.
+    "person rows counted": (
+        ("competence_summary", "staff_competence"),
+        Cell("competence_summary", "ek|school_leader|information_security", "staff"),
+        (FindingKind.EXACT, 1, 1),
+    ),
+    # Attack 3: 3 grade-3 pupils, 2 assessed: `meeting` (1) and its share over 2 pupils.
+    "share over a small denominator": (
+        ("digital_skills",),
+        Cell("digital_skills", "ek|3|ak3.programmering", "meeting_share"),
+        (FindingKind.SMALL_DENOMINATOR, 2, 2),
+    ),
+    # Attack 4: the tenant's 6 staff (trend) minus Ekskolan's 4 leaves Solbacken's 2.
+    "tenant total minus the units": (
+        ("device_coverage", "trend"),
+        Cell("device_coverage", "sol|staff", "headcount"),
+        (FindingKind.EXACT, 2, 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_each_attack_recovers_the_cell_before_and_nothing_after(
+    attack: str, engine: sa.Engine, tmp_path: Path
+):
+    """The attack gives the hidden cell away from the old extract; nothing from the new one."""
+    records, cell, recovered = ATTACKS[attack]
+    before = found(extract(engine, tmp_path / "before", protected=False), *records)
+    assert recovered == before.get(cell)
+    after = found(extract(engine, tmp_path / "after", protected=True), *records)
+    assert {} == after
+
+
+def test_the_whole_folder_audits_clean_only_after(engine: sa.Engine, tmp_path: Path):
+    """Every file read together: the old extract gives cells away, the new one none."""
+    before = audit_extract(extract(engine, tmp_path / "before", protected=False))
+    assert {c for _, c, _ in ATTACKS.values()} <= {f.cell for f in before.findings}
+    after = audit_extract(extract(engine, tmp_path / "after", protected=True))
+    assert ([], []) == (after.lines(), after.dropped)
+
+
+def test_hub_extract_audit_exits_1_on_a_folder_that_gives_cells_away(
+    engine: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`hub extract --audit DIR` lists each cell it works out and exits 1; 0 when there is none."""
+    assert EXIT_FAILED == main(
+        ["extract", "--audit", str(extract(engine, tmp_path / "before", protected=False))]
+    )
+    out = capsys.readouterr().out
+    assert "device_coverage [sol|staff] headcount: suppressed, but is exactly 2" in out
+    assert EXIT_OK == main(
+        ["extract", "--audit", str(extract(engine, tmp_path / "after", protected=True))]
+    )
+    assert "no hidden cell can be worked out" in capsys.readouterr().out
+
+
+def test_complements_are_the_smallest_siblings_and_cost_three_rows(engine: sa.Engine):
+    """The golden tenant needs three complements.
+
+    Ekskolan's staff row (for Solbackens' 2 staff), its security class (for cls-is-sol's
+    2 students) and Solbackens' preschool row (for Lundens' 1 child).
+    """
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    records, report = suppress_complementary(snapshot.records, 3)
+    assert ({"course_participation": 1, "device_coverage": 2}, 1, []) == (
+        report.rows,
+        report.denominator_cells,
+        report.unresolved,
+    )
+    hidden = {
+        (r.entity, r.key) for rows in records.values() for r in rows if getattr(r, "suppressed", ())
+    }
+    assert {
+        ("device_coverage", "ek|staff"),
+        ("device_coverage", "sol|preschool"),
+        ("course_participation", "class|oneroster/lms|cls-is-ek"),
+    } <= hidden
+
+
+def test_a_total_that_does_not_hold_in_the_data_is_not_used():
+    """Classes sharing students make a course less than their sum: that family is dropped."""
+    rows = [
+        {"level": "course", "lms_source": "lms", "course_key": "c", "class_key": None,
+         "students": 9, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "a",
+         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "b",
+         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "course", "lms_source": "lms", "course_key": "d", "class_key": None,
+         "students": 8, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "e",
+         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "f",
+         "students": None, "teachers": None, "others": None, "completed": None,
+         "completion_rate": None},
+    ]  # fmt: skip
+    audit = audit_tables({"course_participation": rows}, 5)
+    assert ["course = Σ classes (students)", "course = Σ classes (teachers)"] == audit.dropped
+    assert [] == audit.findings
+
+
+def test_an_xlsx_only_extract_is_audited_like_its_csv(engine: sa.Engine, tmp_path: Path):
+    """Without CSV files the audit reads the workbooks and finds the same cells."""
+    tenant = golden.tenant_settings()
+    snapshot = compile_snapshot(
+        engine, tenant, golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    for fmt in ("csv", "xlsx"):
+        write_extract(
+            snapshot, tmp_path / fmt, policy=tenant.policy, pseudonym_key=KEY,
+            formats=[fmt], withhold=False,
+        )  # fmt: skip
+    from_csv, from_xlsx = (audit_extract(tmp_path / fmt).lines() for fmt in ("csv", "xlsx"))
+    assert from_csv and from_csv == from_xlsx
+
+
+def test_auditing_a_folder_without_a_manifest_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`hub extract --audit` on a folder that is not an extract exits 2 and says why."""
+    assert EXIT_USAGE == main(["extract", "--audit", str(tmp_path)])
+    assert "manifest.json is missing: not an extract folder" in capsys.readouterr().err

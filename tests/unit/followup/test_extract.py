@@ -12,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from hub.followup import Snapshot, compile_snapshot
+from hub.followup._state import protected_people
+from hub.followup.compile import end_of_day
 from hub.followup.extract import ExtractError, verify_extract, write_extract
 from hub.followup.privacy import pseudonym
+from hub.materialise import report_entities, report_history
 from hub.policy import Policy
 from tests.conftest import TEST_HMAC_KEY
 from tests.unit.followup import golden
@@ -195,3 +198,39 @@ def test_an_unknown_format_is_refused(engine: sa.Engine, tmp_path: Path):
     snapshot, policy = compiled(engine)
     with pytest.raises(ExtractError, match="unknown extract format pdf"):
         write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY, formats=["pdf"])
+
+
+def test_protected_people_never_appear_in_an_identified_extract(engine: sa.Engine, tmp_path: Path):
+    """t1, marked protected at the source, is left out of the identified extract's person rows.
+
+    The pseudonymised extract keeps t1's rows under the pseudonym, and the aggregates
+    count t1 either way.
+    """
+    with engine.begin() as conn:
+        for table in (report_entities, report_history):
+            row = conn.execute(
+                sa.select(table.c.payload).where(table.c.entity == "person", table.c.key == "t1")
+            ).scalar_one()
+            payload = json.loads(row)
+            payload["protected"] = True
+            conn.execute(
+                table.update()
+                .where(table.c.entity == "person", table.c.key == "t1")
+                .values(payload=json.dumps(payload))
+            )
+    protected = protected_people(engine, golden.TENANT, end_of_day(golden.AS_OF))
+    assert frozenset({"t1"}) == protected
+    snapshot, policy = compiled(engine, allow_identified_extracts=True)
+    write_extract(
+        snapshot, tmp_path / "named", policy=policy, pseudonym_key=KEY, identified=True,
+        protected=protected,
+    )  # fmt: skip
+    write_extract(snapshot, tmp_path / "pseudo", policy=policy, pseudonym_key=KEY)
+    named = {r["person_key"] for r in csv_rows(tmp_path / "named", "staff_competence")}
+    assert {"t2", "t3", "r1", "p1", "p2"} == named
+    shown = {r["person"] for r in csv_rows(tmp_path / "pseudo", "staff_competence")}
+    assert pseudonym(KEY, "t1") in shown
+    staff = sum(int(r["staff"] or 0) for r in csv_rows(tmp_path / "named", "competence_summary"))
+    assert staff == sum(
+        int(r["staff"] or 0) for r in csv_rows(tmp_path / "pseudo", "competence_summary")
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from connectors.privacy import CANDIDATE, REDACTED, national_id
+
 #: Keys whose values are never logged, whatever they hold.
 SECRET_KEYS = frozenset(
     {
@@ -31,22 +33,15 @@ SECRET_KEYS = frozenset(
         "userpassword",
     }
 )
-REDACTED = "[redacted]"
 #: National identity numbers of the four Nordic formats, recognised by value wherever they
-#: stand (see docs/bad-input.md). By design this also removes harmless long numbers: any
-#: run of ten or more digits (epoch milliseconds, LDAP timestamps, phone numbers) reads as
-#: a possible identity number, since a missed one costs more than a removed timestamp.
-_IDENTIFIER = re.compile(
-    r"(?<!\d)(?:"
-    # NO fødselsnummer and D-number: 11 digits, perhaps `DDMMYY NNNNN`; SE personnummer
-    # and coordination number with 12 digits; DK CPR and SE with 10: any 10+ digit run.
-    r"\d{10,}|\d{6} \d{5}"
-    # SE `YYMMDD-NNNC` / `YYYYMMDD-NNNC` (`+` at 100 years) and DK CPR `DDMMYY-SSSS`.
-    r"|(?:\d{2})?\d{6}[-+]\d{4}"
-    # FI henkilötunnus: DDMMYY, a century sign, three digits and a check character.
-    r"|\d{6}[-+A-FU-Ya-fu-y]\d{3}[0-9A-FHJ-NPR-Ya-fhj-npr-y](?![0-9A-Za-z])"
-    r")(?!\d)"
-)
+#: stand (see docs/bad-input.md): the detector's shapes (`connectors.privacy.CANDIDATE`,
+#: spaced and hyphenated forms included), check digits not required, and by design any
+#: run of ten or more digits (epoch milliseconds, LDAP timestamps, phone numbers), since a
+#: missed identity number costs more than a removed timestamp.
+_IDENTIFIER = re.compile(f"{CANDIDATE.pattern}|(?<!\\d)\\d{{10,}}(?!\\d)")
+#: Nine digits: a CPR number or fødselsnummer written as a JSON number loses its leading
+#: zero; removed when the zero-padded form is a valid identity number.
+_NINE_DIGITS = re.compile(r"(?<![\d.])\d{9}(?![\d])")
 #: UUIDs are ids, not identity numbers, even when a group is all digits (`…-000000000003`).
 _UUID = re.compile(
     r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"
@@ -63,16 +58,23 @@ def scrub(value: Any) -> Any:
     """Return `value` with identity numbers and credentials replaced, recursively.
 
     A pure function: strings, dict values (a key in `SECRET_KEYS` loses its whole value),
-    lists and tuples; an integer of ten or more digits is replaced too (an identity
-    number sent as a JSON number). Anything else is returned as it is.
+    lists and tuples; an integer (or a whole float) of ten or more digits is replaced too
+    (an identity number sent as a JSON number), and one of nine digits when its
+    zero-padded form is an identity number (the JSON number lost the leading zero).
+    Anything else is returned as it is.
     """
     if isinstance(value, str):
         value = _UUID_OR_IDENTIFIER.sub(_keep_uuids, _JWT.sub(REDACTED, value))
+        value = _NINE_DIGITS.sub(_padded_identifier, value)
         return _BEARER.sub(r"\1 " + REDACTED, value)
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e8:
+        return scrub(int(value))
     if isinstance(value, int):
-        return REDACTED if _digits(value) >= _IDENTIFIER_DIGITS else value
+        if _digits(value) >= _IDENTIFIER_DIGITS:
+            return REDACTED
+        return REDACTED if national_id(f"{abs(value):010d}") is not None else value
     if isinstance(value, dict):
         return {
             k: REDACTED if str(k).lower() in SECRET_KEYS else scrub(v) for k, v in value.items()
@@ -80,6 +82,10 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(scrub(v) for v in value)
     return value
+
+
+def _padded_identifier(match: re.Match[str]) -> str:
+    return REDACTED if national_id("0" + match.group()) is not None else match.group()
 
 
 def _keep_uuids(match: re.Match[str]) -> str:

@@ -15,7 +15,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -30,6 +30,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
+from connectors.privacy import key_without_national_ids, without_national_ids
 from schemas.entities import TIMESTAMP_MIN, Entity, SourceRef, utc_timestamp
 
 log = structlog.get_logger(__name__)
@@ -301,6 +302,44 @@ class Source(ABC):
     full_snapshot: bool = True
     #: True for sources that can read only what changed since their bookmarks.
     supports_incremental: ClassVar[bool] = False
+    #: The tenant's country (`NO`, `SE`, `DK`, `FI`): tried first when a number found in a
+    #: value is a valid identity number of several countries.
+    country: str | None = None
+    #: The key of `nin_hmac`; sources that read people set it. Without it an identity
+    #: number found in a key makes its record a dead letter.
+    _hmac_key: bytes | None = None
+    #: The tenant's policy allows names of people marked protected (`protected_names`).
+    protected_names: bool = False
+
+    def guarded(self, item: T) -> T:
+        """An entity with every national identity number removed by value; others as they are.
+
+        Every connector passes every entity through here before yielding it (see
+        `connectors.privacy.without_national_ids`).
+        """
+        if isinstance(item, Entity):
+            return without_national_ids(item, self._hmac_key, self.country)  # type: ignore[return-value]
+        if isinstance(item, Removed | Rejected) and item.key is not None:
+            key = key_without_national_ids(item.key, self._hmac_key, self.country)
+            return item if key == item.key else replace(item, key=key)
+        return item
+
+    def pseudonymise_with(self, hmac_key: bytes) -> None:
+        """Hash identity numbers found in keys under `hmac_key`, if the source has no key yet.
+
+        Sources that read no people (devices) are built without one; the hub gives them
+        the tenant's when it is set, so a serial number that happens to be a valid CPR
+        number is hashed (the same way by every MDM) instead of dead-lettering the device.
+        """
+        if self._hmac_key is None:
+            self._hmac_key = hmac_key
+
+    def guarded_key(self, key: str | None) -> str | None:
+        """A key of a dead letter or delete with identity numbers hashed, as `guarded` does."""
+        if key is None:
+            return None
+        return key_without_national_ids(key, self._hmac_key, self.country)
+
     #: Stream → bookmark (e.g. the newest `dateLastModified` seen). The runner fills it
     #: from the store before `read()`; the source advances it while reading; the runner
     #: stores it only after the run was published in full.

@@ -266,7 +266,7 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             record_ref=self.record_ref(record, index),
             reason=f"{self.name}: {reason}",
             payload=payload,
-            key=self.record_key(record),
+            key=self.source.guarded_key(self.record_key(record)),
         )
 
     def parse(self, record: Any, index: int) -> list[Item]:
@@ -285,10 +285,10 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             key = self.record_key(record)
             if self.source.full_snapshot or key is None:
                 return []  # a full run leaves it out: reconciliation deletes it exactly once
-            return [Removed(self.entity_type, key)]
+            return [self.source.guarded(Removed(self.entity_type, key))]
         try:
             raw = self.raw_model.model_validate(record)
-            return list(self.to_items(raw))  # type: ignore[arg-type]
+            return [self.source.guarded(i) for i in self.to_items(raw)]  # type: ignore[arg-type]
         except Exception as exc:
             if is_source_failure(exc):
                 raise

@@ -166,6 +166,9 @@ class Policy(_Model):
     min_cell_size: Annotated[int, Field(ge=1, le=100)] = 5
     #: Extracts may name people only when this is true for the tenant (and asked for).
     allow_identified_extracts: bool = False
+    #: People marked protected at the source keep their names (never their contact
+    #: details) only when this is true (docs/privacy.md).
+    protected_names: bool = False
     #: The trend's baseline: a date (compiled from the history when it is not stored
     #: yet), or "first": the tenant's first compiled snapshot. Either way it is pinned
     #: once compiled: a later compilation of an earlier date does not replace it.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from connectors import registry
 from connectors.base import Source
-from hub.settings import SourceSettings, TenantSettings, hmac_key
+from hub.settings import SettingsError, SourceSettings, TenantSettings, hmac_key
 from schemas.entities import Entity
 
 
@@ -17,8 +17,19 @@ def _context(tenant: TenantSettings) -> registry.SourceContext:
 
 
 def build_source(tenant: TenantSettings, source: SourceSettings) -> Source:
-    """The connector for one tenant's configured source."""
-    return registry.spec_for(source.type).build(source, _context(tenant))
+    """The connector for one tenant's configured source, told the tenant's privacy rules.
+
+    Its `country` orders the identity-number detector's guesses; `protected_names` says
+    whether people marked protected keep their names (docs/privacy.md).
+    """
+    connector = registry.spec_for(source.type).build(source, _context(tenant))
+    connector.country = connector.country or tenant.country
+    connector.protected_names = tenant.policy.protected_names
+    try:
+        connector.pseudonymise_with(hmac_key())
+    except SettingsError:
+        pass  # a device source runs without HUB_HMAC_KEY: a number in a key dead-letters
+    return connector
 
 
 def check_source(tenant: TenantSettings, source: SourceSettings) -> list[str]:

@@ -261,7 +261,13 @@ class Role(StrEnum):
 
 
 class Person(Entity):
-    """A pupil, child or staff member; never holds a national identity number."""
+    """A pupil, child or staff member; never holds a national identity number.
+
+    A person marked protected at the source (SS 12000 `securityMarking`, a directory's
+    configured attribute) has `protected` set and travels with key, roles, unit links and
+    grade only: no names, e-mail, user name, eppn or other identifiers (names stay only
+    when the tenant's policy allows them; docs/privacy.md).
+    """
 
     domain: ClassVar[str] = "identity"
     entity: ClassVar[str] = "person"
@@ -283,6 +289,11 @@ class Person(Entity):
     #: Other identifiers the source gave, as `<type>:<identifier>` (e.g. an LMS's
     #: `userIds`), kept for matching; never a national identity number.
     external_ids: tuple[str, ...] = ()
+    #: Marked protected at the source: published without names or contact details.
+    protected: bool = False
+    #: The source gave an identity number that failed its checks (dropped, no HMAC): the
+    #: person is published all the same and counted in the `data_quality` record.
+    nin_invalid: bool = False
 
 
 class GroupKind(StrEnum):

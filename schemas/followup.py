@@ -235,6 +235,36 @@ class UnmatchedIdentities(FollowupRecord):
     samples: tuple[str, ...] = Field(default=(), description="Pseudonyms of a few of them.")
 
 
+class DataQuality(FollowupRecord):
+    """How well one source's records could be used, per tenant and source (issue 13).
+
+    Counts of records, not of people's properties, and never per unit, so they are not
+    suppressed: a person is kept whatever is wrong with an identifier, and these say how
+    many such records the figures stand on.
+    """
+
+    entity: ClassVar[str] = "data_quality"
+
+    source_ref: str = Field(description="The source as `<system>/<instance>`.")
+    people: Count = Field(description="People the source publishes.")
+    invalid_identifiers: Count = Field(
+        description="People published without their national identity number's HMAC: the "
+        "number the source gave failed its check digits or date (`nin_invalid`)."
+    )
+    dead_lettered: Count = Field(
+        description="Records the source's last successful run dead-lettered (see the run)."
+    )
+    unresolved_links: Count = Field(
+        description="Links to a unit, group, class or person that the same source does not "
+        "publish: a person's unit, a membership's group or member, an enrolment's class "
+        "or person, a placement's unit or child."
+    )
+    unmatched_users: Count = Field(
+        description="This source's users or device users that no matching rule linked to a "
+        "directory person (`not_found`, `ambiguous`, `no_identifier`)."
+    )
+
+
 #: Every record type, in the order extracts and summaries list them.
 FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     DeviceCoverage,
@@ -245,6 +275,7 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     Equity,
     Trend,
     UnmatchedIdentities,
+    DataQuality,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

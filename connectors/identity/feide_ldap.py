@@ -2,7 +2,10 @@
 
 Yields the school owner and its units as `Organisation`, people as `Person`, and the
 groups that travel as `eduPersonEntitlement` values as `Group` and `Membership`.
-`norEduPersonNIN` becomes a keyed HMAC here and never leaves this module.
+`norEduPersonNIN` becomes a keyed HMAC here and never leaves this module; one that fails
+its check digits is dropped and the person published without it (`nin_invalid`). A person
+whose `protected_attribute` (configured; Feide has no standard marker) holds a true value
+is published protected (`connectors.privacy.protect`) under a pseudonymous key.
 
 Layouts: the organisation entry (`norEduOrg`, whose attributes describe the owner) is
 `base_dn`, or the one `norEduOrg` below `base_dn`. Units (`norEduOrgUnit`) and people
@@ -46,7 +49,7 @@ from connectors.errors import (
     RetriableError,
     SkippableRecordError,
 )
-from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
+from connectors.privacy import is_valid_norwegian_nin, keyed_hmac, national_id_hmac, protect
 from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
 from connectors.settings import SecretRef, SettingsModel, SourceId
 from schemas.entities import (
@@ -259,6 +262,10 @@ class LdapSourceSettings(SettingsModel):
     page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     schedule: str | None = "@hourly"
+    #: The person attribute that marks a protected identity (a local schema's, e.g.
+    #: `norEduPersonLegalName` is not it: Feide has none). Any value other than
+    #: FALSE / 0 / no / none / ingen marks the person protected (docs/privacy.md).
+    protected_attribute: str | None = None
 
     @model_validator(mode="after")
     def _tls_matches_uri(self) -> LdapSourceSettings:
@@ -275,6 +282,7 @@ class FeideLdap(Source):
     name: ClassVar[str] = "identity.feide_ldap"
     system: ClassVar[str] = "feide_ldap"
     entity_types = (Organisation, Person, Group, Membership)
+    _hmac_key: bytes
 
     def __init__(
         self,
@@ -290,6 +298,7 @@ class FeideLdap(Source):
         self._password = password
         self._hmac_key = hmac_key
         self._conn: ldap3.Connection | None = None
+        self.country = "NO"
 
     # -- connection ---------------------------------------------------------------------
 
@@ -508,7 +517,13 @@ class FeideLdap(Source):
         """
         org_dn, org_attrs = self.organisation_entry()
         item = self._guard(
-            org_dn, "organisation", org_attrs, "norEduOrgNIN", self._owner, org_dn, org_attrs
+            org_dn,
+            "organisation",
+            org_attrs,
+            "norEduOrgNIN",
+            self._guarded_owner,
+            org_dn,
+            org_attrs,
         )
         owner_key = item.key if isinstance(item, Organisation) else None
         yield item
@@ -524,7 +539,7 @@ class FeideLdap(Source):
                     "organisation",
                     attrs,
                     "norEduOrgUnitUniqueIdentifier",
-                    self._unit,
+                    self._guarded_unit,
                     attrs,
                     owner_key,
                 )
@@ -535,9 +550,10 @@ class FeideLdap(Source):
         named: set[str] = set()
         groups_seen: set[str] = set()
         people = others = 0
-        for page in self._search(
-            "(objectClass=eduPerson)", PERSON_ATTRIBUTES, base=self.search_base
-        ):
+        attributes = PERSON_ATTRIBUTES + (
+            [self.settings.protected_attribute] if self.settings.protected_attribute else []
+        )
+        for page in self._search("(objectClass=eduPerson)", attributes, base=self.search_base):
             for dn, attrs in page.entries:
                 if not self._belongs(attrs, own):
                     others += 1
@@ -584,8 +600,19 @@ class FeideLdap(Source):
             items.append(item)
         return items
 
+    def _guarded_owner(self, dn: str, attrs: Attributes) -> Organisation:
+        return self.guarded(self._owner(dn, attrs))
+
+    def _guarded_unit(self, attrs: Attributes, owner_key: str | None) -> Organisation:
+        return self.guarded(self._unit(attrs, owner_key))
+
     def _person_and_groups(self, attrs: Attributes, unit_keys: dict[str, str]) -> list[Item]:
         person, entitlements = self._person(attrs, unit_keys)
+        person = self.guarded(person)
+        if self._protected(attrs):
+            person = protect(person, allow_names=self.protected_names).model_copy(
+                update={"key": self._protected_key(person.key)}
+            )
         items: list[Item] = [person]
         groups: set[str] = set()
         for ent in entitlements:
@@ -593,7 +620,19 @@ class FeideLdap(Source):
                 groups.add(ent.group_key)
                 items.append(self._group(ent))
             items.append(self._membership(ent, person.key))
-        return items
+        return [self.guarded(i) for i in items]
+
+    def _protected(self, attrs: Attributes) -> bool:
+        """Whether the configured protection attribute marks the entry."""
+        name = self.settings.protected_attribute
+        if not name:
+            return False
+        values = [v.strip().lower() for v in attrs.get(name.lower(), [])]
+        return any(v not in ("", "false", "0", "no", "none", "ingen", "nei") for v in values)
+
+    def _protected_key(self, eppn: str) -> str:
+        """A protected person's key: a keyed pseudonym of the eppn, which may spell a name."""
+        return "protected:" + keyed_hmac(self._hmac_key, f"eppn:{eppn}")[:40]
 
     def _guard(
         self, dn: str, entity: str, attrs: Attributes, key_attribute: str, build: Any, *args: Any
@@ -612,6 +651,11 @@ class FeideLdap(Source):
         except Exception as exc:
             if is_source_failure(exc):
                 raise
+            key = self.guarded_key(as_key(_first(attrs, key_attribute)))
+            if self._protected(attrs):
+                # Not even a dead letter names a protected person: the pseudonymous key only.
+                key = self._protected_key(key) if key else None
+                return Rejected(entity, "protected entry", failure_reason(exc), {}, key)
             payload: dict[str, Any] = {"dn": dn}
             for name, values in attrs.items():
                 redact = name in {a.lower() for a in REDACTED_ATTRIBUTES}
@@ -621,7 +665,7 @@ class FeideLdap(Source):
                 record_ref=dn,
                 reason=failure_reason(exc),
                 payload=payload,
-                key=as_key(_first(attrs, key_attribute)),
+                key=key,
             )
 
     def _bad(self, message: str) -> SkippableRecordError:
@@ -694,8 +738,9 @@ class FeideLdap(Source):
             units.append(key)
         primary_dn = _first(attrs, "eduPersonPrimaryOrgUnitDN")
         nin = _first(attrs, "norEduPersonNIN")
-        if nin is not None and not is_valid_norwegian_nin(nin):
-            raise self._bad("norEduPersonNIN is not 11 digits with valid check digits")
+        nin_invalid = nin is not None and not is_valid_norwegian_nin(nin)
+        if nin_invalid:
+            nin = None  # kept out; the person is published without the HMAC
         for required in ("givenName", "sn"):
             if not _first(attrs, required):
                 raise self._bad(f"{required} is missing (Feide requires it)")
@@ -727,6 +772,7 @@ class FeideLdap(Source):
             primary_unit_key=unit_keys.get(_normalise_dn(primary_dn)) if primary_dn else None,
             grade=grade,
             nin_hmac=national_id_hmac(self._hmac_key, "NO", nin) if nin else None,
+            nin_invalid=nin_invalid,
             source_modified=_modified(attrs),
         )
         return person, entitlements

@@ -26,8 +26,12 @@ configuration (`client_cert`, `client_key`) used on every request, the token's i
 
 `civicNo` (personnummer or samordningsnummer) is normalised to 12 digits, checked with
 its Luhn digit and becomes `nin_hmac` (keyed HMAC, country `SE`); the number itself never
-leaves this module, and dead letters carry it as `[redacted]`. `eduPersonPrincipalNames`
-and `externalIdentifiers` are kept for matching (`eppn`, `external_ids`).
+leaves this module, and dead letters carry it as `[redacted]`. One that fails its checks
+is dropped and the person published without the HMAC (`nin_invalid`). `eduPersonPrincipalNames`
+and `externalIdentifiers` are kept for matching (`eppn`, `external_ids`), except values
+that are identity numbers. A person whose `securityMarking` is anything but `Ingen`
+(`Sekretessmarkering`, `Skyddad folkbokföring`) is published protected
+(`connectors.privacy.protect`).
 """
 
 from __future__ import annotations
@@ -52,7 +56,14 @@ from connectors.http import (
     Incremental,
     PageTokenPaginator,
 )
-from connectors.privacy import national_id_hmac
+from connectors.privacy import (
+    hmac_of,
+    looks_like_national_id,
+    luhn_valid,
+    national_id,
+    national_id_hmac,
+    protect,
+)
 from connectors.registry import ConnectorSpec, SourceContext
 from schemas.entities import (
     Entity,
@@ -140,15 +151,6 @@ _CIVIC_CONTEXT = re.compile(r"civic|personn|nin\b|national", re.IGNORECASE)
 # -- personnummer ------------------------------------------------------------------------
 
 
-def luhn_valid(digits: str) -> bool:
-    """Whether a string of digits ends in its Luhn (modulus 10) check digit."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
-
-
 def normalise_civic_no(value: str, today: date | None = None) -> str | None:
     """A personnummer or samordningsnummer as 12 digits `YYYYMMDDNNNC`.
 
@@ -188,12 +190,18 @@ def normalise_civic_no(value: str, today: date | None = None) -> str | None:
     return century + birth + tail
 
 
-def looks_like_civic_no(value: str) -> bool:
-    """True for a value that is a check-digit-valid personnummer in any common format."""
-    try:
-        return normalise_civic_no(value) is not None
-    except ValueError:
-        return False
+#: What a protected person's dead letter keeps: no names, contact details or identifiers.
+_PROTECTED_DEAD_LETTER_FIELDS = frozenset({"id", "meta", "securityMarking", "enrolments"})
+
+
+def is_protected(security_marking: str | None) -> bool:
+    """Whether an SS 12000 `securityMarking` marks a protected identity.
+
+    `Ingen` (none), or no value, is not; `Sekretessmarkering`, `Skyddad folkbokföring`
+    and any value the hub does not know are (an unknown marking is read as protection).
+    """
+    marking = (security_marking or "").strip().lower()
+    return marking not in ("", "ingen", "none")
 
 
 # -- raw shapes (SS 12000:2020 API, JSON; only what the hub reads) ---------------------
@@ -286,6 +294,7 @@ class _Person(_Header):
     eduPersonPrincipalNames: list[str] = []
     externalIdentifiers: list[_ExternalIdentifier] = []
     civicNo: _CivicNo | None = None
+    securityMarking: str | None = None
     emails: list[_Email] = []
     enrolments: list[_Enrolment] = []
     embedded: _PersonEmbedded | None = Field(default=None, alias="_embedded")
@@ -482,7 +491,7 @@ class _Persons(_Stream):
     query: ClassVar[Mapping[str, Any]] = {"expand": ["duties", "placements"]}
 
     def to_entity(self, raw: _Person) -> Person:
-        nin_hmac = self.source.civic_no_hmac(raw.civicNo)
+        nin_hmac, nin_invalid = self.source.civic_no_hmac(raw.civicNo)
         eppn: str | None = None
         external: set[str] = set()
         for value in raw.eduPersonPrincipalNames:
@@ -496,10 +505,11 @@ class _Persons(_Stream):
         for identifier in raw.externalIdentifiers:
             value = identifier.value.strip()
             context = (identifier.context or "").strip()
-            if _CIVIC_CONTEXT.search(context) or looks_like_civic_no(value):
+            if _CIVIC_CONTEXT.search(context) or looks_like_national_id(value):
                 # A civic number under another name: hashed if civicNo is absent, never kept.
                 if nin_hmac is None:
-                    nin_hmac = self.source.civic_no_hmac(_CivicNo(value=value))
+                    nin_hmac, invalid = self.source.civic_no_hmac(_CivicNo(value=value))
+                    nin_invalid = nin_invalid or invalid
                 continue
             external.add(f"{context or 'external'}:{value}")
         embedded = raw.embedded or _PersonEmbedded()
@@ -536,7 +546,7 @@ class _Persons(_Stream):
         )
         given = " ".join(n for n in (raw.givenName, raw.middleName) if n)
         title = next((d.dutyRole for d in embedded.duties if d.dutyRole), None)
-        return Person(
+        person = Person(
             **self.common(raw),
             eppn=eppn,
             email=email,
@@ -549,13 +559,22 @@ class _Persons(_Stream):
             primary_unit_key=units[0] if units else None,
             grade=grade,
             nin_hmac=nin_hmac,
+            nin_invalid=nin_invalid,
             external_ids=tuple(sorted(external)),
         )
+        if is_protected(raw.securityMarking):
+            return protect(person, allow_names=self.source.protected_names)
+        return person
 
     def redact(self, record: Any) -> dict[str, Any]:
-        """Scrubbed, with the civic number, and external ids that hold one, removed."""
+        """Scrubbed, with the civic number, and external ids that hold one, removed.
+
+        A protected person's dead letter keeps only what the published person would.
+        """
         if not isinstance(record, dict):
             return super().redact(record)
+        if is_protected(str(record.get("securityMarking") or "")):
+            return {k: v for k, v in record.items() if k in _PROTECTED_DEAD_LETTER_FIELDS}
         copy = dict(record)
         if "civicNo" in copy:
             civic = copy["civicNo"]
@@ -566,7 +585,7 @@ class _Persons(_Stream):
                 if isinstance(e, dict)
                 and (
                     _CIVIC_CONTEXT.search(str(e.get("context") or ""))
-                    or looks_like_civic_no(str(e.get("value") or ""))
+                    or looks_like_national_id(str(e.get("value") or ""))
                 )
                 else e
                 for e in copy["externalIdentifiers"]
@@ -835,6 +854,7 @@ class SS12000(HttpSource):
     )
     supports_incremental = True
     settings: SS12000SourceSettings
+    _hmac_key: bytes
 
     def __init__(
         self,
@@ -858,6 +878,7 @@ class SS12000(HttpSource):
         )
         self._hmac_key = hmac_key
         self._today = today
+        self.country = "SE"
         if settings.client_cert is not None:
             self.session.cert = self._client_certificate(settings.client_cert, settings.client_key)
         #: Duty id → person id, from the duties read in this run (for activities' teachers).
@@ -881,18 +902,27 @@ class SS12000(HttpSource):
 
     # -- privacy --------------------------------------------------------------------------
 
-    def civic_no_hmac(self, civic_no: _CivicNo | None) -> str | None:
-        """The keyed HMAC of a civic number (12 digits, country SE); a bad one is rejected."""
+    def civic_no_hmac(self, civic_no: _CivicNo | None) -> tuple[str | None, bool]:
+        """The keyed HMAC of a civic number (12 digits, country SE), and whether it was invalid.
+
+        A number that fails its checks gives no HMAC and True: the person is published
+        without it (issue 13: a register's typing error is no reason to drop a pupil). A
+        temporary number with letters gives neither. A `nationality` other than SE is read
+        by the detector as that country's number.
+        """
         if civic_no is None:
-            return None
+            return None, False
         country = (civic_no.nationality or "SE").strip().upper() or "SE"
         if country != "SE":
-            return national_id_hmac(self._hmac_key, country, civic_no.value)
+            number = national_id(civic_no.value, country, self._today())
+            if number is None:
+                return None, True
+            return hmac_of(self._hmac_key, number), False
         try:
             digits = normalise_civic_no(civic_no.value, self._today())
-        except ValueError as exc:
-            raise SkippableRecordError(f"civicNo {exc}", connector=self.name) from None
-        return national_id_hmac(self._hmac_key, "SE", digits) if digits else None
+        except ValueError:
+            return None, True
+        return (national_id_hmac(self._hmac_key, "SE", digits) if digits else None), False
 
 
 def _build(settings: SS12000SourceSettings, context: SourceContext) -> SS12000:

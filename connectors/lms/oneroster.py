@@ -19,7 +19,11 @@ run leaves such records out, so the runner's reconciliation deletes them togethe
 anything that vanished without a trace. Line items are a lookup for results (their title,
 class and learning objectives), read in full on every run.
 
-A national identity number in `userIds` becomes a keyed HMAC here and goes nowhere else.
+A national identity number in `userIds` becomes a keyed HMAC here and goes nowhere else,
+whatever the entry's type: the types in `NATIONAL_ID_TYPES` are read as one, and any other
+value that is one is caught by value (`connectors.privacy`, through `Source.guarded`). One
+that fails its checks is dropped and the user published without the HMAC (`nin_invalid`).
+OneRoster has no standard marker for protected identities: no user is published protected.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.base import RetryPolicy, bookmark_text
 from connectors.errors import ConfigError, SkippableRecordError
 from connectors.http import HttpSource, HttpSourceSettings, HttpStream, Incremental, OffsetPaginator
-from connectors.privacy import is_valid_norwegian_nin, national_id_hmac
+from connectors.privacy import hmac_of, looks_like_national_id, national_id
 from connectors.registry import ConnectorSpec, Pool, SourceContext
 from schemas.entities import (
     Entity,
@@ -423,12 +427,17 @@ class _Users(_Stream):
     def to_entity(self, raw: _User) -> Person:
         eppn: str | None = None
         nin_hmac: str | None = None
+        nin_invalid = False
         external: set[str] = set()
         for user_id in raw.userIds:
             kind = normalise_tag(user_id.type).replace("-", "")
             value = user_id.identifier.strip()
             if kind in NATIONAL_ID_TYPES:
-                nin_hmac = self.source.national_id(value, user_id.type)
+                number = self.source.national_id(value)
+                if number is None:
+                    nin_invalid = True
+                else:
+                    nin_hmac = nin_hmac or number
                 continue
             if kind in EPPN_TYPES and _EPPN.match(value.lower()):
                 eppn = eppn or value.lower()
@@ -456,11 +465,12 @@ class _Users(_Stream):
             primary_unit_key=primary.sourcedId if primary else None,
             grade=_grade(raw.grades) if Role.PUPIL in roles else None,
             nin_hmac=nin_hmac,
+            nin_invalid=nin_invalid,
             external_ids=tuple(sorted(external)),
         )
 
     def redact(self, record: Any) -> dict[str, Any]:
-        """Scrubbed, and every national-id `userIds` value and password removed."""
+        """Scrubbed, with national-id `userIds` values (by type or shape) and password removed."""
         if not isinstance(record, dict):
             return super().redact(record)
         copy = dict(record)
@@ -469,7 +479,10 @@ class _Users(_Stream):
             copy["userIds"] = [
                 {**u, "identifier": "[redacted]"}
                 if isinstance(u, dict)
-                and normalise_tag(str(u.get("type", ""))).replace("-", "") in NATIONAL_ID_TYPES
+                and (
+                    normalise_tag(str(u.get("type", ""))).replace("-", "") in NATIONAL_ID_TYPES
+                    or looks_like_national_id(str(u.get("identifier", "")))
+                )
                 else u
                 for u in copy["userIds"]
             ]
@@ -711,16 +724,10 @@ class OneRoster(HttpSource):
             _active,
         )
 
-    def national_id(self, value: str, id_type: str) -> str:
-        """The keyed HMAC of a national identity number; a malformed one rejects the record."""
-        digits = re.sub(r"\D", "", value)
-        valid = is_valid_norwegian_nin(digits) if self.country == "NO" else len(digits) >= 6
-        if not valid:
-            raise SkippableRecordError(
-                "userIds entry of a national-id type is not a valid national identity number",
-                connector=self.name,
-            )
-        return national_id_hmac(self._hmac_key, self.country, digits)
+    def national_id(self, value: str) -> str | None:
+        """The keyed HMAC of a national identity number; None when it fails its checks."""
+        number = national_id(value, self.country)
+        return hmac_of(self._hmac_key, number) if number is not None and self._hmac_key else None
 
 
 def _build(settings: OneRosterSourceSettings, context: SourceContext) -> OneRoster:

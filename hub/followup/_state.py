@@ -344,3 +344,10 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
             )
         )
     return state
+
+
+def protected_people(engine: sa.Engine, tenant: str, at: datetime) -> frozenset[str]:
+    """The keys of the tenant's people marked protected at the source, as of `at`."""
+    return frozenset(
+        str(p["key"]) for _source, p in _rows(engine, tenant, "person", at) if p.get("protected")
+    )

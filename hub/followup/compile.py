@@ -12,6 +12,7 @@ from hub import __version__
 from hub.followup._common import Context
 from hub.followup._identity import build_directory
 from hub.followup._state import load_state
+from hub.followup.measures.data_quality import data_quality
 from hub.followup.measures.devices import build_fleet, device_coverage
 from hub.followup.measures.learning import (
     course_areas,
@@ -123,6 +124,7 @@ def compile_snapshot(
         "course_participation": list(courses),
         "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
         "unmatched_identities": list(unmatched),
+        "data_quality": list(data_quality(ctx, engine, end_of_day(as_of))),
     }
     extra = 0
     if complementary:

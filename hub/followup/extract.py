@@ -108,6 +108,15 @@ def _values(
     return values
 
 
+def _names_one_of(
+    row: FollowupRecord, record_type: type[FollowupRecord], people: frozenset[str]
+) -> bool:
+    """Whether a person-level row is about one of `people`."""
+    return bool(people) and any(
+        getattr(row, name) in people for name in personal_fields(record_type)
+    )
+
+
 def _text(value: Any) -> str:
     """A value's one text form in CSV."""
     if value is None:
@@ -191,12 +200,14 @@ def write_extract(
     formats: Sequence[str] = ("csv",),
     identified: bool = False,
     withhold: bool = True,
+    protected: frozenset[str] = frozenset(),
 ) -> Extract:
     """Write the snapshot's records into `out` (created; earlier extract files replaced).
 
     A pseudonymised extract leaves out the person rows of hidden competence cells
     (`hub.followup.suppression.public_rows`); `withhold=False` keeps them, as extracts did
-    before, for the audit's tests.
+    before, for the audit's tests. An identified extract leaves out the rows of the
+    `protected` people (their person keys): they count in the aggregates only.
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
@@ -226,6 +237,7 @@ def write_extract(
                     if withhold and not identified
                     else snapshot.rows(name)
                 )
+                if not (identified and _names_one_of(r, record_type, protected))
             ),
             key=_sort_key,
         )

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 import structlog
 from kafka.errors import KafkaError
 
+from hub.followup._state import protected_people
 from hub.followup.audit import audit_extract
-from hub.followup.compile import HistoryError, compile_snapshot
+from hub.followup.compile import HistoryError, compile_snapshot, end_of_day
 from hub.followup.extract import (
     Extract,
     Verification,
@@ -238,6 +239,13 @@ def extract_tenant(
     tenant = settings.tenant(tenant_id)
     snapshot = stored_or_compiled(settings, tenant_id, as_of)
     folder = out or default_extract_dir(extracts_dir(), tenant.id, snapshot.as_of)
+    protected: frozenset[str] = frozenset()
+    if identified:
+        store, engine = _engine(settings)
+        try:
+            protected = protected_people(engine, tenant.id, end_of_day(snapshot.as_of))
+        finally:
+            store.close()
     extract = write_extract(
         snapshot,
         folder,
@@ -245,6 +253,7 @@ def extract_tenant(
         pseudonym_key=hmac_key(),
         formats=formats,
         identified=identified,
+        protected=protected,
     )
     return extract, verify_extract(folder)
 

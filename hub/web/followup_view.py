@@ -18,6 +18,7 @@ from hub.followup.snapshots import Snapshot
 from hub.web.charts import Bar, bar_chart, range_strip
 from schemas.followup import (
     CompetenceSummary,
+    DataQuality,
     DeviceCoverage,
     DigitalSkills,
     Equity,
@@ -84,6 +85,7 @@ class FollowupPage:
     skills: list[DigitalSkills] = field(default_factory=list)
     equity: list[tuple[Equity, Markup]] = field(default_factory=list)
     trend: list[Trend] = field(default_factory=list)
+    data_quality: list[DataQuality] = field(default_factory=list)
     unit_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,4 +193,5 @@ def build_page(snapshot: Snapshot, min_cell_size: int | None) -> FollowupPage:
             strip = range_strip(row.min, row.median, row.max, target=row.target, scale=scale)
             page.equity.append((row, strip))
     page.trend = [r for r in snapshot.rows("trend") if isinstance(r, Trend)]
+    page.data_quality = [r for r in snapshot.rows("data_quality") if isinstance(r, DataQuality)]
     return page

@@ -132,23 +132,26 @@ def test_mass_deletion_is_held_and_publishes_nothing(hub: Hub, ldap_admin: ldap3
 def test_malformed_entries_go_to_the_dead_letter_topic(
     directory_factory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
 ):
-    """Entries with malformed attributes are dead-lettered with a reason; the rest publish."""
+    """Malformed entries are dead-lettered with a reason; a bad NIN keeps its person (flagged)."""
     loaded = directory_factory(faults=True)
     hub = Hub(loaded, kafka_bootstrap, tmp_path)
     try:
         report = hub.sync()
         faulty = [p for p in loaded.owner.people() if p.fault and p.has_feide_account]
+        rejected = [p for p in faulty if p.fault != "nin_check_digit"]
         assert "success" == report.status
-        assert len(faulty) == report.dead_lettered
+        assert len(rejected) == report.dead_lettered
         letters = [r for r in hub.records() if r.topic.endswith(".dlq.v1")]
         reasons = {r.headers["dlq_error"].decode() for r in letters}
-        assert len(faulty) == len(letters)
+        assert len(rejected) == len(letters)
         assert any("eduPersonPrincipalName" in reason for reason in reasons)
-        assert any("norEduPersonNIN" in reason for reason in reasons)
+        assert not any("norEduPersonNIN" in reason for reason in reasons)
         people = [r for r in hub.records() if r.topic.endswith(".identity.person.v2")]
-        assert len([p for p in loaded.owner.people() if p.has_feide_account]) - len(faulty) == len(
-            people
-        )
+        assert len([p for p in loaded.owner.people() if p.has_feide_account]) - len(
+            rejected
+        ) == len(people)
+        flagged = [r for r in people if json.loads(r.value or b"{}")["after"]["nin_invalid"]]
+        assert len(faulty) - len(rejected) == len(flagged)
     finally:
         hub.close()
 

@@ -54,6 +54,7 @@ from hub.dev.sandbox.swedish import (
     PersonKind,
     SwedishOwner,
     generate_swedish,
+    security_marking,
 )
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -271,7 +272,7 @@ class SS12000Tenant(OverlaidTenant):
             "familyName": person.family_name,
             "birthDate": person.birth_date.isoformat(),
             "civicNo": {"value": civic, "nationality": "SE"},
-            "securityMarking": "Ingen",
+            "securityMarking": security_marking(index),
             "personStatus": "Aktiv",
         }
         if fault == "given_name_missing":

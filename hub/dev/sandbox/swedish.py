@@ -51,6 +51,7 @@ __all__ = [
     "civic_no_formats",
     "generate_swedish",
     "luhn_digit",
+    "security_marking",
     "synthetic_civic_no",
 ]
 
@@ -253,6 +254,20 @@ class SwedishOwner:
 
 
 # --------------------------------------------------------------------------- identifiers
+
+#: Every `PROTECTED_EVERY`-th person (from the `PROTECTED_FROM`-th) is a protected identity,
+#: alternately "Skyddad folkbokföring" and "Sekretessmarkering": a few per tenant, chosen by
+#: index so the seeded generation of everything else stays as it was.
+PROTECTED_EVERY = 97
+PROTECTED_FROM = 13
+SECURITY_MARKINGS = ("Skyddad folkbokföring", "Sekretessmarkering")
+
+
+def security_marking(index: int) -> str:
+    """The SS 12000 `securityMarking` of person `index`: `Ingen` for all but a few."""
+    if index % PROTECTED_EVERY != PROTECTED_FROM:
+        return "Ingen"
+    return SECURITY_MARKINGS[(index // PROTECTED_EVERY) % len(SECURITY_MARKINGS)]
 
 
 def luhn_digit(digits: str) -> int:

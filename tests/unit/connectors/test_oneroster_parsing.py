@@ -188,14 +188,12 @@ def test_guardians_and_oneroster_1_1_users_map_too():
     assert ((Role.ASSISTANT,), ("org-school-1",)) == (aide.roles, aide.unit_keys)
 
 
-def test_a_malformed_national_id_rejects_the_user_without_showing_the_number():
-    """A NIN with wrong check digits is a dead letter; neither reason nor payload holds it."""
-    rejected = parse("users")["user-bad-nin"]
-    assert isinstance(rejected, Rejected)
-    assert ("person", "user-bad-nin") == (rejected.entity, rejected.record_ref)
-    assert "is not a valid national identity number" in rejected.reason
-    assert "17851250000" not in rejected.reason + json.dumps(rejected.payload)
-    assert "[redacted]" == rejected.payload["userIds"][0]["identifier"]
+def test_a_malformed_national_id_keeps_the_user_without_the_number_or_an_hmac():
+    """A NIN with wrong check digits is dropped: the user is published, flagged, without it."""
+    person = parse("users")["user-bad-nin"]
+    assert isinstance(person, Person)
+    assert (None, True) == (person.nin_hmac, person.nin_invalid)
+    assert "17851250000" not in json.dumps(person.model_dump(mode="json"))
 
 
 def test_tobedeleted_is_a_delete_on_incremental_reads_and_left_out_of_full_reads():

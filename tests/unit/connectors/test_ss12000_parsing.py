@@ -281,16 +281,12 @@ def test_a_civic_number_among_external_identifiers_is_hashed_and_never_kept():
     )
 
 
-def test_a_wrong_check_digit_dead_letters_the_person_with_the_number_redacted():
-    """The person goes to the DLQ naming civicNo; its payload holds `[redacted]`, not the number."""
-    rejected = one(parse("persons")["4b0e2a31-7d7c-4f0e-8d8e-3f6a2c9b1008"])
-    assert isinstance(rejected, Rejected)
-    assert ("person", "persons: civicNo has a wrong check digit") == (
-        rejected.entity,
-        rejected.reason,
-    )
-    assert "[redacted]" == rejected.payload["civicNo"]
-    assert "199001019951" not in json.dumps(rejected.payload)
+def test_a_wrong_check_digit_keeps_the_person_without_the_number_or_an_hmac():
+    """A civicNo failing its Luhn digit is dropped; the person is published, flagged invalid."""
+    person = one(parse("persons")["4b0e2a31-7d7c-4f0e-8d8e-3f6a2c9b1008"])
+    assert isinstance(person, Person)
+    assert (None, True) == (person.nin_hmac, person.nin_invalid)
+    assert "199001019951" not in json.dumps(person.model_dump(mode="json"))
 
 
 def test_a_person_without_a_family_name_is_dead_lettered_without_its_civic_number():

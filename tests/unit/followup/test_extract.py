@@ -12,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from hub.followup import Snapshot, compile_snapshot
+from hub.followup._state import protected_people
+from hub.followup.compile import end_of_day
 from hub.followup.extract import ExtractError, verify_extract, write_extract
 from hub.followup.privacy import pseudonym
+from hub.materialise import report_entities, report_history
 from hub.policy import Policy
 from tests.conftest import TEST_HMAC_KEY
 from tests.unit.followup import golden
@@ -55,13 +58,13 @@ def test_two_extracts_of_the_same_snapshot_are_byte_identical(engine: sa.Engine,
     assert {n: (tmp_path / "a" / n).read_bytes() for n in files} == {
         n: (tmp_path / "b" / n).read_bytes() for n in files
     }
-    assert 17 == len(files)
+    assert 19 == len(files)
     with zipfile.ZipFile(tmp_path / "a" / "trend.xlsx") as archive:
         core = archive.read("docProps/core.xml").decode()
         times = {info.date_time for info in archive.infolist()}
     assert 2 == core.count("2026-06-15T00:00:00Z")  # created and modified: the day, not now
     assert {(1980, 1, 1, 0, 0, 0)} == times
-    assert {"csv": 8, "xlsx": 8} == {
+    assert {"csv": 9, "xlsx": 9} == {
         fmt: sum(1 for f in first.files if f["format"] == fmt) for fmt in BOTH
     }
 
@@ -99,7 +102,7 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
         rows["trend.csv"],
     )
     assert extract.manifest == manifest
-    assert (True, 16) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
+    assert (True, 18) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
 
 
 def test_verification_names_a_changed_a_missing_and_an_unlisted_file(
@@ -195,3 +198,39 @@ def test_an_unknown_format_is_refused(engine: sa.Engine, tmp_path: Path):
     snapshot, policy = compiled(engine)
     with pytest.raises(ExtractError, match="unknown extract format pdf"):
         write_extract(snapshot, tmp_path / "x", policy=policy, pseudonym_key=KEY, formats=["pdf"])
+
+
+def test_protected_people_never_appear_in_an_identified_extract(engine: sa.Engine, tmp_path: Path):
+    """t1, marked protected at the source, is left out of the identified extract's person rows.
+
+    The pseudonymised extract keeps t1's rows under the pseudonym, and the aggregates
+    count t1 either way.
+    """
+    with engine.begin() as conn:
+        for table in (report_entities, report_history):
+            row = conn.execute(
+                sa.select(table.c.payload).where(table.c.entity == "person", table.c.key == "t1")
+            ).scalar_one()
+            payload = json.loads(row)
+            payload["protected"] = True
+            conn.execute(
+                table.update()
+                .where(table.c.entity == "person", table.c.key == "t1")
+                .values(payload=json.dumps(payload))
+            )
+    protected = protected_people(engine, golden.TENANT, end_of_day(golden.AS_OF))
+    assert frozenset({"t1"}) == protected
+    snapshot, policy = compiled(engine, allow_identified_extracts=True)
+    write_extract(
+        snapshot, tmp_path / "named", policy=policy, pseudonym_key=KEY, identified=True,
+        protected=protected,
+    )  # fmt: skip
+    write_extract(snapshot, tmp_path / "pseudo", policy=policy, pseudonym_key=KEY)
+    named = {r["person_key"] for r in csv_rows(tmp_path / "named", "staff_competence")}
+    assert {"t2", "t3", "r1", "p1", "p2"} == named
+    shown = {r["person"] for r in csv_rows(tmp_path / "pseudo", "staff_competence")}
+    assert pseudonym(KEY, "t1") in shown
+    staff = sum(int(r["staff"] or 0) for r in csv_rows(tmp_path / "named", "competence_summary"))
+    assert staff == sum(
+        int(r["staff"] or 0) for r in csv_rows(tmp_path / "pseudo", "competence_summary")
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.base import Rejected
 from connectors.identity.ss12000 import SS12000SourceSettings, luhn_valid, normalise_civic_no
 from hub.dev.sandbox.oneroster import client_credentials
 from hub.dev.sandbox.ss12000 import (
@@ -36,6 +37,7 @@ from hub.dev.sandbox.swedish import (
 )
 from hub.dev.sandbox.webserver import SandboxServer, sandbox_apps, start_in_thread
 from hub.settings import parse_settings
+from schemas.entities import Person
 
 TENANT = "solberga"
 SECRET = "sandbox-secret-for-ss12000-tests"  # noqa: S105 - a test value
@@ -370,3 +372,16 @@ def test_the_summary_line_names_the_tenant_and_its_units():
     line = tenant_summary(TENANT, 120)
     assert line.startswith(f"  {TENANT}")
     assert f"{len(owner.schools)} schools, {len(owner.preschools)} preschools" in line
+
+
+def test_a_few_people_are_protected_identities_and_the_connector_hides_their_names(
+    ss12000_sandbox: Any,
+):
+    """The register marks a few people protected; they publish without names, counted still."""
+    items = list(ss12000_sandbox.connector().read())
+    people = [i for i in items if isinstance(i, Person)]
+    protected = [p for p in people if p.protected]
+    assert 1 <= len(protected) <= len(people) // 20
+    assert [] == [p.key for p in protected if p.given_name or p.email or p.eppn]
+    assert all(p.roles and p.unit_keys for p in protected)
+    assert [] == [i for i in items if isinstance(i, Rejected)]

@@ -1,0 +1,112 @@
+"""Data quality per tenant and source: what the figures stand on, never a reason to drop anyone.
+
+A person whose identity number failed its checks is published without its HMAC
+(`nin_invalid`) and counted here; a record the connector could not map is a dead letter
+and counted here from the source's last successful run; links that point at nothing the
+same source publishes, and users no matching rule linked, are counted too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from hub.followup._common import Context
+from hub.followup._state import _rows
+from hub.store import sync_runs
+from schemas.followup import DataQuality
+
+#: Matching outcomes that leave a user unlinked (`UnmatchedIdentities` reasons).
+_UNMATCHED = frozenset({"not_found", "ambiguous", "no_identifier"})
+#: Entity → its link fields and the entity each must resolve to, within one source.
+_LINKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "person": (("unit_keys", "organisation"),),
+    "membership": (("group_key", "group"), ("person_key", "person")),
+    "enrollment": (("class_key", "class"), ("person_key", "person")),
+    "placement": (("unit_key", "organisation"), ("person_key", "person")),
+}
+
+
+def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) -> list[DataQuality]:
+    """One record per source of the tenant that published people or links or dead letters.
+
+    `at`: the moment the entities are read as of (the history), as the compiler reads them.
+    """
+    keys: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, entity) → keys
+    links: list[tuple[str, str, str]] = []  # (source, target entity, key)
+    people: Counter[str] = Counter()
+    invalid: Counter[str] = Counter()
+    for entity in ("organisation", "group", "class", "person", "membership", "enrollment"):
+        for source, payload in _rows(engine, ctx.tenant, entity, at):
+            keys[(source, entity)].add(str(payload.get("key")))
+            if entity == "person":
+                people[source] += 1
+                invalid[source] += bool(payload.get("nin_invalid"))
+            links += _links_of(source, entity, payload)
+    for row in ctx.state.placements:
+        links += [
+            (row.source, "organisation", row.unit_key),
+            (row.source, "person", row.person_key),
+        ]
+    unresolved: Counter[str] = Counter(
+        source for source, target, key in links if key not in keys[(source, target)]
+    )
+    unmatched: Counter[str] = Counter()
+    for unmatched_row in ctx.directory.unmatched.rows():
+        if unmatched_row["reason"] in _UNMATCHED:
+            unmatched[str(unmatched_row["source"])] += int(unmatched_row["count"])  # type: ignore[call-overload]
+    dead = _dead_lettered(engine, ctx.tenant, {s for s, _ in keys} | set(unmatched))
+    sources = sorted(set(people) | set(unresolved) | set(unmatched) | set(dead))
+    return [
+        DataQuality(
+            tenant=ctx.tenant,
+            key=source,
+            as_of=ctx.as_of,
+            source_ref=source,
+            people=people[source],
+            invalid_identifiers=invalid[source],
+            dead_lettered=dead.get(source, 0),
+            unresolved_links=unresolved[source],
+            unmatched_users=unmatched[source],
+        )
+        for source in sources
+    ]
+
+
+def _links_of(
+    source: str, entity: str, payload: dict[str, object]
+) -> Iterable[tuple[str, str, str]]:
+    for field, target in _LINKS.get(entity, ()):
+        value = payload.get(field)
+        values = value if isinstance(value, list) else [value] if value else []
+        for key in values:
+            yield source, target, str(key)
+
+
+def _dead_lettered(engine: sa.Engine, tenant: str, refs: set[str]) -> dict[str, int]:
+    """`<system>/<instance>` → dead letters of the instance's last successful run.
+
+    Runs name the source by its configured id (the instance); a source with dead letters
+    but nothing published is named by its id alone.
+    """
+    by_instance = {ref.rpartition("/")[2]: ref for ref in refs}
+    r = sync_runs.c
+    latest = (
+        sa.select(r.source, sa.func.max(r.finished_at).label("finished"))
+        .where(r.tenant == tenant, r.status == "success")
+        .group_by(r.source)
+        .subquery()
+    )
+    query = (
+        sa.select(r.source, r.dead_lettered)
+        .join(latest, sa.and_(r.source == latest.c.source, r.finished_at == latest.c.finished))
+        .where(r.tenant == tenant)
+    )
+    if not sa.inspect(engine).has_table(sync_runs.name):
+        return {}  # a reporting store apart from the state store: no runs to read
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {by_instance.get(source, source): int(count or 0) for source, count in rows}

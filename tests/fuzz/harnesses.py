@@ -160,14 +160,34 @@ TEACHER: dict[str, list[str]] = {
 }
 
 
+#: A second person in every fuzzed directory: a read that finds the owner without people
+#: fails (a wrong search base), so the mutated entry is never the owner's only person.
+COMPANION = "companion@lillevik.no"
+
+
 def feide_parse(what: str, entry: dict[str, list[str]]) -> list[Item | None]:
-    """A directory of the owner, the unit and one entry (`unit` or `person`), read in full."""
+    """A directory of the owner, the unit and one entry (`unit` or `person`), read in full.
+
+    Returns the items of the fuzzed entry: the owner (always the same) and the companion
+    person's items are left out.
+    """
     connector = feide()
     units = [(UNIT_DN, entry if what == "unit" else UNIT)]
-    people = [(f"uid=x,ou=people,{BASE}", entry)] if what == "person" else []
+    companion = {
+        **PUPIL,
+        "uid": ["companion"],
+        "edupersonprincipalname": [COMPANION],
+        "edupersonentitlement": [],
+    }
+    people = [(f"uid=companion,ou=people,{BASE}", companion)]
+    if what == "person":
+        people.insert(0, (f"uid=x,ou=people,{BASE}", entry))
 
     def search(
-        search_filter: str, attributes: list[str], scope: str = ldap3.SUBTREE
+        search_filter: str,
+        attributes: list[str],
+        scope: str = ldap3.SUBTREE,
+        base: str | None = None,
     ) -> Iterator[_Page]:
         if "norEduOrgUnit" in search_filter:
             return iter([_Page(units, b"")])
@@ -177,7 +197,7 @@ def feide_parse(what: str, entry: dict[str, list[str]]) -> list[Item | None]:
 
     connector._search = search  # type: ignore[method-assign]
     items: list[Item | None] = list(connector.read())
-    return items[1:]  # the owner is the same every time
+    return [i for i in items[1:] if getattr(i, "key", None) != COMPANION]
 
 
 def feide_harness() -> FuzzHarness:

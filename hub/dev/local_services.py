@@ -140,10 +140,11 @@ def sandbox_up(
     registers = [roster(t, scale, seed) for t in swedish]
     config = _sandbox_config(server, str(web["url"]), owners, registers, variants=variants)
     config_file.write_text(config, encoding="utf-8")
+    lms_version = "1.1" if variants else "1.2"
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
-        f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster 1.2, /<tenant>/ss12000: "
-        "SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
+        f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster {lms_version}, "
+        "/<tenant>/ss12000: SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
     ]
     for owner in owners:
         lines.append(

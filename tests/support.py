@@ -151,13 +151,21 @@ def consume_all(bootstrap: str, topics: list[str], timeout: float = 30.0) -> lis
 class Hub:
     """One tenant's hub wired to the session's slapd and Kafka, with its own topics and store."""
 
-    def __init__(self, loaded: Any, bootstrap: str, tmp_path: Path, **tenant: Any) -> None:
+    def __init__(
+        self,
+        loaded: Any,
+        bootstrap: str,
+        tmp_path: Path,
+        *,
+        source: dict[str, Any] | None = None,
+        **tenant: Any,
+    ) -> None:
         self.loaded = loaded
         self.tenant = loaded.owner.tenant
         self.bootstrap = bootstrap
         self.settings: HubSettings = settings_for(
             self.tenant,
-            [ldap_source(loaded)],
+            [ldap_source(loaded, **(source or {}))],
             bootstrap,
             f"sqlite:///{tmp_path / 'hub.db'}",
             unique_prefix(),

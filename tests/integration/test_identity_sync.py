@@ -270,3 +270,32 @@ def test_tls_without_the_certificate_is_refused(
         with pytest.raises(FatalError, match="certificate is not trusted") as caught:
             connector.check()
     assert "identity.feide_ldap" == caught.value.connector
+
+
+def test_a_flat_directory_fails_from_its_organisation_entry_and_syncs_with_its_search_base(
+    directory_factory: Any, kafka_bootstrap: str, tmp_path: Path, ldap_password: str
+):
+    """Units and people beside the organisation: base_dn alone fails, search_base syncs all."""
+    loaded = directory_factory(scale=40, flat=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    alone = Hub(loaded, kafka_bootstrap, tmp_path / "a")
+    try:
+        report = alone.sync()
+        assert ("failed", 0) == (report.status, report.published)
+        assert "search_base" in (report.error or "")
+        assert [] == alone.records()
+    finally:
+        alone.close()
+    hub = Hub(loaded, kafka_bootstrap, tmp_path / "b", source={"search_base": loaded.search_base})
+    try:
+        report = hub.sync()
+        assert "success" == report.status
+        counts = {name: len(rs) for name, rs in by_entity(hub.records()).items()}
+        assert expected_counts(loaded.owner) == counts
+        people = counts["person"]
+        assert [f"{len(loaded.owner.units)} units and {people} people"] == [
+            n.split(": ", 1)[1].split(" under")[0] for n in report.notes
+        ]
+    finally:
+        hub.close()

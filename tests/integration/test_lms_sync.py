@@ -211,3 +211,18 @@ def test_five_503s_fail_the_lms_while_the_directory_still_syncs(
         entity_topic(hub.prefix, t) for t in ENTITY_TYPES
     }
     assert identity_report.created == len(changes(records))
+
+
+def test_a_gradebook_that_stops_answering_keeps_its_results(lms: LmsHub):
+    """The gradebook answers 404 at the next full run: the run succeeds, notes it, deletes no result."""
+    first = lms.sync()
+    results = lms.sandbox.data.count("results")
+    assert "success" == first.status and results
+    lms.sandbox.data.gradebook = False
+
+    report = lms.sync(full=True)
+
+    assert ("success", True, 0) == (report.status, report.full, report.deleted)
+    assert results == report.deletes_withheld
+    assert any("lineItems not offered (HTTP 404)" in n for n in report.notes)
+    assert [] == [k for op, k in changes(lms.records()) if op == "d" and ":result:" in k]

@@ -214,7 +214,7 @@ def test_five_503s_fail_the_lms_while_the_directory_still_syncs(
 
 
 def test_a_gradebook_that_stops_answering_keeps_its_results(lms: LmsHub):
-    """The gradebook answers 404 at the next full run: the run succeeds, notes it, deletes no result."""
+    """The gradebook answers 404 at a full run: success, a note, and no result deleted."""
     first = lms.sync()
     results = lms.sandbox.data.count("results")
     assert "success" == first.status and results

@@ -365,18 +365,17 @@ def _audit_folder(folder: Path, as_json: bool) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the configuration and that every source, the broker and the store answer."""
-    from kafka import KafkaAdminClient
-
+    from hub.kafka_security import KafkaAccessError, probe
     from hub.sources import check_source
     from hub.store import StateStore
 
     settings = load_settings()
     results: list[tuple[str, str, str]] = [("config", "ok", f"{len(settings.tenants)} tenants")]
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
-        topics = len(admin.list_topics())
-        admin.close()
-        results.append(("kafka", "ok", f"{settings.bootstrap} ({topics} topics)"))
+        found = probe(settings.bootstrap, settings.kafka)
+        results.append(("kafka", "ok", f"{settings.bootstrap} {found.describe()}"))
+    except KafkaAccessError as exc:
+        results.append(("kafka", "FAILED", str(exc)))
     except Exception as exc:
         results.append(("kafka", "FAILED", f"{settings.bootstrap}: {type(exc).__name__}"))
     try:

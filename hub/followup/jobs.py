@@ -70,6 +70,7 @@ def materialise(settings: HubSettings, group: str | None = None) -> MaterialiseP
             settings.kafka.topic_prefix,
             group=group or settings.followup.consumer_group,
             history_days=settings.followup.history_days,
+            security=settings.kafka.security,
         ).run()
     finally:
         store.close()

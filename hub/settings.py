@@ -215,6 +215,8 @@ class WebSettings(_Model):
     extract_roles: tuple[_ROLE, ...] = ("op", "admin")
     identified_extract_roles: tuple[_ROLE, ...] = ("admin",)
     approve_roles: tuple[_ROLE, ...] = ("op", "admin")
+    #: Who may read and export the access log (who saw which page, who downloaded what).
+    access_log_roles: tuple[_ROLE, ...] = ("admin",)
     #: Warn in the health report when a source's last successful sync is older than this.
     max_sync_age_hours: Annotated[float, Field(gt=0)] = 26.0
 

@@ -444,9 +444,22 @@ def _workbench(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 @_workbench
 def cmd_kafka(args: argparse.Namespace) -> int:
     """Start, stop or describe the local Kafka broker."""
-    from hub.dev.local_services import local_kafka
+    from hub.dev.local_services import (
+        KAFKA_PASSWORD_ENV,
+        local_kafka,
+        secure_kafka_up,
+        secure_local_kafka,
+    )
 
-    kafka = local_kafka(port=args.port)
+    if args.secure and args.action == "up":
+        bootstrap, section = secure_kafka_up(port=args.port)
+        secrets_env = secure_local_kafka(args.port).home / "secrets.env"
+        print(f"Secured Kafka is up: bootstrap {bootstrap} (SASL_SSL, SCRAM-SHA-512, ACLs)")
+        print(f"The hub user's password is {KAFKA_PASSWORD_ENV} in {secrets_env};")
+        print("load it (HUB_ENV_FILE or export) and use this kafka section in hub.yaml:\n")
+        print(section)
+        return EXIT_OK
+    kafka = secure_local_kafka(port=args.port) if args.secure else local_kafka(port=args.port)
     if args.action == "up":
         print(f"Kafka is up: bootstrap {kafka.up()}")
     elif args.action == "down":
@@ -574,7 +587,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     kafka = sub.add_parser("kafka", help="the local Kafka broker")
     kafka.add_argument("action", choices=["up", "down", "status"])
-    kafka.add_argument("--port", type=int, default=None, help="loopback port (default 19092)")
+    kafka.add_argument(
+        "--port", type=int, default=None, help="loopback port (default 19092, secured 19093)"
+    )
+    kafka.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured broker: SASL_SSL with SCRAM users, a local CA and ACLs",
+    )
     kafka.set_defaults(func=cmd_kafka)
 
     sandbox = sub.add_parser("sandbox", help="the simulated school owner")

@@ -479,7 +479,8 @@ class Acl:
             if self.resource_type == "CLUSTER"
             else f"--topic '{self.resource}' --resource-pattern-type {self.pattern_type.lower()}"
         )
-        return f"--allow-principal {principal} --operation {self.operation.title()} {target}"
+        operation = "".join(part.title() for part in self.operation.split("_"))
+        return f"--allow-principal {principal} --operation {operation} {target}"
 
 
 def hub_acls(settings: KafkaSettings) -> list[Acl]:

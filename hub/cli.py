@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from hub import __version__
+from hub.kafka_security import KafkaAccessError
 from hub.leases import LeaseHeld
 from hub.logging import configure
 from hub.settings import SettingsError, load_env_file, load_settings, var_dir
@@ -365,7 +366,7 @@ def _audit_folder(folder: Path, as_json: bool) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the configuration and that every source, the broker and the store answer."""
-    from hub.kafka_security import KafkaAccessError, probe
+    from hub.kafka_security import probe
     from hub.sources import check_source
     from hub.store import StateStore
 
@@ -643,6 +644,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except LeaseHeld as exc:  # e.g. `hub extract` compiling a day another process compiles
         return _skipped(args, exc)
+    except KafkaAccessError as exc:  # refused credentials, untrusted broker, missing ACL
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from kafka.admin import NewTopic
 from hub.cli import main
 from hub.dev.kafka_secure import ADMIN_USER, HUB_USER, SecureLocalKafka, make_ca
 from hub.followup import compile_snapshot
+from hub.followup.jobs import materialise
 from hub.followup.publish import publish_snapshot
 from hub.kafka_io import (
     COMPACTED,
@@ -29,7 +30,6 @@ from hub.kafka_io import (
     entity_topic,
 )
 from hub.kafka_security import Acl, KafkaAccessError, hub_acls, probe
-from hub.materialise import Materialiser
 from hub.settings import HubSettings, KafkaSecurity
 from hub.store import StateStore
 from hub.sync import SyncReport, SyncRunner
@@ -115,13 +115,9 @@ def test_sync_materialise_and_publish_run_over_sasl_ssl(
     report = _sync_people(settings, 3)
     assert ("success", 3) == (report.status, report.created), report.error
 
-    engine = sa.create_engine(url)
+    assert 3 == materialise(settings, group="g").upserts  # as `hub compile` does
     security = settings.kafka.security
-    materialiser = Materialiser(
-        engine, settings.bootstrap, settings.kafka.topic_prefix, "g", security=security
-    )
-    assert 3 == materialiser.run().upserts
-
+    engine = sa.create_engine(url)
     golden.write_entities(engine, golden.entities())
     key = TEST_HMAC_KEY.encode()
     snapshot = compile_snapshot(

@@ -30,6 +30,7 @@ from hub.kafka_io import (
     entity_topic,
 )
 from hub.kafka_security import Acl, KafkaAccessError, hub_acls, probe
+from hub.materialise import Materialiser
 from hub.settings import HubSettings, KafkaSecurity
 from hub.store import StateStore
 from hub.sync import SyncReport, SyncRunner
@@ -278,3 +279,27 @@ def test_hub_check_reports_the_negotiated_protocol(
     assert " SASL_SSL (TLSv1." in kafka["detail"]
     assert "SCRAM-SHA-512 as user hub), " in kafka["detail"]
     assert ADMIN_USER != HUB_USER
+
+
+def test_a_materialiser_without_read_names_the_topic(
+    secure_kafka: SecureLocalKafka, hub_password: str, url: str
+):
+    """Without Read on its topics the materialiser fails naming the topic, storing nothing."""
+    settings = _settings(secure_kafka, url)
+    prefix = settings.kafka.topic_prefix
+    secure_kafka.grant_acls(
+        [Acl("TOPIC", "PREFIXED", f"{prefix}.", op) for op in ("DESCRIBE", "WRITE", "CREATE")]
+        + [Acl("CLUSTER", "LITERAL", "kafka-cluster", "IDEMPOTENT_WRITE")]
+    )
+    ensure_topics(settings.bootstrap, settings.kafka, [Person, Group])
+    report = _sync_people(settings, 1)
+    assert ("success", 1) == (report.status, report.created), report.error
+    with pytest.raises(KafkaAccessError) as refused:
+        materialise(settings, group="g")
+    topics = {entity_topic(prefix, t) for t in (Person, Group)}
+    message = str(refused.value)
+    assert message.startswith("Kafka denied user hub access to topic ")
+    assert message.split(" ")[7] in topics
+    engine = sa.create_engine(url)
+    assert {} == Materialiser(engine, settings.bootstrap, prefix, "g").stored_offsets()
+    engine.dispose()

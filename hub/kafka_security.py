@@ -137,8 +137,17 @@ def client_config(bootstrap: str, security: KafkaSecurity, **options: Any) -> di
         else:
             assert security.password is not None
             config["sasl_plain_username"] = security.username
-            config["sasl_plain_password"] = security.password.resolve()
+            config["sasl_plain_password"] = _Secret(security.password.resolve())
     return config
+
+
+class _Secret(str):
+    """A secret string that shows as `[redacted]`: kafka-python logs its whole configuration."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'[redacted]'"
 
 
 def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:

@@ -108,6 +108,7 @@ def test_scram_over_tls_gives_kafka_python_the_protocol_context_and_credentials(
     assert isinstance(context, ssl.SSLContext)
     assert (True, ssl.TLSVersion.TLSv1_2) == (context.check_hostname, context.minimum_version)
     assert 1 == context.cert_store_stats()["x509_ca"]
+    assert "s3cret" not in repr(config)  # kafka-python logs its configuration at debug level
 
 
 def test_mutual_tls_loads_the_client_certificate(tmp_path: Path):

@@ -102,6 +102,7 @@ def rebuild(settings: HubSettings, group: str | None = None) -> Rebuilt:
             settings.kafka.topic_prefix,
             group=group,
             history_days=settings.followup.history_days,
+            security=settings.kafka.security,
         )
         progress = materialiser.run(empty_first=True)
         # Compaction may have removed any version older than the newest event read, so the

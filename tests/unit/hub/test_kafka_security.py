@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import ssl
 import threading
@@ -251,3 +252,38 @@ def test_docs_list_exactly_the_acls_the_code_grants():
     docs = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     for acl in hub_acls(KafkaSettings()):
         assert acl.kafka_acls_args("User:hub") in docs
+
+
+def _calls(name: str) -> list[tuple[str, ast.Call]]:
+    found = []
+    for path in sorted((ROOT / "hub").rglob("*.py")):
+        if "dev" in path.relative_to(ROOT / "hub").parts:
+            continue  # the workbench's plaintext launchers
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called == name:
+                    found.append((str(path.relative_to(ROOT)), node))
+    return found
+
+
+def test_every_kafka_client_of_the_hub_is_made_with_its_security_settings():
+    """No product code makes a kafka-python client or a materialiser past `kafka.security`."""
+    unsecured = [
+        f"{path}:{call.lineno} {name}"
+        for name in ("KafkaProducer", "KafkaConsumer", "KafkaAdminClient")
+        for path, call in _calls(name)
+        if path != "hub/kafka_security.py"
+        and not any(
+            isinstance(k.value, ast.Call) and getattr(k.value.func, "id", "") == "client_config"
+            for k in call.keywords
+            if k.arg is None
+        )
+    ]
+    unsecured += [
+        f"{path}:{call.lineno} Materialiser"
+        for path, call in _calls("Materialiser")
+        if "security" not in {k.arg for k in call.keywords}
+    ]
+    assert [] == unsecured

@@ -59,7 +59,7 @@ def ensure_topics(
         bootstrap,
         security,
         client_id="skolehub-admin",
-        bootstrap_timeout_ms=int(min(settings.ack_timeout_seconds, 30.0) * 1000),
+        bootstrap_timeout_ms=int(settings.connect_timeout_seconds * 1000),
     )
     try:
         existing = set(admin.list_topics())
@@ -125,6 +125,7 @@ class Publisher:
             bootstrap,
             settings.security,
             client_id=client_id,
+            bootstrap_timeout_ms=int(settings.connect_timeout_seconds * 1000),
             acks="all",
             enable_idempotence=True,
             max_in_flight_requests_per_connection=5,
@@ -181,6 +182,7 @@ class Publisher:
                 self.bootstrap,
                 self.settings.security,
                 client_id="skolehub-recovery",
+                bootstrap_timeout_ms=int(self.settings.connect_timeout_seconds * 1000),
                 enable_auto_commit=False,
                 request_timeout_ms=max(timeout_ms, 31_000),
             )

@@ -147,6 +147,8 @@ class KafkaSettings(_Model):
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5_000
     ack_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    #: How long a client waits for its first broker connection (TLS and SASL included).
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
 
 
 class DeletionGuard(_Model):

@@ -68,7 +68,11 @@ def _settings(
         golden.TENANT, [], broker.read_state_bootstrap(), url, prefix or unique_prefix(), **tenant
     )
     kafka = plain.kafka.model_copy(
-        update={"security": security or broker.security(), "create_topics": create_topics}
+        update={
+            "security": security or broker.security(),
+            "create_topics": create_topics,
+            "connect_timeout_seconds": 5.0,
+        }
     )
     return plain.model_copy(update={"kafka": kafka})
 

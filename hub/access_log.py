@@ -159,16 +159,12 @@ def to_csv(entries: Sequence[AccessEntry]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in entries:
-        writer.writerow(
-            [
-                e.at.isoformat(),
-                e.user_name,
-                e.roles,
-                e.tenant,
-                str(e.action),
-                e.what,
-                "yes" if e.identified else "no",
-                str(e.outcome),
-            ]
-        )
+        row = [e.at.isoformat(), e.user_name, e.roles, e.tenant, str(e.action), e.what]
+        row += ["yes" if e.identified else "no", str(e.outcome)]
+        writer.writerow([_inert(cell) for cell in row])
     return out.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a user name can start with `=`)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell

@@ -382,6 +382,7 @@ def test_views_and_downloads_are_in_the_access_log_that_only_admins_read(airflow
     people = {e.key for e in golden.entities() if isinstance(e, Person)}
     assert not [p for p in people if p in exported.text]
 
+    assert 404 == hub.get("/skolehub/access-log.csv?tenant=nope", user="admin").status_code
     html = hub.get("/skolehub/access-log", user="admin").text
     assert f"extract {as_of}-log-identified/staff_competence.csv" in html
 

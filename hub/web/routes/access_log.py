@@ -7,12 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from hub.access_log import AccessAction, AccessEntry, Outcome, access_entries, record_access
+from hub.access_log import (
+    ALL_TENANTS,
+    AccessAction,
+    AccessEntry,
+    Outcome,
+    access_entries,
+    record_access,
+)
 from hub.access_log import to_csv as entries_csv
 from hub.settings import HubSettings
 from hub.web import data
 from hub.web.access import Action, role_names
-from hub.web.dependencies import Settings, render, require
+from hub.web.dependencies import Settings, render, require, tenant_or_404
 
 router = APIRouter()
 
@@ -53,6 +60,8 @@ def note_access(
 
 
 def _entries(settings: HubSettings, tenant: str | None, limit: int | None) -> list[AccessEntry]:
+    if tenant and tenant != ALL_TENANTS:
+        tenant_or_404(settings, tenant)
     with data.open_store(settings) as store:
         return access_entries(store.engine, tenant=tenant or None, limit=limit)
 

@@ -72,3 +72,19 @@ def test_the_csv_has_a_header_and_one_line_a_row(tmp_path: Path):
         }
     ] == [{k: v for k, v in r.items() if k != "at"} for r in rows]
     engine.dispose()
+
+
+def test_a_user_name_that_looks_like_a_formula_is_exported_inert(tmp_path: Path):
+    """A spreadsheet opening the export does not evaluate a crafted user name."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    record_access(
+        engine,
+        user_name="=HYPERLINK(1)",
+        roles=None,
+        tenant="lillevik",
+        action=AccessAction.VIEW_FOLLOWUP,
+        what="followup page as of 2026-06-15",
+    )
+    (row,) = csv.DictReader(to_csv(access_entries(engine)).splitlines())
+    assert "'=HYPERLINK(1)" == row["user"]
+    engine.dispose()

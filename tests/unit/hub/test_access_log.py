@@ -48,18 +48,24 @@ def test_rows_come_back_newest_first_and_per_tenant(tmp_path: Path):
     engine.dispose()
 
 
-def test_the_csv_has_a_header_and_one_line_a_row(tmp_path: Path):
-    """The export is plain CSV an auditor opens in a spreadsheet."""
+def _exported(tmp_path: Path, user_name: str) -> list[dict[str, str]]:
+    """The CSV rows after `user_name` viewed the follow-up index."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     record_access(
         engine,
-        user_name="kari",
+        user_name=user_name,
         roles=None,
         tenant="lillevik",
         action=AccessAction.VIEW_FOLLOWUP_INDEX,
         what="followup index",
     )
     rows = list(csv.DictReader(to_csv(access_entries(engine)).splitlines()))
+    engine.dispose()
+    return rows
+
+
+def test_the_csv_has_a_header_and_one_line_a_row(tmp_path: Path):
+    """The export is plain CSV an auditor opens in a spreadsheet."""
     assert [
         {
             "user": "kari",
@@ -70,21 +76,10 @@ def test_the_csv_has_a_header_and_one_line_a_row(tmp_path: Path):
             "identified": "no",
             "outcome": "served",
         }
-    ] == [{k: v for k, v in r.items() if k != "at"} for r in rows]
-    engine.dispose()
+    ] == [{k: v for k, v in r.items() if k != "at"} for r in _exported(tmp_path, "kari")]
 
 
 def test_a_user_name_that_looks_like_a_formula_is_exported_inert(tmp_path: Path):
     """A spreadsheet opening the export does not evaluate a crafted user name."""
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
-    record_access(
-        engine,
-        user_name="=HYPERLINK(1)",
-        roles=None,
-        tenant="lillevik",
-        action=AccessAction.VIEW_FOLLOWUP,
-        what="followup page as of 2026-06-15",
-    )
-    (row,) = csv.DictReader(to_csv(access_entries(engine)).splitlines())
+    (row,) = _exported(tmp_path, "=HYPERLINK(1)")
     assert "'=HYPERLINK(1)" == row["user"]
-    engine.dispose()

@@ -214,7 +214,14 @@ class SecureLocalKafka(LocalKafka):
             "advertised.listeners": f"SASL_SSL://{host}:{state.broker_port}",
             "inter.broker.listener.name": "SASL_SSL",
             "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
-            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+            # OAUTHBEARER with Kafka's unsecured validator: it accepts any unsigned token
+            # and takes the principal from its `sub`. Good for trying a token endpoint,
+            # never for production (which validates signed tokens against the IdP's keys).
+            "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+                f'unsecuredLoginStringClaim_sub="{ADMIN_USER}";'
+            ),
             "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
             "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": admin_scram,
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": admin_scram,

@@ -6,9 +6,14 @@ prefix of its own, so the ACLs one test grants never cover another's topics.
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -310,3 +315,75 @@ def test_a_materialiser_without_read_names_the_topic(
     engine = sa.create_engine(url)
     assert {} == Materialiser(engine, settings.bootstrap, prefix, "g").stored_offsets()
     engine.dispose()
+
+
+class _TokenEndpoint(BaseHTTPRequestHandler):
+    """An identity provider's token endpoint handing out unsigned tokens for `hub`.
+
+    The secured test broker validates OAUTHBEARER with Kafka's unsecured validator, which
+    takes the principal from the token's `sub`.
+    """
+
+    grants: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        _TokenEndpoint.grants.append(body)
+        now = int(time.time())
+        token = ".".join(
+            [_b64({"alg": "none"}), _b64({"sub": HUB_USER, "iat": now, "exp": now + 600}), ""]
+        )
+        answer = json.dumps({"access_token": token, "expires_in": 600}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def _b64(part: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def test_oauthbearer_tokens_from_a_token_endpoint_authenticate_the_hub(
+    secure_kafka: SecureLocalKafka,
+    hub_password: str,
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """With OAUTHBEARER the hub gets a client-credentials token and publishes with it."""
+    server = HTTPServer(("127.0.0.1", 0), _TokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("KAFKA_OAUTH_SECRET", "client-secret")
+    security = KafkaSecurity.model_validate(
+        {
+            "protocol": "SASL_SSL",
+            "ca_file": str(secure_kafka.ca_file),
+            "sasl_mechanism": "OAUTHBEARER",
+            "oauth": {
+                "token_url": f"http://127.0.0.1:{server.server_address[1]}/token",
+                "client_id": "skolehub",
+                "secret": {"env": "KAFKA_OAUTH_SECRET"},
+                "scope": "kafka",
+            },
+        }
+    )
+    try:
+        settings = _settings(secure_kafka, url, security=security)
+        secure_kafka.grant(settings.kafka)
+        ensure_topics(settings.bootstrap, settings.kafka, [Person, Group])
+        report = _sync_people(settings, 2)
+        assert ("success", 2) == (report.status, report.created), report.error
+        found = probe(settings.bootstrap, settings.kafka)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert found.protocol.endswith("OAUTHBEARER as OAuth client skolehub)")
+    assert _TokenEndpoint.grants and all(
+        "grant_type=client_credentials" in g for g in _TokenEndpoint.grants
+    )

@@ -326,6 +326,17 @@ def _diagnose_connection(bootstrap: str, security: KafkaSecurity) -> str | None:
             return str(exc) if isinstance(exc, SettingsError) else f"TLS setup failed: {exc}"
         try:
             tls.do_handshake()
+            refusal = _refused_after_handshake(tls)
+            if refusal is not None:
+                if security.cert_file is None:
+                    return (
+                        f"Kafka at {host}:{port} requires a client certificate (mutual TLS): "
+                        "set kafka.security.cert_file and key_file"
+                    )
+                return (
+                    f"Kafka at {host}:{port} refused the client certificate "
+                    f"{security.cert_file} ({refusal})"
+                )
         except ssl.SSLCertVerificationError as exc:
             trusted = security.ca_file or "the system's CA store"
             return (
@@ -342,14 +353,30 @@ def _diagnose_connection(bootstrap: str, security: KafkaSecurity) -> str | None:
     return _sasl_failure(bootstrap, security)
 
 
-def _speaks_plaintext_kafka(sock: socket.socket) -> bool:
-    """Whether the peer answers a plaintext ApiVersions (v0) request."""
+def _refused_after_handshake(tls: ssl.SSLSocket) -> str | None:
+    """Why the broker dropped a TLS connection at the first request, or None if it answered.
+
+    With TLS 1.3 a broker rejects a missing or untrusted client certificate only after
+    the client's side of the handshake has finished, so the first request finds out.
+    """
+    try:
+        return None if _speaks_plaintext_kafka(tls, raise_tls=True) else "connection closed"
+    except ssl.SSLError as exc:
+        return str(exc.reason or exc)
+
+
+def _speaks_plaintext_kafka(sock: socket.socket, *, raise_tls: bool = False) -> bool:
+    """Whether the peer answers an ApiVersions (v0) request (over `sock`, TLS or not)."""
     client_id = b"skolehub-check"
     body = struct.pack(">hhih", 18, 0, 7, len(client_id)) + client_id
     try:
         sock.settimeout(3)
         sock.sendall(struct.pack(">i", len(body)) + body)
         header = sock.recv(8)
+    except ssl.SSLError:
+        if raise_tls:
+            raise
+        return False
     except OSError:
         return False
     return len(header) == 8 and struct.unpack(">ii", header)[1] == 7

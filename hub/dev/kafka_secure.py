@@ -123,7 +123,7 @@ def issue_certificate(ca: TlsFiles, folder: Path, name: str, hosts: tuple[str, .
         except ValueError:
             alt_names.append(x509.DNSName(host))
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(name))
         .issuer_name(ca_cert.subject)
@@ -131,8 +131,11 @@ def issue_certificate(ca: TlsFiles, folder: Path, name: str, hosts: tuple[str, .
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    cert = (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -204,16 +207,22 @@ class SecureLocalKafka(LocalKafka):
         self._certificates()
         passwords = self.passwords()
         host = "127.0.0.1"
+        mtls = self._mtls_port(state)
         listeners = (
-            f"SASL_SSL://{host}:{state.broker_port},CONTROLLER://{host}:{state.controller_port}"
+            f"SASL_SSL://{host}:{state.broker_port},CONTROLLER://{host}:{state.controller_port},"
+            f"MTLS://{host}:{mtls}"
         )
         admin_scram = _jaas(_SCRAM_LOGIN, ADMIN_USER, passwords[ADMIN_USER])
         controller = passwords[_CONTROLLER_USER]
         secured = {
             "listeners": listeners,
-            "advertised.listeners": f"SASL_SSL://{host}:{state.broker_port}",
+            "advertised.listeners": f"SASL_SSL://{host}:{state.broker_port},MTLS://{host}:{mtls}",
             "inter.broker.listener.name": "SASL_SSL",
-            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+            "listener.security.protocol.map": (
+                "SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT,MTLS:SSL"
+            ),
+            # Mutual TLS: the client's certificate is its identity (`User:CN=…,O=…`).
+            "listener.name.mtls.ssl.client.auth": "required",
             "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
             # OAUTHBEARER with Kafka's unsecured validator: it accepts any unsigned token
             # and takes the principal from its `sub`. Good for trying a token endpoint,
@@ -243,6 +252,28 @@ class SecureLocalKafka(LocalKafka):
             "allow.everyone.if.no.acl.found": "false",
         }
         return render_server_properties(state, self.data_dir, extra=secured)
+
+    def _mtls_port(self, state: KafkaState) -> int:
+        """The mutual-TLS listener's port, kept in the home like the others."""
+        from hub.dev._services import free_port, port_free
+
+        kept = self.home / "mtls_port"
+        port = int(kept.read_text(encoding="utf-8")) if kept.exists() else 0
+        taken = {state.broker_port, state.controller_port}
+        if port == 0 or port in taken or not port_free("127.0.0.1", port):
+            port = free_port("127.0.0.1", exclude=taken)
+            kept.write_text(str(port), encoding="utf-8")
+        return port
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        """The address of the listener that authenticates clients by certificate."""
+        return f"127.0.0.1:{(self.home / 'mtls_port').read_text(encoding='utf-8').strip()}"
+
+    def client_certificate(self, name: str) -> TlsFiles:
+        """A client certificate (key and certificate in one PEM) the broker's CA signed."""
+        ca = TlsFiles(self.ca_file, self.ca_file, self.tls_dir / "ca.key")
+        return issue_certificate(ca, self.tls_dir, name, ())
 
     def _format_arguments(self) -> list[str]:
         passwords = self.passwords()

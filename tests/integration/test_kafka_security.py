@@ -387,3 +387,41 @@ def test_oauthbearer_tokens_from_a_token_endpoint_authenticate_the_hub(
     assert _TokenEndpoint.grants and all(
         "grant_type=client_credentials" in g for g in _TokenEndpoint.grants
     )
+
+
+def test_mutual_tls_authenticates_the_hub_by_its_certificate(
+    secure_kafka: SecureLocalKafka, hub_password: str, url: str
+):
+    """On a listener that requires client certificates the hub's certificate is its name."""
+    client = secure_kafka.client_certificate("hub-client")
+    security = KafkaSecurity.model_validate(
+        {
+            "protocol": "SSL",
+            "ca_file": str(secure_kafka.ca_file),
+            "cert_file": str(client.cert_file),
+            "key_file": str(client.key_file),
+        }
+    )
+    settings = _settings(secure_kafka, url, security=security)
+    settings = settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(update={"bootstrap": secure_kafka.mtls_bootstrap})
+        }
+    )
+    secure_kafka.grant(settings.kafka, user="CN=hub-client,O=Skolehub development")
+    ensure_topics(settings.bootstrap, settings.kafka, [Person, Group])
+    report = _sync_people(settings, 2)
+    assert ("success", 2) == (report.status, report.created), report.error
+    found = probe(settings.bootstrap, settings.kafka)
+    assert found.protocol.startswith("SSL (TLSv1.")
+    assert found.protocol.endswith("client certificate hub-client.pem)")
+
+    anonymous = settings.kafka.model_copy(
+        update={"security": KafkaSecurity(protocol="SSL", ca_file=secure_kafka.ca_file)}
+    )
+    with pytest.raises(KafkaAccessError) as refused:
+        probe(settings.bootstrap, anonymous, timeout_ms=3000)
+    assert (
+        f"Kafka at {settings.bootstrap} requires a client certificate (mutual TLS): "
+        "set kafka.security.cert_file and key_file"
+    ) == str(refused.value)

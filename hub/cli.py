@@ -584,7 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--tenants",
         default="lillevik,fjellby,solberga",
-        help="comma-separated tenant ids (solberga, ekby, norrvik are Swedish: SS 12000)",
+        help="comma-separated tenant ids (solberga, ekby, norrvik are Swedish: SS 12000; "
+        "sohavn is Danish: OS2skoledata, not served unless named)",
     )
     sandbox.add_argument(
         "--faults", action="store_true", help="include a few malformed records for DLQ demos"

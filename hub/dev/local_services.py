@@ -25,6 +25,10 @@ from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
 from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
+from hub.dev.sandbox.os2skoledata import danish_tenants
+from hub.dev.sandbox.os2skoledata import secrets_env as os2skoledata_secrets
+from hub.dev.sandbox.os2skoledata import tenant_config as os2skoledata_tenant
+from hub.dev.sandbox.os2skoledata import tenant_summary as os2skoledata_summary
 from hub.dev.sandbox.population import generate
 from hub.dev.sandbox.roster import Roster, roster, sandbox_policy
 from hub.dev.sandbox.slapd import SlapdServer
@@ -104,7 +108,8 @@ def sandbox_up(
     server = _slapd()
     web_home = home / "web"
     swedish = swedish_tenants(tenant_ids)  # served over SS 12000, not from the directory
-    norwegian = [t for t in tenant_ids if t not in swedish]
+    danish = danish_tenants(tenant_ids)  # served over OS2skoledata
+    norwegian = [t for t in tenant_ids if t not in swedish and t not in danish]
     if _read_json(state_file) != wanted:
         server.stop()
         shutil.rmtree(home / "slapd", ignore_errors=True)
@@ -128,11 +133,13 @@ def sandbox_up(
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
     secrets.update(oneroster_secrets(web_home, tenant_ids))
     secrets.update(ss12000_secrets(web_home, swedish))
+    secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
-    config = _sandbox_config(server, str(web["url"]), owners, registers)
+    kommuner = [os2skoledata_tenant(t, f"{web['url']}/{t}/os2skoledata") for t in danish]
+    config = _sandbox_config(server, str(web["url"]), owners, registers, kommuner)
     config_file.write_text(config, encoding="utf-8")
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
@@ -145,6 +152,7 @@ def sandbox_up(
             f"{len(owner.preschools)} preschools, {owner.person_count:,} people"
         )
     lines += [ss12000_summary(t, scale, seed) for t in swedish]
+    lines += [os2skoledata_summary(t, scale, seed) for t in danish]
     lines.append(f"Wrote {config_file} and {home / 'secrets.env'}")
     return lines
 
@@ -160,9 +168,17 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def _sandbox_config(
-    server: SlapdServer, web_url: str, owners: Sequence[Roster], swedish: Sequence[Roster]
+    server: SlapdServer,
+    web_url: str,
+    owners: Sequence[Roster],
+    swedish: Sequence[Roster],
+    danish: Sequence[dict[str, Any]] = (),
 ) -> str:
-    """hub.yaml for the Norwegian `owners` (Feide directory) and `swedish` ones (SS 12000)."""
+    """hub.yaml for Norwegian `owners`, `swedish` registers and `danish` tenant entries.
+
+    Norwegian owners read a Feide directory, Swedish ones SS 12000; the Danish entries have
+    their OS2skoledata source only for now (no LMS or MDM yet).
+    """
     kafka = local_kafka().status()
     config: dict[str, Any] = {
         "kafka": {
@@ -194,7 +210,8 @@ def _sandbox_config(
                 web_url,
             )
             for owner in swedish
-        ],
+        ]
+        + list(danish),
     }
     parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file
     header = (

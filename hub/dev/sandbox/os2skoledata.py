@@ -33,8 +33,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+from hub.dev.sandbox._oauth import secret_variable
 from hub.dev.sandbox.danish import (
     DANISH_TENANTS,
     DanishGroup,
@@ -57,8 +59,25 @@ def danish_tenants(tenants: Sequence[str]) -> list[str]:
 
 
 def api_key(tenant: str) -> str:
-    """The sandbox API key of a tenant's OS2skoledata client (a development value)."""
+    """A fixed API key for a tenant's OS2skoledata client (tests; `hub sandbox up` draws one)."""
     return f"sandbox-os2skoledata-{tenant}-key"
+
+
+def secret_env(tenant: str) -> str:
+    """The environment variable that holds a tenant's OS2skoledata API key."""
+    return secret_variable("OS2SKOLEDATA", tenant)
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the Danish tenants' API keys: variable → key.
+
+    The key is the tenant's sandbox client secret kept in `home`, the one the web server's
+    app is given, so hub.yaml and the running server agree.
+    """
+    from hub.dev.sandbox.oneroster import client_credentials
+
+    danish = danish_tenants(tenants)
+    return {secret_env(t): key for t, (_, key) in client_credentials(home, danish).items()}
 
 
 def os2skoledata_source_config(
@@ -69,11 +88,29 @@ def os2skoledata_source_config(
         "id": source_id,
         "type": "os2skoledata",
         "base_url": base_url,
-        "auth": {
-            "kind": "bearer",
-            "secret": {"env": f"HUB_{tenant.upper()}_OS2SKOLEDATA_API_KEY"},
-        },
+        "auth": {"kind": "bearer", "secret": {"env": secret_env(tenant)}},
     }
+
+
+def tenant_config(tenant: str, base_url: str) -> dict[str, Any]:
+    """A hub.yaml tenant entry (country DK) whose one source is its sandbox OS2skoledata."""
+    return {
+        "id": tenant,
+        "name": DANISH_TENANTS.get(tenant, f"{tenant.title()} Kommune"),
+        "country": "DK",
+        "sources": [os2skoledata_source_config(tenant, base_url)],
+    }
+
+
+def tenant_summary(tenant: str, scale: int, seed: int = 1) -> str:
+    """One line for `hub sandbox up`'s summary: the Danish kommune's institutions and people."""
+    kommune = generate_danish(tenant, scale, seed)
+    schools = sum(1 for i in kommune.institutions if i.type == "SCHOOL")
+    daycare = sum(1 for i in kommune.institutions if i.type == "DAYCARE")
+    return (
+        f"  {tenant:<12} {kommune.name:<22} {schools} folkeskoler, {daycare} dagtilbud, "
+        f"{len(kommune.persons):,} people (OS2skoledata)"
+    )
 
 
 @dataclass
@@ -191,11 +228,17 @@ class OS2skoledataApp:
         self.keys = dict(keys)
 
     @classmethod
-    def generate(cls, tenants: Sequence[str], scale: int, seed: int = 1) -> OS2skoledataApp:
-        """The app for these Danish tenants, each with its sandbox API key."""
+    def generate(
+        cls,
+        tenants: Sequence[str],
+        scale: int,
+        seed: int = 1,
+        keys: Mapping[str, str] | None = None,
+    ) -> OS2skoledataApp:
+        """The app for these Danish tenants with their API keys (default: `api_key`)."""
         return cls(
             {t: OS2skoledataTenant(generate_danish(t, scale, seed)) for t in tenants},
-            {t: api_key(t) for t in tenants},
+            {t: (keys or {}).get(t) or api_key(t) for t in tenants},
         )
 
     @property

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from hub import __version__
+from hub.kafka_security import KafkaAccessError
 from hub.leases import LeaseHeld
 from hub.logging import configure
 from hub.settings import SettingsError, load_env_file, load_settings, var_dir
@@ -365,18 +366,17 @@ def _audit_folder(folder: Path, as_json: bool) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the configuration and that every source, the broker and the store answer."""
-    from kafka import KafkaAdminClient
-
+    from hub.kafka_security import probe
     from hub.sources import check_source
     from hub.store import StateStore
 
     settings = load_settings()
     results: list[tuple[str, str, str]] = [("config", "ok", f"{len(settings.tenants)} tenants")]
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
-        topics = len(admin.list_topics())
-        admin.close()
-        results.append(("kafka", "ok", f"{settings.bootstrap} ({topics} topics)"))
+        found = probe(settings.bootstrap, settings.kafka)
+        results.append(("kafka", "ok", f"{settings.bootstrap} {found.describe()}"))
+    except KafkaAccessError as exc:
+        results.append(("kafka", "FAILED", str(exc)))
     except Exception as exc:
         results.append(("kafka", "FAILED", f"{settings.bootstrap}: {type(exc).__name__}"))
     try:
@@ -445,9 +445,22 @@ def _workbench(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 @_workbench
 def cmd_kafka(args: argparse.Namespace) -> int:
     """Start, stop or describe the local Kafka broker."""
-    from hub.dev.local_services import local_kafka
+    from hub.dev.local_services import (
+        KAFKA_PASSWORD_ENV,
+        local_kafka,
+        secure_kafka_up,
+        secure_local_kafka,
+    )
 
-    kafka = local_kafka(port=args.port)
+    if args.secure and args.action == "up":
+        bootstrap, section = secure_kafka_up(port=args.port)
+        secrets_env = secure_local_kafka(args.port).home / "secrets.env"
+        print(f"Secured Kafka is up: bootstrap {bootstrap} (SASL_SSL, SCRAM-SHA-512, ACLs)")
+        print(f"The hub user's password is {KAFKA_PASSWORD_ENV} in {secrets_env};")
+        print("load it (HUB_ENV_FILE or export) and use this kafka section in hub.yaml:\n")
+        print(section)
+        return EXIT_OK
+    kafka = secure_local_kafka(port=args.port) if args.secure else local_kafka(port=args.port)
     if args.action == "up":
         print(f"Kafka is up: bootstrap {kafka.up()}")
     elif args.action == "down":
@@ -575,7 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     kafka = sub.add_parser("kafka", help="the local Kafka broker")
     kafka.add_argument("action", choices=["up", "down", "status"])
-    kafka.add_argument("--port", type=int, default=None, help="loopback port (default 19092)")
+    kafka.add_argument(
+        "--port", type=int, default=None, help="loopback port (default 19092, secured 19093)"
+    )
+    kafka.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured broker: SASL_SSL with SCRAM users, a local CA and ACLs",
+    )
     kafka.set_defaults(func=cmd_kafka)
 
     sandbox = sub.add_parser("sandbox", help="the simulated school owner")
@@ -625,6 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except LeaseHeld as exc:  # e.g. `hub extract` compiling a day another process compiles
         return _skipped(args, exc)
+    except KafkaAccessError as exc:  # refused credentials, untrusted broker, missing ACL
+        print(f"hub: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

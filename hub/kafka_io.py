@@ -8,12 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import AuthorizationError, KafkaError, TopicAlreadyExistsError
 
+from hub import kafka_security
 from hub._faults import fault_point
-from hub.settings import KafkaSettings
+from hub.kafka_security import KafkaAccessError, denied
+from hub.settings import KafkaSecurity, KafkaSettings
 from schemas.entities import Entity
 
 log = structlog.get_logger(__name__)
@@ -45,36 +47,55 @@ def ensure_topics(
     settings: KafkaSettings,
     entity_types: Iterable[type[Entity]],
 ) -> list[str]:
-    """Create the topics of these entity types and the dead-letter topic if missing."""
+    """Create the topics of these entity types and the dead-letter topic if missing.
+
+    With `create_topics` off (the operator provisions the topics) nothing is created: a
+    missing topic raises `KafkaAccessError` naming it.
+    """
     wanted = {entity_topic(settings.topic_prefix, t): COMPACTED for t in entity_types}
     wanted[dead_letter_topic(settings.topic_prefix)] = DEAD_LETTER_CONFIG
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="skolehub-admin")
+    security = settings.security
+    admin = kafka_security.admin_client(
+        bootstrap,
+        security,
+        client_id="skolehub-admin",
+        bootstrap_timeout_ms=int(settings.connect_timeout_seconds * 1000),
+    )
     try:
         existing = set(admin.list_topics())
+        absent = kafka_security.missing_topics(wanted, existing)
+        if absent and not settings.create_topics:
+            raise KafkaAccessError(
+                f"topics missing on Kafka at {bootstrap}: {', '.join(absent)} "
+                "(kafka.create_topics is false, so the operator creates them; or the "
+                f"{kafka_security.who(security)} lacks Describe on them)"
+            )
         missing = [
             NewTopic(
                 name,
                 num_partitions=settings.partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs=config,
+                topic_configs=wanted[name],
             )
-            for name, config in sorted(wanted.items())
-            if name not in existing
+            for name in absent
         ]
         if missing:
             try:
                 admin.create_topics(missing, timeout_ms=30_000)
             except TopicAlreadyExistsError:
                 pass  # another process created them first
+            except AuthorizationError as exc:
+                names = ", ".join(absent)
+                raise KafkaAccessError(denied(exc, security, f"{names} (Create)")) from None
             log.info("topics_created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:
         admin.close()
 
 
-def existing_topics(bootstrap: str) -> set[str]:
-    """The names of the topics the cluster holds."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="skolehub-admin")
+def existing_topics(bootstrap: str, security: KafkaSecurity) -> set[str]:
+    """The names of the topics the cluster holds (that this client may describe)."""
+    admin = kafka_security.admin_client(bootstrap, security, client_id="skolehub-admin")
     try:
         return set(admin.list_topics())
     finally:
@@ -100,9 +121,11 @@ class Publisher:
         self.settings = settings
         self.bootstrap = bootstrap
         delivery_ms = int(settings.ack_timeout_seconds * 1000)
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+        self._producer = kafka_security.producer(
+            bootstrap,
+            settings.security,
             client_id=client_id,
+            bootstrap_timeout_ms=int(settings.connect_timeout_seconds * 1000),
             acks="all",
             enable_idempotence=True,
             max_in_flight_requests_per_connection=5,
@@ -155,9 +178,11 @@ class Publisher:
     def _reader(self) -> KafkaConsumer:
         timeout_ms = int(self.settings.ack_timeout_seconds * 1000)
         try:
-            return KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
+            return kafka_security.consumer(
+                self.bootstrap,
+                self.settings.security,
                 client_id="skolehub-recovery",
+                bootstrap_timeout_ms=int(self.settings.connect_timeout_seconds * 1000),
                 enable_auto_commit=False,
                 request_timeout_ms=max(timeout_ms, 31_000),
             )
@@ -180,7 +205,9 @@ class Publisher:
             fault_point("mid_publish")
             self._producer.flush(timeout=self.settings.ack_timeout_seconds)
         except KafkaError as exc:
-            raise PublishError(f"Kafka refused the batch: {type(exc).__name__}: {exc}") from exc
+            raise PublishError(
+                f"Kafka refused the batch: {type(exc).__name__}: {exc}" + self._cause(exc)
+            ) from exc
         failed = 0
         first: BaseException | None = None
         for future in futures:
@@ -194,7 +221,23 @@ class Publisher:
             raise PublishError(
                 f"{failed} of {len(records)} records were not acknowledged"
                 + (f" ({type(first).__name__}: {first})" if first else " (timed out)")
+                + self._cause(first)
             )
+
+    def _cause(self, exc: BaseException | None) -> str:
+        """`: <why>` when the failure is one of access (a missing ACL, refused credentials).
+
+        On a secured cluster a timeout is looked into too: an untrusted certificate or
+        refused credentials show up as one. A plaintext cluster's timeouts are outages.
+        """
+        security = self.settings.security
+        if isinstance(exc, AuthorizationError | KafkaAccessError):
+            why = kafka_security.cause(exc, self.bootstrap, security)
+        elif security.protocol != "PLAINTEXT":
+            why = kafka_security.cause(exc or TimeoutError(), self.bootstrap, security)
+        else:
+            why = None
+        return f": {why}" if why else ""
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is left and close the connections.

@@ -39,11 +39,15 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import AuthorizationError
 
+from hub import kafka_security
 from hub._faults import fault_point
+from hub.kafka_security import KafkaAccessError
 from hub.leases import Lease, lease_ttl
+from hub.settings import KafkaSecurity
 from hub.store import create_tables, metadata, now, upsert
 from schemas.envelope import EntityRef, Op, RecordKey, decode_change
 
@@ -169,9 +173,13 @@ class Materialiser:
         group: str = "skolehub-followup",
         batch_size: int = 2_000,
         history_days: int | None = None,
+        *,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
+        #: How the consumer connects (hub.yaml's `kafka.security`; plaintext when not given).
+        self.security = security or KafkaSecurity()
         self.prefix = prefix
         self.group = group
         self.batch_size = batch_size
@@ -184,7 +192,9 @@ class Materialiser:
 
     def topics(self) -> list[str]:
         """The entity topics that exist now for this prefix."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="skolehub-compiler")
+        admin = kafka_security.admin_client(
+            self.bootstrap, self.security, client_id="skolehub-compiler"
+        )
         try:
             pattern = entity_topic_pattern(self.prefix)
             return sorted(t for t in admin.list_topics() if pattern.match(t))
@@ -227,8 +237,9 @@ class Materialiser:
         topics = self.topics()
         if not topics:
             return progress
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        consumer = kafka_security.consumer(
+            self.bootstrap,
+            self.security,
             enable_auto_commit=False,
             client_id="skolehub-compiler",
             max_poll_records=self.batch_size,
@@ -258,6 +269,8 @@ class Materialiser:
             progress.positions = offset_labels(
                 {(tp.topic, tp.partition): consumer.position(tp) for tp in partitions}
             )
+        except AuthorizationError as exc:
+            raise KafkaAccessError(kafka_security.denied(exc, self.security)) from None
         finally:
             consumer.close()
         log.info(

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from connectors import registry
-from connectors.settings import ConfiguredSource, SettingsError
+from connectors.settings import ConfiguredSource, SecretRef, SettingsError
 from connectors.settings import SettingsModel as _Model
 from hub.policy import Policy
 
@@ -53,15 +53,102 @@ else:
     SourceSettings = registry.settings_union()
 
 
+SecurityProtocol: TypeAlias = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism: TypeAlias = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+
+class KafkaOAuth(_Model):
+    """OAUTHBEARER tokens from the owner's identity provider (client credentials grant)."""
+
+    token_url: Annotated[str, Field(pattern=r"^https?://")]
+    client_id: str
+    secret: SecretRef
+    scope: str | None = None
+    #: The token endpoint's CA bundle, when it is not in the system's store.
+    ca_file: Path | None = None
+
+
+class KafkaSecurity(_Model):
+    """How the hub's Kafka clients connect: TLS, SASL and the files and secrets they need.
+
+    The default is plaintext without authentication (the loopback broker of `make run`).
+    Secrets (the SASL password, the client key's passphrase, the OAuth client secret) are
+    `SecretRef`s: an environment variable or an Airflow connection, never the file itself.
+    """
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    #: CA bundle (PEM) that signs the brokers' certificates; the system store when unset.
+    ca_file: Path | None = None
+    #: Client certificate and key (PEM) for mutual TLS.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: SecretRef | None = None
+    check_hostname: bool = True
+    sasl_mechanism: SaslMechanism | None = None
+    username: str | None = None
+    password: SecretRef | None = None
+    oauth: KafkaOAuth | None = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether connections are encrypted."""
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        """Whether the client authenticates with SASL."""
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSecurity:
+        tls_fields = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n)]
+        if tls_fields and not self.tls:
+            raise ValueError(f"{', '.join(tls_fields)} need protocol SSL or SASL_SSL")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file for mutual TLS, or neither")
+        if self.key_password is not None and self.key_file is None:
+            raise ValueError("key_password needs key_file")
+        if not self.sasl:
+            given = [
+                n for n in ("sasl_mechanism", "username", "password", "oauth") if getattr(self, n)
+            ]
+            if given:
+                raise ValueError(f"{', '.join(given)} need protocol SASL_SSL (or SASL_PLAINTEXT)")
+            return self
+        if self.sasl_mechanism is None:
+            raise ValueError(f"protocol {self.protocol} needs sasl_mechanism")
+        if self.sasl_mechanism == "OAUTHBEARER":
+            if self.oauth is None:
+                raise ValueError(
+                    "sasl_mechanism OAUTHBEARER needs oauth (token_url, client_id, secret)"
+                )
+            if self.username or self.password:
+                raise ValueError("OAUTHBEARER takes oauth, not username and password")
+        else:
+            if not self.username or self.password is None:
+                raise ValueError(
+                    f"sasl_mechanism {self.sasl_mechanism} needs username and password"
+                )
+            if self.oauth is not None:
+                raise ValueError(f"oauth is for OAUTHBEARER, not {self.sasl_mechanism}")
+        return self
+
+
 class KafkaSettings(_Model):
-    """The Kafka cluster and how the hub names and creates its topics."""
+    """The Kafka cluster, how the hub connects to it, and how it names and creates topics."""
 
     bootstrap: str = "127.0.0.1:9092"
+    security: KafkaSecurity = KafkaSecurity()
+    #: False when the operator provisions the topics: the hub then never asks to create
+    #: one (it needs no Create ACL) and a missing topic is an error naming it.
+    create_topics: bool = True
     topic_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")] = "hub"
     partitions: Annotated[int, Field(ge=1, le=256)] = 3
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5_000
     ack_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    #: How long a client waits for its first broker connection (TLS and SASL included).
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
 
 
 class DeletionGuard(_Model):
@@ -130,6 +217,8 @@ class WebSettings(_Model):
     extract_roles: tuple[_ROLE, ...] = ("op", "admin")
     identified_extract_roles: tuple[_ROLE, ...] = ("admin",)
     approve_roles: tuple[_ROLE, ...] = ("op", "admin")
+    #: Who may read and export the access log (who saw which page, who downloaded what).
+    access_log_roles: tuple[_ROLE, ...] = ("admin",)
     #: Warn in the health report when a source's last successful sync is older than this.
     max_sync_age_hours: Annotated[float, Field(gt=0)] = 26.0
 

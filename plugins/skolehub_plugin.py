@@ -2,7 +2,7 @@
 
 Wiring only, like the DAG files: the FastAPI app lives in `hub.web` (installed, typed and
 tested with the rest of the hub). Airflow mounts it at `/skolehub` in its API server,
-and three external views put its pages in Airflow's navigation under "Skolehub"; with a
+and four external views put its pages in Airflow's navigation under "Skolehub"; with a
 `url_route`, Airflow shows each page inside its own UI (an iframe), and the browser's
 Airflow session cookie authenticates the page's requests.
 
@@ -20,6 +20,7 @@ _PAGES = (
     ("Follow-up", "followup", "skolehub-followup"),
     ("Run overview", "runs", "skolehub-runs"),
     ("Extracts", "extracts", "skolehub-extracts"),
+    ("Access log", "access-log", "skolehub-access-log"),
 )
 
 

@@ -14,7 +14,8 @@ from kafka import KafkaConsumer, TopicPartition
 from connectors.base import Item, Source
 from connectors.errors import FatalError
 from hub.kafka_io import Publisher, dead_letter_topic, ensure_topics, entity_topic
-from hub.settings import HubSettings, parse_settings
+from hub.kafka_security import client_config
+from hub.settings import HubSettings, KafkaSecurity, parse_settings
 from hub.store import StateStore
 from hub.sync import SyncReport, SyncRunner
 from schemas import ENTITY_TYPES, Group, Person
@@ -110,10 +111,20 @@ class Record:
         return (self.topic, self.partition, self.offset)
 
 
-def consume_all(bootstrap: str, topics: list[str], timeout: float = 30.0) -> list[Record]:
+def consume_all(
+    bootstrap: str,
+    topics: list[str],
+    timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
+) -> list[Record]:
     """Every record currently on `topics`, read from the start to the end offsets."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000
+        **client_config(
+            bootstrap,
+            security or KafkaSecurity(),
+            enable_auto_commit=False,
+            consumer_timeout_ms=1000,
+        )
     )
     try:
         partitions = [

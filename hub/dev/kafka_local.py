@@ -491,14 +491,26 @@ class LocalKafka:
             controller_port = free_port(_HOST, exclude={broker_port})
         state = replace(state, broker_port=broker_port, controller_port=controller_port)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.properties_file.write_text(
-            render_server_properties(state, self.data_dir), encoding="utf-8"
-        )
+        self.properties_file.write_text(self._server_properties(state), encoding="utf-8")
         (self.home / "log4j2.properties").write_text(
             render_log4j2_properties(self.log_file), encoding="utf-8"
         )
         self._write_state(state)
         return state
+
+    def _server_properties(self, state: KafkaState) -> str:
+        """The broker's `server.properties` (a secured broker adds its listeners and users)."""
+        return render_server_properties(state, self.data_dir)
+
+    def _format_arguments(self) -> list[str]:
+        """Extra arguments of the storage format (a secured broker's SCRAM users)."""
+        return []
+
+    def _answers(self, state: KafkaState, timeout: float) -> bool:
+        """Whether the broker answers clients and has registered itself."""
+        return _answers_api_versions(state.broker_port, min(2.0, timeout)) and (
+            _broker_registered(state.bootstrap, min(max(timeout, 1.0), 10.0))
+        )
 
     def _format_storage(self, java: str, libs: Path, state: KafkaState) -> None:
         """Format the log dir with the kept cluster id, unless it already is."""
@@ -514,6 +526,7 @@ class LocalKafka:
             state.cluster_id,
             "--config",
             str(self.properties_file),
+            *self._format_arguments(),
         ]
         try:
             result = subprocess.run(
@@ -563,9 +576,7 @@ class LocalKafka:
                     self._log_tail(),
                 )
             remaining = deadline - time.monotonic()
-            if _answers_api_versions(state.broker_port, min(2.0, max(remaining, 0.1))) and (
-                _broker_registered(state.bootstrap, min(max(remaining, 1.0), 10.0))
-            ):
+            if self._answers(state, max(remaining, 0.1)):
                 return
             if time.monotonic() >= deadline:
                 raise KafkaStartError(

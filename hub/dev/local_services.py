@@ -20,6 +20,7 @@ import structlog
 import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
+from hub.dev.kafka_secure import SecureLocalKafka
 from hub.dev.sandbox.ldif import tenant_dn
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
@@ -36,7 +37,7 @@ from hub.dev.sandbox.ss12000 import secrets_env as ss12000_secrets
 from hub.dev.sandbox.ss12000 import ss12000_source_config, swedish_tenants
 from hub.dev.sandbox.ss12000 import tenant_summary as ss12000_summary
 from hub.dev.sandbox.webserver import detached_status, start_detached, stop_detached
-from hub.settings import SettingsError, parse_settings, var_dir
+from hub.settings import KafkaSettings, SettingsError, parse_settings, var_dir
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,44 @@ def local_kafka(port: int | None = None) -> LocalKafka:
     """The local broker under `$HUB_VAR_DIR/kafka`."""
     var = var_dir()
     return LocalKafka(var / "kafka", default_cache_dir(var), port=port or DEFAULT_KAFKA_PORT)
+
+
+#: The secured local broker's default port (`hub kafka up --secure`).
+DEFAULT_SECURE_KAFKA_PORT = 19093
+#: The hub user's password for the secured broker goes to this variable, in
+#: `$HUB_VAR_DIR/kafka-secure/secrets.env` (0600).
+KAFKA_PASSWORD_ENV = "KAFKA_HUB_PASSWORD"
+
+
+def secure_local_kafka(port: int | None = None) -> SecureLocalKafka:
+    """The secured local broker (SASL_SSL, SCRAM, ACLs) under `$HUB_VAR_DIR/kafka-secure`."""
+    var = var_dir()
+    return SecureLocalKafka(
+        var / "kafka-secure", default_cache_dir(var), port=port or DEFAULT_SECURE_KAFKA_PORT
+    )
+
+
+def secure_kafka_up(port: int | None = None, topic_prefix: str = "hub") -> tuple[str, str]:
+    """Start the secured broker, grant the hub user its ACLs for `topic_prefix`.
+
+    Returns the bootstrap address and hub.yaml's `kafka` section for it (YAML); the
+    hub user's password is written to the broker home's `secrets.env`, never printed.
+    """
+    broker = secure_local_kafka(port)
+    bootstrap = broker.up()
+    security = broker.security(password_env=KAFKA_PASSWORD_ENV)
+    settings = KafkaSettings(bootstrap=bootstrap, topic_prefix=topic_prefix, security=security)
+    broker.grant(settings)
+    secrets_env = broker.home / "secrets.env"
+    _write_private(secrets_env, f"{KAFKA_PASSWORD_ENV}={broker.passwords()['hub']}\n")
+    section = {
+        "kafka": {
+            "bootstrap": bootstrap,
+            "topic_prefix": topic_prefix,
+            "security": json.loads(security.model_dump_json(exclude_defaults=True)),
+        }
+    }
+    return bootstrap, yaml.safe_dump(section, sort_keys=False)
 
 
 # -- the sandbox school owner ----------------------------------------------------------

@@ -71,6 +71,7 @@ def materialise(settings: HubSettings, group: str | None = None) -> MaterialiseP
             settings.kafka.topic_prefix,
             group=group or settings.followup.consumer_group,
             history_days=settings.followup.history_days,
+            security=settings.kafka.security,
         ).run()
     finally:
         store.close()
@@ -102,6 +103,7 @@ def rebuild(settings: HubSettings, group: str | None = None) -> Rebuilt:
             settings.kafka.topic_prefix,
             group=group,
             history_days=settings.followup.history_days,
+            security=settings.kafka.security,
         )
         progress = materialiser.run(empty_first=True)
         # Compaction may have removed any version older than the newest event read, so the

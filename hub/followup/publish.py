@@ -148,7 +148,9 @@ def publish_snapshot(
     current = {state_name(t) for t in FOLLOWUP_RECORD_TYPES}
     prefix = settings.kafka.topic_prefix
     topics = (
-        existing_topics(settings.bootstrap) if any(n not in current for n, _ in known) else set()
+        existing_topics(settings.bootstrap, settings.kafka.security)
+        if any(n not in current for n, _ in known)
+        else set()
     )
     for (name, key), (digest, payload) in sorted(known.items()):
         if name not in current:

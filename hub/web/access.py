@@ -43,6 +43,7 @@ class Action(Enum):
     DOWNLOAD_EXTRACT = _Action("Skolehub Extracts", "GET", "extract_roles")
     DOWNLOAD_IDENTIFIED = _Action("Skolehub Identified Extracts", "GET", "identified_extract_roles")
     APPROVE_DELETES = _Action("Skolehub Runs", "PUT", "approve_roles")
+    VIEW_ACCESS_LOG = _Action("Skolehub Access Log", "GET", "access_log_roles")
 
     @property
     def resource(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from hub.web.routes import extracts, followup, health, runs
+from hub.web.routes import access_log, extracts, followup, health, runs
 
 #: Where the plugin mounts the app in Airflow's API server.
 URL_PREFIX = "/skolehub"
@@ -19,6 +19,6 @@ URL_PREFIX = "/skolehub"
 def create_app() -> FastAPI:
     """The app the Airflow plugin mounts."""
     app = FastAPI(title="Skolehub", docs_url=None, redoc_url=None, openapi_url=None)
-    for routes in (followup, runs, extracts, health):
+    for routes in (followup, runs, extracts, health, access_log):
         app.include_router(routes.router)
     return app

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError
 
 from hub.followup.extract import MANIFEST, verify_extract
 from hub.followup.jobs import extracts_dir
+from hub.kafka_security import client_config
 from hub.materialise import entity_topic_pattern, stored_offsets
 from hub.settings import HubSettings, SettingsError
 from hub.store import StateStore, now
@@ -131,16 +132,20 @@ def broker_view(settings: HubSettings, store: StateStore, lag: bool = True) -> B
     """Ask the broker for its topics and (with `lag`) the compiler's lag per entity topic."""
     view = BrokerView(settings.bootstrap, reachable=False)
     try:
+        # No diagnosis on failure: the health check answers within its budget.
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap,
-            client_id="skolehub-web",
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=BROKER_TIMEOUT_MS,
-            request_timeout_ms=BROKER_TIMEOUT_MS * 2,
-            session_timeout_ms=BROKER_TIMEOUT_MS,
-            heartbeat_interval_ms=BROKER_TIMEOUT_MS // 3,
+            **client_config(
+                settings.bootstrap,
+                settings.kafka.security,
+                client_id="skolehub-web",
+                enable_auto_commit=False,
+                bootstrap_timeout_ms=BROKER_TIMEOUT_MS,
+                request_timeout_ms=BROKER_TIMEOUT_MS * 2,
+                session_timeout_ms=BROKER_TIMEOUT_MS,
+                heartbeat_interval_ms=BROKER_TIMEOUT_MS // 3,
+            )
         )
-    except KafkaError as exc:
+    except (KafkaError, SettingsError) as exc:
         view.error = f"{type(exc).__name__}: {exc}"
         return view
     try:

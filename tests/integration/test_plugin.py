@@ -10,7 +10,7 @@ import csv
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,7 @@ def coverage(html: str, population: str) -> Cells:
 
 
 def test_airflow_lists_the_plugin_with_its_app_and_navigation(airflow_api: Any):
-    """Airflow's plugin manager (through the API server) lists the app and the three views."""
+    """Airflow's plugin manager (through the API server) lists the app and the four views."""
     hub = Hub(airflow_api, guldby_config())
     plugins = hub.get("/api/v2/plugins", user="admin").json()["plugins"]
     (plugin,) = [p for p in plugins if p["name"] == "skolehub"]
@@ -166,6 +166,7 @@ def test_airflow_lists_the_plugin_with_its_app_and_navigation(airflow_api: Any):
         "Follow-up": ("/skolehub/followup", "skolehub-followup"),
         "Run overview": ("/skolehub/runs", "skolehub-runs"),
         "Extracts": ("/skolehub/extracts", "skolehub-extracts"),
+        "Access log": ("/skolehub/access-log", "skolehub-access-log"),
     } == views
 
 
@@ -294,6 +295,96 @@ def test_identified_extracts_need_the_tenant_setting_and_the_identified_role(
             assert "does not allow identified extracts" in admin.json()["detail"]
         listing = hub.get("/skolehub/extracts", user="operator").text
         assert "identified" in listing
+
+
+def test_views_and_downloads_are_in_the_access_log_that_only_admins_read(airflow_api: Any):
+    """Each follow-up view and extract download is a row: who, role, tenant, what, when."""
+    as_of = date(2026, 6, 17)
+    hub = Hub(airflow_api, guldby_config(allow_identified_extracts=True))
+    engine = sa.create_engine(hub.db_url)
+    golden.write_entities(engine, golden.entities())
+    tenant = hub.settings.tenant(golden.TENANT)
+    snapshot = compile_snapshot(engine, tenant, as_of, pseudonym_key=TEST_HMAC_KEY.encode())
+    engine.dispose()
+    extracts = airflow_api.var_dir / "extracts" / golden.TENANT
+    write_extract(
+        snapshot, extracts / f"{as_of}-log", policy=tenant.policy, pseudonym_key=b"k" * 16
+    )
+    write_extract(
+        snapshot,
+        extracts / f"{as_of}-log-identified",
+        policy=tenant.policy,
+        pseudonym_key=b"k" * 16,
+        identified=True,
+    )
+    page = f"/skolehub/followup/{golden.TENANT}?as_of={as_of}"
+    assert 200 == hub.get(page, user="viewer").status_code
+    plain = f"/skolehub/extracts/{golden.TENANT}/{as_of}-log/device_coverage.csv"
+    assert 200 == hub.get(plain, user="operator").status_code
+    identified = f"/skolehub/extracts/{golden.TENANT}/{as_of}-log-identified/staff_competence.csv"
+    assert 403 == hub.get(identified, user="operator").status_code
+    got = hub.get(identified, user="admin")
+    assert 200 == got.status_code and b"person_key" in got.content
+
+    assert 403 == hub.get("/skolehub/access-log", user="operator").status_code
+    assert 403 == hub.get("/skolehub/access-log.csv", user="viewer").status_code
+    exported = hub.get(f"/skolehub/access-log.csv?tenant={golden.TENANT}", user="admin")
+    assert "text/csv; charset=utf-8" == exported.headers["content-type"]
+    rows = list(csv.DictReader(exported.text.splitlines()))
+    assert ["at", "user", "roles", "tenant", "action", "what", "identified", "outcome"] == list(
+        rows[0]
+    )
+    newest = [
+        {k: r[k] for k in ("user", "roles", "tenant", "action", "what", "identified", "outcome")}
+        for r in rows[:4]
+    ]
+    assert [
+        {
+            "user": "admin",
+            "roles": "admin",
+            "tenant": golden.TENANT,
+            "action": "download_extract",
+            "what": f"extract {as_of}-log-identified/staff_competence.csv",
+            "identified": "yes",
+            "outcome": "served",
+        },
+        {
+            "user": "operator",
+            "roles": "op",
+            "tenant": golden.TENANT,
+            "action": "download_extract",
+            "what": f"extract {as_of}-log-identified/staff_competence.csv",
+            "identified": "yes",
+            "outcome": "refused",
+        },
+        {
+            "user": "operator",
+            "roles": "op",
+            "tenant": golden.TENANT,
+            "action": "download_extract",
+            "what": f"extract {as_of}-log/device_coverage.csv",
+            "identified": "no",
+            "outcome": "served",
+        },
+        {
+            "user": "viewer",
+            "roles": "viewer",
+            "tenant": golden.TENANT,
+            "action": "view_followup",
+            "what": f"followup page as of {as_of}",
+            "identified": "no",
+            "outcome": "served",
+        },
+    ] == newest
+    assert 4 == len(rows)  # the store is this test's own; reading the log is not logged
+    at = datetime.fromisoformat(rows[0]["at"])
+    assert abs((datetime.now(UTC) - at.replace(tzinfo=at.tzinfo or UTC)).total_seconds()) < 300
+    people = {e.key for e in golden.entities() if isinstance(e, Person)}
+    assert not [p for p in people if p in exported.text]
+
+    assert 404 == hub.get("/skolehub/access-log.csv?tenant=nope", user="admin").status_code
+    html = hub.get("/skolehub/access-log", user="admin").text
+    assert f"extract {as_of}-log-identified/staff_competence.csv" in html
 
 
 # -- runs and approval ---------------------------------------------------------------------

@@ -287,14 +287,18 @@ def test_airflow_services_set_the_hub_variables() -> None:
     assert dict.fromkeys(AIRFLOW_SERVICES, set()) == missing
 
 
-def test_kafka_bootstrap_lists_the_internal_listener_of_each_kafka_service() -> None:
-    """HUB_KAFKA_BOOTSTRAP names exactly the Kafka services at their internal listener port."""
+def test_kafka_bootstrap_lists_the_sasl_ssl_client_listener_of_each_kafka_service() -> None:
+    """HUB_KAFKA_BOOTSTRAP names exactly the Kafka services at their SASL_SSL client port."""
     advertised = set()
     for service in KAFKA_SERVICES:
         env = environment(service)
-        internal = env["KAFKA_INTER_BROKER_LISTENER_NAME"]
-        host, port = listeners(env["KAFKA_ADVERTISED_LISTENERS"])[internal]
-        assert (service, port) == (host, listeners(env["KAFKA_LISTENERS"])[internal][1])
+        protocols = dict(
+            entry.split(":") for entry in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+        )
+        assert "PLAINTEXT" not in protocols.values()
+        assert "SASL_SSL" == protocols["CLIENT"]
+        host, port = listeners(env["KAFKA_ADVERTISED_LISTENERS"])["CLIENT"]
+        assert (service, port) == (host, listeners(env["KAFKA_LISTENERS"])["CLIENT"][1])
         advertised.add(f"{host}:{port}")
     for service in AIRFLOW_SERVICES:
         assert advertised == set(environment(service)["HUB_KAFKA_BOOTSTRAP"].split(","))
@@ -455,6 +459,23 @@ def test_hub_yaml_example_is_valid_with_two_tenants_reading_feide_ldap() -> None
     settings = hub_settings()
     assert 2 == len(settings.tenants)
     assert [["feide_ldap"]] * 2 == [[s.type for s in t.sources] for t in settings.tenants]
+
+
+def test_hub_yaml_example_logs_in_to_kafka_with_scram_over_tls_as_kafka_setup_creates() -> None:
+    """hub.yaml.example's Kafka security: SASL_SSL, the mounted CA, the password compose sets."""
+    security = hub_settings().kafka.security
+    assert ("SASL_SSL", "SCRAM-SHA-512") == (security.protocol, security.sasl_mechanism)
+    assert security.password is not None and security.password.env is not None
+    for service in AIRFLOW_SERVICES:
+        assert security.password.env in environment(service)
+        if service == "airflow-init":  # it never talks to Kafka
+            continue
+        assert str(security.ca_file).startswith(
+            next(t for s, t in mounts(service) if s == "kafka-ca")
+        )
+    setup = (DOCKER / "kafka" / "setup.sh").read_text(encoding="utf-8")
+    assert f"--entity-name {security.username}" in setup
+    assert security.password.env in environment("kafka-setup")
 
 
 def test_hub_yaml_example_replicates_topics_on_every_broker() -> None:

@@ -7,11 +7,13 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from hub.access_log import ALL_TENANTS, AccessAction
 from hub.followup.presentation import HEADLINE
 from hub.followup.snapshots import SnapshotStore
 from hub.web import data
 from hub.web.dependencies import Settings, Viewer, render, tenant_or_404
 from hub.web.followup_view import build_page
+from hub.web.routes.access_log import note_access
 
 router = APIRouter()
 
@@ -32,6 +34,7 @@ def followup_index(request: Request, settings: Settings, user: Viewer) -> HTMLRe
             days = snapshots.days(tenant.id)
             snapshot = snapshots.load(tenant.id, days[-1]) if days else None
             tenants.append((tenant, snapshot))
+    note_access(settings, user, ALL_TENANTS, AccessAction.VIEW_FOLLOWUP_INDEX, "followup index")
     return render(request, "followup_index.html", tenants=tenants, user=user, headline=HEADLINE)
 
 
@@ -55,4 +58,6 @@ def followup(
             request, "followup_missing.html", tenant=tenant, as_of=as_of, user=user, days=days
         )
     page = build_page(snapshot, tenant.policy.min_cell_size)
+    what = f"followup page as of {snapshot.as_of.isoformat()}"
+    note_access(settings, user, tenant.id, AccessAction.VIEW_FOLLOWUP, what)
     return render(request, "followup.html", tenant=tenant, page=page, days=days, user=user)

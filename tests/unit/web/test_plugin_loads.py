@@ -13,6 +13,6 @@ def test_the_plugin_manager_loads_the_plugin_without_errors():
     }
     plugin = info["skolehub"]
     assert ["/skolehub"] == [app["url_prefix"] for app in plugin["fastapi_apps"]]
-    assert ["Follow-up", "Run overview", "Extracts"] == [
+    assert ["Follow-up", "Run overview", "Extracts", "Access log"] == [
         view["name"] for view in plugin["external_views"]
     ]

@@ -135,6 +135,14 @@ class _Institution(_Raw):
     type: str | None = None
 
 
+class _Reachable(_Raw):
+    """What reading an institution's people and groups needs of its record: its number."""
+
+    number: str = Field(min_length=1)
+    databaseId: int | None = None
+    type: str | None = None
+
+
 class _Stamped(_Raw):
     lastModified: datetime | None = None
 
@@ -444,19 +452,23 @@ class OS2skoledata(HttpSource):
         self.fell_back_to_full = False
         head = self._json(self.get(self.url("/api/head"))) if self.full_snapshot else None
         institutions = _Institutions(self)
-        raws: list[_Institution] = []
+        raws: list[_Reachable] = []
         items: list[Item] = []
         for index, record in enumerate(self._records(self.get(self.url(institutions.path)))):
-            for item in institutions.parse(record, index):
-                items.append(item)
-            if isinstance(record, dict):
-                try:
-                    raws.append(_Institution.model_validate(record))
-                except ValueError:
-                    continue
+            items.extend(institutions.parse(record, index))
+            try:  # a record that failed as an Organisation is still read by its number
+                raws.append(_Reachable.model_validate(record))
+            except ValueError:
+                raise FatalError(
+                    f"institution record #{index} has no institution number, so its people "
+                    "and groups cannot be read (a read without them would delete them)",
+                    connector=self.name,
+                    path=institutions.path,
+                ) from None
         for raw in raws:
-            self.institution_ids[raw.number] = str(raw.databaseId)
-            self.institution_types[str(raw.databaseId)] = raw.type or ""
+            if raw.databaseId is not None:
+                self.institution_ids[raw.number] = str(raw.databaseId)
+                self.institution_types[str(raw.databaseId)] = raw.type or ""
         changes: dict[str, list[_Change]] | None = None
         if not self.full_snapshot:
             try:
@@ -512,7 +524,7 @@ class OS2skoledata(HttpSource):
         return [_Change.model_validate(c) for c in self._records(response)]
 
     def _read_changes(
-        self, institutions: list[_Institution], changes: dict[str, list[_Change]]
+        self, institutions: list[_Reachable], changes: dict[str, list[_Change]]
     ) -> Iterator[Item]:
         """The objects the change log names: fetched by id, or `Removed` for a delete."""
         wanted: dict[str, set[int]] = {"INSTITUTION_PERSON": set(), "GROUP": set()}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connectors.base import Item, Removed, RetryPolicy
+from connectors.base import Item, Rejected, Removed, RetryPolicy
 from connectors.errors import FatalError
 from connectors.privacy import national_id_hmac
 from hub.dev.sandbox.os2skoledata import TOO_MANY_CHANGES
@@ -280,3 +280,25 @@ def test_the_runner_publishes_changes_deletes_and_reconciles_after_a_409(
         assert str(deleted.database_id) not in deletes  # deleted once, by the change log
     finally:
         store.close()
+
+
+def test_an_institution_that_fails_still_has_its_people_read(
+    os2skoledata_sandbox: OS2skoledataSandbox,
+) -> None:
+    """An institution without a name is a dead letter, but its people and groups are read."""
+    sandbox = os2skoledata_sandbox
+    sandbox.data.kommune.institutions[0].name = ""
+    items = read(sandbox)
+    (rejected,) = [i for i in items if isinstance(i, Rejected)]
+    assert ("organisation", "100") == (rejected.entity, rejected.key)
+    assert len(sandbox.data.kommune.persons) == len(of(items, Person))
+
+
+def test_an_institution_without_a_number_fails_the_read(
+    os2skoledata_sandbox: OS2skoledataSandbox,
+) -> None:
+    """Without a number an institution's people cannot be read: the read fails, deleting nothing."""
+    sandbox = os2skoledata_sandbox
+    sandbox.data.kommune.institutions[1].number = ""
+    with pytest.raises(FatalError, match="no institution number"):
+        read(sandbox)

@@ -183,7 +183,8 @@ def sandbox_up(
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
         f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster 1.2, /<tenant>/ss12000: "
-        "SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
+        "SS 12000, /<tenant>/os2skoledata: OS2skoledata, /<tenant>/intune, /jamf, /google: "
+        "the MDMs)",
     ]
     for owner in owners:
         lines.append(

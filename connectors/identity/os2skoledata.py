@@ -41,7 +41,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import requests
 import structlog
@@ -323,6 +323,7 @@ class _Persons(_Stream):
         person = Person(
             **self.common(str(raw.databaseId), raw.lastModified),
             username=raw.username or None,
+            email=self.source.address_of(raw.username),
             given_name=given,
             family_name=family,
             display_name=" ".join(n for n in (given, family) if n) or None,
@@ -379,6 +380,10 @@ class OS2skoledataSettings(HttpSourceSettings):
     type: Literal["os2skoledata"]
     #: Read `/api/full/N` per institution for the `protected` marker (alias names).
     protection_lookup: bool = True
+    #: The domain of the accounts OS2skoledata provisions (its AD, Entra ID or Google
+    #: sync): a person's `email` is `<username>@<account_domain>`, which is how devices and
+    #: other systems name them. None: persons have no address.
+    account_domain: Annotated[str, Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")] | None = None
 
 
 class _ApiKey(Authenticator):
@@ -574,6 +579,12 @@ class OS2skoledata(HttpSource):
 
     def _json(self, response: requests.Response) -> Any:
         return self.read_body(response).value
+
+    def address_of(self, username: str | None) -> str | None:
+        """A person's account address (`account_domain`), lower case; None without one."""
+        domain = self.settings.account_domain
+        name = (username or "").strip().lower()
+        return f"{name}@{domain}" if domain and name else None
 
     # -- privacy ------------------------------------------------------------------------
 

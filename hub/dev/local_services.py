@@ -26,9 +26,8 @@ from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
 from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
-from hub.dev.sandbox.os2skoledata import danish_tenants
+from hub.dev.sandbox.os2skoledata import danish_tenants, os2skoledata_source_config
 from hub.dev.sandbox.os2skoledata import secrets_env as os2skoledata_secrets
-from hub.dev.sandbox.os2skoledata import tenant_config as os2skoledata_tenant
 from hub.dev.sandbox.os2skoledata import tenant_summary as os2skoledata_summary
 from hub.dev.sandbox.population import generate
 from hub.dev.sandbox.roster import Roster, roster, sandbox_policy
@@ -177,7 +176,7 @@ def sandbox_up(
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
-    kommuner = [os2skoledata_tenant(t, f"{web['url']}/{t}/os2skoledata") for t in danish]
+    kommuner = [roster(t, scale, seed) for t in danish]
     config = _sandbox_config(server, str(web["url"]), owners, registers, kommuner)
     config_file.write_text(config, encoding="utf-8")
     lines = [
@@ -212,12 +211,12 @@ def _sandbox_config(
     web_url: str,
     owners: Sequence[Roster],
     swedish: Sequence[Roster],
-    danish: Sequence[dict[str, Any]] = (),
+    danish: Sequence[Roster] = (),
 ) -> str:
-    """hub.yaml for Norwegian `owners`, `swedish` registers and `danish` tenant entries.
+    """hub.yaml for the sandbox tenants, each with its directory, LMS and MDMs.
 
-    Norwegian owners read a Feide directory, Swedish ones SS 12000; the Danish entries have
-    their OS2skoledata source only for now (no LMS or MDM yet).
+    Norwegian `owners` read a Feide directory, `swedish` registers SS 12000 and `danish`
+    kommuner OS2skoledata.
     """
     kafka = local_kafka().status()
     config: dict[str, Any] = {
@@ -251,7 +250,18 @@ def _sandbox_config(
             )
             for owner in swedish
         ]
-        + list(danish),
+        + [
+            _tenant_entry(
+                owner,
+                os2skoledata_source_config(
+                    owner.tenant,
+                    f"{web_url}/{owner.tenant}/os2skoledata",
+                    account_domain=owner.realm,
+                ),
+                web_url,
+            )
+            for owner in danish
+        ],
     }
     parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file
     header = (

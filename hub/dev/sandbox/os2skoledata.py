@@ -81,25 +81,22 @@ def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
 
 
 def os2skoledata_source_config(
-    tenant: str, base_url: str, *, source_id: str = "os2skoledata"
+    tenant: str,
+    base_url: str,
+    *,
+    source_id: str = "os2skoledata",
+    account_domain: str | None = None,
 ) -> dict[str, Any]:
     """The hub.yaml source entry for a tenant's sandbox OS2skoledata API."""
-    return {
+    entry: dict[str, Any] = {
         "id": source_id,
         "type": "os2skoledata",
         "base_url": base_url,
         "auth": {"kind": "bearer", "secret": {"env": secret_env(tenant)}},
     }
-
-
-def tenant_config(tenant: str, base_url: str) -> dict[str, Any]:
-    """A hub.yaml tenant entry (country DK) whose one source is its sandbox OS2skoledata."""
-    return {
-        "id": tenant,
-        "name": DANISH_TENANTS.get(tenant, f"{tenant.title()} Kommune"),
-        "country": "DK",
-        "sources": [os2skoledata_source_config(tenant, base_url)],
-    }
+    if account_domain:
+        entry["account_domain"] = account_domain
+    return entry
 
 
 def tenant_summary(tenant: str, scale: int, seed: int = 1) -> str:

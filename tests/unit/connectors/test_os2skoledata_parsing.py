@@ -229,3 +229,12 @@ def test_institution_types_map_to_organisation_kinds(
 def test_levels_become_grades(level: str | None, grade: int | None) -> None:
     """A main group's level is the grade from 0 (børnehaveklasse) to 10; anything else none."""
     assert grade == grade_of(level)
+
+
+def test_the_account_domain_gives_each_person_an_address(source: OS2skoledata) -> None:
+    """With `account_domain`, a person's email is their username at it; without it, none."""
+    assert person(source, 0).email is None
+    source.settings = source.settings.model_copy(update={"account_domain": "sohavn.skole.dk"})
+    assert "laer0001@sohavn.skole.dk" == person(source, 0).email
+    source.protected_ids = {4711}
+    assert person(source, 0).email is None

@@ -99,3 +99,28 @@ def test_the_standard_apps_serve_os2skoledata_for_danish_tenants_only() -> None:
     assert "s2" == apps["os2skoledata"].keys["sohavn"]  # type: ignore[attr-defined]
     assert "os2skoledata" not in sandbox_apps(["lillevik"], 40, clients={"lillevik": ("c", "s")})
     assert ["sohavn"] == danish_tenants(["lillevik", "solberga", "sohavn"])
+
+
+def test_the_danish_roster_gives_the_lms_and_mdms_the_kommunes_people() -> None:
+    """`roster("sohavn")` holds OS2skoledata's people under their UNI-Login and addresses."""
+    from hub.dev.sandbox.danish_roster import DanishRoster, realm_of
+    from hub.dev.sandbox.mdm.fleet import Fleet
+    from hub.dev.sandbox.oneroster import OneRosterTenant
+    from hub.dev.sandbox.population import GroupType, Role
+    from hub.dev.sandbox.roster import roster, sandbox_policy
+
+    owner = roster("sohavn", 120)
+    assert isinstance(owner, DanishRoster)
+    kommune = owner.kommune
+    assert [p.uni_id for p in kommune.persons] == [p.username for p in owner.everyone]
+    assert {f"{p.uni_id}@{realm_of('sohavn')}" for p in kommune.persons} == {
+        p.mail for p in owner.everyone
+    }
+    assert {"951001", "951002", "951003"} == {u.org_number for u in owner.units}
+    classes = [g for g in owner.groups if g.type is GroupType.BASE]
+    assert list(range(10)) * 2 == [g.grade for g in classes]
+    roles = {p.role for p in owner.everyone}
+    assert {Role.PUPIL, Role.CHILD, Role.TEACHER, Role.PRESCHOOL_TEACHER, Role.PRINCIPAL} <= roles
+    assert {"BAKKS": "100", "FJORS": "101", "BOERD": "102"} == sandbox_policy(owner)["unit_aliases"]
+    assert OneRosterTenant(owner).words.homeroom == "Klasse {label}"
+    assert Fleet.build(owner).words.country == "Denmark"

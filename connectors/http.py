@@ -382,19 +382,41 @@ class HttpSource(Source):
             lambda: self._attempt(url, params or {}, path), connector=self.name, what=f"GET {path}"
         )
 
-    def _attempt(self, url: str, params: Mapping[str, Any], path: str) -> requests.Response:
+    def post(self, url: str, body: Any) -> requests.Response:
+        """POST a JSON body, with the error table and the retry policy, as `get` does.
+
+        Only for requests that are safe to repeat (a read by ids, setting a value).
+        """
+        path = urlsplit(url).path
+        return self.retry.call(
+            lambda: self._attempt(url, {}, path, method="POST", body=body),
+            connector=self.name,
+            what=f"POST {path}",
+        )
+
+    def _attempt(
+        self,
+        url: str,
+        params: Mapping[str, Any],
+        path: str,
+        method: str = "GET",
+        body: Any = None,
+    ) -> requests.Response:
         refreshed = False
         while True:
             try:
-                response = self.session.get(
-                    url,
-                    params=params,
-                    headers=self.auth.headers(),
-                    timeout=self.settings.timeout_seconds,
+                options: dict[str, Any] = {
+                    "params": params,
+                    "headers": self.auth.headers(),
+                    "timeout": self.settings.timeout_seconds,
                     # Given per request: requests lets REQUESTS_CA_BUNDLE override the
                     # session's `verify`, which would silently ignore the source's ca_file.
-                    verify=self.session.verify,
-                )
+                    "verify": self.session.verify,
+                }
+                if method == "GET":
+                    response = self.session.get(url, **options)
+                else:
+                    response = self.session.request(method, url, json=body, **options)
             except requests.exceptions.SSLError as exc:
                 raise FatalError(
                     f"TLS failed: {type(exc).__name__} (check ca_file)",

@@ -609,8 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--scale", type=int, default=600, help="people per tenant")
     sandbox.add_argument(
         "--tenants",
-        default="lillevik,fjellby,solberga",
-        help="comma-separated tenant ids (solberga, ekby, norrvik are Swedish: SS 12000)",
+        default="lillevik,fjellby,solberga,sohavn",
+        help="comma-separated tenant ids (solberga, ekby, norrvik are Swedish: SS 12000; "
+        "sohavn is Danish: OS2skoledata)",
     )
     sandbox.add_argument(
         "--faults", action="store_true", help="include a few malformed records for DLQ demos"

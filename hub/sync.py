@@ -356,6 +356,10 @@ class SyncRunner:
         flush()
         self._tick("read", report.records_read)
         log.info("source_read", records=report.records_read)
+        if not full and source.full_snapshot:
+            # The source could not read incrementally and read in full (OS2skoledata's 409).
+            full = report.full = True
+            log.info("sync_read_in_full", reason="the source fell back to a full read")
         if full:
             unsafe |= source.not_read  # a stream the source did not offer is no deletion
             self._sweep(source, report, tenant, seen_types, rejected_keys, unsafe, seq)

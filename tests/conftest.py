@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.lms",
     "tests.fixtures.ss12000",
+    "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",
     "tests.fixtures.airflow",
 ]

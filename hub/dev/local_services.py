@@ -26,6 +26,9 @@ from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
 from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
+from hub.dev.sandbox.os2skoledata import danish_tenants, os2skoledata_source_config
+from hub.dev.sandbox.os2skoledata import secrets_env as os2skoledata_secrets
+from hub.dev.sandbox.os2skoledata import tenant_summary as os2skoledata_summary
 from hub.dev.sandbox.population import generate
 from hub.dev.sandbox.roster import Roster, roster, sandbox_policy
 from hub.dev.sandbox.slapd import SlapdServer
@@ -147,7 +150,8 @@ def sandbox_up(
     server = _slapd()
     web_home = home / "web"
     swedish = swedish_tenants(tenant_ids)  # served over SS 12000, not from the directory
-    norwegian = [t for t in tenant_ids if t not in swedish]
+    danish = danish_tenants(tenant_ids)  # served over OS2skoledata
+    norwegian = [t for t in tenant_ids if t not in swedish and t not in danish]
     if _read_json(state_file) != wanted:
         server.stop()
         shutil.rmtree(home / "slapd", ignore_errors=True)
@@ -173,17 +177,22 @@ def sandbox_up(
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
     secrets.update(oneroster_secrets(web_home, tenant_ids))
     secrets.update(ss12000_secrets(web_home, swedish))
+    secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
-    config = _sandbox_config(server, str(web["url"]), owners, registers, variants=variants)
+    kommuner = [roster(t, scale, seed) for t in danish]
+    config = _sandbox_config(
+        server, str(web["url"]), owners, registers, kommuner, variants=variants
+    )
     config_file.write_text(config, encoding="utf-8")
     lms_version = "1.1" if variants else "1.2"
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
         f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster {lms_version}, "
-        "/<tenant>/ss12000: SS 12000, /<tenant>/intune, /jamf, /google: the MDMs)",
+        "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
+        "/<tenant>/intune, /jamf, /google: the MDMs)",
     ]
     for owner in owners:
         lines.append(
@@ -191,6 +200,7 @@ def sandbox_up(
             f"{len(owner.preschools)} preschools, {owner.person_count:,} people"
         )
     lines += [ss12000_summary(t, scale, seed) for t in swedish]
+    lines += [os2skoledata_summary(t, scale, seed) for t in danish]
     if variants:
         lines.append(
             "Variants: directories in the flat layout (read with search_base), OneRoster 1.1 "
@@ -215,10 +225,15 @@ def _sandbox_config(
     web_url: str,
     owners: Sequence[Roster],
     swedish: Sequence[Roster],
+    danish: Sequence[Roster] = (),
     *,
     variants: bool = False,
 ) -> str:
-    """hub.yaml for the Norwegian `owners` (Feide directory) and `swedish` ones (SS 12000)."""
+    """hub.yaml for the sandbox tenants, each with its directory, LMS and MDMs.
+
+    Norwegian `owners` read a Feide directory, `swedish` registers SS 12000 and `danish`
+    kommuner OS2skoledata.
+    """
     kafka = local_kafka().status()
     config: dict[str, Any] = {
         "kafka": {
@@ -253,6 +268,18 @@ def _sandbox_config(
                 variants=variants,
             )
             for owner in swedish
+        ]
+        + [
+            _tenant_entry(
+                owner,
+                os2skoledata_source_config(
+                    owner.tenant,
+                    f"{web_url}/{owner.tenant}/os2skoledata",
+                    account_domain=owner.realm,
+                ),
+                web_url,
+            )
+            for owner in danish
         ],
     }
     parse_settings(config, origin="the generated sandbox hub.yaml")  # never write a bad file

@@ -1,7 +1,8 @@
 """Who is who and where: the directory, its units, and the links from other systems to them.
 
 - The **directory** is the tenant's Person entities from its directory source: Feide
-  (`feide_ldap`) where it has one, else SS 12000 (`ss12000`, a Swedish tenant).
+  (`feide_ldap`) where it has one, else SS 12000 (`ss12000`, a Swedish tenant), else
+  OS2skoledata (`os2skoledata`, a Danish tenant).
 - **Units** are the directory's school and preschool units. An organisation of another
   source (an LMS's school) is the directory unit with the same organisation number or
   school unit code. A device's unit hints (Jamf site or building, Google org unit path
@@ -22,7 +23,7 @@ from hub.policy import Policy
 from schemas.entities import OrganisationKind, Role, SchoolType
 
 #: Directory systems, in order of preference.
-DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000")
+DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000", "os2skoledata")
 #: Roles counted as staff.
 STAFF_ROLES: tuple[str, ...] = (
     Role.TEACHER,

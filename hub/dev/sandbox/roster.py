@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hub.dev.sandbox.danish import DANISH_TENANTS, generate_danish
+from hub.dev.sandbox.danish_roster import DanishRoster, danish_roster
 from hub.dev.sandbox.population import (
     Group,
     GroupRole,
@@ -98,14 +100,16 @@ class SwedishRoster:
         }
 
 
-#: An owner the sandbox LMS and MDMs are built from: both kinds have the same members.
-Roster = SchoolOwner | SwedishRoster
+#: An owner the sandbox LMS and MDMs are built from: every kind has the same members.
+Roster = SchoolOwner | SwedishRoster | DanishRoster
 
 
 def roster(tenant: str, scale: int, seed: int = 1) -> Roster:
-    """The generated owner of a tenant id: Swedish for `SWEDISH_TENANTS`, else Norwegian."""
+    """The generated owner of a tenant id: Swedish or Danish for theirs, else Norwegian."""
     if tenant in SWEDISH_TENANTS:
         return swedish_roster(generate_swedish(tenant, scale, seed))
+    if tenant in DANISH_TENANTS:
+        return danish_roster(generate_danish(tenant, scale, seed), scale)
     return generate(tenant, scale, seed)
 
 

@@ -657,11 +657,13 @@ def sandbox_apps(
     registers (only what the standard requires) for the Swedish ones.
 
     OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
+    OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
     (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
     hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
     """
     from hub.dev.sandbox.oneroster import OneRosterApp
+    from hub.dev.sandbox.os2skoledata import OS2skoledataApp, danish_tenants
     from hub.dev.sandbox.ss12000 import SS12000App, swedish_tenants
 
     swedish = swedish_tenants(tenants)
@@ -684,6 +686,10 @@ def sandbox_apps(
             token_ttl=token_ttl,
             sparse_tenants=swedish if variants else (),
         )
+    danish = danish_tenants(tenants)
+    if danish:
+        keys = {t: clients[t][1] for t in danish if t in clients}
+        apps["os2skoledata"] = OS2skoledataApp.generate(danish, scale, seed, keys=keys)
     if mdm is not None:
         from hub.dev.sandbox.mdm import mdm_apps
 

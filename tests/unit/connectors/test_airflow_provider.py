@@ -9,7 +9,15 @@ from connectors import provider, registry
 from connectors.airflow import IntuneHook, JamfProHook, hook_class  # type: ignore[attr-defined]
 from connectors.errors import ConnectorError
 
-TYPES = {"feide_ldap", "ss12000", "oneroster", "intune", "jamf_pro", "google_chromeos"}
+TYPES = {
+    "feide_ldap",
+    "ss12000",
+    "os2skoledata",
+    "oneroster",
+    "intune",
+    "jamf_pro",
+    "google_chromeos",
+}
 
 
 def test_providers_manager_lists_a_connection_type_per_connector():

@@ -65,7 +65,7 @@ def test_the_example_connector_joins_settings_sources_dags_pools_docs_and_airflo
         "keys": [f"s{n}" for n in range(7)],
         "pool": [2, "School register syncs"],
         "lanes": [
-            ["", None, ["feide_ldap", "ss12000"]],
+            ["", None, ["feide_ldap", "os2skoledata", "ss12000"]],
             ["_example_register", "hub_identity_example_register", ["example_register"]],
         ],
         "table": True,

@@ -34,11 +34,12 @@ def test_no_connector_module_imports_hub(path: Path):
 
 
 def test_every_connector_module_declares_itself():
-    """The six connectors are found with the domains and pools the DAGs used before."""
+    """The connectors are found with the domains and pools the DAGs used before."""
     declared = {s.type: (s.domain, s.pool.name if s.pool else None) for s in registry.specs()}
     assert {
         "feide_ldap": ("identity", None),
         "ss12000": ("identity", None),
+        "os2skoledata": ("identity", None),
         "oneroster": ("lms", "hub_lms_oneroster"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
@@ -110,7 +111,7 @@ def test_no_http_connector_overrides_the_reading_loop():
 
     loop = ("read", "read_stream", "fetch_page", "pages")
     http = [s.connector for s in registry.specs() if issubclass(s.connector, HttpSource)]
-    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro"} == {
+    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro", "OS2skoledata"} == {
         c.__name__ for c in http
     }
     overridden = {
@@ -119,4 +120,6 @@ def test_no_http_connector_overrides_the_reading_loop():
         for name in loop
         if getattr(c, name) is not getattr(HttpSource, name)
     }
-    assert set() == overridden
+    # OS2skoledata does not page: it reads whole lists per institution, decides between the
+    # change log and a full read before reading, and fetches changes by POSTed ids.
+    assert {("OS2skoledata", "read")} == overridden

@@ -163,6 +163,8 @@ WORDS = {
                 "Norway", 7000),
     "SE": Words("Elev", "Personal", "Gemensam", "Elever", "Lån", "Rum", "Skolvägen",
                 "Sweden", 17000),
+    "DK": Words("Elev", "Personale", "Fælles", "Elever", "Udlån", "Lokale", "Skolevej",
+                "Denmark", 4000),
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from hub.followup import SnapshotStore, compile_snapshot
 from hub.followup.audit import audit_tables
+from hub.followup.presentation import DANISH, ENGLISH, page_labels
 from hub.followup.suppression import suppress_complementary
 from hub.policy import Policy
 from schemas.followup import CompetenceDevelopment
@@ -226,3 +227,58 @@ def test_a_measurement_cell_hidden_in_one_area_is_hidden_in_all():
     ]
     protected, _report = suppress_complementary(records, 3)  # type: ignore[arg-type]
     assert [None, None] == [r.staff for r in protected["competence_development"]]  # type: ignore[attr-defined]
+
+
+class _Viewer:
+    """A signed-in user as the page template sees one."""
+
+    def get_name(self) -> str:
+        return "viewer"
+
+
+def danish_page(engine: sa.Engine) -> str:
+    from hub.web.dependencies import _templates
+    from hub.web.followup_view import build_page
+
+    tenant = dk.tenant_settings()
+    snapshot = compile_snapshot(engine, tenant, dk.AS_OF, pseudonym_key=KEY)
+    page = build_page(snapshot, 3, page_labels(tenant.country))
+    return _templates.get_template("followup.html").render(
+        tenant=tenant, page=page, days=[dk.AS_OF], user=_Viewer(), base=""
+    )
+
+
+def test_a_danish_tenant_reads_its_page_in_danish(engine: sa.Engine):
+    """Headings, roles, areas and suppressed cells in Danish; no English heading left."""
+    html = danish_page(engine)
+    for words in (
+        "opfølgning pr. 2026-06-15",
+        "<h2>Enhedsdækning i forhold til målet</h2>",
+        "<h2>Personalets digitale kompetencer efter rolle og område</h2>",
+        "<h3>Pædagog</h3>",
+        "<h3>Lærer</h3>",
+        "<h3>Leder</h3>",
+        "<th>Robotter og 3D-print</th>",
+        "<th>Digital dannelse</th>",
+        "<th>It-didaktik</th>",
+        "<h2>Kompetenceudvikling: udgangspunkt og opfølgning</h2>",
+        "<h2>Udvikling siden udgangspunktet</h2>",
+    ):
+        assert words in html
+    for english in ("Device coverage against target", "Staff competence by role and area"):
+        assert english not in html
+    # p1 and p2 of three pædagoger completed the module by 15 April, from 1 of 3 in January.
+    row = html[html.index('data-key="2026-04-15|s1|preschool_teacher|information_security"') :]
+    row = row[: row.index("</tr>")]
+    cells = ("<td>3</td>", "<td>67%</td>", "<td>33%</td>", "<td>33.3%</td>")
+    assert all(c in row for c in cells), row
+    hidden = html[html.index('data-key="2026-04-15|s2|teacher|information_security"') :]
+    assert '<td class="suppressed" title="færre end 3 personer">diskretioneret</td>' in hidden
+
+
+def test_other_countries_read_the_page_in_english():
+    """Only a Danish tenant's page changes language; the others keep the English words."""
+    assert (DANISH, ENGLISH, ENGLISH, ENGLISH) == tuple(
+        page_labels(c) for c in ("DK", "NO", "SE", "FI")
+    )
+    assert "Device coverage against target" == ENGLISH.coverage

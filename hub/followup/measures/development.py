@@ -28,7 +28,7 @@ _FROM_BASELINE = ("baseline_share", "change")
 def measurement_days(policy: Policy, baseline: date | None, as_of: date) -> list[date]:
     """The baseline and the follow-up measurements after it, up to `as_of`, oldest first.
 
-    None when the policy names no measurements, or the baseline is after `as_of`.
+    Empty when the policy names no measurements, or the baseline is after `as_of`.
     """
     if not policy.measurements or baseline is None or baseline > as_of:
         return []

@@ -282,3 +282,15 @@ def test_other_countries_read_the_page_in_english():
         page_labels(c) for c in ("DK", "NO", "SE", "FI")
     )
     assert "Device coverage against target" == ENGLISH.coverage
+
+
+def test_a_baseline_the_history_cannot_give_leaves_the_development_empty(engine: sa.Engine):
+    """A baseline before the history begins (2025-01-01) has no cells to compare with.
+
+    The April measurement is still compiled and stored, as `compile_measurements` does.
+    """
+    snapshot = compile_snapshot(
+        engine, dk.tenant_settings(baseline="2024-12-01"), dk.AS_OF, pseudonym_key=KEY
+    )
+    assert [] == snapshot.rows("competence_development")
+    assert [dk.MEASUREMENT, dk.AS_OF] == SnapshotStore(engine).days(dk.TENANT)

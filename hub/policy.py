@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.entities import Role, SchoolType
-from schemas.lms import CompetenceArea
+from schemas.lms import DEFAULT_COMPETENCE_AREAS, CompetenceArea
 
 
 class _Model(BaseModel):
@@ -130,7 +130,9 @@ class Matching(_Model):
 
 
 def _default_competence_areas() -> dict[CompetenceArea, CompetenceAreaRule]:
-    return {area: CompetenceAreaRule(course_tags=(area.value,)) for area in CompetenceArea}
+    return {
+        area: CompetenceAreaRule(course_tags=(area.value,)) for area in DEFAULT_COMPETENCE_AREAS
+    }
 
 
 def _default_requirements() -> tuple[CompetenceRequirement, ...]:

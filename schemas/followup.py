@@ -153,6 +153,31 @@ class CompetenceSummary(FollowupRecord):
     suppressed: tuple[str, ...] = ()
 
 
+class CompetenceDevelopment(FollowupRecord):
+    """Staff competence of one unit, role and area at a measurement the policy names.
+
+    The Danish strategy's "starting point and ongoing development": the baseline and each
+    follow-up measurement up to `as_of`, as that day's `competence_summary` published
+    them, and the change in the completed share since the baseline.
+    """
+
+    entity: ClassVar[str] = "competence_development"
+
+    measured_on: date
+    baseline_on: date
+    unit_key: str | None
+    role: str
+    area: CompetenceArea
+    staff: Count | None
+    completed: Count | None
+    completed_share: Share | None
+    baseline_share: Share | None = Field(description="The cell's completed share at the baseline.")
+    change: Annotated[float, Field(ge=-1, le=1)] | None = Field(
+        description="completed_share - baseline_share; empty on the baseline's own rows."
+    )
+    suppressed: tuple[str, ...] = ()
+
+
 class DigitalSkills(FollowupRecord):
     """Pupils of one grade at one unit assessed on, and meeting, a digital-skills objective."""
 
@@ -276,6 +301,7 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     Trend,
     UnmatchedIdentities,
     DataQuality,
+    CompetenceDevelopment,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

@@ -51,6 +51,20 @@ class CompetenceArea(StrEnum):
     LEARNING_PLATFORMS = "learning_platforms"
     PROGRAMMING_ROBOTICS = "programming_robotics"
     INFORMATION_SECURITY = "information_security"
+    #: The Danish strategy's areas beside those above (a tenant's policy names them; the
+    #: default policy does not, so other tenants' figures do not gain empty areas).
+    PROGRAMMING = "programming"
+    ROBOTS_3D_PRINTING = "robots_3d_printing"
+    DIGITAL_CITIZENSHIP = "digital_citizenship"
+
+
+#: The areas a policy follows when it names none: the Nordic strategies' four.
+DEFAULT_COMPETENCE_AREAS: tuple[CompetenceArea, ...] = (
+    CompetenceArea.DIGITAL_DIDACTICS,
+    CompetenceArea.LEARNING_PLATFORMS,
+    CompetenceArea.PROGRAMMING_ROBOTICS,
+    CompetenceArea.INFORMATION_SECURITY,
+)
 
 
 class Course(Entity):

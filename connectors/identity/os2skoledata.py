@@ -73,11 +73,12 @@ REDACTED = "[redacted]"
 #: How many ids one `POST /api/changes/...` asks for.
 IDS_PER_REQUEST = 200
 
-#: STIL's employee roles (`DBEmployeeRole`) → the hub's role; a pædagog at a dagtilbud is
-#: a preschool teacher (`pedagogue_role`).
+#: STIL's employee roles (`DBEmployeeRole`) → the hub's role. A pædagog is a preschool
+#: teacher (the hub's role for the pedagogue profession) at a dagtilbud and at a school
+#: alike, so the follow-up counts pædagoger apart from lærere (docs/denmark.md).
 EMPLOYEE_ROLES: dict[str, Role] = {
     "LÆRER": Role.TEACHER,
-    "PÆDAGOG": Role.TEACHER,
+    "PÆDAGOG": Role.PRESCHOOL_TEACHER,
     "VIKAR": Role.TEACHER,
     "LEDER": Role.SCHOOL_LEADER,
     "LEDELSE": Role.SCHOOL_LEADER,
@@ -292,7 +293,6 @@ class _Persons(_Stream):
     def to_entity(self, raw: _Person) -> Person:
         nin_hmac, nin_invalid = self.source.cpr_hmac(raw.cpr)
         unit = self.source.institution_ids.get(raw.currentInstitutionNumber or "")
-        daycare = self.source.institution_types.get(unit) == "DAYCARE"
         roles: list[Role] = []
         title: str | None = None
         grade: int | None = None
@@ -302,10 +302,7 @@ class _Persons(_Stream):
                 grade = grade_of(raw.studentMainGroupLevelForInstitution)
         elif raw.role == "EMPLOYEE":
             for code in raw.employeeRoles or []:
-                role = EMPLOYEE_ROLES.get(code.upper(), Role.STAFF)
-                if code.upper() == "PÆDAGOG" and daycare:
-                    role = Role.PRESCHOOL_TEACHER
-                roles.append(role)
+                roles.append(EMPLOYEE_ROLES.get(code.upper(), Role.STAFF))
             roles = roles or [Role.STAFF]
             title = next(
                 (

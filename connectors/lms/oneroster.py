@@ -129,6 +129,14 @@ COMPETENCE_TAGS: dict[str, CompetenceArea] = {
     "informasjonssikkerhet": CompetenceArea.INFORMATION_SECURITY,
     "informationssäkerhet": CompetenceArea.INFORMATION_SECURITY,
     "security-awareness": CompetenceArea.INFORMATION_SECURITY,
+    # Danish: the areas of the Danish strategies, as a kommune's platform words them.
+    "it-didaktik": CompetenceArea.DIGITAL_DIDACTICS,
+    "læringsplatform": CompetenceArea.LEARNING_PLATFORMS,
+    "digitale-læremidler": CompetenceArea.LEARNING_PLATFORMS,
+    "robotter-og-3d-print": CompetenceArea.ROBOTS_3D_PRINTING,
+    "3d-print": CompetenceArea.ROBOTS_3D_PRINTING,
+    "digital-dannelse": CompetenceArea.DIGITAL_CITIZENSHIP,
+    "informationssikkerhed": CompetenceArea.INFORMATION_SECURITY,
 }
 #: `userIds` types (normalised) that hold a national identity number.
 NATIONAL_ID_TYPES = frozenset(

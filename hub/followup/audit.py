@@ -6,8 +6,9 @@ reader with the extract folder, a spreadsheet and some patience would read it:
 - **totals**: a course is the sum of its classes; the tenant's pupils, staff and children
   (the trend) are the sums of the units' headcounts; the roles of a unit's staff add up to
   the unit's staff headcount in every competence area;
-- **equal cells**: a unit's staff of one role is the same people in every competence area,
-  and a grade's pupils the same in every digital-skills objective;
+- **equal cells**: a unit's staff of one role is the same people in every competence area
+  (at `as_of`, and at each measurement of `competence_development`), and a grade's pupils
+  the same in every digital-skills objective;
 - **person rows**: the `staff_competence` rows of one unit, role and area count its
   `competence_summary` cell (its staff, completed and within-requirement figures);
 - **shares times their denominators**: every share or ratio, in a row or tenant-wide,
@@ -60,6 +61,7 @@ CELL_FIGURES: dict[str, tuple[str, ...]] = {
     "competence_summary": ("staff",),
     "digital_skills": ("pupils",),
     "course_participation": ("students",),
+    "competence_development": ("staff",),
 }
 
 
@@ -94,6 +96,7 @@ ROW_SHARES: tuple[RowShare, ...] = (
     RowShare("digital_skills", "assessed_share", "assessed", "pupils"),
     RowShare("digital_skills", "meeting_share", "meeting", "assessed"),
     RowShare("course_participation", "completion_rate", "completed", "students"),
+    RowShare("competence_development", "completed_share", "completed", "staff"),
 )
 
 #: Parts of a row's cell: a part is at most its whole.
@@ -106,6 +109,7 @@ _PARTS: tuple[tuple[str, str, str], ...] = (
     ("digital_skills", "assessed", "pupils"),
     ("digital_skills", "meeting", "assessed"),
     ("course_participation", "completed", "students"),
+    ("competence_development", "completed", "staff"),
 )
 
 _POPULATION_TOTALS = {"pupils": "pupils", "staff": "staff", "preschool": "children"}
@@ -124,6 +128,8 @@ def row_key(record: str, row: Row) -> str:
         return f"{row['level']}|{row['lms_source']}|{own}"
     if record == "trend":
         return str(row["measure"])
+    if record == "competence_development":
+        return f"{row['measured_on']}|{row.get('unit_key') or ''}|{row['role']}|{row['area']}"
     return str(row.get("key", ""))
 
 
@@ -282,6 +288,7 @@ class _Builder:
         self._courses()
         self._competence()
         self._skills()
+        self._development()
         self._tenant()
         return self.constraints
 
@@ -387,6 +394,19 @@ class _Builder:
                     "a grade's pupils are the same in every objective",
                     [self.term(1, "digital_skills", k1, r1, "pupils")],
                     self.term(1, "digital_skills", k2, r2, "pupils"),
+                )
+
+    def _development(self) -> None:
+        by_day_unit_role: dict[tuple[str, str, str], list[tuple[str, Row]]] = defaultdict(list)
+        for key, row in self.rows.get("competence_development", ()):
+            where = (str(row["measured_on"]), row.get("unit_key") or "", str(row["role"]))
+            by_day_unit_role[where].append((key, row))
+        for cells in by_day_unit_role.values():
+            for (k1, r1), (k2, r2) in zip(cells, cells[1:], strict=False):
+                self.total(
+                    "a measurement's role staff is the same in every area",
+                    [self.term(1, "competence_development", k1, r1, "staff")],
+                    self.term(1, "competence_development", k2, r2, "staff"),
                 )
 
     def _tenant(self) -> None:

@@ -13,6 +13,11 @@ from hub.followup._common import Context
 from hub.followup._identity import build_directory
 from hub.followup._state import load_state
 from hub.followup.measures.data_quality import data_quality
+from hub.followup.measures.development import (
+    competence_development,
+    measurement_days,
+    with_changes,
+)
 from hub.followup.measures.devices import build_fleet, device_coverage
 from hub.followup.measures.learning import (
     course_areas,
@@ -33,7 +38,7 @@ from hub.followup.suppression import suppress_complementary
 from hub.leases import Lease
 from hub.materialise import history_span, offset_labels, stored_offsets
 from hub.settings import TenantSettings
-from schemas.followup import FollowupRecord
+from schemas.followup import CompetenceSummary, FollowupRecord
 
 log = structlog.get_logger(__name__)
 
@@ -130,6 +135,26 @@ def compile_snapshot(
     if complementary:
         records, report = suppress_complementary(records, policy.min_cell_size)
         extra = report.extra_rows
+    # The measurements' cells as published (this day's after its suppression): see
+    # `hub.followup.measures.development`.
+    measured = measured_summaries(
+        engine,
+        tenant,
+        as_of,
+        store,
+        records["competence_summary"],  # type: ignore[arg-type]
+        pseudonym_key=pseudonym_key,
+        consumer_group=consumer_group,
+    )
+    development = competence_development(tenant.id, as_of, measured)
+    if development:
+        records["competence_development"] = list(development)
+        if complementary:
+            records, report = suppress_complementary(records, policy.min_cell_size)
+            extra += report.extra_rows
+        records["competence_development"] = list(
+            with_changes(records["competence_development"])  # type: ignore[arg-type]
+        )
     # Equity from the rows as published, so that its spread shows no hidden cell.
     records["equity"] = list(
         equity(
@@ -164,6 +189,43 @@ def compile_snapshot(
     return snapshot
 
 
+def measured_summaries(
+    engine: sa.Engine,
+    tenant: TenantSettings,
+    as_of: date,
+    store: SnapshotStore,
+    current: list[CompetenceSummary],
+    *,
+    pseudonym_key: bytes,
+    consumer_group: str = DEFAULT_CONSUMER_GROUP,
+) -> dict[date, list[CompetenceSummary]]:
+    """The published competence cells of the baseline and each measurement up to `as_of`.
+
+    `current` is `as_of`'s own; another day's come from its stored snapshot, compiled from
+    the history when missing. A day the history cannot give is left out (logged as
+    `measurement_unknowable`); without the baseline there is nothing to compare with.
+    """
+    pinned = store.pinned_baseline(tenant.id)
+    named = tenant.policy.baseline
+    baseline = named if isinstance(named, date) else pinned or as_of
+    found: dict[date, list[CompetenceSummary]] = {}
+    for day in measurement_days(tenant.policy, baseline, as_of):
+        if day == as_of:
+            found[day] = current
+            continue
+        snapshot = store.load(tenant.id, day) or _compiled_earlier(
+            engine, tenant, day, store, pseudonym_key, consumer_group, "measurement_unknowable"
+        )
+        if snapshot is None:
+            continue
+        found[day] = [
+            r for r in snapshot.rows("competence_summary") if isinstance(r, CompetenceSummary)
+        ]
+    if baseline not in found:
+        return {}
+    return found
+
+
 def baseline_for(
     engine: sa.Engine,
     tenant: TenantSettings,
@@ -188,19 +250,32 @@ def baseline_for(
         pinned = named
     if pinned is None or pinned >= as_of:
         return None, {}
-    if pinned not in store.days(tenant.id):
-        try:
-            compile_snapshot(
-                engine,
-                tenant,
-                pinned,
-                pseudonym_key=pseudonym_key,
-                consumer_group=consumer_group,
-                store=store,
-            )
-        except HistoryError as exc:
-            log.warning(
-                "baseline_unknowable", tenant=tenant.id, baseline=str(pinned), error=str(exc)
-            )
-            return None, {}
+    if pinned not in store.days(tenant.id) and not _compiled_earlier(
+        engine, tenant, pinned, store, pseudonym_key, consumer_group, "baseline_unknowable"
+    ):
+        return None, {}
     return pinned, store.measures_of(tenant.id, pinned)
+
+
+def _compiled_earlier(
+    engine: sa.Engine,
+    tenant: TenantSettings,
+    day: date,
+    store: SnapshotStore,
+    pseudonym_key: bytes,
+    consumer_group: str,
+    unknowable: str,
+) -> Snapshot | None:
+    """An earlier day compiled and stored from the history; None (logged) if it cannot be."""
+    try:
+        return compile_snapshot(
+            engine,
+            tenant,
+            day,
+            pseudonym_key=pseudonym_key,
+            consumer_group=consumer_group,
+            store=store,
+        )
+    except HistoryError as exc:
+        log.warning(unknowable, tenant=tenant.id, day=str(day), error=str(exc))
+        return None

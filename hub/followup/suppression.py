@@ -51,12 +51,16 @@ HIDDEN_FIGURES: dict[str, tuple[str, ...]] = {
     "digital_skills": ("pupils", "assessed", "meeting", "assessed_share", "meeting_share"),
     "course_participation": ("students", "teachers", "others", "completed", "completion_rate"),
     "trend": ("value", "change"),
+    "competence_development": (
+        "staff", "completed", "completed_share", "baseline_share", "change",
+    ),
 }  # fmt: skip
 
 #: Rows that count the same people as another row of the same record: hidden together.
 _SAME_PEOPLE: dict[str, tuple[str, ...]] = {
     "competence_summary": ("unit_key", "role"),
     "digital_skills": ("unit_key", "grade"),
+    "competence_development": ("measured_on", "unit_key", "role"),
 }
 
 _MAX_ROUNDS = 200

@@ -14,9 +14,11 @@ from typing import Any
 
 from markupsafe import Markup
 
+from hub.followup.presentation import ENGLISH, PageLabels
 from hub.followup.snapshots import Snapshot
 from hub.web.charts import Bar, bar_chart, range_strip
 from schemas.followup import (
+    CompetenceDevelopment,
     CompetenceSummary,
     DataQuality,
     DeviceCoverage,
@@ -28,11 +30,6 @@ from schemas.followup import (
 )
 
 SUPPRESSED = "suppressed"
-_POPULATION_TITLES = {
-    Population.PUPILS: "Pupils: personal devices per pupil, per school",
-    Population.STAFF: "Staff: personal devices per staff member, per unit",
-    Population.PRESCHOOL: "Preschool: children per shared device, per unit (lower is better)",
-}
 
 
 def share_text(value: float | None) -> str:
@@ -40,8 +37,8 @@ def share_text(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
-def _cell(row: Any, name: str, text: str) -> str:
-    return SUPPRESSED if name in row.suppressed else text
+def _cell(row: Any, name: str, text: str, word: str = SUPPRESSED) -> str:
+    return word if name in row.suppressed else text
 
 
 @dataclass
@@ -71,6 +68,9 @@ class RoleMatrix:
     role: str
     areas: list[str]
     rows: list[tuple[str, list[Cell]]]
+    #: The role and the areas as the page's reader names them.
+    title: str = ""
+    area_titles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +79,7 @@ class FollowupPage:
 
     snapshot: Snapshot
     min_cell_size: int | None
+    labels: PageLabels = ENGLISH
     coverage: list[CoverageSection] = field(default_factory=list)
     exam_chart: Markup | None = None
     competence: list[RoleMatrix] = field(default_factory=list)
@@ -87,38 +88,43 @@ class FollowupPage:
     trend: list[Trend] = field(default_factory=list)
     data_quality: list[DataQuality] = field(default_factory=list)
     unit_names: dict[str, str] = field(default_factory=dict)
+    development: list[CompetenceDevelopment] = field(default_factory=list)
 
 
-def _coverage_bar(row: DeviceCoverage) -> Bar:
+def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
     if row.ratio is None:
-        reason = SUPPRESSED if "ratio" in row.suppressed else "no people"
+        reason = labels.suppressed if "ratio" in row.suppressed else labels.no_people
         return Bar(row.unit_key, row.unit_name, None, reason)
     if row.ratio_kind is RatioKind.CHILDREN_PER_DEVICE:
-        text = f"{row.ratio:.1f} children/device"
+        text = f"{row.ratio:.1f} {labels.children_per_device}"
     else:
         text = f"{row.ratio:.2f} ({row.devices}/{row.headcount})"
     return Bar(row.unit_key, row.unit_name, row.ratio, text, row.meets_target)
 
 
-def coverage_section(population: Population, rows: list[DeviceCoverage]) -> CoverageSection:
+def coverage_section(
+    population: Population, rows: list[DeviceCoverage], labels: PageLabels = ENGLISH
+) -> CoverageSection:
     """The chart of one population: one bar per unit and the target line."""
     rows = sorted(rows, key=lambda r: (r.unit_name, r.unit_key))
     target = rows[0].target if rows else None
     per_device = bool(rows) and rows[0].ratio_kind is RatioKind.CHILDREN_PER_DEVICE
+    word = labels.target
     target_text = (
-        "" if target is None else (f"target ≤ {target:g}" if per_device else f"target {target:g}")
+        "" if target is None else (f"{word} ≤ {target:g}" if per_device else f"{word} {target:g}")
     )
+    title = labels.population_titles[population.value]
     chart = bar_chart(
-        [_coverage_bar(r) for r in rows],
+        [_coverage_bar(r, labels) for r in rows],
         css_class=f"coverage coverage-{population.value}",
-        title=_POPULATION_TITLES[population],
+        title=title,
         target=target,
         target_text=target_text,
     )
-    return CoverageSection(population, _POPULATION_TITLES[population], chart, rows, len(rows))
+    return CoverageSection(population, title, chart, rows, len(rows))
 
 
-def exam_chart(rows: list[DeviceCoverage]) -> Markup | None:
+def exam_chart(rows: list[DeviceCoverage], labels: PageLabels = ENGLISH) -> Markup | None:
     """Exam readiness share per school, for the schools with pupils in the exam grades."""
     pupils = [r for r in rows if r.population is Population.PUPILS and r.exam_pupils != 0]
     if not pupils:
@@ -128,14 +134,19 @@ def exam_chart(rows: list[DeviceCoverage]) -> Markup | None:
             r.unit_key,
             r.unit_name,
             r.exam_ready_share,
-            _cell(r, "exam_ready_share", f"{share_text(r.exam_ready_share)} of {r.exam_pupils}"),
+            _cell(
+                r,
+                "exam_ready_share",
+                f"{share_text(r.exam_ready_share)} {labels.of} {r.exam_pupils}",
+                labels.suppressed,
+            ),
         )
         for r in sorted(pupils, key=lambda r: (r.unit_name, r.unit_key))
     ]
-    return bar_chart(bars, css_class="exam", title="Exam readiness per school", scale=1.0)
+    return bar_chart(bars, css_class="exam", title=labels.exam_chart, scale=1.0)
 
 
-def _competence_cell(row: CompetenceSummary) -> Cell:
+def _competence_cell(row: CompetenceSummary, labels: PageLabels = ENGLISH) -> Cell:
     """Within the requirement where the role must have the area, else completed at all."""
     name, value = (
         ("within_share", row.within_share)
@@ -143,19 +154,19 @@ def _competence_cell(row: CompetenceSummary) -> Cell:
         else ("completed_share", row.completed_share)
     )
     if name in row.suppressed:
-        return Cell(SUPPRESSED, suppressed=True, required=row.required)
-    return Cell(f"{share_text(value)} of {row.staff}", required=row.required)
+        return Cell(labels.suppressed, suppressed=True, required=row.required)
+    return Cell(f"{share_text(value)} {labels.of} {row.staff}", required=row.required)
 
 
 def competence_matrices(
-    summaries: list[CompetenceSummary], unit_names: dict[str, str]
+    summaries: list[CompetenceSummary], unit_names: dict[str, str], labels: PageLabels = ENGLISH
 ) -> list[RoleMatrix]:
     """A unit × area matrix per role, units by name."""
     areas = sorted({r.area.value for r in summaries})
     cells: dict[str, dict[str, dict[str, Cell]]] = defaultdict(lambda: defaultdict(dict))
     for row in summaries:
-        unit = unit_names.get(row.unit_key or "", row.unit_key or "(no unit)")
-        cells[row.role][unit][row.area.value] = _competence_cell(row)
+        unit = unit_names.get(row.unit_key or "", row.unit_key or labels.no_unit)
+        cells[row.role][unit][row.area.value] = _competence_cell(row, labels)
     return [
         RoleMatrix(
             role,
@@ -164,24 +175,31 @@ def competence_matrices(
                 (unit, [by_area.get(area, Cell("–")) for area in areas])
                 for unit, by_area in sorted(units.items())
             ],
+            labels.role(role),
+            [labels.area(a) for a in areas],
         )
         for role, units in sorted(cells.items())
     ]
 
 
-def build_page(snapshot: Snapshot, min_cell_size: int | None) -> FollowupPage:
-    """Arrange a snapshot's records for the page."""
-    page = FollowupPage(snapshot, min_cell_size)
+def build_page(
+    snapshot: Snapshot, min_cell_size: int | None, labels: PageLabels = ENGLISH
+) -> FollowupPage:
+    """Arrange a snapshot's records for the page, in the words of `labels`."""
+    page = FollowupPage(snapshot, min_cell_size, labels)
     coverage = [r for r in snapshot.rows("device_coverage") if isinstance(r, DeviceCoverage)]
     for population in Population:
         rows = [r for r in coverage if r.population is population]
         if rows:
-            page.coverage.append(coverage_section(population, rows))
-    page.exam_chart = exam_chart(coverage)
+            page.coverage.append(coverage_section(population, rows, labels))
+    page.exam_chart = exam_chart(coverage, labels)
 
     names = {r.unit_key: r.unit_name for r in coverage}
     summaries = [r for r in snapshot.rows("competence_summary") if isinstance(r, CompetenceSummary)]
-    page.competence = competence_matrices(summaries, names)
+    page.competence = competence_matrices(summaries, names, labels)
+    page.development = [
+        r for r in snapshot.rows("competence_development") if isinstance(r, CompetenceDevelopment)
+    ]
     page.unit_names = names
     page.skills = sorted(
         (r for r in snapshot.rows("digital_skills") if isinstance(r, DigitalSkills)),

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from hub.dev.sandbox.danish import SCHOOL_YEAR_START, DanishKommune, DanishPerson
 from hub.dev.sandbox.population import (
@@ -40,7 +41,7 @@ from hub.dev.sandbox.population import (
     eduperson_affiliations,
 )
 
-__all__ = ["DanishRoster", "danish_roster", "realm_of"]
+__all__ = ["DanishRoster", "danish_policy", "danish_roster", "realm_of"]
 
 #: STIL employee roles → sandbox roles (a pædagog at a dagtilbud: preschool teacher).
 _EMPLOYEE_ROLES = {
@@ -54,6 +55,43 @@ _EMPLOYEE_ROLES = {
 }
 _TEACHING = frozenset({"LÆRER", "VIKAR", "PÆDAGOG", "LEDER"})
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "AE", "Ø": "OE", "Å": "AA"})
+
+
+def danish_policy(today: date) -> dict[str, Any]:
+    """The Danish targets of a sandbox kommune's policy (docs/denmark.md explains each).
+
+    The strategy's six competence areas: the sandbox's programming course
+    ("Programmering, robotter og 3D-print") counts for programming and for robots and 3D
+    printing, and digital dannelse has no course yet. The information-security module is
+    required of every lærer, pædagog and leder within 12 months. The nationale test are
+    taken in grades 2, 3, 4, 6, 7 and 8. The baseline is the first compiled snapshot and
+    the follow-up measurements the first day of each of the next two quarters.
+    """
+    quarter = (today.month - 1) // 3
+    measurements = [
+        date(today.year + (quarter + n) // 4, (quarter + n) % 4 * 3 + 1, 1).isoformat()
+        for n in (1, 2)
+    ]
+    return {
+        "competence_areas": {
+            "digital_didactics": {"course_tags": ["digital-didactics", "it-didaktik"]},
+            "learning_platforms": {"course_tags": ["learning-platforms"]},
+            "programming": {"course_tags": ["programming-robotics"]},
+            "robots_3d_printing": {"course_tags": ["programming-robotics"]},
+            "digital_citizenship": {"course_tags": ["digital-dannelse"]},
+            "information_security": {"course_tags": ["information-security"]},
+        },
+        "competence_requirements": [
+            {
+                "area": "information_security",
+                "roles": ["teacher", "preschool_teacher", "school_leader"],
+                "within_months": 12,
+            }
+        ],
+        "exam_readiness": {"grades": [2, 3, 4, 6, 7, 8]},
+        "baseline": "first",
+        "measurements": measurements,
+    }
 
 
 def realm_of(tenant: str) -> str:

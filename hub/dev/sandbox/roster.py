@@ -33,11 +33,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from hub.dev.sandbox.danish import DANISH_TENANTS, generate_danish
-from hub.dev.sandbox.danish_roster import DanishRoster, danish_roster
+from hub.dev.sandbox.danish_roster import DanishRoster, danish_policy, danish_roster
 from hub.dev.sandbox.population import (
     Group,
     GroupRole,
@@ -118,12 +118,15 @@ def sandbox_policy(owner: Roster) -> dict[str, Any]:
 
     `unit_aliases` for the acronyms in Intune categories; and where pupils sign in to
     Google with accounts in another domain than the realm (`skola.solberga.se`), the
-    rewrite that lets identity matching compare them with the directory's addresses.
+    rewrite that lets identity matching compare them with the directory's addresses. A
+    Danish kommune's policy also holds the Danish targets (`danish_policy`).
     """
     policy: dict[str, Any] = {"unit_aliases": owner.unit_aliases()}
     if owner.workspace_domain != owner.realm:
         rewrite = {"from_domain": owner.workspace_domain, "to_domain": owner.realm}
         policy["matching"] = {"domain_rewrites": [rewrite]}
+    if owner.country == "DK":
+        policy.update(danish_policy(datetime.now(UTC).date()))
     return policy
 
 

@@ -6,6 +6,7 @@ materialised entities (`hub.followup._state`), the linked directory
 
 - `devices`: device coverage per unit and population, and the tenant's device totals;
 - `learning`: staff competence, pupils' digital skills and course participation;
+- `development`: staff competence at the baseline and each measurement the policy names;
 - `summary`: equity across units, the tenant-wide headline measures and their trend,
   and the identities no rule could link.
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hub.access_log import ALL_TENANTS, AccessAction
-from hub.followup.presentation import HEADLINE
+from hub.followup.presentation import HEADLINE, page_labels
 from hub.followup.snapshots import SnapshotStore
 from hub.web import data
 from hub.web.dependencies import Settings, Viewer, render, tenant_or_404
@@ -57,7 +57,7 @@ def followup(
         return render(
             request, "followup_missing.html", tenant=tenant, as_of=as_of, user=user, days=days
         )
-    page = build_page(snapshot, tenant.policy.min_cell_size)
+    page = build_page(snapshot, tenant.policy.min_cell_size, page_labels(tenant.country))
     what = f"followup page as of {snapshot.as_of.isoformat()}"
     note_access(settings, user, tenant.id, AccessAction.VIEW_FOLLOWUP, what)
     return render(request, "followup.html", tenant=tenant, page=page, days=days, user=user)

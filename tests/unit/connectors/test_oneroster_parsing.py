@@ -333,3 +333,22 @@ def test_an_unknown_score_status_is_a_dead_letter():
 def test_bookmarks_are_utc_with_milliseconds(moment: datetime, text: str):
     """Bookmarks are written in UTC with milliseconds and a Z, as filters compare them."""
     assert text == bookmark_text(moment)
+
+
+def test_danish_competence_words_mark_the_danish_areas():
+    """A Danish platform's subjects and tags name it-didaktik, 3D print and digital dannelse."""
+    stream = STREAMS["courses"](source())
+    record = {**records("courses")[1], "subjectCodes": [], "metadata": {"tags": []}}
+    areas = {}
+    for subject in ("It-didaktik", "Robotter og 3D-print", "Digital dannelse",
+                    "Informationssikkerhed", "Digitale læremidler"):  # fmt: skip
+        (course,) = stream.parse({**record, "subjects": [subject]}, 0)
+        assert isinstance(course, Course)
+        areas[subject] = course.competence_areas
+    assert {
+        "It-didaktik": (CompetenceArea.DIGITAL_DIDACTICS,),
+        "Robotter og 3D-print": (CompetenceArea.ROBOTS_3D_PRINTING,),
+        "Digital dannelse": (CompetenceArea.DIGITAL_CITIZENSHIP,),
+        "Informationssikkerhed": (CompetenceArea.INFORMATION_SECURITY,),
+        "Digitale læremidler": (CompetenceArea.LEARNING_PLATFORMS,),
+    } == areas

@@ -114,6 +114,15 @@ def test_a_daycare_pedagogue_is_a_preschool_teacher_and_a_barn_is_a_child(
     assert ((Role.CHILD,), None) == (child.roles, child.grade)
 
 
+def test_a_school_pedagogue_is_a_preschool_teacher_apart_from_the_teachers(
+    source: OS2skoledata,
+) -> None:
+    """A pædagog at a school is a preschool teacher too, so the follow-up tells them apart."""
+    record = {**RECORDS[2], "currentInstitutionNumber": "951001"}
+    found = [i for i in _Persons(source).parse(record, 2) if isinstance(i, Person)]
+    assert ((Role.PRESCHOOL_TEACHER,), ("100",)) == (found[0].roles, found[0].unit_keys)
+
+
 def test_a_protected_person_keeps_roles_and_hmac_but_no_names(source: OS2skoledata) -> None:
     """A person the full record marks protected is published without the alias names."""
     source.protected_ids = {4714}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import requests
@@ -124,3 +125,31 @@ def test_the_danish_roster_gives_the_lms_and_mdms_the_kommunes_people() -> None:
     assert {"BAKKS": "100", "FJORS": "101", "BOERD": "102"} == sandbox_policy(owner)["unit_aliases"]
     assert OneRosterTenant(owner).words.homeroom == "Klasse {label}"
     assert Fleet.build(owner).words.country == "Denmark"
+
+
+def test_a_danish_sandbox_policy_holds_the_danish_targets() -> None:
+    """Six competence areas, the module required of lærer, pædagog and leder, dated measurements."""
+    from hub.dev.sandbox.danish_roster import danish_policy
+    from hub.dev.sandbox.oneroster import COMPETENCE_COURSES
+    from hub.dev.sandbox.roster import roster, sandbox_policy
+    from hub.policy import Policy
+    from schemas.entities import Role
+    from schemas.lms import CompetenceArea
+
+    policy = Policy.model_validate(sandbox_policy(roster("sohavn", 120)))
+    assert set(CompetenceArea) - {CompetenceArea.PROGRAMMING_ROBOTICS} == set(
+        policy.competence_areas
+    )
+    (required,) = policy.competence_requirements
+    assert (
+        CompetenceArea.INFORMATION_SECURITY,
+        (Role.TEACHER, Role.PRESCHOOL_TEACHER, Role.SCHOOL_LEADER),
+        12,
+    ) == (required.area, required.roles, required.within_months)
+    # The sandbox LMS's information-security e-learning course is in its area.
+    tags = {t for c in COMPETENCE_COURSES for t in c.tags}
+    assert "information-security" in tags
+    assert set(policy.competence_areas[CompetenceArea.INFORMATION_SECURITY].course_tags) <= tags
+    # 7 December is in the fourth quarter: the next two quarters begin in January and April.
+    assert ["2027-01-01", "2027-04-01"] == danish_policy(date(2026, 12, 7))["measurements"]
+    assert ["2026-04-01", "2026-07-01"] == danish_policy(date(2026, 2, 10))["measurements"]

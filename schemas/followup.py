@@ -153,6 +153,28 @@ class CompetenceSummary(FollowupRecord):
     suppressed: tuple[str, ...] = ()
 
 
+class CompetenceByUnit(FollowupRecord):
+    """Staff competence of one unit and area, all roles together.
+
+    Counted from the same person rows as `competence_summary`: a staff member counts once,
+    in their unit, so the row is the sum of the unit's role rows in that area.
+    """
+
+    entity: ClassVar[str] = "competence_by_unit"
+
+    unit_key: str | None
+    area: CompetenceArea
+    staff: Count | None
+    completed: Count | None
+    completed_share: Share | None
+    required: bool = Field(description="The policy requires the area of at least one role.")
+    within_requirement: Count | None = Field(
+        description="Staff of the roles it is required of who completed it within the period."
+    )
+    within_share: Share | None = Field(description="Of all the unit's staff, every role.")
+    suppressed: tuple[str, ...] = ()
+
+
 class CompetenceDevelopment(FollowupRecord):
     """Staff competence of one unit, role and area at a measurement the policy names.
 
@@ -302,6 +324,7 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     UnmatchedIdentities,
     DataQuality,
     CompetenceDevelopment,
+    CompetenceByUnit,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

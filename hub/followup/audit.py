@@ -9,6 +9,10 @@ reader with the extract folder, a spreadsheet and some patience would read it:
 - **equal cells**: a unit's staff of one role is the same people in every competence area
   (at `as_of`, and at each measurement of `competence_development`), and a grade's pupils
   the same in every digital-skills objective;
+- **unit rows**: a unit's `competence_by_unit` row in an area is the sum of its
+  `competence_summary` role cells there (staff, completed, within the requirement of the
+  roles it is required of), its staff the same in every area and the unit's staff
+  headcount; the tenant's competence shares (the trend) are the unit rows' sums too;
 - **person rows**: the `staff_competence` rows of one unit, role and area count its
   `competence_summary` cell (its staff, completed and within-requirement figures);
 - **shares times their denominators**: every share or ratio, in a row or tenant-wide,
@@ -62,6 +66,7 @@ CELL_FIGURES: dict[str, tuple[str, ...]] = {
     "digital_skills": ("pupils",),
     "course_participation": ("students",),
     "competence_development": ("staff",),
+    "competence_by_unit": ("staff",),
 }
 
 
@@ -97,6 +102,8 @@ ROW_SHARES: tuple[RowShare, ...] = (
     RowShare("digital_skills", "meeting_share", "meeting", "assessed"),
     RowShare("course_participation", "completion_rate", "completed", "students"),
     RowShare("competence_development", "completed_share", "completed", "staff"),
+    RowShare("competence_by_unit", "completed_share", "completed", "staff"),
+    RowShare("competence_by_unit", "within_share", "within_requirement", "staff"),
 )
 
 #: Parts of a row's cell: a part is at most its whole.
@@ -110,6 +117,8 @@ _PARTS: tuple[tuple[str, str, str], ...] = (
     ("digital_skills", "meeting", "assessed"),
     ("course_participation", "completed", "students"),
     ("competence_development", "completed", "staff"),
+    ("competence_by_unit", "completed", "staff"),
+    ("competence_by_unit", "within_requirement", "staff"),
 )
 
 _POPULATION_TOTALS = {"pupils": "pupils", "staff": "staff", "preschool": "children"}
@@ -130,6 +139,8 @@ def row_key(record: str, row: Row) -> str:
         return str(row["measure"])
     if record == "competence_development":
         return f"{row['measured_on']}|{row.get('unit_key') or ''}|{row['role']}|{row['area']}"
+    if record == "competence_by_unit":
+        return f"{row.get('unit_key') or ''}|{row['area']}"
     return str(row.get("key", ""))
 
 
@@ -287,6 +298,7 @@ class _Builder:
         self._row_relations()
         self._courses()
         self._competence()
+        self._by_unit()
         self._skills()
         self._development()
         self._tenant()
@@ -384,6 +396,55 @@ class _Builder:
                 self.term(1, "device_coverage", f"{unit}|staff", staff_row, "headcount"),
             )
 
+    def _by_unit(self) -> None:
+        """A unit's all-roles row: the sum of its role cells, the same staff in every area."""
+        record = "competence_by_unit"
+        units = self.rows.get(record, ())
+        if not units:
+            return
+        roles: dict[tuple[str, str], list[tuple[str, Row]]] = defaultdict(list)
+        for key, row in self.rows.get("competence_summary", ()):
+            roles[(row.get("unit_key") or "", str(row["area"]))].append((key, row))
+        by_unit: dict[str, list[tuple[str, Row]]] = defaultdict(list)
+        for key, row in units:
+            unit = row.get("unit_key") or ""
+            by_unit[unit].append((key, row))
+            cells = roles.get((unit, str(row["area"])), [])
+            if not cells:
+                continue
+            for name in ("staff", "completed"):
+                self.total(
+                    f"unit row = Σ role cells ({name})",
+                    [self.term(1, "competence_summary", k, r, name) for k, r in cells],
+                    self.term(1, record, key, row, name),
+                )
+            if _truthy(row.get("required")):
+                self.total(
+                    "unit row = Σ role cells (within_requirement)",
+                    [
+                        self.term(1, "competence_summary", k, r, "within_requirement")
+                        for k, r in cells
+                        if _truthy(r.get("required"))
+                    ],
+                    self.term(1, record, key, row, "within_requirement"),
+                )
+        coverage = dict(self.rows.get("device_coverage", ()))
+        for unit, cells in by_unit.items():
+            for (k1, r1), (k2, r2) in zip(cells, cells[1:], strict=False):
+                self.total(
+                    "a unit's staff is the same in every area",
+                    [self.term(1, record, k1, r1, "staff")],
+                    self.term(1, record, k2, r2, "staff"),
+                )
+            staff_row = coverage.get(f"{unit}|staff")
+            if unit and staff_row is not None and cells:
+                k, r = cells[0]
+                self.total(
+                    "unit row = unit staff headcount",
+                    [self.term(1, record, k, r, "staff")],
+                    self.term(1, "device_coverage", f"{unit}|staff", staff_row, "headcount"),
+                )
+
     def _skills(self) -> None:
         by_grade: dict[tuple[str, str], list[tuple[str, Row]]] = defaultdict(list)
         for key, row in self.rows.get("digital_skills", ()):
@@ -414,6 +475,7 @@ class _Builder:
         coverage = self.rows.get("device_coverage", ())
         skills = self.rows.get("digital_skills", ())
         summary = self.rows.get("competence_summary", ())
+        by_unit = self.rows.get("competence_by_unit", ())
 
         def of(record: str, rows: Sequence[tuple[str, Row]], name: str) -> list[Term]:
             return [self.term(1, record, k, r, name) for k, r in rows]
@@ -480,20 +542,21 @@ class _Builder:
             if found is None:
                 continue
             area, kind = found.groups()
+            counted = "completed" if kind == "completed" else "within_requirement"
             cells = [(k, r) for k, r in summary if str(r["area"]) == area]
-            if kind == "within":
-                cells = [(k, r) for k, r in cells if _truthy(r.get("required"))]
-            shares.append(
-                (
-                    measure,
-                    of(
-                        "competence_summary",
-                        cells,
-                        "completed" if kind == "completed" else "within_requirement",
-                    ),
-                    of("competence_summary", cells, "staff"),
-                )
-            )
+            required = [(k, r) for k, r in cells if _truthy(r.get("required"))]
+            # The unit rows of the area add up to the same tenant figures: every staff
+            # member counts in one unit; within the requirement only when the area is
+            # required of every role (else the trend's denominator is the required staff).
+            units = [(k, r) for k, r in by_unit if str(r["area"]) == area]
+            if kind == "within" and not (cells and len(required) == len(cells)):
+                units = []
+            for record, rows in (
+                ("competence_summary", required if kind == "within" else cells),
+                ("competence_by_unit", units),
+            ):
+                if rows:
+                    shares.append((measure, of(record, rows, counted), of(record, rows, "staff")))
         competence_courses = [
             (k, r)
             for k, r in self.rows.get("course_participation", ())

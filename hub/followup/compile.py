@@ -20,6 +20,7 @@ from hub.followup.measures.development import (
 )
 from hub.followup.measures.devices import build_fleet, device_coverage
 from hub.followup.measures.learning import (
+    competence_by_unit,
     course_areas,
     course_participation,
     digital_skills,
@@ -125,6 +126,7 @@ def compile_snapshot(
         "device_coverage": list(coverage),
         "staff_competence": list(staff),
         "competence_summary": list(summary),
+        "competence_by_unit": list(competence_by_unit(ctx, staff)),
         "digital_skills": list(skills),
         "course_participation": list(courses),
         "trend": list(trend(ctx, measures, baseline_as_of, baseline)),

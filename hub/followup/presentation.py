@@ -96,6 +96,7 @@ class PageLabels:
     unit: str = "Unit"
     no_unit: str = "(no unit)"
     no_competence: str = "No competence rows in this snapshot."
+    by_unit: str = "All staff per unit, every role together"
     development: str = "Competence development since the baseline"
     development_note: str = (
         "The completed share of each unit, role and area at the baseline and at each "
@@ -179,6 +180,7 @@ DANISH = replace(
     unit="Institution",
     no_unit="(ingen institution)",
     no_competence="Ingen kompetencerækker i dette øjebliksbillede.",
+    by_unit="Alt personale pr. institution, alle roller samlet",
     development="Kompetenceudvikling: udgangspunkt og opfølgning",
     development_note=(
         "Andelen, der har gennemført, pr. institution, rolle og område ved udgangspunktet og "

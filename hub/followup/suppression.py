@@ -15,7 +15,8 @@ over the compiled rows before they are stored, published or extracted:
    unknowns), the published sibling with the smallest non-zero figure (another class of
    the course, another unit of the tenant, another role of the unit); with no sibling
    left, the total itself (the course, the unit's staff headcount, the trend's tenant
-   total). A competence cell is hidden in every area of its unit and role, and a
+   total). A competence cell is hidden in every area of its unit and role (a unit's
+   all-roles row in every area of its unit), and a
    digital-skills cell in every objective of its unit and grade, since they count the
    same people. This repeats until the audit finds nothing: a fixed point across the
    overlapping hierarchies.
@@ -54,6 +55,9 @@ HIDDEN_FIGURES: dict[str, tuple[str, ...]] = {
     "competence_development": (
         "staff", "completed", "completed_share", "baseline_share", "change",
     ),
+    "competence_by_unit": (
+        "staff", "completed", "completed_share", "within_requirement", "within_share",
+    ),
 }  # fmt: skip
 
 #: Rows that count the same people as another row of the same record: hidden together.
@@ -61,6 +65,7 @@ _SAME_PEOPLE: dict[str, tuple[str, ...]] = {
     "competence_summary": ("unit_key", "role"),
     "digital_skills": ("unit_key", "grade"),
     "competence_development": ("measured_on", "unit_key", "role"),
+    "competence_by_unit": ("unit_key",),
 }
 
 _MAX_ROUNDS = 200

@@ -18,6 +18,7 @@ from hub.followup.presentation import ENGLISH, PageLabels
 from hub.followup.snapshots import Snapshot
 from hub.web.charts import Bar, bar_chart, range_strip
 from schemas.followup import (
+    CompetenceByUnit,
     CompetenceDevelopment,
     CompetenceSummary,
     DataQuality,
@@ -89,6 +90,8 @@ class FollowupPage:
     data_quality: list[DataQuality] = field(default_factory=list)
     unit_names: dict[str, str] = field(default_factory=dict)
     development: list[CompetenceDevelopment] = field(default_factory=list)
+    #: Every role of a unit together, per area (`competence_by_unit`).
+    by_unit: RoleMatrix | None = None
 
 
 def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
@@ -146,7 +149,9 @@ def exam_chart(rows: list[DeviceCoverage], labels: PageLabels = ENGLISH) -> Mark
     return bar_chart(bars, css_class="exam", title=labels.exam_chart, scale=1.0)
 
 
-def _competence_cell(row: CompetenceSummary, labels: PageLabels = ENGLISH) -> Cell:
+def _competence_cell(
+    row: CompetenceSummary | CompetenceByUnit, labels: PageLabels = ENGLISH
+) -> Cell:
     """Within the requirement where the role must have the area, else completed at all."""
     name, value = (
         ("within_share", row.within_share)
@@ -182,6 +187,29 @@ def competence_matrices(
     ]
 
 
+def unit_matrix(
+    rows: list[CompetenceByUnit], unit_names: dict[str, str], labels: PageLabels = ENGLISH
+) -> RoleMatrix | None:
+    """A unit × area matrix of all roles together, units by name; None without rows."""
+    if not rows:
+        return None
+    areas = sorted({r.area.value for r in rows})
+    cells: dict[str, dict[str, Cell]] = defaultdict(dict)
+    for row in rows:
+        unit = unit_names.get(row.unit_key or "", row.unit_key or labels.no_unit)
+        cells[unit][row.area.value] = _competence_cell(row, labels)
+    return RoleMatrix(
+        "",
+        areas,
+        [
+            (unit, [by_area.get(a, Cell("–")) for a in areas])
+            for unit, by_area in sorted(cells.items())
+        ],
+        labels.by_unit,
+        [labels.area(a) for a in areas],
+    )
+
+
 def build_page(
     snapshot: Snapshot, min_cell_size: int | None, labels: PageLabels = ENGLISH
 ) -> FollowupPage:
@@ -197,6 +225,11 @@ def build_page(
     names = {r.unit_key: r.unit_name for r in coverage}
     summaries = [r for r in snapshot.rows("competence_summary") if isinstance(r, CompetenceSummary)]
     page.competence = competence_matrices(summaries, names, labels)
+    page.by_unit = unit_matrix(
+        [r for r in snapshot.rows("competence_by_unit") if isinstance(r, CompetenceByUnit)],
+        names,
+        labels,
+    )
     page.development = [
         r for r in snapshot.rows("competence_development") if isinstance(r, CompetenceDevelopment)
     ]

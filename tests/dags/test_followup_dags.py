@@ -147,9 +147,9 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
     folder = Path(extracted.xcom_pull(task_ids="extract", map_indexes=0)["path"])
     assert verify_extract(folder).ok
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    # One CSV per record: the eight of before, data_quality and competence_development
-    # (empty: lillevik's policy names no measurements).
-    assert ("lillevik", summary["as_of"], 10) == (
+    # One CSV per record: the eight of before, data_quality, competence_development
+    # (empty: lillevik's policy names no measurements) and competence_by_unit.
+    assert ("lillevik", summary["as_of"], 11) == (
         manifest["tenant"],
         manifest["as_of"],
         len(manifest["files"]),

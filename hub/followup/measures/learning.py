@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from hub.followup._common import Context, add_months, share, suppress, valid_on
 from hub.followup._identity import staff_role
@@ -28,6 +29,7 @@ from hub.followup._state import ResultRow, normalise_word
 from hub.followup.measures.devices import Fleet
 from hub.policy import DigitalSkillsObjective
 from schemas.followup import (
+    CompetenceByUnit,
     CompetenceSummary,
     CourseLevel,
     CourseParticipation,
@@ -98,6 +100,40 @@ def course_areas(ctx: Context) -> dict[tuple[str, str], tuple[CompetenceArea, ..
         if areas:
             found[(course.source, course.key)] = areas
     return found
+
+
+def _cell_fields(
+    ctx: Context,
+    unit: str,
+    area: CompetenceArea,
+    required: bool,
+    counts: tuple[int, int, int | None],
+) -> dict[str, Any]:
+    """A competence cell's fields from its (staff, completed, within) counts.
+
+    Its figures are emptied when its staff are a small cell.
+    """
+    n_staff, n_completed, n_within = counts
+    values, hidden = suppress(
+        {
+            "staff": n_staff,
+            "completed": n_completed,
+            "completed_share": share(n_completed, n_staff),
+            "within_requirement": n_within,
+            "within_share": share(n_within, n_staff) if n_within is not None else None,
+        },
+        ("staff", "completed", "completed_share", "within_requirement", "within_share"),
+        ctx.small(n_staff),
+    )
+    return {
+        "tenant": ctx.tenant,
+        "as_of": ctx.as_of,
+        "unit_key": unit or None,
+        "area": area,
+        "required": required,
+        "suppressed": hidden,
+        **values,
+    }
 
 
 def staff_competence(
@@ -179,31 +215,32 @@ def staff_competence(
         if required:
             area_totals.required += n_staff
             area_totals.within += n_within or 0
-        values, hidden = suppress(
-            {
-                "staff": n_staff,
-                "completed": n_completed,
-                "completed_share": share(n_completed, n_staff),
-                "within_requirement": n_within,
-                "within_share": share(n_within, n_staff) if n_within is not None else None,
-            },
-            ("staff", "completed", "completed_share", "within_requirement", "within_share"),
-            ctx.small(n_staff),
-        )
-        summary.append(
-            CompetenceSummary(
-                tenant=ctx.tenant,
-                key=f"{unit}|{role}|{area}",
-                as_of=ctx.as_of,
-                unit_key=unit or None,
-                role=role,
-                area=area,
-                required=required,
-                suppressed=hidden,
-                **values,
-            )
-        )
+        fields = _cell_fields(ctx, unit, area, required, (n_staff, n_completed, n_within))
+        summary.append(CompetenceSummary(key=f"{unit}|{role}|{area}", role=role, **fields))
     return people, summary, totals
+
+
+def competence_by_unit(ctx: Context, people: list[StaffCompetence]) -> list[CompetenceByUnit]:
+    """Per unit × area, all roles together, from the person rows of `staff_competence`.
+
+    A staff member has one role and one unit, so each counts once in a unit's row, and the
+    row is the sum of the unit's `competence_summary` role rows in the area. Within the
+    requirement counts the staff of the roles the area is required of; its share is of all
+    the unit's staff.
+    """
+    cells: dict[tuple[str, CompetenceArea], list[StaffCompetence]] = defaultdict(list)
+    for person in people:
+        cells[(person.unit_key or "", person.area)].append(person)
+    rows: list[CompetenceByUnit] = []
+    for (unit, area), members in sorted(cells.items(), key=lambda i: (i[0][0], i[0][1].value)):
+        n_staff = len({m.person_key for m in members})
+        n_completed = len({m.person_key for m in members if m.completed})
+        required = any(m.required for m in members)
+        within = {m.person_key for m in members if m.within_requirement}
+        n_within = len(within) if required else None
+        fields = _cell_fields(ctx, unit, area, required, (n_staff, n_completed, n_within))
+        rows.append(CompetenceByUnit(key=f"{unit}|{area}", **fields))
+    return rows
 
 
 def population_is_not_staff(roles: tuple[str, ...]) -> bool:

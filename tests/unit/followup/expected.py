@@ -94,6 +94,24 @@ SUMMARY = [
      SUMMARY_ALL),
 ]  # fmt: skip
 
+BY_UNIT_FIELDS = (
+    "key", "staff", "completed", "completed_share", "required", "within_requirement",
+    "within_share", "suppressed",
+)  # fmt: skip
+BY_UNIT = [
+    # Ekskolan, every role: r1, t1, t2, t3 = 4 staff; only t1 completed didactics (1 / 4),
+    # required of no role. Security: t1, t2, r1 completed (3 / 4); within 12 months r1 and
+    # t1 (t2's 2024-09-01 is too old), 2 of the 4. Large enough, but hidden as a
+    # complement: 4 minus the 3 published teachers would give the hidden school leader (and
+    # 4 is the hidden ek|staff headcount). Unhidden it would read
+    # (4, 1, 0.25, False, None, None) and (4, 3, 0.75, True, 2, 0.5).
+    ("ek|digital_didactics", None, None, None, False, None, None, SUMMARY_ALL),
+    ("ek|information_security", None, None, None, True, None, None, SUMMARY_ALL),
+    # Solbackens: p1 and p2, 2 staff: below the cell size.
+    ("sol|digital_didactics", None, None, None, False, None, None, SUMMARY_ALL),
+    ("sol|information_security", None, None, None, True, None, None, SUMMARY_ALL),
+]  # fmt: skip
+
 SKILLS_FIELDS = (
     "key",
     "pupils",

@@ -19,7 +19,7 @@ from hub.followup.audit import audit_tables
 from hub.followup.presentation import DANISH, ENGLISH, page_labels
 from hub.followup.suppression import suppress_complementary
 from hub.policy import Policy
-from schemas.followup import CompetenceDevelopment
+from schemas.followup import CompetenceByUnit, CompetenceDevelopment, CompetenceSummary
 from schemas.lms import CompetenceArea
 from tests.unit.followup import danish_golden as dk
 from tests.unit.followup import golden
@@ -115,6 +115,90 @@ def test_all_staff_figures_and_their_trend_since_the_baseline(engine: sa.Engine)
         for r in snapshot.rows("trend")
         if r.key == "competence_information_security_completed_share"
     ]
+
+
+def test_every_area_per_institution_all_roles_together(engine: sa.Engine):
+    """Issue 16's figure: the module (and every area) per institution, all roles together.
+
+    s1 has 10 staff (4 lærere, 3 pædagoger, 3 ledere), s2 4 (3 lærere, 1 leder). s2's
+    role cells are hidden, but its unit row is not: its 4 are the published staff
+    headcount, and its figures are the tenant's (the trend) minus s1's published ones.
+    """
+    snapshot = compile_snapshot(engine, dk.tenant_settings(), dk.AS_OF, pseudonym_key=KEY)
+    assert [
+        ("s1|digital_citizenship", 10, 3, 0.3, False, None, None, ()),  # p2, p3, d1
+        ("s1|digital_didactics", 10, 0, 0.0, False, None, None, ()),
+        # l1, l2, l3, p1, p2, d1, d2, d3 completed; all but p2 (2025-03-01) since 2025-06-15.
+        ("s1|information_security", 10, 8, 0.8, True, 7, 0.7, ()),
+        ("s1|learning_platforms", 10, 0, 0.0, False, None, None, ()),
+        ("s1|programming", 10, 0, 0.0, False, None, None, ()),
+        ("s1|robots_3d_printing", 10, 3, 0.3, False, None, None, ()),  # l1, l2, p1
+        ("s2|digital_citizenship", 4, 0, 0.0, False, None, None, ()),
+        ("s2|digital_didactics", 4, 0, 0.0, False, None, None, ()),
+        # m1 (2026-01-10) and e1 (2026-02-01), both within 12 months.
+        ("s2|information_security", 4, 2, 0.5, True, 2, 0.5, ()),
+        ("s2|learning_platforms", 4, 0, 0.0, False, None, None, ()),
+        ("s2|programming", 4, 0, 0.0, False, None, None, ()),
+        ("s2|robots_3d_printing", 4, 1, 0.25, False, None, None, ()),  # m2
+    ] == table(snapshot, "competence_by_unit", SUMMARY_FIELDS)
+    # The tenant's 10 (and 9 within) of 14 are these rows' sums: 8 + 2 and 7 + 2.
+
+
+def _role_cell(role: str, staff: int | None, completed: int | None) -> CompetenceSummary:
+    share = None if staff is None or completed is None else round(completed / staff, 4)
+    return CompetenceSummary(
+        tenant=dk.TENANT, key=f"s1|{role}|information_security", as_of=dk.AS_OF,
+        unit_key="s1", role=role, area=CompetenceArea.INFORMATION_SECURITY, staff=staff,
+        completed=completed, completed_share=share, required=False, within_requirement=None,
+        within_share=None, suppressed=() if staff is not None else ALL,
+    )  # fmt: skip
+
+
+def _unit_row(staff: int | None, completed: int | None) -> CompetenceByUnit:
+    share = None if staff is None or completed is None else round(completed / staff, 4)
+    return CompetenceByUnit(
+        tenant=dk.TENANT, key="s1|information_security", as_of=dk.AS_OF, unit_key="s1",
+        area=CompetenceArea.INFORMATION_SECURITY, staff=staff, completed=completed,
+        completed_share=share, required=False, within_requirement=None, within_share=None,
+        suppressed=() if staff is not None else ALL,
+    )  # fmt: skip
+
+
+def _findings(records: dict[str, list[object]]) -> list[str]:
+    tables = {
+        name: [r.model_dump(mode="json") for r in rows]  # type: ignore[attr-defined]
+        for name, rows in records.items()
+    }
+    return [str(f.cell) for f in audit_tables(tables, 3).findings]
+
+
+def test_a_cell_hidden_in_one_competence_record_is_not_given_by_the_other():
+    """A unit row is the sum of its role cells: hidden in one record, the other gives it back.
+
+    s1: 5 lærere (4 completed) and 2 ledere (1 completed), 7 staff in all (5 completed).
+    """
+    # The ledere hidden (2 < 3), the unit row published: 7 - 5 = 2 ledere.
+    role_hidden = {
+        "competence_summary": [
+            _role_cell("school_leader", None, None),
+            _role_cell("teacher", 5, 4),
+        ],
+        "competence_by_unit": [_unit_row(7, 5)],
+    }
+    assert ["competence_summary [s1|school_leader|information_security] staff"] == _findings(
+        role_hidden
+    )
+    # The unit row hidden, both role cells published: 5 + 3 = 8 staff.
+    unit_hidden = {
+        "competence_summary": [_role_cell("school_leader", 3, 1), _role_cell("teacher", 5, 4)],
+        "competence_by_unit": [_unit_row(None, None)],
+    }
+    assert ["competence_by_unit [s1|information_security] staff"] == _findings(unit_hidden)
+    # Complementary suppression hides one more row of each, and nothing is left to find.
+    for records in (role_hidden, unit_hidden):
+        protected, report = suppress_complementary(records, 3)  # type: ignore[arg-type]
+        assert ([], []) == (report.unresolved, _findings(protected))  # type: ignore[arg-type]
+        assert 1 <= report.extra_rows
 
 
 def development(engine: sa.Engine, area: str) -> list[tuple[object, ...]]:
@@ -263,6 +347,7 @@ def test_a_danish_tenant_reads_its_page_in_danish(engine: sa.Engine):
         "<th>It-didaktik</th>",
         "<h2>Kompetenceudvikling: udgangspunkt og opfølgning</h2>",
         "<h2>Udvikling siden udgangspunktet</h2>",
+        "<h3>Alt personale pr. institution, alle roller samlet</h3>",
     ):
         assert words in html
     for english in ("Device coverage against target", "Staff competence by role and area"):
@@ -274,6 +359,11 @@ def test_a_danish_tenant_reads_its_page_in_danish(engine: sa.Engine):
     assert all(c in row for c in cells), row
     hidden = html[html.index('data-key="2026-04-15|s2|teacher|information_security"') :]
     assert '<td class="suppressed" title="færre end 3 personer">diskretioneret</td>' in hidden
+    # The module per institution, all roles: s1's 7 of 10 and s2's 2 of 4 within 12 months.
+    table_html = html[html.index('<table class="competence-by-unit">') :]
+    table_html = table_html[: table_html.index("</table>")]
+    assert "<strong>70% af 10</strong>" in table_html
+    assert "<strong>50% af 4</strong>" in table_html
 
 
 def test_other_countries_read_the_page_in_english():

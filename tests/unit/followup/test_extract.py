@@ -58,13 +58,15 @@ def test_two_extracts_of_the_same_snapshot_are_byte_identical(engine: sa.Engine,
     assert {n: (tmp_path / "a" / n).read_bytes() for n in files} == {
         n: (tmp_path / "b" / n).read_bytes() for n in files
     }
-    assert 21 == len(files)  # ten records × (csv, xlsx) and the manifest
+    # eleven records × (csv, xlsx) and the manifest: competence_by_unit is the eleventh
+    assert 23 == len(files)
     with zipfile.ZipFile(tmp_path / "a" / "trend.xlsx") as archive:
         core = archive.read("docProps/core.xml").decode()
         times = {info.date_time for info in archive.infolist()}
     assert 2 == core.count("2026-06-15T00:00:00Z")  # created and modified: the day, not now
     assert {(1980, 1, 1, 0, 0, 0)} == times
-    assert {"csv": 10, "xlsx": 10} == {
+    # Eleven records each: competence_by_unit joined the ten.
+    assert {"csv": 11, "xlsx": 11} == {
         fmt: sum(1 for f in first.files if f["format"] == fmt) for fmt in BOTH
     }
 
@@ -102,7 +104,8 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
         rows["trend.csv"],
     )
     assert extract.manifest == manifest
-    assert (True, 20) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
+    # Eleven records × (csv, xlsx): competence_by_unit is the eleventh.
+    assert (True, 22) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
 
 
 def test_verification_names_a_changed_a_missing_and_an_unlisted_file(

@@ -40,6 +40,7 @@ def check_golden(snapshot: Snapshot) -> None:
     assert expected.COVERAGE == table(snapshot, "device_coverage", expected.COVERAGE_FIELDS)
     assert expected.STAFF == table(snapshot, "staff_competence", expected.STAFF_FIELDS)
     assert expected.SUMMARY == table(snapshot, "competence_summary", expected.SUMMARY_FIELDS)
+    assert expected.BY_UNIT == table(snapshot, "competence_by_unit", expected.BY_UNIT_FIELDS)
     assert expected.SKILLS == table(snapshot, "digital_skills", expected.SKILLS_FIELDS)
     assert expected.COURSES == table(snapshot, "course_participation", expected.COURSE_FIELDS)
     assert expected.EQUITY == table(snapshot, "equity", expected.EQUITY_FIELDS)
@@ -175,3 +176,22 @@ def test_a_tenant_without_placements_counts_children_by_their_role(tmp_path: Pat
         coverage.get("lun|preschool"),
     )
     assert 12.0 == snapshot.measures["children"]
+
+
+def test_the_unit_rows_before_complementary_suppression(engine: sa.Engine):
+    """Ekskolan's all-roles rows as the measure counts them, before the pass hides them.
+
+    r1, t1, t2, t3: 4 staff. Didactics: t1 alone completed (1 / 4), required of nobody.
+    Security: t1, t2 and r1 completed (3 / 4); within 12 months r1 and t1 (2 / 4).
+    """
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    assert [
+        ("ek|digital_didactics", 4, 1, 0.25, False, None, None, ()),
+        ("ek|information_security", 4, 3, 0.75, True, 2, 0.5, ()),
+    ] == [
+        r
+        for r in table(snapshot, "competence_by_unit", expected.BY_UNIT_FIELDS)
+        if str(r[0]).startswith("ek|")
+    ]

@@ -111,16 +111,19 @@ def test_hub_extract_audit_exits_1_on_a_folder_that_gives_cells_away(
 
 
 def test_complements_are_the_smallest_siblings_and_cost_three_rows(engine: sa.Engine):
-    """The golden tenant needs three complements.
+    """The golden tenant needs three complements, and Ekskolan's all-roles rows.
 
     Ekskolan's staff row (for Solbackens' 2 staff), its security class (for cls-is-sol's
-    2 students) and Solbackens' preschool row (for Lundens' 1 child).
+    2 students) and Solbackens' preschool row (for Lundens' 1 child). Ekskolan's
+    `competence_by_unit` rows (4 staff, in both areas) are hidden too: 4 minus its 3
+    published teachers would give its one school leader, and 4 is its hidden staff row.
     """
     snapshot = compile_snapshot(
         engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
     )
     records, report = suppress_complementary(snapshot.records, 3)
-    assert ({"course_participation": 1, "device_coverage": 2}, 1, []) == (
+    expected_rows = {"course_participation": 1, "device_coverage": 2, "competence_by_unit": 2}
+    assert (expected_rows, 1, []) == (
         report.rows,
         report.denominator_cells,
         report.unresolved,
@@ -132,6 +135,8 @@ def test_complements_are_the_smallest_siblings_and_cost_three_rows(engine: sa.En
         ("device_coverage", "ek|staff"),
         ("device_coverage", "sol|preschool"),
         ("course_participation", "class|oneroster/lms|cls-is-ek"),
+        ("competence_by_unit", "ek|digital_didactics"),
+        ("competence_by_unit", "ek|information_security"),
     } <= hidden
 
 

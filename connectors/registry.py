@@ -85,11 +85,19 @@ class ConnectionForm:
     defaults: tuple[tuple[str, Any], ...] = (("auth.kind", "oauth_client_credentials"),)
 
 
-def with_secret(connector: Callable[..., Source]) -> Callable[[Any, SourceContext], Source]:
-    """The usual `build`: `connector(settings, tenant=…, secret=<auth.secret resolved>)`."""
+def with_secret(
+    connector: Callable[..., Source], *, hmac_key: bool = False
+) -> Callable[[Any, SourceContext], Source]:
+    """The usual `build`: `connector(settings, tenant=…, secret=<auth.secret resolved>)`.
+
+    With `hmac_key`, also `hmac_key=<the tenant's key>`, for a connector that turns
+    identity numbers into keyed HMACs itself.
+    """
 
     def build(settings: Any, context: SourceContext) -> Source:
-        return connector(settings, tenant=context.tenant, secret=settings.auth.secret.resolve())
+        extra = {"hmac_key": context.hmac_key()} if hmac_key else {}
+        secret = settings.auth.secret.resolve()
+        return connector(settings, tenant=context.tenant, secret=secret, **extra)
 
     return build
 

@@ -52,7 +52,7 @@ from connectors.base import Item, Removed, RetryPolicy, bookmark_text
 from connectors.errors import FatalError
 from connectors.http import HttpSource, HttpSourceSettings, HttpStream, OffsetPaginator
 from connectors.privacy import hmac_of, national_id, protect
-from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
+from connectors.registry import ConnectionForm, ConnectorSpec, with_secret
 from schemas.entities import (
     Entity,
     Group,
@@ -595,22 +595,13 @@ class OS2skoledata(HttpSource):
         return hmac_of(self._hmac_key, number), False
 
 
-def _build(settings: OS2skoledataSettings, context: SourceContext) -> OS2skoledata:
-    return OS2skoledata(
-        settings,
-        tenant=context.tenant,
-        secret=settings.auth.secret.resolve(),
-        hmac_key=context.hmac_key(),
-    )
-
-
 CONNECTOR = ConnectorSpec(
     settings=OS2skoledataSettings,
     connector=OS2skoledata,
     domain="identity",
     pool=None,
     title="OS2skoledata (STIL, Denmark)",
-    build=_build,
+    build=with_secret(OS2skoledata, hmac_key=True),
     connection=ConnectionForm(
         login_field=None, form_fields=("auth.kind",), defaults=(("auth.kind", "bearer"),)
     ),

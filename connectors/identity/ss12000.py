@@ -64,7 +64,7 @@ from connectors.privacy import (
     national_id_hmac,
     protect,
 )
-from connectors.registry import ConnectorSpec, SourceContext
+from connectors.registry import ConnectorSpec, with_secret
 from schemas.entities import (
     Entity,
     Group,
@@ -925,21 +925,12 @@ class SS12000(HttpSource):
         return (national_id_hmac(self._hmac_key, "SE", digits) if digits else None), False
 
 
-def _build(settings: SS12000SourceSettings, context: SourceContext) -> SS12000:
-    return SS12000(
-        settings,
-        tenant=context.tenant,
-        secret=settings.auth.secret.resolve(),
-        hmac_key=context.hmac_key(),
-    )
-
-
 CONNECTOR = ConnectorSpec(
     settings=SS12000SourceSettings,
     connector=SS12000,
     domain="identity",
     pool=None,
     title="SS 12000 API",
-    build=_build,
+    build=with_secret(SS12000, hmac_key=True),
     doc="docs/ss12000.md",
 )

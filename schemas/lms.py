@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.entities import Entity, Key
+from schemas.entities import Entity, Key, Timestamp
 
 Grade = Annotated[str, Field(min_length=1, max_length=8, examples=["05", "KG", "13"])]
 
@@ -136,6 +136,10 @@ class Enrollment(Entity):
     primary: bool = False
     begin_date: date | None = None
     end_date: date | None = None
+    last_activity: Timestamp | None = Field(
+        default=None,
+        description="When the person was last active in the class, where the platform says.",
+    )
 
 
 class ScoreStatus(StrEnum):

@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.slapd",
     "tests.fixtures.postgres",
     "tests.fixtures.lms",
+    "tests.fixtures.lms_native",
     "tests.fixtures.ss12000",
     "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",

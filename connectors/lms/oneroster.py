@@ -28,7 +28,6 @@ OneRoster has no standard marker for protected identities: no user is published 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.base import RetryPolicy, bookmark_text
 from connectors.errors import ConfigError, SkippableRecordError
 from connectors.http import HttpSource, HttpSourceSettings, HttpStream, Incremental, OffsetPaginator
+from connectors.lms._common import COMPETENCE_TAGS, competence_areas, eppn_of, normalise_tag
 from connectors.privacy import hmac_of, looks_like_national_id, national_id
 from connectors.registry import ConnectorSpec, Pool, SourceContext
 from schemas.entities import (
@@ -57,7 +57,6 @@ from schemas.lms import (
     AcademicSession,
     Class,
     ClassType,
-    CompetenceArea,
     Course,
     Enrollment,
     EnrollmentRole,
@@ -112,32 +111,6 @@ SESSION_KINDS: dict[str, SessionKind] = {
     "term": SessionKind.TERM,
     "gradingPeriod": SessionKind.GRADING_PERIOD,
 }
-#: Course tags, subjects and subject codes (normalised: lower case, words joined by "-")
-#: that mark a staff competence-development course.
-COMPETENCE_TAGS: dict[str, CompetenceArea] = {
-    "digital-didactics": CompetenceArea.DIGITAL_DIDACTICS,
-    "digital-didaktikk": CompetenceArea.DIGITAL_DIDACTICS,
-    "digital-didaktik": CompetenceArea.DIGITAL_DIDACTICS,
-    "learning-platforms": CompetenceArea.LEARNING_PLATFORMS,
-    "laeringsplattform": CompetenceArea.LEARNING_PLATFORMS,
-    "lärplattform": CompetenceArea.LEARNING_PLATFORMS,
-    "programming-robotics": CompetenceArea.PROGRAMMING_ROBOTICS,
-    "programmering-og-robotikk": CompetenceArea.PROGRAMMING_ROBOTICS,
-    "programmering": CompetenceArea.PROGRAMMING_ROBOTICS,
-    "robotics": CompetenceArea.PROGRAMMING_ROBOTICS,
-    "information-security": CompetenceArea.INFORMATION_SECURITY,
-    "informasjonssikkerhet": CompetenceArea.INFORMATION_SECURITY,
-    "informationssäkerhet": CompetenceArea.INFORMATION_SECURITY,
-    "security-awareness": CompetenceArea.INFORMATION_SECURITY,
-    # Danish: the areas of the Danish strategies, as a kommune's platform words them.
-    "it-didaktik": CompetenceArea.DIGITAL_DIDACTICS,
-    "læringsplatform": CompetenceArea.LEARNING_PLATFORMS,
-    "digitale-læremidler": CompetenceArea.LEARNING_PLATFORMS,
-    "robotter-og-3d-print": CompetenceArea.ROBOTS_3D_PRINTING,
-    "3d-print": CompetenceArea.ROBOTS_3D_PRINTING,
-    "digital-dannelse": CompetenceArea.DIGITAL_CITIZENSHIP,
-    "informationssikkerhed": CompetenceArea.INFORMATION_SECURITY,
-}
 #: `userIds` types (normalised) that hold a national identity number.
 NATIONAL_ID_TYPES = frozenset(
     {"nin", "fnr", "fodselsnummer", "fødselsnummer", "personnummer", "pnr", "ssn", "cpr"}
@@ -146,16 +119,7 @@ NATIONAL_ID_TYPES = frozenset(
 #: `userIds` types (normalised) that hold the Feide identifier (eduPersonPrincipalName).
 EPPN_TYPES = frozenset({"feide", "feideid", "eppn", "edupersonprincipalname"})
 
-_EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
-_WORDS = re.compile(r"[^\wæøåäö]+")
-
-
-def normalise_tag(value: str) -> str:
-    """A tag, subject or code as the competence table spells it: `Digital didaktikk` → `…-…`."""
-    return _WORDS.sub("-", value.strip().lower()).strip("-")
-
-
-__all__ = ["OneRoster", "bookmark_text", "normalise_tag"]
+__all__ = ["COMPETENCE_TAGS", "OneRoster", "bookmark_text", "normalise_tag"]
 
 
 # -- raw shapes (OneRoster 1.2 JSON binding; only what the hub reads) ------------------
@@ -389,7 +353,7 @@ class _Courses(_Stream):
             if t.strip()
         }
         words = tags | {normalise_tag(s) for s in (*raw.subjects, *raw.subjectCodes)}
-        areas = sorted({COMPETENCE_TAGS[w] for w in words if w in COMPETENCE_TAGS})
+        areas = competence_areas(words)
         return Course(
             **self.common(raw),
             title=raw.title,
@@ -400,7 +364,7 @@ class _Courses(_Stream):
             subjects=tuple(raw.subjects),
             subject_codes=tuple(raw.subjectCodes),
             tags=tuple(sorted(tags)),
-            competence_areas=tuple(areas),
+            competence_areas=areas,
         )
 
 
@@ -447,8 +411,8 @@ class _Users(_Stream):
                 else:
                     nin_hmac = nin_hmac or number
                 continue
-            if kind in EPPN_TYPES and _EPPN.match(value.lower()):
-                eppn = eppn or value.lower()
+            if kind in EPPN_TYPES and eppn_of(value):
+                eppn = eppn or eppn_of(value)
             external.add(f"{user_id.type}:{value}")
         role_names = [r.role for r in sorted(raw.roles, key=lambda r: r.roleType != "primary")]
         if raw.role:

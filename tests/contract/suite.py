@@ -259,6 +259,40 @@ class HttpConnectorContract(ConnectorContract):
         assert harness.name == caught.value.connector
 
 
+class StaticCredentialsHttpContract(HttpConnectorContract):
+    """The HTTP contract for fixed credentials (basic authentication, an API token).
+
+    Such credentials cannot be renewed, so a 401 is final at once: `expire_credentials`
+    changes them at the source (a password rotated, a token revoked).
+    """
+
+    def test_expired_credentials_are_refreshed_once(self, harness: Harness) -> None:
+        """Credentials changed at the source mid-session fail at once as an `AuthError`."""
+        assert harness.expire_credentials and harness.requests and harness.data_path
+        with structlog.testing.capture_logs() as logs, harness.build() as source:
+            source.check()
+            harness.expire_credentials()
+            with pytest.raises(AuthError) as caught:
+                list(source.read())
+        assert (harness.name, 401) == (caught.value.connector, caught.value.status)
+        assert_no_secret(harness, *_error_texts(caught.value), logs)
+
+    def test_a_401_after_the_refresh_is_final(self, harness: Harness) -> None:
+        """A 401 is final on the first answer: fixed credentials are not sent again."""
+        inject, path = self._http(harness)
+        assert harness.requests
+        waits = Waits()
+        inject(kind="status", status=401, path=path, times=-1)
+        with pytest.raises(AuthError) as caught:
+            read_all(harness.build(retry=waits.policy()))
+        assert ([], 1, 401) == (waits.seconds, harness.requests(path), caught.value.status)
+
+
+def static_credentials_http_contract(fixture: str) -> type:
+    """The HTTP contract for a connector with fixed credentials, for the harness `fixture`."""
+    return _joined(StaticCredentialsHttpContract, fixture)
+
+
 def _joined(base: type, fixture: str) -> type:
     @pytest.fixture
     def harness(self: Any, request: pytest.FixtureRequest) -> Harness:

@@ -298,8 +298,9 @@ def _repeat_next(response: Response, request: Request) -> None:
         parts = [p for p in link.split(", ") if 'rel="next"' not in p]
         response.headers["Link"] = ", ".join([*parts, f'<{request.url}>; rel="next"'])
     if isinstance(response.data, dict):
-        if "@odata.nextLink" in response.data:
-            response.data["@odata.nextLink"] = request.url
+        for key in ("@odata.nextLink", "odata.nextLink"):
+            if key in response.data:
+                response.data[key] = request.url
         for key, param in (("nextPageToken", "pageToken"), ("pageToken", "pageToken")):
             if key in response.data and param in request.query:
                 response.data[key] = request.query[param]
@@ -316,6 +317,8 @@ def _continue_at(response: Response, url: str | None, token: str | None) -> None
     if isinstance(data, dict):
         if "@odata.nextLink" in data or "@odata.context" in data:
             data["@odata.nextLink"] = url
+        if "odata.nextLink" in data or "odata.metadata" in data:  # OData v3 (itslearning)
+            data["odata.nextLink"] = url
         for key in ("nextPageToken", "pageToken"):
             if key in data or (key == "nextPageToken" and "kind" in data):
                 data[key] = token

@@ -21,10 +21,12 @@ import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
+from hub.dev.sandbox.itslearning import ITSLEARNING_TENANTS, itslearning_source_config
+from hub.dev.sandbox.itslearning import secrets_env as itslearning_secrets
 from hub.dev.sandbox.ldif import Tree
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
-from hub.dev.sandbox.oneroster import oneroster_source_config
+from hub.dev.sandbox.oneroster import client_credentials, oneroster_source_config
 from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
 from hub.dev.sandbox.os2skoledata import danish_tenants, os2skoledata_source_config
 from hub.dev.sandbox.os2skoledata import secrets_env as os2skoledata_secrets
@@ -176,6 +178,7 @@ def sandbox_up(
     secrets.setdefault("HUB_HMAC_KEY", secrets_module.token_urlsafe(32))
     secrets[LDAP_PASSWORD_ENV] = server.reader_password
     secrets.update(oneroster_secrets(web_home, tenant_ids))
+    secrets.update(itslearning_secrets(client_credentials(web_home, tenant_ids), tenant_ids))
     secrets.update(ss12000_secrets(web_home, swedish))
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
@@ -191,6 +194,8 @@ def sandbox_up(
     lines = [
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
         f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster {lms_version}, "
+        f"/<tenant>/itslearning: itslearning's Data Warehouse API for "
+        f"{', '.join(sorted(ITSLEARNING_TENANTS))}, "
         "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
         "/<tenant>/intune, /jamf, /google: the MDMs)",
     ]
@@ -304,16 +309,23 @@ def _tenant_entry(
         "name": owner.name,
         "country": owner.country,
         "policy": sandbox_policy(owner),
-        "sources": [
-            directory,
-            oneroster_source_config(
-                owner.tenant,
-                f"{web_url}/{owner.tenant}/oneroster",
-                version="1.1" if variants else "1.2",
-            ),
-            *mdm_source_configs(owner.tenant, web_url),
-        ],
+        "sources": [directory, _lms_source(owner, web_url, variants=variants)]
+        + mdm_source_configs(owner.tenant, web_url),
     }
+
+
+def _lms_source(owner: Roster, web_url: str, *, variants: bool = False) -> dict[str, Any]:
+    """The tenant's learning platform: itslearning for the tenants that run it, else OneRoster.
+
+    itslearning's activity and progress are read from the start of the school year.
+    """
+    if owner.tenant in ITSLEARNING_TENANTS:
+        return itslearning_source_config(
+            owner.tenant, f"{web_url}/{owner.tenant}/itslearning", activity_since=owner.valid_from
+        )
+    return oneroster_source_config(
+        owner.tenant, f"{web_url}/{owner.tenant}/oneroster", version="1.1" if variants else "1.2"
+    )
 
 
 def sandbox_down() -> None:

@@ -45,11 +45,18 @@ from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = [
+    "ITSLEARNING_TENANTS",
     "ItslearningApp",
     "ItslearningSite",
     "itslearning_source_config",
+    "itslearning_tenants",
     "secret_env",
+    "secrets_env",
 ]
+
+#: Sandbox tenants whose learning platform is itslearning (read through its Data
+#: Warehouse API) instead of a OneRoster provider.
+ITSLEARNING_TENANTS = frozenset({"fjellby"})
 
 #: The page size the real API fixes.
 PAGE_SIZE = 10_000
@@ -549,6 +556,16 @@ class ItslearningApp:
 
 
 # -- wiring for `hub sandbox up` --------------------------------------------------------------
+
+
+def itslearning_tenants(tenants: Sequence[str]) -> list[str]:
+    """The tenants among `tenants` that run itslearning."""
+    return [t for t in tenants if t in ITSLEARNING_TENANTS]
+
+
+def secrets_env(clients: Mapping[str, tuple[str, str]], tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the tenants' itslearning passwords (their sandbox client secret)."""
+    return {secret_env(t): clients[t][1] for t in itslearning_tenants(tenants) if t in clients}
 
 
 def secret_env(tenant: str) -> str:

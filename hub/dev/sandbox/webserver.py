@@ -659,7 +659,9 @@ def sandbox_apps(
     `variants`: OneRoster 1.1 without the gradebook for every tenant, and sparse SS 12000
     registers (only what the standard requires) for the Swedish ones.
 
-    OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
+    OneRoster for every tenant; itslearning's Data Warehouse API for the tenants that run
+    it (`hub.dev.sandbox.itslearning.ITSLEARNING_TENANTS`, read instead of OneRoster);
+    SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
     (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
@@ -689,6 +691,12 @@ def sandbox_apps(
             token_ttl=token_ttl,
             sparse_tenants=swedish if variants else (),
         )
+    from hub.dev.sandbox.itslearning import ItslearningApp, itslearning_tenants
+
+    itslearning = itslearning_tenants(tenants)
+    if itslearning:
+        logins = {t: clients[t] for t in itslearning if t in clients}
+        apps["itslearning"] = ItslearningApp.generate(itslearning, scale, seed, logins=logins)
     danish = danish_tenants(tenants)
     if danish:
         keys = {t: clients[t][1] for t in danish if t in clients}

@@ -164,10 +164,8 @@ class _UserGrade(_Raw):
     UserId: int
     AssessmentStatusId: int | None = None
     Score: float | None = None
-    MaxScore: float | None = None
     SubmittedDate: datetime | None = None
     ReviewDate: datetime | None = None
-    LearningItemTitle: str | None = None
     T_ModifiedDate: datetime | None = None
 
 
@@ -446,7 +444,6 @@ class _UserGrades(_Set):
         return Result(
             **self.common(f"grade-{raw.LearningItemId}-{raw.UserId}", raw.T_ModifiedDate),
             line_item_key=f"item-{raw.LearningItemId}",
-            line_item_title=raw.LearningItemTitle,
             person_key=str(raw.UserId),
             class_key=str(raw.CourseId),
             score_status=(
@@ -459,8 +456,6 @@ class _UserGrades(_Set):
             score=raw.Score,
             text_score=status or None,
             score_date=when.date() if when else None,
-            score_min=0.0 if raw.MaxScore is not None else None,
-            score_max=raw.MaxScore,
         )
 
 

@@ -18,6 +18,7 @@ from connectors.mdm.google_chromeos import _ChromeOsDevices
 from connectors.mdm.intune import _ManagedDevices
 from connectors.mdm.jamf import _Computers, _MobileDevices
 from tests.fuzz.suite import FuzzHarness
+from tests.unit.connectors import test_itslearning_parsing as itslearning_tests
 from tests.unit.connectors import test_oneroster_parsing as oneroster_tests
 from tests.unit.connectors import test_ss12000_parsing as ss12000_tests
 from tests.unit.connectors._mdm import intune
@@ -68,6 +69,23 @@ def oneroster_harness() -> FuzzHarness:
         for record in _records(f"oneroster/{name}.json", name)
     ]
     return FuzzHarness("oneroster", seeds, http_parser(source, streams), ("sourcedId",))
+
+
+def itslearning_harness() -> FuzzHarness:
+    """The itslearning Data Warehouse: every entity set, lookups included, from example rows."""
+    source = itslearning_tests.source()
+    source.full_snapshot = False  # deleted users and courses are deletes, not left out
+    streams = {name: kind(source) for name, kind in itslearning_tests.STREAMS.items()}
+    examples = json.loads((DATA / "itslearning.json").read_text(encoding="utf-8"))
+    seeds = [(name, record) for name, rows in examples.items() for record in rows]
+    lookups = tuple(n for n, s in streams.items() if s.dead_letter_entity == "lookup")
+    return FuzzHarness(
+        "itslearning",
+        seeds,
+        http_parser(source, streams),
+        ("UserId", "CourseId"),
+        lookups=lookups,
+    )
 
 
 def ss12000_harness() -> FuzzHarness:

@@ -330,7 +330,6 @@ class ItslearningSite:
         items, users = self.lms._results
         item = items[result]
         klass, _course = self.lms._line_items[item]
-        title = self.lms.tables["lineItems"].record(item, "", "")["title"]
         completed = record["scoreStatus"] == "fully graded"
         day = f"{record['scoreDate']}T14:00:00"
         return {
@@ -340,11 +339,9 @@ class ItslearningSite:
             "AssessmentGradeId": 1 if completed else 0,
             "AssessmentStatusId": 1 if completed else 2,
             "Score": record.get("score"),
-            "MaxScore": 1.0,
             "SubmittedDate": day,
             "ReviewDate": day if completed else None,
             "NumberOfAttempts": 1,
-            "LearningItemTitle": title,
             "T_ModifiedDate": _when(self._result_stamp(result)),
         }
 
@@ -530,7 +527,7 @@ class ItslearningApp:
         if skip + len(window) < end:
             query = {k: v for k, v in request.query.items() if k != "$skip"}
             query["$skip"] = str(skip + len(window))
-            body["odata.nextLink"] = f"{request.base_url}/{name}?{urlencode(query)}"
+            body["odata.nextLink"] = f"{request.base_url}/{name}?{urlencode(query, safe='$')}"
         return json_response(body)
 
     def control(self, tenant: str, action: str, payload: Any) -> Any:

@@ -7,7 +7,13 @@ then, in the same run and against the same broker, sends the same number of equa
 sized messages with a bare kafka-python producer of the same durability settings.
 Prints enrollments per second and the ratio of the hub's rate to the bare producer's.
 
+Then each native LMS connector (itslearning's Data Warehouse API, ...) reads the same
+tenant in full from its sandbox app in a child process, and the OneRoster connector alone
+from the sandbox server, each printed as records per second through the connector (no
+fingerprints, no Kafka). `--connectors-only` skips the broker and the sync.
+
     .venv/bin/python bench/lms.py --scale 20000
+    .venv/bin/python bench/lms.py --scale 20000 --connectors-only
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from pathlib import Path
 
 import requests
 from _harness import compare_with_bare, kafka_broker, sync, tenant_settings
+from _native_lms import Throughput, read_through, served
 
 from hub.dev.sandbox.oneroster import client_credentials, oneroster_source_config, secret_env
 from hub.dev.sandbox.webserver import start_detached, stop_detached
 from hub.kafka_io import Publisher, ensure_topics, entity_topic
 from hub.logging import configure
-from hub.sources import entity_types_of
+from hub.settings import parse_settings
+from hub.sources import build_source, entity_types_of
 from hub.store import StateStore
 from schemas.lms import Enrollment
 
@@ -46,13 +54,55 @@ def _count(base_url: str, secret: str, collection: str) -> int:
     return int(response.headers["X-Total-Count"])
 
 
+def _itslearning_app(scale: int, password: str) -> dict[str, object]:
+    from hub.dev.sandbox.itslearning import ItslearningApp
+
+    logins = {TENANT: (f"skolehub-{TENANT}", password)}
+    return {"itslearning": ItslearningApp.generate([TENANT], scale, logins=logins)}
+
+
+def native_connectors(scale: int, oneroster_url: str | None, page_size: int) -> list[Throughput]:
+    """Each LMS connector's records per second against its sandbox app (OneRoster too)."""
+    from hub.dev.sandbox import itslearning
+
+    password = uuid.uuid4().hex
+    os.environ[itslearning.secret_env(TENANT)] = password
+    entries = []
+    results = []
+    if oneroster_url is not None:
+        entries.append(oneroster_source_config(TENANT, oneroster_url, page_size=page_size))
+    with served(lambda: _itslearning_app(scale, password)) as url:
+        entries.append(itslearning.itslearning_source_config(TENANT, f"{url}/{TENANT}/itslearning"))
+        config = parse_settings({"tenants": [{"id": TENANT, "name": "B", "sources": entries}]})
+        tenant = config.tenants[0]
+        for source in tenant.sources:
+            results.append(read_through(source.type, build_source(tenant, source)))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=int, default=20_000, help="people in the tenant")
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--bootstrap", help="an existing broker (default: start a local one)")
+    parser.add_argument(
+        "--connectors-only", action="store_true", help="only the connectors' read rates"
+    )
     args = parser.parse_args(argv)
     configure(fmt="console", level="warning")
+    os.environ.setdefault("HUB_HMAC_KEY", uuid.uuid4().hex)
+    if args.connectors_only:
+        work = Path(tempfile.mkdtemp(prefix="skolehub-bench-lms-"))
+        state = start_detached(work / "web", tenants=[TENANT], scale=args.scale)
+        try:
+            os.environ[secret_env(TENANT)] = client_credentials(work / "web", [TENANT])[TENANT][1]
+            url = f"{state['url']}/{TENANT}/oneroster"
+            print(f"tenant {TENANT}: scale {args.scale:,}")
+            for result in native_connectors(args.scale, url, args.page_size):
+                print(result.line())
+        finally:
+            stop_detached(work / "web")
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="skolehub-bench-lms-"))
     web = work / "web"
@@ -111,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"incremental run: {again.unchanged:,} records re-read (overlap), "
                 f"{again.created + again.updated} changes, {incremental_seconds:.1f} s"
             )
+            for result in native_connectors(args.scale, base_url, args.page_size):
+                print(result.line())
             return 0
         finally:
             stop_detached(web)

@@ -358,8 +358,12 @@ class HttpSource(Source):
         """The action for an error response when the status alone does not say; None: table."""
         return None
 
-    def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
-        """The streams `read()` reads; a connector may leave some out by configuration."""
+    def streams_to_read(self) -> Iterable[type[HttpStream[Any, Any]]]:
+        """The streams `read()` reads; a connector may leave some out by configuration.
+
+        `read()` takes them one at a time, so a generator may decide a later stream from
+        what the earlier ones read (Canvas reads per-course streams only if courses exist).
+        """
         return self.streams
 
     # -- requests -----------------------------------------------------------------------

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 import threading
-import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -38,9 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from hub.dev.sandbox._native import NativePlatform, day_id, stable_hash
 from hub.dev.sandbox._oauth import basic, sandbox_client_id, secret_variable
 from hub.dev.sandbox._rest import OverlaidTable, control_time
-from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -87,17 +86,9 @@ _SET_KINDS = {
 }
 
 
-def _hash(*parts: object) -> int:
-    return zlib.crc32("|".join(map(str, parts)).encode())
-
-
 def _when(stamp: float) -> str:
     """An OData v3 date-time as the warehouse writes it: no zone, seconds."""
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _day_id(day: date) -> int:
-    return day.year * 10_000 + day.month * 100 + day.day
 
 
 def _seconds(text: str) -> float:
@@ -115,14 +106,11 @@ class _EntitySet:
     day: Callable[[int], int] | None = None
 
 
-class ItslearningSite:
+class ItslearningSite(NativePlatform):
     """One tenant's itslearning site, rendered from its generated learning platform."""
 
     def __init__(self, owner: Roster, *, today: date | None = None) -> None:
-        self.owner = owner
-        self.tenant = owner.tenant
-        self.lms = OneRosterTenant(owner)
-        self.today = today or datetime.now(UTC).date()
+        super().__init__(owner, today=today)
         self._lock = threading.RLock()
         #: (set, index) → field overrides, from `modify` and `delete`.
         self.overrides: dict[tuple[str, int], dict[str, Any]] = {}
@@ -134,42 +122,11 @@ class ItslearningSite:
 
     def _build(self) -> None:
         lms = self.lms
-        items, users = lms._results
-        line_items = lms._line_items
-        self._grades = array("i")
-        #: (result index, objective number) of each progress row
-        self._progress = array("i"), array("b")
-        self._objective_ids: dict[str, int] = {}
-        self._objectives: list[str] = []
-        for index in range(len(items)):
-            klass, course = line_items[items[index]]
-            if course >= 0:
-                self._grades.append(index)
-                continue
-            record = lms.tables["results"].record(index, "", "")
-            if record.get("scoreStatus") != "fully graded":
-                continue
-            for set_ in record.get("learningObjectiveSet") or ():
-                for n, result in enumerate(set_["learningObjectiveResults"]):
-                    objective = result["learningObjectiveId"]
-                    if objective not in self._objective_ids:
-                        self._objective_ids[objective] = len(self._objectives) + 1
-                        self._objectives.append(objective)
-                    self._progress[0].append(index)
-                    self._progress[1].append(n)
         # sessions: (enrollment index, sessions back from the last) for members active online
         self._sessions = array("i"), array("b")
-        # one membership per course and user: a teacher who also takes the course teaches it
-        users_of, classes_of, roles_of, _primaries = lms._enrollments
-        member: dict[tuple[int, int], int] = {}
-        for index in range(lms.tables["enrollments"].count):
-            pair = (classes_of[index], users_of[index])
-            if pair not in member or roles_of[index] == 1:
-                member[pair] = index
-        self._members = array("i", sorted(member.values()))
         enrollments = len(self._members)
         for index in self._members:
-            for back in range(self._session_count(index)):
+            for back in range(self.session_count(index)):
                 self._sessions[0].append(index)
                 self._sessions[1].append(back)
         self.sets: dict[str, _EntitySet] = {
@@ -212,19 +169,6 @@ class ItslearningSite:
     def _result_stamp(self, index: int) -> float:
         return self.lms.tables["results"].stamps[index]
 
-    def _session_count(self, enrollment: int) -> int:
-        """How many course sessions a member had (0: never opened the course)."""
-        return _hash(self.tenant, "sessions", enrollment) % 4
-
-    def _last_online(self, enrollment: int) -> datetime | None:
-        """When the member was last in the course, within the school year so far."""
-        if not self._session_count(enrollment):
-            return None
-        start = datetime.combine(self.lms._school_year[0], datetime.min.time(), UTC)
-        end = min(datetime.combine(self.today, datetime.min.time(), UTC), start + timedelta(300))
-        span = max(int((end - start).total_seconds()), 1)
-        return start + timedelta(seconds=_hash(self.tenant, "online", enrollment) % span)
-
     # -- rendering ----------------------------------------------------------------------
 
     def _id(self, kind: str, sourced_id: str) -> int:
@@ -241,25 +185,16 @@ class ItslearningSite:
         }
 
     def _user(self, index: int) -> dict[str, Any]:
-        record = self.lms.tables["users"].record(index, "", self.lms.sourced_id("users", index))
+        record = self.user(index)
         role = (record.get("roles") or [{}])[0].get("role", "teacher")
-        feide = next(
-            (
-                u["identifier"]
-                for u in record.get("userIds", ())
-                if u["type"] == self.lms.words.eppn_type
-            ),
-            None,
-        )
-        local = next((u["identifier"] for u in record.get("userIds", ()) if u["type"] == "LMS"), "")
         primary = record.get("primaryOrg")
         return {
             "UserId": index + 1,
             "FirstName": record.get("givenName"),
             "LastName": record.get("familyName"),
-            "UserName": record.get("username") or f"{local}.{self.tenant}",
+            "UserName": record.get("username") or f"{record['local']}.{self.tenant}",
             "Email": record.get("email"),
-            "SyncKey": feide or local,
+            "SyncKey": record["feide"] or record["local"],
             "UserStatus": "Active",
             "UserType": _USER_TYPES.get(role, "Staff"),
             "OrganizationId": self._id("orgs", primary["sourcedId"]) if primary else None,
@@ -282,8 +217,10 @@ class ItslearningSite:
         users, classes, roles, _primaries = self.lms._enrollments
         klass = classes[index]
         role = ("student", "teacher", "aide")[roles[index]]
-        last = self._last_online(index)
-        first = last - timedelta(days=_hash(self.tenant, "first", index) % 60) if last else None
+        last = self.last_online(index)
+        first = (
+            last - timedelta(days=stable_hash(self.tenant, "first", index) % 60) if last else None
+        )
         stamp = self.lms.tables["enrollments"].stamps[index]
         return {
             "CourseId": klass + 1,
@@ -299,7 +236,7 @@ class ItslearningSite:
 
     def _session_moment(self, index: int) -> datetime:
         enrollment, back = self._sessions[0][index], self._sessions[1][index]
-        last = self._last_online(enrollment)
+        last = self.last_online(enrollment)
         assert last is not None  # only members with sessions have any
         return last - timedelta(days=7 * back, minutes=20)
 
@@ -307,10 +244,10 @@ class ItslearningSite:
         users, classes, _roles, _primaries = self.lms._enrollments
         enrollment = self._sessions[0][index]
         begin = self._session_moment(index)
-        minutes = 5 + _hash(self.tenant, "minutes", index) % 40
+        minutes = 5 + stable_hash(self.tenant, "minutes", index) % 40
         return {
-            "MonthlyDateId": _day_id(begin.date()) // 100 * 100 + 1,
-            "DateId": _day_id(begin.date()),
+            "MonthlyDateId": day_id(begin.date()) // 100 * 100 + 1,
+            "DateId": day_id(begin.date()),
             "UserId": users[enrollment] + 1,
             "CourseId": classes[enrollment] + 1,
             "CourseProfileId": 2,
@@ -322,7 +259,7 @@ class ItslearningSite:
         }
 
     def _session_day(self, index: int) -> int:
-        return _day_id(self._session_moment(index).date())
+        return day_id(self._session_moment(index).date())
 
     def _grade(self, index: int) -> dict[str, Any]:
         result = self._grades[index]
@@ -355,14 +292,12 @@ class ItslearningSite:
         }
 
     def _objective_progress(self, index: int) -> dict[str, Any]:
-        result, number = self._progress[0][index], self._progress[1][index]
-        record = self.lms.tables["results"].record(result, "", "")
+        result = self._progress[0][index]
         items, users = self.lms._results
         klass, _course = self.lms._line_items[items[result]]
-        score = record["learningObjectiveSet"][0]["learningObjectiveResults"][number]
-        percentage = float(score["score"]) * 25
+        objective, percentage = self.skills_score(index)
         return {
-            "LearningObjectiveId": self._objective_ids[score["learningObjectiveId"]],
+            "LearningObjectiveId": self._objective_ids[objective],
             "UserId": users[result] + 1,
             "CourseId": klass + 1,
             "DateId": self._progress_day(index),
@@ -371,7 +306,7 @@ class ItslearningSite:
         }
 
     def _progress_day(self, index: int) -> int:
-        return _day_id(date(self.lms._school_year[0].year + 1, 3, 15))
+        return day_id(date(self.lms._school_year[0].year + 1, 3, 15))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -389,7 +324,7 @@ class ItslearningSite:
         entity_set = self.sets[name]
         tests = self._tests(entity_set, filter_text or "")
         if name in DATED_SETS and not any(field == "dateid" for field, _ in tests):
-            since = _day_id(self.today - timedelta(days=DEFAULT_DAYS))
+            since = day_id(self.today - timedelta(days=DEFAULT_DAYS))
             assert entity_set.day is not None
             day = entity_set.day
             tests.append(("dateid", lambda i: day(i) >= since))

@@ -330,16 +330,18 @@ class _OutcomeResults(_PerCourseStream):
             linked = body.get("linked")
             for outcome in (linked.get("outcomes") or []) if isinstance(linked, dict) else []:
                 if isinstance(outcome, dict) and "id" in outcome:
-                    self.source.outcomes[str(outcome["id"])] = _outcome_title(outcome)
+                    self.source.outcomes[str(outcome["id"])] = _outcome(outcome)
         return super().records_in(body)
 
     def to_entity(self, raw: _OutcomeResult) -> Result:
         outcome = raw.links.learning_outcome
+        title, points = self.source.outcomes.get(outcome, (None, None))
+        possible = raw.possible if raw.possible is not None else points
         when = raw.submitted_or_assessed_at
         return Result(
             **self.common(f"outcome-{raw.id}", when),
             line_item_key=f"outcome-{raw.course}-{outcome}",
-            line_item_title=self.source.outcomes.get(outcome),
+            line_item_title=title,
             person_key=raw.links.user,
             class_key=str(raw.course),
             score_status=ScoreStatus.FULLY_GRADED
@@ -347,8 +349,8 @@ class _OutcomeResults(_PerCourseStream):
             else ScoreStatus.NOT_SUBMITTED,
             score=raw.score,
             score_date=when.date() if when else None,
-            score_min=0.0 if raw.possible is not None else None,
-            score_max=raw.possible,
+            score_min=0.0 if possible is not None else None,
+            score_max=possible,
             learning_objective_ids=(f"canvas:{outcome}",),
             objective_results=(
                 (ObjectiveResult(source="canvas", objective_id=outcome, score=raw.score),)
@@ -358,9 +360,14 @@ class _OutcomeResults(_PerCourseStream):
         )
 
 
-def _outcome_title(outcome: Mapping[str, Any]) -> str | None:
+def _outcome(outcome: Mapping[str, Any]) -> tuple[str | None, float | None]:
+    """A linked outcome's title (its display name first) and points possible."""
     title = outcome.get("display_name") or outcome.get("title")
-    return str(title) if title else None
+    points = outcome.get("points_possible")
+    number = (
+        float(points) if isinstance(points, int | float) and not isinstance(points, bool) else None
+    )
+    return (str(title) if title else None), number
 
 
 # -- the source ------------------------------------------------------------------------------
@@ -398,7 +405,8 @@ class Canvas(HttpSource):
         super().__init__(settings, **kwargs)
         #: The courses read this run, in order: the per-course streams walk them.
         self.course_ids: list[int] = []
-        self.outcomes: dict[str, str | None] = {}
+        #: Linked outcomes by id: (title, points possible).
+        self.outcomes: dict[str, tuple[str | None, float | None]] = {}
 
     def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
         """The account's collections, then, if it has courses, the per-course ones."""

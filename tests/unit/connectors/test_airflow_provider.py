@@ -14,6 +14,8 @@ TYPES = {
     "ss12000",
     "os2skoledata",
     "oneroster",
+    "itslearning",
+    "canvas",
     "intune",
     "jamf_pro",
     "google_chromeos",

@@ -41,6 +41,8 @@ def test_every_connector_module_declares_itself():
         "ss12000": ("identity", None),
         "os2skoledata": ("identity", None),
         "oneroster": ("lms", "hub_lms_oneroster"),
+        "itslearning": ("lms", "hub_lms_itslearning"),
+        "canvas": ("lms", "hub_lms_canvas"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
@@ -77,7 +79,7 @@ def test_the_hubs_source_functions_read_the_registry():
 def test_an_unknown_source_type_fails_at_load_naming_the_known_ones():
     """The settings union is the registry's: a type no connector declares is a config error."""
     with pytest.raises(SettingsError) as raised:
-        parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [{"type": "canvas"}]}]})
+        parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [{"type": "blackboard"}]}]})
     assert "tenants.0.sources.0" in str(raised.value)
     assert all(spec.type in str(raised.value) for spec in registry.specs())
 
@@ -111,9 +113,16 @@ def test_no_http_connector_overrides_the_reading_loop():
 
     loop = ("read", "read_stream", "fetch_page", "pages")
     http = [s.connector for s in registry.specs() if issubclass(s.connector, HttpSource)]
-    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro", "OS2skoledata"} == {
-        c.__name__ for c in http
-    }
+    assert {
+        "SS12000",
+        "OneRoster",
+        "Itslearning",
+        "Canvas",
+        "GoogleChromeOS",
+        "Intune",
+        "JamfPro",
+        "OS2skoledata",
+    } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)
         for c in http

@@ -1,4 +1,4 @@
-"""LMS sync: every tenant's learning platform (OneRoster 1.2) to the hub's LMS topics.
+"""LMS sync: every tenant's learning platform (OneRoster, itslearning, Canvas) to LMS topics.
 
 One mapped task per configured tenant × LMS source. Each task reads its source and
 publishes the changes as CloudEvents on `hub.lms.*.v2` (courses, classes, enrollments,
@@ -7,11 +7,12 @@ and `hub.identity.organisation.v2`; it updates the Assets of those topics, which
 what consumes them. Runs are incremental (records changed since the last bookmark) until
 the source's `full_sync_every` has passed; then a full run also deletes what vanished.
 
-Every task runs in the pool `hub_lms_oneroster`, so at most that pool's slots of
-OneRoster syncs run at once; each task sends one request at a time to its school
-owner's API. Create the pool before the first run (`airflow pools set hub_lms_oneroster
-4 "OneRoster syncs"`). A run held by the deletion guard fails without retries; release
-it with `hub sync TENANT SOURCE --approve-deletes`.
+Each LMS system has its own plan/sync pair and pool (`hub_lms_oneroster`,
+`hub_lms_itslearning`, `hub_lms_canvas`), so at most that pool's slots of one system's
+syncs run at once; each task sends one request at a time to its school owner's API.
+Create the pools before the first run (`airflow pools set hub_lms_oneroster 4 "OneRoster
+syncs"`, and so for the others; `make airflow` creates them). A run held by the deletion
+guard fails without retries; release it with `hub sync TENANT SOURCE --approve-deletes`.
 """
 
 from __future__ import annotations

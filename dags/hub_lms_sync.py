@@ -1,4 +1,4 @@
-"""LMS sync: every tenant's learning platform (OneRoster, itslearning, Canvas) to LMS topics.
+"""LMS sync: each tenant's learning platform (OneRoster, itslearning, Canvas, Moodle) to topics.
 
 One mapped task per configured tenant × LMS source. Each task reads its source and
 publishes the changes as CloudEvents on `hub.lms.*.v2` (courses, classes, enrollments,
@@ -8,8 +8,9 @@ what consumes them. Runs are incremental (records changed since the last bookmar
 the source's `full_sync_every` has passed; then a full run also deletes what vanished.
 
 Each LMS system has its own plan/sync pair and pool (`hub_lms_oneroster`,
-`hub_lms_itslearning`, `hub_lms_canvas`), so at most that pool's slots of one system's
-syncs run at once; each task sends one request at a time to its school owner's API.
+`hub_lms_itslearning`, `hub_lms_canvas`, `hub_lms_moodle`), so at most that pool's slots
+of one system's syncs run at once; each task sends one request at a time to its school
+owner's API.
 Create the pools before the first run (`airflow pools set hub_lms_oneroster 4 "OneRoster
 syncs"`, and so for the others; `make airflow` creates them). A run held by the deletion
 guard fails without retries; release it with `hub sync TENANT SOURCE --approve-deletes`.

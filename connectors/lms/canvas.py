@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
@@ -37,9 +36,8 @@ from connectors.http import (
     HttpSourceSettings,
     HttpStream,
     LinkHeaderPaginator,
-    next_link,
 )
-from connectors.lms._common import competence_areas, eppn_of
+from connectors.lms._common import competence_areas, eppn_of, following, then_next_parent
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
 from schemas.lms import (
@@ -439,25 +437,12 @@ class Canvas(HttpSource):
         for record in page.records:
             if isinstance(record, dict):
                 record[COURSE_FIELD] = course
-        if next_link(page) is not None:
+        after = following(self.course_ids, course)
+        if after is None:
             return page
-        following = self._course_after(course)
-        if following is None:
-            return page
-        url = self.url(stream.path.format(course=following))
-        query = urlencode(
-            {
-                **dict(stream.query),
-                stream.paginator.page_size_param or "per_page": self.settings.page_size,
-            },
-            doseq=True,
-        )
-        link = ", ".join(p for p in (page.headers.get("Link"), f'<{url}?{query}>; rel="next"') if p)
-        return replace(page, headers={**dict(page.headers), "Link": link})
-
-    def _course_after(self, course: int) -> int | None:
-        index = self.course_ids.index(course) if course in self.course_ids else -1
-        return self.course_ids[index + 1] if 0 <= index < len(self.course_ids) - 1 else None
+        size = stream.paginator.page_size_param or "per_page"
+        query = urlencode({**dict(stream.query), size: self.settings.page_size}, doseq=True)
+        return then_next_parent(page, f"{self.url(stream.path.format(course=after))}?{query}")
 
     def classify_error(self, response: requests.Response) -> Action | None:
         """Canvas's older throttling answer, 403 `Rate Limit Exceeded`, is throttling."""

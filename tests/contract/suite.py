@@ -288,6 +288,38 @@ class StaticCredentialsHttpContract(HttpConnectorContract):
         assert ([], 1, 401) == (waits.seconds, harness.requests(path), caught.value.status)
 
 
+class UnpagedHttpContract(StaticCredentialsHttpContract):
+    """The HTTP contract for a token API whose calls answer whole lists (Moodle).
+
+    Such an API refuses a token with an error body (Moodle: HTTP 200 and `invalidtoken`),
+    and has no continuation a server could repeat.
+    """
+
+    def test_expired_credentials_are_refreshed_once(self, harness: Harness) -> None:
+        """A token revoked mid-session fails at once as an `AuthError` that shows no secret."""
+        assert harness.expire_credentials
+        with structlog.testing.capture_logs() as logs, harness.build() as source:
+            source.check()
+            harness.expire_credentials()
+            with pytest.raises(AuthError) as caught:
+                list(source.read())
+        assert harness.name == caught.value.connector
+        assert_no_secret(harness, *_error_texts(caught.value), logs)
+
+    def test_a_page_that_names_itself_as_next_is_a_loop(self, harness: Harness) -> None:
+        """Answers carry no continuation, so a repeated-link fault changes nothing read."""
+        inject, path = self._http(harness)
+        keys = lambda items: sorted((e.entity, e.key) for e in entities(items))  # noqa: E731
+        default = keys(read_all(harness.build()))
+        inject(kind="repeat_next", path=path, times=-1)
+        assert default == keys(read_all(harness.build(page_size=10)))
+
+
+def unpaged_http_contract(fixture: str) -> type:
+    """The HTTP contract for an unpaged token API (Moodle), for the harness `fixture`."""
+    return _joined(UnpagedHttpContract, fixture)
+
+
 def static_credentials_http_contract(fixture: str) -> type:
     """The HTTP contract for a connector with fixed credentials, for the harness `fixture`."""
     return _joined(StaticCredentialsHttpContract, fixture)

@@ -118,7 +118,7 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
             "tenants": [{"id": "lillevik", "name": "Lillevik", "sources": [lms.source_entry()]}],
         }
     )
-    for pool in (ONEROSTER_POOL, "hub_lms_itslearning", "hub_lms_canvas"):
+    for pool in (ONEROSTER_POOL, "hub_lms_itslearning", "hub_lms_canvas", "hub_lms_moodle"):
         airflow_pool(pool, 2)
     started = timezone.utcnow()
     sync = dagbag.get_dag("hub_lms_sync")

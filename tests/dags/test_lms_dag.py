@@ -19,6 +19,7 @@ POOLS = {
     "sync_oneroster": ONEROSTER_POOL,
     "sync_itslearning": "hub_lms_itslearning",
     "sync_canvas": "hub_lms_canvas",
+    "sync_moodle": "hub_lms_moodle",
 }
 
 

@@ -16,6 +16,7 @@ TYPES = {
     "oneroster",
     "itslearning",
     "canvas",
+    "moodle",
     "intune",
     "jamf_pro",
     "google_chromeos",

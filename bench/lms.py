@@ -7,7 +7,7 @@ then, in the same run and against the same broker, sends the same number of equa
 sized messages with a bare kafka-python producer of the same durability settings.
 Prints enrollments per second and the ratio of the hub's rate to the bare producer's.
 
-Then each native LMS connector (itslearning's Data Warehouse API, ...) reads the same
+Then each native LMS connector (itslearning's Data Warehouse API, Canvas, Moodle) reads the same
 tenant in full from its sandbox app in a child process, and the OneRoster connector alone
 from the sandbox server, each printed as records per second through the connector (no
 fingerprints, no Kafka). `--connectors-only` skips the broker and the sync.
@@ -54,25 +54,37 @@ def _count(base_url: str, secret: str, collection: str) -> int:
     return int(response.headers["X-Total-Count"])
 
 
-def _itslearning_app(scale: int, password: str) -> dict[str, object]:
+def _native_apps(scale: int, secret: str) -> dict[str, object]:
+    """The native platforms' sandbox apps for the bench tenant, one secret for all."""
+    from hub.dev.sandbox.canvas import CanvasApp
     from hub.dev.sandbox.itslearning import ItslearningApp
+    from hub.dev.sandbox.moodle import MoodleApp
 
-    logins = {TENANT: (f"skolehub-{TENANT}", password)}
-    return {"itslearning": ItslearningApp.generate([TENANT], scale, logins=logins)}
+    logins = {TENANT: (f"skolehub-{TENANT}", secret)}
+    return {
+        "itslearning": ItslearningApp.generate([TENANT], scale, logins=logins),
+        "canvas": CanvasApp.generate([TENANT], scale, tokens={TENANT: secret}),
+        "moodle": MoodleApp.generate([TENANT], scale, tokens={TENANT: secret}),
+    }
 
 
 def native_connectors(scale: int, oneroster_url: str | None, page_size: int) -> list[Throughput]:
     """Each LMS connector's records per second against its sandbox app (OneRoster too)."""
-    from hub.dev.sandbox import itslearning
+    from hub.dev.sandbox import canvas, itslearning, moodle
 
-    password = uuid.uuid4().hex
-    os.environ[itslearning.secret_env(TENANT)] = password
+    secret = uuid.uuid4().hex
+    for vendor in (itslearning, canvas, moodle):
+        os.environ[vendor.secret_env(TENANT)] = secret
     entries = []
     results = []
     if oneroster_url is not None:
         entries.append(oneroster_source_config(TENANT, oneroster_url, page_size=page_size))
-    with served(lambda: _itslearning_app(scale, password)) as url:
-        entries.append(itslearning.itslearning_source_config(TENANT, f"{url}/{TENANT}/itslearning"))
+    with served(lambda: _native_apps(scale, secret)) as url:
+        entries += [
+            itslearning.itslearning_source_config(TENANT, f"{url}/{TENANT}/itslearning"),
+            canvas.canvas_source_config(TENANT, f"{url}/{TENANT}/canvas"),
+            moodle.moodle_source_config(TENANT, f"{url}/{TENANT}/moodle"),
+        ]
         config = parse_settings({"tenants": [{"id": TENANT, "name": "B", "sources": entries}]})
         tenant = config.tenants[0]
         for source in tenant.sources:

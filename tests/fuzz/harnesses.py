@@ -18,7 +18,9 @@ from connectors.mdm.google_chromeos import _ChromeOsDevices
 from connectors.mdm.intune import _ManagedDevices
 from connectors.mdm.jamf import _Computers, _MobileDevices
 from tests.fuzz.suite import FuzzHarness
+from tests.unit.connectors import test_canvas_connector as canvas_tests
 from tests.unit.connectors import test_itslearning_parsing as itslearning_tests
+from tests.unit.connectors import test_moodle_connector as moodle_tests
 from tests.unit.connectors import test_oneroster_parsing as oneroster_tests
 from tests.unit.connectors import test_ss12000_parsing as ss12000_tests
 from tests.unit.connectors._mdm import intune
@@ -86,6 +88,24 @@ def itslearning_harness() -> FuzzHarness:
         ("UserId", "CourseId"),
         lookups=lookups,
     )
+
+
+def _native_harness(name: str, tests: Any, id_fields: tuple[str, ...]) -> FuzzHarness:
+    source = tests.source()
+    streams = {stream: kind(source) for stream, kind in tests.STREAMS.items()}
+    examples = json.loads((DATA / "canvas_moodle.json").read_text(encoding="utf-8"))[name]
+    seeds = [(stream, record) for stream, rows in examples.items() for record in rows]
+    return FuzzHarness(name, seeds, http_parser(source, streams), id_fields)
+
+
+def canvas_harness() -> FuzzHarness:
+    """Canvas: accounts, users, courses and the per-course collections, from example records."""
+    return _native_harness("canvas", canvas_tests, ("id",))
+
+
+def moodle_harness() -> FuzzHarness:
+    """Moodle: every function's answer, from example records."""
+    return _native_harness("moodle", moodle_tests, ("id", "userid"))
 
 
 def ss12000_harness() -> FuzzHarness:

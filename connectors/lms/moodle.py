@@ -41,7 +41,7 @@ from connectors.http import (
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._common import competence_areas, eppn_of, following, then_next_parent
+from connectors.lms._common import competence_areas, eppn_of, then_next_parent
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
@@ -165,10 +165,20 @@ class _Function(HttpStream[Any, Any]):
     function: ClassVar[str]
     source: Moodle
 
+    def __init__(self, source: HttpSource) -> None:
+        super().__init__(source)
+        self._targets: list[dict[str, int]] | None = None
+
     def params(self) -> dict[str, Any]:
         """The function, the token, the JSON format, and the first target's parameters."""
-        targets = self.targets()
+        targets = self.called_for()
         return {**self.source.call(self.function), **(targets[0] if targets else {})}
+
+    def called_for(self) -> list[dict[str, int]]:
+        """`targets()`, listed once per read (the streams before this one have ended)."""
+        if self._targets is None:
+            self._targets = self.targets()
+        return self._targets
 
     def targets(self) -> list[dict[str, int]]:
         """Per-target parameters (a course, a course and user); [] for a site-wide call."""
@@ -394,6 +404,8 @@ class Moodle(HttpSource):
         self.completion_targets: list[tuple[int, int]] = []
         self.people: set[int] = set()
         self._noted: set[int] = set()
+        #: Per stream: each target's position, and how many targets it was built for.
+        self._positions: dict[str, tuple[dict[tuple[tuple[str, int], ...], int], int]] = {}
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """The token, sent as `wstoken` in every query."""
@@ -432,7 +444,7 @@ class Moodle(HttpSource):
         page = super().page_of(stream, response)
         if not isinstance(stream, _Function):
             return page
-        targets = stream.targets()
+        targets = stream.called_for()
         current = {k: int(v) for k, v in page.params.items() if k in ("courseid", "userid")}
         if isinstance(page.body, dict) and page.body.get("errorcode") in NO_CRITERIA:
             course = current.get("courseid", 0)
@@ -443,13 +455,31 @@ class Moodle(HttpSource):
             if isinstance(record, dict):
                 record.setdefault(COURSE_FIELD, current.get("courseid"))
                 record.setdefault(USER_FIELD, current.get("userid"))
-        keys = [tuple(sorted(t.items())) for t in targets]
-        position = keys.index(tuple(sorted(current.items()))) if current in targets else -1
-        after = following(list(range(len(keys))), position) if position >= 0 else None
+        after = self._next_target(stream.name, targets, current)
         if after is None:
             return page
-        query = urlencode({**self.call(stream.function), **targets[after]})
+        query = urlencode({**self.call(stream.function), **after})
         return then_next_parent(page, f"{self.url(SERVER_PATH)}?{query}")
+
+    def _next_target(
+        self, stream: str, targets: list[dict[str, int]], current: dict[str, int]
+    ) -> dict[str, int] | None:
+        """The call after `current`; a student of a course noted without criteria is skipped.
+
+        A course without completion criteria answers every student alike, so one call
+        per such course is enough.
+        """
+        known = self._positions.get(stream)
+        if known is None or known[1] != len(targets):
+            known = ({tuple(sorted(t.items())): n for n, t in enumerate(targets)}, len(targets))
+            self._positions[stream] = known
+        position = known[0].get(tuple(sorted(current.items())))
+        if position is None:
+            return None
+        for n in range(position + 1, len(targets)):
+            if "userid" not in targets[n] or targets[n]["courseid"] not in self._noted:
+                return targets[n]
+        return None
 
     def raise_exception(self, stream: HttpStream[Any, Any], body: dict[str, Any]) -> None:
         """Raise the error a Moodle exception body (HTTP 200) means."""

@@ -18,7 +18,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 
-DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven chromium chromium-driver
+DEBIAN_PACKAGES := slapd ldap-utils postgresql redis-server openjdk-17-jdk-headless maven chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: help install system-deps run test lint schemas bench down clean lock airflow airflow-down
@@ -41,13 +41,15 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the sandbox and the tests run: slapd for the directory, PostgreSQL for
-# the production store path, a JDK and Maven for the local Kafka broker, Chromium and its
-# WebDriver for the browser test of the Airflow plugin (no browser download at run time).
+# the production store path, Redis for the Celery broker of the scale-out test, a JDK and
+# Maven for the local Kafka broker, Chromium and its WebDriver for the browser test of the
+# Airflow plugin (no browser download at run time).
 system-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapadd >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \

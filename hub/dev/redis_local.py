@@ -26,9 +26,9 @@ import structlog
 
 from hub.dev._services import (
     file_lock,
-    free_port,
+    keep_port,
+    kept_port,
     last_lines,
-    port_free,
     process_alive,
     spawn_detached,
     terminate,
@@ -80,10 +80,7 @@ class LocalRedis:
     @property
     def port(self) -> int | None:
         """The port the server was last started on, if it ever was."""
-        try:
-            return int((self.home / "port").read_text(encoding="ascii"))
-        except (FileNotFoundError, ValueError):
-            return None
+        return kept_port(self.home)
 
     def password(self) -> str:
         """The server's password, generated once and kept (0600)."""
@@ -123,10 +120,7 @@ class LocalRedis:
             if self.running():
                 return self.url()
             started = time.monotonic()
-            port = self.port
-            if port is None or not port_free(HOST, port):
-                port = free_port(HOST)
-            (self.home / "port").write_text(str(port), encoding="ascii")
+            port = keep_port(self.home, HOST)
             self.pid_file.unlink(missing_ok=True)
             # The password goes in a config file (0600), never on the command line, so it
             # does not show in the process list.

@@ -97,8 +97,9 @@ class CeleryBench:
 
     def measure(self, workers: int, concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Any]:
         """Run the sync DAGs once on a fresh CeleryExecutor Airflow with `workers` workers."""
-        tag = f"w{workers}_{uuid.uuid4().hex[:6]}"
-        self.postgres.up([f"airflow_{tag}", f"hub_{tag}"])
+        tag = f"w{workers}-{uuid.uuid4().hex[:6]}"  # the topic prefix and the names below
+        database = tag.replace("-", "_")
+        self.postgres.up([f"airflow_{database}", f"hub_{database}"])
         config = sandbox_config(self.var, f"{tag}.yaml", self.bootstrap, tag)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HUB_"))}
         airflow = LocalAirflow(
@@ -111,9 +112,9 @@ class CeleryBench:
                 "HUB_VAR_DIR": str(self.var),
                 "HUB_CONFIG": str(config),
                 "HUB_ENV_FILE": str(self.var / "sandbox" / "secrets.env"),
-                "HUB_DATABASE_URL": self.postgres.url(f"hub_{tag}"),
+                "HUB_DATABASE_URL": self.postgres.url(f"hub_{database}"),
             },
-            database_url=self.postgres.url(f"airflow_{tag}"),
+            database_url=self.postgres.url(f"airflow_{database}"),
             workers=workers,
             worker_concurrency=concurrency,
             paused=True,

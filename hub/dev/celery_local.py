@@ -27,6 +27,9 @@ SYNC_DAGS = ("hub_identity_sync", "hub_lms_sync", "hub_mdm_sync")
 _POLL_INTERVAL_S = 1.0
 _REQUEST_TIMEOUT_S = 30.0
 _FINISHED = {"success", "failed"}
+#: Task states that fail a wait at once: a retry would come only after the DAGs'
+#: `retry_delay` (minutes), and a failure of one mapped task is a failure of the whole.
+_TASK_FAILED = {"failed", "up_for_retry", "upstream_failed"}
 
 
 class DagRunError(AirflowLocalError):
@@ -135,8 +138,9 @@ class AirflowRest:
     def wait_for_run(self, dag_id: str, deadline: float, run_id: str | None = None) -> DagRun:
         """Wait for a run of `dag_id` (`run_id`, else its first) to finish; it must succeed.
 
-        Raises `DagRunError` listing the run's task instances when it failed, or, at
-        `deadline` (a `time.monotonic()` value), those of the run still going.
+        Raises `DagRunError` listing the run's task instances when it failed or one of its
+        tasks failed (a retry is not waited for), or, at `deadline` (a `time.monotonic()`
+        value), those of the run still going.
         """
         while True:
             runs = [r for r in self.runs(dag_id) if run_id is None or r["dag_run_id"] == run_id]
@@ -146,6 +150,10 @@ class AirflowRest:
                 if run["state"] != "success":
                     raise DagRunError(self._describe(finished, "failed"))
                 return finished
+            if runs:
+                going = self._dag_run(dag_id, runs[0])
+                if any(task.state in _TASK_FAILED for task in going.tasks):
+                    raise DagRunError(self._describe(going, "has a failed task"))
             if time.monotonic() >= deadline:
                 if not runs:
                     raise DagRunError(f"no run of {dag_id} was started in time")

@@ -20,6 +20,8 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 
 DEBIAN_PACKAGES := slapd ldap-utils postgresql redis-server openjdk-17-jdk-headless maven chromium chromium-driver
 PYTEST_ARGS ?=
+# Celery workers of `make airflow` (0: the LocalExecutor).
+WORKERS ?= 0
 
 .PHONY: help install system-deps run test lint schemas bench down clean lock airflow airflow-down
 
@@ -29,6 +31,7 @@ help:
 	@echo "make bench  - run the benchmarks in bench/ (needs make run's services or starts them)"
 	@echo "make down   - stop the local Kafka broker and the sandbox"
 	@echo "make airflow - start Kafka, the sandbox and a local Airflow (UI at :8080); Ctrl-C stops it"
+	@echo "make airflow WORKERS=2 - the same on the CeleryExecutor with two Celery workers"
 	@echo "make airflow-down - stop a local Airflow started elsewhere or with --detach"
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
@@ -69,11 +72,12 @@ run: install system-deps
 # A local Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite in
 # var/airflow) running the DAGs against Kafka and the sandbox, in the foreground: it prints
 # the URL and the logins, and Ctrl-C stops it. Kafka and the sandbox keep running (`make down`).
-# HUB_AIRFLOW_PORT=8081 make airflow picks another port.
+# HUB_AIRFLOW_PORT=8081 make airflow picks another port; `make airflow WORKERS=2` runs the
+# CeleryExecutor with two Celery workers and a local Redis instead (docs/operations.md).
 airflow: install system-deps
 	$(HUB) kafka up
 	$(HUB) sandbox up
-	$(HUB) airflow up
+	$(HUB) airflow up --workers $(WORKERS)
 
 # Stops a detached Airflow (`hub airflow up --detach`) or one running in another terminal;
 # Kafka and the sandbox stay up for `make run` and `make airflow` (`make down` stops them).

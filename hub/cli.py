@@ -508,7 +508,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     from hub.dev.airflow_local import DETACHED_HINT, AirflowLocalError, local_airflow
 
     try:
-        airflow = local_airflow(home=args.home, port=args.port)
+        airflow = local_airflow(home=args.home, port=args.port, workers=args.workers)
         if args.action == "up" and not args.detach:
             return (
                 EXIT_OK if airflow.serve(say=lambda line: print(line, flush=True)) else EXIT_FAILED
@@ -640,6 +640,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     airflow.add_argument(
         "--detach", action="store_true", help="up: return once it answers (default: foreground)"
+    )
+    airflow.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="up: run the CeleryExecutor with N Celery workers and a local Redis "
+        "(default 0: the LocalExecutor)",
     )
     airflow.set_defaults(func=cmd_airflow)
     return parser

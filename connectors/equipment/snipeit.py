@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from connectors._json_bounds import Body
 from connectors.equipment._kinds import equipment_kind, local_time, plain_text, price
@@ -49,6 +50,8 @@ from schemas.entities import Entity
 from schemas.equipment import EquipmentItem, EquipmentKind, EquipmentStatus
 
 HARDWARE = "/api/v1/hardware"
+#: Row fields that name or describe people: never in a dead letter.
+_PERSONAL = frozenset({"assigned_to", "notes", "created_by", "checkout_requests"})
 STATUS_META: dict[str, EquipmentStatus] = {
     "deployed": EquipmentStatus.IN_USE,
     "deployable": EquipmentStatus.IN_STOCK,
@@ -93,10 +96,14 @@ class _Hardware(_Raw):
     category: _Named | None = None
     manufacturer: _Named | None = None
     status_label: _StatusLabel | None = None
+    #: The newer name of `status_label` (Snipe-IT keeps both while the old one is deprecated).
+    status: _StatusLabel | None = None
     location: _Named | None = None
     rtd_location: _Named | None = None
     purchase_date: _Day | None = None
-    purchase_cost: str | float | None = None
+    #: A formatted string (`"1,234.56"`, `"kr 6 500,00"`), read as a decimal here so a bad
+    #: one is a dead letter naming the field.
+    purchase_cost: Annotated[Decimal | None, BeforeValidator(price)] = None
     custom_fields: dict[str, _CustomField] | list[Any] | None = None
     updated_at: _Moment | None = None
     deleted_at: _Moment | None = None
@@ -129,6 +136,23 @@ class _HardwareStream(HttpStream[_Hardware, EquipmentItem]):
     entity_type = EquipmentItem
     query = {"sort": "id", "order": "asc"}
 
+    def record_ref(self, record: Any, index: int) -> str:
+        """A row's numeric `id`."""
+        key = self.record_key(record)
+        return key if key is not None else f"{self.name}#{index}"
+
+    def record_key(self, record: Any) -> str | None:
+        """A row's numeric `id` as a key."""
+        value = record.get("id") if isinstance(record, dict) else None
+        is_id = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return str(value) if is_id else None
+
+    def redact(self, record: Any) -> dict[str, Any]:
+        """Without the person an asset is checked out to, its notes and who created it."""
+        if not isinstance(record, dict):
+            return {"value": "[not an object]"}
+        return {k: v for k, v in record.items() if k not in _PERSONAL}
+
     def to_entity(self, raw: _Hardware) -> EquipmentItem:
         settings = self.source.settings
         assert isinstance(settings, SnipeItSettings)
@@ -141,7 +165,8 @@ class _HardwareStream(HttpStream[_Hardware, EquipmentItem]):
             room = plain_text(field.value) if field else None
         updated = raw.updated_at.datetime if raw.updated_at else None
         bought = raw.purchase_date.date if raw.purchase_date else None
-        meta = (raw.status_label.status_meta or "") if raw.status_label else ""
+        label = raw.status or raw.status_label
+        meta = (label.status_meta or "") if label else ""
         return EquipmentItem(
             tenant=self.source.tenant,
             source=self.source.ref,
@@ -159,7 +184,7 @@ class _HardwareStream(HttpStream[_Hardware, EquipmentItem]):
             location=plain_text(location.name if location else None),
             room=room,
             purchased_on=date.fromisoformat(bought[:10]) if bought else None,
-            purchase_cost=price(raw.purchase_cost),
+            purchase_cost=raw.purchase_cost,
             currency=settings.currency,
         )
 

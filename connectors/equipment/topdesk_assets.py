@@ -149,9 +149,17 @@ class _Assets(HttpStream[_Asset, EquipmentItem]):
             location=plain_text(first.branch.name if first and first.branch else None),
             room=plain_text(first.location.name if first and first.location else None),
             purchased_on=date.fromisoformat(str(purchased)[:10]) if purchased else None,
-            purchase_cost=price(raw.custom(settings.purchase_price_field)),
+            purchase_cost=_custom_price(raw, settings.purchase_price_field),
             currency=settings.currency,
         )
+
+
+def _custom_price(raw: _Asset, field: str | None) -> Any:
+    """The price custom field as a decimal; a bad one names the field."""
+    try:
+        return price(raw.custom(field))
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
 
 
 def _text(value: Any) -> str | None:

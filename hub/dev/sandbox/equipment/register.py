@@ -170,9 +170,10 @@ class Register:
                 n = len(tickets) + 1
                 called = now - timedelta(minutes=int(_draw(owner.tenant, seed, n, "call") * 525600))
                 hours = 1 + _draw(owner.tenant, seed, n, "hours") ** 2 * (400 if slow else 120)
-                completed: datetime | None = called + timedelta(hours=hours)
-                if completed is not None and completed > now - timedelta(hours=2):
-                    completed = None  # still open
+                done = (called + timedelta(hours=hours)).replace(microsecond=0)
+                waiting = _draw(owner.tenant, seed, n, "open") < 0.06
+                # Still open: waiting on someone, or not done yet.
+                completed = None if waiting or done > now - timedelta(hours=2) else done
                 closed = completed + timedelta(days=2) if completed else None
                 if closed is not None and closed > now:
                     closed = None

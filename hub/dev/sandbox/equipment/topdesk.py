@@ -72,6 +72,8 @@ class TopdeskApp:
         self.deleted: dict[str, set[int]] = {t: set() for t in registers}
         self.closed: dict[str, dict[int, datetime]] = {t: {} for t in registers}
         self._repeat: dict[str, int] = {}
+        #: The query of every incidents request, in order (what the tests check).
+        self.incident_queries: list[dict[str, str]] = []
 
     @property
     def tenants(self) -> Sequence[str]:
@@ -183,6 +185,7 @@ class TopdeskApp:
     # -- incidents ------------------------------------------------------------------------
 
     def _incidents(self, request: Request) -> Response:
+        self.incident_queries.append(dict(request.query))
         window = self._window(request, 10, 10_000)
         if window is None:
             return json_response([{"message": "Invalid pageStart or pageSize"}], 400)

@@ -23,7 +23,7 @@ KEYWORDS: tuple[tuple[EquipmentKind, tuple[str, ...]], ...] = (
     (
         EquipmentKind.INTERACTIVE_BOARD,
         ("interakt", "interactive", "smartboard", "smart board", "activpanel", "activboard",
-         "whiteboard", "promethean", "clevertouch"),
+         "promethean", "clevertouch"),
     ),
     (
         EquipmentKind.DOCUMENT_CAMERA,

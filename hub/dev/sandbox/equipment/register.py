@@ -21,6 +21,7 @@ from hub.dev.sandbox.roster import Roster
 #: The TOPdesk templates (and Snipe-IT categories) the sandbox uses, by country.
 TEMPLATES: dict[str, dict[str, str]] = {
     "NO": {
+        "whiteboard": "Whiteboard",
         "projector": "Projektor",
         "interactive_board": "Interaktiv tavle",
         "sound_system": "Lydanlegg",
@@ -28,6 +29,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "document_camera": "Dokumentkamera",
     },
     "SE": {
+        "whiteboard": "Whiteboard",
         "projector": "Projektor",
         "interactive_board": "Interaktiv skrivtavla",
         "sound_system": "Ljudanläggning",
@@ -35,6 +37,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "document_camera": "Dokumentkamera",
     },
     "DK": {
+        "whiteboard": "Whiteboard",
         "projector": "Projektor",
         "interactive_board": "Interaktiv tavle",
         "sound_system": "Lydanlæg",
@@ -44,6 +47,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
 }
 CATEGORIES = ("Maskinvare", "Programvare", "Pålogging", "Nettverk", "Klasserom AV")
 MODELS = {
+    "whiteboard": ("Lintex", "Mood Wall"),
     "projector": ("Epson", "EB-L210W"),
     "interactive_board": ("Promethean", 'ActivPanel 9 75"'),
     "sound_system": ("Bose", "FreeSpace & Co"),
@@ -119,7 +123,7 @@ class Register:
             names = [f"{100 + r + 1}" for r in range(unit.pupil_count // 22 + 2)]
             rooms[unit.name] = names
             for room in names:
-                kinds = []
+                kinds = ["whiteboard"]  # every classroom has one: the register knows the room
                 picture = _draw(owner.tenant, seed, unit.name, room, "picture")
                 if picture < (0.45 if poor else 0.15):
                     pass  # no picture at all

@@ -34,6 +34,7 @@ pytest_plugins = [
     "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",
     "tests.fixtures.equipment",
+    "tests.fixtures.asm",
     "tests.fixtures.airflow",
 ]
 

@@ -43,6 +43,7 @@ def test_every_connector_module_declares_itself():
         "oneroster": ("lms", "hub_lms_oneroster"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
+        "apple_school_manager": ("mdm", "hub_mdm_apple_school_manager"),
         "topdesk_assets": ("equipment", "hub_equipment_topdesk"),
         "snipeit": ("equipment", "hub_equipment_snipeit"),
         "topdesk_incidents": ("support", "hub_support_topdesk"),
@@ -124,6 +125,7 @@ def test_no_http_connector_overrides_the_reading_loop():
         "TopdeskAssets",
         "TopdeskIncidents",
         "SnipeIt",
+        "AppleSchoolManager",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

@@ -374,6 +374,30 @@ class SupportByUnit(FollowupRecord):
     suppressed: tuple[str, ...] = ()
 
 
+class DeviceLifecycle(FollowupRecord):
+    """Devices the organisation bought (Apple School Manager), per product family and `*`.
+
+    Devices, not people: never suppressed. Released devices (sold, lost) are left out.
+    """
+
+    entity: ClassVar[str] = "device_lifecycle"
+
+    product_family: str
+    purchased: Count
+    past_leasing: Count = Field(
+        description="Ordered longer ago than the policy's `leasing_months` before `as_of`."
+    )
+    past_leasing_share: Share | None
+    not_managed: Count = Field(
+        description="Bought, but no device-management record (Intune, Jamf, Google) has its "
+        "physical key (manufacturer and serial)."
+    )
+    not_managed_share: Share | None
+    assigned_not_enrolled: Count = Field(
+        description="Assigned to a device management service, but in no MDM's records."
+    )
+
+
 #: Every record type, in the order extracts and summaries list them.
 FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     DeviceCoverage,
@@ -390,6 +414,7 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     ClassroomEquipment,
     EquipmentByUnit,
     SupportByUnit,
+    DeviceLifecycle,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

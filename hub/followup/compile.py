@@ -32,6 +32,7 @@ from hub.followup.measures.learning import (
     digital_skills,
     staff_competence,
 )
+from hub.followup.measures.lifecycle import device_lifecycle, load_purchases
 from hub.followup.measures.summary import (
     Totals,
     equity,
@@ -137,12 +138,15 @@ def compile_snapshot(
     tickets = load_tickets(engine, tenant.id, end_of_day(as_of))
     classrooms, equipment_units, equipment_totals = classroom_equipment(ctx, items)
     support, support_totals = support_by_unit(ctx, fleet, tickets)
+    purchases = load_purchases(engine, tenant.id, end_of_day(as_of))
+    lifecycle, lifecycle_measures = device_lifecycle(ctx, purchases)
     measures = dict(
         sorted(
             {
                 **headline(ctx, fleet, totals, unmatched),
                 **equipment_measures(equipment_totals),
                 **support_measures(support_totals),
+                **lifecycle_measures,
             }.items()
         )
     )
@@ -159,6 +163,7 @@ def compile_snapshot(
         "classroom_equipment": list(classrooms),
         "equipment_by_unit": list(equipment_units),
         "support_by_unit": list(support),
+        "device_lifecycle": list(lifecycle),
     }
     extra = 0
     if complementary:
@@ -211,6 +216,7 @@ def compile_snapshot(
             **state.sizes,
             "equipment_items": len(items),
             "support_tickets": len(tickets),
+            "purchased_devices": len(purchases),
         },
         records=sorted_records(records),
     )

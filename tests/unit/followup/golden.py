@@ -53,6 +53,7 @@ from schemas.mdm import (
     DeviceKind,
     ManagementState,
     Ownership,
+    PurchasedDevice,
     UnitHints,
     UserIdKind,
 )
@@ -72,6 +73,7 @@ GOOGLE = SourceRef(system="google_chromeos", instance="chromebooks")
 TOPDESK = SourceRef(system="topdesk", instance="topdesk_assets")
 SNIPEIT = SourceRef(system="snipeit", instance="snipeit")
 HELPDESK = SourceRef(system="topdesk", instance="topdesk_incidents")
+ASM = SourceRef(system="apple_school_manager", instance="asm")
 
 POLICY: dict[str, Any] = {
     "min_cell_size": 3,
@@ -512,9 +514,38 @@ def equipment() -> list[Entity]:
     return found
 
 
+def purchases() -> list[Entity]:
+    """Devices bought through Apple School Manager: some managed in Jamf, some never enrolled."""
+
+    def bought(
+        serial: str,
+        ordered: date,
+        *,
+        family: str = "iPad",
+        assigned: bool = True,
+        released: date | None = None,
+    ) -> PurchasedDevice:
+        return PurchasedDevice(
+            tenant=TENANT, source=ASM, key=serial, serial_number=serial,
+            physical_key=f"apple:{serial}", product_family=family, assigned=assigned,
+            ordered_at=datetime.combine(ordered, time(), UTC),
+            released_at=datetime.combine(released, time(), UTC) if released else None,
+        )  # fmt: skip
+
+    return [
+        bought("IPADF1", date(2025, 8, 1)),
+        bought("IPADA1", date(2022, 5, 1)),  # 36 months ended 2025-05-01
+        bought("IPADG1", date(2023, 7, 1)),  # 36 months end 2026-07-01, after AS_OF
+        bought("NEVR0001", date(2024, 1, 10)),  # assigned to Jamf, never enrolled
+        bought("NEVR0002", date(2021, 3, 1), assigned=False),  # old, never enrolled
+        bought("MAC0001", date(2023, 1, 1), family="Mac", assigned=False),
+        bought("GONE0001", date(2020, 1, 1), released=date(2026, 1, 1)),  # released
+    ]
+
+
 def entities() -> list[Entity]:
     """Every entity of the golden tenant."""
-    return [*directory(), *lms(), *devices(), *equipment()]
+    return [*directory(), *lms(), *devices(), *equipment(), *purchases()]
 
 
 #: When the golden tenant's history begins: before any day its tests compile.

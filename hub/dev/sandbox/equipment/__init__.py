@@ -5,8 +5,11 @@ tenants (both serve the same `Register` of a tenant: its schools' rooms, equipme
 support tickets, `register.py`); `equipment_source_configs(tenant, server_url)` is the
 tenant's hub.yaml entries (ids `topdesk_assets`, `topdesk_incidents`, `snipeit`) and
 `secret_envs(tenant)` the environment variables that hold their secrets.
-`equipment_credentials(home, tenants)` makes each tenant's secrets once (a TOPdesk
-application password, a Snipe-IT personal access token) and keeps them in
+It also mounts the tenant's purchase register, the Apple School Manager API (`asm`,
+`hub.dev.sandbox.mdm.asm`: the tenant's Jamf devices as bought, and some never enrolled),
+whose source entry (`asm`) feeds the MDM domain. `equipment_credentials(home, tenants)`
+makes each tenant's secrets once (a TOPdesk application password, a Snipe-IT personal
+access token, an Apple School Manager API account with its EC P-256 key) and keeps them in
 `home/equipment-credentials.json` (0600); `secrets_env(home, tenants)` gives the
 `secrets.env` lines. Tests that start the apps in process use `equipment_secrets(tenant)`,
 secrets derived from the tenant's id (they protect nothing).
@@ -26,6 +29,13 @@ from typing import Any
 from hub.dev.sandbox.equipment.register import Register
 from hub.dev.sandbox.equipment.snipeit import SnipeItApp
 from hub.dev.sandbox.equipment.topdesk import APP_USER, TopdeskApp
+from hub.dev.sandbox.mdm.asm import (
+    AsmApp,
+    AsmCredentials,
+    account_ids,
+    generate_asm_credentials,
+)
+from hub.dev.sandbox.mdm.fleet import Fleet
 from hub.dev.sandbox.roster import roster
 
 __all__ = [
@@ -51,12 +61,23 @@ def equipment_secrets(tenant: str) -> dict[str, str]:
     return {"topdesk": derive("topdesk"), "snipeit": derive("snipeit")}
 
 
+def _new_secrets(tenant: str) -> dict[str, str]:
+    account = generate_asm_credentials(tenant)
+    return {
+        "topdesk": secrets_module.token_urlsafe(24),
+        "snipeit": secrets_module.token_urlsafe(24),
+        "asm": account.private_key,
+        "asm_public_key": account.public_key,
+    }
+
+
 def secret_envs(tenant: str) -> dict[str, str]:
     """The environment variable of each vendor's secret, as the hub.yaml entries name them."""
     upper = tenant.upper().replace("-", "_")
     return {
         "topdesk": f"HUB_SANDBOX_TOPDESK_{upper}_SECRET",
         "snipeit": f"HUB_SANDBOX_SNIPEIT_{upper}_TOKEN",
+        "asm": f"HUB_SANDBOX_ASM_{upper}_KEY",
     }
 
 
@@ -67,7 +88,7 @@ def equipment_credentials(home: Path, tenants: Sequence[str]) -> dict[str, dict[
     missing = [t for t in tenants if t not in known]
     if missing:
         for tenant in missing:
-            known[tenant] = {v: secrets_module.token_urlsafe(24) for v in ("topdesk", "snipeit")}
+            known[tenant] = _new_secrets(tenant)
         home.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as stream:
@@ -80,7 +101,7 @@ def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
     lines: dict[str, str] = {}
     for tenant, secrets in equipment_credentials(home, tenants).items():
         names = secret_envs(tenant)
-        lines.update({names[vendor]: secrets[vendor] for vendor in ("topdesk", "snipeit")})
+        lines.update({names[v]: secrets[v] for v in ("topdesk", "snipeit", "asm") if v in secrets})
     return lines
 
 
@@ -96,21 +117,47 @@ def equipment_apps(
 
     `credentials`: tenant → {`topdesk`, `snipeit`} secrets (default: `equipment_secrets`).
     """
-    registers = {t: Register.build(roster(t, scale, seed), seed, reference) for t in tenants}
+    owners = {t: roster(t, scale, seed) for t in tenants}
+    registers = {t: Register.build(owner, seed, reference) for t, owner in owners.items()}
     secrets = {t: dict((credentials or {}).get(t) or equipment_secrets(t)) for t in tenants}
-    return {
+    apps: dict[str, Any] = {
         "topdesk": TopdeskApp(registers, {t: s["topdesk"] for t, s in secrets.items()}),
         "snipeit": SnipeItApp(registers, {t: s["snipeit"] for t, s in secrets.items()}),
     }
+    accounts = {
+        t: AsmCredentials(*account_ids(t), s["asm"], s["asm_public_key"])
+        for t, s in secrets.items()
+        if "asm" in s
+    }
+    if accounts:
+        fleets = {t: Fleet.build(owners[t], reference) for t in accounts}
+        apps["asm"] = AsmApp(fleets, accounts)
+    return apps
 
 
 def equipment_source_configs(tenant: str, server_url: str) -> list[dict[str, Any]]:
-    """The tenant's hub.yaml source entries for its TOPdesk (assets, incidents) and Snipe-IT.
+    """The tenant's hub.yaml entries: TOPdesk (assets, incidents), Snipe-IT, Apple School Manager.
 
     A real school owner runs one register or the other; the sandbox serves both, so both
-    connectors run end to end (the follow-up counts an item once per source).
+    connectors run end to end (the follow-up counts an item in both once, by serial).
     """
     envs = secret_envs(tenant)
+    client_id, key_id = account_ids(tenant)
+    base = f"{server_url}/{tenant}/asm"
+    purchases = [
+        {
+            "type": "apple_school_manager",
+            "id": "asm",
+            "base_url": base,
+            "auth": {
+                "kind": "apple_client_assertion",
+                "token_url": f"{base}/auth/oauth2/token",
+                "client_id": client_id,
+                "key_id": key_id,
+                "secret": {"env": envs["asm"]},
+            },
+        }
+    ]
     topdesk = f"{server_url}/{tenant}/topdesk"
     basic = {"kind": "basic", "username": APP_USER, "secret": {"env": envs["topdesk"]}}
     return [
@@ -119,6 +166,7 @@ def equipment_source_configs(tenant: str, server_url: str) -> list[dict[str, Any
          "auth": basic},
         {"type": "snipeit", "id": "snipeit", "base_url": f"{server_url}/{tenant}/snipeit",
          "auth": {"kind": "bearer", "secret": {"env": envs["snipeit"]}}},
+        *purchases,
     ]  # fmt: skip
 
 

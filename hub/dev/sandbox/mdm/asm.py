@@ -33,7 +33,7 @@ from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
 from hub.dev.sandbox.mdm.fleet import Fleet, Table
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["AsmApp", "AsmCredentials", "PurchasedRow", "generate_asm_credentials"]
+__all__ = ["AsmApp", "AsmCredentials", "PurchasedRow", "account_ids", "generate_asm_credentials"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 AUDIENCE = "https://account.apple.com/auth/oauth2/v2/token"
@@ -49,6 +49,12 @@ class AsmCredentials:
     key_id: str
     private_key: str
     public_key: str
+
+
+def account_ids(tenant: str) -> tuple[str, str]:
+    """The tenant's API account's client id and key id (not secret: hub.yaml names them)."""
+    upper = tenant.upper().replace("-", "").replace("_", "")
+    return f"SCHOOLAPI.{upper}", f"KEY{upper[:6]}"
 
 
 def generate_asm_credentials(tenant: str) -> AsmCredentials:
@@ -67,8 +73,7 @@ def generate_asm_credentials(tenant: str) -> AsmCredentials:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    upper = tenant.upper().replace("-", "")
-    return AsmCredentials(f"SCHOOLAPI.{upper}", f"KEY{upper[:6]}", private, public)
+    return AsmCredentials(*account_ids(tenant), private, public)
 
 
 @dataclass(frozen=True)

@@ -44,20 +44,20 @@ def test_credentials_are_made_once_and_private(tmp_path: Path) -> None:
 
 
 def test_sandbox_apps_serve_topdesk_and_snipeit(tmp_path: Path) -> None:
-    """`sandbox_apps(..., equipment=...)` mounts TOPdesk and Snipe-IT for those tenants."""
+    """`sandbox_apps(..., equipment=...)` mounts TOPdesk, Snipe-IT and ASM for those tenants."""
     tenants = ["lillevik", "solberga"]
     clients = {t: (f"{t}-client", "secret") for t in tenants}
     apps = sandbox_apps(
         tenants, 20, clients=clients, equipment=equipment_credentials(tmp_path, tenants)
     )
-    assert {"topdesk", "snipeit"} <= set(apps)
+    assert {"topdesk", "snipeit", "asm"} <= set(apps)
     assert ("lillevik", "solberga") == tuple(apps["topdesk"].tenants)
 
 
 def test_the_source_entries_are_valid_hub_settings() -> None:
-    """The three hub.yaml entries load as TOPdesk assets, incidents and Snipe-IT sources."""
+    """The entries load as TOPdesk assets, incidents, Snipe-IT and Apple School Manager."""
     entries = equipment_source_configs("lillevik", "http://127.0.0.1:1")
     hub = parse_settings({"tenants": [{"id": "lillevik", "name": "L", "sources": entries}]})
-    assert ["topdesk_assets", "topdesk_incidents", "snipeit"] == [
+    assert ["topdesk_assets", "topdesk_incidents", "snipeit", "apple_school_manager"] == [
         s.type for s in hub.tenants[0].sources
     ]

@@ -148,6 +148,16 @@ class PageLabels:
         "Within service level",
     )  # fmt: skip
     no_support: str = "No support tickets in this snapshot."
+    lifecycle: str = "Purchased devices: leasing life cycle and management"
+    lifecycle_note: str = (
+        "Devices bought through Apple School Manager: ordered longer ago than the policy's "
+        "leasing period, and bought but in no device-management service."
+    )
+    lifecycle_columns: tuple[str, ...] = (
+        "Product family", "Purchased", "Past leasing", "Share", "Not managed", "Share",
+        "Assigned, not enrolled",
+    )  # fmt: skip
+    no_lifecycle: str = "No purchased devices in this snapshot."
     #: Display names of roles and competence areas; a value missing here shows as stored.
     roles: Mapping[str, str] = field(default_factory=dict)
     areas: Mapping[str, str] = field(default_factory=dict)

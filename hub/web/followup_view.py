@@ -23,6 +23,7 @@ from schemas.followup import (
     CompetenceSummary,
     DataQuality,
     DeviceCoverage,
+    DeviceLifecycle,
     DigitalSkills,
     EquipmentByUnit,
     Equity,
@@ -98,6 +99,8 @@ class FollowupPage:
     equipment: list[EquipmentByUnit] = field(default_factory=list)
     #: Support tickets per school and category (`*` first).
     support: list[SupportByUnit] = field(default_factory=list)
+    #: Purchased devices' life cycle per product family (`*` first).
+    lifecycle: list[DeviceLifecycle] = field(default_factory=list)
 
 
 def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
@@ -257,5 +260,9 @@ def build_page(
     page.support = sorted(
         (r for r in snapshot.rows("support_by_unit") if isinstance(r, SupportByUnit)),
         key=lambda r: (r.unit_key, r.category != "*", r.category),
+    )
+    page.lifecycle = sorted(
+        (r for r in snapshot.rows("device_lifecycle") if isinstance(r, DeviceLifecycle)),
+        key=lambda r: (r.product_family != "*", r.product_family),
     )
     return page

@@ -51,7 +51,7 @@ def test_the_90th_percentile_is_the_nearest_rank() -> None:
 
 
 def test_the_follow_up_page_shows_equipment_and_support(engine: sa.Engine) -> None:
-    """The page lists each school's classrooms and its support figures, hidden cells marked."""
+    """The page lists classrooms, support figures (hidden cells marked) and purchased devices."""
     snapshot = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
     html = _templates.get_template("followup.html").render(
         tenant=golden.tenant_settings(),
@@ -69,6 +69,10 @@ def test_the_follow_up_page_shows_equipment_and_support(engine: sa.Engine) -> No
     assert 'data-unit="bj" data-category="*"' in support
     assert support.index('data-category="*"') < support.index('data-category="Program"')
     assert 'class="suppressed"' in support
+    lifecycle = html[html.index('<table class="lifecycle">') :]
+    assert '<tr data-family="*"><td class="text">*</td><td>6</td><td>3</td><td>50.0%</td>' in (
+        lifecycle
+    )
 
 
 class _Viewer:

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import requests
 import structlog
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors._json_bounds import Body, loads_bounded
+from connectors.equipment._kinds import TimeZoneName
 from connectors.http import (
     BasicAuth,
     HttpPage,
@@ -43,22 +43,26 @@ TOPDESK_CONNECTION = ConnectionForm(
 )
 
 
+class Raw(BaseModel):
+    """A TOPdesk record's raw shape: unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Named(Raw):
+    """A reference TOPdesk writes inline: `{"id", "name"}` (a branch, a category)."""
+
+    id: str | None = None
+    name: str | None = None
+
+
 class TopdeskSettings(HttpSourceSettings):
     """A TOPdesk instance: its URL (`https://<name>.topdesk.net`) and an application password."""
 
     base_url: Annotated[str, Field(pattern=r"^https?://")]
     auth: BasicAuth  # TOPdesk takes application passwords only
     #: The time zone the server writes asset dates in (they carry no offset).
-    server_timezone: str = "Europe/Oslo"
-
-    @field_validator("server_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except Exception:
-            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Oslo)") from None
-        return value
+    server_timezone: TimeZoneName = "Europe/Oslo"
 
 
 class PageStartPaginator(HttpPaginator):

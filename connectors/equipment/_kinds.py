@@ -12,7 +12,10 @@ import html
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator
 
 from schemas.entities import utc_timestamp
 from schemas.equipment import EquipmentKind
@@ -97,6 +100,18 @@ def price(value: str | float | int | None) -> Decimal | None:
     if amount < 0:
         raise ValueError("the price is negative")
     return amount.quantize(Decimal("0.01"))
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except Exception:
+        raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Oslo)") from None
+    return value
+
+
+#: An IANA time zone name, checked when the settings load (a server's local time zone).
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 def local_time(value: datetime | None, zone: str) -> datetime | None:

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from connectors._topdesk import (
     TOPDESK_CONNECTION,
+    Named,
     PageStartPaginator,
+    Raw,
     TopdeskSettings,
     TopdeskSource,
 )
@@ -40,29 +42,20 @@ BASE_FIELDS = ("name", "archived", "modificationDate", "@type", "@assignments", 
                "@status")  # fmt: skip
 
 
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Assignment(Raw):
+    branch: Named | None = None
+    location: Named | None = None
 
 
-class _Named(_Raw):
-    id: str | None = None
-    name: str | None = None
-
-
-class _Assignment(_Raw):
-    branch: _Named | None = None
-    location: _Named | None = None
-
-
-class _Assignments(_Raw):
+class _Assignments(Raw):
     locations: list[_Assignment] = []
 
 
-class _AssetType(_Raw):
+class _AssetType(Raw):
     name: str | None = None
 
 
-class _Asset(_Raw):
+class _Asset(Raw):
     model_config = ConfigDict(extra="allow", frozen=True)  # the custom fields
 
     unid: Key

@@ -145,53 +145,56 @@ class _OrgDevices(HttpStream[_OrgDevice, PurchasedDevice]):
         )
 
 
-class _MdmServers(HttpStream[_MdmServer, PurchasedDevice]):
-    """A lookup: the organisation's device management services, by id."""
+class _Lookup(HttpStream[Any, PurchasedDevice]):
+    """A stream read in `prepare` whose records are remembered, not published."""
 
-    name = "mdmServers"
-    path = MDM_SERVERS
     records_key = "data"
     paginator = CursorPaginator()
-    raw_model = _MdmServer
     entity_type = PurchasedDevice
+    #: What a record that fails validation is filed as.
+    filed_as: ClassVar[str]
 
     @property
     def dead_letter_entity(self) -> str:
-        """A server that fails validation is filed as `mdm_server` (it is not published)."""
-        return "mdm_server"
+        """Not a published entity: dead letters name what the record was."""
+        return self.filed_as
+
+    @property
+    def asm(self) -> AppleSchoolManager:
+        """The source, typed."""
+        assert isinstance(self.source, AppleSchoolManager)
+        return self.source
+
+
+class _MdmServers(_Lookup):
+    """The organisation's device management services, by id."""
+
+    name = "mdmServers"
+    path = MDM_SERVERS
+    raw_model = _MdmServer
+    filed_as = "mdm_server"
 
     def to_items(self, raw: _MdmServer) -> Iterable[Item]:
         """Nothing published: the server's name is kept for its devices."""
-        source = self.source
-        assert isinstance(source, AppleSchoolManager)
-        source.servers[raw.id] = text(raw.attributes.serverName) or raw.id
+        self.asm.servers[raw.id] = text(raw.attributes.serverName) or raw.id
         return ()
 
 
-class _ServerDevices(HttpStream[_Linkage, PurchasedDevice]):
-    """A lookup: the ids of the devices assigned to one service."""
+class _ServerDevices(_Lookup):
+    """The ids of the devices assigned to one service."""
 
     name = "mdmServerDevices"
     path = SERVER_DEVICES
-    records_key = "data"
-    paginator = CursorPaginator()
     raw_model = _Linkage
-    entity_type = PurchasedDevice
+    filed_as = "mdm_server_device"
 
     def __init__(self, source: HttpSource, server_id: str) -> None:
         super().__init__(source)
         self.server_id = server_id
 
-    @property
-    def dead_letter_entity(self) -> str:
-        """Linkage is not published."""
-        return "mdm_server_device"
-
     def to_items(self, raw: _Linkage) -> Iterable[Item]:
         """Nothing published: the device's service is remembered."""
-        source = self.source
-        assert isinstance(source, AppleSchoolManager)
-        source.server_of[raw.id] = source.servers.get(self.server_id, self.server_id)
+        self.asm.server_of[raw.id] = self.asm.servers.get(self.server_id, self.server_id)
         return ()
 
 

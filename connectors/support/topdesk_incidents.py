@@ -21,11 +21,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors._topdesk import (
     TOPDESK_CONNECTION,
+    Named,
     PageStartPaginator,
+    Raw,
     TopdeskSettings,
     TopdeskSource,
 )
@@ -47,20 +49,11 @@ FIELDS = (
 _KEPT = frozenset(FIELDS) - {"caller"}
 
 
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Named(_Raw):
-    id: str | None = None
-    name: str | None = None
-
-
-class _Caller(_Raw):
+class _Caller(Raw):
     id: str | None = None
 
 
-class _Incident(_Raw):
+class _Incident(Raw):
     id: Key
     number: str | None = None
     callDate: Timestamp
@@ -69,10 +62,10 @@ class _Incident(_Raw):
     completedDate: Timestamp | None = None
     closed: bool = False
     closedDate: Timestamp | None = None
-    category: _Named | None = None
-    subcategory: _Named | None = None
-    branch: _Named | None = None
-    location: _Named | None = None
+    category: Named | None = None
+    subcategory: Named | None = None
+    branch: Named | None = None
+    location: Named | None = None
     caller: _Caller | None = None
 
 

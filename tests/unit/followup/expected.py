@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from hub.followup.measures.support import SUPPORT_FIGURES
+
 COVERAGE_FIELDS = (
     "key", "headcount", "devices", "people_with_device", "people_with_device_share", "ratio",
     "ratio_kind", "target",
@@ -273,14 +275,8 @@ SUPPORT_FIELDS = (
     "within_service_level_share",
     "suppressed",
 )
-SUPPORT_HIDDEN = (
-    "tickets",
-    "tickets_per_100_users",
-    "resolved",
-    "median_hours_to_resolve",
-    "p90_hours_to_resolve",
-    "within_service_level_share",
-)
+#: What a hidden support cell empties.
+SUPPORT_HIDDEN = SUPPORT_FIGURES
 SUPPORT = [
     # Björkskolan: 4 users (4 pupils, no staff); t8-t10 from three requesters: 3 tickets,
     # 300 / 4 = 75 per 100 users; 50, 80 and 4 hours: median 50, 90th percentile (nearest

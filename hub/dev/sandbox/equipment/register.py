@@ -12,6 +12,7 @@ register, and dates are relative to the day it was built.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -198,3 +199,27 @@ class Register:
     def template(self, kind: str) -> str:
         """The TOPdesk template (Snipe-IT category) name of a kind of equipment."""
         return TEMPLATES[self.country][kind]
+
+
+class RegisterApp:
+    """What the TOPdesk and Snipe-IT apps share: the registers they serve, ignoring offsets."""
+
+    def __init__(self, registers: Mapping[str, Register]) -> None:
+        self.registers = dict(registers)
+        self._repeat: dict[str, int] = {}
+
+    @property
+    def tenants(self) -> Sequence[str]:
+        """The tenants it serves."""
+        return tuple(self.registers)
+
+    def repeat_pages(self, tenant: str, times: int = 1) -> None:
+        """Ignore the offset of the next `times` listing requests (-1: for good)."""
+        self._repeat[tenant] = 10**9 if times < 0 else times
+
+    def repeating(self, tenant: str) -> bool:
+        """True (and counted) when this listing request is to ignore its offset."""
+        if self._repeat.get(tenant, 0):
+            self._repeat[tenant] -= 1
+            return True
+        return False

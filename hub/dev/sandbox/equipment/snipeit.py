@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from hub.dev.sandbox._oauth import bearer
-from hub.dev.sandbox.equipment.register import MODELS, Item, Register, hash_name
+from hub.dev.sandbox.equipment.register import MODELS, Item, Register, RegisterApp, hash_name
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["SnipeItApp"]
@@ -52,21 +52,15 @@ def _price(item: Item) -> str:
     return text
 
 
-class SnipeItApp:
+class SnipeItApp(RegisterApp):
     """Snipe-IT's hardware API for generated tenants."""
 
     def __init__(self, registers: Mapping[str, Register], tokens: Mapping[str, str]) -> None:
-        self.registers = dict(registers)
+        super().__init__(registers)
         self.tokens = dict(tokens)
         self.max_results = 500
         self.deleted: dict[str, set[int]] = {t: set() for t in registers}
         self._errors: dict[str, int] = {}
-        self._repeat: dict[str, int] = {}
-
-    @property
-    def tenants(self) -> Sequence[str]:
-        """The tenants it serves."""
-        return tuple(self.registers)
 
     def handle(self, request: Request) -> Response:
         """Answer one request below `/<tenant>/snipeit`."""
@@ -100,8 +94,7 @@ class SnipeItApp:
             return _error({"offset": ["The offset must be at least 0."]})
         if request.query.get("sort", "id") not in ("id", "created_at", "asset_tag"):
             return _error({"sort": ["The selected sort is invalid."]})
-        if self._repeat.get(tenant, 0):
-            self._repeat[tenant] -= 1
+        if self.repeating(tenant):
             offset = 0
         rows = [i for i in self.registers[tenant].items if i.number not in self.deleted[tenant]]
         if request.query.get("order") == "desc":
@@ -156,7 +149,3 @@ class SnipeItApp:
         else:
             raise KeyError(action)
         return {"ok": True}
-
-    def repeat_pages(self, tenant: str, times: int = 1) -> None:
-        """Ignore `offset` for the next `times` listing requests (-1: for good)."""
-        self._repeat[tenant] = 10**9 if times < 0 else times

@@ -28,12 +28,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hub.dev.sandbox._oauth import basic
-from hub.dev.sandbox.equipment.register import MODELS, Item, Register, Ticket, hash_name
+from hub.dev.sandbox.equipment.register import (
+    MODELS,
+    Item,
+    Register,
+    RegisterApp,
+    Ticket,
+    hash_name,
+)
 from hub.dev.sandbox.webserver import Request, Response, error_response, json_response
 
 __all__ = ["APP_USER", "TopdeskApp"]
@@ -62,23 +69,17 @@ def _topdesk_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "000+0000"
 
 
-class TopdeskApp:
+class TopdeskApp(RegisterApp):
     """TOPdesk's asset management and incident APIs for generated tenants."""
 
     def __init__(self, registers: Mapping[str, Register], secrets: Mapping[str, str]) -> None:
-        self.registers = dict(registers)
+        super().__init__(registers)
         self.secrets = dict(secrets)
         self.archived: dict[str, set[int]] = {t: set() for t in registers}
         self.deleted: dict[str, set[int]] = {t: set() for t in registers}
         self.closed: dict[str, dict[int, datetime]] = {t: {} for t in registers}
-        self._repeat: dict[str, int] = {}
         #: The query of every incidents request, in order (what the tests check).
         self.incident_queries: list[dict[str, str]] = []
-
-    @property
-    def tenants(self) -> Sequence[str]:
-        """The tenants it serves."""
-        return tuple(self.registers)
 
     def handle(self, request: Request) -> Response:
         """Answer one request below `/<tenant>/topdesk`."""
@@ -116,8 +117,7 @@ class TopdeskApp:
             return None
         if start < 0 or not 1 <= size <= maximum:
             return None
-        if self._repeat.get(request.tenant, 0):
-            self._repeat[request.tenant] -= 1
+        if self.repeating(request.tenant):
             start = 0
         return start, size
 
@@ -282,7 +282,3 @@ class TopdeskApp:
         else:
             raise KeyError(action)
         return {"ok": True}
-
-    def repeat_pages(self, tenant: str, times: int = 1) -> None:
-        """Ignore `pageStart` for the next `times` page requests (-1: for good)."""
-        self._repeat[tenant] = 10**9 if times < 0 else times

@@ -12,7 +12,7 @@ local time without an offset (`server_timezone`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
@@ -30,6 +30,7 @@ from connectors.http import (
     HttpSourceSettings,
 )
 from connectors.registry import ConnectionForm
+from schemas.entities import Entity
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,17 @@ class TopdeskSource(HttpSource):
     settings: TopdeskSettings
     #: The path of one record by id, `{id}` in place (what confirms a delete).
     by_id: ClassVar[str]
+
+    def alive(self, body: Any) -> bool:
+        """Whether a record looked up by id is still there (an archived asset is not)."""
+        return True
+
+    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
+        """Look each unseen record up by id: a 404, or a record not `alive`, confirms it."""
+        (stream,) = self.streams
+        if entity_type is not stream.entity_type:
+            return None
+        return self.confirm_gone_by_lookup(stream, keys, self.lookup_url, alive=self.alive)
 
     def read_body(self, response: requests.Response) -> Body:
         """204 No Content (nothing matches) as an empty list."""

@@ -32,7 +32,7 @@ from connectors._topdesk import (
 from connectors.equipment._kinds import equipment_kind, local_time, plain_text, price
 from connectors.http import HttpStream
 from connectors.registry import ConnectorSpec, Pool, with_secret
-from schemas.entities import Entity, Key, as_key
+from schemas.entities import Key, as_key
 from schemas.equipment import EquipmentItem, EquipmentKind, EquipmentStatus
 
 ASSETS = "/tas/api/assetmgmt/assets"
@@ -187,13 +187,9 @@ class TopdeskAssets(TopdeskSource):
     by_id = ASSET_BY_ID
     offset_paged = frozenset({EquipmentItem.entity})
 
-    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
-        """Look each unseen asset up by `unid`: 404 or archived confirms the delete."""
-        if entity_type is not EquipmentItem:
-            return None
-        return self.confirm_gone_by_lookup(
-            _Assets, keys, self.lookup_url, alive=lambda body: not body.get("archived")
-        )
+    def alive(self, body: Any) -> bool:
+        """An archived asset is gone (a 404 too)."""
+        return not (isinstance(body, dict) and body.get("archived"))
 
 
 CONNECTOR = ConnectorSpec(

@@ -17,7 +17,6 @@ from dead letters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
@@ -35,7 +34,7 @@ from connectors.equipment._kinds import plain_text
 from connectors.http import HttpStream, Incremental
 from connectors.privacy import keyed_hmac
 from connectors.registry import ConnectorSpec, Pool, with_secret
-from schemas.entities import Entity, Key, Timestamp
+from schemas.entities import Key, Timestamp
 from schemas.equipment import SupportTicket, TicketStatus
 
 INCIDENTS = "/tas/api/incidents"
@@ -150,12 +149,6 @@ class TopdeskIncidents(TopdeskSource):
         if not caller_id or not caller_id.strip():
             return None
         return keyed_hmac(self._requester_key, f"{self.tenant}:{self.instance}:caller:{caller_id}")
-
-    def confirm_gone(self, entity_type: type[Entity], keys: Sequence[str]) -> set[str] | None:
-        """Look each unseen incident up by id: 404 confirms the delete."""
-        if entity_type is not SupportTicket:
-            return None
-        return self.confirm_gone_by_lookup(_Incidents, keys, self.lookup_url)
 
 
 CONNECTOR = ConnectorSpec(

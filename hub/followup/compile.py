@@ -44,6 +44,7 @@ from hub.followup.measures.support import (
     hide_hidden_users,
     load_tickets,
     support_by_unit,
+    support_equity,
     support_measures,
 )
 from hub.followup.privacy import pseudonym
@@ -202,7 +203,10 @@ def compile_snapshot(
             records["device_coverage"],  # type: ignore[arg-type]
             records["competence_summary"],  # type: ignore[arg-type]
             records["digital_skills"],  # type: ignore[arg-type]
-            extra=equipment_equity(equipment_totals),
+            extra={
+                **equipment_equity(equipment_totals),
+                **support_equity(records["support_by_unit"]),  # type: ignore[arg-type]
+            },
         )
     )
     snapshot = Snapshot(

@@ -33,7 +33,7 @@ from hub.followup._common import Context, median, rounded, share, suppress
 from hub.followup._state import _instant, _rows
 from hub.followup.measures.devices import Fleet
 from hub.followup.measures.summary import Measure
-from schemas.followup import DeviceCoverage, Population, SupportByUnit
+from schemas.followup import DeviceCoverage, Direction, Population, SupportByUnit
 
 ALL = "*"
 SUPPORT_FIGURES = (
@@ -182,6 +182,18 @@ def support_measures(totals: SupportTotals) -> dict[str, Measure]:
         ),
         "support_within_service_level_share": Measure(share(totals.within, totals.judged)),
     }
+
+
+def support_equity(
+    rows: Sequence[SupportByUnit],
+) -> dict[str, tuple[Direction, float | None, dict[str, float]]]:
+    """The spread between schools of the share within the service level (published cells)."""
+    values = {
+        r.unit_key: r.within_service_level_share
+        for r in rows
+        if r.category == ALL and r.within_service_level_share is not None
+    }
+    return {"support_within_service_level_share": (Direction.HIGHER, None, values)}
 
 
 def hide_hidden_users(

@@ -171,7 +171,9 @@ class Register:
             )
             people = unit.pupil_count + unit.staff_count
             slow = _draw(owner.tenant, seed, unit.name, "slow") < 0.3
-            for _ in range(max(3, people // 3)):
+            # Between one ticket per two and one per six people in a year.
+            per = 2 + int(_draw(owner.tenant, seed, unit.name, "volume") * 5)
+            for _ in range(max(3, people // per)):
                 n = len(tickets) + 1
                 called = now - timedelta(minutes=int(_draw(owner.tenant, seed, n, "call") * 525600))
                 hours = 1 + _draw(owner.tenant, seed, n, "hours") ** 2 * (400 if slow else 120)

@@ -524,7 +524,9 @@ class HttpSource(Source):
         records = bounded_records(records, body)
         params = dict(parse_qsl(urlsplit(response.url).query))
         value = body.value if body.bounded else plain(body.value)
-        return HttpPage(response.url, params, response.headers, value, records)
+        return HttpPage(
+            response.url, params, response.headers, value, records, response.status_code
+        )
 
     def read_body(self, response: requests.Response) -> Body:
         """A response's JSON body, parsed with bounds; a body that is not JSON is fatal."""

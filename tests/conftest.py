@@ -33,6 +33,8 @@ pytest_plugins = [
     "tests.fixtures.ss12000",
     "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",
+    "tests.fixtures.equipment",
+    "tests.fixtures.asm",
     "tests.fixtures.airflow",
 ]
 

@@ -21,6 +21,8 @@ import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
+from hub.dev.sandbox.equipment import equipment_source_configs
+from hub.dev.sandbox.equipment import secrets_env as equipment_secrets
 from hub.dev.sandbox.ldif import Tree
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
@@ -179,6 +181,7 @@ def sandbox_up(
     secrets.update(ss12000_secrets(web_home, swedish))
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
+    secrets.update(equipment_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
@@ -298,7 +301,7 @@ def _search_base(tenant: str, suffix: str, flat: bool) -> dict[str, str]:
 def _tenant_entry(
     owner: Roster, directory: dict[str, Any], web_url: str, *, variants: bool = False
 ) -> dict[str, Any]:
-    """A hub.yaml tenant: its directory source, then its LMS and MDMs on the web server."""
+    """A hub.yaml tenant: its directory, then its LMS, MDMs, register and desk on the web server."""
     return {
         "id": owner.tenant,
         "name": owner.name,
@@ -312,6 +315,7 @@ def _tenant_entry(
                 version="1.1" if variants else "1.2",
             ),
             *mdm_source_configs(owner.tenant, web_url),
+            *equipment_source_configs(owner.tenant, web_url),
         ],
     }
 

@@ -14,7 +14,13 @@ from schemas.followup import FOLLOWUP_RECORD_TYPES
 from tests.fixtures.lms import LmsSandboxFactory
 from tests.support import unique_prefix
 
-SYNC_DAGS = ("hub_identity_sync", "hub_lms_sync", "hub_mdm_sync")
+SYNC_DAGS = (
+    "hub_identity_sync",
+    "hub_lms_sync",
+    "hub_mdm_sync",
+    "hub_equipment_sync",
+    "hub_support_sync",
+)
 ONEROSTER_POOL = "hub_lms_oneroster"
 
 

@@ -649,6 +649,7 @@ def sandbox_apps(
     clients: Mapping[str, tuple[str, str]],
     token_ttl: float = 3600.0,
     mdm: Mapping[str, Any] | None = None,
+    equipment: Mapping[str, Mapping[str, str]] | None = None,
     variants: bool = False,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
@@ -659,8 +660,10 @@ def sandbox_apps(
     OneRoster for every tenant; SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
-    (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
-    hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
+    (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`); TOPdesk and Snipe-IT (`topdesk`,
+    `snipeit`) for every tenant `equipment` holds secrets of
+    (`hub.dev.sandbox.equipment.equipment_credentials(home, tenants)`). A Swedish tenant's
+    LMS and MDMs hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
     """
     from hub.dev.sandbox.oneroster import OneRosterApp
     from hub.dev.sandbox.os2skoledata import OS2skoledataApp, danish_tenants
@@ -695,6 +698,11 @@ def sandbox_apps(
 
         managed = [t for t in tenants if t in mdm]
         apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
+    if equipment is not None:
+        from hub.dev.sandbox.equipment import equipment_apps
+
+        equipped = [t for t in tenants if t in equipment]
+        apps.update(equipment_apps(equipped, scale, seed, credentials=equipment))
     return apps
 
 
@@ -839,6 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
+    from hub.dev.sandbox.equipment import equipment_credentials
     from hub.dev.sandbox.mdm import mdm_credentials
     from hub.dev.sandbox.oneroster import client_credentials
 
@@ -847,6 +856,7 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
         mdm=mdm_credentials(home, tenants), variants=args.variants,
+        equipment=equipment_credentials(home, tenants),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -17,6 +17,10 @@ TYPES = {
     "intune",
     "jamf_pro",
     "google_chromeos",
+    "apple_school_manager",
+    "topdesk_assets",
+    "topdesk_incidents",
+    "snipeit",
 }
 
 

@@ -43,6 +43,10 @@ def test_every_connector_module_declares_itself():
         "oneroster": ("lms", "hub_lms_oneroster"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
+        "apple_school_manager": ("mdm", "hub_mdm_apple_school_manager"),
+        "topdesk_assets": ("equipment", "hub_equipment_topdesk"),
+        "snipeit": ("equipment", "hub_equipment_snipeit"),
+        "topdesk_incidents": ("support", "hub_support_topdesk"),
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
     } == declared
 
@@ -111,9 +115,18 @@ def test_no_http_connector_overrides_the_reading_loop():
 
     loop = ("read", "read_stream", "fetch_page", "pages")
     http = [s.connector for s in registry.specs() if issubclass(s.connector, HttpSource)]
-    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro", "OS2skoledata"} == {
-        c.__name__ for c in http
-    }
+    assert {
+        "SS12000",
+        "OneRoster",
+        "GoogleChromeOS",
+        "Intune",
+        "JamfPro",
+        "OS2skoledata",
+        "TopdeskAssets",
+        "TopdeskIncidents",
+        "SnipeIt",
+        "AppleSchoolManager",
+    } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)
         for c in http

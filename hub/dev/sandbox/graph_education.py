@@ -35,12 +35,18 @@ from urllib.parse import urlencode
 
 from hub.dev.sandbox._lms_view import LmsView, PlatformUser
 from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
-from hub.dev.sandbox.mdm.credentials import MdmCredentials
+from hub.dev.sandbox.mdm.credentials import (
+    GRAPH_SCOPE,
+    MdmCredentials,
+    intune_client_id,
+    intune_directory_id,
+    secret_envs,
+)
 from hub.dev.sandbox.mdm.graph import graph_error, graph_token
 from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["GraphEducationApp"]
+__all__ = ["GraphEducationApp", "graph_education_source_config"]
 
 API = "/v1.0"
 MAX_TOP = 999
@@ -64,12 +70,13 @@ class _Tenant:
 
     def members(self, klass: int) -> list[tuple[int, bool]]:
         """(user index, teaches) of a class's current members."""
-        found = [
-            (user, role != "student")
-            for user, role in self.view.members.get(klass, ())
-            if (klass, user) not in self.removed_members
-        ]
-        return found + self.added_members.get(klass, [])
+        teaches: dict[int, bool] = {}
+        for user, role in self.view.members.get(klass, ()):
+            if (klass, user) not in self.removed_members:  # a group lists a member once
+                teaches[user] = teaches.get(user, False) or role != "student"
+        for user, teacher in self.added_members.get(klass, ()):
+            teaches[user] = teaches.get(user, False) or teacher
+        return list(teaches.items())
 
 
 class GraphEducationApp(IssuesTokens):
@@ -353,3 +360,23 @@ def _token_for(offset: int) -> str:
 
 def _check(tenant: str, sequence: str) -> str:
     return hashlib.sha256(f"graph-education:{tenant}:{sequence}".encode()).hexdigest()[:12]
+
+
+def graph_education_source_config(
+    tenant: str, server_url: str, *, source_id: str = "teams", page_size: int = 100
+) -> dict[str, Any]:
+    """A hub.yaml entry for a tenant's sandbox Graph education (Intune's app registration)."""
+    base = f"{server_url.rstrip('/')}/{tenant}/graph_education"
+    return {
+        "type": "graph_education",
+        "id": source_id,
+        "base_url": f"{base}/v1.0",
+        "auth": {
+            "kind": "oauth_client_credentials",
+            "token_url": f"{base}/{intune_directory_id(tenant)}/oauth2/v2.0/token",
+            "client_id": intune_client_id(tenant),
+            "secret": {"env": secret_envs(tenant)["intune"]},
+            "scope": GRAPH_SCOPE,
+        },
+        "page_size": page_size,
+    }

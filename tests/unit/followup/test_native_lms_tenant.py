@@ -1,0 +1,57 @@
+"""A Swedish sandbox tenant that runs Microsoft Teams classes as its LMS has course figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from connectors.base import Item
+from hub.dev.sandbox.roster import roster, sandbox_policy
+from hub.followup import compile_snapshot
+from hub.settings import parse_settings
+from schemas.entities import Entity
+from tests.conftest import TEST_HMAC_KEY
+from tests.fixtures.lms_native import TENANT, GraphEducationSandbox
+from tests.fixtures.ss12000 import SS12000SandboxFactory
+from tests.unit.followup import golden
+
+
+def _entities(items: list[Item]) -> list[Entity]:
+    return [i for i in items if isinstance(i, Entity)]
+
+
+def test_teams_classes_give_the_course_participation_figures(
+    tmp_path: Path,
+    ss12000_sandbox_factory: SS12000SandboxFactory,
+    graph_education_sandbox: GraphEducationSandbox,
+):
+    """Directory from SS 12000, LMS from Graph education: every class has its participants,
+    its unit, and the competence courses count their students."""
+    directory = ss12000_sandbox_factory(scale=150, tenant=TENANT)
+    with directory.connector() as source:
+        people = _entities(list(source.read()))
+    with graph_education_sandbox.connector() as source:
+        lms = _entities(list(source.read()))
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    golden.write_entities(engine, [*people, *lms])
+    owner = roster(TENANT, 150, 1)
+    settings = parse_settings(
+        {"tenants": [{"id": TENANT, "name": "S", "country": "SE", "policy": sandbox_policy(owner)}]}
+    ).tenant(TENANT)
+    snapshot = compile_snapshot(
+        engine, settings, date(2026, 3, 1), pseudonym_key=TEST_HMAC_KEY.encode()
+    )
+    rows = [
+        r for r in snapshot.rows("course_participation") if r.lms_source == "graph_education/teams"
+    ]  # type: ignore[attr-defined]
+    classes = [r for r in rows if r.level == "class"]  # type: ignore[attr-defined]
+    assert classes and all(r.unit_key for r in classes)  # type: ignore[attr-defined]
+    competence = [r for r in rows if r.competence_areas]  # type: ignore[attr-defined]
+    assert competence
+    assert sum(r.students or 0 for r in rows if r.level == "course") > 0  # type: ignore[attr-defined]
+    unmatched = {r.key: r.count for r in snapshot.rows("unmatched_identities")}  # type: ignore[attr-defined]
+    linked = sum(1 for e in lms if e.entity == "person")
+    assert sum(n for k, n in unmatched.items() if k.startswith("graph_education")) < linked / 10
+    engine.dispose()

@@ -51,8 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=20_000, help="people in the tenant")
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--bootstrap", help="an existing broker (default: start a local one)")
+    parser.add_argument(
+        "--native-scale", type=int, default=2_000, help="people in the native platforms' tenant"
+    )
+    parser.add_argument(
+        "--native-only", action="store_true", help="only the native connectors (no broker)"
+    )
     args = parser.parse_args(argv)
     configure(fmt="console", level="warning")
+    if args.native_only:
+        print_native_rates(args.native_scale)
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="skolehub-bench-lms-"))
     web = work / "web"
@@ -111,9 +120,55 @@ def main(argv: list[str] | None = None) -> int:
                 f"incremental run: {again.unchanged:,} records re-read (overlap), "
                 f"{again.created + again.updated} changes, {incremental_seconds:.1f} s"
             )
+            print_native_rates(args.native_scale)
             return 0
         finally:
             stop_detached(web)
+
+
+# -- the native platforms (issue 18): connector throughput against their sandbox apps -------
+
+NATIVE_TENANT = "solberga"
+
+
+def graph_education_rate(scale: int) -> tuple[int, float]:
+    """Records (entities) a full read of the Graph education connector yields, and seconds."""
+    from connectors.lms.graph_education import GraphEducation
+    from hub.dev.sandbox.graph_education import GraphEducationApp, graph_education_source_config
+    from hub.dev.sandbox.mdm.credentials import generate_credentials
+    from hub.dev.sandbox.oneroster import OneRosterTenant
+    from hub.dev.sandbox.roster import roster
+    from hub.dev.sandbox.webserver import start_in_thread
+    from hub.settings import parse_settings
+
+    credentials = generate_credentials(NATIVE_TENANT)
+    platform = OneRosterTenant(roster(NATIVE_TENANT, scale, 1))
+    app = GraphEducationApp({NATIVE_TENANT: platform}, credentials={NATIVE_TENANT: credentials})
+    server = start_in_thread({"graph_education": app})
+    try:
+        entry = graph_education_source_config(NATIVE_TENANT, server.url, page_size=999)
+        hub = parse_settings({"tenants": [{"id": NATIVE_TENANT, "name": "S", "sources": [entry]}]})
+        source = GraphEducation(
+            hub.tenants[0].sources[0],  # type: ignore[arg-type]
+            tenant=NATIVE_TENANT,
+            secret=credentials.intune_secret,
+        )
+        began = time.monotonic()
+        with source:
+            records = sum(1 for _ in source.read())
+        return records, time.monotonic() - began
+    finally:
+        server.stop()
+
+
+def print_native_rates(scale: int) -> None:
+    """One line per native connector: records per second through it against its sandbox."""
+    for name, measure in (("graph_education", graph_education_rate),):
+        records, seconds = measure(scale)
+        print(
+            f"connector {name}: scale {scale:,}, {records:,} records in {seconds:.1f} s = "
+            f"{records / seconds:,.0f} records/s"
+        )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ class LmsView:
     def __init__(self, data: OneRosterTenant) -> None:
         self.data = data
         self.tenant = data.tenant
+        self._users: dict[int, PlatformUser] = {}
 
     # -- indexes ------------------------------------------------------------------------
 
@@ -100,6 +101,12 @@ class LmsView:
 
     def user(self, index: int) -> PlatformUser:
         """A user with the identifiers a native platform gives: account, mail, primary role."""
+        found = self._users.get(index)
+        if found is None:
+            found = self._users[index] = self._user(index)
+        return found
+
+    def _user(self, index: int) -> PlatformUser:
         record = self.record("users", index)
         roles = record.get("roles") or [{"role": record.get("role")}]
         role = "student" if roles and roles[0].get("role") == "student" else "teacher"

@@ -27,8 +27,11 @@ def test_teams_classes_give_the_course_participation_figures(
     ss12000_sandbox_factory: SS12000SandboxFactory,
     graph_education_sandbox: GraphEducationSandbox,
 ):
-    """Directory from SS 12000, LMS from Graph education: every class has its participants,
-    its unit, and the competence courses count their students."""
+    """SS 12000 directory and Graph education LMS: classes have participants and units.
+
+    The competence courses are recognised and count their students; nearly every Teams
+    member is linked to a directory person.
+    """
     directory = ss12000_sandbox_factory(scale=150, tenant=TENANT)
     with directory.connector() as source:
         people = _entities(list(source.read()))

@@ -579,6 +579,9 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body go out as separate writes: without TCP_NODELAY a kept-alive
+    #: connection waits for the client's delayed ACK (about 40 ms) on every small answer.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming

@@ -31,7 +31,6 @@ EduRoster.Read.All or EduRoster.ReadBasic.All); 429 and 503 are waited out as
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
@@ -42,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.base import Item, Removed
 from connectors.http import HttpStream, NextLinkPaginator
 from connectors.lms._children import ChildStream, ChildStreams, read_children
-from connectors.lms.oneroster import COMPETENCE_TAGS, normalise_tag
+from connectors.lms._tags import competence_areas, tag_words
 from connectors.mdm.intune import GraphSourceSettings
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, Organisation, OrganisationKind, Person, Role
@@ -56,7 +55,6 @@ DELTA_BOOKMARK = "deltaLink"
 #: The school key of a class no school lists (a class made in Teams by hand).
 NO_SCHOOL = "unassigned"
 PRIMARY_ROLES: dict[str, Role] = {"student": Role.PUPIL, "teacher": Role.TEACHER}
-_WORD_SEPARATORS = re.compile(r"[,;#\n]+")
 
 
 class _Raw(BaseModel):
@@ -136,8 +134,7 @@ def _grade(value: str | None) -> int | None:
 
 def class_words(raw: _Class) -> set[str]:
     """The class's code and the comma-, semicolon- or #-separated words of its description."""
-    parts = [raw.classCode or "", *_WORD_SEPARATORS.split(raw.description or "")]
-    return {normalise_tag(p) for p in parts if p.strip()} - {""}
+    return tag_words(raw.classCode, split=raw.description)
 
 
 class _Stream(HttpStream[Any, Any]):
@@ -285,9 +282,7 @@ class _Classes(_Stream):
             course_code=_text(raw.classCode),
             grades=(f"{grade:02d}",) if grade is not None else (),
             tags=tuple(sorted(words)),
-            competence_areas=tuple(
-                sorted({COMPETENCE_TAGS[w] for w in words if w in COMPETENCE_TAGS})
-            ),
+            competence_areas=competence_areas(words),
         )
         yield Class(
             **common,

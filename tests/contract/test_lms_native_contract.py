@@ -3,3 +3,4 @@
 from tests.contract.suite import http_contract
 
 TestGraphEducationContract = http_contract("graph_education_harness")
+TestGoogleClassroomContract = http_contract("google_classroom_harness")

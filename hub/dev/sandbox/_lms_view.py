@@ -58,6 +58,13 @@ class LmsView:
             found[klass].append((user, ROLES[role]))
         return found
 
+    def teaching(self, klass: int) -> dict[int, bool]:
+        """A class's members once each, in order: user index → teaches (any role but student)."""
+        teaches: dict[int, bool] = {}
+        for user, role in self.members.get(klass, ()):
+            teaches[user] = teaches.get(user, False) or role != "student"
+        return teaches
+
     @cached_property
     def classes_of_school(self) -> dict[int, list[int]]:
         """Org index (1: the first school) → its class indexes."""

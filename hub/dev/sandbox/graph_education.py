@@ -70,10 +70,11 @@ class _Tenant:
 
     def members(self, klass: int) -> list[tuple[int, bool]]:
         """(user index, teaches) of a class's current members."""
-        teaches: dict[int, bool] = {}
-        for user, role in self.view.members.get(klass, ()):
-            if (klass, user) not in self.removed_members:  # a group lists a member once
-                teaches[user] = teaches.get(user, False) or role != "student"
+        teaches = {
+            user: teacher
+            for user, teacher in self.view.teaching(klass).items()
+            if (klass, user) not in self.removed_members
+        }
         for user, teacher in self.added_members.get(klass, ()):
             teaches[user] = teaches.get(user, False) or teacher
         return list(teaches.items())

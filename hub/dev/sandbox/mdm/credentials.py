@@ -45,10 +45,14 @@ __all__ = [
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly"
-#: The Classroom read scopes the service account is delegated (courses, rosters, submissions).
-CLASSROOM_SCOPES = tuple(
-    f"https://www.googleapis.com/auth/classroom.{name}.readonly"
-    for name in ("courses", "rosters", "coursework.students")
+#: The Classroom scopes the service account is delegated: courses, rosters, submissions
+#: (read only) and the members' e-mail addresses.
+CLASSROOM_SCOPES = (
+    *(
+        f"https://www.googleapis.com/auth/classroom.{name}.readonly"
+        for name in ("courses", "rosters", "coursework.students")
+    ),
+    "https://www.googleapis.com/auth/classroom.profile.emails",
 )
 JAMF_USER = "skolehub-sync"
 _NAMESPACE = uuid.UUID("9b0f6f1e-3c3e-4c55-9d59-5a4c0c2f4d11")

@@ -1,5 +1,9 @@
 """LMS sync throughput: the sandbox OneRoster provider through the sync runner into Kafka.
 
+The same run then prints the native platforms' connector throughput (records per second
+read through Graph education and Google Classroom from their sandbox apps, issue 18);
+`--native-only` prints just those, without a broker.
+
 Starts a local Kafka broker (or uses `--bootstrap`) and the sandbox web server in its own
 process for one tenant of `--scale` people, runs a full sync of the OneRoster source
 (connector → fingerprints → SQLite state store → idempotent producer with acks=all),
@@ -19,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 from _harness import compare_with_bare, kafka_broker, sync, tenant_settings
@@ -131,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
 NATIVE_TENANT = "solberga"
 
 
-def graph_education_rate(scale: int) -> tuple[int, float]:
-    """Records (entities) a full read of the Graph education connector yields, and seconds."""
+def _native_rate(scale: int, vendor: str) -> tuple[int, float]:
+    """Records and seconds of one full read of a native connector against its sandbox app.
+
+    The sandbox runs in a thread of this process, so the figure includes serving the pages.
+    """
+    from connectors.lms.google_classroom import GoogleClassroom
     from connectors.lms.graph_education import GraphEducation
+    from hub.dev.sandbox.classroom import ClassroomApp, classroom_source_config
     from hub.dev.sandbox.graph_education import GraphEducationApp, graph_education_source_config
     from hub.dev.sandbox.mdm.credentials import generate_credentials
     from hub.dev.sandbox.oneroster import OneRosterTenant
@@ -142,17 +152,23 @@ def graph_education_rate(scale: int) -> tuple[int, float]:
     from hub.settings import parse_settings
 
     credentials = generate_credentials(NATIVE_TENANT)
-    platform = OneRosterTenant(roster(NATIVE_TENANT, scale, 1))
-    app = GraphEducationApp({NATIVE_TENANT: platform}, credentials={NATIVE_TENANT: credentials})
-    server = start_in_thread({"graph_education": app})
-    try:
-        entry = graph_education_source_config(NATIVE_TENANT, server.url, page_size=999)
-        hub = parse_settings({"tenants": [{"id": NATIVE_TENANT, "name": "S", "sources": [entry]}]})
-        source = GraphEducation(
-            hub.tenants[0].sources[0],  # type: ignore[arg-type]
-            tenant=NATIVE_TENANT,
-            secret=credentials.intune_secret,
+    platforms = {NATIVE_TENANT: OneRosterTenant(roster(NATIVE_TENANT, scale, 1))}
+    known = {NATIVE_TENANT: credentials}
+    if vendor == "graph_education":
+        app: Any = GraphEducationApp(platforms, credentials=known)
+        config, kind, secret = (
+            graph_education_source_config,
+            GraphEducation,
+            credentials.intune_secret,
         )
+    else:
+        app = ClassroomApp(platforms, credentials=known)
+        config, kind, secret = classroom_source_config, GoogleClassroom, credentials.google_key_json
+    server = start_in_thread({vendor: app})
+    try:
+        entry = config(NATIVE_TENANT, server.url, page_size=999)
+        hub = parse_settings({"tenants": [{"id": NATIVE_TENANT, "name": "S", "sources": [entry]}]})
+        source = kind(hub.tenants[0].sources[0], tenant=NATIVE_TENANT, secret=secret)
         began = time.monotonic()
         with source:
             records = sum(1 for _ in source.read())
@@ -161,9 +177,22 @@ def graph_education_rate(scale: int) -> tuple[int, float]:
         server.stop()
 
 
+def graph_education_rate(scale: int) -> tuple[int, float]:
+    """Records and seconds of a full read of Microsoft Graph education (Teams classes)."""
+    return _native_rate(scale, "graph_education")
+
+
+def google_classroom_rate(scale: int) -> tuple[int, float]:
+    """Records and seconds of a full read of Google Classroom."""
+    return _native_rate(scale, "classroom")
+
+
 def print_native_rates(scale: int) -> None:
     """One line per native connector: records per second through it against its sandbox."""
-    for name, measure in (("graph_education", graph_education_rate),):
+    for name, measure in (
+        ("graph_education", graph_education_rate),
+        ("google_classroom", google_classroom_rate),
+    ):
         records, seconds = measure(scale)
         print(
             f"connector {name}: scale {scale:,}, {records:,} records in {seconds:.1f} s = "

@@ -143,17 +143,22 @@ class _Stream(HttpStream[Any, Any]):
     source: GraphEducation
 
 
-class _SchoolClasses(ChildStream):
+class _Child(ChildStream):
+    """A Graph collection below a school or a class."""
+
+    records_key = "value"
+    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    source: GraphEducation
+
+
+class _SchoolClasses(_Child):
     """Not published: which classes a school lists (only their ids are read)."""
 
     name = "schoolClasses"
     path = "/education/schools/{id}/classes"
-    records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
     raw_model = _Ref
     entity_type = Class
     dead_letter_entity = "school_class"
-    source: GraphEducation
 
     def params(self) -> dict[str, str]:
         """Only the id."""
@@ -186,17 +191,14 @@ class _Schools(_Stream):
         )
 
 
-class _Teachers(ChildStream):
+class _Teachers(_Child):
     """Not published: who teaches the class (their ids)."""
 
     name = "teachers"
     path = "/education/classes/{id}/teachers"
-    records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
     raw_model = _Ref
     entity_type = Enrollment
     dead_letter_entity = "class_teacher"
-    source: GraphEducation
 
     def to_items(self, raw: _Ref) -> tuple[()]:
         """Remember the teacher; yield nothing."""
@@ -204,14 +206,11 @@ class _Teachers(ChildStream):
         return ()
 
 
-class _Members(ChildStream):
+class _Members(_Child):
     name = "members"
     path = "/education/classes/{id}/members"
-    records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
     raw_model = _User
     entity_type = Enrollment
-    source: GraphEducation
 
     def record_key(self, record: Any) -> str | None:
         """The enrolment key of a member that failed: `<class id>:<user id>`."""

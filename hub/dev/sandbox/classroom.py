@@ -28,8 +28,6 @@ submitted → `CREATED`), the Workspace addresses at the owner's `workspace_doma
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,13 +35,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from hub.dev.sandbox._lms_view import LmsView
 from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
+from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     CLASSROOM_SCOPES,
     MdmCredentials,
     google_subject,
     secret_envs,
 )
-from hub.dev.sandbox.mdm.google import google_error, service_account_token
+from hub.dev.sandbox.mdm.google import (
+    google_error,
+    google_unauthenticated,
+    service_account_token,
+)
 from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -108,14 +111,7 @@ class ClassroomApp(IssuesTokens):
             )
         token = self.tokens.valid(request.tenant, request.headers)
         if token is None:
-            response = google_error(
-                401,
-                "authError",
-                "Request had invalid authentication credentials.",
-                state="UNAUTHENTICATED",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
-            return response
+            return google_unauthenticated()
         what = child.group(2) if child else "courses"
         needed = {
             "courses": COURSES_SCOPE,
@@ -171,20 +167,10 @@ class ClassroomApp(IssuesTokens):
         return json_response(body)
 
     def _offset(self, tenant: str, token: str | None) -> int:
-        if not token:
-            return 0
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise ValueError("bad page token") from None
-        offset, _, check = raw.partition(":")
-        if not offset.isdigit() or check != _check(tenant, offset):
-            raise ValueError("bad page token")
-        return int(offset)
+        return signed_value(f"classroom:{tenant}", token) if token else 0
 
     def _token_for(self, tenant: str, offset: int) -> str:
-        raw = f"{offset}:{_check(tenant, str(offset))}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return signed_token(f"classroom:{tenant}", offset)
 
     # -- records ----------------------------------------------------------------------------
 
@@ -301,10 +287,6 @@ class ClassroomApp(IssuesTokens):
             self.archived[tenant].add(int(data["course"]) - _COURSE_BASE)
             return {"archived": data["course"]}
         raise KeyError(action)
-
-
-def _check(tenant: str, offset: str) -> str:
-    return hashlib.sha256(f"classroom:{tenant}:{offset}".encode()).hexdigest()[:12]
 
 
 def classroom_source_config(

@@ -23,9 +23,6 @@ displayName}`, `delete_class {class}`, plus `revoke_tokens` and `token_ttl`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
 import threading
 from collections.abc import Mapping
@@ -35,6 +32,7 @@ from urllib.parse import urlencode
 
 from hub.dev.sandbox._lms_view import LmsView, PlatformUser
 from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
+from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
     MdmCredentials,
@@ -42,7 +40,7 @@ from hub.dev.sandbox.mdm.credentials import (
     intune_directory_id,
     secret_envs,
 )
-from hub.dev.sandbox.mdm.graph import graph_error, graph_token
+from hub.dev.sandbox.mdm.graph import graph_error, graph_token, graph_unauthenticated
 from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -114,13 +112,7 @@ class GraphEducationApp(IssuesTokens):
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
             )
         if self.tokens.valid(request.tenant, request.headers) is None:
-            response = graph_error(
-                401,
-                "InvalidAuthenticationToken",
-                "Lifetime validation failed, the token is expired.",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
-            return response
+            return graph_unauthenticated()
         tenant = self.data[request.tenant]
         try:
             top = int(request.query.get("$top", DEFAULT_TOP))
@@ -207,15 +199,10 @@ class GraphEducationApp(IssuesTokens):
         return json_response(body)
 
     def _since(self, tenant: str, token: str) -> int:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        sequence, _, check = raw.partition(":")
-        if not sequence.isdigit() or check != _check(tenant, sequence):
-            raise ValueError("bad delta token")
-        return int(sequence)
+        return signed_value(f"graph-education:{tenant}", token)
 
     def _token_for(self, tenant: str, sequence: int) -> str:
-        raw = f"{sequence}:{_check(tenant, str(sequence))}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return signed_token(f"graph-education:{tenant}", sequence)
 
     # -- records ----------------------------------------------------------------------------
 
@@ -347,20 +334,11 @@ def _page(
 
 
 def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    value = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
-    if not isinstance(value, dict) or not isinstance(value.get("o"), int) or value["o"] < 0:
-        raise ValueError("bad $skiptoken")
-    return int(value["o"])
+    return signed_value("graph-education-skip", token) if token else 0
 
 
 def _token_for(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def _check(tenant: str, sequence: str) -> str:
-    return hashlib.sha256(f"graph-education:{tenant}:{sequence}".encode()).hexdigest()[:12]
+    return signed_token("graph-education-skip", offset)
 
 
 def graph_education_source_config(

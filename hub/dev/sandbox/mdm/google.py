@@ -45,6 +45,7 @@ from hub.dev.sandbox.webserver import Request, Response, json_response
 __all__ = [
     "GoogleAdminApp",
     "google_error",
+    "google_unauthenticated",
     "rate_limit_body",
     "service_account_token",
 ]
@@ -85,6 +86,18 @@ def google_error(status: int, reason: str, message: str, *, state: str = "") -> 
     if state:
         error["status"] = state
     return json_response({"error": error}, status)
+
+
+def google_unauthenticated() -> Response:
+    """Google's 401 for a missing, wrong or expired access token."""
+    response = google_error(
+        401,
+        "authError",
+        "Request had invalid authentication credentials.",
+        state="UNAUTHENTICATED",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+    return response
 
 
 def rate_limit_body(reason: str = "rateLimitExceeded") -> dict[str, Any]:
@@ -191,14 +204,7 @@ class GoogleAdminApp(FleetApp):
             return google_error(404, "notFound", f"Method not found: {request.path}")
         token = self.tokens.valid(request.tenant, request.headers)
         if token is None:
-            response = google_error(
-                401,
-                "authError",
-                "Request had invalid authentication credentials.",
-                state="UNAUTHENTICATED",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
-            return response
+            return google_unauthenticated()
         if GOOGLE_SCOPE not in token.scopes:
             return google_error(
                 403,

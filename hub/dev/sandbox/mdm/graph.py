@@ -34,7 +34,13 @@ from hub.dev.sandbox.mdm.credentials import (
 from hub.dev.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["MANAGED_DEVICE_PROPERTIES", "GraphApp", "graph_error", "graph_token"]
+__all__ = [
+    "MANAGED_DEVICE_PROPERTIES",
+    "GraphApp",
+    "graph_error",
+    "graph_token",
+    "graph_unauthenticated",
+]
 
 API = "/v1.0"
 DEVICES = f"{API}/deviceManagement/managedDevices"
@@ -85,6 +91,15 @@ def graph_error(status: int, code: str, message: str) -> Response:
         }
     }
     return json_response(body, status)
+
+
+def graph_unauthenticated() -> Response:
+    """Graph's 401 for a missing, wrong or expired access token."""
+    response = graph_error(
+        401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
+    return response
 
 
 def _identity_error(status: int, error: str, code: int, description: str) -> Response:
@@ -167,13 +182,7 @@ class GraphApp(FleetApp):
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
             )
         if self.tokens.valid(request.tenant, request.headers) is None:
-            response = graph_error(
-                401,
-                "InvalidAuthenticationToken",
-                "Lifetime validation failed, the token is expired.",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
-            return response
+            return graph_unauthenticated()
         if request.path == OVERVIEW:
             return self._overview(request)
         return self._devices(request)

@@ -10,10 +10,13 @@ same whichever of the three it runs.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
+from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
+from hub.dev.sandbox.mdm.credentials import MdmCredentials
 from hub.dev.sandbox.oneroster import OneRosterTenant
 
 #: OneRoster enrolment roles by their index in the tenant's compact rows.
@@ -147,3 +150,21 @@ class LmsView:
         course = self.course_of(klass)
         tags = list((course.get("metadata") or {}).get("tags") or ())
         return tags or list(course.get("subjects") or ())
+
+
+class PlatformApp(IssuesTokens):
+    """A native platform's sandbox app: each tenant's view, the MDMs' credentials, tokens."""
+
+    token_prefix: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        platforms: Mapping[str, OneRosterTenant],
+        *,
+        credentials: Mapping[str, MdmCredentials],
+        token_ttl: float = 3600.0,
+    ) -> None:
+        self.views = {t: LmsView(p) for t, p in platforms.items()}
+        self.tenants = tuple(self.views)
+        self.credentials = dict(credentials)
+        self.tokens = TokenStore(token_ttl, prefix=self.token_prefix)

@@ -33,8 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hub.dev.sandbox._lms_view import LmsView
-from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
+from hub.dev.sandbox._lms_view import LmsView, PlatformApp
 from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     CLASSROOM_SCOPES,
@@ -76,8 +75,10 @@ def resource_exhausted_body() -> dict[str, Any]:
     }
 
 
-class ClassroomApp(IssuesTokens):
+class ClassroomApp(PlatformApp):
     """Google Classroom for every sandbox tenant, mounted as `classroom`."""
+
+    token_prefix = "ya29."
 
     def __init__(
         self,
@@ -86,11 +87,9 @@ class ClassroomApp(IssuesTokens):
         credentials: Mapping[str, MdmCredentials],
         token_ttl: float = 3600.0,
     ) -> None:
-        self.data = {t: LmsView(p) for t, p in platforms.items()}
-        self.tenants = tuple(self.data)
-        self.credentials = dict(credentials)
+        super().__init__(platforms, credentials=credentials, token_ttl=token_ttl)
+        self.data = self.views
         self._public_keys = {t: c.google_public_key for t, c in self.credentials.items()}
-        self.tokens = TokenStore(token_ttl, prefix="ya29.")
         self.archived: dict[str, set[int]] = {t: set() for t in self.data}
 
     # -- requests ---------------------------------------------------------------------------

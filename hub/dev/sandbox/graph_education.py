@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.dev.sandbox._lms_view import LmsView, PlatformUser
-from hub.dev.sandbox._oauth import IssuesTokens, TokenStore
+from hub.dev.sandbox._lms_view import LmsView, PlatformApp, PlatformUser
 from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
@@ -78,8 +77,10 @@ class _Tenant:
         return list(teaches.items())
 
 
-class GraphEducationApp(IssuesTokens):
+class GraphEducationApp(PlatformApp):
     """Microsoft Graph education for every sandbox tenant, mounted as `graph_education`."""
+
+    token_prefix = "eyJ0eXAiOiJKV1Qi."
 
     def __init__(
         self,
@@ -88,10 +89,8 @@ class GraphEducationApp(IssuesTokens):
         credentials: Mapping[str, MdmCredentials],
         token_ttl: float = 3600.0,
     ) -> None:
-        self.data = {t: _Tenant(LmsView(p)) for t, p in platforms.items()}
-        self.tenants = tuple(self.data)
-        self.credentials = dict(credentials)
-        self.tokens = TokenStore(token_ttl, prefix="eyJ0eXAiOiJKV1Qi.")
+        super().__init__(platforms, credentials=credentials, token_ttl=token_ttl)
+        self.data = {t: _Tenant(view) for t, view in self.views.items()}
         self._lock = threading.Lock()
 
     # -- requests ---------------------------------------------------------------------------

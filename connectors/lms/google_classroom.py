@@ -42,7 +42,7 @@ from connectors.lms._children import ChildStream, ChildStreams, read_children
 from connectors.lms._tags import competence_areas, tag_words
 from connectors.mdm.google_chromeos import GoogleServiceAccount, GoogleServiceAccountSource
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
-from schemas.entities import Key, Person, Timestamp
+from schemas.entities import Key, Person, Timestamp, as_key
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 
 COURSES = "/v1/courses"
@@ -137,8 +137,8 @@ class _Roster(_Child):
 
     def record_key(self, record: Any) -> str | None:
         """The enrolment key `<course id>:<user id>` of a member that failed."""
-        user = record.get("userId") if isinstance(record, dict) else None
-        return f"{self.parent_id}:{user}" if isinstance(user, str) and user.strip() else None
+        user = as_key(record.get("userId")) if isinstance(record, dict) else None
+        return f"{self.parent_id}:{user}" if user else None
 
     def to_items(self, raw: _Member) -> Iterator[Item]:
         """The person (the first time this read meets them) and the enrolment."""
@@ -199,8 +199,8 @@ class _Submissions(_Child):
         """The result key `<course work id>:<submission id>` of a submission that failed."""
         if not isinstance(record, dict):
             return None
-        work, own = record.get("courseWorkId"), record.get("id")
-        return f"{work}:{own}" if isinstance(work, str) and isinstance(own, str) else None
+        work, own = as_key(record.get("courseWorkId")), as_key(record.get("id"))
+        return f"{work}:{own}" if work and own else None
 
     def to_entity(self, raw: _Submission) -> Result:
         """The submission as a result on its course work; `updateTime` is the last activity."""

@@ -17,6 +17,8 @@ TYPES = {
     "intune",
     "jamf_pro",
     "google_chromeos",
+    "graph_education",
+    "google_classroom",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from connectors.base import Removed
@@ -97,3 +98,20 @@ def test_a_full_read_never_yields_deletes(graph_education_sandbox: GraphEducatio
         items = list(source.read())
     assert not [i for i in items if isinstance(i, Removed)]
     assert first.key not in {i.key for i in items if isinstance(i, Class)}
+
+
+def test_an_identity_number_as_external_id_never_leaves_the_connector():
+    """A personnummer used as a student's externalId is dropped; the person keeps its HMAC."""
+    from tests.fuzz.harnesses import graph_education_harness
+
+    harness = graph_education_harness()
+    member = {
+        "id": "u-1",
+        "userPrincipalName": "elslin@solberga.se",
+        "primaryRole": "student",
+        "student": {"externalId": "199901019802"},
+    }
+    items = harness.parse("members", json.dumps(member))
+    (person,) = [i for i in items if isinstance(i, Person)]
+    assert "199901019802" not in json.dumps(person.model_dump(mode="json"))
+    assert ["upn:elslin@solberga.se"] == list(person.external_ids)

@@ -223,14 +223,10 @@ class _Members(_Child):
         if raw.id not in source.people_seen:
             source.people_seen.add(raw.id)
             yield source.person(raw)
+        # Graph: teachers are the class's owners (`/teachers`), every other member is a
+        # student of it, whatever their primaryRole (staff taking a competence course).
         teaches = (self.parent_id, raw.id) in source.teachers
-        role = (
-            EnrollmentRole.TEACHER
-            if teaches or raw.primaryRole == "teacher"
-            else EnrollmentRole.STUDENT
-            if raw.primaryRole == "student"
-            else EnrollmentRole.OTHER
-        )
+        role = EnrollmentRole.TEACHER if teaches else EnrollmentRole.STUDENT
         yield Enrollment(
             tenant=source.tenant,
             source=source.ref,

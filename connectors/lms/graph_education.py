@@ -9,13 +9,14 @@ course), a member is a `Person` (once per read) and an `Enrollment` in the class
 
 Incremental reads are Graph's: the `@odata.deltaLink` of the last read is the bookmark
 (kept in parts, `deltaLink.0`, `deltaLink.1`, …, each at most `BOOKMARK_PART` characters,
-since a stored bookmark is short), and an incremental run asks that link for what changed:
-classes created or updated, membership changes included (`members@delta`). A changed
-class's members are read again; `@removed` entries are the only deletes of an incremental
-run (a class, or one member's enrolment): nothing is deleted for not being seen. A full
-run starts a new delta round without a token, so its last page gives a fresh delta link,
-and the runner's reconciliation deletes what the round did not list (Graph's delta does
-not report deleted classes, so a full run is the only way they go).
+since a stored bookmark is short, with their count in `deltaLink.parts`), and an
+incremental run asks that link for what changed: classes created or updated, membership
+changes included (`members@delta`). A changed class's members are read again; `@removed`
+entries are the only deletes of an incremental run (a class, or one member's enrolment):
+nothing is deleted for not being seen. A full run starts a new delta round without a
+token, so its last page gives a fresh delta link, and the runner's reconciliation deletes
+what the round did not list (Graph's delta does not report deleted classes, so a full run
+is the only way they go).
 
 People are matched to the directory by `userPrincipalName` and `mail` (`email`, which the
 `email` rule compares with the directory's e-mail and eppn) and by
@@ -361,19 +362,28 @@ class GraphEducation(ChildStreams):
 
 
 def stored_delta_link(bookmarks: dict[str, str]) -> str | None:
-    """The delta link kept in the bookmarks' parts, or None."""
-    parts: list[str] = []
-    while f"{DELTA_BOOKMARK}.{len(parts)}" in bookmarks:
-        parts.append(bookmarks[f"{DELTA_BOOKMARK}.{len(parts)}"])
-    return "".join(parts) or None
+    """The delta link kept in the bookmarks' parts, or None (no link, or parts missing)."""
+    count = bookmarks.get(f"{DELTA_BOOKMARK}.parts", "")
+    if not count.isdigit():
+        return None
+    parts = [bookmarks.get(f"{DELTA_BOOKMARK}.{n}") for n in range(int(count))]
+    if any(part is None for part in parts):
+        return None
+    return "".join(p for p in parts if p) or None
 
 
 def store_delta_link(bookmarks: dict[str, str], link: str) -> None:
-    """Keep a delta link in parts of at most `BOOKMARK_PART` characters, old parts dropped."""
+    """Keep a delta link in parts of at most `BOOKMARK_PART` characters, and their count.
+
+    The store keeps bookmark names it is no longer given, so the count (`deltaLink.parts`),
+    not the names present, says how many parts the link has.
+    """
     for name in [k for k in bookmarks if k.startswith(f"{DELTA_BOOKMARK}.")]:
         del bookmarks[name]
-    for n, start in enumerate(range(0, len(link), BOOKMARK_PART)):
-        bookmarks[f"{DELTA_BOOKMARK}.{n}"] = link[start : start + BOOKMARK_PART]
+    parts = [link[start : start + BOOKMARK_PART] for start in range(0, len(link), BOOKMARK_PART)]
+    for n, part in enumerate(parts):
+        bookmarks[f"{DELTA_BOOKMARK}.{n}"] = part
+    bookmarks[f"{DELTA_BOOKMARK}.parts"] = str(len(parts))
 
 
 CONNECTOR = ConnectorSpec(

@@ -26,6 +26,10 @@ def test_a_delta_link_is_kept_in_short_parts_and_read_back():
     assert link == stored_delta_link(bookmarks)
     assert all(len(v) <= BOOKMARK_PART for v in bookmarks.values())
     assert "deltaLink.5" not in bookmarks
+    stale = {**bookmarks, "deltaLink.3": "left-over-part"}  # the store keeps old names
+    store_delta_link(stale, link[:150])
+    assert link[:150] == stored_delta_link({**stale, "deltaLink.3": "left-over-part"})
+    assert stored_delta_link({"deltaLink.parts": "2", "deltaLink.0": "x"}) is None
 
 
 def test_competence_words_come_from_the_code_and_the_description():

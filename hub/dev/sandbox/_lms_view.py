@@ -168,3 +168,7 @@ class PlatformApp(IssuesTokens):
         self.tenants = tuple(self.views)
         self.credentials = dict(credentials)
         self.tokens = TokenStore(token_ttl, prefix=self.token_prefix)
+        self.setup()
+
+    def setup(self) -> None:
+        """The app's own state, once the views, credentials and tokens are there."""

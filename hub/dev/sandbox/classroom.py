@@ -29,7 +29,7 @@ submitted → `CREATED`), the Workspace addresses at the owner's `workspace_doma
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,7 +37,6 @@ from hub.dev.sandbox._lms_view import LmsView, PlatformApp
 from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     CLASSROOM_SCOPES,
-    MdmCredentials,
     google_subject,
     secret_envs,
 )
@@ -46,7 +45,6 @@ from hub.dev.sandbox.mdm.google import (
     google_unauthenticated,
     service_account_token,
 )
-from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["ClassroomApp", "classroom_source_config", "resource_exhausted_body"]
@@ -80,14 +78,8 @@ class ClassroomApp(PlatformApp):
 
     token_prefix = "ya29."
 
-    def __init__(
-        self,
-        platforms: Mapping[str, OneRosterTenant],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 3600.0,
-    ) -> None:
-        super().__init__(platforms, credentials=credentials, token_ttl=token_ttl)
+    def setup(self) -> None:
+        """The tenants' views as `data`, the keys grants are checked with, archived courses."""
         self.data = self.views
         self._public_keys = {t: c.google_public_key for t, c in self.credentials.items()}
         self.archived: dict[str, set[int]] = {t: set() for t in self.data}

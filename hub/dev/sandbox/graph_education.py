@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -34,13 +33,11 @@ from hub.dev.sandbox._lms_view import LmsView, PlatformApp, PlatformUser
 from hub.dev.sandbox._rest import signed_token, signed_value
 from hub.dev.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
-    MdmCredentials,
     intune_client_id,
     intune_directory_id,
     secret_envs,
 )
 from hub.dev.sandbox.mdm.graph import graph_error, graph_token, graph_unauthenticated
-from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["GraphEducationApp", "graph_education_source_config"]
@@ -82,14 +79,8 @@ class GraphEducationApp(PlatformApp):
 
     token_prefix = "eyJ0eXAiOiJKV1Qi."
 
-    def __init__(
-        self,
-        platforms: Mapping[str, OneRosterTenant],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 3600.0,
-    ) -> None:
-        super().__init__(platforms, credentials=credentials, token_ttl=token_ttl)
+    def setup(self) -> None:
+        """Each tenant's classes and the changes made to them."""
         self.data = {t: _Tenant(view) for t, view in self.views.items()}
         self._lock = threading.Lock()
 

@@ -172,3 +172,13 @@ class PlatformApp(IssuesTokens):
 
     def setup(self) -> None:
         """The app's own state, once the views, credentials and tokens are there."""
+
+    def control(self, tenant: str, action: str, payload: Any) -> Any:
+        """Revoke tokens or change their lifetime, else apply one of the app's changes."""
+        data = payload or {}
+        answer = self.control_tokens(tenant, action, data)
+        return answer if answer is not None else self.change(tenant, action, data)
+
+    def change(self, tenant: str, action: str, data: Mapping[str, Any]) -> Any:
+        """Apply a change to a tenant's platform; KeyError for an action the app lacks."""
+        raise KeyError(action)

@@ -29,7 +29,7 @@ submitted → `CREATED`), the Workspace addresses at the owner's `workspace_doma
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -268,12 +268,8 @@ class ClassroomApp(PlatformApp):
 
     # -- changes ----------------------------------------------------------------------------
 
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """Archive a course, or revoke tokens / change their lifetime."""
-        data = payload or {}
-        answer = self.control_tokens(tenant, action, data)
-        if answer is not None:
-            return answer
+    def change(self, tenant: str, action: str, data: Mapping[str, Any]) -> Any:
+        """Archive a course."""
         if action == "archive":
             self.archived[tenant].add(int(data["course"]) - _COURSE_BASE)
             return {"archived": data["course"]}

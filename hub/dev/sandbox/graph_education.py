@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -253,12 +254,8 @@ class GraphEducationApp(PlatformApp):
 
     # -- changes ----------------------------------------------------------------------------
 
-    def control(self, tenant: str, action: str, payload: Any) -> Any:
+    def change(self, tenant: str, action: str, data: Mapping[str, Any]) -> Any:
         """Apply a change to a tenant's classes (see the module docstring)."""
-        data = payload or {}
-        answer = self.control_tokens(tenant, action, data)
-        if answer is not None:
-            return answer
         target = self.data[tenant]
         ids = target.view.data
         with self._lock:

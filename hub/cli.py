@@ -489,6 +489,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             faults=args.faults,
             web_port=args.web_port,
             variants=args.variants,
+            lms=args.lms,
         )
         for line in summary:
             print(line)
@@ -625,6 +626,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the same tenants as real sources often are: Feide directories with units "
         "and people beside the organisation, OneRoster 1.1 without gradebook, SS 12000 "
         "registers with only the mandatory fields",
+    )
+    sandbox.add_argument(
+        "--lms",
+        default="",
+        help="tenants on a native learning platform instead of OneRoster: "
+        "<tenant>=teams (Microsoft Teams classes, Graph education) or <tenant>=classroom "
+        "(Google Classroom), comma-separated, e.g. solberga=teams",
     )
     sandbox.set_defaults(func=cmd_sandbox)
 

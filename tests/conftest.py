@@ -35,6 +35,7 @@ pytest_plugins = [
     "tests.fixtures.mdm",
     "tests.fixtures.equipment",
     "tests.fixtures.asm",
+    "tests.fixtures.lms_native",
     "tests.fixtures.airflow",
 ]
 

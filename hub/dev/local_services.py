@@ -12,7 +12,7 @@ import os
 import secrets as secrets_module
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
+from hub.dev.sandbox.classroom import classroom_source_config
 from hub.dev.sandbox.equipment import equipment_source_configs
 from hub.dev.sandbox.equipment import secrets_env as equipment_secrets
+from hub.dev.sandbox.graph_education import graph_education_source_config
 from hub.dev.sandbox.ldif import Tree
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
@@ -128,8 +130,12 @@ def sandbox_up(
     seed: int = 1,
     web_port: int = DEFAULT_WEB_PORT,
     variants: bool = False,
+    lms: str = "",
 ) -> list[str]:
     """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
+
+    `lms` (`solberga=teams,ekby=classroom`) gives tenants Microsoft Teams classes (Graph
+    education) or Google Classroom as their LMS instead of OneRoster.
 
     Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
     other parameters rebuild the directory from scratch. `variants` serves the same tenants
@@ -139,6 +145,7 @@ def sandbox_up(
     tenant_ids = [t.strip() for t in tenants.split(",") if t.strip()]
     if not tenant_ids:
         raise SettingsError("--tenants names no tenant")
+    native = native_lms_choice(lms, tenant_ids)
     home = _sandbox_home()
     wanted = {
         "tenants": tenant_ids,
@@ -187,7 +194,7 @@ def sandbox_up(
     registers = [roster(t, scale, seed) for t in swedish]
     kommuner = [roster(t, scale, seed) for t in danish]
     config = _sandbox_config(
-        server, str(web["url"]), owners, registers, kommuner, variants=variants
+        server, str(web["url"]), owners, registers, kommuner, variants=variants, native=native
     )
     config_file.write_text(config, encoding="utf-8")
     lms_version = "1.1" if variants else "1.2"
@@ -231,6 +238,7 @@ def _sandbox_config(
     danish: Sequence[Roster] = (),
     *,
     variants: bool = False,
+    native: Mapping[str, str] | None = None,
 ) -> str:
     """hub.yaml for the sandbox tenants, each with its directory, LMS and MDMs.
 
@@ -260,6 +268,7 @@ def _sandbox_config(
                 },
                 web_url,
                 variants=variants,
+                lms=(native or {}).get(owner.tenant),
             )
             for owner in owners
         ]
@@ -269,6 +278,7 @@ def _sandbox_config(
                 ss12000_source_config(owner.tenant, f"{web_url}/{owner.tenant}/ss12000"),
                 web_url,
                 variants=variants,
+                lms=(native or {}).get(owner.tenant),
             )
             for owner in swedish
         ]
@@ -298,10 +308,48 @@ def _search_base(tenant: str, suffix: str, flat: bool) -> dict[str, str]:
     return {"search_base": Tree(tenant, suffix, flat=True).root} if flat else {}
 
 
+#: The native learning platforms `hub sandbox up --lms` offers, by the name it takes.
+NATIVE_LMS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "teams": graph_education_source_config,
+    "classroom": classroom_source_config,
+}
+
+
+def native_lms_choice(text: str, tenants: Sequence[str]) -> dict[str, str]:
+    """`--lms solberga=teams,ekby=classroom` as tenant → platform; a bad entry is refused."""
+    choice: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        tenant, _, platform = part.partition("=")
+        if tenant.strip() not in tenants or platform.strip() not in NATIVE_LMS:
+            raise SettingsError(
+                f"--lms {part!r}: expected <tenant>=<{'|'.join(NATIVE_LMS)}> for one of "
+                f"the tenants ({', '.join(tenants)})"
+            )
+        choice[tenant.strip()] = platform.strip()
+    return choice
+
+
 def _tenant_entry(
-    owner: Roster, directory: dict[str, Any], web_url: str, *, variants: bool = False
+    owner: Roster,
+    directory: dict[str, Any],
+    web_url: str,
+    *,
+    variants: bool = False,
+    lms: str | None = None,
 ) -> dict[str, Any]:
-    """A hub.yaml tenant: its directory, then its LMS, MDMs, register and desk on the web server."""
+    """A hub.yaml tenant: its directory, then its LMS, MDMs, register and desk on the web server.
+
+    The LMS is OneRoster unless `lms` names a native platform (`NATIVE_LMS`).
+    """
+    learning = (
+        NATIVE_LMS[lms](owner.tenant, web_url)
+        if lms
+        else oneroster_source_config(
+            owner.tenant,
+            f"{web_url}/{owner.tenant}/oneroster",
+            version="1.1" if variants else "1.2",
+        )
+    )
     return {
         "id": owner.tenant,
         "name": owner.name,
@@ -309,11 +357,7 @@ def _tenant_entry(
         "policy": sandbox_policy(owner),
         "sources": [
             directory,
-            oneroster_source_config(
-                owner.tenant,
-                f"{web_url}/{owner.tenant}/oneroster",
-                version="1.1" if variants else "1.2",
-            ),
+            learning,
             *mdm_source_configs(owner.tenant, web_url),
             *equipment_source_configs(owner.tenant, web_url),
         ],

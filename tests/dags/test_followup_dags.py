@@ -124,7 +124,8 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
             "tenants": [{"id": "lillevik", "name": "Lillevik", "sources": [lms.source_entry()]}],
         }
     )
-    airflow_pool(ONEROSTER_POOL, 2)
+    for pool in (ONEROSTER_POOL, "hub_lms_graph_education", "hub_lms_google_classroom"):
+        airflow_pool(pool, 2)
     started = timezone.utcnow()
     sync = dagbag.get_dag("hub_lms_sync")
     compile_dag = dagbag.get_dag("hub_followup_compile")
@@ -134,7 +135,7 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
             monkeypatch.setattr(task, "retries", 0)
 
     assert "success" == sync.test().state
-    outlets = keys(sync.get_task("sync").outlets)
+    outlets = keys(sync.get_task("sync_oneroster").outlets)
     assert {name for name, _ in outlets} == _asset_events({n for n, _ in outlets}, started)
     condition = schedule_condition(compile_dag)
     assert (True, False) == (_would_run(condition, outlets), _would_run(condition, set()))

@@ -14,17 +14,25 @@ from tests.fixtures.lms import LmsSandboxFactory
 from tests.support import consume_all, unique_prefix
 
 ONEROSTER_POOL = "hub_lms_oneroster"
+#: One mapped sync task per LMS system, each in its own pool.
+POOLS = {
+    "sync_oneroster": ONEROSTER_POOL,
+    "sync_graph_education": "hub_lms_graph_education",
+    "sync_google_classroom": "hub_lms_google_classroom",
+}
 
 
-def test_the_lms_dag_is_wired_to_its_pool_and_assets(dagbag: Any):
-    """The mapped sync task runs in the OneRoster pool and names an Asset per topic."""
+def test_the_lms_dag_is_wired_to_its_pools_and_assets(dagbag: Any):
+    """Each LMS system's mapped sync task runs in its pool and names an Asset per topic."""
     dag = dagbag.get_dag("hub_lms_sync")
-    sync = dag.get_task("sync")
-    assert (ONEROSTER_POOL, 1) == (sync.pool, sync.pool_slots)
-    assert {f"hub.{t.versioned_suffix()}" for t in LMS_ENTITY_TYPES} | {
-        "hub.identity.person.v2",
-        "hub.identity.organisation.v2",
-    } == {asset.name for asset in sync.outlets}
+    tasks = {task_id: dag.get_task(task_id) for task_id in POOLS}
+    assert POOLS == {task_id: task.pool for task_id, task in tasks.items()}
+    assert all(1 == task.pool_slots for task in tasks.values())
+    for sync in tasks.values():
+        assert {f"hub.{t.versioned_suffix()}" for t in LMS_ENTITY_TYPES} | {
+            "hub.identity.person.v2",
+            "hub.identity.organisation.v2",
+        } == {asset.name for asset in sync.outlets}
     assert ({"skolehub", "lms", "sync"}, False) == (set(dag.tags), dag.catchup)
     assert all(task.retries >= 1 for task in dag.tasks)
 
@@ -52,7 +60,8 @@ def test_the_lms_dag_syncs_every_tenants_lms_with_dag_test(
             ],
         }
     )
-    airflow_pool(ONEROSTER_POOL, 2)
+    for pool in POOLS.values():
+        airflow_pool(pool, 2)
     dag = dagbag.get_dag("hub_lms_sync")
     for task in dag.tasks:  # a failure should fail the test now, not after retry delays
         task.retries = 0
@@ -60,7 +69,7 @@ def test_the_lms_dag_syncs_every_tenants_lms_with_dag_test(
     run = dag.test()
 
     assert "success" == run.state
-    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync"]
+    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "sync_oneroster"]
     assert [("success", ONEROSTER_POOL)] * 2 == [(ti.state, ti.pool) for ti in mapped]
     enrollments = consume_all(kafka_bootstrap, [f"{prefix}.lms.enrollment.v2"])
     per_tenant: dict[str, int] = {}

@@ -21,6 +21,8 @@ TYPES = {
     "topdesk_assets",
     "topdesk_incidents",
     "snipeit",
+    "graph_education",
+    "google_classroom",
 }
 
 

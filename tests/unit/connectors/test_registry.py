@@ -41,6 +41,8 @@ def test_every_connector_module_declares_itself():
         "ss12000": ("identity", None),
         "os2skoledata": ("identity", None),
         "oneroster": ("lms", "hub_lms_oneroster"),
+        "graph_education": ("lms", "hub_lms_graph_education"),
+        "google_classroom": ("lms", "hub_lms_google_classroom"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
         "apple_school_manager": ("mdm", "hub_mdm_apple_school_manager"),
@@ -126,6 +128,8 @@ def test_no_http_connector_overrides_the_reading_loop():
         "TopdeskIncidents",
         "SnipeIt",
         "AppleSchoolManager",
+        "GraphEducation",
+        "GoogleClassroom",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

@@ -18,8 +18,10 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 
-DEBIAN_PACKAGES := slapd ldap-utils postgresql openjdk-17-jdk-headless maven chromium chromium-driver
+DEBIAN_PACKAGES := slapd ldap-utils postgresql redis-server openjdk-17-jdk-headless maven chromium chromium-driver
 PYTEST_ARGS ?=
+# Celery workers of `make airflow` (0: the LocalExecutor).
+WORKERS ?= 0
 
 .PHONY: help install system-deps run test lint schemas bench down clean lock airflow airflow-down
 
@@ -29,6 +31,7 @@ help:
 	@echo "make bench  - run the benchmarks in bench/ (needs make run's services or starts them)"
 	@echo "make down   - stop the local Kafka broker and the sandbox"
 	@echo "make airflow - start Kafka, the sandbox and a local Airflow (UI at :8080); Ctrl-C stops it"
+	@echo "make airflow WORKERS=2 - the same on the CeleryExecutor with two Celery workers"
 	@echo "make airflow-down - stop a local Airflow started elsewhere or with --detach"
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
@@ -41,13 +44,15 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the sandbox and the tests run: slapd for the directory, PostgreSQL for
-# the production store path, a JDK and Maven for the local Kafka broker, Chromium and its
-# WebDriver for the browser test of the Airflow plugin (no browser download at run time).
+# the production store path, Redis for the Celery broker of the scale-out test, a JDK and
+# Maven for the local Kafka broker, Chromium and its WebDriver for the browser test of the
+# Airflow plugin (no browser download at run time).
 system-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapadd >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -67,11 +72,12 @@ run: install system-deps
 # A local Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite in
 # var/airflow) running the DAGs against Kafka and the sandbox, in the foreground: it prints
 # the URL and the logins, and Ctrl-C stops it. Kafka and the sandbox keep running (`make down`).
-# HUB_AIRFLOW_PORT=8081 make airflow picks another port.
+# HUB_AIRFLOW_PORT=8081 make airflow picks another port; `make airflow WORKERS=2` runs the
+# CeleryExecutor with two Celery workers and a local Redis instead (docs/operations.md).
 airflow: install system-deps
 	$(HUB) kafka up
 	$(HUB) sandbox up
-	$(HUB) airflow up
+	$(HUB) airflow up --workers $(WORKERS)
 
 # Stops a detached Airflow (`hub airflow up --detach`) or one running in another terminal;
 # Kafka and the sandbox stay up for `make run` and `make airflow` (`make down` stops them).

@@ -1,5 +1,9 @@
 """LMS sync throughput: the sandbox OneRoster provider through the sync runner into Kafka.
 
+The same run then prints the native platforms' connector throughput (records per second
+read through Graph education and Google Classroom from their sandbox apps, issue 18);
+`--native-only` prints just those, without a broker.
+
 Starts a local Kafka broker (or uses `--bootstrap`) and the sandbox web server in its own
 process for one tenant of `--scale` people, runs a full sync of the OneRoster source
 (connector → fingerprints → SQLite state store → idempotent producer with acks=all),
@@ -7,10 +11,10 @@ then, in the same run and against the same broker, sends the same number of equa
 sized messages with a bare kafka-python producer of the same durability settings.
 Prints enrollments per second and the ratio of the hub's rate to the bare producer's.
 
-Then each native LMS connector (itslearning's Data Warehouse API, Canvas, Moodle) reads the same
-tenant in full from its sandbox app in a child process, and the OneRoster connector alone
-from the sandbox server, each printed as records per second through the connector (no
-fingerprints, no Kafka). `--connectors-only` skips the broker and the sync.
+itslearning's Data Warehouse API, Canvas and Moodle are measured the same way after them
+(their sandbox apps in a child process, `--native-scale` people). `--connectors-only`
+skips the broker and the sync and reads the `--scale` tenant through the OneRoster
+connector alone and through those three, as records per second.
 
     .venv/bin/python bench/lms.py --scale 20000
     .venv/bin/python bench/lms.py --scale 20000 --connectors-only
@@ -25,6 +29,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 from _harness import compare_with_bare, kafka_broker, sync, tenant_settings
@@ -98,11 +103,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--bootstrap", help="an existing broker (default: start a local one)")
     parser.add_argument(
-        "--connectors-only", action="store_true", help="only the connectors' read rates"
+        "--native-scale", type=int, default=2_000, help="people in the native platforms' tenant"
+    )
+    parser.add_argument(
+        "--native-only", action="store_true", help="only the native connectors (no broker)"
+    )
+    parser.add_argument(
+        "--connectors-only",
+        action="store_true",
+        help="only the connectors' read rates, OneRoster's alone included (no broker)",
     )
     args = parser.parse_args(argv)
     configure(fmt="console", level="warning")
     os.environ.setdefault("HUB_HMAC_KEY", uuid.uuid4().hex)
+    if args.native_only:
+        print_native_rates(args.native_scale)
+        for result in native_connectors(args.native_scale, None, args.page_size):
+            print(result.line())
+        return 0
     if args.connectors_only:
         work = Path(tempfile.mkdtemp(prefix="skolehub-bench-lms-"))
         state = start_detached(work / "web", tenants=[TENANT], scale=args.scale)
@@ -173,11 +191,82 @@ def main(argv: list[str] | None = None) -> int:
                 f"incremental run: {again.unchanged:,} records re-read (overlap), "
                 f"{again.created + again.updated} changes, {incremental_seconds:.1f} s"
             )
-            for result in native_connectors(args.scale, base_url, args.page_size):
-                print(result.line())
-            return 0
         finally:
             stop_detached(web)
+    # Measured after the broker and the detached sandbox stopped, so they take no CPU.
+    print_native_rates(args.native_scale)
+    for result in native_connectors(args.native_scale, None, args.page_size):
+        print(result.line())
+    return 0
+
+
+# -- the native platforms (issue 18): connector throughput against their sandbox apps -------
+
+NATIVE_TENANT = "solberga"
+
+
+def _native_rate(scale: int, vendor: str) -> tuple[int, float]:
+    """Records and seconds of one full read of a native connector against its sandbox app.
+
+    The sandbox runs in a thread of this process, so the figure includes serving the pages.
+    """
+    from connectors.lms.google_classroom import GoogleClassroom
+    from connectors.lms.graph_education import GraphEducation
+    from hub.dev.sandbox.classroom import ClassroomApp, classroom_source_config
+    from hub.dev.sandbox.graph_education import GraphEducationApp, graph_education_source_config
+    from hub.dev.sandbox.mdm.credentials import generate_credentials
+    from hub.dev.sandbox.oneroster import OneRosterTenant
+    from hub.dev.sandbox.roster import roster
+    from hub.dev.sandbox.webserver import start_in_thread
+    from hub.settings import parse_settings
+
+    credentials = generate_credentials(NATIVE_TENANT)
+    platforms = {NATIVE_TENANT: OneRosterTenant(roster(NATIVE_TENANT, scale, 1))}
+    known = {NATIVE_TENANT: credentials}
+    if vendor == "graph_education":
+        app: Any = GraphEducationApp(platforms, credentials=known)
+        config, kind, secret = (
+            graph_education_source_config,
+            GraphEducation,
+            credentials.intune_secret,
+        )
+    else:
+        app = ClassroomApp(platforms, credentials=known)
+        config, kind, secret = classroom_source_config, GoogleClassroom, credentials.google_key_json
+    server = start_in_thread({vendor: app})
+    try:
+        entry = config(NATIVE_TENANT, server.url, page_size=999)
+        hub = parse_settings({"tenants": [{"id": NATIVE_TENANT, "name": "S", "sources": [entry]}]})
+        source = kind(hub.tenants[0].sources[0], tenant=NATIVE_TENANT, secret=secret)
+        began = time.monotonic()
+        with source:
+            records = sum(1 for _ in source.read())
+        return records, time.monotonic() - began
+    finally:
+        server.stop()
+
+
+def graph_education_rate(scale: int) -> tuple[int, float]:
+    """Records and seconds of a full read of Microsoft Graph education (Teams classes)."""
+    return _native_rate(scale, "graph_education")
+
+
+def google_classroom_rate(scale: int) -> tuple[int, float]:
+    """Records and seconds of a full read of Google Classroom."""
+    return _native_rate(scale, "classroom")
+
+
+def print_native_rates(scale: int) -> None:
+    """One line per native connector: records per second through it against its sandbox."""
+    for name, measure in (
+        ("graph_education", graph_education_rate),
+        ("google_classroom", google_classroom_rate),
+    ):
+        records, seconds = measure(scale)
+        print(
+            f"connector {name}: scale {scale:,}, {records:,} records in {seconds:.1f} s = "
+            f"{records / seconds:,.0f} records/s"
+        )
 
 
 if __name__ == "__main__":

@@ -192,11 +192,19 @@ class ClientCredentials(Authenticator):
         """The client secret and the current token."""
         return tuple(s for s in (self._client_secret, self._token) if s)
 
-    def _fetch(self) -> None:
-        path = urlsplit(self.settings.token_url).path
+    def grant(self) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """The token request's form and HTTP basic credentials (the client id and secret).
+
+        A client that authenticates otherwise (a signed client assertion) overrides it.
+        """
         data = {"grant_type": "client_credentials"}
         if self.settings.scope:
             data["scope"] = self.settings.scope
+        return data, (self.settings.client_id, self._client_secret)
+
+    def _fetch(self) -> None:
+        path = urlsplit(self.settings.token_url).path
+        data, auth = self.grant()
         response = token_request(
             self._session,
             "POST",
@@ -204,7 +212,7 @@ class ClientCredentials(Authenticator):
             connector=self._connector,
             timeout=self._timeout,
             data=data,
-            auth=(self.settings.client_id, self._client_secret),
+            auth=auth,
             verify=self._session.verify,  # see HttpSource._attempt
         )
         status = response.status_code

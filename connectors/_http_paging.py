@@ -26,6 +26,8 @@ class HttpPage:
     headers: Mapping[str, str]
     body: Any
     records: list[Any]
+    #: The HTTP status (TOPdesk answers 206 Partial Content while more pages follow).
+    status: int = 200
 
 
 class HttpPaginator(ABC):

@@ -170,10 +170,10 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
     #: Pages the paginator can name ahead (`HttpPaginator.following`) are fetched on up to
     #: `max_concurrency` threads while the paging loop walks them in order.
     fetch_ahead: ClassVar[bool] = False
-    #: `(field, value)` marking a record as deleted at the source: `Removed` on an
-    #: incremental run, left out of a full one (whose reconciliation deletes it). Only its
-    #: id and replication key need be valid.
-    deleted_when: ClassVar[tuple[str, str] | None] = None
+    #: `(field, values)` marking a record as deleted at the source when the field holds one
+    #: of the values: `Removed` on an incremental run, left out of a full one (whose
+    #: reconciliation deletes it). Only its id and replication key need be valid.
+    deleted_when: ClassVar[tuple[str, frozenset[str]] | None] = None
 
     def __init__(self, source: HttpSource) -> None:
         self.source = source
@@ -298,10 +298,10 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
         """Whether `deleted_when` marks the record, which has a valid id and replication key."""
         if self.deleted_when is None or not isinstance(record, dict):
             return False
-        field, value = self.deleted_when
+        field, values = self.deleted_when
         timed = self.incremental is not None and self.incremental.replication_key is not None
         return (
-            record.get(field) == value
+            record.get(field) in values
             and _record_id(record) is not None
             and (moment is not None or not timed)
         )
@@ -528,7 +528,9 @@ class HttpSource(Source):
         records = bounded_records(records, body)
         params = dict(parse_qsl(urlsplit(response.url).query))
         value = body.value if body.bounded else plain(body.value)
-        return HttpPage(response.url, params, response.headers, value, records)
+        return HttpPage(
+            response.url, params, response.headers, value, records, response.status_code
+        )
 
     def read_body(self, response: requests.Response) -> Body:
         """A response's JSON body, parsed with bounds; a body that is not JSON is fatal."""

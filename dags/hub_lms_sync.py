@@ -1,4 +1,9 @@
-"""LMS sync: each tenant's learning platform (OneRoster, itslearning, Canvas, Moodle) to topics.
+"""LMS sync: every tenant's learning platform to the hub's LMS topics.
+
+Platforms: OneRoster 1.1/1.2, Microsoft Teams classes (Graph education), Google
+Classroom, itslearning, Canvas and Moodle; each system's syncs are one mapped task
+(`sync_oneroster`, `sync_graph_education`, `sync_google_classroom`, `sync_itslearning`,
+`sync_canvas`, `sync_moodle`) in its own pool.
 
 One mapped task per configured tenant × LMS source. Each task reads its source and
 publishes the changes as CloudEvents on `hub.lms.*.v2` (courses, classes, enrollments,
@@ -7,13 +12,13 @@ and `hub.identity.organisation.v2`; it updates the Assets of those topics, which
 what consumes them. Runs are incremental (records changed since the last bookmark) until
 the source's `full_sync_every` has passed; then a full run also deletes what vanished.
 
-Each LMS system has its own plan/sync pair and pool (`hub_lms_oneroster`,
-`hub_lms_itslearning`, `hub_lms_canvas`, `hub_lms_moodle`), so at most that pool's slots
-of one system's syncs run at once; each task sends one request at a time to its school
-owner's API.
-Create the pools before the first run (`airflow pools set hub_lms_oneroster 4 "OneRoster
-syncs"`, and so for the others; `make airflow` creates them). A run held by the deletion
-guard fails without retries; release it with `hub sync TENANT SOURCE --approve-deletes`.
+OneRoster syncs run in the pool `hub_lms_oneroster`, so at most that pool's slots of
+them run at once (likewise `hub_lms_graph_education`, `hub_lms_google_classroom`,
+`hub_lms_itslearning`, `hub_lms_canvas` and `hub_lms_moodle`); each task sends one request
+at a time to its school owner's API. Create the pools before the first run (`airflow
+pools set hub_lms_oneroster 4 "OneRoster syncs"`; `make airflow` creates every declared
+pool). A run held by the deletion guard fails without retries; release it with `hub sync
+TENANT SOURCE --approve-deletes`.
 """
 
 from __future__ import annotations

@@ -489,6 +489,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             faults=args.faults,
             web_port=args.web_port,
             variants=args.variants,
+            lms=args.lms,
         )
         for line in summary:
             print(line)
@@ -508,7 +509,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     from hub.dev.airflow_local import DETACHED_HINT, AirflowLocalError, local_airflow
 
     try:
-        airflow = local_airflow(home=args.home, port=args.port)
+        airflow = local_airflow(home=args.home, port=args.port, workers=args.workers)
         if args.action == "up" and not args.detach:
             return (
                 EXIT_OK if airflow.serve(say=lambda line: print(line, flush=True)) else EXIT_FAILED
@@ -626,6 +627,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and people beside the organisation, OneRoster 1.1 without gradebook, SS 12000 "
         "registers with only the mandatory fields",
     )
+    sandbox.add_argument(
+        "--lms",
+        default="",
+        help="tenants on a native learning platform instead of OneRoster: "
+        "<tenant>=teams (Microsoft Teams classes, Graph education) or <tenant>=classroom "
+        "(Google Classroom), comma-separated, e.g. solberga=teams",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
 
     airflow = sub.add_parser(
@@ -640,6 +648,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     airflow.add_argument(
         "--detach", action="store_true", help="up: return once it answers (default: foreground)"
+    )
+    airflow.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="up: run the CeleryExecutor with N Celery workers and a local Redis "
+        "(default 0: the LocalExecutor)",
     )
     airflow.set_defaults(func=cmd_airflow)
     return parser

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.entities import Role, SchoolType
+from schemas.equipment import EquipmentKind
 from schemas.lms import DEFAULT_COMPETENCE_AREAS, CompetenceArea
 
 
@@ -129,6 +130,29 @@ class Matching(_Model):
         return self
 
 
+class ClassroomEquipmentPolicy(_Model):
+    """The minimum equipment of every teaching room: each requirement is met by any of its kinds.
+
+    The default is the guideline's "picture and sound": a projector or an interactive board,
+    plus a sound system. Rooms whose name contains one of `non_teaching_rooms` (store rooms,
+    offices) are not classrooms; only items in use count (a broken projector does not).
+    """
+
+    minimum: tuple[tuple[EquipmentKind, ...], ...] = (
+        (EquipmentKind.PROJECTOR, EquipmentKind.INTERACTIVE_BOARD),
+        (EquipmentKind.SOUND_SYSTEM,),
+    )
+    non_teaching_rooms: tuple[str, ...] = ("lager", "förråd", "depot", "storage", "kontor")
+
+
+class SupportPolicy(_Model):
+    """IT support (FITS): the service level a ticket should be resolved within, and the period."""
+
+    service_level_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 72.0
+    #: Tickets opened within this many days up to `as_of` are counted.
+    period_days: Annotated[int, Field(ge=7, le=3 * 365)] = 365
+
+
 def _default_competence_areas() -> dict[CompetenceArea, CompetenceAreaRule]:
     return {
         area: CompetenceAreaRule(course_tags=(area.value,)) for area in DEFAULT_COMPETENCE_AREAS
@@ -161,6 +185,8 @@ class Policy(_Model):
     )
     digital_skills: tuple[DigitalSkillsObjective, ...] = ()
     matching: Matching = Matching()
+    classroom_equipment: ClassroomEquipmentPolicy = ClassroomEquipmentPolicy()
+    support: SupportPolicy = SupportPolicy()
     #: MDM unit hints that do not spell a unit's name as the directory does (an Intune
     #: category prefix, a Jamf site's short name), mapped to the directory's unit key.
     unit_aliases: dict[str, str] = Field(default_factory=dict)

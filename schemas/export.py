@@ -14,6 +14,7 @@ from pathlib import Path
 
 from schemas.entities import ENTITY_TYPES
 from schemas.envelope import ChangeEvent, CloudEventHeaders, schema_id
+from schemas.equipment import EQUIPMENT_ENTITY_TYPES
 from schemas.followup import FOLLOWUP_RECORD_TYPES
 from schemas.lms import LMS_ENTITY_TYPES
 from schemas.mdm import MDM_ENTITY_TYPES
@@ -29,6 +30,7 @@ def rendered_schemas() -> Iterator[tuple[str, str]]:
         *SS12000_ENTITY_TYPES,
         *LMS_ENTITY_TYPES,
         *MDM_ENTITY_TYPES,
+        *EQUIPMENT_ENTITY_TYPES,
         *FOLLOWUP_RECORD_TYPES,
     ):
         schema = ChangeEvent[entity_type].model_json_schema()  # type: ignore[valid-type]

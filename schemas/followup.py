@@ -312,6 +312,92 @@ class DataQuality(FollowupRecord):
     )
 
 
+class ClassroomEquipment(FollowupRecord):
+    """One classroom: the equipment in use in it against the policy's minimum (no people)."""
+
+    entity: ClassVar[str] = "classroom_equipment"
+
+    unit_key: str | None = Field(
+        description="The school unit the register's location names; None when none matches."
+    )
+    location: str = Field(description="The school as the register names it.")
+    room: str
+    projectors: Count
+    interactive_boards: Count
+    sound_systems: Count
+    displays: Count
+    document_cameras: Count
+    broken: Count = Field(description="Items in the room that are broken (not counted above).")
+    meets_minimum: bool
+    missing: tuple[str, ...] = Field(
+        default=(),
+        description="The policy's requirements the room does not meet, each written as its "
+        "kinds joined by `|` (`projector|interactive_board`).",
+    )
+
+
+class EquipmentByUnit(FollowupRecord):
+    """One school's classrooms against the policy's minimum equipment (no people)."""
+
+    entity: ClassVar[str] = "equipment_by_unit"
+
+    unit_key: str
+    classrooms: Count
+    classrooms_meeting: Count
+    meeting_share: Share | None
+    items_in_use: Count
+    broken: Count
+
+
+class SupportByUnit(FollowupRecord):
+    """IT support tickets of one school (and one category, or `*` for all) in the period.
+
+    Suppressed when the tickets come from fewer requesters than the policy's minimum cell
+    (told apart by their pseudonymous link), or the unit's users are that few.
+    """
+
+    entity: ClassVar[str] = "support_by_unit"
+
+    unit_key: str
+    category: str
+    period_from: date
+    users: Count | None = Field(description="Pupils and staff of the unit in the directory.")
+    tickets: Count | None
+    tickets_per_100_users: float | None
+    resolved: Count | None
+    median_hours_to_resolve: float | None
+    p90_hours_to_resolve: float | None
+    within_service_level_share: Share | None = Field(
+        description="Of the tickets resolved, or open past the service level: resolved "
+        "within the policy's `support.service_level_hours`."
+    )
+    suppressed: tuple[str, ...] = ()
+
+
+class DeviceLifecycle(FollowupRecord):
+    """Devices the organisation bought (Apple School Manager), per product family and `*`.
+
+    Devices, not people: never suppressed. Released devices (sold, lost) are left out.
+    """
+
+    entity: ClassVar[str] = "device_lifecycle"
+
+    product_family: str
+    purchased: Count
+    past_leasing: Count = Field(
+        description="Ordered longer ago than the policy's `leasing_months` before `as_of`."
+    )
+    past_leasing_share: Share | None
+    not_managed: Count = Field(
+        description="Bought, but no device-management record (Intune, Jamf, Google) has its "
+        "physical key (manufacturer and serial)."
+    )
+    not_managed_share: Share | None
+    assigned_not_enrolled: Count = Field(
+        description="Assigned to a device management service, but in no MDM's records."
+    )
+
+
 #: Every record type, in the order extracts and summaries list them.
 FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     DeviceCoverage,
@@ -325,6 +411,10 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     DataQuality,
     CompetenceDevelopment,
     CompetenceByUnit,
+    ClassroomEquipment,
+    EquipmentByUnit,
+    SupportByUnit,
+    DeviceLifecycle,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

@@ -152,5 +152,44 @@ class Device(Entity):
     )
 
 
+class PurchaseSource(StrEnum):
+    """Where the organisation bought the device, as Apple School Manager says."""
+
+    APPLE = "apple"
+    RESELLER = "reseller"
+    MANUALLY_ADDED = "manually_added"
+    UNKNOWN = "unknown"
+
+
+class PurchasedDevice(Entity):
+    """A device the organisation bought, as its purchase register (Apple School Manager) knows it.
+
+    Not a managed device: it says when and how the device was bought and which device
+    management service it is assigned to, not whether it is enrolled. It shares
+    `physical_key` with the `Device` records of the MDMs that manage it, so the follow-up
+    finds devices bought but never enrolled, and dates the leasing cycle from the order.
+    """
+
+    domain: ClassVar[str] = "mdm"
+    entity: ClassVar[str] = "purchased_device"
+
+    serial_number: str
+    physical_key: str | None = Field(default=None, examples=["apple:DMPXL0QJHP8C"])
+    model: str | None = Field(default=None, examples=["iPad (9th generation)"])
+    product_family: str | None = Field(default=None, examples=["iPad", "Mac"])
+    purchase_source: PurchaseSource = PurchaseSource.UNKNOWN
+    ordered_at: Timestamp | None = Field(
+        default=None, description="When the order was placed: the start of the leasing cycle."
+    )
+    added_at: Timestamp | None = None
+    assigned: bool = Field(description="Assigned to a device management service (ASSIGNED).")
+    assigned_server: str | None = Field(
+        default=None, description="The name of the device management service it is assigned to."
+    )
+    released_at: Timestamp | None = Field(
+        default=None, description="When it was released from the organisation (sold, lost)."
+    )
+
+
 #: Every MDM entity type, in publishing order.
-MDM_ENTITY_TYPES: tuple[type[Entity], ...] = (Device,)
+MDM_ENTITY_TYPES: tuple[type[Entity], ...] = (Device, PurchasedDevice)

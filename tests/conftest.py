@@ -30,10 +30,13 @@ pytest_plugins = [
     "tests.fixtures.slapd",
     "tests.fixtures.postgres",
     "tests.fixtures.lms",
-    "tests.fixtures.lms_native",
     "tests.fixtures.ss12000",
     "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",
+    "tests.fixtures.equipment",
+    "tests.fixtures.asm",
+    "tests.fixtures.lms_native",
+    "tests.fixtures.lms_vendors",
     "tests.fixtures.airflow",
 ]
 

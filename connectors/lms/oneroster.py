@@ -105,6 +105,11 @@ ORG_KINDS: dict[str, OrganisationKind] = {
     "district": OrganisationKind.OWNER,
     "school": OrganisationKind.SCHOOL_UNIT,
 }
+#: Statuses that mark a record deleted: `tobedeleted`, and OneRoster 1.0's `inactive`, which
+#: 1.1 and 1.2 say to read as `tobedeleted`.
+DELETED_STATUSES = frozenset({"tobedeleted", "inactive"})
+#: OneRoster 1.2's prefix for a provider's own vocabulary terms (`ext:` + name).
+EXTENSION_PREFIX = "ext:"
 SESSION_KINDS: dict[str, SessionKind] = {
     "schoolYear": SessionKind.SCHOOL_YEAR,
     "semester": SessionKind.SEMESTER,
@@ -137,7 +142,7 @@ class _Header(_Raw):
     """What every OneRoster record has: its id, status and `dateLastModified`."""
 
     sourcedId: Key
-    status: Literal["active", "tobedeleted"]
+    status: Literal["active", "tobedeleted", "inactive"]
     dateLastModified: Timestamp
 
 
@@ -182,7 +187,7 @@ class _Course(_Record):
 class _Class(_Record):
     title: Annotated[str, Field(min_length=1)]
     classCode: str | None = None
-    classType: Literal["homeroom", "scheduled"]
+    classType: Annotated[str, Field(pattern=r"^(homeroom|scheduled|ext:[a-zA-Z0-9.\-_]+)$")]
     course: _Ref
     school: _Ref
     terms: list[_Ref] = []
@@ -280,7 +285,7 @@ class _Stream(HttpStream[Any, Any]):
     incremental: ClassVar[Incremental | None] = Incremental(
         "dateLastModified", param="filter", template="dateLastModified>'{since}'"
     )
-    deleted_when = ("status", "tobedeleted")
+    deleted_when = ("status", DELETED_STATUSES)
     #: The OneRoster service the collection belongs to; `path` is below its base path.
     service: ClassVar[Literal["rostering", "gradebook"]] = "rostering"
     source: OneRoster
@@ -323,6 +328,10 @@ class _AcademicSessions(_Stream):
 
     def to_entity(self, raw: _Session) -> AcademicSession:
         kind = SESSION_KINDS.get(raw.type)
+        if kind is None and raw.type.startswith(EXTENSION_PREFIX):
+            # 1.2 lets a provider add its own session kinds as `ext:` terms (a Norwegian
+            # "ext:halvaar"): a period the provider defines, read as a term, never a year.
+            kind = SessionKind.TERM
         if kind is None:
             raise SkippableRecordError(
                 "type is not a known session type", connector=self.source.name
@@ -379,7 +388,9 @@ class _Classes(_Stream):
         return Class(
             **self.common(raw),
             title=raw.title,
-            class_type=ClassType(raw.classType),
+            # An `ext:` class type is the provider's own kind of scheduled class: only
+            # "homeroom" makes a base group.
+            class_type=ClassType.HOMEROOM if raw.classType == "homeroom" else ClassType.SCHEDULED,
             class_code=raw.classCode,
             course_key=raw.course.sourcedId,
             school_key=raw.school.sourcedId,
@@ -464,7 +475,7 @@ class _Users(_Stream):
 def _active(body: Any) -> bool:
     """Whether a single-record answer (`{"user": {...}}`) holds a record not `tobedeleted`."""
     records = [v for v in body.values() if isinstance(v, dict)] if isinstance(body, dict) else []
-    return bool(records) and records[0].get("status") != "tobedeleted"
+    return bool(records) and records[0].get("status") not in DELETED_STATUSES
 
 
 def _grade(grades: list[str]) -> int | None:

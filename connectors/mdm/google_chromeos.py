@@ -386,29 +386,27 @@ class GoogleChromeOSSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=300)] = 300
 
 
-class GoogleChromeOS(HttpSource):
-    """Chromebooks from the Admin SDK Directory API, as `Device`."""
+class GoogleServiceAccountSource(HttpSource):
+    """A Google API read as a service account with domain-wide delegation.
 
-    name: ClassVar[str] = "mdm.google_chromeos"
-    system: ClassVar[str] = "google_chromeos"
-    entity_types = (Device,)
-    streams = (_ChromeOsDevices,)
-    settings: GoogleChromeOSSourceSettings
+    Tokens come from `ServiceAccountAuth`; Google's 403 quota errors are throttling; the
+    connection check is the grant (key, delegation and scopes). Google Classroom shares it.
+    """
+
     auth: ServiceAccountAuth
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """The service account's JWT grant (see `ServiceAccountAuth`)."""
+        auth = self.settings.auth
+        if not isinstance(auth, GoogleServiceAccount):  # the settings model says it is
+            raise TypeError(f"{self.name} needs a google_service_account auth")
         return ServiceAccountAuth(
-            self.settings.auth,
+            auth,
             secret,
             session=self.session,
             connector=self.name,
             timeout=self.settings.timeout_seconds,
         )
-
-    def url(self, path: str) -> str:
-        """The absolute URL, with the customer id in place."""
-        return super().url(path.replace("{customer}", quote(self.settings.customer_id, safe="")))
 
     def classify_error(self, response: requests.Response) -> Action | None:
         """A 403 for a rate limit or quota is throttling; anything else goes by the table."""
@@ -420,6 +418,20 @@ class GoogleChromeOS(HttpSource):
         """Grant a token for the service account, its administrator and its scopes."""
         self.auth.headers()
         log.info("source_checked", connector=self.name)
+
+
+class GoogleChromeOS(GoogleServiceAccountSource):
+    """Chromebooks from the Admin SDK Directory API, as `Device`."""
+
+    name: ClassVar[str] = "mdm.google_chromeos"
+    system: ClassVar[str] = "google_chromeos"
+    entity_types = (Device,)
+    streams = (_ChromeOsDevices,)
+    settings: GoogleChromeOSSourceSettings
+
+    def url(self, path: str) -> str:
+        """The absolute URL, with the customer id in place."""
+        return super().url(path.replace("{customer}", quote(self.settings.customer_id, safe="")))
 
 
 CONNECTOR = ConnectorSpec(

@@ -15,7 +15,7 @@ noncompliant: the device does not meet policy, whatever the grace Intune grants.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 import structlog
@@ -210,16 +210,14 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
         )
 
 
-class IntuneSourceSettings(HttpSourceSettings):
-    """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
+class GraphSourceSettings(HttpSourceSettings):
+    """Microsoft Graph v1.0 read with OAuth 2.0 client credentials (Intune, Graph education).
 
-    `auth` is OAuth 2.0 client credentials at the directory's own token endpoint
+    `auth` is client credentials at the directory's own token endpoint
     (`https://login.microsoftonline.com/<directory id>/oauth2/v2.0/token`, never `common`)
-    with the scope `https://graph.microsoft.com/.default`; the app registration needs the
-    application permission DeviceManagementManagedDevices.Read.All.
+    with the scope `https://graph.microsoft.com/.default`.
     """
 
-    type: Literal["intune"]
     base_url: Annotated[str, Field(pattern=r"^https?://.+/v1\.0/?$")] = (
         "https://graph.microsoft.com/v1.0"
     )
@@ -228,7 +226,7 @@ class IntuneSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 500
 
     @model_validator(mode="after")
-    def _tenant_specific_token_endpoint(self) -> IntuneSourceSettings:
+    def _tenant_specific_token_endpoint(self) -> Self:
         directory = urlsplit(self.auth.token_url).path.strip("/").split("/")[0].lower()
         if directory in ("common", "organizations", "consumers"):
             raise ValueError(
@@ -241,6 +239,18 @@ class IntuneSourceSettings(HttpSourceSettings):
                 "https://graph.microsoft.com/.default"
             )
         return self
+
+
+class IntuneSourceSettings(GraphSourceSettings):
+    """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
+
+    `auth` is OAuth 2.0 client credentials at the directory's own token endpoint
+    (`https://login.microsoftonline.com/<directory id>/oauth2/v2.0/token`, never `common`)
+    with the scope `https://graph.microsoft.com/.default`; the app registration needs the
+    application permission DeviceManagementManagedDevices.Read.All.
+    """
+
+    type: Literal["intune"]
 
 
 class Intune(HttpSource):

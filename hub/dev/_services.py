@@ -145,6 +145,26 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def kept_port(home: Path) -> int | None:
+    """The port a service in `home` was last started on (`<home>/port`), if it ever was."""
+    try:
+        return int((home / "port").read_text(encoding="ascii"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def keep_port(home: Path, host: str) -> int:
+    """The service's kept port if it is free again, else a new free one; written to `<home>/port`.
+
+    Keeping the port keeps the URLs that point at the service valid across restarts.
+    """
+    port = kept_port(home)
+    if port is None or not port_free(host, port):
+        port = free_port(host)
+    (home / "port").write_text(str(port), encoding="ascii")
+    return port
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float, error: type[Exception]) -> Iterator[None]:
     """Hold an exclusive lock on `path`, so two processes do not start one service twice.

@@ -5,6 +5,12 @@ components as processes of their own, each in a session of its own so that `--de
 return and `hub airflow status|down` in another process find them again through the state
 file. The test suite's `airflow_api` fixture starts only the api-server the same way.
 
+With `workers=N` (`hub airflow up --workers N`) it runs the deployment's executor instead
+of the LocalExecutor: the CeleryExecutor, with a local Redis as the Celery broker
+(`hub.dev.redis_local`, in `<home>/redis`) and N `airflow celery worker` processes
+(components `celery-worker-1` …), each with a Celery hostname of its own
+(`worker-<i>@<host>`), which is also the hostname its task instances record.
+
 What a home holds (`$HUB_VAR_DIR/airflow` for `hub airflow`):
 
     airflow.cfg           rendered on every start from the arguments below; its three
@@ -13,6 +19,8 @@ What a home holds (`$HUB_VAR_DIR/airflow` for `hub airflow`):
     passwords.json        the SimpleAuthManager logins (`USERS`), written once with random
                           passwords and kept (0600); Airflow's own format: {"user": "password"}
     airflow.db            the SQLite metadata database (`airflow db migrate` on every start)
+                          when no PostgreSQL is given
+    redis/                with workers: the Celery broker (see `hub.dev.redis_local`)
     state.json            port, URL and pid of every component started
     logs/<component>.log  each component's output; logs/setup.log that of `airflow db migrate`
 
@@ -29,6 +37,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,7 +64,9 @@ from hub.dev._services import (
     wait_for_exit,
     write_private,
 )
+from hub.dev.celery_hostname import WORKER_NAME_ENV
 from hub.dev.postgres_local import LocalPostgres, PostgresError
+from hub.dev.redis_local import LocalRedis, RedisError
 from hub.settings import env_file_values, var_dir
 
 log = structlog.get_logger(__name__)
@@ -67,6 +78,10 @@ DEFAULT_PORT = 8080
 PORT_ENV = "HUB_AIRFLOW_PORT"
 #: An existing metadata database for `hub airflow up` instead of the local PostgreSQL.
 DATABASE_ENV = "HUB_AIRFLOW_DATABASE_URL"
+#: The component name of the i-th Celery worker (from 1).
+WORKER_COMPONENT = "celery-worker-{}"
+#: Task processes each Celery worker runs at once unless told otherwise.
+DEFAULT_WORKER_CONCURRENCY = 4
 HOST = "127.0.0.1"
 HEALTH_PATH = "/api/v2/monitor/health"
 DETACHED_HINT = "It runs detached: `hub airflow status` describes it, `hub airflow down` stops it."
@@ -83,6 +98,8 @@ _SIMPLE_AUTH_MANAGER = (
 #: (section, option) of each secret kept in airflow.cfg across starts.
 _SECRETS = (("core", "fernet_key"), ("api", "secret_key"), ("api_auth", "jwt_secret"))
 _MIGRATE_TIMEOUT_S = 600.0
+#: How long a Celery worker may take to say it is ready, beyond the api-server's start.
+_WORKER_READY_TIMEOUT_S = 180.0
 _STOP_TIMEOUT_S = 30.0
 _POLL_INTERVAL_S = 0.2
 _LOG_TAIL_LINES = 30
@@ -122,13 +139,16 @@ class AirflowStatus:
         return all(pid is not None for pid in self.components.values())
 
 
-def local_airflow(home: Path | None = None, port: int | None = None) -> LocalAirflow:
+def local_airflow(
+    home: Path | None = None, port: int | None = None, workers: int = 0
+) -> LocalAirflow:
     """The Airflow of `hub airflow`: its home, port, DAG and plugin folders from the environment.
 
     Home `$HUB_VAR_DIR/airflow` (the shell's `AIRFLOW_HOME` is not used, so the home of
     another Airflow is never rewritten); port `port`, else `HUB_AIRFLOW_PORT`, else 8080;
     DAGs and plugins from `AIRFLOW__CORE__DAGS_FOLDER` and `AIRFLOW__CORE__PLUGINS_FOLDER`
-    (the Makefile exports them), else `./dags` and `./plugins`.
+    (the Makefile exports them), else `./dags` and `./plugins`. `workers` > 0 runs the
+    CeleryExecutor with that many workers and a local Redis.
     """
     if port is None:
         value = os.environ.get(PORT_ENV) or str(DEFAULT_PORT)
@@ -144,6 +164,7 @@ def local_airflow(home: Path | None = None, port: int | None = None) -> LocalAir
         postgres=None if database_url else LocalPostgres(home / "postgres"),
         dags_folder=Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or "dags"),
         plugins_folder=Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or "plugins"),
+        workers=workers,
     )
 
 
@@ -152,7 +173,10 @@ class LocalAirflow:
 
     Every method works from the files in `home`, so one process can start the components
     and another ask for their `status()` or `down()` them. `env` is the environment the
-    components start from (default: this process's).
+    components start from (default: this process's). `workers` > 0 runs the CeleryExecutor
+    with that many workers, each running `worker_concurrency` tasks at once, queueing
+    through a local Redis in `<home>/redis`; `paused` leaves new DAGs paused (a test
+    unpauses the ones it runs).
     """
 
     def __init__(
@@ -165,9 +189,18 @@ class LocalAirflow:
         env: Mapping[str, str] | None = None,
         database_url: str | None = None,
         postgres: LocalPostgres | None = None,
+        workers: int = 0,
+        worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY,
+        paused: bool = False,
     ) -> None:
+        if workers < 0 or worker_concurrency < 1:
+            raise AirflowLocalError("workers must be 0 or more, worker_concurrency 1 or more")
         self.home = Path(home).absolute()
         self.postgres = postgres
+        self.workers = workers
+        self.worker_concurrency = worker_concurrency
+        self.paused = paused
+        self.redis = LocalRedis(self.home / "redis")
         self._database_url = database_url
         self.port = port
         self.dags_folder = Path(dags_folder).absolute()
@@ -178,6 +211,21 @@ class LocalAirflow:
     def url(self) -> str:
         """The api-server's base URL (UI, REST API, the auth manager's /auth)."""
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """What `up()` starts: Airflow's four components, then the Celery workers, if any."""
+        return (*COMPONENTS, *self.worker_components)
+
+    @property
+    def worker_components(self) -> tuple[str, ...]:
+        """The Celery workers' component names: `celery-worker-1`, `celery-worker-2` and so on."""
+        return tuple(WORKER_COMPONENT.format(i) for i in range(1, self.workers + 1))
+
+    def celery_hostname(self, component: str) -> str:
+        """A worker's Celery hostname, `worker-<i>@<host>`: distinct on one machine."""
+        number = component.rsplit("-", 1)[1]
+        return f"worker-{number}@{socket.gethostname()}"
 
     @property
     def database_url(self) -> str:
@@ -235,16 +283,21 @@ class LocalAirflow:
 
     # ----------------------------------------------------------------- life cycle
 
-    def up(self, components: Sequence[str] = COMPONENTS, timeout: float = 180) -> AirflowStatus:
+    def up(self, components: Sequence[str] | None = None, timeout: float = 180) -> AirflowStatus:
         """Prepare the home, start `components` and wait until the api-server is healthy.
 
-        Returns the status at once if they already run. Raises `AirflowStartError` naming
-        the component and its log when one exits during start-up, when the api-server does
-        not answer within `timeout` seconds, or when the port is taken.
+        `components` defaults to all of `components` (the workers included); every Celery
+        worker started must also say it is ready. Returns the status at once if they
+        already run. Raises `AirflowStartError` naming the component and its log when one
+        exits during start-up, when the api-server does not answer within `timeout` seconds
+        (a worker gets `_WORKER_READY_TIMEOUT_S` more), or when the port is taken.
         """
-        unknown = set(components) - set(COMPONENTS)
+        components = self.components if components is None else tuple(components)
+        unknown = set(components) - set(self.components)
         if unknown or "api-server" not in components:
-            raise AirflowLocalError(f"components must include api-server, of {COMPONENTS}")
+            raise AirflowLocalError(
+                f"components must include api-server, of {', '.join(self.components)}"
+            )
         deadline = time.monotonic() + timeout
         self.home.mkdir(parents=True, exist_ok=True)
         with file_lock(self.home / ".lock", timeout, AirflowLocalError):
@@ -260,24 +313,30 @@ class LocalAirflow:
             if not port_free(HOST, self.port):
                 raise AirflowStartError(f"port {self.port} on {HOST} is already in use")
             started = time.monotonic()
-            self._start_postgres()
-            self.prepare()
-            spawned = time.monotonic()
             pids: dict[str, int] = {}
             try:
+                self._start_postgres()
+                self._start_redis()
+                self.prepare()
+                spawned = time.monotonic()
                 for component in components:
                     pids[component] = spawn_detached(
-                        [sys.executable, "-m", "airflow", component],
-                        self.component_env(),
+                        self.command(component),
+                        self.component_env(component),
                         self.log_file(component),
                     )
                 self._write_state(pids)
                 self._wait_until_healthy(pids, deadline, timeout)
                 healthy = time.monotonic()
+                workers = [c for c in components if c in self.worker_components]
+                self._wait_until_workers_ready(
+                    {c: pids[c] for c in workers}, deadline + _WORKER_READY_TIMEOUT_S
+                )
                 self._create_pools()
             except BaseException:  # Ctrl-C during start-up included: leave nothing behind
                 self._stop(pids, _STOP_TIMEOUT_S)
                 self.state_file.unlink(missing_ok=True)
+                self._stop_redis()
                 self._stop_postgres()
                 raise
         log.info(
@@ -337,6 +396,8 @@ class LocalAirflow:
                 running = {c: pid for c, pid in status.components.items() if pid is not None}
                 self._stop(running, timeout)
             stopped = list(running)
+            if self._stop_redis():
+                stopped.append("redis")
             if self.postgres is not None and self._stop_postgres():
                 stopped.append("postgres")
         return stopped
@@ -436,21 +497,24 @@ class LocalAirflow:
         kept = self._kept_secrets()
         worker_logs = free_port(HOST, exclude={self.port})
         trigger_logs = free_port(HOST, exclude={self.port, worker_logs})
-        options = {
+        celery = self.workers > 0
+        options: dict[str, dict[str, str]] = {
             "core": {
                 "dags_folder": str(self.dags_folder),
                 "plugins_folder": str(self.plugins_folder),
-                "executor": "LocalExecutor",
-                # LocalExecutor forks this many workers up front (Airflow's default is 32).
-                "parallelism": "8",
+                "executor": "CeleryExecutor" if celery else "LocalExecutor",
+                # LocalExecutor forks this many workers up front (Airflow's default is 32);
+                # with Celery it bounds the tasks queued and running at once.
+                "parallelism": str(max(8, self.workers * self.worker_concurrency)),
                 "load_examples": "False",
                 # A local trial: the DAGs start on their schedules without unpausing each.
-                "dags_are_paused_at_creation": "False",
+                "dags_are_paused_at_creation": str(self.paused),
                 "auth_manager": _SIMPLE_AUTH_MANAGER,
                 "simple_auth_manager_users": ",".join(f"{u}:{r}" for u, r in USERS.items()),
                 "simple_auth_manager_all_admins": "False",
                 "simple_auth_manager_passwords_file": str(self.passwords_file),
-                # LocalExecutor's tasks report to the api-server's Execution API.
+                # The tasks (LocalExecutor's or Celery's) report to the api-server's
+                # Execution API.
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": kept["fernet_key"],
             },
@@ -469,6 +533,13 @@ class LocalAirflow:
                 "trigger_log_server_port": str(trigger_logs),
             },
         }
+        if celery:
+            options["celery"] = {
+                # The metadata database holds Celery's results (Airflow's default
+                # `db+<sql_alchemy_conn>`), as in docker/compose.yaml.
+                "broker_url": self.redis.url(),
+                "worker_concurrency": str(self.worker_concurrency),
+            }
         lines = [
             "# Written by hub.dev.airflow_local (`hub airflow up`) on every start: edits are",
             "# overwritten, the secrets are kept. Set other options as AIRFLOW__* variables.",
@@ -491,10 +562,26 @@ class LocalAirflow:
             kept[option] = value
         return kept
 
-    def component_env(self) -> dict[str, str]:
+    def command(self, component: str) -> list[str]:
+        """The command line that starts `component`."""
+        airflow = [sys.executable, "-m", "airflow"]
+        if component not in self.worker_components:
+            return [*airflow, component]
+        # Logs are read from the shared log folder (one machine), so no worker serves
+        # them: two workers' log servers would want the same port.
+        return [
+            *airflow, "celery", "worker",
+            "--celery-hostname", self.celery_hostname(component),
+            "--concurrency", str(self.worker_concurrency),
+            "--skip-serve-logs",
+        ]  # fmt: skip
+
+    def component_env(self, component: str | None = None) -> dict[str, str]:
         """The components' environment: `env` without the options airflow.cfg sets.
 
-        Call after `prepare()` (or `render_config()` written to `config_file`).
+        A Celery worker's also names its Celery hostname, which its task instances record
+        as their hostname. Call after `prepare()` (or `render_config()` written to
+        `config_file`).
         """
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(self.config_file.read_text(encoding="utf-8"))
@@ -506,6 +593,9 @@ class LocalAirflow:
         names |= set(env_file_values())
         env = {k: v for k, v in self.env.items() if k not in names}
         env.update(AIRFLOW_HOME=str(self.home), AIRFLOW_CONFIG=str(self.config_file))
+        if component in self.worker_components:
+            env[WORKER_NAME_ENV] = self.celery_hostname(component)
+            env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "hub.dev.celery_hostname.worker_hostname"
         return env
 
     def _start_postgres(self) -> None:
@@ -516,6 +606,22 @@ class LocalAirflow:
             self.postgres.up(["airflow"])
         except PostgresError as exc:
             raise AirflowStartError(str(exc), "postgres", self.postgres.log_file) from exc
+
+    def _start_redis(self) -> None:
+        """Start the local Redis, the Celery broker, when this Airflow has workers."""
+        if self.workers == 0:
+            return
+        try:
+            self.redis.up()
+        except RedisError as exc:
+            raise AirflowStartError(str(exc), "redis", self.redis.log_file) from exc
+
+    def _stop_redis(self) -> bool:
+        """Stop the local Redis if it runs (whatever `workers` says: a set started with them)."""
+        try:
+            return self.redis.down()
+        except Exception as exc:  # StillRunningError from terminate
+            raise AirflowLocalError(f"stopping Redis in {self.redis.home}: {exc}") from exc
 
     def _stop_postgres(self) -> bool:
         """Stop the local PostgreSQL, if this Airflow has one that runs."""
@@ -556,6 +662,32 @@ class LocalAirflow:
                     f"within {timeout:.0f} s",
                     "api-server",
                     self.log_file("api-server"),
+                )
+            time.sleep(_POLL_INTERVAL_S)
+
+    def _wait_until_workers_ready(self, pids: Mapping[str, int], deadline: float) -> None:
+        """Poll the workers' logs for Celery's `<hostname> ready.`; raise if one exits first."""
+        waiting = dict(pids)
+        while waiting:
+            for component, pid in list(waiting.items()):
+                if not process_alive(pid):
+                    raise AirflowStartError(
+                        f"the Airflow {component} (pid {pid}) exited during start-up",
+                        component,
+                        self.log_file(component),
+                    )
+                output = self.log_file(component).read_text(encoding="utf-8", errors="replace")
+                if f"{self.celery_hostname(component)} ready." in output:
+                    del waiting[component]
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                component = next(iter(waiting))
+                raise AirflowStartError(
+                    f"the Airflow {component} did not say it was ready in time "
+                    f"(waiting for '{self.celery_hostname(component)} ready.')",
+                    component,
+                    self.log_file(component),
                 )
             time.sleep(_POLL_INTERVAL_S)
 

@@ -12,7 +12,7 @@ import os
 import secrets as secrets_module
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
+from hub.dev.sandbox.classroom import classroom_source_config
+from hub.dev.sandbox.equipment import equipment_source_configs
+from hub.dev.sandbox.equipment import secrets_env as equipment_secrets
+from hub.dev.sandbox.graph_education import graph_education_source_config
 from hub.dev.sandbox.itslearning import ITSLEARNING_TENANTS, itslearning_source_config
 from hub.dev.sandbox.itslearning import secrets_env as itslearning_secrets
 from hub.dev.sandbox.ldif import Tree
@@ -128,8 +132,12 @@ def sandbox_up(
     seed: int = 1,
     web_port: int = DEFAULT_WEB_PORT,
     variants: bool = False,
+    lms: str = "",
 ) -> list[str]:
     """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
+
+    `lms` (`solberga=teams,ekby=classroom`) gives tenants Microsoft Teams classes (Graph
+    education) or Google Classroom as their LMS instead of OneRoster.
 
     Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
     other parameters rebuild the directory from scratch. `variants` serves the same tenants
@@ -139,6 +147,7 @@ def sandbox_up(
     tenant_ids = [t.strip() for t in tenants.split(",") if t.strip()]
     if not tenant_ids:
         raise SettingsError("--tenants names no tenant")
+    native = native_lms_choice(lms, tenant_ids)
     home = _sandbox_home()
     wanted = {
         "tenants": tenant_ids,
@@ -182,12 +191,13 @@ def sandbox_up(
     secrets.update(ss12000_secrets(web_home, swedish))
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
+    secrets.update(equipment_secrets(web_home, tenant_ids))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
     kommuner = [roster(t, scale, seed) for t in danish]
     config = _sandbox_config(
-        server, str(web["url"]), owners, registers, kommuner, variants=variants
+        server, str(web["url"]), owners, registers, kommuner, variants=variants, native=native
     )
     config_file.write_text(config, encoding="utf-8")
     lms_version = "1.1" if variants else "1.2"
@@ -233,6 +243,7 @@ def _sandbox_config(
     danish: Sequence[Roster] = (),
     *,
     variants: bool = False,
+    native: Mapping[str, str] | None = None,
 ) -> str:
     """hub.yaml for the sandbox tenants, each with its directory, LMS and MDMs.
 
@@ -262,6 +273,7 @@ def _sandbox_config(
                 },
                 web_url,
                 variants=variants,
+                lms=(native or {}).get(owner.tenant),
             )
             for owner in owners
         ]
@@ -271,6 +283,7 @@ def _sandbox_config(
                 ss12000_source_config(owner.tenant, f"{web_url}/{owner.tenant}/ss12000"),
                 web_url,
                 variants=variants,
+                lms=(native or {}).get(owner.tenant),
             )
             for owner in swedish
         ]
@@ -300,17 +313,56 @@ def _search_base(tenant: str, suffix: str, flat: bool) -> dict[str, str]:
     return {"search_base": Tree(tenant, suffix, flat=True).root} if flat else {}
 
 
+#: The native learning platforms `hub sandbox up --lms` offers, by the name it takes.
+NATIVE_LMS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "teams": graph_education_source_config,
+    "classroom": classroom_source_config,
+}
+
+
+def native_lms_choice(text: str, tenants: Sequence[str]) -> dict[str, str]:
+    """`--lms solberga=teams,ekby=classroom` as tenant → platform; a bad entry is refused."""
+    choice: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        tenant, _, platform = part.partition("=")
+        if tenant.strip() not in tenants or platform.strip() not in NATIVE_LMS:
+            raise SettingsError(
+                f"--lms {part!r}: expected <tenant>=<{'|'.join(NATIVE_LMS)}> for one of "
+                f"the tenants ({', '.join(tenants)})"
+            )
+        choice[tenant.strip()] = platform.strip()
+    return choice
+
+
 def _tenant_entry(
-    owner: Roster, directory: dict[str, Any], web_url: str, *, variants: bool = False
+    owner: Roster,
+    directory: dict[str, Any],
+    web_url: str,
+    *,
+    variants: bool = False,
+    lms: str | None = None,
 ) -> dict[str, Any]:
-    """A hub.yaml tenant: its directory source, then its LMS and MDMs on the web server."""
+    """A hub.yaml tenant: its directory, then its LMS, MDMs, register and desk on the web server.
+
+    The LMS is OneRoster unless `lms` names a native platform (`NATIVE_LMS`), or the
+    tenant runs itslearning (`ITSLEARNING_TENANTS`).
+    """
+    learning = (
+        NATIVE_LMS[lms](owner.tenant, web_url)
+        if lms
+        else _lms_source(owner, web_url, variants=variants)
+    )
     return {
         "id": owner.tenant,
         "name": owner.name,
         "country": owner.country,
         "policy": sandbox_policy(owner),
-        "sources": [directory, _lms_source(owner, web_url, variants=variants)]
-        + mdm_source_configs(owner.tenant, web_url),
+        "sources": [
+            directory,
+            learning,
+            *mdm_source_configs(owner.tenant, web_url),
+            *equipment_source_configs(owner.tenant, web_url),
+        ],
     }
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import structlog
 
-from hub.dev._services import free_port, port_free
+from hub.dev._services import keep_port, kept_port
 
 log = structlog.get_logger(__name__)
 
@@ -70,10 +70,7 @@ class LocalPostgres:
     @property
     def port(self) -> int | None:
         """The port the cluster was last started on, if it ever was."""
-        try:
-            return int((self.home / "port").read_text(encoding="ascii"))
-        except (FileNotFoundError, ValueError):
-            return None
+        return kept_port(self.home)
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL of one database of the cluster."""
@@ -91,10 +88,7 @@ class LocalPostgres:
         started = time.monotonic()
         self._prepare()
         if not self.running():
-            port = self.port
-            if port is None or not port_free(HOST, port):
-                port = free_port(HOST)
-            (self.home / "port").write_text(str(port), encoding="ascii")
+            port = keep_port(self.home, HOST)
             options = f"-p {port} -k {self.home / 'run'} -c listen_addresses={HOST}"
             result = self._run(
                 "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,

@@ -19,6 +19,12 @@ from hub.followup.measures.development import (
     with_changes,
 )
 from hub.followup.measures.devices import build_fleet, device_coverage
+from hub.followup.measures.equipment import (
+    classroom_equipment,
+    equipment_equity,
+    equipment_measures,
+    load_items,
+)
 from hub.followup.measures.learning import (
     competence_by_unit,
     course_areas,
@@ -26,12 +32,20 @@ from hub.followup.measures.learning import (
     digital_skills,
     staff_competence,
 )
+from hub.followup.measures.lifecycle import device_lifecycle, load_purchases
 from hub.followup.measures.summary import (
     Totals,
     equity,
     headline,
     trend,
     unmatched_identities,
+)
+from hub.followup.measures.support import (
+    hide_hidden_users,
+    load_tickets,
+    support_by_unit,
+    support_equity,
+    support_measures,
 )
 from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
@@ -121,7 +135,22 @@ def compile_snapshot(
     courses, course_totals = course_participation(ctx, areas)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
-    measures = headline(ctx, fleet, totals, unmatched)
+    items = load_items(engine, tenant.id, end_of_day(as_of))
+    tickets = load_tickets(engine, tenant.id, end_of_day(as_of))
+    classrooms, equipment_units, equipment_totals = classroom_equipment(ctx, items)
+    support, support_totals = support_by_unit(ctx, fleet, tickets)
+    purchases = load_purchases(engine, tenant.id, end_of_day(as_of))
+    lifecycle, lifecycle_measures = device_lifecycle(ctx, purchases)
+    measures = dict(
+        sorted(
+            {
+                **headline(ctx, fleet, totals, unmatched),
+                **equipment_measures(equipment_totals),
+                **support_measures(support_totals),
+                **lifecycle_measures,
+            }.items()
+        )
+    )
     records: dict[str, list[FollowupRecord]] = {
         "device_coverage": list(coverage),
         "staff_competence": list(staff),
@@ -132,11 +161,21 @@ def compile_snapshot(
         "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
         "unmatched_identities": list(unmatched),
         "data_quality": list(data_quality(ctx, engine, end_of_day(as_of))),
+        "classroom_equipment": list(classrooms),
+        "equipment_by_unit": list(equipment_units),
+        "support_by_unit": list(support),
+        "device_lifecycle": list(lifecycle),
     }
     extra = 0
     if complementary:
         records, report = suppress_complementary(records, policy.min_cell_size)
         extra = report.extra_rows
+    records["support_by_unit"] = list(
+        hide_hidden_users(
+            records["support_by_unit"],  # type: ignore[arg-type]
+            records["device_coverage"],  # type: ignore[arg-type]
+        )
+    )
     # The measurements' cells as published (this day's after its suppression): see
     # `hub.followup.measures.development`.
     measured = measured_summaries(
@@ -164,6 +203,10 @@ def compile_snapshot(
             records["device_coverage"],  # type: ignore[arg-type]
             records["competence_summary"],  # type: ignore[arg-type]
             records["digital_skills"],  # type: ignore[arg-type]
+            extra={
+                **equipment_equity(equipment_totals),
+                **support_equity(records["support_by_unit"]),  # type: ignore[arg-type]
+            },
         )
     )
     snapshot = Snapshot(
@@ -173,7 +216,12 @@ def compile_snapshot(
         software_version=__version__,
         consumer_group=consumer_group,
         offsets=offset_labels(stored_offsets(engine, consumer_group)),
-        entity_counts=state.sizes,
+        entity_counts={
+            **state.sizes,
+            "equipment_items": len(items),
+            "support_tickets": len(tickets),
+            "purchased_devices": len(purchases),
+        },
         records=sorted_records(records),
     )
     store.save(snapshot, lease)

@@ -129,6 +129,35 @@ class PageLabels:
         "Unmatched users",
     )  # fmt: skip
     no_data_quality: str = "No data-quality record in this snapshot."
+    equipment: str = "Classroom equipment against the minimum level"
+    equipment_note: str = (
+        "Per school: the classrooms the equipment register knows, and those with every kind "
+        "of equipment the policy's minimum asks for, in use."
+    )
+    equipment_columns: tuple[str, ...] = (
+        "Unit", "Classrooms", "Meeting the minimum", "Share", "Items in use", "Broken",
+    )  # fmt: skip
+    no_equipment: str = "No classroom equipment in this snapshot."
+    support: str = "IT support (FITS) per school"
+    support_note: str = (
+        "Tickets opened in the policy's period, per 100 pupils and staff; hours from opening "
+        "to resolution; the share resolved within the service level."
+    )
+    support_columns: tuple[str, ...] = (
+        "Unit", "Category", "Tickets", "Per 100 users", "Median hours", "90th pct hours",
+        "Within service level",
+    )  # fmt: skip
+    no_support: str = "No support tickets in this snapshot."
+    lifecycle: str = "Purchased devices: leasing life cycle and management"
+    lifecycle_note: str = (
+        "Devices bought through Apple School Manager: ordered longer ago than the policy's "
+        "leasing period, and bought but in no device-management service."
+    )
+    lifecycle_columns: tuple[str, ...] = (
+        "Product family", "Purchased", "Past leasing", "Share", "Not managed", "Share",
+        "Assigned, not enrolled",
+    )  # fmt: skip
+    no_lifecycle: str = "No purchased devices in this snapshot."
     #: Display names of roles and competence areas; a value missing here shows as stored.
     roles: Mapping[str, str] = field(default_factory=dict)
     areas: Mapping[str, str] = field(default_factory=dict)

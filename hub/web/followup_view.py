@@ -23,10 +23,13 @@ from schemas.followup import (
     CompetenceSummary,
     DataQuality,
     DeviceCoverage,
+    DeviceLifecycle,
     DigitalSkills,
+    EquipmentByUnit,
     Equity,
     Population,
     RatioKind,
+    SupportByUnit,
     Trend,
 )
 
@@ -92,6 +95,12 @@ class FollowupPage:
     development: list[CompetenceDevelopment] = field(default_factory=list)
     #: Every role of a unit together, per area (`competence_by_unit`).
     by_unit: RoleMatrix | None = None
+    #: Classrooms against the policy's minimum equipment, per school.
+    equipment: list[EquipmentByUnit] = field(default_factory=list)
+    #: Support tickets per school and category (`*` first).
+    support: list[SupportByUnit] = field(default_factory=list)
+    #: Purchased devices' life cycle per product family (`*` first).
+    lifecycle: list[DeviceLifecycle] = field(default_factory=list)
 
 
 def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
@@ -245,4 +254,15 @@ def build_page(
             page.equity.append((row, strip))
     page.trend = [r for r in snapshot.rows("trend") if isinstance(r, Trend)]
     page.data_quality = [r for r in snapshot.rows("data_quality") if isinstance(r, DataQuality)]
+    page.equipment = [
+        r for r in snapshot.rows("equipment_by_unit") if isinstance(r, EquipmentByUnit)
+    ]
+    page.support = sorted(
+        (r for r in snapshot.rows("support_by_unit") if isinstance(r, SupportByUnit)),
+        key=lambda r: (r.unit_key, r.category != "*", r.category),
+    )
+    page.lifecycle = sorted(
+        (r for r in snapshot.rows("device_lifecycle") if isinstance(r, DeviceLifecycle)),
+        key=lambda r: (r.product_family != "*", r.product_family),
+    )
     return page

@@ -2,7 +2,7 @@
 
 Held to (see SOURCES.md): Microsoft Graph v1.0 `managedDevice` (as the msgraph-sdk
 generates it from Graph's metadata), Jamf Pro's `/api/v2/mobile-devices/detail` and
-`/api/v1/computers-inventory` records (as jamf-pro-sdk models them) and the Admin SDK
+`/api/v1/computers-inventory` records (Jamf Pro 11.7.1's own OpenAPI schema) and the Admin SDK
 Directory API discovery document (`admin:directory_v1`, `ChromeOsDevice`). Records are
 generated from those schemas; each vendor's form of paging is run through the paging loop.
 """
@@ -45,9 +45,19 @@ class Vendor:
     extensions: dict[str, str]
 
 
-def _jamf(name: str) -> VendorSchema:
+def _jamf(name: str, hints: dict[str, Any] | None = None) -> VendorSchema:
     schema = JAMF["schemas"][name]
-    return VendorSchema(schema, refs=schema.get("$defs", {}))
+    return VendorSchema(schema, refs=schema.get("$defs", {}), hints=hints or {})
+
+
+@pytest.mark.parametrize("stream", [jamf._MobileDevices, jamf._Computers])
+def test_jamf_query_parameters_and_sections_are_the_published_ones(stream: Any):
+    """Every query parameter and section the inventory reads send is one Jamf publishes."""
+    published = JAMF["paths"][stream.path.removeprefix("/api")]
+    instance = stream(jamf_source())
+    _, params = instance.paginator.request(stream.path, instance.params(), 100, "1")
+    assert set(params) <= set(published["query"])
+    assert set(stream.sections) <= set(published["section"])
 
 
 VENDORS = {
@@ -63,7 +73,8 @@ VENDORS = {
         {},
     ),
     "jamf-mobileDevice": Vendor(
-        _jamf("MobileDevice"),
+        # `deviceType` is the discriminator of Jamf's iOS/tvOS/watchOS inventory branches.
+        _jamf("MobileDevice", {"deviceType": "iOS"}),
         jamf._MobileDevice,
         jamf._MobileDevices,
         jamf_source,
@@ -73,7 +84,6 @@ VENDORS = {
             "general.site.name": "as above",
             "general.initialEntryTimestamp": "first inventory time, newer servers",
             "general.initialEntryDate": "first inventory day, older servers",
-            "general.sharedIpad": "Shared iPad flag, newer servers",
             "userAndLocation.email": "older servers' name for emailAddress",
             "hardware.make": "published for computers only; Apple when absent",
         },
@@ -137,9 +147,9 @@ def test_a_maximal_record_maps_to_a_device(name: str):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_minimal_record_maps_or_names_its_id(name: str):
-    """These schemas require nothing: an empty record is a dead letter naming the id only."""
+    """These schemas do not require the id: a minimal record is a dead letter naming it."""
     minimal = VENDORS[name].schema.minimal()
-    assert {} == minimal
+    assert set(minimal) <= {"deviceType"}
     (rejected,) = parse(name, minimal)
     assert any(key in rejected.reason for key in ("id", "deviceId", "mobileDeviceId"))
 

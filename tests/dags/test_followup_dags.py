@@ -14,7 +14,13 @@ from schemas.followup import FOLLOWUP_RECORD_TYPES
 from tests.fixtures.lms import LmsSandboxFactory
 from tests.support import unique_prefix
 
-SYNC_DAGS = ("hub_identity_sync", "hub_lms_sync", "hub_mdm_sync")
+SYNC_DAGS = (
+    "hub_identity_sync",
+    "hub_lms_sync",
+    "hub_mdm_sync",
+    "hub_equipment_sync",
+    "hub_support_sync",
+)
 ONEROSTER_POOL = "hub_lms_oneroster"
 
 
@@ -118,7 +124,14 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
             "tenants": [{"id": "lillevik", "name": "Lillevik", "sources": [lms.source_entry()]}],
         }
     )
-    for pool in (ONEROSTER_POOL, "hub_lms_itslearning", "hub_lms_canvas", "hub_lms_moodle"):
+    for pool in (
+        ONEROSTER_POOL,
+        "hub_lms_graph_education",
+        "hub_lms_google_classroom",
+        "hub_lms_itslearning",
+        "hub_lms_canvas",
+        "hub_lms_moodle",
+    ):
         airflow_pool(pool, 2)
     started = timezone.utcnow()
     sync = dagbag.get_dag("hub_lms_sync")

@@ -20,19 +20,22 @@ POOLS = {
     "sync_itslearning": "hub_lms_itslearning",
     "sync_canvas": "hub_lms_canvas",
     "sync_moodle": "hub_lms_moodle",
+    "sync_graph_education": "hub_lms_graph_education",
+    "sync_google_classroom": "hub_lms_google_classroom",
 }
 
 
-def test_the_lms_dag_is_wired_to_its_pool_and_assets(dagbag: Any):
-    """One mapped sync task per LMS system, in its pool, each naming an Asset per topic."""
+def test_the_lms_dag_is_wired_to_its_pools_and_assets(dagbag: Any):
+    """Each LMS system's mapped sync task runs in its pool and names an Asset per topic."""
     dag = dagbag.get_dag("hub_lms_sync")
-    assert POOLS == {task_id: dag.get_task(task_id).pool for task_id in POOLS}
-    sync = dag.get_task("sync_oneroster")
-    assert (ONEROSTER_POOL, 1) == (sync.pool, sync.pool_slots)
-    assert {f"hub.{t.versioned_suffix()}" for t in LMS_ENTITY_TYPES} | {
-        "hub.identity.person.v2",
-        "hub.identity.organisation.v2",
-    } == {asset.name for asset in sync.outlets}
+    tasks = {task_id: dag.get_task(task_id) for task_id in POOLS}
+    assert POOLS == {task_id: task.pool for task_id, task in tasks.items()}
+    assert all(1 == task.pool_slots for task in tasks.values())
+    for sync in tasks.values():
+        assert {f"hub.{t.versioned_suffix()}" for t in LMS_ENTITY_TYPES} | {
+            "hub.identity.person.v2",
+            "hub.identity.organisation.v2",
+        } == {asset.name for asset in sync.outlets}
     assert ({"skolehub", "lms", "sync"}, False) == (set(dag.tags), dag.catchup)
     assert all(task.retries >= 1 for task in dag.tasks)
 

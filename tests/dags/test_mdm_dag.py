@@ -18,15 +18,17 @@ POOLS = {
     "sync_intune": "hub_mdm_intune",
     "sync_jamf_pro": "hub_mdm_jamf_pro",
     "sync_google_chromeos": "hub_mdm_google_chromeos",
+    "sync_apple_school_manager": "hub_mdm_apple_school_manager",
 }
 
 
 def test_each_mdm_system_syncs_in_its_own_pool_and_feeds_the_device_asset(dagbag: Any):
-    """Three mapped sync tasks, one pool per MDM system, each naming the device topic's Asset."""
+    """A mapped sync task per system, each in its pool, each naming the domain's topics' Assets."""
     dag = dagbag.get_dag("hub_mdm_sync")
     tasks = {task_id: dag.get_task(task_id) for task_id in POOLS}
     assert POOLS == {task_id: task.pool for task_id, task in tasks.items()}
-    assert [{"hub.mdm.device.v2"}] * 3 == [{a.name for a in t.outlets} for t in tasks.values()]
+    assets = {"hub.mdm.device.v2", "hub.mdm.purchased_device.v2"}
+    assert [assets] * 4 == [{a.name for a in t.outlets} for t in tasks.values()]
     assert ({"skolehub", "mdm", "sync"}, False) == (set(dag.tags), dag.catchup)
     assert all(task.retries >= 1 for task in dag.tasks)
     assert dag.doc_md and "airflow pools set hub_mdm_intune" in dag.doc_md

@@ -14,6 +14,7 @@ from requests.structures import CaseInsensitiveDict
 from connectors.base import Item
 from connectors.http import HttpSource, HttpStream
 from connectors.identity.feide_ldap import GREP_URN, GROUP_URN, _Page
+from connectors.lms import google_classroom, graph_education
 from connectors.mdm.google_chromeos import _ChromeOsDevices
 from connectors.mdm.intune import _ManagedDevices
 from connectors.mdm.jamf import _Computers, _MobileDevices
@@ -247,4 +248,74 @@ def feide_harness() -> FuzzHarness:
         feide_parse,
         ("edupersonprincipalname", "noreduorgunituniqueidentifier"),
         ldap=True,
+    )
+
+
+def _settings(entry: dict[str, Any]) -> Any:
+    from hub.settings import parse_settings
+
+    return (
+        parse_settings({"tenants": [{"id": "t", "name": "T", "sources": [entry]}]})
+        .tenant("t")
+        .sources[0]
+    )
+
+
+def graph_education_harness() -> FuzzHarness:
+    """Graph education: class members (educationUser), as one class's `/members` page."""
+    settings = _settings(
+        {
+            "type": "graph_education",
+            "id": "teams",
+            "auth": {
+                "kind": "oauth_client_credentials",
+                "token_url": "https://login.microsoftonline.com/d1/oauth2/v2.0/token",
+                "client_id": "c1",
+                "secret": {"env": "UNUSED"},
+                "scope": "https://graph.microsoft.com/.default",
+            },
+        }
+    )
+    source = graph_education.GraphEducation(settings, tenant="t", secret="s")
+    source.prepare()
+    streams = {"members": graph_education._Members(source, "class-1")}
+    seeds = [("members", r) for r in _records("graph_education/members.json", "value")]
+    return FuzzHarness("graph_education", seeds, http_parser(source, streams), ("id",))
+
+
+def google_classroom_harness() -> FuzzHarness:
+    """Google Classroom: students, teachers and submissions of one course.
+
+    Course work is a lookup that yields no entity; its records are read as the
+    submissions' titles (the seeds' course work is loaded first, unmutated).
+    """
+    settings = _settings(
+        {
+            "type": "google_classroom",
+            "id": "classroom",
+            "auth": {
+                "kind": "google_service_account",
+                "secret": {"env": "UNUSED"},
+                "subject": "admin@skola.solberga.se",
+            },
+        }
+    )
+    source = google_classroom.GoogleClassroom(settings, tenant="t", secret="{}")
+    source.prepare()
+    kinds = {
+        "students": google_classroom._Students,
+        "teachers": google_classroom._Teachers,
+        "studentSubmissions": google_classroom._Submissions,
+    }
+    streams = {name: kind(source, "604042323237") for name, kind in kinds.items()}
+    lookup = google_classroom._CourseWorks(source, "604042323237")
+    for index, work in enumerate(_records("google_classroom/courseWork.json", "courseWork")):
+        lookup.parse(work, index)
+    seeds = [
+        (name, record)
+        for name in kinds
+        for record in _records(f"google_classroom/{name}.json", name)
+    ]
+    return FuzzHarness(
+        "google_classroom", seeds, http_parser(source, streams), ("id", "userId", "courseWorkId")
     )

@@ -582,6 +582,9 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body go out as separate writes: without TCP_NODELAY a kept-alive
+    #: connection waits for the client's delayed ACK (about 40 ms) on every small answer.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
@@ -652,6 +655,7 @@ def sandbox_apps(
     clients: Mapping[str, tuple[str, str]],
     token_ttl: float = 3600.0,
     mdm: Mapping[str, Any] | None = None,
+    equipment: Mapping[str, Mapping[str, str]] | None = None,
     variants: bool = False,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
@@ -663,9 +667,12 @@ def sandbox_apps(
     it (`hub.dev.sandbox.itslearning.ITSLEARNING_TENANTS`, read instead of OneRoster);
     SS 12000 for the Swedish ones (`hub.dev.sandbox.ss12000`);
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
-    the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
-    (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
-    hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
+    the MDMs (`intune`, `jamf`, `google`) and the native learning platforms
+    (`graph_education`, `classroom`: `native_lms_apps`) for every tenant `mdm` holds MDM
+    credentials of (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`); TOPdesk and
+    Snipe-IT (`topdesk`, `snipeit`) for every tenant `equipment` holds secrets of
+    (`hub.dev.sandbox.equipment.equipment_credentials(home, tenants)`). A Swedish tenant's
+    LMS and MDMs hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
     """
     from hub.dev.sandbox.oneroster import OneRosterApp
     from hub.dev.sandbox.os2skoledata import OS2skoledataApp, danish_tenants
@@ -706,7 +713,33 @@ def sandbox_apps(
 
         managed = [t for t in tenants if t in mdm]
         apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
+        apps.update(native_lms_apps(apps["oneroster"], managed, mdm, token_ttl))
+    if equipment is not None:
+        from hub.dev.sandbox.equipment import equipment_apps
+
+        equipped = [t for t in tenants if t in equipment]
+        apps.update(equipment_apps(equipped, scale, seed, credentials=equipment))
     return apps
+
+
+def native_lms_apps(
+    oneroster: Any, tenants: Sequence[str], credentials: Mapping[str, Any], token_ttl: float
+) -> dict[str, App]:
+    """Teams classes (`graph_education`) and Google Classroom (`classroom`) for the tenants.
+
+    They serve the same platform as the tenants' OneRoster provider (its data, not a copy)
+    with the MDMs' app registration and service account: a tenant's hub.yaml chooses which
+    of the three it reads (`hub sandbox up --lms <tenant>=teams|classroom`).
+    """
+    from hub.dev.sandbox.classroom import ClassroomApp
+    from hub.dev.sandbox.graph_education import GraphEducationApp
+
+    platforms = {t: oneroster.data[t] for t in tenants}
+    known = {t: credentials[t] for t in tenants}
+    return {
+        "graph_education": GraphEducationApp(platforms, credentials=known, token_ttl=token_ttl),
+        "classroom": ClassroomApp(platforms, credentials=known, token_ttl=token_ttl),
+    }
 
 
 def start_in_thread(
@@ -850,6 +883,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
+    from hub.dev.sandbox.equipment import equipment_credentials
     from hub.dev.sandbox.mdm import mdm_credentials
     from hub.dev.sandbox.oneroster import client_credentials
 
@@ -858,6 +892,7 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
         mdm=mdm_credentials(home, tenants), variants=args.variants,
+        equipment=equipment_credentials(home, tenants),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

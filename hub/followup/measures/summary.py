@@ -41,10 +41,15 @@ def equity(
     coverage: Sequence[DeviceCoverage],
     competence: Sequence[CompetenceSummary],
     skills: Sequence[DigitalSkills],
+    extra: Mapping[str, tuple[Direction, float | None, dict[str, float]]] | None = None,
 ) -> list[Equity]:
-    """Min, median, max and spread across units of each unit-level measure."""
+    """Min, median, max and spread across units of each unit-level measure.
+
+    `extra`: further measures by name (direction, target, unit → value) from the measure
+    modules that compute their own unit values (classroom equipment).
+    """
     targets = ctx.policy.device_targets
-    measures: dict[str, tuple[Direction, float | None, dict[str, float]]] = {}
+    measures: dict[str, tuple[Direction, float | None, dict[str, float]]] = dict(extra or {})
 
     def coverage_values(
         population: Population, value: Callable[[DeviceCoverage], float | None]

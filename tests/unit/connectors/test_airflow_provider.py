@@ -20,6 +20,12 @@ TYPES = {
     "intune",
     "jamf_pro",
     "google_chromeos",
+    "apple_school_manager",
+    "topdesk_assets",
+    "topdesk_incidents",
+    "snipeit",
+    "graph_education",
+    "google_classroom",
 }
 
 

@@ -15,7 +15,7 @@ from hub.settings import parse_settings
 from schemas.entities import Person
 from schemas.lms import Enrollment, EnrollmentRole, Result, ScoreStatus
 from tests.contract.suite import Waits
-from tests.fixtures.lms_native import CanvasSandbox
+from tests.fixtures.lms_vendors import CanvasSandbox
 
 STREAMS = {s.name: s for s in Canvas.streams}
 

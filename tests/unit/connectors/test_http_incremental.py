@@ -34,7 +34,7 @@ class _Widgets(HttpStream[_RawWidget, Widget]):
     incremental: ClassVar[Incremental | None] = Incremental(
         "meta.changed", param="filter", template="changed>'{since}'", overlap=timedelta(minutes=2)
     )
-    deleted_when = ("state", "gone")
+    deleted_when = ("state", frozenset({"gone"}))
 
     def to_entity(self, raw: _RawWidget) -> Widget:
         return Widget(tenant="t", source=self.source.ref, key=raw.id, name=raw.name)

@@ -13,7 +13,7 @@ from connectors.lms.moodle import COURSE_FIELD, USER_FIELD, Moodle
 from hub.settings import parse_settings
 from schemas.entities import Person
 from schemas.lms import Enrollment, EnrollmentRole, Result, ScoreStatus
-from tests.fixtures.lms_native import MOODLE_TOKEN, MoodleSandbox
+from tests.fixtures.lms_vendors import MOODLE_TOKEN, MoodleSandbox
 
 STREAMS = {s.name: s for s in Moodle.streams}
 

@@ -41,11 +41,17 @@ def test_every_connector_module_declares_itself():
         "ss12000": ("identity", None),
         "os2skoledata": ("identity", None),
         "oneroster": ("lms", "hub_lms_oneroster"),
+        "graph_education": ("lms", "hub_lms_graph_education"),
+        "google_classroom": ("lms", "hub_lms_google_classroom"),
         "itslearning": ("lms", "hub_lms_itslearning"),
         "canvas": ("lms", "hub_lms_canvas"),
         "moodle": ("lms", "hub_lms_moodle"),
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
+        "apple_school_manager": ("mdm", "hub_mdm_apple_school_manager"),
+        "topdesk_assets": ("equipment", "hub_equipment_topdesk"),
+        "snipeit": ("equipment", "hub_equipment_snipeit"),
+        "topdesk_incidents": ("support", "hub_support_topdesk"),
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
     } == declared
 
@@ -124,6 +130,12 @@ def test_no_http_connector_overrides_the_reading_loop():
         "Intune",
         "JamfPro",
         "OS2skoledata",
+        "TopdeskAssets",
+        "TopdeskIncidents",
+        "SnipeIt",
+        "AppleSchoolManager",
+        "GraphEducation",
+        "GoogleClassroom",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

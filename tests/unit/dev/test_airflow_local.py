@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,16 @@ from hub.dev.airflow_local import (
 )
 
 
-def make(home: Path, env: dict[str, str] | None = None, port: int = 18123) -> LocalAirflow:
+def make(
+    home: Path, env: dict[str, str] | None = None, port: int = 18123, **options: int
+) -> LocalAirflow:
     return LocalAirflow(
-        home, port=port, dags_folder=Path("dags"), plugins_folder=Path("plugins"), env=env or {}
+        home,
+        port=port,
+        dags_folder=Path("dags"),
+        plugins_folder=Path("plugins"),
+        env=env or {},
+        **options,
     )
 
 
@@ -171,3 +179,59 @@ def test_the_local_airflow_runs_on_its_own_postgres_unless_given_a_database(
     assert (None, given) == (chosen.postgres, chosen.database_url)
     write_config(chosen)
     assert given == read_config(chosen)["database"]["sql_alchemy_conn"]
+
+
+def test_with_workers_the_config_runs_celery_through_the_local_redis(tmp_path: Path):
+    """`workers=2`: CeleryExecutor, the local Redis as broker, the slots the workers have."""
+    airflow = make(tmp_path / "airflow", workers=2, worker_concurrency=6)
+    write_config(airflow)
+
+    config = read_config(airflow)
+
+    assert "CeleryExecutor" == config["core"]["executor"]
+    assert "12" == config["core"]["parallelism"]
+    assert "6" == config["celery"]["worker_concurrency"]
+    broker = config["celery"]["broker_url"]
+    assert broker.startswith(f"redis://:{airflow.redis.password()}@127.0.0.1:")
+    assert 0o600 == (airflow.redis.home / "password").stat().st_mode & 0o777
+
+
+def test_each_worker_has_its_own_celery_hostname_and_records_it_on_its_tasks(tmp_path: Path):
+    """Workers start as `airflow celery worker` with distinct hostnames their tasks record."""
+    airflow = make(tmp_path / "airflow", env={"KEEP": "1"}, workers=2)
+    write_config(airflow)
+
+    commands = {c: airflow.command(c) for c in airflow.worker_components}
+    envs = {c: airflow.component_env(c) for c in airflow.worker_components}
+
+    assert ("celery-worker-1", "celery-worker-2") == airflow.worker_components
+    assert airflow.components[:4] == ("api-server", "scheduler", "dag-processor", "triggerer")
+    hostnames = [cmd[cmd.index("--celery-hostname") + 1] for cmd in commands.values()]
+    assert ["worker-1", "worker-2"] == [h.split("@")[0] for h in hostnames]
+    assert all(cmd[2:5] == ["airflow", "celery", "worker"] for cmd in commands.values())
+    assert hostnames == [env["SKOLEHUB_CELERY_WORKER"] for env in envs.values()]
+    assert {"hub.dev.celery_hostname.worker_hostname"} == {
+        env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] for env in envs.values()
+    }
+    assert "AIRFLOW__CORE__HOSTNAME_CALLABLE" not in airflow.component_env("scheduler")
+    assert [sys.executable, "-m", "airflow", "scheduler"] == airflow.command("scheduler")
+
+
+def test_the_worker_hostname_callable_names_the_worker_else_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """In a worker the task hostname is its Celery hostname; elsewhere Airflow's default."""
+    import socket
+
+    from hub.dev.celery_hostname import worker_hostname
+
+    monkeypatch.setenv("SKOLEHUB_CELERY_WORKER", "worker-2@vm")
+    assert "worker-2@vm" == worker_hostname()
+    monkeypatch.delenv("SKOLEHUB_CELERY_WORKER")
+    assert socket.getfqdn() == worker_hostname()
+
+
+def test_a_negative_worker_count_is_refused(tmp_path: Path):
+    """Workers are 0 (the LocalExecutor) or more; each needs at least one task slot."""
+    with pytest.raises(AirflowLocalError, match="workers must be 0 or more"):
+        LocalAirflow(tmp_path, port=1, dags_folder=Path("d"), plugins_folder=Path("p"), workers=-1)

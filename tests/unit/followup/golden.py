@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +38,13 @@ from schemas.entities import (
     SchoolType,
     SourceRef,
 )
+from schemas.equipment import (
+    EquipmentItem,
+    EquipmentKind,
+    EquipmentStatus,
+    SupportTicket,
+    TicketStatus,
+)
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 from schemas.mdm import (
     AssignedUserId,
@@ -46,6 +53,7 @@ from schemas.mdm import (
     DeviceKind,
     ManagementState,
     Ownership,
+    PurchasedDevice,
     UnitHints,
     UserIdKind,
 )
@@ -62,6 +70,10 @@ LMS = SourceRef(system="oneroster", instance="lms")
 JAMF = SourceRef(system="jamf_pro", instance="jamf")
 INTUNE = SourceRef(system="intune", instance="intune")
 GOOGLE = SourceRef(system="google_chromeos", instance="chromebooks")
+TOPDESK = SourceRef(system="topdesk", instance="topdesk_assets")
+SNIPEIT = SourceRef(system="snipeit", instance="snipeit")
+HELPDESK = SourceRef(system="topdesk", instance="topdesk_incidents")
+ASM = SourceRef(system="apple_school_manager", instance="asm")
 
 POLICY: dict[str, Any] = {
     "min_cell_size": 3,
@@ -423,9 +435,117 @@ def devices() -> list[Device]:
     return found
 
 
+def equipment() -> list[Entity]:
+    """Classroom equipment in TOPdesk and Snipe-IT, and the service desk's tickets."""
+    k = EquipmentKind
+
+    def item(
+        key: str,
+        kind: EquipmentKind,
+        school: str,
+        room: str,
+        *,
+        serial: str | None = None,
+        status: EquipmentStatus = EquipmentStatus.IN_USE,
+        source: SourceRef = TOPDESK,
+    ) -> EquipmentItem:
+        return EquipmentItem(
+            tenant=TENANT,
+            source=source,
+            key=key,
+            kind=kind,
+            location=school,
+            room=room,
+            status=status,
+            serial_number=serial,
+        )
+
+    found: list[Entity] = [
+        # Ekskolan 101: projector + sound (meets); 102: board, its sound broken (misses
+        # sound); 103: board + sound (meets); Lager: a spare projector (not a classroom).
+        item("e1", k.PROJECTOR, "Ekskolan", "101"),
+        item("e2", k.SOUND_SYSTEM, "Ekskolan", "101"),
+        item("e3", k.INTERACTIVE_BOARD, "Ekskolan", "102"),
+        item("e4", k.SOUND_SYSTEM, "Ekskolan", "102", status=EquipmentStatus.BROKEN),
+        item("e5", k.INTERACTIVE_BOARD, "Ekskolan", "103"),
+        item("e6", k.SOUND_SYSTEM, "Ekskolan", "103"),
+        item("e7", k.PROJECTOR, "Ekskolan", "Lager", status=EquipmentStatus.IN_STOCK),
+        # Björkskolan B1: a board in both registers (one serial: once) + sound (meets);
+        # B2: a document camera only (misses both).
+        item("b1", k.INTERACTIVE_BOARD, "Björkskolan", "B1", serial="PM-0001"),
+        item("17", k.INTERACTIVE_BOARD, "Björkskolan", "B1", serial="pm0001", source=SNIPEIT),
+        item("18", k.SOUND_SYSTEM, "Björkskolan", "B1", source=SNIPEIT),
+        item("19", k.DOCUMENT_CAMERA, "Björkskolan", "B2", source=SNIPEIT),
+        # A school no directory unit is called: its own row, in no unit's figures.
+        item("x1", k.PROJECTOR, "Okänd skola", "X"),
+    ]  # fmt: skip
+
+    def ticket(
+        key: str,
+        school: str,
+        category: str,
+        requester: str,
+        opened: datetime,
+        hours: float | None,
+    ) -> SupportTicket:
+        resolved = None if hours is None else opened + timedelta(hours=hours)
+        return SupportTicket(
+            tenant=TENANT, source=HELPDESK, key=key, location=school, category=category,
+            status=TicketStatus.OPEN if hours is None else TicketStatus.RESOLVED,
+            opened_at=opened, resolved_at=resolved, requester_link=f"hmac-{requester}",
+        )  # fmt: skip
+
+    def at(day: date, hour: int = 8) -> datetime:
+        return datetime.combine(day, time(hour), UTC)
+
+    found += [
+        ticket("t1", "Ekskolan", "Maskinvara", "A", at(date(2026, 3, 1)), 10),
+        ticket("t2", "Ekskolan", "Maskinvara", "B", at(date(2026, 3, 2)), 100),
+        ticket("t3", "Ekskolan", "Maskinvara", "C", at(date(2026, 4, 1)), 30),
+        ticket("t4", "Ekskolan", "Nätverk", "A", at(date(2026, 5, 1)), 2),
+        ticket("t5", "Ekskolan", "Nätverk", "A", at(date(2026, 6, 15), 20), None),
+        ticket("t6", "Ekskolan", "Nätverk", "D", at(date(2026, 6, 1)), None),
+        ticket("t7", "Ekskolan", "Maskinvara", "B", at(date(2025, 1, 10)), 5),
+        ticket("t8", "Björkskolan", "Program", "E", at(date(2026, 2, 1)), 50),
+        ticket("t9", "Björkskolan", "Program", "F", at(date(2026, 2, 2)), 80),
+        ticket("t10", "Björkskolan", "Program", "G", at(date(2026, 2, 3)), 4),
+        ticket("t11", "Okänd skola", "Program", "H", at(date(2026, 2, 3)), 4),
+    ]
+    return found
+
+
+def purchases() -> list[Entity]:
+    """Devices bought through Apple School Manager: some managed in Jamf, some never enrolled."""
+
+    def bought(
+        serial: str,
+        ordered: date,
+        *,
+        family: str = "iPad",
+        assigned: bool = True,
+        released: date | None = None,
+    ) -> PurchasedDevice:
+        return PurchasedDevice(
+            tenant=TENANT, source=ASM, key=serial, serial_number=serial,
+            physical_key=f"apple:{serial}", product_family=family, assigned=assigned,
+            ordered_at=datetime.combine(ordered, time(), UTC),
+            released_at=datetime.combine(released, time(), UTC) if released else None,
+        )  # fmt: skip
+
+    return [
+        bought("IPADF1", date(2025, 8, 1)),
+        bought("IPADA1", date(2022, 5, 1)),  # 36 months ended 2025-05-01
+        bought("IPADG1", date(2023, 7, 1)),  # 36 months end 2026-07-01, after AS_OF
+        bought("NEVR0001", date(2024, 1, 10)),  # assigned to Jamf, never enrolled
+        bought("NEVR0002", date(2021, 3, 1), assigned=False),  # old, never enrolled
+        bought("MAC0001", date(2023, 1, 1), family="Mac", assigned=False),
+        bought("GONE0001", date(2020, 1, 1), released=date(2026, 1, 1)),  # released
+    ]
+
+
 def entities() -> list[Entity]:
     """Every entity of the golden tenant."""
-    return [*directory(), *lms(), *devices()]
+    return [*directory(), *lms(), *devices(), *equipment(), *purchases()]
 
 
 #: When the golden tenant's history begins: before any day its tests compile.

@@ -46,6 +46,10 @@ def check_golden(snapshot: Snapshot) -> None:
     assert expected.EQUITY == table(snapshot, "equity", expected.EQUITY_FIELDS)
     assert expected.MEASURES == snapshot.measures
     assert expected.UNMATCHED == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)
+    assert expected.CLASSROOMS == table(snapshot, "classroom_equipment", expected.CLASSROOM_FIELDS)
+    assert expected.EQUIPMENT == table(snapshot, "equipment_by_unit", expected.EQUIPMENT_FIELDS)
+    assert expected.SUPPORT == table(snapshot, "support_by_unit", expected.SUPPORT_FIELDS)
+    assert expected.LIFECYCLE == table(snapshot, "device_lifecycle", expected.LIFECYCLE_FIELDS)
 
 
 def test_golden_tenant_compiles_to_the_hand_written_figures(engine: sa.Engine):

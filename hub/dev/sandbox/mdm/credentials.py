@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hub.dev.sandbox.swedish import SWEDISH_TENANTS
 
 __all__ = [
+    "CLASSROOM_SCOPES",
     "GOOGLE_SCOPE",
     "GRAPH_SCOPE",
     "JAMF_USER",
@@ -44,6 +45,15 @@ __all__ = [
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly"
+#: The Classroom scopes the service account is delegated: courses, rosters, submissions
+#: (read only) and the members' e-mail addresses.
+CLASSROOM_SCOPES = (
+    *(
+        f"https://www.googleapis.com/auth/classroom.{name}.readonly"
+        for name in ("courses", "rosters", "coursework.students")
+    ),
+    "https://www.googleapis.com/auth/classroom.profile.emails",
+)
 JAMF_USER = "skolehub-sync"
 _NAMESPACE = uuid.UUID("9b0f6f1e-3c3e-4c55-9d59-5a4c0c2f4d11")
 _FILE = "mdm-credentials.json"

@@ -30,8 +30,10 @@ from typing import Any
 
 from google.auth import jwt
 
+from hub.dev.sandbox._oauth import TokenStore
 from hub.dev.sandbox.mdm._common import device_guid, guid_index
 from hub.dev.sandbox.mdm.credentials import (
+    CLASSROOM_SCOPES,
     GOOGLE_SCOPE,
     MdmCredentials,
     google_customer_id,
@@ -40,12 +42,20 @@ from hub.dev.sandbox.mdm.credentials import (
 from hub.dev.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["GoogleAdminApp", "google_error", "rate_limit_body"]
+__all__ = [
+    "GoogleAdminApp",
+    "google_error",
+    "google_unauthenticated",
+    "rate_limit_body",
+    "service_account_token",
+]
 
 DEVICES = re.compile(r"^/admin/directory/v1/customer/([^/]+)/devices/chromeos$")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: The `aud` of a service account's JWT grant: Google's token endpoint, wherever it is sent.
 TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+#: The scopes every sandbox tenant delegated to the hub's service account.
+DELEGATED_SCOPES = frozenset({GOOGLE_SCOPE, *CLASSROOM_SCOPES})
 TABLE_CODE = 0x2C00
 MAX_RESULTS = 300
 _STATUS = {
@@ -78,6 +88,18 @@ def google_error(status: int, reason: str, message: str, *, state: str = "") -> 
     return json_response({"error": error}, status)
 
 
+def google_unauthenticated() -> Response:
+    """Google's 401 for a missing, wrong or expired access token."""
+    response = google_error(
+        401,
+        "authError",
+        "Request had invalid authentication credentials.",
+        state="UNAUTHENTICATED",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+    return response
+
+
 def rate_limit_body(reason: str = "rateLimitExceeded") -> dict[str, Any]:
     """The body of Google's 403 quota error, for a sandbox fault."""
     return {
@@ -95,6 +117,53 @@ def rate_limit_body(reason: str = "rateLimitExceeded") -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def service_account_token(
+    request: Request, tokens: TokenStore, credentials: MdmCredentials, public_key: bytes
+) -> Response:
+    """Google's answer to a service account's JWT bearer grant for the tenant.
+
+    The assertion's signature, issuer, subject (the delegated administrator) and audience
+    are checked as Google does; every requested scope must be one the tenant delegated
+    (`DELEGATED_SCOPES`: the ChromeOS devices and Classroom read scopes), else the grant is
+    refused as Google refuses it. Google Classroom shares it.
+    """
+    form = request.form()
+    if form.get("grant_type") != JWT_GRANT:
+        return json_response(
+            {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"},
+            400,
+        )
+    try:
+        claims = jwt.decode(form.get("assertion", ""), certs=public_key, audience=TOKEN_AUDIENCE)
+    except (ValueError, TypeError):
+        return json_response(
+            {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400
+        )
+    if claims.get("iss") != credentials.google_key["client_email"]:
+        return json_response(
+            {"error": "invalid_grant", "error_description": "Invalid issuer."}, 400
+        )
+    if claims.get("sub") != google_subject(request.tenant):
+        return json_response(
+            {"error": "invalid_grant", "error_description": "Invalid email or User ID"}, 400
+        )
+    scopes = frozenset(str(claims.get("scope", "")).split())
+    if not scopes or scopes - DELEGATED_SCOPES:
+        return json_response(
+            {
+                "error": "unauthorized_client",
+                "error_description": "Client is unauthorized to retrieve access tokens "
+                "using this method, or client not authorized for any of the scopes "
+                "requested.",
+            },
+            401,
+        )
+    token = tokens.issue(request.tenant, scopes)
+    return json_response(
+        {"access_token": token, "expires_in": tokens.lifetime, "token_type": "Bearer"}
+    )
 
 
 class GoogleAdminApp(FleetApp):
@@ -135,14 +204,7 @@ class GoogleAdminApp(FleetApp):
             return google_error(404, "notFound", f"Method not found: {request.path}")
         token = self.tokens.valid(request.tenant, request.headers)
         if token is None:
-            response = google_error(
-                401,
-                "authError",
-                "Request had invalid authentication credentials.",
-                state="UNAUTHENTICATED",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
-            return response
+            return google_unauthenticated()
         if GOOGLE_SCOPE not in token.scopes:
             return google_error(
                 403,
@@ -156,45 +218,11 @@ class GoogleAdminApp(FleetApp):
         return self._devices(request)
 
     def _token(self, request: Request) -> Response:
-        form = request.form()
-        if form.get("grant_type") != JWT_GRANT:
-            return json_response(
-                {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"},
-                400,
-            )
-        try:
-            claims = jwt.decode(
-                form.get("assertion", ""),
-                certs=self._public_keys[request.tenant],
-                audience=TOKEN_AUDIENCE,
-            )
-        except (ValueError, TypeError):
-            return json_response(
-                {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400
-            )
-        credentials = self.credentials[request.tenant]
-        if claims.get("iss") != credentials.google_key["client_email"]:
-            return json_response(
-                {"error": "invalid_grant", "error_description": "Invalid issuer."}, 400
-            )
-        if claims.get("sub") != google_subject(request.tenant):
-            return json_response(
-                {"error": "invalid_grant", "error_description": "Invalid email or User ID"}, 400
-            )
-        scopes = frozenset(str(claims.get("scope", "")).split())
-        if GOOGLE_SCOPE not in scopes:
-            return json_response(
-                {
-                    "error": "unauthorized_client",
-                    "error_description": "Client is unauthorized to retrieve access tokens "
-                    "using this method, or client not authorized for any of the scopes "
-                    "requested.",
-                },
-                401,
-            )
-        token = self.tokens.issue(request.tenant, scopes)
-        return json_response(
-            {"access_token": token, "expires_in": self.tokens.lifetime, "token_type": "Bearer"}
+        return service_account_token(
+            request,
+            self.tokens,
+            self.credentials[request.tenant],
+            self._public_keys[request.tenant],
         )
 
     def _devices(self, request: Request) -> Response:

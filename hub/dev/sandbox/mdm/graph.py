@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.dev.sandbox._oauth import client_of
+from hub.dev.sandbox._oauth import TokenStore, client_of
 from hub.dev.sandbox.mdm._common import device_guid, guid_index, user_guid
 from hub.dev.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
@@ -34,7 +34,13 @@ from hub.dev.sandbox.mdm.credentials import (
 from hub.dev.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["MANAGED_DEVICE_PROPERTIES", "GraphApp"]
+__all__ = [
+    "MANAGED_DEVICE_PROPERTIES",
+    "GraphApp",
+    "graph_error",
+    "graph_token",
+    "graph_unauthenticated",
+]
 
 API = "/v1.0"
 DEVICES = f"{API}/deviceManagement/managedDevices"
@@ -87,6 +93,15 @@ def graph_error(status: int, code: str, message: str) -> Response:
     return json_response(body, status)
 
 
+def graph_unauthenticated() -> Response:
+    """Graph's 401 for a missing, wrong or expired access token."""
+    response = graph_error(
+        401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
+    return response
+
+
 def _identity_error(status: int, error: str, code: int, description: str) -> Response:
     return json_response(
         {
@@ -96,6 +111,42 @@ def _identity_error(status: int, error: str, code: int, description: str) -> Res
             "timestamp": "2025-01-01 00:00:00Z",
         },
         status,
+    )
+
+
+def graph_token(request: Request, tokens: TokenStore, secret: str) -> Response:
+    """The Microsoft identity platform's answer to a client-credentials grant for the tenant.
+
+    The directory in the path, the scope, the client id and `secret` are checked as the real
+    endpoint does, each refusal with its AADSTS error; Graph education shares it.
+    """
+    tenant = request.tenant
+    directory = request.path.strip("/").split("/")[0]
+    if directory != intune_directory_id(tenant):
+        return _identity_error(400, "invalid_request", 90002, f"Tenant '{directory}' not found.")
+    form = request.form()
+    if form.get("grant_type") != "client_credentials":
+        return _identity_error(400, "unsupported_grant_type", 70003, "unsupported grant type")
+    if form.get("scope") != GRAPH_SCOPE:
+        return _identity_error(
+            400, "invalid_scope", 1002012, "The provided value for scope is not valid."
+        )
+    client, given = client_of(form, request.headers)
+    if client != intune_client_id(tenant):
+        return _identity_error(
+            400, "unauthorized_client", 700016, f"Application '{client}' was not found."
+        )
+    if given != secret:
+        return _identity_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+    token = tokens.issue(tenant)
+    lifetime = tokens.lifetime
+    return json_response(
+        {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
     )
 
 
@@ -131,50 +182,13 @@ class GraphApp(FleetApp):
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
             )
         if self.tokens.valid(request.tenant, request.headers) is None:
-            response = graph_error(
-                401,
-                "InvalidAuthenticationToken",
-                "Lifetime validation failed, the token is expired.",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
-            return response
+            return graph_unauthenticated()
         if request.path == OVERVIEW:
             return self._overview(request)
         return self._devices(request)
 
     def _token(self, request: Request) -> Response:
-        tenant = request.tenant
-        directory = request.path.strip("/").split("/")[0]
-        if directory != intune_directory_id(tenant):
-            return _identity_error(
-                400, "invalid_request", 90002, f"Tenant '{directory}' not found."
-            )
-        form = request.form()
-        if form.get("grant_type") != "client_credentials":
-            return _identity_error(400, "unsupported_grant_type", 70003, "unsupported grant type")
-        if form.get("scope") != GRAPH_SCOPE:
-            return _identity_error(
-                400, "invalid_scope", 1002012, "The provided value for scope is not valid."
-            )
-        client, secret = client_of(form, request.headers)
-        if client != intune_client_id(tenant):
-            return _identity_error(
-                400, "unauthorized_client", 700016, f"Application '{client}' was not found."
-            )
-        if secret != self.credentials[tenant].intune_secret:
-            return _identity_error(
-                401, "invalid_client", 7000215, "Invalid client secret provided."
-            )
-        token = self.tokens.issue(tenant)
-        lifetime = self.tokens.lifetime
-        return json_response(
-            {
-                "token_type": "Bearer",
-                "expires_in": lifetime,
-                "ext_expires_in": lifetime,
-                "access_token": token,
-            }
-        )
+        return graph_token(request, self.tokens, self.credentials[request.tenant].intune_secret)
 
     def _overview(self, request: Request) -> Response:
         fleet = self.fleets[request.tenant]

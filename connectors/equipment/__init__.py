@@ -1,0 +1,1 @@
+"""Equipment registers: classroom equipment from TOPdesk asset management and Snipe-IT."""

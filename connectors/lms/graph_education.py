@@ -1,0 +1,398 @@
+"""Microsoft Teams classes, read from Microsoft Graph v1.0 education, as LMS entities.
+
+Reads `GET /education/schools` (each school's classes from `/education/schools/{id}/
+classes`), then the classes with the delta query: `GET /education/classes/delta?$top=…`,
+every `@odata.nextLink` until a page carries the `@odata.deltaLink`, and for each class its
+`/members` (students and teachers, educationUser) and `/teachers`. A school is an
+`Organisation`, a class is a `Class` and a `Course` of its own (Graph v1.0 classes have no
+course), a member is a `Person` (once per read) and an `Enrollment` in the class.
+
+Incremental reads are Graph's: the `@odata.deltaLink` of the last read is the bookmark
+(kept in parts, `deltaLink.0`, `deltaLink.1`, …, each at most `BOOKMARK_PART` characters,
+since a stored bookmark is short, with their count in `deltaLink.parts`), and an
+incremental run asks that link for what changed: classes created or updated, membership
+changes included (`members@delta`). A changed class's members are read again; `@removed`
+entries are the only deletes of an incremental run (a class, or one member's enrolment):
+nothing is deleted for not being seen. A full run starts a new delta round without a
+token, so its last page gives a fresh delta link, and the runner's reconciliation deletes
+what the round did not list (Graph's delta does not report deleted classes, so a full run
+is the only way they go).
+
+People are matched to the directory by `userPrincipalName` and `mail` (`email`, which the
+`email` rule compares with the directory's e-mail and eppn) and by
+`onPremisesInfo.immutableId`, the student/teacher `externalId` and the UPN as external ids
+(`immutableId:…`, `externalId:…`, `upn:…`). Graph has no completion or last activity for
+classes: only enrolments come from here (assignments are not read).
+
+Authentication is the one Intune uses (client credentials at the directory's token
+endpoint, scope `https://graph.microsoft.com/.default`; application permissions
+EduRoster.Read.All or EduRoster.ReadBasic.All); 429 and 503 are waited out as
+`Retry-After` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urljoin
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import Item, Removed
+from connectors.http import HttpStream, NextLinkPaginator
+from connectors.lms._children import ChildStream, ChildStreams, read_children
+from connectors.lms._tags import competence_areas, tag_words
+from connectors.mdm.intune import GraphSourceSettings
+from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
+from schemas.entities import Key, Organisation, OrganisationKind, Person, Role
+from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole
+
+SCHOOLS = "/education/schools"
+CLASSES_DELTA = "/education/classes/delta"
+#: The longest part of the delta link kept under one bookmark name.
+BOOKMARK_PART = 200
+DELTA_BOOKMARK = "deltaLink"
+#: The school key of a class no school lists (a class made in Teams by hand).
+NO_SCHOOL = "unassigned"
+PRIMARY_ROLES: dict[str, Role] = {"student": Role.PUPIL, "teacher": Role.TEACHER}
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _School(_Raw):
+    id: Key
+    displayName: Annotated[str, Field(min_length=1)]
+    schoolNumber: str | None = None
+    externalId: str | None = None
+
+
+class _Ref(_Raw):
+    id: Key
+
+
+class _Term(_Raw):
+    externalId: str | None = None
+    displayName: str | None = None
+    startDate: date | None = None
+    endDate: date | None = None
+
+
+class _MemberChange(_Raw):
+    id: Key
+    removed: dict[str, Any] | None = Field(default=None, alias="@removed")
+
+
+class _Class(_Raw):
+    id: Key
+    #: Set on a delta entry for a class that is gone (`{"reason": "deleted"}`).
+    removed: dict[str, Any] | None = Field(default=None, alias="@removed")
+    displayName: Annotated[str, Field(min_length=1)] | None = None
+    description: str | None = None
+    classCode: str | None = None
+    externalId: str | None = None
+    externalName: str | None = None
+    grade: str | None = None
+    term: _Term | None = None
+    members_delta: list[_MemberChange] | None = Field(default=None, alias="members@delta")
+
+
+class _OnPremises(_Raw):
+    immutableId: str | None = None
+
+
+class _RoleInfo(_Raw):
+    externalId: str | None = None
+    grade: str | None = None
+
+
+class _User(_Raw):
+    id: Key
+    displayName: str | None = None
+    givenName: str | None = None
+    surname: str | None = None
+    mail: str | None = None
+    userPrincipalName: str | None = None
+    primaryRole: str | None = None
+    onPremisesInfo: _OnPremises | None = None
+    student: _RoleInfo | None = None
+    teacher: _RoleInfo | None = None
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+def _grade(value: str | None) -> int | None:
+    """Graph's grade text as the hub counts it (`"7"`, `"07"`; kindergarten 0)."""
+    text = (value or "").strip().upper()
+    if text in ("K", "KG"):
+        return 0
+    return int(text) if text.isdigit() and 0 <= int(text) <= 13 else None
+
+
+def class_words(raw: _Class) -> set[str]:
+    """The class's code and the comma-, semicolon- or #-separated words of its description."""
+    return tag_words(raw.classCode, split=raw.description)
+
+
+class _Stream(HttpStream[Any, Any]):
+    records_key = "value"
+    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    source: GraphEducation
+
+
+class _Child(ChildStream):
+    """A Graph collection below a school or a class."""
+
+    records_key = "value"
+    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    source: GraphEducation
+
+
+class _SchoolClasses(_Child):
+    """Not published: which classes a school lists (only their ids are read)."""
+
+    name = "schoolClasses"
+    path = "/education/schools/{id}/classes"
+    raw_model = _Ref
+    entity_type = Class
+    dead_letter_entity = "school_class"
+
+    def params(self) -> dict[str, str]:
+        """Only the id."""
+        return {"$select": "id"}
+
+    def to_items(self, raw: _Ref) -> tuple[()]:
+        """Remember the class's school; yield nothing."""
+        self.source.school_of.setdefault(raw.id, self.parent_id)
+        return ()
+
+
+class _Schools(_Stream):
+    name = "schools"
+    path = SCHOOLS
+    raw_model = _School
+    entity_type = Organisation
+
+    def to_items(self, raw: _School) -> Iterator[Item]:
+        """The school, after its classes are known."""
+        yield from read_children(self.source, _SchoolClasses(self.source, raw.id))
+        number = "".join(c for c in (raw.schoolNumber or "") if c.isdigit())
+        yield Organisation(
+            tenant=self.source.tenant,
+            source=self.source.ref,
+            key=raw.id,
+            kind=OrganisationKind.SCHOOL_UNIT,
+            name=raw.displayName,
+            org_number=number if len(number) == 9 else None,
+            school_unit_code=number if len(number) == 8 else None,
+        )
+
+
+class _Teachers(_Child):
+    """Not published: who teaches the class (their ids)."""
+
+    name = "teachers"
+    path = "/education/classes/{id}/teachers"
+    raw_model = _Ref
+    entity_type = Enrollment
+    dead_letter_entity = "class_teacher"
+
+    def to_items(self, raw: _Ref) -> tuple[()]:
+        """Remember the teacher; yield nothing."""
+        self.source.teachers.add((self.parent_id, raw.id))
+        return ()
+
+
+class _Members(_Child):
+    name = "members"
+    path = "/education/classes/{id}/members"
+    raw_model = _User
+    entity_type = Enrollment
+
+    def record_key(self, record: Any) -> str | None:
+        """The enrolment key of a member that failed: `<class id>:<user id>`."""
+        user = super().record_key(record)
+        return None if user is None else enrollment_key(self.parent_id, user)
+
+    def to_items(self, raw: _User) -> Iterator[Item]:
+        """The person (the first time this read meets them) and the enrolment."""
+        source = self.source
+        if raw.id not in source.people_seen:
+            source.people_seen.add(raw.id)
+            yield source.person(raw)
+        # Graph: teachers are the class's owners (`/teachers`), every other member is a
+        # student of it, whatever their primaryRole (staff taking a competence course).
+        teaches = (self.parent_id, raw.id) in source.teachers
+        role = EnrollmentRole.TEACHER if teaches else EnrollmentRole.STUDENT
+        yield Enrollment(
+            tenant=source.tenant,
+            source=source.ref,
+            key=enrollment_key(self.parent_id, raw.id),
+            person_key=raw.id,
+            class_key=self.parent_id,
+            school_key=source.school_of.get(self.parent_id),
+            role=role,
+            primary=teaches,
+        )
+
+
+def enrollment_key(class_id: str, user_id: str) -> str:
+    """An enrolment's key: the class and the user."""
+    return f"{class_id}:{user_id}"
+
+
+class _Classes(_Stream):
+    """The delta round of `/education/classes`: each class, its course and its members."""
+
+    name = "classes"
+    path = CLASSES_DELTA
+    raw_model = _Class
+    entity_type = Class
+
+    def records_in(self, body: Any) -> Any:
+        """The page's classes; the round's last page also gives the next delta link."""
+        if isinstance(body, dict) and isinstance(body.get("@odata.deltaLink"), str):
+            store_delta_link(self.source.bookmarks, body["@odata.deltaLink"])
+        return super().records_in(body)
+
+    def to_items(self, raw: _Class) -> Iterator[Item]:
+        """A removed class's delete, or the class, its course, and its members' enrolments."""
+        source = self.source
+        if raw.removed is not None:
+            if not source.full_snapshot:  # a full round lists no removals; reconciliation does
+                yield Removed(Class, raw.id)
+                yield Removed(Course, raw.id)
+            return
+        if raw.displayName is None:
+            raise ValueError("displayName: a class needs a name")
+        words = class_words(raw)
+        grade = _grade(raw.grade)
+        common = {"tenant": source.tenant, "source": source.ref, "key": raw.id}
+        yield Course(
+            **common,
+            title=raw.externalName or raw.displayName,
+            course_code=_text(raw.classCode),
+            grades=(f"{grade:02d}",) if grade is not None else (),
+            tags=tuple(sorted(words)),
+            competence_areas=competence_areas(words),
+        )
+        yield Class(
+            **common,
+            title=raw.displayName,
+            class_type=ClassType.SCHEDULED,
+            class_code=_text(raw.classCode),
+            course_key=raw.id,
+            school_key=source.school_of.get(raw.id, NO_SCHOOL),
+            term_keys=(raw.term.externalId,) if raw.term and raw.term.externalId else (),
+            grades=(f"{grade:02d}",) if grade is not None else (),
+        )
+        if not source.full_snapshot:
+            for change in raw.members_delta or ():
+                if change.removed is not None:
+                    yield Removed(Enrollment, enrollment_key(raw.id, change.id))
+        yield from read_children(source, _Teachers(source, raw.id))
+        yield from read_children(source, _Members(source, raw.id))
+
+
+class GraphEducationSourceSettings(GraphSourceSettings):
+    """Microsoft Teams classes from Microsoft Graph v1.0 education.
+
+    The app registration needs the application permission EduRoster.Read.All (or
+    EduRoster.ReadBasic.All); authentication is Intune's.
+    """
+
+    type: Literal["graph_education"]
+
+
+class GraphEducation(ChildStreams):
+    """Schools, classes and their members from Microsoft Graph education, with the delta query."""
+
+    name: ClassVar[str] = "lms.graph_education"
+    system: ClassVar[str] = "graph_education"
+    entity_types = (Organisation, Person, Course, Class, Enrollment)
+    streams = (_Schools, _Classes)
+    supports_incremental = True
+    settings: GraphEducationSourceSettings
+
+    def prepare(self) -> None:
+        """Start a read: nothing seen yet; an incremental run continues from the delta link."""
+        self.people_seen: set[str] = set()
+        self.school_of: dict[str, str] = {}
+        self.teachers: set[tuple[str, str]] = set()
+        self._since = None if self.full_snapshot else stored_delta_link(self.bookmarks)
+
+    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
+        """The classes' delta round: the stored delta link on an incremental run."""
+        if isinstance(stream, _Classes) and getattr(self, "_since", None):
+            return urljoin(self.url("/"), self._since)
+        return super().stream_url(stream)
+
+    def person(self, raw: _User) -> Person:
+        """A member as a `Person`, with the identifiers the directory is matched by."""
+        upn = _text(raw.userPrincipalName)
+        external = {
+            f"upn:{upn.lower()}" if upn else "",
+            f"immutableId:{raw.onPremisesInfo.immutableId}"
+            if raw.onPremisesInfo and raw.onPremisesInfo.immutableId
+            else "",
+            *(
+                f"externalId:{info.externalId}"
+                for info in (raw.student, raw.teacher)
+                if info and info.externalId
+            ),
+        } - {""}
+        role = PRIMARY_ROLES.get(raw.primaryRole or "")
+        names = [n for n in (raw.givenName, raw.surname) if n]
+        return Person(
+            tenant=self.tenant,
+            source=self.ref,
+            key=raw.id,
+            email=(_text(raw.mail) or upn or "").lower() or None,
+            given_name=_text(raw.givenName),
+            family_name=_text(raw.surname),
+            display_name=_text(raw.displayName) or (" ".join(names) or None),
+            roles=(role,) if role else (),
+            grade=_grade(raw.student.grade) if raw.student and role is Role.PUPIL else None,
+            external_ids=tuple(sorted(external)),
+        )
+
+
+def stored_delta_link(bookmarks: dict[str, str]) -> str | None:
+    """The delta link kept in the bookmarks' parts, or None (no link, or parts missing)."""
+    count = bookmarks.get(f"{DELTA_BOOKMARK}.parts", "")
+    if not count.isdigit():
+        return None
+    parts = [bookmarks.get(f"{DELTA_BOOKMARK}.{n}") for n in range(int(count))]
+    if any(part is None for part in parts):
+        return None
+    return "".join(p for p in parts if p) or None
+
+
+def store_delta_link(bookmarks: dict[str, str], link: str) -> None:
+    """Keep a delta link in parts of at most `BOOKMARK_PART` characters, and their count.
+
+    The store keeps bookmark names it is no longer given, so the count (`deltaLink.parts`),
+    not the names present, says how many parts the link has.
+    """
+    for name in [k for k in bookmarks if k.startswith(f"{DELTA_BOOKMARK}.")]:
+        del bookmarks[name]
+    parts = [link[start : start + BOOKMARK_PART] for start in range(0, len(link), BOOKMARK_PART)]
+    for n, part in enumerate(parts):
+        bookmarks[f"{DELTA_BOOKMARK}.{n}"] = part
+    bookmarks[f"{DELTA_BOOKMARK}.parts"] = str(len(parts))
+
+
+CONNECTOR = ConnectorSpec(
+    settings=GraphEducationSourceSettings,
+    connector=GraphEducation,
+    domain="lms",
+    pool=Pool("hub_lms_graph_education", 4, "Microsoft Graph education syncs"),
+    title="Microsoft Teams classes (Graph education)",
+    build=with_secret(GraphEducation),
+    doc="docs/lms.md",
+    connection=ConnectionForm(form_fields=("auth.token_url", "auth.scope")),
+)

@@ -1,0 +1,1 @@
+"""Service desks: IT support tickets (TOPdesk incidents)."""

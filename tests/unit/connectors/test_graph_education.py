@@ -1,0 +1,121 @@
+"""The Graph education connector: mapping, the delta round and its bookmark, deletes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from connectors.base import Removed
+from connectors.lms.graph_education import (
+    BOOKMARK_PART,
+    _Class,
+    class_words,
+    store_delta_link,
+    stored_delta_link,
+)
+from schemas.entities import Person
+from schemas.lms import Class, CompetenceArea, Course, Enrollment, EnrollmentRole
+from tests.fixtures.lms_native import GraphEducationSandbox
+
+
+def test_a_delta_link_is_kept_in_short_parts_and_read_back():
+    """A long delta link is split into bookmark parts and joined again; old parts go."""
+    bookmarks = {"deltaLink.5": "stale"}
+    link = "https://graph.microsoft.com/v1.0/education/classes/delta?$deltatoken=" + "x" * 500
+    store_delta_link(bookmarks, link)
+    assert link == stored_delta_link(bookmarks)
+    assert all(len(v) <= BOOKMARK_PART for v in bookmarks.values())
+    assert "deltaLink.5" not in bookmarks
+    stale = {**bookmarks, "deltaLink.3": "left-over-part"}  # the store keeps old names
+    store_delta_link(stale, link[:150])
+    assert link[:150] == stored_delta_link({**stale, "deltaLink.3": "left-over-part"})
+    assert stored_delta_link({"deltaLink.parts": "2", "deltaLink.0": "x"}) is None
+
+
+def test_competence_words_come_from_the_code_and_the_description():
+    """The class code and the description's comma-separated words are the course's tags."""
+    raw = _Class.model_validate(
+        {"id": "c1", "displayName": "X", "classCode": "KOMP-INFOSEC",
+         "description": "Information security, e-learning"}
+    )  # fmt: skip
+    assert {"komp-infosec", "information-security", "e-learning"} == class_words(raw)
+
+
+def test_a_full_read_gives_schools_classes_people_and_enrolments(
+    graph_education_sandbox: GraphEducationSandbox,
+):
+    """Every class is a course and a class at its school; members are enrolled by role."""
+    with graph_education_sandbox.connector() as source:
+        items = list(source.read())
+    kinds = Counter(type(i).__name__ for i in items)
+    assert kinds["Class"] == kinds["Course"] > 0
+    assert kinds["Person"] == len({i.key for i in items if isinstance(i, Person)})
+    classes = [i for i in items if isinstance(i, Class)]
+    assert all(c.school_key != "unassigned" for c in classes)
+    roles = Counter(i.role for i in items if isinstance(i, Enrollment))
+    assert roles[EnrollmentRole.STUDENT] > 0 and roles[EnrollmentRole.TEACHER] > 0
+    areas = {a for i in items if isinstance(i, Course) for a in i.competence_areas}
+    assert CompetenceArea.INFORMATION_SECURITY in areas
+    people = [i for i in items if isinstance(i, Person)]
+    assert all(p.email and "@" in p.email for p in people)
+    assert "deltaLink.0" in source.bookmarks
+
+
+def test_an_incremental_read_follows_the_delta_link_and_deletes_only_what_it_removes(
+    graph_education_sandbox: GraphEducationSandbox,
+):
+    """A member who left is a delete from `members@delta`; unchanged classes are not read."""
+    sandbox = graph_education_sandbox
+    with sandbox.connector() as source:
+        items = list(source.read())
+    bookmarks = dict(source.bookmarks)
+    enrolment = next(i for i in items if isinstance(i, Enrollment))
+    sandbox.app.control(
+        sandbox.tenant,
+        "remove_member",
+        {"class": enrolment.class_key, "user": enrolment.person_key},
+    )
+    gone = next(i for i in items if isinstance(i, Class) and i.key != enrolment.class_key)
+    sandbox.app.control(sandbox.tenant, "delete_class", {"class": gone.key})
+    with sandbox.connector() as again:
+        again.bookmarks = dict(bookmarks)
+        again.full_snapshot = False
+        changes = list(again.read())
+    removed = {(r.entity_type, r.key) for r in changes if isinstance(r, Removed)}
+    assert {
+        (Enrollment, enrolment.key),
+        (Class, gone.key),
+        (Course, gone.key),
+    } == removed
+    assert [enrolment.class_key] == [i.key for i in changes if isinstance(i, Class)]
+    assert enrolment.key not in {i.key for i in changes if isinstance(i, Enrollment)}
+    assert again.bookmarks != bookmarks
+
+
+def test_a_full_read_never_yields_deletes(graph_education_sandbox: GraphEducationSandbox):
+    """A full round lists what exists; the runner's reconciliation deletes the rest."""
+    sandbox = graph_education_sandbox
+    with sandbox.connector() as source:
+        first = next(i for i in source.read() if isinstance(i, Class))
+    sandbox.app.control(sandbox.tenant, "delete_class", {"class": first.key})
+    with sandbox.connector() as source:
+        items = list(source.read())
+    assert not [i for i in items if isinstance(i, Removed)]
+    assert first.key not in {i.key for i in items if isinstance(i, Class)}
+
+
+def test_an_identity_number_as_external_id_never_leaves_the_connector():
+    """A personnummer used as a student's externalId is dropped; the person keeps its HMAC."""
+    from tests.fuzz.harnesses import graph_education_harness
+
+    harness = graph_education_harness()
+    member = {
+        "id": "u-1",
+        "userPrincipalName": "elslin@solberga.se",
+        "primaryRole": "student",
+        "student": {"externalId": "199901019802"},
+    }
+    items = harness.parse("members", json.dumps(member))
+    (person,) = [i for i in items if isinstance(i, Person)]
+    assert "199901019802" not in json.dumps(person.model_dump(mode="json"))
+    assert ["upn:elslin@solberga.se"] == list(person.external_ids)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from connectors.lms.oneroster import COMPETENCE_TAGS, normalise_tag
+from connectors.lms import _common
+from connectors.lms._common import normalise_tag
 from schemas.lms import CompetenceArea
 
 _SEPARATORS = re.compile(r"[,;#\n]+")
@@ -22,5 +23,5 @@ def tag_words(*whole: str | None, split: str | None = None) -> set[str]:
 
 
 def competence_areas(words: set[str]) -> tuple[CompetenceArea, ...]:
-    """The competence areas the words name, sorted."""
-    return tuple(sorted({COMPETENCE_TAGS[w] for w in words if w in COMPETENCE_TAGS}))
+    """The competence areas the words name, sorted (`_common.competence_areas`, tags only)."""
+    return _common.competence_areas(words)

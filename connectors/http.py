@@ -300,8 +300,10 @@ class HttpStream(ABC, Generic[RawT, EntityT]):
             return False
         field, values = self.deleted_when
         timed = self.incremental is not None and self.incremental.replication_key is not None
+        marker = record.get(field)
         return (
-            record.get(field) in values
+            isinstance(marker, str)  # a list or object there (bad input) marks nothing
+            and marker in values
             and _record_id(record) is not None
             and (moment is not None or not timed)
         )

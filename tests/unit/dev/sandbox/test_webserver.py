@@ -226,9 +226,8 @@ def test_the_server_runs_detached_with_a_pid_and_state_file(tmp_path: Path):
     state = start_detached(home, tenants=["lillevik"], scale=40)
     try:
         assert ["lillevik"] == state["tenants"]
-        assert ["classroom", "google", "graph_education", "intune", "jamf", "oneroster"] == sorted(
-            state["vendors"]
-        )
+        vendors = ["asm", "classroom", "google", "graph_education", "intune", "jamf", "oneroster"]
+        assert [*vendors, "snipeit", "topdesk"] == sorted(state["vendors"])
         assert state == start_detached(home, tenants=["lillevik"], scale=40)  # already running
         health = requests.get(f"{state['url']}/_sandbox/health", timeout=10).json()
         assert ["lillevik"] == health["tenants"]

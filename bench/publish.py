@@ -7,8 +7,13 @@ private Kafka broker, then measures on the same broker:
    commit state), in change events per second;
 2. a bare kafka-python producer (acks=all, idempotent) sending the same number of
    messages of the same average size, in messages per second;
-3. a second, unchanged sync, as a ratio of the first sync's time;
+3. a second, unchanged sync, as a ratio of the first sync's time: with the source's
+   `incremental` setting on, it reads only the people changed since the first sync
+   (`modifyTimestamp`), as every run between two full reads does;
 and prints the process's peak RSS. Run: `make bench` or `.venv/bin/python bench/publish.py`.
+
+The directory is loaded as a directory in service looks: entries last modified at
+different times, the newest a day ago (`load_with_old_stamps`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import secrets
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from _harness import bare_producer, kafka_broker, tenant_settings
 
-from hub.dev.sandbox.ldif import tenant_dn
+from hub.dev.sandbox.ldif import format_entry, owner_entries, tenant_dn
 from hub.dev.sandbox.population import generate
 from hub.dev.sandbox.slapd import SlapdServer
 from hub.kafka_io import OutRecord, Publisher, ensure_topics
@@ -48,6 +55,23 @@ class MeasuringPublisher(Publisher):
                 self.value_bytes += len(record.value)
 
 
+def load_with_old_stamps(slapd: SlapdServer, owner: Any, path: Path) -> None:
+    """Load the tenant as a directory in service: entries last modified a minute apart.
+
+    The newest entry was modified a day ago, each one before it a minute earlier (slapadd
+    keeps given stamps). Loaded with one stamp, every entry would sit inside the
+    incremental read's overlap window before the newest stamp.
+    """
+    entries = list(owner_entries(owner, suffix=slapd.suffix))
+    newest = datetime.now(UTC) - timedelta(days=1)
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for n, (dn, attributes) in enumerate(entries):  # parents first, as slapadd needs
+            age = timedelta(minutes=len(entries) - 1 - n)
+            stamp = (newest - age).strftime("%Y%m%d%H%M%SZ")
+            out.write(format_entry(dn, [*attributes, ("modifyTimestamp", stamp)]))
+    slapd.load_ldif(path)
+
+
 def main() -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,7 +84,7 @@ def main() -> int:
     with kafka_broker(work) as bootstrap:
         try:
             owner = generate("benchmark", args.people, 1)
-            slapd.load_owners([owner])
+            load_with_old_stamps(slapd, owner, work / "tenant.ldif")
             slapd.start()
             print(
                 f"setup: {owner.person_count:,} people loaded and broker up in "
@@ -75,6 +99,7 @@ def main() -> int:
                 "bind_dn": slapd.reader_dn,
                 "secret": {"env": "BENCH_LDAP_PASSWORD"},
                 "page_size": 1000,
+                "incremental": True,
             }
             settings = tenant_settings(
                 bootstrap,

@@ -565,6 +565,22 @@ class StateStore:
             ).scalar_one_or_none()
         return None if value is None else aware(value)
 
+    def incremental_runs_since(self, tenant: str, source: str, since: datetime) -> int:
+        """How many successful incremental runs of a source started after `since`."""
+        r = sync_runs.c
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        r.tenant == tenant,
+                        r.source == source,
+                        r.full.is_(False),
+                        r.status == "success",
+                        r.started_at > since,
+                    )
+                ).scalar_one()
+            )
+
     # -- bookmarks ----------------------------------------------------------------------
 
     def bookmarks(self, tenant: str, source: str) -> dict[str, str]:

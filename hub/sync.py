@@ -230,19 +230,26 @@ class SyncRunner:
         """Full unless the source reads incrementally, has bookmarks, and is not due a full run.
 
         A full run is due when the source's `full_sync_every` has passed since the last
-        successful full run; it reconciles, deleting what vanished without a trace.
+        successful full run, or when it had `full_sync_every_runs` successful incremental
+        runs since; it reconciles, deleting what vanished without a trace.
         """
         if not source.supports_incremental:
             source.full_snapshot = True if requested is None else requested
             return source.full_snapshot
         source.bookmarks = self.store.bookmarks(tenant.id, source_id)
         if requested is None:
-            every = getattr(tenant.source(source_id), "full_sync_every", None)
+            settings = tenant.source(source_id)
+            every = getattr(settings, "full_sync_every", None)
+            every_runs = getattr(settings, "full_sync_every_runs", None)
             last = self.store.last_full_success(tenant.id, source_id)
             requested = (
                 not source.bookmarks
                 or last is None
                 or (every is not None and now() - last >= every)
+                or (
+                    every_runs is not None
+                    and self.store.incremental_runs_since(tenant.id, source_id, last) >= every_runs
+                )
             )
         if requested:
             source.bookmarks = {}

@@ -5,11 +5,13 @@ private Kafka broker, then measures on the same broker:
 
 1. the first sync through the hub (read LDAP, fingerprint, stage, publish with acks=all,
    commit state), in change events per second;
-2. a bare kafka-python producer (acks=all, idempotent) sending the same number of
-   messages of the same average size, in messages per second;
+2. a bare kafka-python producer with the hub's producer settings
+   (`hub.kafka_io.producer_tuning`) sending as many messages, copies of records the hub
+   published (the same values and headers; keys made distinct), in messages per second;
 3. a second, unchanged sync, as a ratio of the first sync's time: with the source's
    `incremental` setting on, it reads only the people changed since the first sync
-   (`modifyTimestamp`), as every run between two full reads does;
+   (`modifyTimestamp`), as every run between two full reads does; and, for comparison,
+   an unchanged run forced to read in full;
 and prints the process's peak RSS. Run: `make bench` or `.venv/bin/python bench/publish.py`.
 
 The directory is loaded as a directory in service looks: entries last modified at
@@ -29,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _harness import bare_producer, kafka_broker, tenant_settings
+from _harness import kafka_broker, replay_producer, sample_records, tenant_settings
 
 from hub.dev.sandbox.ldif import format_entry, owner_entries, tenant_dn
 from hub.dev.sandbox.population import generate
 from hub.dev.sandbox.slapd import SlapdServer
-from hub.kafka_io import OutRecord, Publisher, ensure_topics
+from hub.kafka_io import OutRecord, Publisher, ensure_topics, producer_tuning
 from hub.settings import parse_settings
 from hub.store import StateStore
 from hub.sync import SyncRunner
@@ -125,6 +127,11 @@ def main() -> int:
             second = runner.sync("benchmark", "feide")
             second_seconds = time.perf_counter() - t0
             assert second.status == "success" and second.created == 0, second.error
+            assert not second.full, "the unchanged re-sync was meant to be incremental"
+            t0 = time.perf_counter()
+            third = runner.sync("benchmark", "feide", full=True)
+            full_seconds = time.perf_counter() - t0
+            assert third.status == "success" and third.created == 0, third.error
             publisher.close()
             store.close()
             hub_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -137,7 +144,8 @@ def main() -> int:
             )
             ensure_topics(bootstrap, admin_topics.kafka, ENTITY_TYPES[:1])
             bare_topic = "bare.identity.organisation.v2"
-            bare_seconds = bare_producer(bootstrap, bare_topic, events, average)
+            samples = sample_records(bootstrap, first.topics)
+            bare_seconds = replay_producer(bootstrap, bare_topic, samples, events, settings.kafka)
 
             hub_rate = events / first_seconds
             bare_rate = events / bare_seconds
@@ -147,15 +155,25 @@ def main() -> int:
                 f"({first.created:,} created: people, groups, memberships, units), "
                 f"average value {average} bytes"
             )
+            print(f"producer settings (hub and bare): {producer_tuning(settings.kafka)}")
             print(f"hub sync, first run:     {first_seconds:8.2f} s  {hub_rate:10,.0f} events/s")
-            print(f"bare producer, same n:   {bare_seconds:8.2f} s  {bare_rate:10,.0f} messages/s")
+            print(
+                f"bare producer, same n:   {bare_seconds:8.2f} s  {bare_rate:10,.0f} messages/s "
+                f"(the hub's records, {len(samples):,} sampled, sent again)"
+            )
             print(f"ratio hub / bare producer throughput: {hub_rate / bare_rate:.3f}")
             print(
-                f"hub sync, unchanged run: {second_seconds:8.2f} s  "
-                f"ratio to first run: {second_seconds / first_seconds:.3f}"
+                f"hub sync, unchanged run (incremental): {second_seconds:8.2f} s  "
+                f"ratio to first run: {second_seconds / first_seconds:.3f} "
+                f"({second.records_read:,} records read)"
             )
             print(
-                f"peak RSS after the hub's two syncs: {hub_rss_mib:,.0f} MiB; "
+                f"hub sync, unchanged run (full read):   {full_seconds:8.2f} s  "
+                f"ratio to first run: {full_seconds / first_seconds:.3f} "
+                f"({third.records_read:,} records read)"
+            )
+            print(
+                f"peak RSS after the hub's syncs: {hub_rss_mib:,.0f} MiB; "
                 f"after the bare producer too: {rss_mib:,.0f} MiB"
             )
             return 0

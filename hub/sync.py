@@ -311,18 +311,27 @@ class SyncRunner:
         rejected_keys: set[str] = set()
         #: Entity types with a dead letter whose key is unknown: no deletions of that type.
         unsafe: set[str] = set()
+        # The keys seen feed the sweep of a full read. A full read of a source the store
+        # holds nothing of (a first sync; read after recovery, under the lease) has nothing
+        # to sweep, so its keys are not written (offset-paged sources keep them: misses).
+        track_seen = (
+            not full
+            or bool(source.offset_paged)
+            or (self.store.count(report.tenant, report.source) > 0)
+        )
 
         def flush() -> None:
             nonlocal seq, staged
             by_type: dict[str, list[Entity]] = {}
             for entity in batch:
                 by_type.setdefault(entity.entity, []).append(entity)
-            seen = []
+            seen: list[tuple[str, str]] = []
             for name, entities in by_type.items():
                 keys = [e.key for e in entities]
                 known = self.store.lookup(report.tenant, report.source, name, keys)
+                if track_seen:
+                    seen.extend((name, key) for key in keys)
                 for entity in entities:
-                    seen.append((name, entity.key))
                     row = stage_change(entity, known.get(entity.key), seq)
                     _count(report, row)
                     if row is not None:

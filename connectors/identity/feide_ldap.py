@@ -25,6 +25,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote
@@ -179,7 +180,7 @@ class GroupEntitlement:
     role: str
     name: str
 
-    @property
+    @cached_property
     def group_key(self) -> str:
         """The group's key: organisation, kind and local id (dates and role vary per member)."""
         return compose_key(self.org, self.kind, self.local_id, separator=":")
@@ -643,17 +644,19 @@ class FeideLdap(Source):
         group counts as seen only once its entry was mapped in full.
         """
         result = self._guard(
-            dn, "person", attrs, "eduPersonPrincipalName", self._person_and_groups, attrs, unit_keys
+            dn,
+            "person",
+            attrs,
+            "eduPersonPrincipalName",
+            self._person_and_groups,
+            attrs,
+            unit_keys,
+            groups_seen,
         )
         if isinstance(result, Rejected):
             return [result]
-        items: list[Item] = []
-        for item in result:
-            if isinstance(item, Group):
-                if item.key in groups_seen:
-                    continue
-                groups_seen.add(item.key)
-            items.append(item)
+        items, new_groups = result
+        groups_seen.update(new_groups)
         return items
 
     def _guarded_owner(self, dn: str, attrs: Attributes) -> Organisation:
@@ -662,7 +665,14 @@ class FeideLdap(Source):
     def _guarded_unit(self, attrs: Attributes, owner_key: str | None) -> Organisation:
         return self.guarded(self._unit(attrs, owner_key))
 
-    def _person_and_groups(self, attrs: Attributes, unit_keys: dict[str, str]) -> list[Item]:
+    def _person_and_groups(
+        self, attrs: Attributes, unit_keys: dict[str, str], groups_seen: set[str]
+    ) -> tuple[list[Item], set[str]]:
+        """The person, its memberships and the groups it names that the read has not yielded.
+
+        A group is built once per read, not once per member; the keys of the groups built
+        here (as the entitlements spell them) are returned with the items.
+        """
         person, entitlements = self._person(attrs, unit_keys)
         person = self.guarded(person)
         if self._protected(attrs):
@@ -670,13 +680,13 @@ class FeideLdap(Source):
                 update={"key": self._protected_key(person.key)}
             )
         items: list[Item] = [person]
-        groups: set[str] = set()
+        built: set[str] = set()
         for ent in entitlements:
-            if ent.group_key not in groups:
-                groups.add(ent.group_key)
-                items.append(self._group(ent))
-            items.append(self._membership(ent, person.key))
-        return [self.guarded(i) for i in items]
+            if ent.group_key not in built and ent.group_key not in groups_seen:
+                built.add(ent.group_key)
+                items.append(self.guarded(self._group(ent)))
+            items.append(self.guarded(self._membership(ent, person.key)))
+        return items, built
 
     def _protected(self, attrs: Attributes) -> bool:
         """Whether the configured protection attribute marks the entry."""

@@ -12,7 +12,9 @@ private Kafka broker, then measures on the same broker:
    `incremental` setting on, it reads only the people changed since the first sync
    (`modifyTimestamp`), as every run between two full reads does; and, for comparison,
    an unchanged run forced to read in full;
-and prints the process's peak RSS. Run: `make bench` or `.venv/bin/python bench/publish.py`.
+and prints the process's peak RSS and the CPU time of the first sync and of the bare
+producer (wall-clock ratios on a machine shared with other work swing with its load).
+Run: `make bench` or `.venv/bin/python bench/publish.py`.
 
 The directory is loaded as a directory in service looks: entries last modified at
 different times, the newest a day ago (`load_with_old_stamps`).
@@ -116,9 +118,10 @@ def main() -> int:
             publisher = MeasuringPublisher(bootstrap, settings.kafka)
             runner = SyncRunner(settings, store, publisher)
 
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             first = runner.sync("benchmark", "feide")
             first_seconds = time.perf_counter() - t0
+            first_cpu = time.process_time() - c0
             assert first.status == "success", first.error
             events = publisher.records
             average = publisher.value_bytes // max(events, 1)
@@ -145,7 +148,9 @@ def main() -> int:
             ensure_topics(bootstrap, admin_topics.kafka, ENTITY_TYPES[:1])
             bare_topic = "bare.identity.organisation.v2"
             samples = sample_records(bootstrap, first.topics)
+            c0 = time.process_time()
             bare_seconds = replay_producer(bootstrap, bare_topic, samples, events, settings.kafka)
+            bare_cpu = time.process_time() - c0
 
             hub_rate = events / first_seconds
             bare_rate = events / bare_seconds
@@ -162,6 +167,11 @@ def main() -> int:
                 f"(the hub's records, {len(samples):,} sampled, sent again)"
             )
             print(f"ratio hub / bare producer throughput: {hub_rate / bare_rate:.3f}")
+            print(
+                f"CPU seconds of this process (all threads): hub {first_cpu:.2f}, bare "
+                f"{bare_cpu:.2f}; ratio bare / hub: {bare_cpu / first_cpu:.3f} (a check on the "
+                "wall-clock ratio on a busy machine; slapd's and the broker's CPU not counted)"
+            )
             print(
                 f"hub sync, unchanged run (incremental): {second_seconds:8.2f} s  "
                 f"ratio to first run: {second_seconds / first_seconds:.3f} "

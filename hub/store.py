@@ -868,14 +868,16 @@ class StateStore:
                         for (e, ref), fingerprint in letters.items()
                     ],
                 )
-            for entity, key in deletes:
+            if deletes:
+                # One statement run for every deleted key (executemany), not one each.
                 conn.execute(
                     entity_state.delete().where(
                         entity_state.c.tenant == tenant,
                         entity_state.c.source == source,
-                        entity_state.c.entity == entity,
-                        entity_state.c.key == key,
-                    )
+                        entity_state.c.entity == sa.bindparam("d_entity"),
+                        entity_state.c.key == sa.bindparam("d_key"),
+                    ),
+                    [{"d_entity": e, "d_key": k} for e, k in deletes],
                 )
             if batch:
                 conn.execute(

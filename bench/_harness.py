@@ -217,19 +217,18 @@ class BareRun:
 def compare_with_bare(
     bootstrap: str, settings: HubSettings, topic: str, messages: int, *, key_prefix: str
 ) -> BareRun:
-    """Send `messages` messages the size of `topic`'s records to a new `<prefix>.bare` topic."""
-    value_size, header_size = sample_sizes(bootstrap, topic)
+    """Send `messages` copies of `topic`'s records (keys made distinct) to a new topic.
+
+    The copies keep the records' values and headers, so compression treats the bare
+    producer's batches as it treats the hub's; the new topic is `<prefix>.bare`.
+    """
+    samples = sample_records(bootstrap, [topic])
+    value_size = int(statistics.mean(len(s.value) for s in samples))
+    header_size = int(statistics.mean(sum(len(k) + len(v) for k, v in s.headers) for s in samples))
     bare_topic = f"{settings.kafka.topic_prefix}.bare"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(bare_topic, settings.kafka.partitions, 1)])
     admin.close()
-    seconds = bare_producer(
-        bootstrap,
-        bare_topic,
-        messages,
-        value_size,
-        header_size,
-        key_prefix=key_prefix,
-        kafka=settings.kafka,
-    )
+    keyed = [Sample(key_prefix.encode() + s.key, s.value, s.headers) for s in samples]
+    seconds = replay_producer(bootstrap, bare_topic, keyed, messages, settings.kafka)
     return BareRun(messages, value_size, header_size, seconds)

@@ -146,6 +146,10 @@ class KafkaSettings(_Model):
     partitions: Annotated[int, Field(ge=1, le=256)] = 3
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5_000
+    #: How the producer compresses its record batches (`hub.kafka_io.producer_tuning`).
+    #: gzip (zlib, in the standard library) roughly doubled kafka-python's throughput in
+    #: bench/publish.py against `none` (docs/operations.md, "Producer settings").
+    compression: Literal["gzip", "none"] = "gzip"
     ack_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     #: How long a client waits for its first broker connection (TLS and SASL included).
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0

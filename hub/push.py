@@ -41,9 +41,6 @@ log = structlog.get_logger(__name__)
 PUSH_SECRET_ENV = "HUB_PUSH_SECRET"
 #: The environment variable holding the receiver's URL as the sources reach it.
 PUSH_URL_ENV = "HUB_PUSH_URL"
-#: The Airflow Asset a receiver updates for each notification (`hub listen --airflow`).
-PUSH_ASSET_NAME = "hub.ss12000.notifications"
-PUSH_ASSET_URI = "webhook://skolehub/ss12000/notifications"
 
 
 def push_secret() -> str:

@@ -9,7 +9,7 @@ sync of a source at a time in its own thread, so a burst of notifications become
 or two syncs. What a sync is depends on the mode:
 
 - standalone (`LocalSync`): the targeted incremental sync of `hub.push.ChangeSync`, here;
-- Airflow (`AirflowAssetEvents`): an asset event on `hub.push.PUSH_ASSET_URI` through
+- Airflow (`AirflowAssetEvents`): an asset event on `NOTIFICATIONS_ASSET_URI` through
   Airflow's REST API (`POST /api/v2/assets/events`, the changed streams in `extra`); the
   `hub_identity_push` DAG, scheduled on that asset, syncs.
 
@@ -32,8 +32,9 @@ import requests
 import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 
+from connectors.identity._ss12000_subscriptions import NOTIFICATIONS_ASSET_URI
 from connectors.identity.ss12000 import NotificationError, parse_notification
-from hub.push import PUSH_ASSET_URI, ChangeSync, push_sources, webhook_token
+from hub.push import ChangeSync, push_sources, webhook_token
 from hub.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -190,10 +191,11 @@ class AirflowAssetEvents:
     def asset_id(self) -> int:
         """The id of the push asset in Airflow (the DAG's parsing registers it)."""
         if self._asset_id is None:
-            found = self._request("GET", "/api/v2/assets", params={"uri_pattern": PUSH_ASSET_URI})
-            ids = [a["id"] for a in found.json().get("assets", []) if a["uri"] == PUSH_ASSET_URI]
+            uri = NOTIFICATIONS_ASSET_URI
+            found = self._request("GET", "/api/v2/assets", params={"uri_pattern": uri})
+            ids = [a["id"] for a in found.json().get("assets", []) if a["uri"] == uri]
             if not ids:
-                raise LookupError(f"Airflow knows no asset {PUSH_ASSET_URI} (is the DAG parsed?)")
+                raise LookupError(f"Airflow knows no asset {uri} (is hub_identity_push parsed?)")
             self._asset_id = ids[0]
         return self._asset_id
 

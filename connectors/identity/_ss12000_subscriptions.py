@@ -19,6 +19,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "ENDPOINT_TYPES",
+    "NOTIFICATIONS_ASSET_NAME",
+    "NOTIFICATIONS_ASSET_URI",
     "RESOURCE_STREAMS",
     "Notification",
     "NotificationError",
@@ -53,6 +55,10 @@ ENDPOINT_TYPES = frozenset(
         "SchoolUnitOffering",
     }
 )
+#: The Airflow Asset a receiver in Airflow mode updates per notification (`hub listen --airflow`);
+#: the `hub_identity_push` DAG is scheduled on it.
+NOTIFICATIONS_ASSET_NAME = "hub.ss12000.notifications"
+NOTIFICATIONS_ASSET_URI = "webhook://skolehub/ss12000/notifications"
 #: The largest notification body the hub reads (a real one is a few hundred bytes).
 MAX_NOTIFICATION_BYTES = 64 * 1024
 

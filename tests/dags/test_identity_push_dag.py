@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from croniter import croniter
 
 from connectors.identity._ss12000_subscriptions import NOTIFICATIONS_ASSET_URI
+from connectors.settings import HttpSourceSettings
 from hub.settings import load_settings
 from hub.sync import sync_targets
 from hub.sync_tasks import renew_subscriptions_task, run_push_task
@@ -31,6 +34,21 @@ def test_the_push_dag_is_scheduled_on_the_notifications_asset(dagbag: Any):
     assert [NOTIFICATIONS_ASSET_URI] == [a.uri for a in dag.timetable.asset_condition.objects]
     outlets = {asset.name for asset in dag.get_task("sync_changes").outlets}
     assert "hub.identity.person.v2" in outlets
+
+
+def interval_seconds(expression: str) -> float:
+    """Seconds between two consecutive firings of a cron expression or preset."""
+    fires = croniter(expression, datetime(2026, 1, 5))
+    first = fires.get_next(datetime)
+    return (fires.get_next(datetime) - first).total_seconds()
+
+
+@pytest.mark.parametrize("dag_id", ["hub_identity_sync", "hub_lms_sync", "hub_mdm_sync"])
+def test_the_polling_dags_run_at_the_sources_default_schedule(dagbag: Any, dag_id: str):
+    """A polling source's change waits at most one `schedule` interval: the DAGs' clock is it."""
+    default = HttpSourceSettings.model_fields["schedule"].default
+    dag = dagbag.get_dag(dag_id)
+    assert interval_seconds(default) == interval_seconds(dag.schedule)
 
 
 @pytest.mark.integration

@@ -9,26 +9,18 @@ saw (a late commit), is published by the next run, never one later.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.ss12000 import SS12000Sandbox
+from tests.integration import test_ss12000_sync
 from tests.integration.test_ss12000_sync import SwedishHub
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def hub(
-    ss12000_sandbox: SS12000Sandbox, kafka_bootstrap: str, tmp_path: Path
-) -> Iterator[SwedishHub]:
-    h = SwedishHub(ss12000_sandbox, kafka_bootstrap, tmp_path)
-    yield h
-    h.close()
+#: The Swedish hub fixture of the SS 12000 sync tests, polled (no subscription).
+hub = test_ss12000_sync.hub
 
 
 def family_names(hub: SwedishHub, seen: set[tuple[str, int, int]]) -> list[str]:

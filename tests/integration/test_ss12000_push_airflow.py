@@ -21,13 +21,13 @@ import requests
 import yaml
 
 from hub.dev.airflow_local import HOST
-from hub.dev.postgres_local import bin_dir
 from hub.push import ensure_subscriptions
 from hub.push_receiver import AirflowAssetEvents, Dispatcher, Listener, Receiver
 from hub.settings import load_settings
 from hub.sync import sync_targets
-from tests.conftest import REPO_ROOT, TEST_HMAC_KEY, in_ci
+from tests.conftest import REPO_ROOT, TEST_HMAC_KEY
 from tests.fixtures.airflow import repo_airflow, require_airflow
+from tests.fixtures.postgres import require_postgres
 from tests.fixtures.ss12000 import SS12000Sandbox
 from tests.support import consume_all, unique_prefix
 
@@ -52,11 +52,7 @@ def test_a_notification_schedules_the_push_dag_which_publishes_the_change(
 ):
     """Receiver → asset event → hub_identity_push run → the renamed person's `u` on Kafka."""
     require_airflow()
-    if bin_dir() is None:
-        missing = "PostgreSQL is not installed (`make system-deps`)"
-        if in_ci():
-            pytest.fail(missing)
-        pytest.skip(missing + " (skipped outside CI; under CI=true this fails)")
+    require_postgres()
     # Not under pytest's tmp folder (private to root): PostgreSQL runs as `postgres`.
     home = Path(tempfile.mkdtemp(prefix="skolehub-airflow-push-"))
     home.chmod(0o755)

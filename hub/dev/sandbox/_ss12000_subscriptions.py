@@ -35,38 +35,17 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from connectors.identity._ss12000_subscriptions import ENDPOINT_TYPES, RESOURCE_STREAMS
 from hub.dev.sandbox._rest import iso
 
 log = structlog.get_logger(__name__)
 
-#: The sandbox's collections by the resource type (`EndPointsEnum`) that names them.
-RESOURCE_COLLECTIONS = {
-    "Organisation": "organisations",
-    "Person": "persons",
-    "Duty": "duties",
-    "Placement": "placements",
-    "Group": "groups",
-    "Activity": "activities",
-}
+#: The sandbox's collections by the resource type (`EndPointsEnum`) that names them: the
+#: connector's stream names, which are the API's collection names.
+RESOURCE_COLLECTIONS = RESOURCE_STREAMS
 COLLECTION_RESOURCES = {c: r for r, c in RESOURCE_COLLECTIONS.items()}
 #: Every value of the standard's `EndPointsEnum` (a subscription may name any of them).
-ENDPOINTS = frozenset(
-    {
-        *RESOURCE_COLLECTIONS,
-        "Absence",
-        "AttendanceEvent",
-        "Attendance",
-        "Grade",
-        "CalendarEvent",
-        "AttendanceSchedule",
-        "Resource",
-        "Room",
-        "StudyPlan",
-        "Programme",
-        "Syllabus",
-        "SchoolUnitOffering",
-    }
-)
+ENDPOINTS = ENDPOINT_TYPES
 
 
 @dataclass

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from hub.cli import main
 from hub.push import webhook_token, webhook_url
 from hub.push_receiver import Dispatcher, Receiver, create_app
+from tests.fixtures.ss12000 import SS12000Sandbox
 
 SECRET = "push-secret-0123456789abcdef"  # noqa: S105 - a test value
 
@@ -119,3 +125,46 @@ def test_a_skipped_sync_is_tried_again_with_what_arrived_meanwhile():
         ("ekby", "sis", frozenset({"persons", "duties"}), True),
     ] == recorder.calls
     assert ["skipped", "success"] == [status for _, _, status in dispatcher.handled]
+
+
+def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: dict[str, Any]) -> None:
+    path = tmp_path / "hub.yaml"
+    tenant = {"id": "solberga", "name": "Solberga kommun", "sources": [source]}
+    path.write_text(yaml.safe_dump({"tenants": [tenant]}, allow_unicode=True))
+    monkeypatch.setenv("HUB_CONFIG", str(path))
+
+
+def test_listen_without_a_push_source_or_a_secret_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """`hub listen` needs HUB_PUSH_SECRET and a source with `subscribe: true`: exit 2 saying so."""
+    auth = {"kind": "bearer", "secret": {"env": "UNUSED"}}
+    source = {"type": "ss12000", "id": "sis", "base_url": "http://127.0.0.1:9/x", "auth": auth}
+    write_config(tmp_path, monkeypatch, source)
+    monkeypatch.delenv("HUB_PUSH_SECRET", raising=False)
+    assert 2 == main(["listen", "--port", "0"])
+    monkeypatch.setenv("HUB_PUSH_SECRET", SECRET)
+    assert 2 == main(["listen", "--port", "0"])
+    err = capsys.readouterr().err
+    assert "HUB_PUSH_SECRET must hold a secret" in err
+    assert "no source has `subscribe: true`" in err
+
+
+def test_subscribe_creates_then_keeps_the_subscription(
+    ss12000_sandbox: SS12000Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    """`hub subscribe --url` registers the webhook once; a second call keeps it (exit 0 both)."""
+    write_config(tmp_path, monkeypatch, ss12000_sandbox.source_entry(subscribe=True))
+    monkeypatch.setenv("HUB_PUSH_SECRET", SECRET)
+    assert 0 == main(["subscribe", "--url", "http://127.0.0.1:9/push"])
+    assert 0 == main(["subscribe", "--url", "http://127.0.0.1:9/push", "--json"])
+    out = capsys.readouterr().out
+    (subscription,) = ss12000_sandbox.app.subscriptions.of(ss12000_sandbox.tenant)
+    assert "solberga/ss12000" in out and "created" in out
+    assert ["kept"] == [s["action"] for s in json.loads(out.splitlines()[-1])["subscriptions"]]
+    assert webhook_url("http://127.0.0.1:9/push", SECRET, "solberga", "ss12000") == (
+        subscription.target
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -73,8 +74,8 @@ class Dispatcher:
         self._busy = 0
         self._thread = threading.Thread(target=self._work, name="hub-push-dispatcher", daemon=True)
         self._thread.start()
-        #: (tenant, source, status) of every handled change, oldest first (for tests).
-        self.handled: list[tuple[str, str, str]] = []
+        #: (tenant, source, status) of the latest handled changes, oldest first.
+        self.handled: deque[tuple[str, str, str]] = deque(maxlen=10_000)
 
     def submit(self, tenant: str, source: str, streams: frozenset[str], deleted: bool) -> None:
         """Add a change to what is pending for the source, and wake the worker."""

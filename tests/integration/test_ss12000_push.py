@@ -99,7 +99,7 @@ def test_a_pushed_change_reaches_kafka_without_a_scheduled_sync(hub: PushedHub):
     )
     read = {r.path.split("/", 3)[-1] for r in list(hub.sandbox.server.requests)[requests_before:]}
     assert {"persons", "deletedEntities"} == read - {"oauth/token"}
-    assert [(hub.tenant, "ss12000", "success")] == hub.listener.receiver.dispatcher.handled
+    assert [(hub.tenant, "ss12000", "success")] == list(hub.listener.receiver.dispatcher.handled)
 
 
 def test_a_pushed_delete_reaches_kafka_as_a_delete_and_a_tombstone(hub: PushedHub):

@@ -124,7 +124,8 @@ def test_a_notification_schedules_the_push_dag_which_publishes_the_change(
         assert ["Luftflöde"] == wait_for(updates, 240, "the push DAG to publish the change")
         seconds = time.monotonic() - changed_at
         print(f"change -> Kafka through Airflow's asset scheduling: {seconds:.1f} s")
-        assert [(ss12000_sandbox.tenant, "ss12000", "success")] == list(dispatcher.handled)
+        # A slow api-server may refuse the first POST; the dispatcher then tries again.
+        assert (ss12000_sandbox.tenant, "ss12000", "success") == dispatcher.handled[-1]
         pushed = wait_for(
             lambda: [r for r in runs("hub_identity_push") if r["state"] == "success"],
             60,

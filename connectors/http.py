@@ -387,11 +387,18 @@ class HttpSource(Source):
 
         Only for requests that are safe to repeat (a read by ids, setting a value).
         """
+        return self.send("POST", url, body)
+
+    def send(self, method: str, url: str, body: Any = None) -> requests.Response:
+        """Any method with an optional JSON body, with the error table and the retry policy.
+
+        Only for requests that are safe to repeat (renewing or deleting a registration).
+        """
         path = urlsplit(url).path
         return self.retry.call(
-            lambda: self._attempt(url, {}, path, method="POST", body=body),
+            lambda: self._attempt(url, {}, path, method=method, body=body),
             connector=self.name,
-            what=f"POST {path}",
+            what=f"{method} {path}",
         )
 
     def _attempt(

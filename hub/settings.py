@@ -38,6 +38,11 @@ ENVIRONMENT: Mapping[str, str] = {
     "PostgreSQL cluster in the Airflow home)",
     "HUB_LEASE_TTL_SECONDS": "how long a run's lease lives without renewal (default: 300); "
     "a run that dies blocks its source at most this long",
+    "HUB_PUSH_SECRET": "key of the tokens in the webhook URLs SS 12000 subscriptions post to "
+    "(`hub listen`, `hub subscribe`; at least 16 characters)",
+    "HUB_PUSH_URL": "the webhook receiver's URL as the sources reach it (`hub listen --url`)",
+    "HUB_AIRFLOW_USERNAME": "login of `hub listen --airflow` to Airflow's REST API",
+    "HUB_AIRFLOW_PASSWORD": "password of that login",
     "HUB_FAULT_POINT": "tests only: the fault point at which a process SIGKILLs itself "
     "(docs/reliability.md)",
     "HUB_FAULT_AFTER": "tests only: how many times the fault point passes before it fires",

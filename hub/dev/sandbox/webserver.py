@@ -596,6 +596,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:  # noqa: N802
         self._serve()
 
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._serve()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Quiet: the request log is `SandboxServer.requests`."""
 

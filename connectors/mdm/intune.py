@@ -15,20 +15,15 @@ noncompliant: the device does not meet policy, whatever the grace Intune grants.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict
 
+from connectors._graph import GRAPH_PAGING, GraphSettings
 from connectors.errors import FatalError
-from connectors.http import (
-    HttpSource,
-    HttpSourceSettings,
-    HttpStream,
-    NextLinkPaginator,
-    OAuthClientCredentials,
-)
+from connectors.http import HttpSource, HttpStream
 from connectors.mdm._device import (
     GraphTimestamp,
     aware,
@@ -164,7 +159,7 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
     name = "managedDevices"
     path = MANAGED_DEVICES
     records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    paginator = GRAPH_PAGING
     raw_model = _ManagedDevice
     entity_type = Device
 
@@ -210,7 +205,7 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
         )
 
 
-class IntuneSourceSettings(HttpSourceSettings):
+class IntuneSourceSettings(GraphSettings):
     """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
 
     `auth` is OAuth 2.0 client credentials at the directory's own token endpoint
@@ -220,27 +215,6 @@ class IntuneSourceSettings(HttpSourceSettings):
     """
 
     type: Literal["intune"]
-    base_url: Annotated[str, Field(pattern=r"^https?://.+/v1\.0/?$")] = (
-        "https://graph.microsoft.com/v1.0"
-    )
-    auth: OAuthClientCredentials
-    #: Graph's `$top`.
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
-
-    @model_validator(mode="after")
-    def _tenant_specific_token_endpoint(self) -> IntuneSourceSettings:
-        directory = urlsplit(self.auth.token_url).path.strip("/").split("/")[0].lower()
-        if directory in ("common", "organizations", "consumers"):
-            raise ValueError(
-                f"auth.token_url names `{directory}`; client credentials need the "
-                "directory's own endpoint: /<directory id>/oauth2/v2.0/token"
-            )
-        if not (self.auth.scope or "").endswith("/.default"):
-            raise ValueError(
-                "auth.scope must be the resource's .default scope: "
-                "https://graph.microsoft.com/.default"
-            )
-        return self
 
 
 class Intune(HttpSource):

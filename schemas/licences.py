@@ -90,6 +90,11 @@ class LicenceAssignment(Entity):
     device_serial: str | None = Field(
         default=None, description="The serial number of the device holding the licence."
     )
+    device_physical_key: str | None = Field(
+        default=None,
+        description="The holding device's `physical_key`, as `Device` computes it "
+        "(`apple:<SERIAL>`): what links the licence to the device's user.",
+    )
     assigned_on: date | None = Field(
         default=None, description="When the licence was assigned, where the source says."
     )

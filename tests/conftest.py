@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures.ss12000",
     "tests.fixtures.os2skoledata",
     "tests.fixtures.mdm",
+    "tests.fixtures.licences",
     "tests.fixtures.airflow",
 ]
 

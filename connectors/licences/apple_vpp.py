@@ -39,7 +39,7 @@ from connectors.http import (
     HttpSourceSettings,
     HttpStream,
 )
-from connectors.mdm._device import text
+from connectors.mdm._device import maybe_physical_key, text
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, compose_key
 from schemas.licences import LicenceAssignment, LicenceCount, LicencePool, ProductKind
@@ -169,6 +169,7 @@ class _Assignments(_VppStream):
             key=compose_key(pool, serial or user or ""),
             pool_key=pool,
             device_serial=serial,
+            device_physical_key=maybe_physical_key("Apple", serial) if serial else None,
             assigned_users=(
                 (AssignedUserId(kind=UserIdKind.DIRECTORY_ID, value=user),)
                 if user and not serial

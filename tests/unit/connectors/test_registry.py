@@ -44,6 +44,8 @@ def test_every_connector_module_declares_itself():
         "intune": ("mdm", "hub_mdm_intune"),
         "jamf_pro": ("mdm", "hub_mdm_jamf_pro"),
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
+        "microsoft_licences": ("licences", "hub_licences_microsoft"),
+        "apple_vpp": ("licences", "hub_licences_apple_vpp"),
     } == declared
 
 
@@ -111,9 +113,16 @@ def test_no_http_connector_overrides_the_reading_loop():
 
     loop = ("read", "read_stream", "fetch_page", "pages")
     http = [s.connector for s in registry.specs() if issubclass(s.connector, HttpSource)]
-    assert {"SS12000", "OneRoster", "GoogleChromeOS", "Intune", "JamfPro", "OS2skoledata"} == {
-        c.__name__ for c in http
-    }
+    assert {
+        "SS12000",
+        "OneRoster",
+        "GoogleChromeOS",
+        "Intune",
+        "JamfPro",
+        "OS2skoledata",
+        "MicrosoftLicences",
+        "AppleVpp",
+    } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)
         for c in http

@@ -34,7 +34,7 @@ from hub.dev.sandbox.mdm.credentials import (
 from hub.dev.sandbox.mdm.fleet import DeviceFacts, Fleet, FleetApp, Profile, Table
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["MANAGED_DEVICE_PROPERTIES", "GraphApp"]
+__all__ = ["MANAGED_DEVICE_PROPERTIES", "GraphApp", "graph_error", "skiptoken", "skiptoken_offset"]
 
 API = "/v1.0"
 DEVICES = f"{API}/deviceManagement/managedDevices"
@@ -216,7 +216,7 @@ class GraphApp(FleetApp):
             )
         try:
             top = int(query.get("$top", MAX_TOP))
-            offset = _offset(query.get("$skiptoken"))
+            offset = skiptoken_offset(query.get("$skiptoken"))
         except ValueError:
             return graph_error(400, "BadRequest", "Invalid $top or $skiptoken.")
         if not 1 <= top <= MAX_TOP:
@@ -237,7 +237,7 @@ class GraphApp(FleetApp):
         if offset + top < len(listing):
             next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
             next_query["$top"] = str(top)
-            next_query["$skiptoken"] = _token_for(offset + top)
+            next_query["$skiptoken"] = skiptoken(offset + top)
             body["@odata.nextLink"] = (
                 f"{request.base_url}{DEVICES}?{urlencode(next_query, safe='$,')}"
             )
@@ -252,7 +252,8 @@ class GraphApp(FleetApp):
         return record
 
 
-def _offset(token: str | None) -> int:
+def skiptoken_offset(token: str | None) -> int:
+    """The offset a `$skiptoken` of `skiptoken` carries (0 without one); ValueError if bad."""
     if not token:
         return 0
     padded = token + "=" * (-len(token) % 4)
@@ -262,8 +263,9 @@ def _offset(token: str | None) -> int:
     return int(value["o"])
 
 
-def _token_for(offset: int) -> str:
-    raw = json.dumps({"o": offset, "k": "managedDevices"}).encode()
+def skiptoken(offset: int, collection: str = "managedDevices") -> str:
+    """An opaque `$skiptoken` for the page of a collection starting at `offset`."""
+    raw = json.dumps({"o": offset, "k": collection}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

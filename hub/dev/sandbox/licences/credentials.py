@@ -1,0 +1,89 @@
+"""The sandbox licence sources' secrets, and the hub.yaml entries that use them.
+
+Microsoft 365 licences are read with the tenant's Intune app registration (one Entra ID
+app granted both permissions: the Intune secret, see `hub.dev.sandbox.mdm.credentials`);
+Apple's volume purchasing has its own content token (`sToken`) per tenant, generated once
+and kept in `home`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.dev.sandbox.mdm.credentials import (
+    GRAPH_SCOPE,
+    intune_client_id,
+    intune_directory_id,
+)
+from hub.dev.sandbox.mdm.credentials import secret_envs as mdm_secret_envs
+
+__all__ = ["licence_source_configs", "licence_tokens", "secret_envs", "secrets_env", "vpp_token"]
+
+_FILE = "licence-credentials.json"
+
+
+def vpp_token() -> str:
+    """A new content token, shaped like Apple's (base64 of a JSON document)."""
+    return secrets.token_urlsafe(96)
+
+
+def licence_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's sToken, generated once and kept in `home` (mode 0600)."""
+    path = home / _FILE
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [t for t in tenants if t not in known]
+    if missing:
+        known.update({t: vpp_token() for t in missing})
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            json.dump(known, stream, indent=2)
+    return {t: known[t] for t in tenants}
+
+
+def secret_envs(tenant: str) -> dict[str, str]:
+    """The environment variables of a tenant's licence secrets, by source id."""
+    name = re.sub(r"[^A-Z0-9]", "_", tenant.upper())
+    return {"m365": mdm_secret_envs(tenant)["intune"], "vpp": f"HUB_SANDBOX_VPP_{name}_TOKEN"}
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines of the sToken (the Graph secret is the MDMs' line)."""
+    return {secret_envs(t)["vpp"]: token for t, token in licence_tokens(home, tenants).items()}
+
+
+def licence_source_configs(
+    tenant: str, server_url: str, *, page_size: int | None = None
+) -> list[dict[str, Any]]:
+    """The hub.yaml entries of a tenant's sandbox licence sources: `m365` and `vpp`."""
+    server = server_url.rstrip("/")
+    envs = secret_envs(tenant)
+    m365 = f"{server}/{tenant}/m365"
+    return [
+        {
+            "type": "microsoft_licences",
+            "id": "m365",
+            "base_url": f"{m365}/v1.0",
+            "auth": {
+                "kind": "oauth_client_credentials",
+                "token_url": f"{m365}/{intune_directory_id(tenant)}/oauth2/v2.0/token",
+                "client_id": intune_client_id(tenant),
+                "secret": {"env": envs["m365"]},
+                "scope": GRAPH_SCOPE,
+            },
+            **({"page_size": min(page_size, 999)} if page_size else {}),
+        },
+        {
+            "type": "apple_vpp",
+            "id": "vpp",
+            "base_url": f"{server}/{tenant}/vpp/mdm/v2",
+            "auth": {"kind": "bearer", "secret": {"env": envs["vpp"]}},
+            "location": "Skoleeier",
+        },
+    ]

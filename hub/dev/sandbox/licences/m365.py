@@ -1,0 +1,151 @@
+"""The sandbox's Microsoft Graph for Microsoft 365 licences: subscribed SKUs and users' licences.
+
+Mounted as vendor `m365`: a tenant's Graph is `<server>/<tenant>/m365/v1.0` and its token
+endpoint `<server>/<tenant>/m365/<directory id>/oauth2/v2.0/token`, served exactly as the
+Intune Graph serves them (`hub.dev.sandbox.mdm.graph.GraphApp`: the same app registration,
+client secret and AADSTS errors).
+
+- `GET /v1.0/subscribedSkus`: every SKU in one page (Graph does not page it; `$top` is a
+  400 there, as on the real endpoint).
+- `GET /v1.0/users`: `$select` (an unknown property is a 400), `$top` (1-999, default
+  100) and an `@odata.nextLink` carrying an opaque `$skiptoken`. Users without licences
+  are listed too (`assignedLicenses: []`), as Graph lists every account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from hub.dev.sandbox.licences.book import LicenceBook
+from hub.dev.sandbox.mdm.credentials import MdmCredentials, intune_directory_id
+from hub.dev.sandbox.mdm.fleet import Fleet
+from hub.dev.sandbox.mdm.graph import GraphApp, graph_error, skiptoken, skiptoken_offset
+from hub.dev.sandbox.webserver import Request, Response, json_response
+
+__all__ = ["M365App", "USER_PROPERTIES"]
+
+API = "/v1.0"
+SKUS = f"{API}/subscribedSkus"
+USERS = f"{API}/users"
+MAX_TOP = 999
+#: The user properties `$select` accepts here (a subset of Graph's `user`).
+USER_PROPERTIES = frozenset(
+    {"id", "userPrincipalName", "assignedLicenses", "displayName", "mail", "accountEnabled"}
+)
+
+
+class M365App(GraphApp):
+    """Microsoft 365's licences in Microsoft Graph for every sandbox tenant, mounted as `m365`."""
+
+    def __init__(
+        self,
+        fleets: Mapping[str, Fleet],
+        *,
+        credentials: Mapping[str, MdmCredentials],
+        token_ttl: float = 3600.0,
+    ) -> None:
+        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
+        self.books = {t: LicenceBook.build(f) for t, f in self.fleets.items()}
+
+    def handle(self, request: Request) -> Response:
+        """The token endpoint, the subscribed SKUs and the users."""
+        if request.path.endswith("/oauth2/v2.0/token"):
+            if request.method != "POST":
+                return graph_error(405, "MethodNotAllowed", "use POST")
+            return self._token(request)
+        if request.method != "GET":
+            return graph_error(405, "BadRequest", "only GET is supported here")
+        if request.path not in (SKUS, USERS):
+            segment = request.path.rstrip("/").rsplit("/", 1)[-1]
+            return graph_error(
+                404, "BadRequest", f"Resource not found for the segment '{segment}'."
+            )
+        if self.tokens.valid(request.tenant, request.headers) is None:
+            response = graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
+            return response
+        if request.path == SKUS:
+            return self._skus(request)
+        return self._users(request)
+
+    def _skus(self, request: Request) -> Response:
+        if "$top" in request.query:
+            return graph_error(
+                400, "Request_BadRequest", "The query specified in the URI is not valid."
+            )
+        tenant = request.tenant
+        directory = intune_directory_id(tenant)
+        value = [
+            {
+                "accountName": tenant,
+                "accountId": directory,
+                "appliesTo": sku.applies_to,
+                "capabilityStatus": "Enabled",
+                "consumedUnits": sku.consumed,
+                "id": f"{directory}_{sku.sku_id}",
+                "prepaidUnits": {
+                    "enabled": sku.enabled,
+                    "lockedOut": 0,
+                    "suspended": 0,
+                    "warning": 0,
+                },
+                "servicePlans": [],
+                "skuId": sku.sku_id,
+                "skuPartNumber": sku.part_number,
+                "subscriptionIds": [],
+            }
+            for sku in self.books[tenant].skus
+        ]
+        context = f"{request.base_url}{API}/$metadata#subscribedSkus"
+        return json_response({"@odata.context": context, "value": value})
+
+    def _users(self, request: Request) -> Response:
+        book = self.books[request.tenant]
+        query = dict(request.query)
+        select = [p.strip() for p in query.get("$select", "").split(",") if p.strip()]
+        unknown = [p for p in select if p not in USER_PROPERTIES]
+        if unknown:
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
+            )
+        try:
+            top = int(query.get("$top", 100))
+            offset = skiptoken_offset(query.get("$skiptoken"))
+        except ValueError:
+            return graph_error(400, "Request_BadRequest", "Invalid $top or $skiptoken.")
+        if not 1 <= top <= MAX_TOP:
+            return graph_error(400, "Request_BadRequest", f"$top must be between 1 and {MAX_TOP}.")
+        window = book.users[offset : offset + top]
+        records: list[dict[str, Any]] = []
+        for user in window:
+            record = {
+                "id": user.object_id,
+                "userPrincipalName": user.upn,
+                "displayName": "",
+                "mail": user.upn,
+                "accountEnabled": True,
+                "assignedLicenses": [{"disabledPlans": [], "skuId": s} for s in user.sku_ids],
+            }
+            if select:
+                record = {k: v for k, v in record.items() if k in select or k == "id"}
+            records.append(record)
+        body: dict[str, Any] = {
+            "@odata.context": f"{request.base_url}{API}/$metadata#users",
+            "value": records,
+        }
+        if offset + top < len(book.users):
+            next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
+            next_query["$top"] = str(top)
+            next_query["$skiptoken"] = skiptoken(offset + top, "users")
+            body["@odata.nextLink"] = (
+                f"{request.base_url}{USERS}?{urlencode(next_query, safe='$,')}"
+            )
+        return json_response(body)

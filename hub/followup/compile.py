@@ -26,6 +26,7 @@ from hub.followup.measures.learning import (
     digital_skills,
     staff_competence,
 )
+from hub.followup.measures.licences import licences
 from hub.followup.measures.summary import (
     Totals,
     equity,
@@ -119,6 +120,7 @@ def compile_snapshot(
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
     courses, course_totals = course_participation(ctx, areas)
+    licence_overview, licence_use, _licence_totals = licences(ctx)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
     measures = headline(ctx, fleet, totals, unmatched)
@@ -132,6 +134,8 @@ def compile_snapshot(
         "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
         "unmatched_identities": list(unmatched),
         "data_quality": list(data_quality(ctx, engine, end_of_day(as_of))),
+        "licence_overview": list(licence_overview),
+        "licence_use": list(licence_use),
     }
     extra = 0
     if complementary:

@@ -58,8 +58,8 @@ def test_two_extracts_of_the_same_snapshot_are_byte_identical(engine: sa.Engine,
     assert {n: (tmp_path / "a" / n).read_bytes() for n in files} == {
         n: (tmp_path / "b" / n).read_bytes() for n in files
     }
-    # eleven records × (csv, xlsx) and the manifest: competence_by_unit is the eleventh
-    assert 23 == len(files)
+    # thirteen records × (csv, xlsx) and the manifest: licence_use is the thirteenth
+    assert 27 == len(files)
     with zipfile.ZipFile(tmp_path / "a" / "trend.xlsx") as archive:
         core = archive.read("docProps/core.xml").decode()
         times = {info.date_time for info in archive.infolist()}
@@ -104,8 +104,8 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
         rows["trend.csv"],
     )
     assert extract.manifest == manifest
-    # Eleven records × (csv, xlsx): competence_by_unit is the eleventh.
-    assert (True, 22) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
+    # Thirteen records × (csv, xlsx): licence_use is the thirteenth.
+    assert (True, 26) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
 
 
 def test_verification_names_a_changed_a_missing_and_an_unlisted_file(

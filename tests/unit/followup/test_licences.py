@@ -1,0 +1,55 @@
+"""The licence records of the golden tenant: holders, leavers, devices, and their suppression."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.followup import compile_snapshot
+from hub.followup.audit import audit_tables
+from tests.conftest import TEST_HMAC_KEY
+from tests.unit.followup import golden
+
+KEY = TEST_HMAC_KEY.encode()
+
+
+def test_a_schools_hidden_licence_cell_is_protected_by_complementary_suppression(
+    engine: sa.Engine,
+):
+    """Without the pass the audit works out Solbackens' 2 faculty holders; with it, nothing."""
+    bare = compile_snapshot(
+        engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    tables = {
+        name: [r.model_dump(mode="json") for r in bare.rows(name)]
+        for name in ("licence_overview", "licence_use")
+    }
+    found = audit_tables(tables, 3).lines()
+    assert "licence_use [m365|fac|sol] holders: suppressed, but is exactly 2" in "\n".join(found)
+    protected = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
+    tables = {
+        name: [r.model_dump(mode="json") for r in protected.rows(name)]
+        for name in ("licence_overview", "licence_use")
+    }
+    assert [] == audit_tables(tables, 3).lines()
+
+
+def test_a_device_licence_counts_for_the_devices_user_and_a_shared_device_for_itself(
+    engine: sa.Engine,
+):
+    """Book Creator on d1's iPad is Björkskolan's; on the shared tablets, two devices."""
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(min_cell_size=1), golden.AS_OF, pseudonym_key=KEY
+    )
+    use = {r.key: r.holders for r in snapshot.rows("licence_use")}  # type: ignore[attr-defined]
+    (book,) = [r for r in snapshot.rows("licence_overview") if r.key.startswith("vpp|")]
+    assert (1, 5) == (use["vpp|661166101|STDQ|bj"], use["vpp|661166101|STDQ|ek"])
+    assert (6, 1, 2) == (book.held_by_active, book.held_by_left, book.held_by_devices)  # type: ignore[attr-defined]
+
+
+def test_a_licence_of_someone_who_left_is_not_used_by_an_active_person(engine: sa.Engine):
+    """left1's faculty licence counts as held by someone who left, not in the use share."""
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(min_cell_size=1), golden.AS_OF, pseudonym_key=KEY
+    )
+    fac = next(r for r in snapshot.rows("licence_overview") if r.key == "m365|fac")
+    assert (6, 1, 0.6) == (fac.held_by_active, fac.held_by_left, fac.use_share)  # type: ignore[attr-defined]

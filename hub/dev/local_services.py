@@ -22,6 +22,8 @@ import yaml
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
 from hub.dev.sandbox.ldif import Tree
+from hub.dev.sandbox.licences import licence_source_configs, licensed_tenants
+from hub.dev.sandbox.licences import secrets_env as licence_secrets
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
@@ -179,6 +181,7 @@ def sandbox_up(
     secrets.update(ss12000_secrets(web_home, swedish))
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
+    secrets.update(licence_secrets(web_home, licensed_tenants(tenant_ids)))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
@@ -192,7 +195,7 @@ def sandbox_up(
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
         f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster {lms_version}, "
         "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
-        "/<tenant>/intune, /jamf, /google: the MDMs)",
+        "/<tenant>/intune, /jamf, /google: the MDMs; /m365, /vpp: licences)",
     ]
     for owner in owners:
         lines.append(
@@ -312,6 +315,11 @@ def _tenant_entry(
                 version="1.1" if variants else "1.2",
             ),
             *mdm_source_configs(owner.tenant, web_url),
+            *(
+                licence_source_configs(owner.tenant, web_url)
+                if licensed_tenants([owner.tenant])
+                else []
+            ),
         ],
     }
 

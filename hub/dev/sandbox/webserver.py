@@ -650,6 +650,7 @@ def sandbox_apps(
     token_ttl: float = 3600.0,
     mdm: Mapping[str, Any] | None = None,
     variants: bool = False,
+    licences: Mapping[str, str] | None = None,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
 
@@ -660,7 +661,9 @@ def sandbox_apps(
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) for every tenant `mdm` holds MDM credentials of
     (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`). A Swedish tenant's LMS and MDMs
-    hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
+    hold the people of its SS 12000 register (`hub.dev.sandbox.roster`); the licence
+    sources (`m365`, `vpp`: `hub.dev.sandbox.licences`) for every tenant with MDM
+    credentials that `licences` holds an Apple content token of.
     """
     from hub.dev.sandbox.oneroster import OneRosterApp
     from hub.dev.sandbox.os2skoledata import OS2skoledataApp, danish_tenants
@@ -695,6 +698,15 @@ def sandbox_apps(
 
         managed = [t for t in tenants if t in mdm]
         apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
+        licensed = [t for t in managed if licences and t in licences]
+        if licensed and licences:
+            from hub.dev.sandbox.licences import licence_apps
+
+            apps.update(
+                licence_apps(
+                    licensed, scale, seed, credentials=mdm, tokens=licences, token_ttl=token_ttl
+                )
+            )
     return apps
 
 
@@ -839,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
+    from hub.dev.sandbox.licences import licence_tokens, licensed_tenants
     from hub.dev.sandbox.mdm import mdm_credentials
     from hub.dev.sandbox.oneroster import client_credentials
 
@@ -847,6 +860,7 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
         tenants, args.scale, args.seed,
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
         mdm=mdm_credentials(home, tenants), variants=args.variants,
+        licences=licence_tokens(home, licensed_tenants(tenants)),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -7,7 +7,8 @@ vendor apps on the sandbox web server:
     <server>/<tenant>/m365/...   M365App   (m365.py: subscribedSkus, users' licences)
     <server>/<tenant>/vpp/...    VppApp    (vpp.py: Apple Apps and Books, mdm/v2)
 
-Wiring for `hub sandbox up`: `licence_apps(tenants, scale, seed, credentials=..., tokens=...)`
+The Norwegian and Swedish tenants hold licences (`licensed_tenants`). Wiring for `hub
+sandbox up`: `licence_apps(tenants, scale, seed, credentials=..., tokens=...)`
 builds the apps; `licence_source_configs(tenant, server_url)` gives the hub.yaml entries
 and `secrets_env(home, tenants)` the sToken lines of secrets.env.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from hub.dev.sandbox.danish import DANISH_TENANTS
 from hub.dev.sandbox.licences.book import LicenceBook
 from hub.dev.sandbox.licences.credentials import (
     licence_source_configs,
@@ -31,6 +33,7 @@ from hub.dev.sandbox.roster import roster
 
 __all__ = [
     "LicenceBook",
+    "licensed_tenants",
     "M365App",
     "VppApp",
     "licence_apps",
@@ -39,6 +42,11 @@ __all__ = [
     "secret_envs",
     "secrets_env",
 ]
+
+
+def licensed_tenants(tenants: Sequence[str]) -> list[str]:
+    """The tenants whose sandbox holds licences: the Norwegian and Swedish ones."""
+    return [t for t in tenants if t not in DANISH_TENANTS]
 
 
 def licence_apps(

@@ -9,14 +9,15 @@ assignments:
 - **held by active people**: the holder is linked to a person of the directory (a
   licence assigned to an Apple device counts for the device's user, found through the
   device's `physical_key` in the MDMs);
-- **held by people who left**: the holder's identifiers (or the device's user's) match
-  nobody in the directory: people no longer there, or identities matching cannot link
-  (`unmatched_identities` lists those per source);
+- **held by people who left**: the holder's address, UPN or user name (or the device's
+  user's) matches nobody in the directory: people no longer there, or identities
+  matching cannot link (`unmatched_identities` lists those per source);
 - **held by devices**: a shared device (no user) holds it.
 
-An assignment whose device no MDM knows, or whose holder has no identifier, is none of
-these. `use_share` is the active people's licences of those bought. `licence_use` splits
-the active people's licences by the school (unit) of the person; the rows of a product
+An assignment whose device no MDM knows, or whose holder is named only by a system's own
+user id that matches nobody, is none of these. `use_share` is the active people's
+licences of those bought. `licence_use` splits the active people's licences by the
+school (unit) of the person; the rows of a product
 add up to its overview row, the unit left empty where the directory knows none. A person
 holding a product twice (two assignments) counts once.
 """
@@ -30,6 +31,10 @@ from hub.followup._common import Context, share, suppress
 from hub.followup._state import LicenceAssignmentRow, LicencePoolRow
 from schemas.followup import LicenceOverview, LicenceUse
 
+#: Identifiers the directory itself holds: a holder named by one that matches nobody is no
+#: longer there. A holder known only by a system's own user id (Apple's `clientUserId`)
+#: who matches nobody is not counted as gone: the id may simply be unknown to the hub.
+_DIRECTORY_NAMES = frozenset({"upn", "email", "username", "annotated"})
 #: The people figures of an overview row (what its suppression empties).
 OVERVIEW_FIGURES = ("held_by_active", "held_by_left", "use_share")
 USE_FIGURES = ("holders",)
@@ -162,8 +167,10 @@ def _holder(
     person = ctx.directory.licence_users.get((assignment.source, assignment.key))
     if person is not None:
         return person, None
-    if assignment.users:
+    if any(kind in _DIRECTORY_NAMES for kind, _value in assignment.users):
         return None, f"{assignment.source}|{assignment.users}"
+    if assignment.users:
+        return None, None  # only a system's own user id: who it is cannot be told
     device = devices.get(assignment.device_physical_key or "")
     if device is None:
         return None, None

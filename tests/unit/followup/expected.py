@@ -211,12 +211,13 @@ MEASURES = {
     "staff": 6.0,
     "staff_with_device_share": 0.6667,  # t1, t2, t3, p1 of 6
     # lms ext-1 and gu-1 not found, lms-x without identifiers, the ghost's Chromebook;
-    # the licence holders who left: left1 (Microsoft 365) and vpp-user-9 (Apple)
+    # the licence holders no matching rule links: left1 (Microsoft 365) and vpp-user-9
+    # (Apple)
     "unmatched_identities": 6.0,
 }
 
 UNMATCHED_FIELDS = ("key", "count")
-# The licence holders who left (left1 in Microsoft 365, vpp-user-9 in Apple's volume
+# The licence holders no rule links (left1 in Microsoft 365, vpp-user-9 in Apple's volume
 # purchasing) are unmatched identities of their sources.
 UNMATCHED = [
     ("apple_vpp/vpp|not_found", 1),
@@ -242,12 +243,13 @@ LICENCE_OVERVIEW_FIELDS = (
 # Faculty: 10 bought; t1, t2, t3, r1, p1, p2 active (6), left1 left (1: hidden, under
 # 3); 6 / 10 = 0.6. Students: 20 bought, 11 active pupils, 11 / 20 = 0.55. Book
 # Creator: 12 bought at 29 SEK = 348; the iPads of f1, f2, a1, a2, b1 and d1 (6: a1's
-# and b1's iPads are in Intune too, one device each), vpp-user-9 who left (1, hidden),
-# the two shared tablets (2); IPADZZ, which no MDM knows, is none of these; 6 / 12 = 0.5.
+# and b1's iPads are in Intune too, one device each), the two shared tablets (2);
+# IPADZZ, which no MDM knows, and vpp-user-9, an MDM's user id that matches nobody, are
+# none of these (nobody can tell whether vpp-user-9 left); 6 / 12 = 0.5.
 LICENCE_OVERVIEW = [
     ("m365|fac", 10, 7, 3, None, 6, None, 0, 0.6, ("held_by_left",)),
     ("m365|stu", 20, 11, 9, None, 11, 0, 0, 0.55, ()),
-    ("vpp|661166101|STDQ", 12, 10, 2, 348.0, 6, None, 2, 0.5, ("held_by_left",)),
+    ("vpp|661166101|STDQ", 12, 10, 2, 348.0, 6, 0, 2, 0.5, ()),
 ]
 LICENCE_USE_FIELDS = ("key", "holders", "suppressed")
 # Faculty at Solbackens is 2 (under 3): hidden, and Ekskolan's 4 with it, since the

@@ -459,8 +459,8 @@ def licences() -> list[Entity]:
     for pupil in ("f1", "f2", "a1", "a2", "b1", "b2", "g1", "g2", "d1", "d2", "d3"):
         found.append(held(M365, "stu", pupil, assigned_users=upn(f"{pupil}@guldby.se")))
     # Book Creator on five Ekskolan pupils' iPads and d1's, on both shared preschool
-    # tablets, on an iPad no MDM knows, and for a user id nobody has (someone who left):
-    # 6 active (Ekskolan 5, Björkskolan 1), 1 left, 2 shared devices, 1 unresolved.
+    # tablets, on an iPad no MDM knows, and for an MDM's user id that matches nobody:
+    # 6 active (Ekskolan 5, Björkskolan 1), 2 shared devices, 2 unresolved.
     for serial in ("IPADF1", "IPADF2", "IPADA1", "IPADA2", "IPADB1", "IPADD1", "SHARED1",
                    "SHARED2", "IPADZZ"):  # fmt: skip
         found.append(

@@ -25,6 +25,8 @@ from schemas.followup import (
     DeviceCoverage,
     DigitalSkills,
     Equity,
+    LicenceOverview,
+    LicenceUse,
     Population,
     RatioKind,
     Trend,
@@ -92,6 +94,9 @@ class FollowupPage:
     development: list[CompetenceDevelopment] = field(default_factory=list)
     #: Every role of a unit together, per area (`competence_by_unit`).
     by_unit: RoleMatrix | None = None
+    #: The central purchasing overview (`licence_overview`) and use per school.
+    licences: list[LicenceOverview] = field(default_factory=list)
+    licence_use: RoleMatrix | None = None
 
 
 def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
@@ -245,4 +250,13 @@ def build_page(
             page.equity.append((row, strip))
     page.trend = [r for r in snapshot.rows("trend") if isinstance(r, Trend)]
     page.data_quality = [r for r in snapshot.rows("data_quality") if isinstance(r, DataQuality)]
+    from hub.web.licence_view import licence_matrix  # beside this module, which it builds on
+
+    page.licences = [r for r in snapshot.rows("licence_overview") if isinstance(r, LicenceOverview)]
+    page.licence_use = licence_matrix(
+        [r for r in snapshot.rows("licence_use") if isinstance(r, LicenceUse)],
+        page.licences,
+        names,
+        labels,
+    )
     return page

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 
 from hub.followup import compile_snapshot
 from hub.followup.audit import audit_tables
+from hub.web.dependencies import _templates
+from hub.web.followup_view import build_page
 from tests.conftest import TEST_HMAC_KEY
 from tests.unit.followup import golden
 
@@ -56,3 +58,29 @@ def test_a_licence_of_someone_who_left_is_not_used_by_an_active_person(engine: s
     )
     fac = next(r for r in snapshot.rows("licence_overview") if r.key == "m365|fac")
     assert (6, 1, 0.6) == (fac.held_by_active, fac.held_by_left, fac.use_share)  # type: ignore[attr-defined]
+
+
+class _Viewer:
+    """A signed-in user as the page template sees one."""
+
+    def get_name(self) -> str:
+        return "viewer"
+
+
+def test_the_follow_up_page_shows_the_purchasing_overview_and_use_per_school(engine: sa.Engine):
+    """The page lists each product with its counts, cost and use, hidden cells marked."""
+    snapshot = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
+    html = _templates.get_template("followup.html").render(
+        tenant=golden.tenant_settings(),
+        page=build_page(snapshot, 3),
+        days=[golden.AS_OF],
+        user=_Viewer(),
+        base="",
+    )
+    overview = html[html.index('<table class="licences">') :]
+    book = overview[overview.index('<tr data-key="vpp|661166101|STDQ">') :]
+    assert "<td>348.00 SEK</td>" in book[: book.index("</tr>")]
+    assert '<td class="suppressed"' in overview[overview.index('data-key="m365|fac"') :][:900]
+    use = html[html.index('<table class="licence-use">') :]
+    assert "<th>STANDARDWOFFPACK_STUDENT</th>" in use
+    assert '<tr><td class="text">Björkskolan</td>' in use

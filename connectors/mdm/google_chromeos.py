@@ -386,29 +386,24 @@ class GoogleChromeOSSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=300)] = 300
 
 
-class GoogleChromeOS(HttpSource):
-    """Chromebooks from the Admin SDK Directory API, as `Device`."""
+class GoogleApiSource(HttpSource):
+    """A Google Workspace API read as a service account: its grant, and Google's quota errors.
 
-    name: ClassVar[str] = "mdm.google_chromeos"
-    system: ClassVar[str] = "google_chromeos"
-    entity_types = (Device,)
-    streams = (_ChromeOsDevices,)
-    settings: GoogleChromeOSSourceSettings
+    The base of every Google connector (ChromeOS devices here, License Manager licences in
+    `connectors.licences.google_workspace`): `settings.auth` is a `GoogleServiceAccount`.
+    """
+
     auth: ServiceAccountAuth
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """The service account's JWT grant (see `ServiceAccountAuth`)."""
         return ServiceAccountAuth(
-            self.settings.auth,
+            self.settings.auth,  # type: ignore[arg-type]
             secret,
             session=self.session,
             connector=self.name,
             timeout=self.settings.timeout_seconds,
         )
-
-    def url(self, path: str) -> str:
-        """The absolute URL, with the customer id in place."""
-        return super().url(path.replace("{customer}", quote(self.settings.customer_id, safe="")))
 
     def classify_error(self, response: requests.Response) -> Action | None:
         """A 403 for a rate limit or quota is throttling; anything else goes by the table."""
@@ -420,6 +415,20 @@ class GoogleChromeOS(HttpSource):
         """Grant a token for the service account, its administrator and its scopes."""
         self.auth.headers()
         log.info("source_checked", connector=self.name)
+
+
+class GoogleChromeOS(GoogleApiSource):
+    """Chromebooks from the Admin SDK Directory API, as `Device`."""
+
+    name: ClassVar[str] = "mdm.google_chromeos"
+    system: ClassVar[str] = "google_chromeos"
+    entity_types = (Device,)
+    streams = (_ChromeOsDevices,)
+    settings: GoogleChromeOSSourceSettings
+
+    def url(self, path: str) -> str:
+        """The absolute URL, with the customer id in place."""
+        return super().url(path.replace("{customer}", quote(self.settings.customer_id, safe="")))
 
 
 CONNECTOR = ConnectorSpec(

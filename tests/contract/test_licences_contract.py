@@ -43,3 +43,6 @@ class TestAppleVppContract(HttpConnectorContract):
             caught.value.path,
             harness.requests(harness.data_path),
         )
+
+
+TestGoogleWorkspaceLicencesContract = http_contract("google_workspace_licences_harness")

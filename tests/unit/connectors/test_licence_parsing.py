@@ -1,4 +1,4 @@
-"""Microsoft 365 and Apple volume-purchasing records, in the vendors' shapes, become licences."""
+"""Microsoft 365, Apple volume-purchasing and Google licence records become licence entities."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 from connectors.base import Item, Rejected
 from connectors.http import HttpStream
 from connectors.licences.apple_vpp import AppleVpp, _Assets, _Assignments
+from connectors.licences.google_workspace import GoogleWorkspaceLicences
 from connectors.licences.microsoft import MicrosoftLicences, _SubscribedSkus, _Users
+from connectors.privacy import keyed_hmac
 from schemas.entities import SourceRef
 from schemas.licences import LicenceAssignment, LicencePool, ProductKind
 from schemas.mdm import AssignedUserId, UserIdKind
@@ -169,3 +171,69 @@ def test_a_vpp_assignment_held_by_nobody_is_a_dead_letter():
     rejected = parse(_Assignments(vpp()), "vpp_assignments.json", "assignments")[2]
     assert isinstance(rejected, Rejected)
     assert "serialNumber and clientUserId" in rejected.reason
+
+
+def workspace() -> GoogleWorkspaceLicences:
+    """A Google Workspace licence connector that is never asked to connect."""
+    entry = {
+        "type": "google_workspace_licences",
+        "id": "workspace",
+        "customer_id": "skola.solberga.se",
+        "products": [{"product_id": "101031"}],
+        "auth": {
+            "kind": "google_service_account",
+            "secret": {"env": "UNUSED"},
+            "subject": "admin@skola.solberga.se",
+        },
+    }
+    return GoogleWorkspaceLicences(
+        source_settings(entry), tenant="t", secret="unused", hmac_key=b"k" * 32
+    )
+
+
+def google_items() -> list[Item]:
+    """The example assignments, read by the connector's one product stream."""
+    source = workspace()
+    (stream,) = source.streams_to_read()
+    return parse(stream(source), "google_license_assignments.json", "items")
+
+
+def test_a_google_assignment_is_keyed_by_an_hmac_of_the_address_never_the_address():
+    """The first assignment of a SKU brings its pool; the key holds a keyed HMAC, not the e-mail."""
+    pool, first = google_items()[:2]
+    assert isinstance(pool, LicencePool) and isinstance(first, LicenceAssignment)
+    digest = keyed_hmac(b"k" * 32, "emma.svensson@skola.solberga.se")
+    assert (pool.key, f"{pool.key}|{digest}") == (first.pool_key, first.key)
+    assert ("Google Workspace for Education Plus", "google", None) == (
+        pool.product_name,
+        pool.vendor,
+        pool.total,
+    )
+    assert (
+        AssignedUserId(kind=UserIdKind.EMAIL, value="emma.svensson@skola.solberga.se"),
+    ) == first.assigned_users
+    assert "@" not in first.key
+
+
+def test_a_sku_id_shaped_like_a_cpr_number_is_hashed_in_keys_and_still_joins():
+    """`1010310008` is a valid-date CPR shape: keys hold its HMAC, `product_id` hides it."""
+    pool, first = google_items()[:2]
+    assert pool.key.startswith("101031/") and "1010310008" not in pool.key
+    assert "101031/[redacted]" == pool.product_id  # type: ignore[union-attr]
+    assert pool.key == first.pool_key  # type: ignore[union-attr]
+
+
+def test_the_same_address_in_other_case_gives_the_same_key():
+    """Addresses are compared case-blind and trimmed: `Olle.Berg@… ` is keyed as `olle.berg@…`."""
+    items = google_items()
+    digest = keyed_hmac(b"k" * 32, "olle.berg@skola.solberga.se")
+    assert items[2].key == f"{items[0].key}|{digest}"  # type: ignore[union-attr]
+
+
+def test_a_google_dead_letter_carries_the_hmac_not_the_address():
+    """A `userId` that is no address is rejected naming the field; the payload holds its HMAC."""
+    rejected = google_items()[3]
+    assert isinstance(rejected, Rejected)
+    assert "userId" in rejected.reason
+    assert "not an address" not in json.dumps(rejected.payload)
+    assert str(rejected.payload["userId"]).startswith("hmac:")

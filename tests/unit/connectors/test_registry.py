@@ -46,6 +46,7 @@ def test_every_connector_module_declares_itself():
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
         "microsoft_licences": ("licences", "hub_licences_microsoft"),
         "apple_vpp": ("licences", "hub_licences_apple_vpp"),
+        "google_workspace_licences": ("licences", "hub_licences_google_workspace"),
     } == declared
 
 
@@ -122,6 +123,7 @@ def test_no_http_connector_overrides_the_reading_loop():
         "OS2skoledata",
         "MicrosoftLicences",
         "AppleVpp",
+        "GoogleWorkspaceLicences",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

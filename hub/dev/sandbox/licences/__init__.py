@@ -1,4 +1,4 @@
-"""The sandbox licence sources: Microsoft 365 licences in Graph, and Apple's volume purchasing.
+"""The sandbox licence sources: Microsoft 365 in Graph, Apple's volume purchasing, Google.
 
 Each tenant's licences are one `LicenceBook` (`book.py`), built from its device `Fleet`
 and so from the same generated people as its directory, LMS and MDMs, and served by two
@@ -6,6 +6,7 @@ vendor apps on the sandbox web server:
 
     <server>/<tenant>/m365/...   M365App   (m365.py: subscribedSkus, users' licences)
     <server>/<tenant>/vpp/...    VppApp    (vpp.py: Apple Apps and Books, mdm/v2)
+    <server>/<tenant>/licensing/... LicensingApp (google.py: Google's License Manager)
 
 The Norwegian and Swedish tenants hold licences (`licensed_tenants`). Wiring for `hub
 sandbox up`: `licence_apps(tenants, scale, seed, credentials=..., tokens=...)`
@@ -25,6 +26,7 @@ from hub.dev.sandbox.licences.credentials import (
     secret_envs,
     secrets_env,
 )
+from hub.dev.sandbox.licences.google import LicensingApp
 from hub.dev.sandbox.licences.m365 import M365App
 from hub.dev.sandbox.licences.vpp import VppApp
 from hub.dev.sandbox.mdm.credentials import MdmCredentials
@@ -33,6 +35,7 @@ from hub.dev.sandbox.roster import roster
 
 __all__ = [
     "LicenceBook",
+    "LicensingApp",
     "licensed_tenants",
     "M365App",
     "VppApp",
@@ -58,10 +61,11 @@ def licence_apps(
     tokens: Mapping[str, str],
     token_ttl: float = 3600.0,
     fleets: Mapping[str, Fleet] | None = None,
-) -> dict[str, M365App | VppApp]:
+) -> dict[str, M365App | VppApp | LicensingApp]:
     """The licence apps for generated tenants of `scale` people (their fleets' people)."""
     fleets = fleets or {t: Fleet.build(roster(t, scale, seed)) for t in tenants}
     return {
         "m365": M365App(fleets, credentials=credentials, token_ttl=token_ttl),
         "vpp": VppApp(fleets, tokens=tokens),
+        "licensing": LicensingApp(fleets, credentials=credentials, token_ttl=token_ttl),
     }

@@ -29,7 +29,14 @@ from hub.dev.sandbox.mdm._common import user_guid
 from hub.dev.sandbox.mdm.fleet import Fleet, Profile, Table
 from hub.dev.sandbox.population import Role
 
-__all__ = ["AppleAsset", "LicenceBook", "MicrosoftSku", "MicrosoftUser", "VppAssignment"]
+__all__ = [
+    "AppleAsset",
+    "GoogleLicence",
+    "LicenceBook",
+    "MicrosoftSku",
+    "MicrosoftUser",
+    "VppAssignment",
+]
 
 _STAFF_LEADERS = (Role.PRINCIPAL, Role.PRESCHOOL_HEAD, Role.ADMINISTRATION, Role.IT_PEDAGOGUE)
 
@@ -99,6 +106,28 @@ KEYNOTE = "361285480"
 BOOK = "1058120411"
 
 
+@dataclass(frozen=True)
+class GoogleLicence:
+    """A Google Workspace licence assignment: a product, a SKU and the user's address."""
+
+    product_id: str
+    sku_id: str
+    sku_name: str
+    product_name: str
+    user_id: str
+
+
+#: (productId, skuId, skuName, productName) of the Google Workspace licences.
+EDUCATION_PLUS = (
+    "101031",
+    "1010310008",
+    "Google Workspace for Education Plus",
+    "Google Workspace for Education",
+)
+TEACHING_UPGRADE = ("101037", "1010370001", "Google Workspace for Education: Teaching and "
+                    "Learning Upgrade", "Google Workspace for Education")  # fmt: skip
+
+
 @dataclass
 class LicenceBook:
     """One tenant's Microsoft 365 and Apple volume-purchasing licences."""
@@ -108,6 +137,7 @@ class LicenceBook:
     users: list[MicrosoftUser] = field(default_factory=list)
     assets: list[AppleAsset] = field(default_factory=list)
     assignments: list[VppAssignment] = field(default_factory=list)
+    google: list[GoogleLicence] = field(default_factory=list)
 
     @classmethod
     def build(cls, fleet: Fleet) -> LicenceBook:
@@ -115,7 +145,28 @@ class LicenceBook:
         book = cls(fleet.tenant)
         book._microsoft(fleet)
         book._apple(fleet)
+        book._google(fleet)
         return book
+
+    def _google(self, fleet: Fleet) -> None:
+        """Education Plus for pupils from grade 5, the Teaching Upgrade for teachers.
+
+        About 3 % of the addresses are of people who have left.
+        """
+        tenant = self.tenant
+        for person in fleet.owner.people(include_children=False):
+            if person.role is Role.PUPIL and (person.grade or 0) >= 5:
+                product, sku, sku_name, product_name = EDUCATION_PLUS
+            elif person.role in (Role.TEACHER, Role.IT_PEDAGOGUE):
+                product, sku, sku_name, product_name = TEACHING_UPGRADE
+            else:
+                continue
+            username = person.username
+            if _hash(tenant, person.seq, "google-left") % 100 < 3:
+                username = fleet.ghost_username(username, person.seq)
+            self.google.append(
+                GoogleLicence(product, sku, sku_name, product_name, fleet.workspace_mail(username))
+            )
 
     def _microsoft(self, fleet: Fleet) -> None:
         tenant = self.tenant

@@ -1,7 +1,8 @@
 """The sandbox licence sources' secrets, and the hub.yaml entries that use them.
 
 Microsoft 365 licences are read with the tenant's Intune app registration (one Entra ID
-app granted both permissions: the Intune secret, see `hub.dev.sandbox.mdm.credentials`);
+app granted both permissions: the Intune secret, see `hub.dev.sandbox.mdm.credentials`),
+Google Workspace licences with its ChromeOS service account (delegated both scopes);
 Apple's volume purchasing has its own content token (`sToken`) per tenant, generated once
 and kept in `home`.
 """
@@ -18,6 +19,8 @@ from typing import Any
 
 from hub.dev.sandbox.mdm.credentials import (
     GRAPH_SCOPE,
+    google_customer_id,
+    google_subject,
     intune_client_id,
     intune_directory_id,
 )
@@ -50,7 +53,12 @@ def licence_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
 def secret_envs(tenant: str) -> dict[str, str]:
     """The environment variables of a tenant's licence secrets, by source id."""
     name = re.sub(r"[^A-Z0-9]", "_", tenant.upper())
-    return {"m365": mdm_secret_envs(tenant)["intune"], "vpp": f"HUB_SANDBOX_VPP_{name}_TOKEN"}
+    mdm = mdm_secret_envs(tenant)
+    return {
+        "m365": mdm["intune"],
+        "vpp": f"HUB_SANDBOX_VPP_{name}_TOKEN",
+        "workspace": mdm["chromebooks"],
+    }
 
 
 def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
@@ -61,7 +69,7 @@ def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
 def licence_source_configs(
     tenant: str, server_url: str, *, page_size: int | None = None
 ) -> list[dict[str, Any]]:
-    """The hub.yaml entries of a tenant's sandbox licence sources: `m365` and `vpp`."""
+    """The hub.yaml entries of a tenant's sandbox licence sources: `m365`, `vpp`, `workspace`."""
     server = server_url.rstrip("/")
     envs = secret_envs(tenant)
     m365 = f"{server}/{tenant}/m365"
@@ -85,5 +93,22 @@ def licence_source_configs(
             "base_url": f"{server}/{tenant}/vpp/mdm/v2",
             "auth": {"kind": "bearer", "secret": {"env": envs["vpp"]}},
             "location": "Skoleeier",
+        },
+        {
+            "type": "google_workspace_licences",
+            "id": "workspace",
+            "base_url": f"{server}/{tenant}/licensing",
+            "customer_id": google_customer_id(tenant),
+            "products": [
+                {"product_id": "101031"},
+                {"product_id": "101037", "sku_id": "1010370001"},
+            ],
+            "auth": {
+                "kind": "google_service_account",
+                "secret": {"env": envs["workspace"]},
+                "subject": google_subject(tenant),
+                "token_url": f"{server}/{tenant}/licensing/token",
+            },
+            **({"page_size": min(page_size, 1000)} if page_size else {}),
         },
     ]

@@ -102,6 +102,8 @@ class GoogleAdminApp(FleetApp):
 
     token_prefix = "ya29."
     table = Table.GOOGLE
+    #: The scope the service account must be delegated (and the token granted) for this API.
+    scope = GOOGLE_SCOPE
 
     def __init__(
         self,
@@ -133,6 +135,16 @@ class GoogleAdminApp(FleetApp):
         match = DEVICES.match(request.path)
         if request.method != "GET" or match is None:
             return google_error(404, "notFound", f"Method not found: {request.path}")
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        customer = match.group(1)
+        if customer not in ("my_customer", google_customer_id(request.tenant)):
+            return google_error(404, "notFound", "Resource Not Found: customer")
+        return self._devices(request)
+
+    def refuse(self, request: Request) -> Response | None:
+        """The 401 or 403 for a request without a valid token for this API's scope."""
         token = self.tokens.valid(request.tenant, request.headers)
         if token is None:
             response = google_error(
@@ -143,17 +155,14 @@ class GoogleAdminApp(FleetApp):
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
             return response
-        if GOOGLE_SCOPE not in token.scopes:
+        if self.scope not in token.scopes:
             return google_error(
                 403,
                 "insufficientPermissions",
                 "Request had insufficient authentication scopes.",
                 state="PERMISSION_DENIED",
             )
-        customer = match.group(1)
-        if customer not in ("my_customer", google_customer_id(request.tenant)):
-            return google_error(404, "notFound", "Resource Not Found: customer")
-        return self._devices(request)
+        return None
 
     def _token(self, request: Request) -> Response:
         form = request.form()
@@ -182,7 +191,7 @@ class GoogleAdminApp(FleetApp):
                 {"error": "invalid_grant", "error_description": "Invalid email or User ID"}, 400
             )
         scopes = frozenset(str(claims.get("scope", "")).split())
-        if GOOGLE_SCOPE not in scopes:
+        if self.scope not in scopes:
             return json_response(
                 {
                     "error": "unauthorized_client",
@@ -216,7 +225,7 @@ class GoogleAdminApp(FleetApp):
             query.get("includeChildOrgunits", "").lower() == "true",
         )
         try:
-            offset = self._offset(request.tenant, query.get("pageToken"))
+            offset = self.page_offset(request.tenant, query.get("pageToken"))
         except ValueError:
             return google_error(400, "invalid", "Invalid Input: pageToken")
         projection = query.get("projection", "FULL").upper()
@@ -230,7 +239,7 @@ class GoogleAdminApp(FleetApp):
         if records:
             body["chromeosdevices"] = records
         if offset + limit < len(listing):
-            body["nextPageToken"] = self._token_for(request.tenant, offset + limit)
+            body["nextPageToken"] = self.page_token(request.tenant, offset + limit)
         fields = query.get("fields")
         return json_response(_partial(body, fields) if fields else body)
 
@@ -253,7 +262,8 @@ class GoogleAdminApp(FleetApp):
             self._listings[key] = cached
         return cached
 
-    def _offset(self, tenant: str, token: str | None) -> int:
+    def page_offset(self, tenant: str, token: str | None) -> int:
+        """The offset a `page_token` carries (0 without one); ValueError if it was tampered."""
         if not token:
             return 0
         try:
@@ -265,7 +275,8 @@ class GoogleAdminApp(FleetApp):
             raise ValueError("bad page token")
         return int(offset)
 
-    def _token_for(self, tenant: str, offset: int) -> str:
+    def page_token(self, tenant: str, offset: int) -> str:
+        """An opaque page token for the tenant's listing at `offset`, with a check."""
         raw = f"{offset}:{self._check(tenant, str(offset))}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

@@ -46,3 +46,4 @@ class TestAppleVppContract(HttpConnectorContract):
 
 
 TestGoogleWorkspaceLicencesContract = http_contract("google_workspace_licences_harness")
+TestJamfVolumePurchasingContract = http_contract("jamf_volume_purchasing_harness")

@@ -10,6 +10,7 @@ from connectors.base import Item, Rejected
 from connectors.http import HttpStream
 from connectors.licences.apple_vpp import AppleVpp, _Assets, _Assignments
 from connectors.licences.google_workspace import GoogleWorkspaceLicences
+from connectors.licences.jamf_volume_purchasing import JamfVolumePurchasing, _Location
 from connectors.licences.microsoft import MicrosoftLicences, _SubscribedSkus, _Users
 from connectors.privacy import keyed_hmac
 from schemas.entities import SourceRef
@@ -237,3 +238,56 @@ def test_a_google_dead_letter_carries_the_hmac_not_the_address():
     assert "userId" in rejected.reason
     assert "not an address" not in json.dumps(rejected.payload)
     assert str(rejected.payload["userId"]).startswith("hmac:")
+
+
+def jamf_content() -> list[Item]:
+    """The example content of the Jamf Pro location `3` (`Grundskolor`)."""
+    entry = {
+        "type": "jamf_volume_purchasing",
+        "id": "jamf-vpp",
+        "base_url": "https://skole.jamfcloud.com",
+        "auth": {
+            "kind": "oauth_client_credentials",
+            "token_url": "https://skole.jamfcloud.com/api/oauth/token",
+            "client_id": "hub",
+            "secret": {"env": "UNUSED"},
+        },
+    }
+    source = JamfVolumePurchasing(source_settings(entry), tenant="t", secret="unused")
+    source.locations = [_Location(id="3", name="Grundskolor")]
+    (stream,) = source.streams_to_read()
+    return parse(stream(source), "jamf_vpp_content.json", "results")
+
+
+def test_jamf_content_becomes_a_pool_per_location_app_and_edition():
+    """Jamf's counts and the location's name; the key `<location>|<adamId>|<edition>`."""
+    assert (
+        LicencePool(
+            tenant="t",
+            source=SourceRef(system="jamf_volume_purchasing", instance="jamf-vpp"),
+            key="3|661166101|STDQ",
+            product_id="661166101",
+            product_name="Book Creator for iPad",
+            vendor="apple",
+            kind=ProductKind.APP,
+            total=120,
+            assigned=97,
+            available=23,
+            location="Grundskolor",
+        )
+        == jamf_content()[0]
+    )
+
+
+def test_jamf_content_in_use_beyond_the_total_leaves_none_available():
+    """12 in use of 10 (licences Jamf reports beyond those bought): 0 available, not -2."""
+    book = jamf_content()[1]
+    assert ("3|1058120411|PLUS", ProductKind.BOOK, 0) == (book.key, book.kind, book.available)  # type: ignore[union-attr]
+
+
+def test_jamf_content_with_a_count_that_is_no_number_is_a_dead_letter():
+    """`licenseCountTotal: "many"` is rejected naming the field, keyed by its pool."""
+    rejected = jamf_content()[2]
+    assert isinstance(rejected, Rejected)
+    assert "licenseCountTotal" in rejected.reason
+    assert "3|895485086|STDQ" == rejected.key

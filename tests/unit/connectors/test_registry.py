@@ -47,6 +47,7 @@ def test_every_connector_module_declares_itself():
         "microsoft_licences": ("licences", "hub_licences_microsoft"),
         "apple_vpp": ("licences", "hub_licences_apple_vpp"),
         "google_workspace_licences": ("licences", "hub_licences_google_workspace"),
+        "jamf_volume_purchasing": ("licences", "hub_licences_jamf_volume_purchasing"),
     } == declared
 
 
@@ -124,6 +125,7 @@ def test_no_http_connector_overrides_the_reading_loop():
         "MicrosoftLicences",
         "AppleVpp",
         "GoogleWorkspaceLicences",
+        "JamfVolumePurchasing",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

@@ -7,6 +7,11 @@ vendor apps on the sandbox web server:
     <server>/<tenant>/m365/...   M365App   (m365.py: subscribedSkus, users' licences)
     <server>/<tenant>/vpp/...    VppApp    (vpp.py: Apple Apps and Books, mdm/v2)
     <server>/<tenant>/licensing/... LicensingApp (google.py: Google's License Manager)
+    <server>/<tenant>/jamfvpp/...   JamfVppApp   (jamf.py: Jamf Pro volume purchasing)
+
+The tenants' hub.yaml reads Apple's volume purchasing from Apple (`vpp`); the Jamf Pro
+view of the same licences (`jamf_vpp_source_config`) is served for the tests and for a
+reader who wants to try it, not configured beside it, where it would count them twice.
 
 The Norwegian and Swedish tenants hold licences (`licensed_tenants`). Wiring for `hub
 sandbox up`: `licence_apps(tenants, scale, seed, credentials=..., tokens=...)`
@@ -27,6 +32,7 @@ from hub.dev.sandbox.licences.credentials import (
     secrets_env,
 )
 from hub.dev.sandbox.licences.google import LicensingApp
+from hub.dev.sandbox.licences.jamf import JamfVppApp
 from hub.dev.sandbox.licences.m365 import M365App
 from hub.dev.sandbox.licences.vpp import VppApp
 from hub.dev.sandbox.mdm.credentials import MdmCredentials
@@ -34,6 +40,7 @@ from hub.dev.sandbox.mdm.fleet import Fleet
 from hub.dev.sandbox.roster import roster
 
 __all__ = [
+    "JamfVppApp",
     "LicenceBook",
     "LicensingApp",
     "licensed_tenants",
@@ -61,11 +68,12 @@ def licence_apps(
     tokens: Mapping[str, str],
     token_ttl: float = 3600.0,
     fleets: Mapping[str, Fleet] | None = None,
-) -> dict[str, M365App | VppApp | LicensingApp]:
+) -> dict[str, M365App | VppApp | LicensingApp | JamfVppApp]:
     """The licence apps for generated tenants of `scale` people (their fleets' people)."""
     fleets = fleets or {t: Fleet.build(roster(t, scale, seed)) for t in tenants}
     return {
         "m365": M365App(fleets, credentials=credentials, token_ttl=token_ttl),
         "vpp": VppApp(fleets, tokens=tokens),
         "licensing": LicensingApp(fleets, credentials=credentials, token_ttl=token_ttl),
+        "jamfvpp": JamfVppApp(fleets, credentials=credentials, token_ttl=min(token_ttl, 1800.0)),
     }

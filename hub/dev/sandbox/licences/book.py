@@ -12,8 +12,9 @@ the same on every run:
   their licences, but not in the directory.
 - **Apple Apps and Books** (`/mdm/v2/assets` and `/assignments`): apps bought per iPad
   and assigned to the pupils' and preschools' iPads by serial number (Book Creator,
-  ScratchJr, Keynote; Book Creator is bought short, so some iPads lack it), a book in
-  two editions, and a few licences assigned to users (`clientUserId`).
+  ScratchJr, Keynote; Book Creator is bought short, so some iPads lack it; twelve more
+  apps of the catalogue on a quarter of the iPads each), a book in two editions, and a
+  few licences assigned to users (`clientUserId`).
 
 Holders who left are the fleet's ghosts: a device assigned to a username not in the
 directory carries its licences with it.
@@ -104,6 +105,14 @@ BOOK_CREATOR = "661166101"
 SCRATCHJR = "895485086"
 KEYNOTE = "361285480"
 BOOK = "1058120411"
+#: More apps of the catalogue, each on some of the iPads: (adamId, name).
+CATALOGUE = (
+    ("408709785", "GarageBand"), ("377298193", "iMovie"), ("1212699939", "Clips"),
+    ("908519492", "Swift Playgrounds"), ("361309726", "Pages"), ("361304891", "Numbers"),
+    ("1117321658", "Explain Everything Whiteboard"), ("518376300", "Seesaw"),
+    ("1378467217", "Khan Academy Kids"), ("1131203560", "Kahoot!"),
+    ("1196472006", "Tinybop Explorer's Library"), ("1044867788", "Minecraft Education"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -224,7 +233,11 @@ class LicenceBook:
             (SCRATCHJR, "App", ipads, len(ipads) + 20),
             (KEYNOTE, "App", [d for d in ipads if d.profile is Profile.PUPIL_IPAD], len(ipads)),
         )
-        for adam_id, kind, holders, total in plan:
+        extra = tuple(
+            (adam_id, "App", ipads[n % 4 :: 4], len(ipads[n % 4 :: 4]) + 5)
+            for n, (adam_id, _name) in enumerate(CATALOGUE)
+        )
+        for adam_id, kind, holders, total in (*plan, *extra):
             for device in holders:
                 self.assignments.append(VppAssignment(adam_id, "STDQ", serial=device.serial))
             self.assets.append(AppleAsset(adam_id, "STDQ", kind, total, len(holders)))

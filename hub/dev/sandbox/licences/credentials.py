@@ -23,10 +23,18 @@ from hub.dev.sandbox.mdm.credentials import (
     google_subject,
     intune_client_id,
     intune_directory_id,
+    jamf_client_id,
 )
 from hub.dev.sandbox.mdm.credentials import secret_envs as mdm_secret_envs
 
-__all__ = ["licence_source_configs", "licence_tokens", "secret_envs", "secrets_env", "vpp_token"]
+__all__ = [
+    "jamf_vpp_source_config",
+    "licence_source_configs",
+    "licence_tokens",
+    "secret_envs",
+    "secrets_env",
+    "vpp_token",
+]
 
 _FILE = "licence-credentials.json"
 
@@ -58,6 +66,7 @@ def secret_envs(tenant: str) -> dict[str, str]:
         "m365": mdm["intune"],
         "vpp": f"HUB_SANDBOX_VPP_{name}_TOKEN",
         "workspace": mdm["chromebooks"],
+        "jamf-vpp": mdm["jamf"],
     }
 
 
@@ -112,3 +121,19 @@ def licence_source_configs(
             **({"page_size": min(page_size, 1000)} if page_size else {}),
         },
     ]
+
+
+def jamf_vpp_source_config(tenant: str, server_url: str) -> dict[str, Any]:
+    """A hub.yaml entry for the sandbox Jamf Pro's volume purchasing (the Jamf API client)."""
+    base = f"{server_url.rstrip('/')}/{tenant}/jamfvpp"
+    return {
+        "type": "jamf_volume_purchasing",
+        "id": "jamf-vpp",
+        "base_url": base,
+        "auth": {
+            "kind": "oauth_client_credentials",
+            "token_url": f"{base}/api/oauth/token",
+            "client_id": jamf_client_id(tenant),
+            "secret": {"env": secret_envs(tenant)["jamf-vpp"]},
+        },
+    }

@@ -22,7 +22,9 @@ directory carries its licences with it.
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 import zlib
 from dataclasses import dataclass, field
 
@@ -32,11 +34,13 @@ from hub.dev.sandbox.population import Role
 
 __all__ = [
     "AppleAsset",
+    "HoldsLicences",
     "GoogleLicence",
     "LicenceBook",
     "MicrosoftSku",
     "MicrosoftUser",
     "VppAssignment",
+    "licence_book",
 ]
 
 _STAFF_LEADERS = (Role.PRINCIPAL, Role.PRESCHOOL_HEAD, Role.ADMINISTRATION, Role.IT_PEDAGOGUE)
@@ -255,6 +259,30 @@ class LicenceBook:
             self.assets.append(
                 AppleAsset(BOOK, pricing, "Book", len(chosen) + 5, len(chosen), retired=1)
             )
+
+
+_BOOKS: weakref.WeakKeyDictionary[Fleet, LicenceBook] = weakref.WeakKeyDictionary()
+_BOOKS_LOCK = threading.Lock()
+
+
+def licence_book(fleet: Fleet) -> LicenceBook:
+    """The fleet's licences, built once and shared by every app that serves them."""
+    with _BOOKS_LOCK:
+        book = _BOOKS.get(fleet)
+        if book is None:
+            book = _BOOKS[fleet] = LicenceBook.build(fleet)
+        return book
+
+
+class HoldsLicences:
+    """A sandbox app serving the licences of its tenants' fleets (`books`, per tenant)."""
+
+    fleets: dict[str, Fleet]
+
+    @property
+    def books(self) -> dict[str, LicenceBook]:
+        """Each tenant's `LicenceBook`."""
+        return {tenant: licence_book(fleet) for tenant, fleet in self.fleets.items()}
 
 
 def vpp_user_id(tenant: str, username: str) -> str:

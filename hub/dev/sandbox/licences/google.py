@@ -16,12 +16,10 @@ account, delegated administrator and JWT grant checks) for the scope
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from hub.dev.sandbox.licences.book import LicenceBook
-from hub.dev.sandbox.mdm.credentials import MdmCredentials, google_customer_id
-from hub.dev.sandbox.mdm.fleet import Fleet
+from hub.dev.sandbox.licences.book import HoldsLicences
+from hub.dev.sandbox.mdm.credentials import google_customer_id
 from hub.dev.sandbox.mdm.google import GoogleAdminApp, google_error
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -32,20 +30,10 @@ USERS = re.compile(r"^/apps/licensing/v1/product/([^/]+)(?:/sku/([^/]+))?/users$
 MAX_RESULTS = 1000
 
 
-class LicensingApp(GoogleAdminApp):
+class LicensingApp(HoldsLicences, GoogleAdminApp):
     """Google's License Manager for every sandbox tenant, mounted as `licensing`."""
 
     scope = LICENSING_SCOPE
-
-    def __init__(
-        self,
-        fleets: Mapping[str, Fleet],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 3600.0,
-    ) -> None:
-        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
-        self.books = {t: LicenceBook.build(f) for t, f in self.fleets.items()}
 
     def handle(self, request: Request) -> Response:
         """The token endpoint and the licence assignments."""

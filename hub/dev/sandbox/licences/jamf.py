@@ -14,7 +14,6 @@ clients, users, tokens, keep-alive and `repeat_pages`), serving
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from hub.dev.sandbox.licences.book import (
@@ -24,10 +23,8 @@ from hub.dev.sandbox.licences.book import (
     KEYNOTE,
     SCRATCHJR,
     AppleAsset,
-    LicenceBook,
+    HoldsLicences,
 )
-from hub.dev.sandbox.mdm.credentials import MdmCredentials
-from hub.dev.sandbox.mdm.fleet import Fleet
 from hub.dev.sandbox.mdm.jamf import JamfApp, jamf_error
 from hub.dev.sandbox.webserver import Request, Response
 
@@ -46,18 +43,8 @@ NAMES = {
 PLACES = {1: ("Appar", "App"), 2: ("Böcker", "Book")}
 
 
-class JamfVppApp(JamfApp):
+class JamfVppApp(HoldsLicences, JamfApp):
     """Jamf Pro's volume purchasing for every sandbox tenant, mounted as `jamfvpp`."""
-
-    def __init__(
-        self,
-        fleets: Mapping[str, Fleet],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 1800.0,
-    ) -> None:
-        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
-        self.books = {t: LicenceBook.build(f) for t, f in self.fleets.items()}
 
     def _answer(self, request: Request) -> Response:
         path = request.path

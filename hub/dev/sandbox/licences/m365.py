@@ -14,13 +14,12 @@ client secret and AADSTS errors).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.dev.sandbox.licences.book import LicenceBook
-from hub.dev.sandbox.mdm.credentials import MdmCredentials, intune_directory_id
-from hub.dev.sandbox.mdm.fleet import Fleet
+from hub.dev.sandbox.licences.book import HoldsLicences
+from hub.dev.sandbox.mdm.credentials import intune_directory_id
 from hub.dev.sandbox.mdm.graph import GraphApp, graph_error, skiptoken, skiptoken_offset
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -36,43 +35,12 @@ USER_PROPERTIES = frozenset(
 )
 
 
-class M365App(GraphApp):
+class M365App(HoldsLicences, GraphApp):
     """Microsoft 365's licences in Microsoft Graph for every sandbox tenant, mounted as `m365`."""
 
-    def __init__(
-        self,
-        fleets: Mapping[str, Fleet],
-        *,
-        credentials: Mapping[str, MdmCredentials],
-        token_ttl: float = 3600.0,
-    ) -> None:
-        super().__init__(fleets, credentials=credentials, token_ttl=token_ttl)
-        self.books = {t: LicenceBook.build(f) for t, f in self.fleets.items()}
-
-    def handle(self, request: Request) -> Response:
-        """The token endpoint, the subscribed SKUs and the users."""
-        if request.path.endswith("/oauth2/v2.0/token"):
-            if request.method != "POST":
-                return graph_error(405, "MethodNotAllowed", "use POST")
-            return self._token(request)
-        if request.method != "GET":
-            return graph_error(405, "BadRequest", "only GET is supported here")
-        if request.path not in (SKUS, USERS):
-            segment = request.path.rstrip("/").rsplit("/", 1)[-1]
-            return graph_error(
-                404, "BadRequest", f"Resource not found for the segment '{segment}'."
-            )
-        if self.tokens.valid(request.tenant, request.headers) is None:
-            response = graph_error(
-                401,
-                "InvalidAuthenticationToken",
-                "Lifetime validation failed, the token is expired.",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
-            return response
-        if request.path == SKUS:
-            return self._skus(request)
-        return self._users(request)
+    def routes(self) -> dict[str, Callable[[Request], Response]]:
+        """The subscribed SKUs and the users, behind Graph's token check (`GraphApp`)."""
+        return {SKUS: self._skus, USERS: self._users}
 
     def _skus(self, request: Request) -> Response:
         if "$top" in request.query:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hub.dev.sandbox._oauth import bearer
-from hub.dev.sandbox.licences.book import LicenceBook
+from hub.dev.sandbox.licences.book import HoldsLicences
 from hub.dev.sandbox.mdm.fleet import Fleet
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -37,14 +37,14 @@ def vpp_error(status: int, number: int, message: str) -> Response:
     return json_response({"errorNumber": number, "errorMessage": message}, status)
 
 
-class VppApp:
+class VppApp(HoldsLicences):
     """Apple's volume purchasing for every sandbox tenant, mounted as `vpp`."""
 
     def __init__(
         self, fleets: Mapping[str, Fleet], *, tokens: Mapping[str, str], page_size: int = 50
     ) -> None:
-        self.books = {t: LicenceBook.build(f) for t, f in fleets.items()}
-        self.tenants = tuple(self.books)
+        self.fleets = dict(fleets)
+        self.tenants = tuple(self.fleets)
         self._tokens = dict(tokens)
         self.page_size = page_size
         self.version = 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -117,15 +118,20 @@ class GraphApp(FleetApp):
 
     # -- requests ----------------------------------------------------------------------------
 
+    def routes(self) -> dict[str, Callable[[Request], Response]]:
+        """The Graph resources this app serves, by path: the managed devices and overview."""
+        return {DEVICES: self._devices, OVERVIEW: self._overview}
+
     def handle(self, request: Request) -> Response:
-        """The token endpoint, the managed devices and their overview."""
+        """The token endpoint, then each resource of `routes` behind the token check."""
         if request.path.endswith("/oauth2/v2.0/token"):
             if request.method != "POST":
                 return graph_error(405, "MethodNotAllowed", "use POST")
             return self._token(request)
         if request.method != "GET":
             return graph_error(405, "BadRequest", "only GET is supported here")
-        if request.path not in (DEVICES, OVERVIEW):
+        routes = self.routes()
+        if request.path not in routes:
             segment = request.path.rstrip("/").rsplit("/", 1)[-1]
             return graph_error(
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
@@ -138,9 +144,7 @@ class GraphApp(FleetApp):
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
             return response
-        if request.path == OVERVIEW:
-            return self._overview(request)
-        return self._devices(request)
+        return routes[request.path](request)
 
     def _token(self, request: Request) -> Response:
         tenant = request.tenant

@@ -27,15 +27,14 @@ with the scope `https://www.googleapis.com/auth/apps.licensing`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Item, RetryPolicy
+from connectors.base import Item
+from connectors.errors import ConfigError
 from connectors.http import HttpStream, PageTokenPaginator
 from connectors.mdm.google_chromeos import GoogleApiSource, GoogleServiceAccount
 from connectors.privacy import keyed_hmac
@@ -170,28 +169,23 @@ class GoogleWorkspaceLicences(GoogleApiSource):
     streams = (_ProductUsers,)
     settings: GoogleWorkspaceLicencesSettings
 
-    def __init__(
-        self,
-        settings: GoogleWorkspaceLicencesSettings,
-        *,
-        tenant: str,
-        secret: str,
-        hmac_key: bytes,
-        retry: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(
-            settings, tenant=tenant, secret=secret, retry=retry, session=session, clock=clock
-        )
-        self._hmac_key = hmac_key
-        #: The key the holders' addresses are hashed with in assignment keys.
-        self.pseudonym_key = hmac_key
+    @property
+    def pseudonym_key(self) -> bytes:
+        """The tenant's HMAC key, which the holders' addresses are hashed with in keys."""
+        if not self._hmac_key:
+            raise ConfigError(
+                "Google's licence holders are named by address: the connector needs the "
+                "tenant's HMAC key (HUB_HMAC_KEY) to key them",
+                connector=self.name,
+            )
+        return self._hmac_key
+
+    def prepare(self) -> None:
+        """Before a read: no pool seen yet."""
         self.pools_seen: set[str] = set()
 
     def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
         """One stream per configured product (or SKU)."""
-        self.pools_seen.clear()
         streams: list[type[HttpStream[Any, Any]]] = []
         for product in self.settings.products:
             path = f"{API}/product/{quote(product.product_id, safe='')}"

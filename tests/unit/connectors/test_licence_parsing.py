@@ -195,6 +195,7 @@ def workspace() -> GoogleWorkspaceLicences:
 def google_items() -> list[Item]:
     """The example assignments, read by the connector's one product stream."""
     source = workspace()
+    source.prepare()
     (stream,) = source.streams_to_read()
     return parse(stream(source), "google_license_assignments.json", "items")
 

@@ -27,11 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors._graph import GRAPH_PAGING, GraphSettings
 from connectors.base import Item
 from connectors.http import HttpSource, HttpStream, NextLinkPaginator
-from connectors.mdm._device import text
+from connectors.mdm._device import text, user_ids
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, compose_key
 from schemas.licences import LicenceAssignment, LicenceCount, LicencePool, ProductKind
-from schemas.mdm import AssignedUserId, UserIdKind
+from schemas.mdm import UserIdKind
 
 SUBSCRIBED_SKUS = "/subscribedSkus"
 USERS = "/users"
@@ -118,14 +118,7 @@ class _Users(HttpStream[_User, LicenceAssignment]):
 
     def to_items(self, raw: _User) -> Iterable[Item]:
         """One assignment per licence the user holds; a user without licences yields none."""
-        users = tuple(
-            AssignedUserId(kind=kind, value=value)
-            for kind, value in (
-                (UserIdKind.UPN, text(raw.userPrincipalName)),
-                (UserIdKind.DIRECTORY_ID, raw.id),
-            )
-            if value
-        )
+        users = user_ids((UserIdKind.UPN, raw.userPrincipalName), (UserIdKind.DIRECTORY_ID, raw.id))
         skus = dict.fromkeys(str(licence.skuId) for licence in raw.assignedLicenses)
         return [
             LicenceAssignment(

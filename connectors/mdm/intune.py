@@ -30,12 +30,12 @@ from connectors.mdm._device import (
     is_desktop,
     maybe_physical_key,
     text,
+    user_ids,
     utc_day,
 )
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key
 from schemas.mdm import (
-    AssignedUserId,
     Compliance,
     Device,
     DeviceKind,
@@ -169,14 +169,10 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
 
     def to_entity(self, raw: _ManagedDevice) -> Device:
         os_name, kind = os_and_kind(raw.operatingSystem, raw.model)
-        users = tuple(
-            AssignedUserId(kind=kind_, value=value)
-            for kind_, value in (
-                (UserIdKind.UPN, text(raw.userPrincipalName)),
-                (UserIdKind.EMAIL, text(raw.emailAddress)),
-                (UserIdKind.DIRECTORY_ID, text(raw.userId)),
-            )
-            if value and value != _NO_USER
+        users = user_ids(
+            (UserIdKind.UPN, raw.userPrincipalName),
+            (UserIdKind.EMAIL, raw.emailAddress),
+            (UserIdKind.DIRECTORY_ID, None if raw.userId == _NO_USER else raw.userId),
         )
         ownership = OWNERSHIP.get(raw.managedDeviceOwnerType or "", Ownership.UNKNOWN)
         category = text(raw.deviceCategoryDisplayName)

@@ -49,7 +49,7 @@ from connectors.http import (
     OAuthClientCredentials,
     token_request,
 )
-from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
+from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, user_ids, utc_day
 from connectors.registry import ConnectorSpec, Pool, with_secret
 from schemas.entities import Entity, Key, Timestamp, as_key
 from schemas.mdm import (
@@ -459,11 +459,10 @@ class _Buildings(_Sites):
 def _users(place: _UserAndLocation | None) -> tuple[AssignedUserId, ...]:
     if place is None:
         return ()
-    found = (
-        (UserIdKind.USERNAME, text(place.username)),
-        (UserIdKind.EMAIL, text(place.email) or text(place.emailAddress)),
+    return user_ids(
+        (UserIdKind.USERNAME, place.username),
+        (UserIdKind.EMAIL, text(place.email) or place.emailAddress),
     )
-    return tuple(AssignedUserId(kind=kind, value=value) for kind, value in found if value)
 
 
 class _Inventory(_JamfStream):

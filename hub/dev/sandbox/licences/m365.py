@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from hub.dev.sandbox.licences.book import HoldsLicences
 from hub.dev.sandbox.mdm.credentials import intune_directory_id
-from hub.dev.sandbox.mdm.graph import GraphApp, graph_error, skiptoken, skiptoken_offset
+from hub.dev.sandbox.mdm.graph import GraphApp, GraphCollection, graph_collection, graph_error
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = ["M365App", "USER_PROPERTIES"]
@@ -32,6 +31,9 @@ MAX_TOP = 999
 #: The user properties `$select` accepts here (a subset of Graph's `user`).
 USER_PROPERTIES = frozenset(
     {"id", "userPrincipalName", "assignedLicenses", "displayName", "mail", "accountEnabled"}
+)
+USER_COLLECTION = GraphCollection(
+    USERS, "users", "user", USER_PROPERTIES, "Request_BadRequest", 100, MAX_TOP
 )
 
 
@@ -74,27 +76,11 @@ class M365App(HoldsLicences, GraphApp):
         return json_response({"@odata.context": context, "value": value})
 
     def _users(self, request: Request) -> Response:
-        book = self.books[request.tenant]
-        query = dict(request.query)
-        select = [p.strip() for p in query.get("$select", "").split(",") if p.strip()]
-        unknown = [p for p in select if p not in USER_PROPERTIES]
-        if unknown:
-            return graph_error(
-                400,
-                "Request_BadRequest",
-                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
-            )
-        try:
-            top = int(query.get("$top", 100))
-            offset = skiptoken_offset(query.get("$skiptoken"))
-        except ValueError:
-            return graph_error(400, "Request_BadRequest", "Invalid $top or $skiptoken.")
-        if not 1 <= top <= MAX_TOP:
-            return graph_error(400, "Request_BadRequest", f"$top must be between 1 and {MAX_TOP}.")
-        window = book.users[offset : offset + top]
-        records: list[dict[str, Any]] = []
-        for user in window:
-            record = {
+        users = self.books[request.tenant].users
+
+        def render(n: int) -> dict[str, Any]:
+            user = users[n]
+            return {
                 "id": user.object_id,
                 "userPrincipalName": user.upn,
                 "displayName": "",
@@ -102,18 +88,5 @@ class M365App(HoldsLicences, GraphApp):
                 "accountEnabled": True,
                 "assignedLicenses": [{"disabledPlans": [], "skuId": s} for s in user.sku_ids],
             }
-            if select:
-                record = {k: v for k, v in record.items() if k in select or k == "id"}
-            records.append(record)
-        body: dict[str, Any] = {
-            "@odata.context": f"{request.base_url}{API}/$metadata#users",
-            "value": records,
-        }
-        if offset + top < len(book.users):
-            next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
-            next_query["$top"] = str(top)
-            next_query["$skiptoken"] = skiptoken(offset + top, "users")
-            body["@odata.nextLink"] = (
-                f"{request.base_url}{USERS}?{urlencode(next_query, safe='$,')}"
-            )
-        return json_response(body)
+
+        return graph_collection(request, USER_COLLECTION, len(users), render)

@@ -120,9 +120,9 @@ def compile_snapshot(
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
     courses, course_totals = course_participation(ctx, areas)
-    licence_overview, licence_use, _licence_totals = licences(ctx)
+    licence_overview, licence_use, licence_totals = licences(ctx)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
-    totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
+    totals = Totals(device_totals, competence_totals, skills_totals, course_totals, licence_totals)
     measures = headline(ctx, fleet, totals, unmatched)
     records: dict[str, list[FollowupRecord]] = {
         "device_coverage": list(coverage),

@@ -204,6 +204,9 @@ MEASURES = {
     "digital_skills_assessed_share": 0.6667,
     "digital_skills_meeting_share": None,  # over 2 assessed pupils: suppressed
     "exam_ready_share": 0.3333,
+    # licences held by active people of those bought: (6 faculty + 11 students + 6 Book
+    # Creator) / (10 + 20 + 12) = 23 / 42
+    "licences_used_share": 0.5476,
     "preschool_children_per_shared_device": 6.5,  # 13 children, 2 active preschool devices
     "pupils": 13.0,
     "pupils_with_device_share": 0.8462,  # 8 at Ekskolan + 3 at Björkskolan of 13

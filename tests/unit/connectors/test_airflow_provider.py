@@ -17,6 +17,10 @@ TYPES = {
     "intune",
     "jamf_pro",
     "google_chromeos",
+    "microsoft_licences",
+    "apple_vpp",
+    "google_workspace_licences",
+    "jamf_volume_purchasing",
 }
 
 

@@ -200,6 +200,9 @@ class AppleVpp(HttpSource):
     system: ClassVar[str] = "apple_vpp"
     entity_types = (LicencePool, LicenceAssignment)
     streams = (_Assets, _Assignments)
+    #: Pages are numbered (an offset): a licence revoked during a full read can shift a
+    #: live one off its page, so an unseen key is deleted only once consecutive reads miss it.
+    offset_paged = frozenset({LicencePool.entity, LicenceAssignment.entity})
     settings: AppleVppSettings
 
 

@@ -133,6 +133,9 @@ class JamfVolumePurchasing(JamfApiSource):
     system: ClassVar[str] = "jamf_volume_purchasing"
     entity_types = (LicencePool,)
     streams = (_Locations,)
+    #: Content is read by page number (an offset): an unseen pool is deleted only once
+    #: consecutive reads miss it.
+    offset_paged = frozenset({LicencePool.entity})
     settings: JamfVolumePurchasingSettings
 
     def prepare(self) -> None:

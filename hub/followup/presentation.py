@@ -27,6 +27,7 @@ HEADLINE = (
     ("exam_ready_share", "exam-ready"),
     ("competence_information_security_within_share", "infosec"),
     ("devices_past_life_cycle_share", "old dev"),
+    ("licences_used_share", "lic used"),
     ("unmatched_identities", "unmatched"),
 )
 

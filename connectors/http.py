@@ -332,8 +332,11 @@ class HttpSource(Source):
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hmac_key: bytes | None = None,
     ) -> None:
         super().__init__(tenant, settings.id, retry or RetryPolicy(attempts=settings.max_attempts))
+        if hmac_key is not None:  # a connector built `with_secret(..., hmac_key=True)`
+            self._hmac_key = hmac_key
         self.settings = settings
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})

@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.fixtures.equipment",
     "tests.fixtures.asm",
     "tests.fixtures.lms_native",
+    "tests.fixtures.licences",
     "tests.fixtures.airflow",
 ]
 

@@ -26,6 +26,8 @@ from hub.dev.sandbox.equipment import equipment_source_configs
 from hub.dev.sandbox.equipment import secrets_env as equipment_secrets
 from hub.dev.sandbox.graph_education import graph_education_source_config
 from hub.dev.sandbox.ldif import Tree
+from hub.dev.sandbox.licences import licence_source_configs, licensed_tenants
+from hub.dev.sandbox.licences import secrets_env as licence_secrets
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import oneroster_source_config
@@ -189,6 +191,7 @@ def sandbox_up(
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
     secrets.update(equipment_secrets(web_home, tenant_ids))
+    secrets.update(licence_secrets(web_home, licensed_tenants(tenant_ids)))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
@@ -202,7 +205,7 @@ def sandbox_up(
         f"Directory: {server.uri} (LDAPS {server.ldaps_uri}), suffix {server.suffix}",
         f"Vendor APIs: {web['url']} (/<tenant>/oneroster: OneRoster {lms_version}, "
         "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
-        "/<tenant>/intune, /jamf, /google: the MDMs)",
+        "/<tenant>/intune, /jamf, /google: the MDMs; /m365, /vpp: licences)",
     ]
     for owner in owners:
         lines.append(
@@ -360,6 +363,11 @@ def _tenant_entry(
             learning,
             *mdm_source_configs(owner.tenant, web_url),
             *equipment_source_configs(owner.tenant, web_url),
+            *(
+                licence_source_configs(owner.tenant, web_url)
+                if licensed_tenants([owner.tenant])
+                else []
+            ),
         ],
     }
 

@@ -156,7 +156,8 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     # One CSV per record: the eight of before, data_quality, competence_development
     # (empty: lillevik's policy names no measurements), competence_by_unit, and the
-    # equipment, support and life-cycle records (empty: this tenant has no such sources).
+    # equipment, support, life-cycle and licence records (empty: this run syncs no such
+    # source).
     assert ("lillevik", summary["as_of"], len(FOLLOWUP_RECORD_TYPES)) == (
         manifest["tenant"],
         manifest["as_of"],

@@ -4,18 +4,22 @@ Held to (see SOURCES.md): Graph v1.0 `subscribedSku`, `licenseUnitsDetail`,
 `assignedLicense` and `user` (as the msgraph-sdk generates them from Graph's metadata),
 the License Manager discovery document (`licensing:v1`: `LicenseAssignment` and the two
 list methods the connector calls) and the `Get Assets` example of Apple's App and Book
-Management API v2 ("Managing assets").
+Management API v2 ("Managing assets"); Jamf Pro 11.7.1's own OpenAPI schema for the
+volume-purchasing locations and their content.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from connectors.licences import apple_vpp, google_workspace, microsoft
-from schemas.licences import LicencePool
+import pytest
+
+from connectors.licences import apple_vpp, google_workspace, jamf_volume_purchasing, microsoft
+from schemas.licences import LicencePool, ProductKind
 from tests.conformance.raw_fields import mismatches, raw_fields
-from tests.conformance.support import entities, vendor_json
-from tests.unit.connectors.test_licence_parsing import vpp
+from tests.conformance.schema_records import VendorSchema, without
+from tests.conformance.support import entities, judged, vendor_json
+from tests.unit.connectors.test_licence_parsing import jamf_source, vpp
 
 GRAPH = vendor_json("graph", "licences.json")
 LICENSING = vendor_json("google", "licensing_v1.json")
@@ -74,3 +78,76 @@ def test_apples_documented_asset_becomes_a_pool():
         pool.assigned,
         pool.available,
     )
+
+
+# -- Jamf Pro volume purchasing, held to Jamf Pro 11.7.1's own schema -------------------------
+
+JAMF_VPP = vendor_json("jamf", "volume-purchasing.json")
+#: What the hub needs of a content record that Jamf's schema leaves optional (it requires
+#: nothing): without one, the record is a dead letter naming it.
+CONTENT_NEEDS = {"adamId", "licenseCountTotal", "licenseCountInUse"}
+
+
+def _content_schema() -> VendorSchema:
+    schemas = JAMF_VPP["schemas"]
+    return VendorSchema(schemas["VolumePurchasingContent"], schemas, {"adamId": "661166101"})
+
+
+def _jamf_stream() -> Any:
+    source = jamf_source()
+    source.locations = [jamf_volume_purchasing._Location(id="3", name="Grundskolor")]
+    (stream,) = source.streams_to_read()
+    return stream(source)
+
+
+def test_every_field_read_of_a_location_and_its_content_is_published_by_jamf():
+    """`_Location` and `_Content` read only properties of Jamf's own schemas, as typed there."""
+    schemas = JAMF_VPP["schemas"]
+    location = VendorSchema(schemas["VolumePurchasingLocationListView"], schemas)
+    assert {} == mismatches(raw_fields(jamf_volume_purchasing._Location), location.fields())
+    assert {} == mismatches(raw_fields(jamf_volume_purchasing._Content), _content_schema().fields())
+
+
+def test_a_maximal_content_record_maps_to_a_pool():
+    """Every property Jamf defines, each with a valid value, maps to one licence pool."""
+    (pool,) = entities(_jamf_stream().parse(_content_schema().maximal(), 0))
+    assert isinstance(pool, LicencePool)
+
+
+@pytest.mark.parametrize("path", list(_content_schema().optional_paths()))
+def test_any_content_field_may_be_absent_or_its_absence_is_named(path: str):
+    """Jamf requires nothing: a field the hub needs is named when absent, the rest may go."""
+    record = without(_content_schema().maximal(), path)
+    outcome = judged(_jamf_stream().parse(record, 0), dict.fromkeys(CONTENT_NEEDS, ""))
+    assert (path if path in CONTENT_NEEDS else "mapped") == outcome
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    JAMF_VPP["schemas"]["VolumePurchasingContent"]["properties"]["contentType"]["enum"],
+)
+def test_every_published_content_type_maps(content_type: str):
+    """Each `contentType` Jamf publishes maps to a product kind (`UNKNOWN`: other)."""
+    record = {**_content_schema().maximal(), "contentType": content_type}
+    (pool,) = entities(_jamf_stream().parse(record, 0))
+    expected = {"BOOK": ProductKind.BOOK, "UNKNOWN": ProductKind.OTHER}.get(
+        content_type, ProductKind.APP
+    )
+    assert expected == pool.kind  # type: ignore[union-attr]
+
+
+def test_the_volume_purchasing_reads_send_only_published_query_parameters():
+    """`page`, `page-size` and `sort`: parameters both GETs publish."""
+    source = jamf_source()
+    location = jamf_volume_purchasing._Location(id="3")
+    source.locations = [location]
+    streams = [jamf_volume_purchasing._Locations, *source.streams_to_read()]
+    for stream in streams:
+        instance = stream(source)
+        _, params = instance.paginator.request("/", instance.params(), 100, "1")
+        published = JAMF_VPP["paths"][
+            "/v1/volume-purchasing-locations"
+            if stream is jamf_volume_purchasing._Locations
+            else "/v1/volume-purchasing-locations/{id}/content"
+        ]["query"]
+        assert set(params) <= set(published), stream.__name__

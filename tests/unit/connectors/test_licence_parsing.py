@@ -241,8 +241,8 @@ def test_a_google_dead_letter_carries_the_hmac_not_the_address():
     assert str(rejected.payload["userId"]).startswith("hmac:")
 
 
-def jamf_content() -> list[Item]:
-    """The example content of the Jamf Pro location `3` (`Grundskolor`)."""
+def jamf_source() -> JamfVolumePurchasing:
+    """A Jamf Pro volume-purchasing source, not connected."""
     entry = {
         "type": "jamf_volume_purchasing",
         "id": "jamf-vpp",
@@ -254,7 +254,12 @@ def jamf_content() -> list[Item]:
             "secret": {"env": "UNUSED"},
         },
     }
-    source = JamfVolumePurchasing(source_settings(entry), tenant="t", secret="unused")
+    return JamfVolumePurchasing(source_settings(entry), tenant="t", secret="unused")
+
+
+def jamf_content() -> list[Item]:
+    """The example content of the Jamf Pro location `3` (`Grundskolor`)."""
+    source = jamf_source()
     source.locations = [_Location(id="3", name="Grundskolor")]
     (stream,) = source.streams_to_read()
     return parse(stream(source), "jamf_vpp_content.json", "results")

@@ -110,6 +110,7 @@ bench: install system-deps
 	$(BIN)/python bench/lms.py
 	$(BIN)/python bench/mdm.py
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/freshness.py
 
 down:
 	-$(HUB) sandbox down

@@ -1,8 +1,10 @@
 """What the benchmarks share: a broker, one tenant's settings, and the bare-producer baseline.
 
-Each benchmark measures the hub against a bare kafka-python producer of the same
-durability settings (acks=all, idempotent) sending as many messages of the same size to
-the same broker, in the same run.
+Each benchmark measures the hub against a bare kafka-python producer with the hub's own
+producer settings (`hub.kafka_io.producer_tuning`: acks=all, idempotent, the same linger,
+batch size and compression) sending as many messages to the same broker, in the same run:
+either copies of records the hub published (`replay_producer`: the same keys, values and
+headers) or messages of the same average sizes (`bare_producer`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir  # noqa: E402
-from hub.settings import HubSettings, parse_settings  # noqa: E402
+from hub.kafka_io import producer_tuning  # noqa: E402
+from hub.settings import HubSettings, KafkaSettings, parse_settings  # noqa: E402
 from hub.store import StateStore  # noqa: E402
 from hub.sync import SyncReport, SyncRunner  # noqa: E402
 
@@ -111,23 +114,73 @@ def bare_producer(
     header_size: int = 0,
     *,
     key_prefix: str = "k",
+    kafka: KafkaSettings | None = None,
 ) -> float:
-    """Seconds a bare idempotent producer (acks=all) needs for `messages` such messages."""
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=10,
-        batch_size=256 * 1024,
-        max_in_flight_requests_per_connection=5,
-    )
+    """Seconds a bare producer with the hub's settings needs for `messages` such messages."""
     value = b"x" * value_size
-    headers = [("ce_id", b"h" * max(1, header_size - 5))] if header_size else None
+    headers = [("ce_id", b"h" * max(1, header_size - 5))] if header_size else []
+    samples = [Sample(key_prefix.encode(), value, headers)]
+    return replay_producer(bootstrap, topic, samples, messages, kafka)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One record to send again: its key, value and headers."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def sample_records(bootstrap: str, topics: Sequence[str], count: int = 2000) -> list[Sample]:
+    """Up to `count` records (tombstones left out) from the start of `topics`, in turn."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        samples: list[Sample] = []
+        deadline = time.monotonic() + 30
+        while len(samples) < count and time.monotonic() < deadline:
+            if all(consumer.position(tp) >= ends[tp] for tp in partitions):
+                break
+            for batch in consumer.poll(timeout_ms=500, max_records=count).values():
+                for r in batch:
+                    if r.value is not None and len(samples) < count:
+                        samples.append(Sample(r.key or b"", r.value, list(r.headers)))
+        return samples
+    finally:
+        consumer.close()
+
+
+def replay_producer(
+    bootstrap: str,
+    topic: str,
+    samples: Sequence[Sample],
+    messages: int,
+    kafka: KafkaSettings | None = None,
+) -> float:
+    """Seconds a bare producer with the hub's producer settings needs to send `messages`.
+
+    It sends the samples in turn, each key made distinct with a running number, and waits
+    for every acknowledgement, as the hub's publisher does.
+    """
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, **producer_tuning(kafka or KafkaSettings())
+    )
+    producer.send(topic, key=b"warm-up", value=b"{}").get(timeout=30)  # connected, metadata
     started = time.perf_counter()
-    futures = [
-        producer.send(topic, key=f"{key_prefix}{n}".encode(), value=value, headers=headers)
-        for n in range(messages)
-    ]
+    futures = []
+    for n in range(messages):
+        sample = samples[n % len(samples)]
+        futures.append(
+            producer.send(
+                topic, key=sample.key + b"#%d" % n, value=sample.value, headers=sample.headers
+            )
+        )
     producer.flush()
     for future in futures:
         future.get(timeout=0)
@@ -164,13 +217,18 @@ class BareRun:
 def compare_with_bare(
     bootstrap: str, settings: HubSettings, topic: str, messages: int, *, key_prefix: str
 ) -> BareRun:
-    """Send `messages` messages the size of `topic`'s records to a new `<prefix>.bare` topic."""
-    value_size, header_size = sample_sizes(bootstrap, topic)
+    """Send `messages` copies of `topic`'s records (keys made distinct) to a new topic.
+
+    The copies keep the records' values and headers, so compression treats the bare
+    producer's batches as it treats the hub's; the new topic is `<prefix>.bare`.
+    """
+    samples = sample_records(bootstrap, [topic])
+    value_size = int(statistics.mean(len(s.value) for s in samples))
+    header_size = int(statistics.mean(sum(len(k) + len(v) for k, v in s.headers) for s in samples))
     bare_topic = f"{settings.kafka.topic_prefix}.bare"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(bare_topic, settings.kafka.partitions, 1)])
     admin.close()
-    seconds = bare_producer(
-        bootstrap, bare_topic, messages, value_size, header_size, key_prefix=key_prefix
-    )
+    keyed = [Sample(key_prefix.encode() + s.key, s.value, s.headers) for s in samples]
+    seconds = replay_producer(bootstrap, bare_topic, keyed, messages, settings.kafka)
     return BareRun(messages, value_size, header_size, seconds)

@@ -21,6 +21,10 @@ from airflow.sdk import Asset, BaseHook
 
 from connectors import provider, registry
 from connectors._redact import scrub
+from connectors.identity._ss12000_subscriptions import (
+    NOTIFICATIONS_ASSET_NAME,
+    NOTIFICATIONS_ASSET_URI,
+)
 from schemas.entities import ENTITY_TYPES, Entity
 from schemas.followup import FOLLOWUP_RECORD_TYPES
 from schemas.lms import LMS_ENTITY_TYPES
@@ -53,6 +57,8 @@ ENTITY_ASSETS = [
         )
     )
 ]
+#: Updated by the webhook receiver per SS 12000 notification (`hub listen --airflow`).
+NOTIFICATIONS_ASSET = Asset(name=NOTIFICATIONS_ASSET_NAME, uri=NOTIFICATIONS_ASSET_URI)
 #: The follow-up records' topics, which the compile DAG updates.
 FOLLOWUP_ASSETS = [topic_asset(t) for t in FOLLOWUP_RECORD_TYPES]
 

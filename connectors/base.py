@@ -300,8 +300,9 @@ class Source(ABC):
     #: True when `read()` returns the whole source, so what is missing was deleted. The
     #: runner sets it before `read()` for sources that support incremental reads.
     full_snapshot: bool = True
-    #: True for sources that can read only what changed since their bookmarks.
-    supports_incremental: ClassVar[bool] = False
+    #: True for sources that can read only what changed since their bookmarks (a class's
+    #: declaration, or a source's setting, as the Feide directory's `incremental`).
+    supports_incremental: bool = False
     #: The tenant's country (`NO`, `SE`, `DK`, `FI`): tried first when a number found in a
     #: value is a valid identity number of several countries.
     country: str | None = None

@@ -334,8 +334,11 @@ class HttpSource(Source):
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hmac_key: bytes | None = None,
     ) -> None:
         super().__init__(tenant, settings.id, retry or RetryPolicy(attempts=settings.max_attempts))
+        if hmac_key is not None:  # a connector built `with_secret(..., hmac_key=True)`
+            self._hmac_key = hmac_key
         self.settings = settings
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
@@ -393,11 +396,18 @@ class HttpSource(Source):
 
         Only for requests that are safe to repeat (a read by ids, setting a value).
         """
+        return self.send("POST", url, body)
+
+    def send(self, method: str, url: str, body: Any = None) -> requests.Response:
+        """Any method with an optional JSON body, with the error table and the retry policy.
+
+        Only for requests that are safe to repeat (renewing or deleting a registration).
+        """
         path = urlsplit(url).path
         return self.retry.call(
-            lambda: self._attempt(url, {}, path, method="POST", body=body),
+            lambda: self._attempt(url, {}, path, method=method, body=body),
             connector=self.name,
-            what=f"POST {path}",
+            what=f"{method} {path}",
         )
 
     def _attempt(

@@ -413,6 +413,98 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _receiver_url(args: argparse.Namespace, default: str | None = None) -> str:
+    """The receiver's URL as the sources reach it: `--url`, `HUB_PUSH_URL`, or `default`."""
+    import os
+
+    from hub.push import PUSH_URL_ENV
+
+    url = args.url or os.environ.get(PUSH_URL_ENV) or default
+    if not url:
+        raise SettingsError(
+            f"give the receiver's URL as the sources reach it (--url or {PUSH_URL_ENV})"
+        )
+    return str(url)
+
+
+def _print_subscriptions(statuses: list[Any]) -> None:
+    for s in statuses:
+        detail = s.error or f"{s.subscription_id} expires {s.expires}"
+        print(f"{s.tenant + '/' + s.source:<28} {s.action:<8} {detail}")
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    """Create or renew every push source's subscription once (cron, or a check)."""
+    from hub.push import ensure_subscriptions, push_secret
+
+    settings = load_settings()
+    statuses = ensure_subscriptions(settings, _receiver_url(args), push_secret())
+    _print_subscriptions(statuses)
+    failed = [s for s in statuses if s.action == "failed"]
+    print(f"\n{len(statuses) - len(failed)} current, {len(failed)} failed")
+    if args.json:
+        print(json.dumps({"subscriptions": [s.to_dict() for s in statuses]}))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    """Receive SS 12000 notifications and sync (or schedule in Airflow) what changed."""
+    import os
+    import threading
+
+    from hub.push import ensure_subscriptions, push_secret, push_sources
+    from hub.push_receiver import (
+        AirflowAssetEvents,
+        ChangeHandler,
+        Dispatcher,
+        Listener,
+        LocalSync,
+        Receiver,
+        renew_forever,
+    )
+
+    settings = load_settings()
+    secret = push_secret()
+    sources = list(push_sources(settings))
+    if not sources:
+        raise SettingsError("no source has `subscribe: true`; nothing would push to the receiver")
+    handler: ChangeHandler
+    if args.airflow:
+        handler = AirflowAssetEvents(
+            args.airflow,
+            os.environ.get("HUB_AIRFLOW_USERNAME", ""),
+            os.environ.get("HUB_AIRFLOW_PASSWORD", ""),
+        )
+    else:
+        handler = LocalSync(settings)
+    listener = Listener(
+        Receiver.for_settings(settings, secret, Dispatcher(handler)), args.host, args.port
+    ).start()
+    public = _receiver_url(args, default=listener.url)
+    mode = f"asset events in Airflow at {args.airflow}" if args.airflow else "syncs here"
+    print(f"listening on {listener.url} ({mode}); sources post to {public}/ss12000/...")
+    stopped = threading.Event()
+    try:
+        _print_subscriptions(ensure_subscriptions(settings, public, secret))
+        every = args.renew_every or min(
+            s.subscription_renew_before.total_seconds() / 2 for _, s in sources
+        )
+        renew_forever(lambda: ensure_subscriptions(settings, public, secret), every, stopped)
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopped.set()
+        listener.stop()
+        if isinstance(handler, LocalSync):
+            handler.close()
+    handled = listener.receiver.dispatcher.handled
+    ok = sum(1 for *_, status in handled if status == "success")
+    print(f"\nstopped: {len(handled)} changes handled, {ok} succeeded")
+    return EXIT_OK
+
+
 def _workbench(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """A command of the development package (`hub.dev`), imported only when it runs.
 
@@ -592,6 +684,32 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check config, sources, broker and store")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_check)
+
+    listen = sub.add_parser(
+        "listen", help="receive SS 12000 change notifications and sync what changed"
+    )
+    listen.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    listen.add_argument("--port", type=int, default=18090, help="port (default 18090)")
+    listen.add_argument(
+        "--url", default=None, help="the receiver's URL as the sources reach it ($HUB_PUSH_URL)"
+    )
+    listen.add_argument(
+        "--airflow",
+        default=None,
+        metavar="URL",
+        help="create asset events in this Airflow (hub_identity_push syncs) instead of syncing",
+    )
+    listen.add_argument(
+        "--renew-every", type=float, default=None, help="seconds between subscription renewals"
+    )
+    listen.set_defaults(func=cmd_listen)
+
+    subscribe = sub.add_parser("subscribe", help="create or renew the SS 12000 subscriptions")
+    subscribe.add_argument(
+        "--url", default=None, help="the receiver's URL as the sources reach it ($HUB_PUSH_URL)"
+    )
+    subscribe.add_argument("--json", action="store_true")
+    subscribe.set_defaults(func=cmd_subscribe)
 
     kafka = sub.add_parser("kafka", help="the local Kafka broker")
     kafka.add_argument("action", choices=["up", "down", "status"])

@@ -38,6 +38,11 @@ ENVIRONMENT: Mapping[str, str] = {
     "PostgreSQL cluster in the Airflow home)",
     "HUB_LEASE_TTL_SECONDS": "how long a run's lease lives without renewal (default: 300); "
     "a run that dies blocks its source at most this long",
+    "HUB_PUSH_SECRET": "key of the tokens in the webhook URLs SS 12000 subscriptions post to "
+    "(`hub listen`, `hub subscribe`; at least 16 characters)",
+    "HUB_PUSH_URL": "the webhook receiver's URL as the sources reach it (`hub listen --url`)",
+    "HUB_AIRFLOW_USERNAME": "login of `hub listen --airflow` to Airflow's REST API",
+    "HUB_AIRFLOW_PASSWORD": "password of that login",
     "HUB_FAULT_POINT": "tests only: the fault point at which a process SIGKILLs itself "
     "(docs/reliability.md)",
     "HUB_FAULT_AFTER": "tests only: how many times the fault point passes before it fires",
@@ -146,6 +151,10 @@ class KafkaSettings(_Model):
     partitions: Annotated[int, Field(ge=1, le=256)] = 3
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5_000
+    #: How the producer compresses its record batches (`hub.kafka_io.producer_tuning`).
+    #: gzip (zlib, in the standard library) roughly doubled kafka-python's throughput in
+    #: bench/publish.py against `none` (docs/operations.md, "Producer settings").
+    compression: Literal["gzip", "none"] = "gzip"
     ack_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     #: How long a client waits for its first broker connection (TLS and SASL included).
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0

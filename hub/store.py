@@ -565,6 +565,22 @@ class StateStore:
             ).scalar_one_or_none()
         return None if value is None else aware(value)
 
+    def incremental_runs_since(self, tenant: str, source: str, since: datetime) -> int:
+        """How many successful incremental runs of a source started after `since`."""
+        r = sync_runs.c
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        r.tenant == tenant,
+                        r.source == source,
+                        r.full.is_(False),
+                        r.status == "success",
+                        r.started_at > since,
+                    )
+                ).scalar_one()
+            )
+
     # -- bookmarks ----------------------------------------------------------------------
 
     def bookmarks(self, tenant: str, source: str) -> dict[str, str]:
@@ -852,14 +868,16 @@ class StateStore:
                         for (e, ref), fingerprint in letters.items()
                     ],
                 )
-            for entity, key in deletes:
+            if deletes:
+                # One statement run for every deleted key (executemany), not one each.
                 conn.execute(
                     entity_state.delete().where(
                         entity_state.c.tenant == tenant,
                         entity_state.c.source == source,
-                        entity_state.c.entity == entity,
-                        entity_state.c.key == key,
-                    )
+                        entity_state.c.entity == sa.bindparam("d_entity"),
+                        entity_state.c.key == sa.bindparam("d_key"),
+                    ),
+                    [{"d_entity": e, "d_key": k} for e, k in deletes],
                 )
             if batch:
                 conn.execute(

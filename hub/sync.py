@@ -230,19 +230,26 @@ class SyncRunner:
         """Full unless the source reads incrementally, has bookmarks, and is not due a full run.
 
         A full run is due when the source's `full_sync_every` has passed since the last
-        successful full run; it reconciles, deleting what vanished without a trace.
+        successful full run, or when it had `full_sync_every_runs` successful incremental
+        runs since; it reconciles, deleting what vanished without a trace.
         """
         if not source.supports_incremental:
             source.full_snapshot = True if requested is None else requested
             return source.full_snapshot
         source.bookmarks = self.store.bookmarks(tenant.id, source_id)
         if requested is None:
-            every = getattr(tenant.source(source_id), "full_sync_every", None)
+            settings = tenant.source(source_id)
+            every = getattr(settings, "full_sync_every", None)
+            every_runs = getattr(settings, "full_sync_every_runs", None)
             last = self.store.last_full_success(tenant.id, source_id)
             requested = (
                 not source.bookmarks
                 or last is None
                 or (every is not None and now() - last >= every)
+                or (
+                    every_runs is not None
+                    and self.store.incremental_runs_since(tenant.id, source_id, last) >= every_runs
+                )
             )
         if requested:
             source.bookmarks = {}
@@ -304,18 +311,27 @@ class SyncRunner:
         rejected_keys: set[str] = set()
         #: Entity types with a dead letter whose key is unknown: no deletions of that type.
         unsafe: set[str] = set()
+        # The keys seen feed the sweep of a full read. A full read of a source the store
+        # holds nothing of (a first sync; read after recovery, under the lease) has nothing
+        # to sweep, so its keys are not written (offset-paged sources keep them: misses).
+        track_seen = (
+            not full
+            or bool(source.offset_paged)
+            or (self.store.count(report.tenant, report.source) > 0)
+        )
 
         def flush() -> None:
             nonlocal seq, staged
             by_type: dict[str, list[Entity]] = {}
             for entity in batch:
                 by_type.setdefault(entity.entity, []).append(entity)
-            seen = []
+            seen: list[tuple[str, str]] = []
             for name, entities in by_type.items():
                 keys = [e.key for e in entities]
                 known = self.store.lookup(report.tenant, report.source, name, keys)
+                if track_seen:
+                    seen.extend((name, key) for key in keys)
                 for entity in entities:
-                    seen.append((name, entity.key))
                     row = stage_change(entity, known.get(entity.key), seq)
                     _count(report, row)
                     if row is not None:

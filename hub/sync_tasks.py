@@ -55,3 +55,56 @@ def run_sync_task(target: dict[str, str]) -> dict[str, Any]:
     if report.status != "success":
         raise AirflowException(f"{report.tenant}/{report.source} failed: {report.error}")
     return report.to_dict()
+
+
+def run_push_task(extras: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sync what the triggering notifications named: one targeted sync per source.
+
+    `extras` are the asset events' `extra`s (`tenant`, `source`, `streams`, `deleted`) that
+    the webhook receiver created; several of one source are merged. A sync that failed or
+    was skipped (another run holds the lease) fails the task, so Airflow tries it again.
+    """
+    from airflow.sdk.exceptions import AirflowException
+
+    from hub.push import ChangeSync
+
+    install_redaction()
+    load_env_file()
+    settings = load_settings()
+    wanted: dict[tuple[str, str], tuple[set[str], bool]] = {}
+    for extra in extras:
+        streams, deleted = wanted.setdefault((extra["tenant"], extra["source"]), (set(), False))
+        streams.update(extra.get("streams") or [])
+        wanted[extra["tenant"], extra["source"]] = (streams, deleted or bool(extra.get("deleted")))
+    with ChangeSync(settings) as changes:
+        reports = [
+            changes.sync(tenant, source, streams, deleted)
+            for (tenant, source), (streams, deleted) in wanted.items()
+        ]
+    unfinished = [r for r in reports if r.status != "success"]
+    if unfinished:
+        raise AirflowException(
+            "; ".join(f"{r.tenant}/{r.source} {r.status}: {r.error}" for r in unfinished)
+        )
+    return [r.to_dict() for r in reports]
+
+
+def renew_subscriptions_task() -> list[dict[str, Any]]:
+    """Create or renew every push source's subscription (`HUB_PUSH_URL`, `HUB_PUSH_SECRET`)."""
+    import os
+
+    from airflow.sdk.exceptions import AirflowException
+
+    from hub.push import PUSH_URL_ENV, ensure_subscriptions, push_secret
+
+    install_redaction()
+    load_env_file()
+    settings = load_settings()
+    url = os.environ.get(PUSH_URL_ENV)
+    if not url:
+        raise AirflowException(f"{PUSH_URL_ENV} is not set: where do the sources post?")
+    statuses = ensure_subscriptions(settings, url, push_secret())
+    failed = [s for s in statuses if s.action == "failed"]
+    if failed:
+        raise AirflowException("; ".join(f"{s.tenant}/{s.source}: {s.error}" for s in failed))
+    return [s.to_dict() for s in statuses]

@@ -16,6 +16,7 @@ from schemas.entities import ENTITY_TYPES
 from schemas.envelope import ChangeEvent, CloudEventHeaders, schema_id
 from schemas.equipment import EQUIPMENT_ENTITY_TYPES
 from schemas.followup import FOLLOWUP_RECORD_TYPES
+from schemas.licences import LICENCE_ENTITY_TYPES
 from schemas.lms import LMS_ENTITY_TYPES
 from schemas.mdm import MDM_ENTITY_TYPES
 from schemas.ss12000 import SS12000_ENTITY_TYPES
@@ -31,6 +32,7 @@ def rendered_schemas() -> Iterator[tuple[str, str]]:
         *LMS_ENTITY_TYPES,
         *MDM_ENTITY_TYPES,
         *EQUIPMENT_ENTITY_TYPES,
+        *LICENCE_ENTITY_TYPES,
         *FOLLOWUP_RECORD_TYPES,
     ):
         schema = ChangeEvent[entity_type].model_json_schema()  # type: ignore[valid-type]

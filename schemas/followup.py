@@ -398,6 +398,60 @@ class DeviceLifecycle(FollowupRecord):
     )
 
 
+class LicenceOverview(FollowupRecord):
+    """The central purchasing overview: one product's licences the owner holds, and their use.
+
+    `bought`, `assigned` and `available` are the source's own counts (licences, not people);
+    the holders are the source's assignments read and linked: to a directory person (an
+    Apple device licence through the device's user), to a person no longer in the
+    directory (left, or never matched: see `unmatched_identities`), or to a shared device.
+    """
+
+    entity: ClassVar[str] = "licence_overview"
+
+    licence_source: str = Field(description="The source instance the licences were read from.")
+    system: str
+    vendor: str
+    pool_key: str
+    product_id: str
+    product_name: str | None
+    kind: str
+    location: str | None
+    bought: Count | None
+    assigned: Count | None
+    available: Count | None
+    unit_price: float | None = Field(description="Where the source gives a price.")
+    currency: str | None
+    cost: float | None = Field(description="`bought` × `unit_price`, where the price is given.")
+    held_by_active: Count | None = Field(
+        description="Licences held by people in the directory (used by active people)."
+    )
+    held_by_left: Count | None = Field(
+        description="Licences held by people not in the directory: left, or never matched."
+    )
+    held_by_devices: Count = Field(description="Licences held by shared devices (no user).")
+    use_share: Share | None = Field(description="`held_by_active` of `bought`.")
+    suppressed: tuple[str, ...] = ()
+
+
+class LicenceUse(FollowupRecord):
+    """One product's licences held by active directory people of one school (unit).
+
+    `unit_key` is empty for holders whose unit the directory does not know; the rows of a
+    product add up to its `licence_overview.held_by_active`.
+    """
+
+    entity: ClassVar[str] = "licence_use"
+
+    licence_source: str
+    pool_key: str
+    product_id: str
+    product_name: str | None
+    unit_key: str
+    holders: Count | None
+    suppressed: tuple[str, ...] = ()
+
+
 #: Every record type, in the order extracts and summaries list them.
 FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     DeviceCoverage,
@@ -415,6 +469,8 @@ FOLLOWUP_RECORD_TYPES: tuple[type[FollowupRecord], ...] = (
     EquipmentByUnit,
     SupportByUnit,
     DeviceLifecycle,
+    LicenceOverview,
+    LicenceUse,
 )
 
 RECORD_TYPES_BY_NAME: dict[str, type[FollowupRecord]] = {t.entity: t for t in FOLLOWUP_RECORD_TYPES}

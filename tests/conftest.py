@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.fixtures.asm",
     "tests.fixtures.lms_native",
     "tests.fixtures.lms_vendors",
+    "tests.fixtures.licences",
     "tests.fixtures.airflow",
 ]
 

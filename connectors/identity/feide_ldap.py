@@ -24,7 +24,8 @@ import re
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote
@@ -38,6 +39,7 @@ from connectors.base import (
     Rejected,
     RetryPolicy,
     Source,
+    bookmark_since,
     failure_reason,
     is_source_failure,
     paged,
@@ -138,6 +140,8 @@ MEMBER_ROLES = {
 _ORG_NIN = re.compile(r"NO(\d{9})", re.IGNORECASE)
 _EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 _GRADE = re.compile(r"(?:aarstrinn|trinn)(\d{1,2})$|(?:vg|VG)(\d)$")
+#: The bookmark of an incremental read: the newest `modifyTimestamp` of a person seen.
+PEOPLE_STREAM = "people"
 
 Attributes = dict[str, list[str]]
 
@@ -176,7 +180,7 @@ class GroupEntitlement:
     role: str
     name: str
 
-    @property
+    @cached_property
     def group_key(self) -> str:
         """The group's key: organisation, kind and local id (dates and role vary per member)."""
         return compose_key(self.org, self.kind, self.local_id, separator=":")
@@ -225,6 +229,19 @@ def _date(text: str, what: str) -> date | None:
         raise ValueError(f"{what} is not a date (YYYY-MM-DD)") from None
 
 
+def people_filter(since: datetime | None) -> str:
+    """The LDAP filter of a people search: every person, or those modified at `since` or later.
+
+    `modifyTimestamp` is a generalized time to the second; `>=` keeps an entry stamped in
+    the bookmark's own second, so nothing stamped then is skipped.
+    """
+    if since is None:
+        return "(objectClass=eduPerson)"
+    t = since.astimezone(UTC)
+    stamp = f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+    return f"(&(objectClass=eduPerson)(modifyTimestamp>={stamp}))"
+
+
 def _normalise_dn(dn: str) -> str:
     return ",".join(part.strip().lower() for part in dn.split(","))
 
@@ -266,6 +283,18 @@ class LdapSourceSettings(SettingsModel):
     #: `norEduPersonLegalName` is not it: Feide has none). Any value other than
     #: FALSE / 0 / no / none / ingen marks the person protected (docs/privacy.md).
     protected_attribute: str | None = None
+    #: Read only the people changed since the last run (`modifyTimestamp>=` the newest
+    #: stamp seen, less `incremental_overlap`). An incremental run never deletes: only a
+    #: full read, due every `full_sync_every` or `full_sync_every_runs`, finds deletions.
+    incremental: bool = False
+    #: How far before its bookmark an incremental read starts (replication lag, commits
+    #: that landed late with an earlier stamp).
+    incremental_overlap: timedelta = timedelta(minutes=5)
+    #: A full read when the last successful one started this long ago (None: no age rule).
+    full_sync_every: timedelta | None = timedelta(days=1)
+    #: A full read after this many successful incremental runs since the last full one
+    #: (None: no count rule).
+    full_sync_every_runs: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _tls_matches_uri(self) -> LdapSourceSettings:
@@ -299,6 +328,7 @@ class FeideLdap(Source):
         self._hmac_key = hmac_key
         self._conn: ldap3.Connection | None = None
         self.country = "NO"
+        self.supports_incremental = settings.incremental
 
     # -- connection ---------------------------------------------------------------------
 
@@ -553,8 +583,10 @@ class FeideLdap(Source):
         attributes = PERSON_ATTRIBUTES + (
             [self.settings.protected_attribute] if self.settings.protected_attribute else []
         )
-        for page in self._search("(objectClass=eduPerson)", attributes, base=self.search_base):
+        since = self.people_since()
+        for page in self._search(people_filter(since), attributes, base=self.search_base):
             for dn, attrs in page.entries:
+                self._advance_people_bookmark(attrs)
                 if not self._belongs(attrs, own):
                     others += 1
                     continue
@@ -564,10 +596,35 @@ class FeideLdap(Source):
                 yield from self.person_items(dn, attrs, unit_keys, groups_seen)
         units = 0
         for unit_dn, unit in unit_items.items():
+            # An incremental read sees only changed people: a shared base's units are kept
+            # when they sit below the organisation (a full read decides about the others).
             if not shared or unit_dn.endswith("," + own) or unit_dn in named:
                 units += 1
                 yield unit
-        self._report(org_dn, units, people, others)
+        if since is None:
+            self._report(org_dn, units, people, others)
+        else:
+            self.note(
+                f"organisation {org_dn}: incremental read of {people} people changed since "
+                f"{since.isoformat()} under {self.search_base}; {units} units"
+            )
+
+    def people_since(self) -> datetime | None:
+        """Where an incremental read of people starts; None: read every person."""
+        if self.full_snapshot or not self.settings.incremental:
+            return None
+        return bookmark_since(self.bookmarks.get(PEOPLE_STREAM), self.settings.incremental_overlap)
+
+    def _advance_people_bookmark(self, attrs: Attributes) -> None:
+        """Move the people bookmark to this entry's `modifyTimestamp` if it is newer."""
+        if not self.settings.incremental:
+            return
+        try:
+            stamp = _modified(attrs)
+        except ValueError:
+            return  # the entry itself is dead-lettered for it; the bookmark stays
+        if stamp is not None:
+            self.advance_bookmark(PEOPLE_STREAM, stamp)
 
     def _shares_search_base(self, own: str) -> bool:
         """Whether the search base holds another organisation entry besides the owner's."""
@@ -587,17 +644,19 @@ class FeideLdap(Source):
         group counts as seen only once its entry was mapped in full.
         """
         result = self._guard(
-            dn, "person", attrs, "eduPersonPrincipalName", self._person_and_groups, attrs, unit_keys
+            dn,
+            "person",
+            attrs,
+            "eduPersonPrincipalName",
+            self._person_and_groups,
+            attrs,
+            unit_keys,
+            groups_seen,
         )
         if isinstance(result, Rejected):
             return [result]
-        items: list[Item] = []
-        for item in result:
-            if isinstance(item, Group):
-                if item.key in groups_seen:
-                    continue
-                groups_seen.add(item.key)
-            items.append(item)
+        items, new_groups = result
+        groups_seen.update(new_groups)
         return items
 
     def _guarded_owner(self, dn: str, attrs: Attributes) -> Organisation:
@@ -606,7 +665,14 @@ class FeideLdap(Source):
     def _guarded_unit(self, attrs: Attributes, owner_key: str | None) -> Organisation:
         return self.guarded(self._unit(attrs, owner_key))
 
-    def _person_and_groups(self, attrs: Attributes, unit_keys: dict[str, str]) -> list[Item]:
+    def _person_and_groups(
+        self, attrs: Attributes, unit_keys: dict[str, str], groups_seen: set[str]
+    ) -> tuple[list[Item], set[str]]:
+        """The person, its memberships and the groups it names that the read has not yielded.
+
+        A group is built once per read, not once per member; the keys of the groups built
+        here (as the entitlements spell them) are returned with the items.
+        """
         person, entitlements = self._person(attrs, unit_keys)
         person = self.guarded(person)
         if self._protected(attrs):
@@ -614,13 +680,13 @@ class FeideLdap(Source):
                 update={"key": self._protected_key(person.key)}
             )
         items: list[Item] = [person]
-        groups: set[str] = set()
+        built: set[str] = set()
         for ent in entitlements:
-            if ent.group_key not in groups:
-                groups.add(ent.group_key)
-                items.append(self._group(ent))
-            items.append(self._membership(ent, person.key))
-        return [self.guarded(i) for i in items]
+            if ent.group_key not in built and ent.group_key not in groups_seen:
+                built.add(ent.group_key)
+                items.append(self.guarded(self._group(ent)))
+            items.append(self.guarded(self._membership(ent, person.key)))
+        return items, built
 
     def _protected(self, attrs: Attributes) -> bool:
         """Whether the configured protection attribute marks the entry."""

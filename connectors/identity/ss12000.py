@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -55,6 +55,13 @@ from connectors.http import (
     HttpStream,
     Incremental,
     PageTokenPaginator,
+)
+from connectors.identity._ss12000_subscriptions import (
+    RESOURCE_STREAMS,
+    Notification,
+    NotificationError,
+    SubscriptionRecord,
+    parse_notification,
 )
 from connectors.privacy import (
     hmac_of,
@@ -829,6 +836,10 @@ class SS12000SourceSettings(HttpSourceSettings):
     activities: bool = True
     #: How far before its bookmark an incremental read starts (`meta.modified.after`).
     incremental_overlap: timedelta = timedelta(seconds=60)
+    #: Register a subscription (webhook) so changes are pushed (`hub listen`, docs/ss12000.md).
+    subscribe: bool = False
+    #: Renew the subscription when it expires sooner than this.
+    subscription_renew_before: timedelta = timedelta(minutes=30)
 
     @model_validator(mode="after")
     def _key_needs_cert(self) -> SS12000SourceSettings:
@@ -885,6 +896,8 @@ class SS12000(HttpSource):
         self.duty_people: dict[str, str] = {}
         #: Activity teachers whose duty could not be resolved to a person in this run.
         self.unresolved_teachers = 0
+        #: The only streams to read (a pushed change's); None reads them all.
+        self.only_streams: frozenset[str] | None = None
 
     def _client_certificate(self, cert: Path, key: Path | None) -> str | tuple[str, str]:
         for path, what in ((cert, "client_cert"), (key, "client_key")):
@@ -895,10 +908,60 @@ class SS12000(HttpSource):
     # -- reading ------------------------------------------------------------------------
 
     def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
-        """Every stream; without `activities`, not the activities."""
-        if self.settings.activities:
-            return self.streams
-        return tuple(s for s in self.streams if s is not _Activities)
+        """Every stream; without `activities`, not the activities; after `read_only`, only those.
+
+        `/deletedEntities` stays in a narrowed read: it is read on incremental runs only.
+        """
+        streams: tuple[type[HttpStream[Any, Any]], ...] = self.streams
+        if not self.settings.activities:
+            streams = tuple(s for s in streams if s is not _Activities)
+        if self.only_streams is not None:
+            streams = tuple(
+                s for s in streams if s.name in self.only_streams or s is _DeletedEntities
+            )
+        return streams
+
+    def read_only(self, streams: Collection[str]) -> None:
+        """Read only these streams (and `/deletedEntities`): what a notification named."""
+        unknown = set(streams) - {s.name for s in self.streams}
+        if unknown:
+            raise ConfigError(f"no stream {', '.join(sorted(unknown))}", connector=self.name)
+        self.only_streams = frozenset(streams)
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def subscriptions(self) -> list[SubscriptionRecord]:
+        """The client's subscriptions on the API (`GET /subscriptions`, every page)."""
+        found: list[SubscriptionRecord] = []
+        url, params, seen = self.url("/subscriptions"), {"limit": self.settings.page_size}, set()
+        while True:
+            body = self.get(url, params).json()
+            found.extend(SubscriptionRecord.model_validate(r) for r in body.get("data") or [])
+            token = body.get("pageToken")
+            if not token or token in seen:
+                return found
+            seen.add(token)
+            params = {"pageToken": token}
+
+    def subscribe(
+        self, name: str, target: str, resources: Collection[str] = tuple(RESOURCE_STREAMS)
+    ) -> SubscriptionRecord:
+        """Register a webhook at `target` for these resource types (`POST /subscriptions`)."""
+        body = {
+            "name": name,
+            "target": target,
+            "resourceTypes": [{"resource": r} for r in resources],
+        }
+        return SubscriptionRecord.model_validate(self.post(self.url("/subscriptions"), body).json())
+
+    def renew_subscription(self, subscription_id: str) -> SubscriptionRecord:
+        """Move a subscription's expiry on (`PATCH /subscriptions/<id>`); 404 if it is gone."""
+        response = self.send("PATCH", self.url(f"/subscriptions/{subscription_id}"))
+        return SubscriptionRecord.model_validate(response.json())
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        """End a subscription (`DELETE /subscriptions/<id>`)."""
+        self.send("DELETE", self.url(f"/subscriptions/{subscription_id}"))
 
     # -- privacy --------------------------------------------------------------------------
 
@@ -924,6 +987,17 @@ class SS12000(HttpSource):
             return None, True
         return (national_id_hmac(self._hmac_key, "SE", digits) if digits else None), False
 
+
+__all__ = [
+    "CONNECTOR",
+    "RESOURCE_STREAMS",
+    "SS12000",
+    "Notification",
+    "NotificationError",
+    "SS12000SourceSettings",
+    "SubscriptionRecord",
+    "parse_notification",
+]
 
 CONNECTOR = ConnectorSpec(
     settings=SS12000SourceSettings,

@@ -15,7 +15,7 @@ completion in a competence course. `TURNED_IN` is `submitted`; `NEW`, `CREATED` 
 `source_modified` and `score_date`: the learner's last activity on it.
 
 Authentication is a service account with domain-wide delegation, as the ChromeOS
-connector's (`GoogleServiceAccountSource`): the administrator in `auth.subject`, scopes
+connector's (`GoogleApiSource`): the administrator in `auth.subject`, scopes
 `classroom.courses.readonly`, `classroom.rosters.readonly`,
 `classroom.coursework.students.readonly` and `classroom.profile.emails` (without the last,
 Classroom leaves `profile.emailAddress` out and people cannot be matched to the
@@ -40,7 +40,7 @@ from connectors.base import Item
 from connectors.http import HttpSourceSettings, HttpStream, PageTokenPaginator
 from connectors.lms._children import ChildStream, ChildStreams, read_children
 from connectors.lms._tags import competence_areas, tag_words
-from connectors.mdm.google_chromeos import GoogleServiceAccount, GoogleServiceAccountSource
+from connectors.mdm.google_chromeos import GoogleApiSource, GoogleServiceAccount
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, Person, Timestamp, as_key
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
@@ -289,7 +289,7 @@ class GoogleClassroomSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 500
 
 
-class GoogleClassroom(GoogleServiceAccountSource, ChildStreams):
+class GoogleClassroom(GoogleApiSource, ChildStreams):
     """Courses, rosters and submissions from Google Classroom, as LMS entities."""
 
     name: ClassVar[str] = "lms.google_classroom"

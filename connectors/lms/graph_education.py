@@ -39,11 +39,11 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors._graph import GRAPH_PAGING, GraphSettings
 from connectors.base import Item, Removed
-from connectors.http import HttpStream, NextLinkPaginator
+from connectors.http import HttpStream
 from connectors.lms._children import ChildStream, ChildStreams, read_children
 from connectors.lms._tags import competence_areas, tag_words
-from connectors.mdm.intune import GraphSourceSettings
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, Organisation, OrganisationKind, Person, Role
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole
@@ -140,7 +140,7 @@ def class_words(raw: _Class) -> set[str]:
 
 class _Stream(HttpStream[Any, Any]):
     records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    paginator = GRAPH_PAGING
     source: GraphEducation
 
 
@@ -148,7 +148,7 @@ class _Child(ChildStream):
     """A Graph collection below a school or a class."""
 
     records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    paginator = GRAPH_PAGING
     source: GraphEducation
 
 
@@ -298,7 +298,7 @@ class _Classes(_Stream):
         yield from read_children(source, _Members(source, raw.id))
 
 
-class GraphEducationSourceSettings(GraphSourceSettings):
+class GraphEducationSourceSettings(GraphSettings):
     """Microsoft Teams classes from Microsoft Graph v1.0 education.
 
     The app registration needs the application permission EduRoster.Read.All (or

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 from schemas.entities import Timestamp, utc_timestamp
+from schemas.mdm import AssignedUserId, UserIdKind
 
 #: Serial numbers that firmware and virtual machines report when they have none. Two
 #: devices with such a "serial" are not the same device, so they get no physical key.
@@ -167,3 +168,9 @@ def utc_day(moment: datetime | date | None) -> date | None:
     """The UTC calendar day of a moment."""
     stamp = aware(moment)
     return stamp.date() if stamp else None
+
+
+def user_ids(*found: tuple[UserIdKind, str | None]) -> tuple[AssignedUserId, ...]:
+    """A holder's identifiers as a source names them, each trimmed, the empty ones left out."""
+    pairs = ((kind, text(value)) for kind, value in found)
+    return tuple(AssignedUserId(kind=kind, value=value) for kind, value in pairs if value)

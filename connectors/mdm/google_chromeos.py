@@ -386,22 +386,19 @@ class GoogleChromeOSSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=300)] = 300
 
 
-class GoogleServiceAccountSource(HttpSource):
-    """A Google API read as a service account with domain-wide delegation.
+class GoogleApiSource(HttpSource):
+    """A Google Workspace API read as a service account: its grant, and Google's quota errors.
 
-    Tokens come from `ServiceAccountAuth`; Google's 403 quota errors are throttling; the
-    connection check is the grant (key, delegation and scopes). Google Classroom shares it.
+    The base of every Google connector (ChromeOS devices here, License Manager licences in
+    `connectors.licences.google_workspace`): `settings.auth` is a `GoogleServiceAccount`.
     """
 
     auth: ServiceAccountAuth
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """The service account's JWT grant (see `ServiceAccountAuth`)."""
-        auth = self.settings.auth
-        if not isinstance(auth, GoogleServiceAccount):  # the settings model says it is
-            raise TypeError(f"{self.name} needs a google_service_account auth")
         return ServiceAccountAuth(
-            auth,
+            self.settings.auth,  # type: ignore[arg-type]
             secret,
             session=self.session,
             connector=self.name,
@@ -420,7 +417,7 @@ class GoogleServiceAccountSource(HttpSource):
         log.info("source_checked", connector=self.name)
 
 
-class GoogleChromeOS(GoogleServiceAccountSource):
+class GoogleChromeOS(GoogleApiSource):
     """Chromebooks from the Admin SDK Directory API, as `Device`."""
 
     name: ClassVar[str] = "mdm.google_chromeos"

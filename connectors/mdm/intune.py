@@ -15,32 +15,27 @@ noncompliant: the device does not meet policy, whatever the grace Intune grants.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Self
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict
 
+from connectors._graph import GRAPH_PAGING, GraphSettings
 from connectors.errors import FatalError
-from connectors.http import (
-    HttpSource,
-    HttpSourceSettings,
-    HttpStream,
-    NextLinkPaginator,
-    OAuthClientCredentials,
-)
+from connectors.http import HttpSource, HttpStream
 from connectors.mdm._device import (
     GraphTimestamp,
     aware,
     is_desktop,
     maybe_physical_key,
     text,
+    user_ids,
     utc_day,
 )
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key
 from schemas.mdm import (
-    AssignedUserId,
     Compliance,
     Device,
     DeviceKind,
@@ -164,7 +159,7 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
     name = "managedDevices"
     path = MANAGED_DEVICES
     records_key = "value"
-    paginator = NextLinkPaginator("@odata.nextLink", page_size_param="$top")
+    paginator = GRAPH_PAGING
     raw_model = _ManagedDevice
     entity_type = Device
 
@@ -174,14 +169,10 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
 
     def to_entity(self, raw: _ManagedDevice) -> Device:
         os_name, kind = os_and_kind(raw.operatingSystem, raw.model)
-        users = tuple(
-            AssignedUserId(kind=kind_, value=value)
-            for kind_, value in (
-                (UserIdKind.UPN, text(raw.userPrincipalName)),
-                (UserIdKind.EMAIL, text(raw.emailAddress)),
-                (UserIdKind.DIRECTORY_ID, text(raw.userId)),
-            )
-            if value and value != _NO_USER
+        users = user_ids(
+            (UserIdKind.UPN, raw.userPrincipalName),
+            (UserIdKind.EMAIL, raw.emailAddress),
+            (UserIdKind.DIRECTORY_ID, None if raw.userId == _NO_USER else raw.userId),
         )
         ownership = OWNERSHIP.get(raw.managedDeviceOwnerType or "", Ownership.UNKNOWN)
         category = text(raw.deviceCategoryDisplayName)
@@ -210,38 +201,7 @@ class _ManagedDevices(HttpStream[_ManagedDevice, Device]):
         )
 
 
-class GraphSourceSettings(HttpSourceSettings):
-    """Microsoft Graph v1.0 read with OAuth 2.0 client credentials (Intune, Graph education).
-
-    `auth` is client credentials at the directory's own token endpoint
-    (`https://login.microsoftonline.com/<directory id>/oauth2/v2.0/token`, never `common`)
-    with the scope `https://graph.microsoft.com/.default`.
-    """
-
-    base_url: Annotated[str, Field(pattern=r"^https?://.+/v1\.0/?$")] = (
-        "https://graph.microsoft.com/v1.0"
-    )
-    auth: OAuthClientCredentials
-    #: Graph's `$top`.
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
-
-    @model_validator(mode="after")
-    def _tenant_specific_token_endpoint(self) -> Self:
-        directory = urlsplit(self.auth.token_url).path.strip("/").split("/")[0].lower()
-        if directory in ("common", "organizations", "consumers"):
-            raise ValueError(
-                f"auth.token_url names `{directory}`; client credentials need the "
-                "directory's own endpoint: /<directory id>/oauth2/v2.0/token"
-            )
-        if not (self.auth.scope or "").endswith("/.default"):
-            raise ValueError(
-                "auth.scope must be the resource's .default scope: "
-                "https://graph.microsoft.com/.default"
-            )
-        return self
-
-
-class IntuneSourceSettings(GraphSourceSettings):
+class IntuneSourceSettings(GraphSettings):
     """Microsoft Intune's managed devices, read from Microsoft Graph v1.0.
 
     `auth` is OAuth 2.0 client credentials at the directory's own token endpoint

@@ -49,7 +49,7 @@ from connectors.http import (
     OAuthClientCredentials,
     token_request,
 )
-from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, utc_day
+from connectors.mdm._device import aware, is_desktop, maybe_physical_key, text, user_ids, utc_day
 from connectors.registry import ConnectorSpec, Pool, with_secret
 from schemas.entities import Entity, Key, Timestamp, as_key
 from schemas.mdm import (
@@ -104,7 +104,7 @@ class JamfAuth(Authenticator):
 
     def __init__(
         self,
-        settings: JamfSourceSettings,
+        settings: JamfApiSettings,
         secret: str,
         *,
         session: requests.Session,
@@ -459,11 +459,10 @@ class _Buildings(_Sites):
 def _users(place: _UserAndLocation | None) -> tuple[AssignedUserId, ...]:
     if place is None:
         return ()
-    found = (
-        (UserIdKind.USERNAME, text(place.username)),
-        (UserIdKind.EMAIL, text(place.email) or text(place.emailAddress)),
+    return user_ids(
+        (UserIdKind.USERNAME, place.username),
+        (UserIdKind.EMAIL, text(place.email) or place.emailAddress),
     )
-    return tuple(AssignedUserId(kind=kind, value=value) for kind, value in found if value)
 
 
 class _Inventory(_JamfStream):
@@ -624,8 +623,8 @@ def _managed(flag: bool | None) -> ManagementState:
 # -- the source -----------------------------------------------------------------------------
 
 
-class JamfSourceSettings(HttpSourceSettings):
-    """Jamf Pro's computers and mobile devices, read from the Jamf Pro API.
+class JamfApiSettings(HttpSourceSettings):
+    """A Jamf Pro API source: its authentication, page size and connections.
 
     `auth` is an API client (`oauth_client_credentials`, token URL `<base>/api/oauth/token`)
     or a user account (`basic`: the password is exchanged for a bearer token at
@@ -633,11 +632,16 @@ class JamfSourceSettings(HttpSourceSettings):
     at most five connections, so `max_concurrency` is at most 5.
     """
 
-    type: Literal["jamf_pro"]
     auth: Annotated[OAuthClientCredentials | BasicAuth, Field(discriminator="kind")]
     #: Jamf's `page-size`.
     page_size: Annotated[int, Field(ge=1, le=2000)] = 200
     max_concurrency: Annotated[int, Field(ge=1, le=5)] = 3
+
+
+class JamfSourceSettings(JamfApiSettings):
+    """Jamf Pro's computers and mobile devices, read from the Jamf Pro API (`JamfApiSettings`)."""
+
+    type: Literal["jamf_pro"]
     computers: bool = True
     mobile_devices: bool = True
 
@@ -648,7 +652,29 @@ class JamfSourceSettings(HttpSourceSettings):
         return self
 
 
-class JamfPro(HttpSource):
+class JamfApiSource(HttpSource):
+    """A source read from the Jamf Pro API: Jamf's tokens, invalidated when the sync ends.
+
+    The base of the Jamf connectors (devices here, volume purchasing in
+    `connectors.licences.jamf_volume_purchasing`).
+    """
+
+    settings: JamfApiSettings
+    auth: JamfAuth
+
+    def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
+        """Jamf's own tokens (see `JamfAuth`)."""
+        return JamfAuth(
+            self.settings, secret, session=self.session, connector=self.name, clock=clock
+        )
+
+    def close(self) -> None:
+        """Invalidate the token, then stop the page threads and close the session."""
+        self.auth.invalidate()
+        super().close()
+
+
+class JamfPro(JamfApiSource):
     """Computers and mobile devices from the Jamf Pro API, as `Device`."""
 
     name: ClassVar[str] = "mdm.jamf"
@@ -679,12 +705,6 @@ class JamfPro(HttpSource):
         self._checked = False
         #: The GET paths the server's schema offers (filled by `ensure_endpoints`).
         self.offered: set[str] = set()
-
-    def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
-        """Jamf's own tokens (see `JamfAuth`)."""
-        return JamfAuth(
-            self.settings, secret, session=self.session, connector=self.name, clock=clock
-        )
 
     def streams_to_read(self) -> tuple[type[HttpStream[Any, Any]], ...]:
         """The lookups, then computers and mobile devices as configured."""
@@ -769,11 +789,6 @@ class JamfPro(HttpSource):
             return self.url(API + stream.by_id.format(id=device_id))
 
         return url_of
-
-    def close(self) -> None:
-        """Invalidate the token, then stop the page threads and close the session."""
-        self.auth.invalidate()
-        super().close()
 
 
 CONNECTOR = ConnectorSpec(

@@ -28,6 +28,8 @@ from hub.dev.sandbox.graph_education import graph_education_source_config
 from hub.dev.sandbox.itslearning import ITSLEARNING_TENANTS, itslearning_source_config
 from hub.dev.sandbox.itslearning import secrets_env as itslearning_secrets
 from hub.dev.sandbox.ldif import Tree
+from hub.dev.sandbox.licences import licence_source_configs, licensed_tenants
+from hub.dev.sandbox.licences import secrets_env as licence_secrets
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
 from hub.dev.sandbox.oneroster import client_credentials, oneroster_source_config
@@ -192,6 +194,7 @@ def sandbox_up(
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
     secrets.update(equipment_secrets(web_home, tenant_ids))
+    secrets.update(licence_secrets(web_home, licensed_tenants(tenant_ids)))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
     config_file = var_dir() / "hub.yaml"
     registers = [roster(t, scale, seed) for t in swedish]
@@ -207,7 +210,7 @@ def sandbox_up(
         f"/<tenant>/itslearning: itslearning's Data Warehouse API for "
         f"{', '.join(sorted(ITSLEARNING_TENANTS))}, "
         "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
-        "/<tenant>/intune, /jamf, /google: the MDMs)",
+        "/<tenant>/intune, /jamf, /google: the MDMs; /m365, /vpp: licences)",
     ]
     for owner in owners:
         lines.append(
@@ -362,6 +365,11 @@ def _tenant_entry(
             learning,
             *mdm_source_configs(owner.tenant, web_url),
             *equipment_source_configs(owner.tenant, web_url),
+            *(
+                licence_source_configs(owner.tenant, web_url)
+                if licensed_tenants([owner.tenant])
+                else []
+            ),
         ],
     }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hub.followup._state import DeviceRow, Org, PersonRow, TenantState, normalise_word
+from hub.followup._state import Org, PersonRow, TenantState, normalise_word
 from hub.matching import Candidate, DirectoryPerson, Matcher, UnmatchedReport
 from hub.policy import Policy
 from schemas.entities import OrganisationKind, Role, SchoolType
@@ -76,6 +76,8 @@ class Directory:
     links: dict[tuple[str, str], str] = field(default_factory=dict)
     #: (device source, device key) → directory person key.
     device_users: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (licence source, assignment key) → directory person key of the licence's holder.
+    licence_users: dict[tuple[str, str], str] = field(default_factory=dict)
     unmatched: UnmatchedReport = field(default_factory=UnmatchedReport)
 
     def unit_of(self, person: PersonRow) -> str | None:
@@ -167,12 +169,26 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
         if p.source not in sources
     )
     device_candidates = (
-        Candidate(d.source, d.key, *_device_identifiers(d)) for d in state.devices if d.users
+        Candidate(d.source, d.key, *_user_identifiers(d.users)) for d in state.devices if d.users
+    )
+    # One candidate per licence holder (a user with three licences is one person).
+    holders: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+    for assignment in state.licence_assignments:
+        if assignment.users:
+            holders.setdefault((assignment.source, assignment.users), []).append(assignment.key)
+    licence_candidates = (
+        Candidate(source, keys[0], *_user_identifiers(users))
+        for (source, users), keys in holders.items()
     )
     linked, _ = matcher.match_all(person_candidates, directory.unmatched)
     directory.links.update({(m.source, m.candidate_key): m.person_key for m in linked})
     used, _ = matcher.match_all(device_candidates, directory.unmatched)
     directory.device_users.update({(m.source, m.candidate_key): m.person_key for m in used})
+    held, _ = matcher.match_all(licence_candidates, directory.unmatched)
+    holder_of = {(source, keys[0]): keys for (source, _users), keys in holders.items()}
+    for m in held:
+        for key in holder_of[(m.source, m.candidate_key)]:
+            directory.licence_users[(m.source, key)] = m.person_key
     return directory
 
 
@@ -197,10 +213,13 @@ def _person_identifiers(person: PersonRow) -> dict[str, str]:
     }
 
 
-def _device_identifiers(device: DeviceRow) -> tuple[dict[str, str], tuple[str, ...]]:
+def _user_identifiers(
+    users: tuple[tuple[str, str], ...],
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A device's or licence's holder as a candidate: rule → value, and external ids."""
     identifiers: dict[str, str] = {}
     external: list[str] = []
-    for kind, value in device.users:
+    for kind, value in users:
         rule = DEVICE_USER_RULES.get(kind)
         if rule == "external_id":
             external.append(value)

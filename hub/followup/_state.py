@@ -141,6 +141,36 @@ class DeviceRow:
     support_ends_on: date | None
 
 
+@dataclass(frozen=True, slots=True)
+class LicencePoolRow:
+    """The licences of one product a source says the owner holds."""
+
+    source: str
+    key: str
+    product_id: str
+    product_name: str | None
+    vendor: str
+    kind: str
+    total: int | None
+    assigned: int | None
+    available: int | None
+    unit_price: float | None
+    currency: str | None
+    location: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceAssignmentRow:
+    """One licence of a pool held by a person (their identifiers) or a device."""
+
+    source: str
+    key: str
+    pool_key: str
+    #: (kind, value) of the holder's identifiers.
+    users: tuple[tuple[str, str], ...]
+    device_physical_key: str | None
+
+
 @dataclass
 class TenantState:
     """Everything of one tenant that the records are compiled from."""
@@ -154,6 +184,8 @@ class TenantState:
     enrollments: list[EnrollmentRow] = field(default_factory=list)
     results: list[ResultRow] = field(default_factory=list)
     devices: list[DeviceRow] = field(default_factory=list)
+    licence_pools: list[LicencePoolRow] = field(default_factory=list)
+    licence_assignments: list[LicenceAssignmentRow] = field(default_factory=list)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -167,6 +199,8 @@ class TenantState:
             "enrollments": len(self.enrollments),
             "results": len(self.results),
             "devices": len(self.devices),
+            "licence_pools": len(self.licence_pools),
+            "licence_assignments": len(self.licence_assignments),
         }
 
 
@@ -343,7 +377,40 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 _day(p.get("support_ends_on")),
             )
         )
+    _load_licences(engine, state, at)
     return state
+
+
+def _load_licences(engine: sa.Engine, state: TenantState, at: datetime | None) -> None:
+    """The tenant's licence pools and assignments (`hub.licences.*`)."""
+    for source, p in _rows(engine, state.tenant, "pool", at):
+        price = p.get("unit_price")
+        state.licence_pools.append(
+            LicencePoolRow(
+                source,
+                p["key"],
+                p["product_id"],
+                p.get("product_name"),
+                p.get("vendor") or "",
+                p.get("kind") or "other",
+                p.get("total"),
+                p.get("assigned"),
+                p.get("available"),
+                None if price is None else float(price),
+                p.get("currency"),
+                p.get("location"),
+            )
+        )
+    for source, p in _rows(engine, state.tenant, "assignment", at):
+        state.licence_assignments.append(
+            LicenceAssignmentRow(
+                source,
+                p["key"],
+                p["pool_key"],
+                tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
+                p.get("device_physical_key"),
+            )
+        )
 
 
 def protected_people(engine: sa.Engine, tenant: str, at: datetime) -> frozenset[str]:

@@ -67,6 +67,8 @@ CELL_FIGURES: dict[str, tuple[str, ...]] = {
     "course_participation": ("students",),
     "competence_development": ("staff",),
     "competence_by_unit": ("staff",),
+    "licence_overview": ("held_by_active", "held_by_left"),
+    "licence_use": ("holders",),
 }
 
 
@@ -104,6 +106,7 @@ ROW_SHARES: tuple[RowShare, ...] = (
     RowShare("competence_development", "completed_share", "completed", "staff"),
     RowShare("competence_by_unit", "completed_share", "completed", "staff"),
     RowShare("competence_by_unit", "within_share", "within_requirement", "staff"),
+    RowShare("licence_overview", "use_share", "held_by_active", "bought", people=False),
 )
 
 #: Parts of a row's cell: a part is at most its whole.
@@ -141,6 +144,10 @@ def row_key(record: str, row: Row) -> str:
         return f"{row['measured_on']}|{row.get('unit_key') or ''}|{row['role']}|{row['area']}"
     if record == "competence_by_unit":
         return f"{row.get('unit_key') or ''}|{row['area']}"
+    if record == "licence_overview":
+        return f"{row['licence_source']}|{row['pool_key']}"
+    if record == "licence_use":
+        return f"{row['licence_source']}|{row['pool_key']}|{row.get('unit_key') or ''}"
     return str(row.get("key", ""))
 
 
@@ -302,6 +309,7 @@ class _Builder:
         self._skills()
         self._development()
         self._tenant()
+        self._licences()
         return self.constraints
 
     def _row_relations(self) -> None:
@@ -325,6 +333,20 @@ class _Builder:
                     [self.term(1, record, key, row, part), self.term(-1, record, key, row, whole)],
                     -_INF,
                     0,
+                )
+
+    def _licences(self) -> None:
+        """A product's active holders are the sum of its rows per school."""
+        units: dict[str, list[tuple[str, Row]]] = defaultdict(list)
+        for key, row in self.rows.get("licence_use", ()):
+            units[f"{row['licence_source']}|{row['pool_key']}"].append((key, row))
+        for key, row in self.rows.get("licence_overview", ()):
+            members = units.get(key)
+            if members:
+                self.total(
+                    "product = Σ schools (licences held by active people)",
+                    [self.term(1, "licence_use", k, r, "holders") for k, r in members],
+                    self.term(1, "licence_overview", key, row, "held_by_active"),
                 )
 
     def _courses(self) -> None:

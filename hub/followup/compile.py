@@ -32,6 +32,7 @@ from hub.followup.measures.learning import (
     digital_skills,
     staff_competence,
 )
+from hub.followup.measures.licences import licences
 from hub.followup.measures.lifecycle import device_lifecycle, load_purchases
 from hub.followup.measures.summary import (
     Totals,
@@ -133,8 +134,9 @@ def compile_snapshot(
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
     courses, course_totals = course_participation(ctx, areas)
+    licence_overview, licence_use, licence_totals = licences(ctx)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
-    totals = Totals(device_totals, competence_totals, skills_totals, course_totals)
+    totals = Totals(device_totals, competence_totals, skills_totals, course_totals, licence_totals)
     items = load_items(engine, tenant.id, end_of_day(as_of))
     tickets = load_tickets(engine, tenant.id, end_of_day(as_of))
     classrooms, equipment_units, equipment_totals = classroom_equipment(ctx, items)
@@ -165,6 +167,8 @@ def compile_snapshot(
         "equipment_by_unit": list(equipment_units),
         "support_by_unit": list(support),
         "device_lifecycle": list(lifecycle),
+        "licence_overview": list(licence_overview),
+        "licence_use": list(licence_use),
     }
     extra = 0
     if complementary:

@@ -27,6 +27,7 @@ HEADLINE = (
     ("exam_ready_share", "exam-ready"),
     ("competence_information_security_within_share", "infosec"),
     ("devices_past_life_cycle_share", "old dev"),
+    ("licences_used_share", "lic used"),
     ("unmatched_identities", "unmatched"),
 )
 
@@ -158,6 +159,18 @@ class PageLabels:
         "Assigned, not enrolled",
     )  # fmt: skip
     no_lifecycle: str = "No purchased devices in this snapshot."
+    licences: str = "Licences and apps: the central purchasing overview"
+    licences_note: str = (
+        "Per product: licences bought, assigned and available as the source counts them, "
+        "the cost where the source gives a price, and who holds them: people in the "
+        "directory (used by active people), people no longer in it, shared devices."
+    )
+    licences_columns: tuple[str, ...] = (
+        "Product", "Vendor", "Source", "Bought", "Assigned", "Available", "Cost",
+        "Active people", "Left", "Shared devices", "Used by active people",
+    )  # fmt: skip
+    licence_use: str = "Licences held by active people, per school"
+    no_licences: str = "No licence sources in this snapshot."
     #: Display names of roles and competence areas; a value missing here shows as stored.
     roles: Mapping[str, str] = field(default_factory=dict)
     areas: Mapping[str, str] = field(default_factory=dict)
@@ -240,6 +253,18 @@ DANISH = replace(
         "Ukendte brugere",
     ),
     no_data_quality="Ingen datakvalitetsrække i dette øjebliksbillede.",
+    licences="Licenser og apps: det centrale indkøbsoverblik",
+    licences_note=(
+        "Pr. produkt: licenser købt, tildelt og ledige efter kildens optælling, prisen hvor "
+        "kilden oplyser den, og hvem der har dem: personer i brugerkataloget (brugt af "
+        "aktive), personer, der ikke længere er der, og fælles enheder."
+    ),
+    licences_columns=(
+        "Produkt", "Leverandør", "Kilde", "Købt", "Tildelt", "Ledige", "Pris", "Aktive",
+        "Fratrådt", "Fælles enheder", "Brugt af aktive",
+    ),
+    licence_use="Licenser hos aktive personer pr. institution",
+    no_licences="Ingen licenskilder i dette øjebliksbillede.",
     roles={
         "teacher": "Lærer",
         "preschool_teacher": "Pædagog",

@@ -38,6 +38,7 @@ import structlog
 
 from hub.followup.audit import ROW_SHARES, Audit, Cell, Constraint, audit_tables, row_key
 from hub.followup.measures.devices import COVERAGE_FIGURES
+from hub.followup.measures.licences import OVERVIEW_FIGURES, USE_FIGURES
 from schemas.followup import CompetenceSummary, FollowupRecord, StaffCompetence
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,8 @@ HIDDEN_FIGURES: dict[str, tuple[str, ...]] = {
     "competence_by_unit": (
         "staff", "completed", "completed_share", "within_requirement", "within_share",
     ),
+    "licence_overview": OVERVIEW_FIGURES,
+    "licence_use": USE_FIGURES,
 }  # fmt: skip
 
 #: Rows that count the same people as another row of the same record: hidden together.

@@ -27,6 +27,8 @@ from schemas.followup import (
     DigitalSkills,
     EquipmentByUnit,
     Equity,
+    LicenceOverview,
+    LicenceUse,
     Population,
     RatioKind,
     SupportByUnit,
@@ -101,6 +103,9 @@ class FollowupPage:
     support: list[SupportByUnit] = field(default_factory=list)
     #: Purchased devices' life cycle per product family (`*` first).
     lifecycle: list[DeviceLifecycle] = field(default_factory=list)
+    #: The central purchasing overview (`licence_overview`) and use per school.
+    licences: list[LicenceOverview] = field(default_factory=list)
+    licence_use: RoleMatrix | None = None
 
 
 def _coverage_bar(row: DeviceCoverage, labels: PageLabels = ENGLISH) -> Bar:
@@ -264,5 +269,14 @@ def build_page(
     page.lifecycle = sorted(
         (r for r in snapshot.rows("device_lifecycle") if isinstance(r, DeviceLifecycle)),
         key=lambda r: (r.product_family != "*", r.product_family),
+    )
+    from hub.web.licence_view import licence_matrix  # beside this module, which it builds on
+
+    page.licences = [r for r in snapshot.rows("licence_overview") if isinstance(r, LicenceOverview)]
+    page.licence_use = licence_matrix(
+        [r for r in snapshot.rows("licence_use") if isinstance(r, LicenceUse)],
+        page.licences,
+        names,
+        labels,
     )
     return page

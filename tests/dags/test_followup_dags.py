@@ -162,8 +162,10 @@ def test_a_sync_run_updates_assets_that_schedule_compile_then_extract(
     assert verify_extract(folder).ok
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     # One CSV per record: the eight of before, data_quality, competence_development
-    # (empty: lillevik's policy names no measurements) and competence_by_unit.
-    assert ("lillevik", summary["as_of"], 11) == (
+    # (empty: lillevik's policy names no measurements), competence_by_unit, and the
+    # equipment, support, life-cycle and licence records (empty: this run syncs no such
+    # source).
+    assert ("lillevik", summary["as_of"], len(FOLLOWUP_RECORD_TYPES)) == (
         manifest["tenant"],
         manifest["as_of"],
         len(manifest["files"]),

@@ -11,6 +11,7 @@ kommun"), built from `hub.dev.sandbox.swedish.generate_swedish`. It serves:
     GET  /activities                   `expand=teachers` embeds the teachers' duties
     GET  /<collection>/<id>            one object
     GET  /deletedEntities?after=…      ids deleted since, by collection
+    POST /subscriptions                webhooks: also GET, and GET/PATCH/DELETE /subscriptions/<id>
 
 Collections answer `{"data": [...], "pageToken": "…" | null}`. `limit` sets the page size
 (at most `max_limit`); the opaque `pageToken` stands for the whole query, so sending it
@@ -22,7 +23,10 @@ Changes made with `SS12000Tenant.modify`, `delete` and `vanish` (or `POST
 /_sandbox/ss12000/<tenant>/<action>` with `{"collection", "id", "changes", "at"}`) are
 overlays: a modified object gets a new `meta.modified`, a deleted one is listed by
 `/deletedEntities`, a vanished one is simply gone. `revoke_tokens` and `token_ttl` work
-as for the OneRoster sandbox. Every request's query is kept in `SS12000App.queries`, so
+as for the OneRoster sandbox. A `modify` or `delete` notifies the tenant's subscriptions of
+that resource type (`hub.dev.sandbox._ss12000_subscriptions`); `subscription_ttl`
+(`{"seconds"}`) sets how long a subscription lasts and `expire_subscriptions` ends the
+tenant's at once. Every request's query is kept in `SS12000App.queries`, so
 tests can check what a client sent.
 
 The tenants share the sandbox's OAuth client of each tenant (the `clients` that
@@ -49,6 +53,7 @@ from hub.dev.sandbox._oauth import (
     secret_variable,
 )
 from hub.dev.sandbox._rest import OverlaidTable, OverlaidTenant, RecordApi, control_time, iso
+from hub.dev.sandbox._ss12000_subscriptions import Subscriptions
 from hub.dev.sandbox.swedish import (
     SWEDISH_TENANTS,
     PersonKind,
@@ -492,6 +497,8 @@ class SS12000App(RecordApi[SS12000Tenant]):
         own_clients = {t: clients[t] for t in tenants if t in clients}
         super().__init__(tenants, clients=own_clients, token_ttl=token_ttl, max_limit=max_limit)
         self.default_limit = default_limit
+        #: The tenants' webhooks, notified of every change made through `change`.
+        self.subscriptions = Subscriptions()
         #: (tenant, path, query parameters) of every API request, oldest first.
         self.queries: deque[tuple[str, str, tuple[tuple[str, str], ...]]] = deque(maxlen=50_000)
 
@@ -520,6 +527,45 @@ class SS12000App(RecordApi[SS12000Tenant]):
         return cls(data, clients=clients, token_ttl=token_ttl)
 
     # -- requests ---------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """`/subscriptions` (any method, for a current token); everything else as usual."""
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:1] != ["subscriptions"] or len(parts) > 2:
+            return super().handle(request)
+        if self.tokens.valid(request.tenant, request.headers) is None:
+            response = self.error(401, "missing, invalid or expired token")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        return self._subscription_request(request, parts[1] if len(parts) == 2 else None)
+
+    def _subscription_request(self, request: Request, subscription_id: str | None) -> Response:
+        tenant, subscriptions = request.tenant, self.subscriptions
+        if subscription_id is None:
+            if request.method == "GET":
+                listed = [s.to_json() for s in subscriptions.of(tenant)]
+                return json_response({"data": listed, "pageToken": None})
+            if request.method != "POST":
+                return self.error(405, f"{request.method} is not allowed on /subscriptions")
+            try:
+                created = subscriptions.create(tenant, request.json())
+            except ValueError as exc:
+                return self.error(400, str(exc))
+            return json_response(created.to_json(), 201)
+        if request.method == "DELETE":
+            if not subscriptions.delete(tenant, subscription_id):
+                return self.error(404, f"no subscription {subscription_id}")
+            return Response(204)
+        if request.method not in ("GET", "PATCH"):
+            return self.error(405, f"{request.method} is not allowed on a subscription")
+        found = (
+            subscriptions.renew(tenant, subscription_id)
+            if request.method == "PATCH"
+            else subscriptions.get(tenant, subscription_id)
+        )
+        if found is None:
+            return self.error(404, f"no subscription {subscription_id} (or it expired)")
+        return json_response(found.to_json())
 
     def endpoint(self, request: Request) -> Callable[[SS12000Tenant], Response] | None:
         """A collection, one object of it, or deletedEntities."""
@@ -620,15 +666,27 @@ class SS12000App(RecordApi[SS12000Tenant]):
     # -- control ----------------------------------------------------------------------------
 
     def change(self, target: SS12000Tenant, action: str, data: Mapping[str, Any]) -> Any:
-        """Apply `modify`, `delete` or `vanish` to the object `collection` and `id` name."""
+        """Apply `modify`, `delete` or `vanish` to the object `collection` and `id` name.
+
+        A `modify` or `delete` then notifies the tenant's subscriptions of that resource type.
+        """
+        if action == "subscription_ttl":
+            self.subscriptions.ttl = float(data["seconds"])
+            return {"subscription_ttl": self.subscriptions.ttl}
+        if action == "expire_subscriptions":
+            return {"expired": self.subscriptions.expire(target.tenant)}
         collection, object_id = data["collection"], data["id"]
         if collection not in COLLECTIONS:
             raise ValueError(f"unknown collection {collection!r}")
         at = control_time(data)
         if action == "modify":
-            return {"modified": target.modify(collection, object_id, data.get("changes"), at=at)}
+            stamp = target.modify(collection, object_id, data.get("changes"), at=at)
+            self.subscriptions.changed(target.tenant, collection)
+            return {"modified": stamp}
         if action == "delete":
-            return {"deleted": target.delete(collection, object_id, at=at)}
+            stamp = target.delete(collection, object_id, at=at)
+            self.subscriptions.changed(target.tenant, collection, deleted=True)
+            return {"deleted": stamp}
         if action == "vanish":
             target.vanish(collection, object_id)
             return {"vanished": object_id}

@@ -599,6 +599,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:  # noqa: N802
         self._serve()
 
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._serve()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Quiet: the request log is `SandboxServer.requests`."""
 
@@ -657,6 +660,7 @@ def sandbox_apps(
     mdm: Mapping[str, Any] | None = None,
     equipment: Mapping[str, Mapping[str, str]] | None = None,
     variants: bool = False,
+    licences: Mapping[str, str] | None = None,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
 
@@ -669,8 +673,10 @@ def sandbox_apps(
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) and the native learning platforms
     (`graph_education`, `classroom`: `native_lms_apps`) for every tenant `mdm` holds MDM
-    credentials of (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`); TOPdesk and
-    Snipe-IT (`topdesk`, `snipeit`) for every tenant `equipment` holds secrets of
+    credentials of (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`); the licence
+    sources (`m365`, `vpp`: `hub.dev.sandbox.licences`) for every tenant with MDM
+    credentials that `licences` holds an Apple content token of; TOPdesk and Snipe-IT
+    (`topdesk`, `snipeit`) for every tenant `equipment` holds secrets of
     (`hub.dev.sandbox.equipment.equipment_credentials(home, tenants)`). A Swedish tenant's
     LMS and MDMs hold the people of its SS 12000 register (`hub.dev.sandbox.roster`).
     """
@@ -714,6 +720,15 @@ def sandbox_apps(
         managed = [t for t in tenants if t in mdm]
         apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
         apps.update(native_lms_apps(apps["oneroster"], managed, mdm, token_ttl))
+        licensed = [t for t in managed if licences and t in licences]
+        if licensed and licences:
+            from hub.dev.sandbox.licences import licence_apps
+
+            apps.update(
+                licence_apps(
+                    licensed, scale, seed, credentials=mdm, tokens=licences, token_ttl=token_ttl
+                )
+            )
     if equipment is not None:
         from hub.dev.sandbox.equipment import equipment_apps
 
@@ -884,6 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
     from hub.dev.sandbox.equipment import equipment_credentials
+    from hub.dev.sandbox.licences import licence_tokens, licensed_tenants
     from hub.dev.sandbox.mdm import mdm_credentials
     from hub.dev.sandbox.oneroster import client_credentials
 
@@ -893,6 +909,7 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
         clients=client_credentials(home, tenants), token_ttl=args.token_ttl,
         mdm=mdm_credentials(home, tenants), variants=args.variants,
         equipment=equipment_credentials(home, tenants),
+        licences=licence_tokens(home, licensed_tenants(tenants)),
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

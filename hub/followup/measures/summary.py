@@ -15,6 +15,7 @@ from datetime import date
 from hub.followup._common import Context, median, rounded, share
 from hub.followup.measures.devices import DeviceTotals, Fleet
 from hub.followup.measures.learning import AreaTotals, CourseTotals, SkillsTotals
+from hub.followup.measures.licences import LicenceTotals
 from schemas.followup import (
     CompetenceSummary,
     DeviceCoverage,
@@ -156,6 +157,7 @@ class Totals:
     competence: dict[CompetenceArea, AreaTotals]
     skills: SkillsTotals
     courses: CourseTotals
+    licences: LicenceTotals = LicenceTotals()
 
 
 def headline(
@@ -201,6 +203,10 @@ def headline(
         ),
         "unmatched_identities": Measure(sum(u.count for u in unmatched if u.reason != "no_unit")),
         "devices_without_unit": Measure(len(fleet.without_unit)),
+        "licences_used_share": Measure(
+            share(totals.licences.held_by_active, totals.licences.bought),
+            totals.licences.held_by_active,
+        ),
     }
     required = {r.area for r in ctx.policy.competence_requirements}
     for area in ctx.policy.competence_areas:

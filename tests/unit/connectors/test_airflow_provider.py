@@ -26,6 +26,10 @@ TYPES = {
     "snipeit",
     "graph_education",
     "google_classroom",
+    "microsoft_licences",
+    "apple_vpp",
+    "google_workspace_licences",
+    "jamf_volume_purchasing",
 }
 
 

@@ -53,6 +53,10 @@ def test_every_connector_module_declares_itself():
         "snipeit": ("equipment", "hub_equipment_snipeit"),
         "topdesk_incidents": ("support", "hub_support_topdesk"),
         "google_chromeos": ("mdm", "hub_mdm_google_chromeos"),
+        "microsoft_licences": ("licences", "hub_licences_microsoft"),
+        "apple_vpp": ("licences", "hub_licences_apple_vpp"),
+        "google_workspace_licences": ("licences", "hub_licences_google_workspace"),
+        "jamf_volume_purchasing": ("licences", "hub_licences_jamf_volume_purchasing"),
     } == declared
 
 
@@ -136,6 +140,10 @@ def test_no_http_connector_overrides_the_reading_loop():
         "AppleSchoolManager",
         "GraphEducation",
         "GoogleClassroom",
+        "MicrosoftLicences",
+        "AppleVpp",
+        "GoogleWorkspaceLicences",
+        "JamfVolumePurchasing",
     } == {c.__name__ for c in http}
     overridden = {
         (c.__name__, name)

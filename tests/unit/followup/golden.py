@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ from schemas.equipment import (
     SupportTicket,
     TicketStatus,
 )
+from schemas.licences import LicenceAssignment, LicencePool, ProductKind
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 from schemas.mdm import (
     AssignedUserId,
@@ -543,9 +545,58 @@ def purchases() -> list[Entity]:
     ]
 
 
+M365 = SourceRef(system="microsoft_licences", instance="m365")
+VPP = SourceRef(system="apple_vpp", instance="vpp")
+
+
+def licences() -> list[Entity]:
+    """Microsoft 365 licences of staff and pupils; a Book Creator app bought for iPads."""
+    found: list[Entity] = [
+        LicencePool(tenant=TENANT, source=M365, key="fac", product_id="fac",
+                    product_name="STANDARDWOFFPACK_FACULTY", vendor="microsoft",
+                    kind=ProductKind.SUBSCRIPTION, total=10, assigned=7, available=3),
+        LicencePool(tenant=TENANT, source=M365, key="stu", product_id="stu",
+                    product_name="STANDARDWOFFPACK_STUDENT", vendor="microsoft",
+                    kind=ProductKind.SUBSCRIPTION, total=20, assigned=11, available=9),
+        LicencePool(tenant=TENANT, source=VPP, key="661166101|STDQ", product_id="661166101",
+                    vendor="apple", kind=ProductKind.APP, total=12, assigned=10, available=2,
+                    unit_price=Decimal("29.00"), currency="SEK"),
+    ]  # fmt: skip
+
+    def held(source: SourceRef, pool: str, holder: str, **link: Any) -> LicenceAssignment:
+        return LicenceAssignment(
+            tenant=TENANT, source=source, key=f"{holder}|{pool}", pool_key=pool, **link
+        )
+
+    def upn(value: str) -> tuple[AssignedUserId, ...]:
+        return (AssignedUserId(kind=UserIdKind.UPN, value=value),)
+
+    # Faculty: Ekskolan's four staff, Solbackens' two and left1, who has left: 6 active
+    # (Ekskolan 4, Solbackens 2), 1 who left.
+    for person in ("t1", "t2", "t3", "r1", "p1", "p2", "left1"):
+        found.append(held(M365, "fac", person, assigned_users=upn(f"{person}@guldby.se")))
+    # Students: Ekskolan's eight pupils with iPads and Björkskolan's d1-d3: 11 active.
+    for pupil in ("f1", "f2", "a1", "a2", "b1", "b2", "g1", "g2", "d1", "d2", "d3"):
+        found.append(held(M365, "stu", pupil, assigned_users=upn(f"{pupil}@guldby.se")))
+    # Book Creator on five Ekskolan pupils' iPads and d1's, on both shared preschool
+    # tablets, on an iPad no MDM knows, and for an MDM's user id that matches nobody:
+    # 6 active (Ekskolan 5, Björkskolan 1), 2 shared devices, 2 unresolved.
+    for serial in ("IPADF1", "IPADF2", "IPADA1", "IPADA2", "IPADB1", "IPADD1", "SHARED1",
+                   "SHARED2", "IPADZZ"):  # fmt: skip
+        found.append(
+            held(VPP, "661166101|STDQ", serial, device_serial=serial,
+                 device_physical_key=f"apple:{serial}")
+        )  # fmt: skip
+    found.append(
+        held(VPP, "661166101|STDQ", "vpp-user-9",
+             assigned_users=(AssignedUserId(kind=UserIdKind.DIRECTORY_ID, value="vpp-user-9"),))
+    )  # fmt: skip
+    return found
+
+
 def entities() -> list[Entity]:
     """Every entity of the golden tenant."""
-    return [*directory(), *lms(), *devices(), *equipment(), *purchases()]
+    return [*directory(), *lms(), *devices(), *equipment(), *purchases(), *licences()]
 
 
 #: When the golden tenant's history begins: before any day its tests compile.

@@ -58,16 +58,18 @@ def test_two_extracts_of_the_same_snapshot_are_byte_identical(engine: sa.Engine,
     assert {n: (tmp_path / "a" / n).read_bytes() for n in files} == {
         n: (tmp_path / "b" / n).read_bytes() for n in files
     }
-    # fifteen records × (csv, xlsx) and the manifest: classroom_equipment,
-    # equipment_by_unit, support_by_unit and device_lifecycle are the last four
-    assert 31 == len(files)
+    # seventeen records × (csv, xlsx) and the manifest: classroom_equipment,
+    # equipment_by_unit, support_by_unit, device_lifecycle, licence_overview and
+    # licence_use are the last six
+    assert 35 == len(files)
     with zipfile.ZipFile(tmp_path / "a" / "trend.xlsx") as archive:
         core = archive.read("docProps/core.xml").decode()
         times = {info.date_time for info in archive.infolist()}
     assert 2 == core.count("2026-06-15T00:00:00Z")  # created and modified: the day, not now
     assert {(1980, 1, 1, 0, 0, 0)} == times
-    # Fifteen records each: classroom equipment, support and the life cycle joined the eleven.
-    assert {"csv": 15, "xlsx": 15} == {
+    # Seventeen records each: classroom equipment, support, the life cycle and the two
+    # licence records joined the eleven.
+    assert {"csv": 17, "xlsx": 17} == {
         fmt: sum(1 for f in first.files if f["format"] == fmt) for fmt in BOTH
     }
 
@@ -98,16 +100,16 @@ def test_the_manifest_records_provenance_and_verifies(engine: sa.Engine, tmp_pat
     )
     rows = {f["name"]: f["rows"] for f in manifest["files"]}
     # 6 coverage rows (lun|preschool among them); 12 person rows, less r1's and the two
-    # preschool teachers' (their cells are hidden); 26 headline measures (five of them
-    # classroom equipment, support and the purchased devices' life cycle).
-    assert (6, 6, 26) == (
+    # preschool teachers' (their cells are hidden); 27 headline measures (five of them
+    # classroom equipment, support and the purchased devices' life cycle, one licences).
+    assert (6, 6, 27) == (
         rows["device_coverage.csv"],
         rows["staff_competence.xlsx"],
         rows["trend.csv"],
     )
     assert extract.manifest == manifest
-    # Fifteen records × (csv, xlsx).
-    assert (True, 30) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
+    # Seventeen records × (csv, xlsx).
+    assert (True, 34) == (verify_extract(tmp_path / "x").ok, verify_extract(tmp_path / "x").files)
 
 
 def test_verification_names_a_changed_a_missing_and_an_unlisted_file(

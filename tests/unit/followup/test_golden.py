@@ -50,6 +50,10 @@ def check_golden(snapshot: Snapshot) -> None:
     assert expected.EQUIPMENT == table(snapshot, "equipment_by_unit", expected.EQUIPMENT_FIELDS)
     assert expected.SUPPORT == table(snapshot, "support_by_unit", expected.SUPPORT_FIELDS)
     assert expected.LIFECYCLE == table(snapshot, "device_lifecycle", expected.LIFECYCLE_FIELDS)
+    assert expected.LICENCE_OVERVIEW == table(
+        snapshot, "licence_overview", expected.LICENCE_OVERVIEW_FIELDS
+    )
+    assert expected.LICENCE_USE == table(snapshot, "licence_use", expected.LICENCE_USE_FIELDS)
 
 
 def test_golden_tenant_compiles_to_the_hand_written_figures(engine: sa.Engine):
@@ -77,6 +81,8 @@ def test_unmatched_samples_are_pseudonyms_of_the_unmatched_keys(engine: sa.Engin
     snapshot = compile_snapshot(engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY)
     samples = {r.key: r.samples for r in snapshot.rows("unmatched_identities")}  # type: ignore[attr-defined]
     assert {
+        "apple_vpp/vpp|not_found": (pseudonym(KEY, "vpp-user-9|661166101|STDQ"),),
+        "microsoft_licences/m365|not_found": (pseudonym(KEY, "left1|fac"),),
         "google_chromeos/chromebooks|not_found": (pseudonym(KEY, "cb-ghost"),),
         "intune/intune|no_unit": (pseudonym(KEY, "lab-x"),),
         "oneroster/lms|no_identifier": (pseudonym(KEY, "lms-x"),),
@@ -154,11 +160,13 @@ def test_the_policys_matching_rules_decide_who_is_linked(engine: sa.Engine):
         pseudonym_key=KEY,
     )
     assert [
+        ("apple_vpp/vpp|no_identifier", 1),  # vpp-user-9: an MDM's user id
         # cb-d1..4 and the ghost: annotated users
         ("google_chromeos/chromebooks|no_identifier", 5),
         ("intune/intune|no_identifier", 8),  # UPNs (7, b1's twin too) and t3's email
         ("intune/intune|no_unit", 6),  # the five laptops, now userless, and the lab desktop
         ("jamf_pro/jamf|no_identifier", 9),  # usernames (d1's iPad too)
+        ("microsoft_licences/m365|no_identifier", 18),  # UPNs: 7 faculty, 11 students
         # t2, t3, r1, p1, ext-1, gu-1, lms-x, lms-sub (lms-b1 has an eppn)
         ("oneroster/lms|no_identifier", 8),
     ] == table(snapshot, "unmatched_identities", expected.UNMATCHED_FIELDS)

@@ -117,12 +117,19 @@ def test_complements_are_the_smallest_siblings_and_cost_three_rows(engine: sa.En
     2 students) and Solbackens' preschool row (for Lundens' 1 child). Ekskolan's
     `competence_by_unit` rows (4 staff, in both areas) are hidden too: 4 minus its 3
     published teachers would give its one school leader, and 4 is its hidden staff row.
+    Two `licence_use` rows: Ekskolan's faculty licences (for Solbackens' 2) and its Book
+    Creator licences (for Björkskolan's 1), each product's total giving the other back.
     """
     snapshot = compile_snapshot(
         engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
     )
     records, report = suppress_complementary(snapshot.records, 3)
-    expected_rows = {"course_participation": 1, "device_coverage": 2, "competence_by_unit": 2}
+    expected_rows = {
+        "course_participation": 1,
+        "device_coverage": 2,
+        "competence_by_unit": 2,
+        "licence_use": 2,
+    }
     assert (expected_rows, 1, []) == (
         report.rows,
         report.denominator_cells,

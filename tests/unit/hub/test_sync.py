@@ -314,3 +314,29 @@ def test_only_the_latest_held_run_can_be_approved(store: StateStore):
     with pytest.raises(ApprovalError, match=f"{second.run_id} is"):
         store.approve_held_run(first.run_id, "operator")
     assert "operator" == store.approve_held_run(second.run_id, "operator").approved_by
+
+
+class IncrementalMemorySource(MemorySource):
+    """A memory source that reads incrementally: it yields only what the test says changed."""
+
+    supports_incremental = True
+
+    def read(self):  # noqa: ANN201
+        self.advance_bookmark("people", datetime(2026, 1, 1, tzinfo=UTC))
+        yield from super().read()
+
+
+def test_an_incremental_run_never_deletes_what_it_did_not_see(store: StateStore):
+    """An incremental read of one changed person deletes none of the others; a full read does."""
+    runner = SyncRunner(SETTINGS, store, RecordingPublisher())  # type: ignore[arg-type]
+    runner.sync("t", "mem", source=IncrementalMemorySource(people(3)), full=True)
+    changed = people(3, p1={"email": "new@t.no"})[1:2]
+    publisher = RecordingPublisher()
+    runner = SyncRunner(SETTINGS, store, publisher)  # type: ignore[arg-type]
+    report = runner.sync("t", "mem", source=IncrementalMemorySource(changed), full=False)
+    assert ("success", False, 1, 0) == (report.status, report.full, report.updated, report.deleted)
+    assert ["u"] == [v["op"] for v in publisher.values()]
+    report = runner.sync(
+        "t", "mem", source=IncrementalMemorySource(changed), full=True, approve_deletes=True
+    )
+    assert ("success", 2) == (report.status, report.deleted)

@@ -54,6 +54,8 @@ CLASSROOM_SCOPES = (
     ),
     "https://www.googleapis.com/auth/classroom.profile.emails",
 )
+#: Google's License Manager (the licence sandbox's `licensing` app) on the same account.
+LICENSING_SCOPE = "https://www.googleapis.com/auth/apps.licensing"
 JAMF_USER = "skolehub-sync"
 _NAMESPACE = uuid.UUID("9b0f6f1e-3c3e-4c55-9d59-5a4c0c2f4d11")
 _FILE = "mdm-credentials.json"

@@ -35,6 +35,7 @@ from hub.dev.sandbox.mdm._common import device_guid, guid_index
 from hub.dev.sandbox.mdm.credentials import (
     CLASSROOM_SCOPES,
     GOOGLE_SCOPE,
+    LICENSING_SCOPE,
     MdmCredentials,
     google_customer_id,
     google_subject,
@@ -55,7 +56,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: The `aud` of a service account's JWT grant: Google's token endpoint, wherever it is sent.
 TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 #: The scopes every sandbox tenant delegated to the hub's service account.
-DELEGATED_SCOPES = frozenset({GOOGLE_SCOPE, *CLASSROOM_SCOPES})
+DELEGATED_SCOPES = frozenset({GOOGLE_SCOPE, *CLASSROOM_SCOPES, LICENSING_SCOPE})
 TABLE_CODE = 0x2C00
 MAX_RESULTS = 300
 _STATUS = {
@@ -171,6 +172,8 @@ class GoogleAdminApp(FleetApp):
 
     token_prefix = "ya29."
     table = Table.GOOGLE
+    #: The scope the service account must be delegated (and the token granted) for this API.
+    scope = GOOGLE_SCOPE
 
     def __init__(
         self,
@@ -202,20 +205,27 @@ class GoogleAdminApp(FleetApp):
         match = DEVICES.match(request.path)
         if request.method != "GET" or match is None:
             return google_error(404, "notFound", f"Method not found: {request.path}")
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        customer = match.group(1)
+        if customer not in ("my_customer", google_customer_id(request.tenant)):
+            return google_error(404, "notFound", "Resource Not Found: customer")
+        return self._devices(request)
+
+    def refuse(self, request: Request) -> Response | None:
+        """The 401 or 403 for a request without a valid token for this API's scope."""
         token = self.tokens.valid(request.tenant, request.headers)
         if token is None:
             return google_unauthenticated()
-        if GOOGLE_SCOPE not in token.scopes:
+        if self.scope not in token.scopes:
             return google_error(
                 403,
                 "insufficientPermissions",
                 "Request had insufficient authentication scopes.",
                 state="PERMISSION_DENIED",
             )
-        customer = match.group(1)
-        if customer not in ("my_customer", google_customer_id(request.tenant)):
-            return google_error(404, "notFound", "Resource Not Found: customer")
-        return self._devices(request)
+        return None
 
     def _token(self, request: Request) -> Response:
         return service_account_token(
@@ -244,7 +254,7 @@ class GoogleAdminApp(FleetApp):
             query.get("includeChildOrgunits", "").lower() == "true",
         )
         try:
-            offset = self._offset(request.tenant, query.get("pageToken"))
+            offset = self.page_offset(request.tenant, query.get("pageToken"))
         except ValueError:
             return google_error(400, "invalid", "Invalid Input: pageToken")
         projection = query.get("projection", "FULL").upper()
@@ -258,7 +268,7 @@ class GoogleAdminApp(FleetApp):
         if records:
             body["chromeosdevices"] = records
         if offset + limit < len(listing):
-            body["nextPageToken"] = self._token_for(request.tenant, offset + limit)
+            body["nextPageToken"] = self.page_token(request.tenant, offset + limit)
         fields = query.get("fields")
         return json_response(_partial(body, fields) if fields else body)
 
@@ -281,7 +291,8 @@ class GoogleAdminApp(FleetApp):
             self._listings[key] = cached
         return cached
 
-    def _offset(self, tenant: str, token: str | None) -> int:
+    def page_offset(self, tenant: str, token: str | None) -> int:
+        """The offset a `page_token` carries (0 without one); ValueError if it was tampered."""
         if not token:
             return 0
         try:
@@ -293,7 +304,8 @@ class GoogleAdminApp(FleetApp):
             raise ValueError("bad page token")
         return int(offset)
 
-    def _token_for(self, tenant: str, offset: int) -> str:
+    def page_token(self, tenant: str, offset: int) -> str:
+        """An opaque page token for the tenant's listing at `offset`, with a check."""
         raw = f"{offset}:{self._check(tenant, str(offset))}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

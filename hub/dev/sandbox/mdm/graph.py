@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -37,9 +39,13 @@ from hub.dev.sandbox.webserver import Request, Response, json_response
 __all__ = [
     "MANAGED_DEVICE_PROPERTIES",
     "GraphApp",
+    "GraphCollection",
+    "graph_collection",
     "graph_error",
     "graph_token",
     "graph_unauthenticated",
+    "skiptoken",
+    "skiptoken_offset",
 ]
 
 API = "/v1.0"
@@ -168,24 +174,27 @@ class GraphApp(FleetApp):
 
     # -- requests ----------------------------------------------------------------------------
 
+    def routes(self) -> dict[str, Callable[[Request], Response]]:
+        """The Graph resources this app serves, by path: the managed devices and overview."""
+        return {DEVICES: self._devices, OVERVIEW: self._overview}
+
     def handle(self, request: Request) -> Response:
-        """The token endpoint, the managed devices and their overview."""
+        """The token endpoint, then each resource of `routes` behind the token check."""
         if request.path.endswith("/oauth2/v2.0/token"):
             if request.method != "POST":
                 return graph_error(405, "MethodNotAllowed", "use POST")
             return self._token(request)
         if request.method != "GET":
             return graph_error(405, "BadRequest", "only GET is supported here")
-        if request.path not in (DEVICES, OVERVIEW):
+        routes = self.routes()
+        if request.path not in routes:
             segment = request.path.rstrip("/").rsplit("/", 1)[-1]
             return graph_error(
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
             )
         if self.tokens.valid(request.tenant, request.headers) is None:
             return graph_unauthenticated()
-        if request.path == OVERVIEW:
-            return self._overview(request)
-        return self._devices(request)
+        return routes[request.path](request)
 
     def _token(self, request: Request) -> Response:
         return graph_token(request, self.tokens, self.credentials[request.tenant].intune_secret)
@@ -217,45 +226,14 @@ class GraphApp(FleetApp):
         )
 
     def _devices(self, request: Request) -> Response:
-        fleet = self.fleets[request.tenant]
-        query = dict(request.query)
-        select = [p.strip() for p in query.get("$select", "").split(",") if p.strip()]
-        unknown = [p for p in select if p not in MANAGED_DEVICE_PROPERTIES]
-        if unknown:
-            return graph_error(
-                400,
-                "BadRequest",
-                f"Could not find a property named '{unknown[0]}' on type "
-                "'microsoft.graph.managedDevice'.",
-            )
-        try:
-            top = int(query.get("$top", MAX_TOP))
-            offset = _offset(query.get("$skiptoken"))
-        except ValueError:
-            return graph_error(400, "BadRequest", "Invalid $top or $skiptoken.")
-        if not 1 <= top <= MAX_TOP:
-            return graph_error(400, "BadRequest", f"$top must be between 1 and {MAX_TOP}.")
-        listing = fleet.listing(Table.INTUNE)
-        window = listing[offset : offset + top]
-        records = []
-        for index in window:
-            record = self.render(request.tenant, index)
-            if select:
-                record = {k: v for k, v in record.items() if k in select or k == "id"}
-            records.append(record)
-        context = f"{request.base_url}{API}/$metadata#deviceManagement/managedDevices"
-        body: dict[str, Any] = {
-            "@odata.context": context + (f"({','.join(select)})" if select else ""),
-            "value": records,
-        }
-        if offset + top < len(listing):
-            next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
-            next_query["$top"] = str(top)
-            next_query["$skiptoken"] = _token_for(offset + top)
-            body["@odata.nextLink"] = (
-                f"{request.base_url}{DEVICES}?{urlencode(next_query, safe='$,')}"
-            )
-        return json_response(body)
+        listing = self.fleets[request.tenant].listing(Table.INTUNE)
+        return graph_collection(
+            request,
+            GraphCollection(DEVICES, "deviceManagement/managedDevices", "managedDevice",
+                            MANAGED_DEVICE_PROPERTIES, "BadRequest", MAX_TOP, MAX_TOP),
+            len(listing),
+            lambda n: self.render(request.tenant, listing[n]),
+        )  # fmt: skip
 
     def render(self, tenant: str, index: int) -> dict[str, Any]:
         """One managedDevice as Graph v1.0 writes it."""
@@ -266,7 +244,73 @@ class GraphApp(FleetApp):
         return record
 
 
-def _offset(token: str | None) -> int:
+@dataclass(frozen=True)
+class GraphCollection:
+    """A Graph collection as the sandbox serves it: where, what, and its paging limits."""
+
+    path: str
+    #: The `@odata.context` fragment, e.g. `users`.
+    context: str
+    #: The entity type, as errors name it (`managedDevice`).
+    type_name: str
+    properties: frozenset[str]
+    #: The error code Graph gives this collection's bad requests.
+    error_code: str
+    default_top: int
+    max_top: int
+
+
+def graph_collection(
+    request: Request,
+    collection: GraphCollection,
+    count: int,
+    render: Callable[[int], dict[str, Any]],
+) -> Response:
+    """One page of a collection of `count` records (`render(n)` the n-th), as Graph pages it.
+
+    `$select` (an unknown property is a 400), `$top` (1 to `max_top`), and an
+    `@odata.nextLink` carrying an opaque `$skiptoken` while records are left.
+    """
+    query = dict(request.query)
+    code = collection.error_code
+    select = [p.strip() for p in query.get("$select", "").split(",") if p.strip()]
+    unknown = [p for p in select if p not in collection.properties]
+    if unknown:
+        return graph_error(
+            400,
+            code,
+            f"Could not find a property named '{unknown[0]}' on type "
+            f"'microsoft.graph.{collection.type_name}'.",
+        )
+    try:
+        top = int(query.get("$top", collection.default_top))
+        offset = skiptoken_offset(query.get("$skiptoken"))
+    except ValueError:
+        return graph_error(400, code, "Invalid $top or $skiptoken.")
+    if not 1 <= top <= collection.max_top:
+        return graph_error(400, code, f"$top must be between 1 and {collection.max_top}.")
+    records = []
+    for n in range(offset, min(offset + top, count)):
+        record = render(n)
+        if select:
+            record = {k: v for k, v in record.items() if k in select or k == "id"}
+        records.append(record)
+    context = f"{request.base_url}{API}/$metadata#{collection.context}"
+    body: dict[str, Any] = {
+        "@odata.context": context + (f"({','.join(select)})" if select else ""),
+        "value": records,
+    }
+    if offset + top < count:
+        next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
+        next_query["$top"] = str(top)
+        next_query["$skiptoken"] = skiptoken(offset + top, collection.context)
+        link = urlencode(next_query, safe="$,")
+        body["@odata.nextLink"] = f"{request.base_url}{collection.path}?{link}"
+    return json_response(body)
+
+
+def skiptoken_offset(token: str | None) -> int:
+    """The offset a `$skiptoken` of `skiptoken` carries (0 without one); ValueError if bad."""
     if not token:
         return 0
     padded = token + "=" * (-len(token) % 4)
@@ -276,8 +320,9 @@ def _offset(token: str | None) -> int:
     return int(value["o"])
 
 
-def _token_for(offset: int) -> str:
-    raw = json.dumps({"o": offset, "k": "managedDevices"}).encode()
+def skiptoken(offset: int, collection: str = "managedDevices") -> str:
+    """An opaque `$skiptoken` for the page of a collection starting at `offset`."""
+    raw = json.dumps({"o": offset, "k": collection}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

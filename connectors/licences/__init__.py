@@ -1,0 +1,1 @@
+"""Licence sources: the licences a school owner holds, and who holds them."""

@@ -1,0 +1,153 @@
+"""Licences shaped as Microsoft Graph, Google's License Manager and Apple publish them.
+
+Held to (see SOURCES.md): Graph v1.0 `subscribedSku`, `licenseUnitsDetail`,
+`assignedLicense` and `user` (as the msgraph-sdk generates them from Graph's metadata),
+the License Manager discovery document (`licensing:v1`: `LicenseAssignment` and the two
+list methods the connector calls) and the `Get Assets` example of Apple's App and Book
+Management API v2 ("Managing assets"); Jamf Pro 11.7.1's own OpenAPI schema for the
+volume-purchasing locations and their content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.licences import apple_vpp, google_workspace, jamf_volume_purchasing, microsoft
+from schemas.licences import LicencePool, ProductKind
+from tests.conformance.raw_fields import mismatches, raw_fields
+from tests.conformance.schema_records import VendorSchema, without
+from tests.conformance.support import entities, judged, vendor_json
+from tests.unit.connectors.test_licence_parsing import jamf_source, vpp
+
+GRAPH = vendor_json("graph", "licences.json")
+LICENSING = vendor_json("google", "licensing_v1.json")
+APPLE_ASSETS = vendor_json("apple", "vpp-v2-get-assets.json")
+
+
+def _graph(model: str, nested: dict[str, str] | None = None) -> dict[str, str]:
+    published = dict(GRAPH[model])
+    for prefix, other in (nested or {}).items():
+        published.update({f"{prefix}.{k}": v for k, v in GRAPH[other].items()})
+    return published
+
+
+def test_every_field_read_of_a_subscribed_sku_is_published_by_graph():
+    """`_SubscribedSku` reads only `subscribedSku` and `licenseUnitsDetail` properties."""
+    published = _graph("subscribedSku", {"prepaidUnits": "licenseUnitsDetail"})
+    assert {} == mismatches(raw_fields(microsoft._SubscribedSku), published)
+
+
+def test_every_field_read_of_a_user_is_published_by_graph():
+    """`_User` reads `id`, `userPrincipalName` and `assignedLicenses[].skuId` as Graph has them."""
+    published = _graph("user", {"assignedLicenses": "assignedLicense"})
+    assert {} == mismatches(raw_fields(microsoft._User), published)
+    assert set(microsoft.USER_SELECT) <= set(GRAPH["user"])
+
+
+def test_every_field_read_of_a_license_assignment_is_published_by_google():
+    """`_Assignment` reads `LicenseAssignment` properties, each a string as Google has them."""
+    properties = LICENSING["schemas"]["LicenseAssignment"]["properties"]
+    published = {name: spec["type"] for name, spec in properties.items()}
+    assert {} == mismatches(raw_fields(google_workspace._Assignment), published)
+
+
+def test_the_list_methods_page_as_the_connector_asks():
+    """Both list methods take `customerId`, `maxResults` (at most 1000) and `pageToken`."""
+    for method in ("listForProduct", "listForProductAndSku"):
+        parameters: dict[str, Any] = LICENSING["methods"][method]["parameters"]
+        assert {"customerId", "maxResults", "pageToken"} <= set(parameters), method
+        assert (True, "1000") == (
+            parameters["customerId"]["required"],
+            parameters["maxResults"]["maximum"],
+        )
+        assert method.startswith("list") and "users" in LICENSING["methods"][method]["flatPath"]
+    list_schema = LICENSING["schemas"]["LicenseAssignmentList"]["properties"]
+    assert {"items", "nextPageToken"} <= set(list_schema)
+
+
+def test_apples_documented_asset_becomes_a_pool():
+    """The asset of Apple's `Get Assets` example is a pool with its three counts."""
+    stream = apple_vpp._Assets(vpp())
+    (pool,) = entities(stream.parse(APPLE_ASSETS["assets"][0], 0))
+    assert isinstance(pool, LicencePool)
+    assert ("408709785|STDQ", 15000, 5000, 10000) == (
+        pool.key,
+        pool.total,
+        pool.assigned,
+        pool.available,
+    )
+
+
+# -- Jamf Pro volume purchasing, held to Jamf Pro 11.7.1's own schema -------------------------
+
+JAMF_VPP = vendor_json("jamf", "volume-purchasing.json")
+#: What the hub needs of a content record that Jamf's schema leaves optional (it requires
+#: nothing): without one, the record is a dead letter naming it.
+CONTENT_NEEDS = {"adamId", "licenseCountTotal", "licenseCountInUse"}
+
+
+def _content_schema() -> VendorSchema:
+    schemas = JAMF_VPP["schemas"]
+    return VendorSchema(schemas["VolumePurchasingContent"], schemas, {"adamId": "661166101"})
+
+
+def _jamf_stream() -> Any:
+    source = jamf_source()
+    source.locations = [jamf_volume_purchasing._Location(id="3", name="Grundskolor")]
+    (stream,) = source.streams_to_read()
+    return stream(source)
+
+
+def test_every_field_read_of_a_location_and_its_content_is_published_by_jamf():
+    """`_Location` and `_Content` read only properties of Jamf's own schemas, as typed there."""
+    schemas = JAMF_VPP["schemas"]
+    location = VendorSchema(schemas["VolumePurchasingLocationListView"], schemas)
+    assert {} == mismatches(raw_fields(jamf_volume_purchasing._Location), location.fields())
+    assert {} == mismatches(raw_fields(jamf_volume_purchasing._Content), _content_schema().fields())
+
+
+def test_a_maximal_content_record_maps_to_a_pool():
+    """Every property Jamf defines, each with a valid value, maps to one licence pool."""
+    (pool,) = entities(_jamf_stream().parse(_content_schema().maximal(), 0))
+    assert isinstance(pool, LicencePool)
+
+
+@pytest.mark.parametrize("path", list(_content_schema().optional_paths()))
+def test_any_content_field_may_be_absent_or_its_absence_is_named(path: str):
+    """Jamf requires nothing: a field the hub needs is named when absent, the rest may go."""
+    record = without(_content_schema().maximal(), path)
+    outcome = judged(_jamf_stream().parse(record, 0), dict.fromkeys(CONTENT_NEEDS, ""))
+    assert (path if path in CONTENT_NEEDS else "mapped") == outcome
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    JAMF_VPP["schemas"]["VolumePurchasingContent"]["properties"]["contentType"]["enum"],
+)
+def test_every_published_content_type_maps(content_type: str):
+    """Each `contentType` Jamf publishes maps to a product kind (`UNKNOWN`: other)."""
+    record = {**_content_schema().maximal(), "contentType": content_type}
+    (pool,) = entities(_jamf_stream().parse(record, 0))
+    expected = {"BOOK": ProductKind.BOOK, "UNKNOWN": ProductKind.OTHER}.get(
+        content_type, ProductKind.APP
+    )
+    assert expected == pool.kind  # type: ignore[union-attr]
+
+
+def test_the_volume_purchasing_reads_send_only_published_query_parameters():
+    """`page`, `page-size` and `sort`: parameters both GETs publish."""
+    source = jamf_source()
+    location = jamf_volume_purchasing._Location(id="3")
+    source.locations = [location]
+    streams = [jamf_volume_purchasing._Locations, *source.streams_to_read()]
+    for stream in streams:
+        instance = stream(source)
+        _, params = instance.paginator.request("/", instance.params(), 100, "1")
+        published = JAMF_VPP["paths"][
+            "/v1/volume-purchasing-locations"
+            if stream is jamf_volume_purchasing._Locations
+            else "/v1/volume-purchasing-locations/{id}/content"
+        ]["query"]
+        assert set(params) <= set(published), stream.__name__

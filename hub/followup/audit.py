@@ -69,6 +69,7 @@ CELL_FIGURES: dict[str, tuple[str, ...]] = {
     "competence_by_unit": ("staff",),
     "licence_overview": ("held_by_active", "held_by_left"),
     "licence_use": ("holders",),
+    "support_by_unit": ("users",),
 }
 
 
@@ -148,6 +149,8 @@ def row_key(record: str, row: Row) -> str:
         return f"{row['licence_source']}|{row['pool_key']}"
     if record == "licence_use":
         return f"{row['licence_source']}|{row['pool_key']}|{row.get('unit_key') or ''}"
+    if record == "support_by_unit":
+        return f"{row['unit_key']}|{row['category']}"
     return str(row.get("key", ""))
 
 
@@ -310,6 +313,7 @@ class _Builder:
         self._development()
         self._tenant()
         self._licences()
+        self._support()
         return self.constraints
 
     def _row_relations(self) -> None:
@@ -347,6 +351,19 @@ class _Builder:
                     "product = Σ schools (licences held by active people)",
                     [self.term(1, "licence_use", k, r, "holders") for k, r in members],
                     self.term(1, "licence_overview", key, row, "held_by_active"),
+                )
+
+    def _support(self) -> None:
+        """A school's support users are its pupils and staff as device coverage counts them."""
+        coverage = dict(self.rows.get("device_coverage", ()))
+        for key, row in self.rows.get("support_by_unit", ()):
+            parts = [f"{row['unit_key']}|{population}" for population in ("pupils", "staff")]
+            present = [(k, coverage[k]) for k in parts if k in coverage]
+            if present:
+                self.total(
+                    "school's support users = its pupils + staff (device coverage)",
+                    [self.term(1, "device_coverage", k, r, "headcount") for k, r in present],
+                    self.term(1, "support_by_unit", key, row, "users"),
                 )
 
     def _courses(self) -> None:

@@ -190,3 +190,20 @@ def test_auditing_a_folder_without_a_manifest_is_a_usage_error(
     """`hub extract --audit` on a folder that is not an extract exits 2 and says why."""
     assert EXIT_USAGE == main(["extract", "--audit", str(tmp_path)])
     assert "manifest.json is missing: not an extract folder" in capsys.readouterr().err
+
+
+def test_the_audit_works_a_staff_cell_out_of_a_schools_support_users():
+    """Support users are pupils + staff: published beside the pupils, they give the staff."""
+    coverage = [
+        {"unit_key": "ek", "population": "pupils", "headcount": 9, "suppressed": ""},
+        {"unit_key": "ek", "population": "staff", "headcount": None, "suppressed": "headcount"},
+    ]
+    support = {"unit_key": "ek", "category": "*", "tickets": 6, "suppressed": ""}
+    leaky = audit_tables(
+        {"device_coverage": coverage, "support_by_unit": [{**support, "users": 11}]}, 3
+    )
+    assert ["device_coverage [ek|staff] headcount"] == [str(f.cell) for f in leaky.findings]
+    hidden = audit_tables(
+        {"device_coverage": coverage, "support_by_unit": [{**support, "users": None}]}, 3
+    )
+    assert [] == hidden.findings

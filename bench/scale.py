@@ -52,12 +52,12 @@ RSS_GROWTH = 1.5
 
 
 def _peak_mb() -> float:
-    """This process's peak resident set so far (Linux reports ru_maxrss in KiB)."""
+    """The peak resident set of this process so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb() -> float:
-    """This process's resident set now."""
+    """The resident set of this process now."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
 
@@ -124,9 +124,7 @@ def run_phases(people: int) -> SizeRun:
     tenant = settings.tenant(TENANT)
 
     def phase(name: str, started: float, detail: str = "") -> None:
-        run.phases.append(
-            Phase(name, time.perf_counter() - started, _peak_mb(), _rss_mb(), detail)
-        )
+        run.phases.append(Phase(name, time.perf_counter() - started, _peak_mb(), _rss_mb(), detail))
 
     for source in tenant.sources:
         started = time.perf_counter()

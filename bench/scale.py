@@ -124,7 +124,9 @@ def run_phases(people: int) -> SizeRun:
     tenant = settings.tenant(TENANT)
 
     def phase(name: str, started: float, detail: str = "") -> None:
-        run.phases.append(Phase(name, time.perf_counter() - started, _peak_mb(), _rss_mb(), detail))
+        done = Phase(name, time.perf_counter() - started, _peak_mb(), _rss_mb(), detail)
+        run.phases.append(done)
+        print(f"  {people:,}: {name} {done.seconds:.1f} s", file=sys.stderr, flush=True)
 
     for source in tenant.sources:
         started = time.perf_counter()

@@ -2,8 +2,10 @@
 
 The compiler needs a few fields of each entity, not the entities: rows are read a batch at
 a time (ordered by entity, source and key) and only those fields are kept, in slotted
-dataclasses, so a 100,000-person tenant with half a million enrollments fits in a few
-hundred megabytes.
+dataclasses. What the records look up by key (organisations, people, placements, courses,
+classes, devices) is held; enrollments and results, the tenant's largest entities (four
+and more per pupil) that the records only count, are `Streamed`: read from the store a
+batch at a time each time a computation walks them, so they never sit in memory whole.
 
 `load_state(engine, tenant, at)` reads the versions valid at the moment `at` from the
 history (`report_history`: valid from on or before `at`, not yet ended at `at`); without
@@ -13,16 +15,18 @@ history (`report_history`: valid from on or before `at`, not yet ended at `at`);
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from hub.materialise import report_entities, report_history
 
 _BATCH = 5_000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,27 @@ class DeviceRow:
     support_ends_on: date | None
 
 
+class Streamed(Collection[T]):
+    """Rows of one entity type, read from the store a batch at a time on every walk.
+
+    Walks see the rows in the same order (by source and key) every time; the count is
+    taken when the state is loaded.
+    """
+
+    def __init__(self, read: Callable[[], Iterator[T]], count: int) -> None:
+        self._read = read
+        self._count = count
+
+    def __iter__(self) -> Iterator[T]:
+        return self._read()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, item: object) -> bool:
+        return any(row == item for row in self)
+
+
 @dataclass
 class TenantState:
     """Everything of one tenant that the records are compiled from."""
@@ -151,8 +176,8 @@ class TenantState:
     placements: list[PlacementRow] = field(default_factory=list)
     courses: list[CourseRow] = field(default_factory=list)
     classes: list[ClassRow] = field(default_factory=list)
-    enrollments: list[EnrollmentRow] = field(default_factory=list)
-    results: list[ResultRow] = field(default_factory=list)
+    enrollments: Collection[EnrollmentRow] = field(default_factory=list)
+    results: Collection[ResultRow] = field(default_factory=list)
     devices: list[DeviceRow] = field(default_factory=list)
 
     @property
@@ -193,6 +218,20 @@ def _when(value: Any) -> date | None:
     return None if moment is None else moment.date()
 
 
+def _table(at: datetime | None) -> Any:
+    """The columns to read: the history's with `at`, else the latest state's."""
+    return report_entities.c if at is None else report_history.c
+
+
+def _where(tenant: str, entity: str, at: datetime | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """A tenant's entities of one type; with `at`, only the versions valid at that moment."""
+    t = _table(at)
+    valid: tuple[sa.ColumnElement[bool], ...] = ()
+    if at is not None:
+        valid = (t.valid_from <= at, sa.or_(t.valid_to.is_(None), t.valid_to > at))
+    return (t.tenant == tenant, t.entity == entity, *valid)
+
+
 def _rows(
     engine: sa.Engine, tenant: str, entity: str, at: datetime | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -200,19 +239,12 @@ def _rows(
 
     With `at`, the versions valid at that moment; else the latest state.
     """
-    t = report_entities.c if at is None else report_history.c
-    valid: tuple[sa.ColumnElement[bool], ...] = ()
-    if at is not None:
-        h = report_history.c
-        valid = (h.valid_from <= at, sa.or_(h.valid_to.is_(None), h.valid_to > at))
+    t = _table(at)
+    where = _where(tenant, entity, at)
     last: tuple[str, str] | None = None
     while True:
-        query = (
-            sa.select(t.source, t.key, t.payload)
-            .where(t.tenant == tenant, t.entity == entity, *valid)
-            .order_by(t.source, t.key)
-            .limit(_BATCH)
-        )
+        query = sa.select(t.source, t.key, t.payload).where(*where).order_by(t.source, t.key)
+        query = query.limit(_BATCH)
         if last is not None:
             query = query.where(sa.tuple_(t.source, t.key) > sa.tuple_(*last))
         with engine.connect() as conn:
@@ -222,6 +254,61 @@ def _rows(
         if len(batch) < _BATCH:
             return
         last = (batch[-1][0], batch[-1][1])
+
+
+def _count(engine: sa.Engine, tenant: str, entity: str, at: datetime | None) -> int:
+    """How many entities of one type `_rows` gives."""
+    table = report_entities if at is None else report_history
+    query = sa.select(sa.func.count()).select_from(table)
+    with engine.connect() as conn:
+        return int(conn.scalar(query.where(*_where(tenant, entity, at))) or 0)
+
+
+def _streamed(
+    engine: sa.Engine,
+    tenant: str,
+    entity: str,
+    at: datetime | None,
+    row: Callable[[str, dict[str, Any]], T],
+) -> Streamed[T]:
+    """The entities of one type as `row` makes them, read again on every walk."""
+
+    def read() -> Iterator[T]:
+        return (row(source, payload) for source, payload in _rows(engine, tenant, entity, at))
+
+    return Streamed(read, _count(engine, tenant, entity, at))
+
+
+def _enrollment(source: str, p: dict[str, Any]) -> EnrollmentRow:
+    return EnrollmentRow(
+        source,
+        p["person_key"],
+        p["class_key"],
+        p["role"],
+        _day(p.get("begin_date")),
+        _day(p.get("end_date")),
+    )
+
+
+def _result(source: str, p: dict[str, Any]) -> ResultRow:
+    scores = tuple(
+        (f"{o['source']}:{o['objective_id']}", float(o["score"]))
+        for o in p.get("objective_results") or ()
+        if o.get("score") is not None
+    )
+    return ResultRow(
+        source,
+        p["key"],
+        p["person_key"],
+        p.get("class_key"),
+        p.get("score_status") == "fully graded",
+        p.get("score"),
+        p.get("score_min"),
+        p.get("score_max"),
+        _day(p.get("score_date")) or _when(p.get("source_modified")),
+        tuple(p.get("learning_objective_ids") or ()),
+        scores,
+    )
 
 
 def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> TenantState:
@@ -285,38 +372,8 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
         state.classes.append(
             ClassRow(source, p["key"], p.get("title") or "", p["course_key"], p["school_key"])
         )
-    for source, p in _rows(engine, tenant, "enrollment", at):
-        state.enrollments.append(
-            EnrollmentRow(
-                source,
-                p["person_key"],
-                p["class_key"],
-                p["role"],
-                _day(p.get("begin_date")),
-                _day(p.get("end_date")),
-            )
-        )
-    for source, p in _rows(engine, tenant, "result", at):
-        scores = tuple(
-            (f"{o['source']}:{o['objective_id']}", float(o["score"]))
-            for o in p.get("objective_results") or ()
-            if o.get("score") is not None
-        )
-        state.results.append(
-            ResultRow(
-                source,
-                p["key"],
-                p["person_key"],
-                p.get("class_key"),
-                p.get("score_status") == "fully graded",
-                p.get("score"),
-                p.get("score_min"),
-                p.get("score_max"),
-                _day(p.get("score_date")) or _when(p.get("source_modified")),
-                tuple(p.get("learning_objective_ids") or ()),
-                scores,
-            )
-        )
+    state.enrollments = _streamed(engine, tenant, "enrollment", at, _enrollment)
+    state.results = _streamed(engine, tenant, "result", at, _result)
     for source, p in _rows(engine, tenant, "device", at):
         hints = p.get("unit_hints") or {}
         state.devices.append(

@@ -14,8 +14,10 @@ history (`report_history`: valid from on or before `at`, not yet ended at `at`);
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Collection, Iterator
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -166,13 +168,57 @@ class Streamed(Collection[T]):
         return any(row == item for row in self)
 
 
+#: Directory systems, in order of preference: the tenant's directory is the first it has.
+DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000", "os2skoledata")
+
+
+def directory_sources(sources: Iterable[str]) -> frozenset[str]:
+    """The person sources (`<system>/<instance>`) of the tenant's directory system."""
+    found = set(sources)
+    systems = {s.split("/", 1)[0] for s in found}
+    system = next((s for s in DIRECTORY_SYSTEMS if s in systems), None)
+    return frozenset(s for s in found if system and s.split("/", 1)[0] == system)
+
+
+class People(Collection[PersonRow]):
+    """A tenant's people, source by source in order: held lists or `Streamed` rows."""
+
+    def __init__(self, parts: Sequence[tuple[str, Collection[PersonRow]]]) -> None:
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[PersonRow]:
+        return itertools.chain.from_iterable(rows for _source, rows in self.parts)
+
+    def __len__(self) -> int:
+        return sum(len(rows) for _source, rows in self.parts)
+
+    def __contains__(self, item: object) -> bool:
+        return any(row == item for row in self)
+
+
+def person_sources(people: Collection[PersonRow]) -> list[str]:
+    """The sources people come from, in order, without walking streamed rows."""
+    if isinstance(people, People):
+        return [source for source, _rows in people.parts]
+    return sorted({p.source for p in people})
+
+
+def people_of(people: Collection[PersonRow], sources: Collection[str]) -> Iterator[PersonRow]:
+    """The people of these sources, in order; streamed rows of other sources are not read."""
+    if isinstance(people, People):
+        return itertools.chain.from_iterable(
+            rows for source, rows in people.parts if source in sources
+        )
+    return (p for p in people if p.source in sources)
+
+
 @dataclass
 class TenantState:
     """Everything of one tenant that the records are compiled from."""
 
     tenant: str
     orgs: list[Org] = field(default_factory=list)
-    people: list[PersonRow] = field(default_factory=list)
+    people: Collection[PersonRow] = field(default_factory=list)
     placements: list[PlacementRow] = field(default_factory=list)
     courses: list[CourseRow] = field(default_factory=list)
     classes: list[ClassRow] = field(default_factory=list)
@@ -223,24 +269,33 @@ def _table(at: datetime | None) -> Any:
     return report_entities.c if at is None else report_history.c
 
 
-def _where(tenant: str, entity: str, at: datetime | None) -> tuple[sa.ColumnElement[bool], ...]:
-    """A tenant's entities of one type; with `at`, only the versions valid at that moment."""
+def _where(
+    tenant: str, entity: str, at: datetime | None, source: str | None = None
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """A tenant's entities of one type (of one source); with `at`, the versions valid then."""
     t = _table(at)
     valid: tuple[sa.ColumnElement[bool], ...] = ()
     if at is not None:
         valid = (t.valid_from <= at, sa.or_(t.valid_to.is_(None), t.valid_to > at))
+    if source is not None:
+        valid += (t.source == source,)
     return (t.tenant == tenant, t.entity == entity, *valid)
 
 
 def _rows(
-    engine: sa.Engine, tenant: str, entity: str, at: datetime | None = None
+    engine: sa.Engine,
+    tenant: str,
+    entity: str,
+    at: datetime | None = None,
+    source: str | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(source, payload) of a tenant's entities of one type, by source and key, in batches.
 
-    With `at`, the versions valid at that moment; else the latest state.
+    With `at`, the versions valid at that moment; else the latest state. With `source`,
+    that source's only.
     """
     t = _table(at)
-    where = _where(tenant, entity, at)
+    where = _where(tenant, entity, at, source)
     last: tuple[str, str] | None = None
     while True:
         query = sa.select(t.source, t.key, t.payload).where(*where).order_by(t.source, t.key)
@@ -249,19 +304,29 @@ def _rows(
             query = query.where(sa.tuple_(t.source, t.key) > sa.tuple_(*last))
         with engine.connect() as conn:
             batch = conn.execute(query).all()
-        for source, _key, payload in batch:
-            yield source, json.loads(payload)
+        for found, _key, payload in batch:
+            yield sys.intern(found), json.loads(payload)
         if len(batch) < _BATCH:
             return
         last = (batch[-1][0], batch[-1][1])
 
 
-def _count(engine: sa.Engine, tenant: str, entity: str, at: datetime | None) -> int:
-    """How many entities of one type `_rows` gives."""
+def _count(
+    engine: sa.Engine, tenant: str, entity: str, at: datetime | None, source: str | None = None
+) -> int:
+    """How many entities of one type (of one source) `_rows` gives."""
     table = report_entities if at is None else report_history
     query = sa.select(sa.func.count()).select_from(table)
     with engine.connect() as conn:
-        return int(conn.scalar(query.where(*_where(tenant, entity, at))) or 0)
+        return int(conn.scalar(query.where(*_where(tenant, entity, at, source))) or 0)
+
+
+def _sources(engine: sa.Engine, tenant: str, entity: str, at: datetime | None) -> list[str]:
+    """The sources of a tenant's entities of one type, in order."""
+    t = _table(at)
+    query = sa.select(t.source).where(*_where(tenant, entity, at)).distinct().order_by(t.source)
+    with engine.connect() as conn:
+        return list(conn.scalars(query))
 
 
 def _streamed(
@@ -270,21 +335,46 @@ def _streamed(
     entity: str,
     at: datetime | None,
     row: Callable[[str, dict[str, Any]], T],
+    source: str | None = None,
 ) -> Streamed[T]:
-    """The entities of one type as `row` makes them, read again on every walk."""
+    """The entities of one type (of one source) as `row` makes them, read on every walk."""
 
     def read() -> Iterator[T]:
-        return (row(source, payload) for source, payload in _rows(engine, tenant, entity, at))
+        rows = _rows(engine, tenant, entity, at, source)
+        return (row(found, payload) for found, payload in rows)
 
-    return Streamed(read, _count(engine, tenant, entity, at))
+    return Streamed(read, _count(engine, tenant, entity, at, source))
+
+
+def _text(value: Any) -> Any:
+    """A value repeated across rows (a unit key, a role, an OS name) kept once in memory."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _person(source: str, p: dict[str, Any]) -> PersonRow:
+    external = list(p.get("external_ids") or ())
+    if p.get("nin_hmac"):
+        external.append(f"nin_hmac:{p['nin_hmac']}")
+    return PersonRow(
+        source,
+        p["key"],
+        p.get("eppn"),
+        p.get("username"),
+        p.get("email"),
+        tuple(_text(r) for r in p.get("roles") or ()),
+        tuple(_text(u) for u in p.get("unit_keys") or ()),
+        _text(p.get("primary_unit_key")),
+        p.get("grade"),
+        tuple(external),
+    )
 
 
 def _enrollment(source: str, p: dict[str, Any]) -> EnrollmentRow:
     return EnrollmentRow(
         source,
         p["person_key"],
-        p["class_key"],
-        p["role"],
+        _text(p["class_key"]),
+        _text(p["role"]),
         _day(p.get("begin_date")),
         _day(p.get("end_date")),
     )
@@ -329,24 +419,21 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 tuple(p.get("school_types") or ()),
             )
         )
-    for source, p in _rows(engine, tenant, "person", at):
-        external = list(p.get("external_ids") or ())
-        if p.get("nin_hmac"):
-            external.append(f"nin_hmac:{p['nin_hmac']}")
-        state.people.append(
-            PersonRow(
+    # The directory's people are held (the records look them up); other sources' people
+    # are only matched to them, so they are read when matching walks them.
+    sources = _sources(engine, tenant, "person", at)
+    directory = directory_sources(sources)
+    state.people = People(
+        [
+            (
                 source,
-                p["key"],
-                p.get("eppn"),
-                p.get("username"),
-                p.get("email"),
-                tuple(p.get("roles") or ()),
-                tuple(p.get("unit_keys") or ()),
-                p.get("primary_unit_key"),
-                p.get("grade"),
-                tuple(external),
+                [_person(found, p) for found, p in _rows(engine, tenant, "person", at, source)]
+                if source in directory
+                else _streamed(engine, tenant, "person", at, _person, source),
             )
-        )
+            for source in sources
+        ]
+    )
     for source, p in _rows(engine, tenant, "placement", at):
         state.placements.append(
             PlacementRow(
@@ -370,7 +457,13 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
         state.courses.append(CourseRow(source, p["key"], p.get("title") or "", frozenset(words)))
     for source, p in _rows(engine, tenant, "class", at):
         state.classes.append(
-            ClassRow(source, p["key"], p.get("title") or "", p["course_key"], p["school_key"])
+            ClassRow(
+                source,
+                p["key"],
+                p.get("title") or "",
+                _text(p["course_key"]),
+                _text(p["school_key"]),
+            )
         )
     state.enrollments = _streamed(engine, tenant, "enrollment", at, _enrollment)
     state.results = _streamed(engine, tenant, "result", at, _result)
@@ -381,18 +474,18 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 source,
                 p["key"],
                 p.get("physical_key"),
-                p.get("kind") or "other",
-                p.get("os_name"),
-                p.get("os_version"),
-                p.get("ownership") or "unknown",
-                p.get("management_state") or "unknown",
-                p.get("compliance") or "unknown",
+                _text(p.get("kind") or "other"),
+                _text(p.get("os_name")),
+                _text(p.get("os_version")),
+                _text(p.get("ownership") or "unknown"),
+                _text(p.get("management_state") or "unknown"),
+                _text(p.get("compliance") or "unknown"),
                 _when(p.get("enrolled_at")),
                 _day(p.get("last_check_in_on")),
                 _instant(p.get("source_modified")),
-                tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
+                tuple((_text(u["kind"]), u["value"]) for u in p.get("assigned_users") or ()),
                 tuple(
-                    str(hints[name])
+                    _text(str(hints[name]))
                     for name in ("site", "building", "org_unit_path", "location", "group", "room")
                     if hints.get(name)
                 ),

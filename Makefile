@@ -104,6 +104,8 @@ bench: install system-deps
 	$(BIN)/python bench/lms.py
 	$(BIN)/python bench/mdm.py
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/history.py
+	$(BIN)/python bench/scale.py --people 20000,100000
 
 down:
 	-$(HUB) sandbox down

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _harness import ROOT, bare_producer, kafka_broker
+from _harness import ROOT, bare_producer, kafka_broker, sample_sizes
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
@@ -56,6 +56,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mb() -> float:
     """The resident set of this process now."""
     with open("/proc/self/statm") as statm:
@@ -71,6 +77,9 @@ class Phase:
     peak_mb: float
     rss_mb: float
     detail: str = ""
+    #: CPU seconds (user + system) of the child in the phase: the per-core cost, which a
+    #: busy machine does not inflate as it does the wall time.
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -95,6 +104,11 @@ class SizeRun:
     def total(self) -> float:
         """Wall time of every phase."""
         return sum(p.seconds for p in self.phases)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every phase."""
+        return sum(p.cpu_seconds for p in self.phases)
 
     @property
     def peak_mb(self) -> float:
@@ -123,8 +137,13 @@ def run_phases(people: int) -> SizeRun:
     run = SizeRun(people, baseline_mb=_peak_mb())
     tenant = settings.tenant(TENANT)
 
+    cpu = [_cpu_seconds()]
+
     def phase(name: str, started: float, detail: str = "") -> None:
-        done = Phase(name, time.perf_counter() - started, _peak_mb(), _rss_mb(), detail)
+        used = _cpu_seconds()
+        seconds = time.perf_counter() - started
+        done = Phase(name, seconds, _peak_mb(), _rss_mb(), detail, used - cpu[0])
+        cpu[0] = used
         run.phases.append(done)
         print(f"  {people:,}: {name} {done.seconds:.1f} s", file=sys.stderr, flush=True)
 
@@ -214,38 +233,26 @@ def run_child(folder: Path, people: int) -> SizeRun:
     return SizeRun(**data, phases=phases)
 
 
-def weighted_sizes(bootstrap: str, prefix: str, sample: int = 500) -> tuple[int, int]:
+def weighted_sizes(bootstrap: str, prefix: str) -> tuple[int, int]:
     """Mean value and header size of the entity topics' records, weighted by their counts."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        topics = sorted(
-            t for t in consumer.topics() if t.startswith(f"{prefix}.") and ".followup." not in t
-        )
-        value_bytes = header_bytes = records = 0.0
-        for topic in topics:
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-            consumer.assign(partitions)
-            ends = consumer.end_offsets(partitions)
-            count = sum(ends.values())
-            if not count:
-                continue
-            consumer.seek_to_beginning(*partitions)
-            values: list[int] = []
-            headers: list[int] = []
-            deadline = time.monotonic() + 30
-            while len(values) < min(sample, count) and time.monotonic() < deadline:
-                for batch in consumer.poll(timeout_ms=500).values():
-                    for record in batch:
-                        if record.value is not None:
-                            values.append(len(record.value))
-                            headers.append(sum(len(k) + len(v) for k, v in record.headers))
-            if values:
-                value_bytes += count * sum(values) / len(values)
-                header_bytes += count * sum(headers) / len(headers)
-                records += count
-        return int(value_bytes / records), int(header_bytes / records)
+        counts = {}
+        for topic in sorted(consumer.topics()):
+            if topic.startswith(f"{prefix}.") and ".followup." not in topic:
+                partitions = consumer.partitions_for_topic(topic) or ()
+                ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+                counts[topic] = sum(ends.values())
     finally:
         consumer.close()
+    value_bytes = header_bytes = 0
+    for topic, count in counts.items():
+        if count:
+            value_size, header_size = sample_sizes(bootstrap, topic, count=min(count, 500))
+            value_bytes += count * value_size
+            header_bytes += count * header_size
+    records = sum(counts.values())
+    return value_bytes // records, header_bytes // records
 
 
 def bare_seconds(bootstrap: str, prefix: str, messages: int) -> tuple[float, int, int]:
@@ -266,19 +273,21 @@ def report(run: SizeRun, bare: float, value_size: int, header_size: int) -> list
     lines = [
         f"== {run.people:,} people: {run.events:,} change events "
         f"(average value {value_size} B + {header_size} B headers)",
-        f"{'phase':<20} {'seconds':>8} {'peak RSS MB':>12} {'RSS MB':>8}  detail",
+        f"{'phase':<20} {'seconds':>8} {'CPU s':>8} {'peak RSS MB':>12} {'RSS MB':>8}  detail",
     ]
     for p in run.phases:
         lines.append(
-            f"{p.name:<20} {p.seconds:>8.1f} {p.peak_mb:>12.0f} {p.rss_mb:>8.0f}  {p.detail}"
+            f"{p.name:<20} {p.seconds:>8.1f} {p.cpu_seconds:>8.1f} {p.peak_mb:>12.0f} "
+            f"{p.rss_mb:>8.0f}  {p.detail}"
         )
     followup = run.seconds("materialise", "compile", "extract")
     lines += [
         f"{'sync, all sources':<20} {run.seconds('sync'):>8.1f}",
-        f"{'total':<20} {run.total:>8.1f} {run.peak_mb:>12.0f}",
-        f"{'bare producer':<20} {bare:>8.1f}               "
+        f"{'total':<20} {run.total:>8.1f} {run.cpu_seconds:>8.1f} {run.peak_mb:>12.0f}",
+        f"{'bare producer':<20} {bare:>8.1f}                        "
         f"  {run.events:,} messages, {run.events / bare:,.0f}/s",
-        f"store (SQLite): {run.store_mb:,.0f} MB; child RSS after imports {run.baseline_mb:.0f} MB",
+        f"store (SQLite): {run.store_mb:,.0f} MB; child RSS after imports {run.baseline_mb:.0f} MB; "
+        f"machine load (15 min) {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores",
         f"total / bare producer:                  {run.total / bare:6.2f}  "
         f"(target <= {TOTAL_OVER_BARE})  {_verdict(run.total / bare <= TOTAL_OVER_BARE)}",
         f"materialise+compile+extract / total:    {followup / run.total:6.2f}  "

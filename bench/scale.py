@@ -287,7 +287,8 @@ def report(run: SizeRun, bare: float, value_size: int, header_size: int) -> list
         f"{'bare producer':<20} {bare:>8.1f}                        "
         f"  {run.events:,} messages, {run.events / bare:,.0f}/s",
         f"store (SQLite): {run.store_mb:,.0f} MB; child RSS after imports "
-        f"{run.baseline_mb:.0f} MB; machine load (15 min) {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores",
+        f"{run.baseline_mb:.0f} MB; machine load (15 min) {os.getloadavg()[2]:.1f} "
+        f"on {os.cpu_count()} cores",
         f"total / bare producer:                  {run.total / bare:6.2f}  "
         f"(target <= {TOTAL_OVER_BARE})  {_verdict(run.total / bare <= TOTAL_OVER_BARE)}",
         f"materialise+compile+extract / total:    {followup / run.total:6.2f}  "

@@ -8,7 +8,8 @@ run on one private Kafka broker:
    the sandbox web server), in this process: setting up the sources is not measured;
 2. runs `hub run`'s phases in a fresh child process (so its peak RSS is that size's own):
    each source's sync, materialise, compile (with the publish of the follow-up records),
-   and the extract (CSV + XLSX, verified and audited), timing each and reading the
+   and the extract (CSV + XLSX, verified and audited), timing each (wall and CPU
+   seconds: on a busy machine the CPU seconds are the per-core cost) and reading the
    process's peak RSS (`ru_maxrss`) after each;
 3. sends as many messages as the syncs published, of the same average value and header
    size (weighted over the entity topics), with a bare kafka-python producer to the same

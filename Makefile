@@ -111,6 +111,8 @@ bench: install system-deps
 	$(BIN)/python bench/mdm.py
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/freshness.py
+	$(BIN)/python bench/history.py
+	$(BIN)/python bench/scale.py --people 20000,100000
 
 down:
 	-$(HUB) sandbox down

@@ -261,11 +261,17 @@ class Materialiser:
             deadline = time.monotonic() + timeout
             while any(consumer.position(tp) < end[tp] for tp in partitions):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"compiler did not reach the end of {topics} in {timeout}s")
+                    raise TimeoutError(
+                        f"compiler read nothing more of {topics} for {timeout}s "
+                        "before reaching their end"
+                    )
                 polled = consumer.poll(timeout_ms=1000, max_records=self.batch_size)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
                     self._apply(records, progress, lease)
+                    # A stall ends the run, not a large backlog: a 100,000-person tenant's
+                    # first load takes longer than `timeout` to materialise.
+                    deadline = time.monotonic() + timeout
             progress.positions = offset_labels(
                 {(tp.topic, tp.partition): consumer.position(tp) for tp in partitions}
             )

@@ -17,13 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hub.followup._state import Org, PersonRow, TenantState, normalise_word
+from hub.followup._state import (
+    DIRECTORY_SYSTEMS,
+    Org,
+    PersonRow,
+    TenantState,
+    directory_sources,
+    normalise_word,
+    people_of,
+    person_sources,
+)
 from hub.matching import Candidate, DirectoryPerson, Matcher, UnmatchedReport
 from hub.policy import Policy
 from schemas.entities import OrganisationKind, Role, SchoolType
 
-#: Directory systems, in order of preference.
-DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000", "os2skoledata")
 #: Roles counted as staff.
 STAFF_ROLES: tuple[str, ...] = (
     Role.TEACHER,
@@ -127,12 +134,9 @@ def _hint_parts(hint: str) -> list[str]:
 
 def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) -> Directory:
     """Find the directory, resolve units, and match every other person and device user."""
-    systems = {p.source.split("/", 1)[0] for p in state.people}
-    system = next((s for s in DIRECTORY_SYSTEMS if s in systems), None)
-    sources = frozenset(
-        p.source for p in state.people if system and p.source.split("/", 1)[0] == system
-    )
-    people = {p.key: p for p in state.people if p.source in sources}
+    every = person_sources(state.people)
+    sources = directory_sources(every)
+    people = {p.key: p for p in people_of(state.people, sources)}
     units: dict[str, Unit] = {}
     unit_of_org: dict[tuple[str, str], str] = {}
     by_number: dict[str, str] = {}
@@ -165,8 +169,7 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
     )
     person_candidates = (
         Candidate(p.source, p.key, _person_identifiers(p), p.external_ids)
-        for p in state.people
-        if p.source not in sources
+        for p in people_of(state.people, [s for s in every if s not in sources])
     )
     device_candidates = (
         Candidate(d.source, d.key, *_user_identifiers(d.users)) for d in state.devices if d.users

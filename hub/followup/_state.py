@@ -2,8 +2,10 @@
 
 The compiler needs a few fields of each entity, not the entities: rows are read a batch at
 a time (ordered by entity, source and key) and only those fields are kept, in slotted
-dataclasses, so a 100,000-person tenant with half a million enrollments fits in a few
-hundred megabytes.
+dataclasses. What the records look up by key (organisations, people, placements, courses,
+classes, devices) is held; enrollments and results, the tenant's largest entities (four
+and more per pupil) that the records only count, are `Streamed`: read from the store a
+batch at a time each time a computation walks them, so they never sit in memory whole.
 
 `load_state(engine, tenant, at)` reads the versions valid at the moment `at` from the
 history (`report_history`: valid from on or before `at`, not yet ended at `at`); without
@@ -12,17 +14,21 @@ history (`report_history`: valid from on or before `at`, not yet ended at `at`);
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from hub.materialise import report_entities, report_history
 
 _BATCH = 5_000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,18 +177,83 @@ class LicenceAssignmentRow:
     device_physical_key: str | None
 
 
+class Streamed(Collection[T]):
+    """Rows of one entity type, read from the store a batch at a time on every walk.
+
+    Walks see the rows in the same order (by source and key) every time; the count is
+    taken when the state is loaded.
+    """
+
+    def __init__(self, read: Callable[[], Iterator[T]], count: int) -> None:
+        self._read = read
+        self._count = count
+
+    def __iter__(self) -> Iterator[T]:
+        return self._read()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, item: object) -> bool:
+        return any(row == item for row in self)
+
+
+#: Directory systems, in order of preference: the tenant's directory is the first it has.
+DIRECTORY_SYSTEMS = ("feide_ldap", "ss12000", "os2skoledata")
+
+
+def directory_sources(sources: Iterable[str]) -> frozenset[str]:
+    """The person sources (`<system>/<instance>`) of the tenant's directory system."""
+    found = set(sources)
+    systems = {s.split("/", 1)[0] for s in found}
+    system = next((s for s in DIRECTORY_SYSTEMS if s in systems), None)
+    return frozenset(s for s in found if system and s.split("/", 1)[0] == system)
+
+
+class People(Collection[PersonRow]):
+    """A tenant's people, source by source in order: held lists or `Streamed` rows."""
+
+    def __init__(self, parts: Sequence[tuple[str, Collection[PersonRow]]]) -> None:
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[PersonRow]:
+        return itertools.chain.from_iterable(rows for _source, rows in self.parts)
+
+    def __len__(self) -> int:
+        return sum(len(rows) for _source, rows in self.parts)
+
+    def __contains__(self, item: object) -> bool:
+        return any(row == item for row in self)
+
+
+def person_sources(people: Collection[PersonRow]) -> list[str]:
+    """The sources people come from, in order, without walking streamed rows."""
+    if isinstance(people, People):
+        return [source for source, _rows in people.parts]
+    return sorted({p.source for p in people})
+
+
+def people_of(people: Collection[PersonRow], sources: Collection[str]) -> Iterator[PersonRow]:
+    """The people of these sources, in order; streamed rows of other sources are not read."""
+    if isinstance(people, People):
+        return itertools.chain.from_iterable(
+            rows for source, rows in people.parts if source in sources
+        )
+    return (p for p in people if p.source in sources)
+
+
 @dataclass
 class TenantState:
     """Everything of one tenant that the records are compiled from."""
 
     tenant: str
     orgs: list[Org] = field(default_factory=list)
-    people: list[PersonRow] = field(default_factory=list)
+    people: Collection[PersonRow] = field(default_factory=list)
     placements: list[PlacementRow] = field(default_factory=list)
     courses: list[CourseRow] = field(default_factory=list)
     classes: list[ClassRow] = field(default_factory=list)
-    enrollments: list[EnrollmentRow] = field(default_factory=list)
-    results: list[ResultRow] = field(default_factory=list)
+    enrollments: Collection[EnrollmentRow] = field(default_factory=list)
+    results: Collection[ResultRow] = field(default_factory=list)
     devices: list[DeviceRow] = field(default_factory=list)
     licence_pools: list[LicencePoolRow] = field(default_factory=list)
     licence_assignments: list[LicenceAssignmentRow] = field(default_factory=list)
@@ -227,35 +298,141 @@ def _when(value: Any) -> date | None:
     return None if moment is None else moment.date()
 
 
+def _table(at: datetime | None) -> Any:
+    """The columns to read: the history's with `at`, else the latest state's."""
+    return report_entities.c if at is None else report_history.c
+
+
+def _where(
+    tenant: str, entity: str, at: datetime | None, source: str | None = None
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """A tenant's entities of one type (of one source); with `at`, the versions valid then."""
+    t = _table(at)
+    valid: tuple[sa.ColumnElement[bool], ...] = ()
+    if at is not None:
+        valid = (t.valid_from <= at, sa.or_(t.valid_to.is_(None), t.valid_to > at))
+    if source is not None:
+        valid += (t.source == source,)
+    return (t.tenant == tenant, t.entity == entity, *valid)
+
+
 def _rows(
-    engine: sa.Engine, tenant: str, entity: str, at: datetime | None = None
+    engine: sa.Engine,
+    tenant: str,
+    entity: str,
+    at: datetime | None = None,
+    source: str | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(source, payload) of a tenant's entities of one type, by source and key, in batches.
 
-    With `at`, the versions valid at that moment; else the latest state.
+    With `at`, the versions valid at that moment; else the latest state. With `source`,
+    that source's only.
     """
-    t = report_entities.c if at is None else report_history.c
-    valid: tuple[sa.ColumnElement[bool], ...] = ()
-    if at is not None:
-        h = report_history.c
-        valid = (h.valid_from <= at, sa.or_(h.valid_to.is_(None), h.valid_to > at))
+    t = _table(at)
+    where = _where(tenant, entity, at, source)
     last: tuple[str, str] | None = None
     while True:
-        query = (
-            sa.select(t.source, t.key, t.payload)
-            .where(t.tenant == tenant, t.entity == entity, *valid)
-            .order_by(t.source, t.key)
-            .limit(_BATCH)
-        )
+        query = sa.select(t.source, t.key, t.payload).where(*where).order_by(t.source, t.key)
+        query = query.limit(_BATCH)
         if last is not None:
             query = query.where(sa.tuple_(t.source, t.key) > sa.tuple_(*last))
         with engine.connect() as conn:
             batch = conn.execute(query).all()
-        for source, _key, payload in batch:
-            yield source, json.loads(payload)
+        for found, _key, payload in batch:
+            yield sys.intern(found), json.loads(payload)
         if len(batch) < _BATCH:
             return
         last = (batch[-1][0], batch[-1][1])
+
+
+def _count(
+    engine: sa.Engine, tenant: str, entity: str, at: datetime | None, source: str | None = None
+) -> int:
+    """How many entities of one type (of one source) `_rows` gives."""
+    table = report_entities if at is None else report_history
+    query = sa.select(sa.func.count()).select_from(table)
+    with engine.connect() as conn:
+        return int(conn.scalar(query.where(*_where(tenant, entity, at, source))) or 0)
+
+
+def _sources(engine: sa.Engine, tenant: str, entity: str, at: datetime | None) -> list[str]:
+    """The sources of a tenant's entities of one type, in order."""
+    t = _table(at)
+    query = sa.select(t.source).where(*_where(tenant, entity, at)).distinct().order_by(t.source)
+    with engine.connect() as conn:
+        return list(conn.scalars(query))
+
+
+def _streamed(
+    engine: sa.Engine,
+    tenant: str,
+    entity: str,
+    at: datetime | None,
+    row: Callable[[str, dict[str, Any]], T],
+    source: str | None = None,
+) -> Streamed[T]:
+    """The entities of one type (of one source) as `row` makes them, read on every walk."""
+
+    def read() -> Iterator[T]:
+        rows = _rows(engine, tenant, entity, at, source)
+        return (row(found, payload) for found, payload in rows)
+
+    return Streamed(read, _count(engine, tenant, entity, at, source))
+
+
+def _text(value: Any) -> Any:
+    """A value repeated across rows (a unit key, a role, an OS name) kept once in memory."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _person(source: str, p: dict[str, Any]) -> PersonRow:
+    external = list(p.get("external_ids") or ())
+    if p.get("nin_hmac"):
+        external.append(f"nin_hmac:{p['nin_hmac']}")
+    return PersonRow(
+        source,
+        p["key"],
+        p.get("eppn"),
+        p.get("username"),
+        p.get("email"),
+        tuple(_text(r) for r in p.get("roles") or ()),
+        tuple(_text(u) for u in p.get("unit_keys") or ()),
+        _text(p.get("primary_unit_key")),
+        p.get("grade"),
+        tuple(external),
+    )
+
+
+def _enrollment(source: str, p: dict[str, Any]) -> EnrollmentRow:
+    return EnrollmentRow(
+        source,
+        p["person_key"],
+        _text(p["class_key"]),
+        _text(p["role"]),
+        _day(p.get("begin_date")),
+        _day(p.get("end_date")),
+    )
+
+
+def _result(source: str, p: dict[str, Any]) -> ResultRow:
+    scores = tuple(
+        (f"{o['source']}:{o['objective_id']}", float(o["score"]))
+        for o in p.get("objective_results") or ()
+        if o.get("score") is not None
+    )
+    return ResultRow(
+        source,
+        p["key"],
+        p["person_key"],
+        p.get("class_key"),
+        p.get("score_status") == "fully graded",
+        p.get("score"),
+        p.get("score_min"),
+        p.get("score_max"),
+        _day(p.get("score_date")) or _when(p.get("source_modified")),
+        tuple(p.get("learning_objective_ids") or ()),
+        scores,
+    )
 
 
 def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> TenantState:
@@ -276,24 +453,21 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 tuple(p.get("school_types") or ()),
             )
         )
-    for source, p in _rows(engine, tenant, "person", at):
-        external = list(p.get("external_ids") or ())
-        if p.get("nin_hmac"):
-            external.append(f"nin_hmac:{p['nin_hmac']}")
-        state.people.append(
-            PersonRow(
+    # The directory's people are held (the records look them up); other sources' people
+    # are only matched to them, so they are read when matching walks them.
+    sources = _sources(engine, tenant, "person", at)
+    directory = directory_sources(sources)
+    state.people = People(
+        [
+            (
                 source,
-                p["key"],
-                p.get("eppn"),
-                p.get("username"),
-                p.get("email"),
-                tuple(p.get("roles") or ()),
-                tuple(p.get("unit_keys") or ()),
-                p.get("primary_unit_key"),
-                p.get("grade"),
-                tuple(external),
+                [_person(found, p) for found, p in _rows(engine, tenant, "person", at, source)]
+                if source in directory
+                else _streamed(engine, tenant, "person", at, _person, source),
             )
-        )
+            for source in sources
+        ]
+    )
     for source, p in _rows(engine, tenant, "placement", at):
         state.placements.append(
             PlacementRow(
@@ -317,40 +491,16 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
         state.courses.append(CourseRow(source, p["key"], p.get("title") or "", frozenset(words)))
     for source, p in _rows(engine, tenant, "class", at):
         state.classes.append(
-            ClassRow(source, p["key"], p.get("title") or "", p["course_key"], p["school_key"])
-        )
-    for source, p in _rows(engine, tenant, "enrollment", at):
-        state.enrollments.append(
-            EnrollmentRow(
-                source,
-                p["person_key"],
-                p["class_key"],
-                p["role"],
-                _day(p.get("begin_date")),
-                _day(p.get("end_date")),
-            )
-        )
-    for source, p in _rows(engine, tenant, "result", at):
-        scores = tuple(
-            (f"{o['source']}:{o['objective_id']}", float(o["score"]))
-            for o in p.get("objective_results") or ()
-            if o.get("score") is not None
-        )
-        state.results.append(
-            ResultRow(
+            ClassRow(
                 source,
                 p["key"],
-                p["person_key"],
-                p.get("class_key"),
-                p.get("score_status") == "fully graded",
-                p.get("score"),
-                p.get("score_min"),
-                p.get("score_max"),
-                _day(p.get("score_date")) or _when(p.get("source_modified")),
-                tuple(p.get("learning_objective_ids") or ()),
-                scores,
+                p.get("title") or "",
+                _text(p["course_key"]),
+                _text(p["school_key"]),
             )
         )
+    state.enrollments = _streamed(engine, tenant, "enrollment", at, _enrollment)
+    state.results = _streamed(engine, tenant, "result", at, _result)
     for source, p in _rows(engine, tenant, "device", at):
         hints = p.get("unit_hints") or {}
         state.devices.append(
@@ -358,18 +508,18 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 source,
                 p["key"],
                 p.get("physical_key"),
-                p.get("kind") or "other",
-                p.get("os_name"),
-                p.get("os_version"),
-                p.get("ownership") or "unknown",
-                p.get("management_state") or "unknown",
-                p.get("compliance") or "unknown",
+                _text(p.get("kind") or "other"),
+                _text(p.get("os_name")),
+                _text(p.get("os_version")),
+                _text(p.get("ownership") or "unknown"),
+                _text(p.get("management_state") or "unknown"),
+                _text(p.get("compliance") or "unknown"),
                 _when(p.get("enrolled_at")),
                 _day(p.get("last_check_in_on")),
                 _instant(p.get("source_modified")),
-                tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
+                tuple((_text(u["kind"]), u["value"]) for u in p.get("assigned_users") or ()),
                 tuple(
-                    str(hints[name])
+                    _text(str(hints[name]))
                     for name in ("site", "building", "org_unit_path", "location", "group", "room")
                     if hints.get(name)
                 ),

@@ -17,9 +17,10 @@ dropped from the state, without a delete event on the new topic.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -52,6 +53,10 @@ followup_published = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("as_of", sa.Date, nullable=False),
 )
+
+
+#: Published rows looked up per query (two bound values each).
+_LOOKUP = 1_000
 
 
 @dataclass
@@ -117,20 +122,61 @@ def publish_snapshot(
     create_tables(engine, [followup_published])
     report = PublishReport(snapshot.tenant, snapshot.as_of)
     p = followup_published.c
+    # Only the fingerprints are held; the payloads a change needs (its `before`) are read
+    # a batch at a time, as the changes are sent.
     with engine.connect() as conn:
         newest = conn.scalar(sa.select(sa.func.max(p.as_of)).where(p.tenant == snapshot.tenant))
         known = {
-            (r.record, r.key): (r.fingerprint, r.payload)
+            (r.record, r.key): r.fingerprint
             for r in conn.execute(
-                sa.select(p.record, p.key, p.fingerprint, p.payload).where(
-                    p.tenant == snapshot.tenant
-                )
+                sa.select(p.record, p.key, p.fingerprint).where(p.tenant == snapshot.tenant)
             )
         }
     if newest is not None and newest > snapshot.as_of:
         report.skipped = f"a newer snapshot ({newest.isoformat()}) is published"
         return report
-    changes: list[_Change] = []
+    size = settings.kafka.batch_size
+    sender = publisher  # made on the first batch: no changes, no connection
+    try:
+        for batch in _batches(_changes(settings, snapshot, known, report, pseudonym_key), size):
+            if sender is None:
+                ensure_topics(settings.bootstrap, settings.kafka, FOLLOWUP_RECORD_TYPES)
+                sender = Publisher(
+                    settings.bootstrap, settings.kafka, client_id="skolehub-followup"
+                )
+            batch = _with_before(engine, snapshot.tenant, batch)
+            if lease is not None:
+                lease.check()  # the heartbeat found the lease gone: send nothing more
+            sender.publish(_records(settings.kafka.topic_prefix, snapshot.tenant, batch))
+            _commit(engine, snapshot, batch, lease)
+            for change in batch:
+                if change.retired_topic is not None:
+                    report.retired += 1
+                elif change.op is Op.CREATED:
+                    report.created += 1
+                elif change.op is Op.UPDATED:
+                    report.updated += 1
+                else:
+                    report.deleted += 1
+    finally:
+        if publisher is None and sender is not None:
+            sender.close()
+    if report.created or report.updated or report.deleted or report.retired:
+        log.info("followup_published", **report.to_dict())
+    return report
+
+
+def _changes(
+    settings: HubSettings,
+    snapshot: Snapshot,
+    known: dict[tuple[str, str], str],
+    report: PublishReport,
+    pseudonym_key: bytes,
+) -> Iterator[_Change]:
+    """The snapshot's new and changed rows, then the deletes, without their `before`.
+
+    Counts the unchanged rows in `report`.
+    """
     seen: set[tuple[str, str]] = set()
     for record, rows in snapshot.records.items():
         name = state_name(RECORD_TYPES_BY_NAME[record])
@@ -140,11 +186,11 @@ def publish_snapshot(
             text = row_json(row)
             digest = fingerprint(json.loads(text))
             old = known.get((name, row.key))
-            if old is not None and old[0] == digest:
+            if old is not None and old == digest:
                 report.unchanged += 1
                 continue
             op = Op.CREATED if old is None else Op.UPDATED
-            changes.append(_Change(name, row.key, op, digest, text, old[1] if old else None))
+            yield _Change(name, row.key, op, digest, text, None)
     current = {state_name(t) for t in FOLLOWUP_RECORD_TYPES}
     prefix = settings.kafka.topic_prefix
     topics = (
@@ -152,43 +198,40 @@ def publish_snapshot(
         if any(n not in current for n, _ in known)
         else set()
     )
-    for (name, key), (digest, payload) in sorted(known.items()):
+    for (name, key), digest in sorted(known.items()):
         if name not in current:
             # A retired topic an operator already deleted needs no tombstone ("" sends none).
             retired = _retired_topic(prefix, name)
             where = retired if retired in topics else ""
-            changes.append(_Change(name, key, Op.DELETED, digest, None, payload, where))
+            yield _Change(name, key, Op.DELETED, digest, None, None, where)
         elif (name, key) not in seen:
-            changes.append(_Change(name, key, Op.DELETED, digest, None, payload))
-    if not changes:
-        return report
-    ensure_topics(settings.bootstrap, settings.kafka, FOLLOWUP_RECORD_TYPES)
-    own = publisher is None
-    publisher = publisher or Publisher(
-        settings.bootstrap, settings.kafka, client_id="skolehub-followup"
-    )
-    try:
-        size = settings.kafka.batch_size
-        for start in range(0, len(changes), size):
-            batch = changes[start : start + size]
-            if lease is not None:
-                lease.check()  # the heartbeat found the lease gone: send nothing more
-            publisher.publish(_records(settings.kafka.topic_prefix, snapshot.tenant, batch))
-            _commit(engine, snapshot, batch, lease)
-    finally:
-        if own:
-            publisher.close()
-    for change in changes:
-        if change.retired_topic is not None:
-            report.retired += 1
-        elif change.op is Op.CREATED:
-            report.created += 1
-        elif change.op is Op.UPDATED:
-            report.updated += 1
-        else:
-            report.deleted += 1
-    log.info("followup_published", **report.to_dict())
-    return report
+            yield _Change(name, key, Op.DELETED, digest, None, None)
+
+
+def _batches(changes: Iterator[_Change], size: int) -> Iterator[list[_Change]]:
+    while batch := list(itertools.islice(changes, size)):
+        yield batch
+
+
+def _with_before(engine: sa.Engine, tenant: str, batch: list[_Change]) -> list[_Change]:
+    """The batch with each update's and delete's `before`: the payload last published."""
+    wanted = [(c.record, c.key) for c in batch if c.op is not Op.CREATED]
+    if not wanted:
+        return batch
+    p = followup_published.c
+    before: dict[tuple[str, str], str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), _LOOKUP):
+            rows = conn.execute(
+                sa.select(p.record, p.key, p.payload).where(
+                    p.tenant == tenant,
+                    sa.tuple_(p.record, p.key).in_(wanted[start : start + _LOOKUP]),
+                )
+            )
+            before.update({(r.record, r.key): r.payload for r in rows})
+    return [
+        c if c.op is Op.CREATED else replace(c, before=before[(c.record, c.key)]) for c in batch
+    ]
 
 
 def _records(prefix: str, tenant: str, batch: Sequence[_Change]) -> list[OutRecord]:

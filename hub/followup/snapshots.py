@@ -9,6 +9,7 @@ take its place.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class SnapshotStore:
             followup_rows.c.tenant == snapshot.tenant,
             followup_rows.c.as_of == snapshot.as_of,
         )
-        rows = [
+        rows = (
             {
                 "tenant": snapshot.tenant,
                 "as_of": snapshot.as_of,
@@ -121,7 +122,7 @@ class SnapshotStore:
             }
             for record, items in snapshot.records.items()
             for row in items
-        ]
+        )
         with self.engine.begin() as conn:
             if lease is not None:
                 lease.fence(conn)
@@ -144,8 +145,9 @@ class SnapshotStore:
                     compiled_at=now(),
                 )
             )
-            for start in range(0, len(rows), _INSERT_BATCH):
-                conn.execute(followup_rows.insert(), rows[start : start + _INSERT_BATCH])
+            # A batch of rows' JSON at a time: the snapshot's text is never held whole.
+            while batch := list(itertools.islice(rows, _INSERT_BATCH)):
+                conn.execute(followup_rows.insert(), batch)
 
     def days(self, tenant: str) -> list[date]:
         """The days a tenant has snapshots of, oldest first."""

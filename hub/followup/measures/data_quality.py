@@ -28,6 +28,10 @@ _LINKS: dict[str, tuple[tuple[str, str], ...]] = {
     "enrollment": (("class_key", "class"), ("person_key", "person")),
     "placement": (("unit_key", "organisation"), ("person_key", "person")),
 }
+#: The entities read, each after every entity its links point at.
+_ENTITIES = ("organisation", "group", "class", "person", "membership", "enrollment")
+#: The entities links point at: only their keys are kept.
+_TARGETS = frozenset(target for links in _LINKS.values() for _field, target in links)
 
 
 def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) -> list[DataQuality]:
@@ -35,31 +39,41 @@ def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) ->
 
     `at`: the moment the entities are read as of (the history), as the compiler reads them.
     """
-    keys: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, entity) → keys
-    links: list[tuple[str, str, str]] = []  # (source, target entity, key)
+    # Links are checked as they stream past: every entity a link may point at comes before
+    # the entities that link to it (`_ENTITIES`), so only the targets' keys are held.
+    keys: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, target) → keys
+    sources: set[str] = set()
     people: Counter[str] = Counter()
     invalid: Counter[str] = Counter()
-    for entity in ("organisation", "group", "class", "person", "membership", "enrollment"):
+    unresolved: Counter[str] = Counter()
+
+    def check(links: Iterable[tuple[str, str, str]]) -> None:
+        for source, target, key in links:
+            sources.add(source)
+            if key not in keys[(source, target)]:
+                unresolved[source] += 1
+
+    for entity in _ENTITIES:
         for source, payload in _rows(engine, ctx.tenant, entity, at):
-            keys[(source, entity)].add(str(payload.get("key")))
+            sources.add(source)
+            if entity in _TARGETS:
+                keys[(source, entity)].add(str(payload.get("key")))
             if entity == "person":
                 people[source] += 1
                 invalid[source] += bool(payload.get("nin_invalid"))
-            links += _links_of(source, entity, payload)
+            check(_links_of(source, entity, payload))
     for row in ctx.state.placements:
-        links += [
-            (row.source, "organisation", row.unit_key),
-            (row.source, "person", row.person_key),
-        ]
-    unresolved: Counter[str] = Counter(
-        source for source, target, key in links if key not in keys[(source, target)]
-    )
+        check(
+            [
+                (row.source, "organisation", row.unit_key),
+                (row.source, "person", row.person_key),
+            ]
+        )
     unmatched: Counter[str] = Counter()
     for unmatched_row in ctx.directory.unmatched.rows():
         if unmatched_row["reason"] in _UNMATCHED:
             unmatched[str(unmatched_row["source"])] += int(unmatched_row["count"])  # type: ignore[call-overload]
-    dead = _dead_lettered(engine, ctx.tenant, {s for s, _ in keys} | set(unmatched))
-    sources = sorted(set(people) | set(unresolved) | set(unmatched) | set(dead))
+    dead = _dead_lettered(engine, ctx.tenant, sources | set(unmatched))
     return [
         DataQuality(
             tenant=ctx.tenant,
@@ -72,7 +86,7 @@ def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) ->
             unresolved_links=unresolved[source],
             unmatched_users=unmatched[source],
         )
-        for source in sources
+        for source in sorted(set(people) | set(unresolved) | set(unmatched) | set(dead))
     ]
 
 

@@ -265,6 +265,11 @@ class AppleSchoolManagerSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
+def pem_lines(secret: str) -> str:
+    """A PEM key as given, or with its line breaks written as `\\n` (an env file's form)."""
+    return secret.replace("\\n", "\n") if "\\n" in secret and "\n" not in secret else secret
+
+
 class AppleSchoolManager(HttpSource):
     """Purchased devices from the Apple School Manager API, as `PurchasedDevice`."""
 
@@ -281,10 +286,14 @@ class AppleSchoolManager(HttpSource):
         super().__init__(settings, **kwargs)
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
-        """Client credentials with a signed client assertion (`ClientAssertion`)."""
+        """Client credentials with a signed client assertion (`ClientAssertion`).
+
+        The key is PEM; an environment file cannot hold its line breaks, so `\\n` in the
+        secret stands for one (the form a PEM usually takes in an env file).
+        """
         return ClientAssertion(
             self.settings.auth,  # type: ignore[arg-type]
-            secret,
+            pem_lines(secret),
             session=self.session,
             timeout=self.settings.timeout_seconds,
             connector=self.name,

@@ -101,7 +101,9 @@ def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
     lines: dict[str, str] = {}
     for tenant, secrets in equipment_credentials(home, tenants).items():
         names = secret_envs(tenant)
-        lines.update({names[v]: secrets[v] for v in ("topdesk", "snipeit", "asm") if v in secrets})
+        lines.update({names[v]: secrets[v] for v in ("topdesk", "snipeit") if v in secrets})
+        if "asm" in secrets:  # a PEM: one env-file line, its breaks written as \n
+            lines[names["asm"]] = secrets["asm"].replace("\n", "\\n")
     return lines
 
 

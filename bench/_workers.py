@@ -185,14 +185,14 @@ def compare(
         return [bench.measure(count, concurrency) for count in counts]
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Print throughput with each worker count of `--workers` and the ratio to the first."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--people", type=int, default=600, help="people per tenant (scale)")
     parser.add_argument("--tenants", type=int, default=4, help="generated tenants")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",") if n.strip()]
     print(
         f"{args.tenants} tenants of about {args.people} people, 5 sources each; "

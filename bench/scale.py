@@ -20,6 +20,9 @@ producer ≤ 1.5; materialise + compile + extract ≤ 25 % of the total; peak RS
 and, when two sizes ran, the larger's < 1.5× the smaller's.
 
     .venv/bin/python bench/scale.py --people 20000,100000
+
+`--workers 1,2` measures instead the scale-out: the sync DAGs on the CeleryExecutor with
+one, then two Celery workers over the same generated tenants (`bench/_workers.py`).
 """
 
 from __future__ import annotations
@@ -313,7 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="an existing broker (default: start a local one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--workers",
+        help="instead: the sync DAGs' throughput on this many Celery workers, comma-separated "
+        "(`1,2`), over generated tenants (bench/_workers.py; its own options follow)",
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.workers:
+        from _workers import main as workers_main
+
+        return workers_main(["--workers", args.workers, *rest])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     sizes = [int(s.replace("_", "")) for s in args.people.split(",") if s.strip()]
     if args.child:
         print(json.dumps(asdict(run_phases(sizes[0]))))

@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
+from connectors.base import Item
 from connectors.http import HttpPage, next_link
-from schemas.lms import CompetenceArea
+from schemas.lms import Class, ClassType, CompetenceArea, Course
 
 _EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 _WORDS = re.compile(r"[^\wæøåäö]+")
@@ -115,3 +117,31 @@ def following(items: list[int], item: int) -> int | None:
     """The item after `item` in `items`; None after the last or for an unknown one."""
     index = items.index(item) if item in items else -1
     return items[index + 1] if 0 <= index < len(items) - 1 else None
+
+
+def course_as_class(
+    common: dict[str, Any], *, title: str, code: str | None, school_key: str
+) -> list[Item]:
+    """A platform course that is taught as one class: the `Course` and its `Class`.
+
+    itslearning, Canvas and Moodle have no course above their courses: each is both, with
+    the same key, and its competence areas come from its title and code.
+    """
+    key = common["key"]
+    return [
+        Course(
+            **common,
+            title=title,
+            course_code=code,
+            org_key=school_key,
+            competence_areas=competence_areas((), (title, code or "")),
+        ),
+        Class(
+            **common,
+            title=title,
+            class_type=ClassType.SCHEDULED,
+            class_code=code,
+            course_key=key,
+            school_key=school_key,
+        ),
+    ]

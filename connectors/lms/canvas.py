@@ -37,12 +37,16 @@ from connectors.http import (
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._common import competence_areas, eppn_of, following, then_next_parent
+from connectors.lms._common import (
+    course_as_class,
+    eppn_of,
+    following,
+    then_next_parent,
+)
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
 from schemas.lms import (
     Class,
-    ClassType,
     Course,
     Enrollment,
     EnrollmentRole,
@@ -227,23 +231,9 @@ class _Courses(_Stream):
         key = str(raw.id)
         self.source.course_ids.append(raw.id)
         code = (raw.course_code or "").strip() or None
-        return [
-            Course(
-                **self.common(key),
-                title=raw.name,
-                course_code=code,
-                org_key=str(raw.account_id),
-                competence_areas=competence_areas((), (raw.name, code or "")),
-            ),
-            Class(
-                **self.common(key),
-                title=raw.name,
-                class_type=ClassType.SCHEDULED,
-                class_code=code,
-                course_key=key,
-                school_key=str(raw.account_id),
-            ),
-        ]
+        return course_as_class(
+            self.common(key), title=raw.name, code=code, school_key=str(raw.account_id)
+        )
 
 
 class _PerCourseStream(_Stream):

@@ -45,12 +45,17 @@ from connectors.http import (
     Incremental,
     NextLinkPaginator,
 )
-from connectors.lms._common import competence_areas, date_id, day_of, eppn_of, latest
+from connectors.lms._common import (
+    course_as_class,
+    date_id,
+    day_of,
+    eppn_of,
+    latest,
+)
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Entity, Organisation, OrganisationKind, Person, Role
 from schemas.lms import (
     Class,
-    ClassType,
     Course,
     Enrollment,
     EnrollmentRole,
@@ -351,23 +356,9 @@ class _Courses(_Set):
             raise SkippableRecordError("course has no OrganizationId", connector=self.source.name)
         code = (raw.CourseCode or "").strip() or None
         common = self.common(key, raw.T_ModifiedDate)
-        return [
-            Course(
-                **common,
-                title=raw.CourseTitle,
-                course_code=code,
-                org_key=str(raw.OrganizationId),
-                competence_areas=competence_areas((), (raw.CourseTitle, code or "")),
-            ),
-            Class(
-                **common,
-                title=raw.CourseTitle,
-                class_type=ClassType.SCHEDULED,
-                class_code=code,
-                course_key=key,
-                school_key=str(raw.OrganizationId),
-            ),
-        ]
+        return course_as_class(
+            common, title=raw.CourseTitle, code=code, school_key=str(raw.OrganizationId)
+        )
 
 
 class _CourseProfiles(_Lookup):

@@ -41,10 +41,10 @@ from connectors.http import (
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._common import competence_areas, eppn_of, then_next_parent
+from connectors.lms._common import course_as_class, eppn_of, then_next_parent
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
-from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
+from schemas.lms import Class, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 
 __all__ = ["Moodle", "MoodleSourceSettings"]
 
@@ -235,23 +235,12 @@ class _Courses(_Function):
         if raw.enablecompletion:
             self.source.completion_courses.add(raw.id)
         common = self.common(key, _moment(raw.timemodified))
-        return [
-            Course(
-                **common,
-                title=raw.fullname,
-                course_code=raw.shortname or None,
-                org_key=str(raw.categoryid),
-                competence_areas=competence_areas((), (raw.fullname, raw.shortname or "")),
-            ),
-            Class(
-                **common,
-                title=raw.fullname,
-                class_type=ClassType.SCHEDULED,
-                class_code=raw.shortname or None,
-                course_key=key,
-                school_key=str(raw.categoryid),
-            ),
-        ]
+        return course_as_class(
+            common,
+            title=raw.fullname,
+            code=raw.shortname or None,
+            school_key=str(raw.categoryid),
+        )
 
 
 class _PerCourse(_Function):

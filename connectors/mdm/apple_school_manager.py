@@ -266,7 +266,7 @@ class AppleSchoolManagerSettings(HttpSourceSettings):
 
 
 def pem_lines(secret: str) -> str:
-    """A PEM key as given, or with its line breaks written as `\\n` (an env file's form)."""
+    r"""A PEM key as given, or with its line breaks written as `\n` (an env file's form)."""
     return secret.replace("\\n", "\n") if "\\n" in secret and "\n" not in secret else secret
 
 
@@ -286,9 +286,9 @@ class AppleSchoolManager(HttpSource):
         super().__init__(settings, **kwargs)
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
-        """Client credentials with a signed client assertion (`ClientAssertion`).
+        r"""Client credentials with a signed client assertion (`ClientAssertion`).
 
-        The key is PEM; an environment file cannot hold its line breaks, so `\\n` in the
+        The key is PEM; an environment file cannot hold its line breaks, so `\n` in the
         secret stands for one (the form a PEM usually takes in an env file).
         """
         return ClientAssertion(

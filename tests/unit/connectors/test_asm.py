@@ -123,7 +123,7 @@ def test_a_wrong_key_is_refused_without_showing_it(asm_sandbox: AsmSandbox) -> N
 
 
 def test_a_pem_key_from_an_env_file_has_its_line_breaks_back():
-    """`\\n` written for each line break (an env file's one line) reads as the PEM itself."""
+    r"""`\n` written for each line break (an env file's one line) reads as the PEM itself."""
     from connectors.mdm.apple_school_manager import pem_lines
 
     pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n"

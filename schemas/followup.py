@@ -430,7 +430,11 @@ class LicenceOverview(FollowupRecord):
         description="Licences held by people not in the directory: left, or never matched."
     )
     held_by_devices: Count = Field(description="Licences held by shared devices (no user).")
-    use_share: Share | None = Field(description="`held_by_active` of `bought`.")
+    use_share: Annotated[float, Field(ge=0)] | None = Field(
+        description="`held_by_active` of `bought`; above 1 when more licences are held than "
+        "bought (a source that lets consumption run past the purchase, as Microsoft 365 "
+        "does for a grace period)."
+    )
     suppressed: tuple[str, ...] = ()
 
 

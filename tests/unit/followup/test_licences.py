@@ -84,3 +84,20 @@ def test_the_follow_up_page_shows_the_purchasing_overview_and_use_per_school(eng
     use = html[html.index('<table class="licence-use">') :]
     assert "<th>STANDARDWOFFPACK_STUDENT</th>" in use
     assert '<tr><td class="text">Björkskolan</td>' in use
+
+
+def test_more_licences_held_than_bought_is_a_use_share_above_one():
+    """Microsoft 365 lets consumption run past the purchase: 1.0641 is published, not refused."""
+    from schemas.followup import LicenceOverview
+
+    row = LicenceOverview.model_validate(
+        {
+            "tenant": "t", "as_of": "2026-12-07", "key": "m365|stu", "licence_source": "m365",
+            "system": "microsoft_licences", "vendor": "microsoft", "pool_key": "stu",
+            "product_id": "stu", "product_name": None, "kind": "subscription",
+            "location": None, "bought": 47, "assigned": 50, "available": 0,
+            "unit_price": None, "currency": None, "cost": None, "held_by_active": 50,
+            "held_by_left": 0, "held_by_devices": 0, "use_share": 1.0641,
+        }
+    )  # fmt: skip
+    assert 1.0641 == row.use_share

@@ -122,7 +122,8 @@ def test_a_swedish_tenant_gets_device_and_competence_figures_from_its_sandbox(
         hub(var, "sandbox", "down", bootstrap=kafka_bootstrap, check=False)
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     sources = {s["source"] for s in summary["syncs"] if s["tenant"] == "solberga"}
-    assert {"ss12000", "oneroster", "intune", "jamf", "chromebooks"} == sources
+    assert {"ss12000", "oneroster", "intune", "jamf", "chromebooks", "asm", "topdesk_assets",
+            "topdesk_incidents", "snipeit", "m365", "vpp", "workspace"} == sources  # fmt: skip
     assert [] == [s for s in summary["syncs"] if s["status"] != "success" or not s["created"]]
     followup = {f["tenant"]: f for f in summary["followup"]}
     assert {"success"} == {f["status"] for f in followup.values()}

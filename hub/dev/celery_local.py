@@ -20,10 +20,12 @@ from typing import Any
 import requests
 import yaml
 
+from connectors.registry import domains
 from hub.dev.airflow_local import AirflowLocalError, LocalAirflow
 
 #: The DAGs that sync every configured source, one mapped task per tenant and source.
-SYNC_DAGS = ("hub_identity_sync", "hub_lms_sync", "hub_mdm_sync")
+#: Every domain's sync DAG (`dags/hub_<domain>_sync.py`), one per domain a connector feeds.
+SYNC_DAGS = tuple(f"hub_{domain}_sync" for domain in domains())
 _POLL_INTERVAL_S = 1.0
 _REQUEST_TIMEOUT_S = 30.0
 _FINISHED = {"success", "failed"}

@@ -59,8 +59,9 @@ class _Progress:
 
 
 def _print_reports(reports: list[Any]) -> None:
+    width = max([12, *(len(r.source) for r in reports)])  # the longest source id sets it
     header = (
-        f"{'tenant':<14} {'source':<12} {'status':<8} {'created':>8} {'updated':>8} "
+        f"{'tenant':<14} {'source':<{width}} {'status':<8} {'created':>8} {'updated':>8} "
         f"{'deleted':>8} {'unchanged':>9} {'dlq':>5} {'secs':>6}"
     )
     print(header)
@@ -68,7 +69,7 @@ def _print_reports(reports: list[Any]) -> None:
     for r in reports:
         deleted = r.deleted if r.status == "success" else r.planned_deletes
         print(
-            f"{r.tenant:<14} {r.source:<12} {r.status:<8} {r.created:>8,} {r.updated:>8,} "
+            f"{r.tenant:<14} {r.source:<{width}} {r.status:<8} {r.created:>8,} {r.updated:>8,} "
             f"{deleted:>8,} {r.unchanged:>9,} {r.dead_lettered:>5,} {r.duration_seconds:>6.1f}"
         )
     for r in reports:

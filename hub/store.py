@@ -86,7 +86,9 @@ source_bookmarks = sa.Table(
     sa.Column("tenant", sa.String(64), primary_key=True),
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("stream", sa.String(64), primary_key=True),
-    sa.Column("value", sa.String(256), nullable=False),
+    # Text: a bookmark is whatever the source gives to resume from, a timestamp or an
+    # opaque token or link (Graph's delta links run to several hundred characters).
+    sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -254,6 +256,7 @@ class StateStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         create_tables(self.engine)
+        widen_bookmarks(self.engine)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -936,6 +939,23 @@ def create_tables(engine: sa.Engine, tables: Sequence[sa.Table] | None = None) -
         except sa.exc.DatabaseError as exc:
             if "already exists" not in str(exc) or attempt == 2:
                 raise
+
+
+def widen_bookmarks(engine: sa.Engine) -> None:
+    """Turn an older store's `source_bookmarks.value` (VARCHAR(256)) into TEXT.
+
+    Stores made before bookmarks could be opaque tokens have the short column. PostgreSQL
+    enforces the length, so the column is altered in place (a catalogue change, no table
+    rewrite); SQLite never enforced it and needs nothing.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    columns = sa.inspect(engine).get_columns("source_bookmarks")
+    value = next(c for c in columns if c["name"] == "value")
+    if isinstance(value["type"], sa.Text):
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE source_bookmarks ALTER COLUMN value TYPE text"))
 
 
 def upsert(engine: sa.Engine, table: sa.Table, keys: list[str] | None = None) -> Any:

@@ -8,10 +8,9 @@ every `@odata.nextLink` until a page carries the `@odata.deltaLink`, and for eac
 course), a member is a `Person` (once per read) and an `Enrollment` in the class.
 
 Incremental reads are Graph's: the `@odata.deltaLink` of the last read is the bookmark
-(kept in parts, `deltaLink.0`, `deltaLink.1`, …, each at most `BOOKMARK_PART` characters,
-since a stored bookmark is short, with their count in `deltaLink.parts`), and an
-incremental run asks that link for what changed: classes created or updated, membership
-changes included (`members@delta`). A changed class's members are read again; `@removed`
+(`deltaLink`, kept whole: a bookmark is opaque text of any length), and an incremental
+run asks that link for what changed: classes created or updated, membership changes
+included (`members@delta`). A changed class's members are read again; `@removed`
 entries are the only deletes of an incremental run (a class, or one member's enrolment):
 nothing is deleted for not being seen. A full run starts a new delta round without a
 token, so its last page gives a fresh delta link, and the runner's reconciliation deletes
@@ -51,7 +50,6 @@ from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole
 SCHOOLS = "/education/schools"
 CLASSES_DELTA = "/education/classes/delta"
 #: The longest part of the delta link kept under one bookmark name.
-BOOKMARK_PART = 200
 DELTA_BOOKMARK = "deltaLink"
 #: The school key of a class no school lists (a class made in Teams by hand).
 NO_SCHOOL = "unassigned"
@@ -256,7 +254,7 @@ class _Classes(_Stream):
     def records_in(self, body: Any) -> Any:
         """The page's classes; the round's last page also gives the next delta link."""
         if isinstance(body, dict) and isinstance(body.get("@odata.deltaLink"), str):
-            store_delta_link(self.source.bookmarks, body["@odata.deltaLink"])
+            self.source.bookmarks[DELTA_BOOKMARK] = body["@odata.deltaLink"]
         return super().records_in(body)
 
     def to_items(self, raw: _Class) -> Iterator[Item]:
@@ -323,7 +321,7 @@ class GraphEducation(ChildStreams):
         self.people_seen: set[str] = set()
         self.school_of: dict[str, str] = {}
         self.teachers: set[tuple[str, str]] = set()
-        self._since = None if self.full_snapshot else stored_delta_link(self.bookmarks)
+        self._since = None if self.full_snapshot else self.bookmarks.get(DELTA_BOOKMARK)
 
     def stream_url(self, stream: HttpStream[Any, Any]) -> str:
         """The classes' delta round: the stored delta link on an incremental run."""
@@ -359,31 +357,6 @@ class GraphEducation(ChildStreams):
             grade=_grade(raw.student.grade) if raw.student and role is Role.PUPIL else None,
             external_ids=tuple(sorted(external)),
         )
-
-
-def stored_delta_link(bookmarks: dict[str, str]) -> str | None:
-    """The delta link kept in the bookmarks' parts, or None (no link, or parts missing)."""
-    count = bookmarks.get(f"{DELTA_BOOKMARK}.parts", "")
-    if not count.isdigit():
-        return None
-    parts = [bookmarks.get(f"{DELTA_BOOKMARK}.{n}") for n in range(int(count))]
-    if any(part is None for part in parts):
-        return None
-    return "".join(p for p in parts if p) or None
-
-
-def store_delta_link(bookmarks: dict[str, str], link: str) -> None:
-    """Keep a delta link in parts of at most `BOOKMARK_PART` characters, and their count.
-
-    The store keeps bookmark names it is no longer given, so the count (`deltaLink.parts`),
-    not the names present, says how many parts the link has.
-    """
-    for name in [k for k in bookmarks if k.startswith(f"{DELTA_BOOKMARK}.")]:
-        del bookmarks[name]
-    parts = [link[start : start + BOOKMARK_PART] for start in range(0, len(link), BOOKMARK_PART)]
-    for n, part in enumerate(parts):
-        bookmarks[f"{DELTA_BOOKMARK}.{n}"] = part
-    bookmarks[f"{DELTA_BOOKMARK}.parts"] = str(len(parts))
 
 
 CONNECTOR = ConnectorSpec(

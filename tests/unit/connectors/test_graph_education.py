@@ -6,30 +6,10 @@ import json
 from collections import Counter
 
 from connectors.base import Removed
-from connectors.lms.graph_education import (
-    BOOKMARK_PART,
-    _Class,
-    class_words,
-    store_delta_link,
-    stored_delta_link,
-)
+from connectors.lms.graph_education import _Class, class_words
 from schemas.entities import Person
 from schemas.lms import Class, CompetenceArea, Course, Enrollment, EnrollmentRole
 from tests.fixtures.lms_native import GraphEducationSandbox
-
-
-def test_a_delta_link_is_kept_in_short_parts_and_read_back():
-    """A long delta link is split into bookmark parts and joined again; old parts go."""
-    bookmarks = {"deltaLink.5": "stale"}
-    link = "https://graph.microsoft.com/v1.0/education/classes/delta?$deltatoken=" + "x" * 500
-    store_delta_link(bookmarks, link)
-    assert link == stored_delta_link(bookmarks)
-    assert all(len(v) <= BOOKMARK_PART for v in bookmarks.values())
-    assert "deltaLink.5" not in bookmarks
-    stale = {**bookmarks, "deltaLink.3": "left-over-part"}  # the store keeps old names
-    store_delta_link(stale, link[:150])
-    assert link[:150] == stored_delta_link({**stale, "deltaLink.3": "left-over-part"})
-    assert stored_delta_link({"deltaLink.parts": "2", "deltaLink.0": "x"}) is None
 
 
 def test_competence_words_come_from_the_code_and_the_description():
@@ -58,7 +38,7 @@ def test_a_full_read_gives_schools_classes_people_and_enrolments(
     assert CompetenceArea.INFORMATION_SECURITY in areas
     people = [i for i in items if isinstance(i, Person)]
     assert all(p.email and "@" in p.email for p in people)
-    assert "deltaLink.0" in source.bookmarks
+    assert "$deltatoken=" in source.bookmarks["deltaLink"]  # the whole link, kept as given
 
 
 def test_an_incremental_read_follows_the_delta_link_and_deletes_only_what_it_removes(

@@ -232,3 +232,104 @@ def compare_with_bare(
     keyed = [Sample(key_prefix.encode() + s.key, s.value, s.headers) for s in samples]
     seconds = replay_producer(bootstrap, bare_topic, keyed, messages, settings.kafka)
     return BareRun(messages, value_size, header_size, seconds)
+
+
+#: Where a function's own time is counted, by the file it is defined in (first match).
+PROFILE_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("LDAP client (ldap3: receive, BER decode, attribute dicts)", ("/ldap3/",)),
+    ("Kafka client (kafka-python: send, batch, partition)", ("/kafka/",)),
+    ("store (SQLAlchemy, sqlite3)", ("/sqlalchemy/", "sqlite3")),
+    ("validation (pydantic)", ("/pydantic", "pydantic_core")),
+    ("identity-number guard (connectors/privacy.py)", ("connectors/privacy.py",)),
+    ("mapping (connectors/, schemas/)", ("/connectors/", "/schemas/")),
+    ("runner (hub/: fingerprint, stage, events)", ("/hub/",)),
+)
+#: What `_owners` cannot trace to one of the buckets above.
+UNTRACED = "standard library, not traced to a caller above"
+
+
+def _bucket(function: tuple[str, int, str]) -> str | None:
+    """The bucket of a function defined in a library or in the hub; None for the stdlib."""
+    filename, _line, name = function
+    if "/lib/python3" in filename and "site-packages" not in filename:
+        return None  # the standard library works for whoever called it
+    if filename == "~" and "sqlite3" not in name and "pydantic_core" not in name:
+        return None  # a built-in (isinstance, len, str.encode, hashlib…): likewise
+    where = f"{filename}:{name}"
+    return next((b for b, marks in PROFILE_BUCKETS if any(m in where for m in marks)), None)
+
+
+def _owners(
+    function: tuple[str, int, str], stats: dict[Any, Any], memo: dict[Any, dict[str, float]]
+) -> dict[str, float]:
+    """Shares of `function`'s own time per bucket: its own, or its callers' by their calls.
+
+    Standard-library and built-in functions are charged to whoever called them, in the
+    proportion of the time each caller spent in them, up the call graph until a caller
+    belongs to a bucket (json.dumps called by the runner is the runner's time).
+    """
+    if function in memo:
+        return memo[function]
+    memo[function] = {UNTRACED: 1.0}  # a cycle back here stays untraced
+    bucket = _bucket(function)
+    if bucket is not None:
+        memo[function] = {bucket: 1.0}
+        return memo[function]
+    callers = stats.get(function, (0, 0, 0, 0, {}))[4]
+    weights = {caller: timing[2] for caller, timing in callers.items()}
+    total = sum(weights.values())
+    if not total:
+        return memo[function]
+    shares: dict[str, float] = {}
+    for caller, weight in weights.items():
+        for owner, share in _owners(caller, stats, memo).items():
+            shares[owner] = shares.get(owner, 0.0) + share * weight / total
+    memo[function] = shares
+    return shares
+
+
+@dataclass
+class Profile:
+    """A call's CPU time split by library: the main thread's own time, and other threads."""
+
+    main_thread: dict[str, float]
+    other_threads: float
+
+    def rows(self) -> list[tuple[str, float, float]]:
+        """(bucket, seconds, share of the process's CPU) rows, largest first."""
+        rows = [
+            *self.main_thread.items(),
+            ("other threads (kafka-python's sender)", self.other_threads),
+        ]
+        total = sum(seconds for _, seconds in rows) or 1.0
+        return sorted(((b, s, s / total) for b, s in rows), key=lambda r: -r[1])
+
+
+def profile_by_library(call: Any) -> tuple[Any, Profile]:
+    """Run `call()` under cProfile and sum each function's own time into `PROFILE_BUCKETS`.
+
+    cProfile sees only the thread it runs in; the CPU time of the process's other threads
+    in the same span (kafka-python's sender thread: network, compression) is the process
+    CPU time less the main thread's. Profiling slows Python code about twice, so the
+    seconds are the profile's, and the shares are what to read.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    process0, thread0 = time.process_time(), time.thread_time()
+    profiler.enable()
+    try:
+        result = call()
+    finally:
+        profiler.disable()
+    process, thread = time.process_time() - process0, time.thread_time() - thread0
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    buckets = {name: 0.0 for name, _ in PROFILE_BUCKETS} | {UNTRACED: 0.0}
+    for function, (_cc, _nc, own, _cum, _callers) in stats.items():
+        for bucket, share in _owners(function, stats, {}).items():
+            buckets[bucket] += own * share
+    # The profile's own time is the main thread's CPU time; scale it to what it measured.
+    measured = sum(buckets.values()) or 1.0
+    main = {name: seconds * thread / measured for name, seconds in buckets.items()}
+    return result, Profile(main, max(process - thread, 0.0))

@@ -14,6 +14,10 @@ private Kafka broker, then measures on the same broker:
    an unchanged run forced to read in full;
 and prints the process's peak RSS and the CPU time of the first sync and of the bare
 producer (wall-clock ratios on a machine shared with other work swing with its load).
+Last, a second first sync of the same directory (its own store and topics) runs under
+cProfile, and its CPU time is printed by library (`bench/_harness.py`,
+`profile_by_library`): how much is the LDAP client, the Kafka client, the store, and the
+hub's own mapping and guards.
 Run: `make bench` or `.venv/bin/python bench/publish.py`.
 
 The directory is loaded as a directory in service looks: entries last modified at
@@ -33,7 +37,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _harness import kafka_broker, replay_producer, sample_records, tenant_settings
+from _harness import (
+    kafka_broker,
+    profile_by_library,
+    replay_producer,
+    sample_records,
+    tenant_settings,
+)
 
 from hub.dev.sandbox.ldif import format_entry, owner_entries, tenant_dn
 from hub.dev.sandbox.population import generate
@@ -74,6 +84,26 @@ def load_with_old_stamps(slapd: SlapdServer, owner: Any, path: Path) -> None:
             stamp = (newest - age).strftime("%Y%m%d%H%M%SZ")
             out.write(format_entry(dn, [*attributes, ("modifyTimestamp", stamp)]))
     slapd.load_ldif(path)
+
+
+def profile_first_sync(bootstrap: str, work: Path, source: dict[str, Any], name: str) -> Any:
+    """Profile a first sync of the same directory into a store and topics of its own."""
+    settings = tenant_settings(
+        bootstrap, work / "profiled.db", tenant="benchmark", name=name, sources=[source],
+        prefix="profiled",
+    )  # fmt: skip
+    ensure_topics(bootstrap, settings.kafka, ENTITY_TYPES)
+    store = StateStore(settings.store_url)
+    publisher = Publisher(bootstrap, settings.kafka)
+    try:
+        report, profile = profile_by_library(
+            lambda: SyncRunner(settings, store, publisher).sync("benchmark", "feide")
+        )
+        assert report.status == "success", report.error
+        return profile
+    finally:
+        publisher.close()
+        store.close()
 
 
 def main() -> int:
@@ -137,6 +167,7 @@ def main() -> int:
             assert third.status == "success" and third.created == 0, third.error
             publisher.close()
             store.close()
+            profile = profile_first_sync(bootstrap, work, source, owner.name)
             hub_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
             admin_topics = parse_settings(
@@ -182,6 +213,9 @@ def main() -> int:
                 f"ratio to first run: {full_seconds / first_seconds:.3f} "
                 f"({third.records_read:,} records read)"
             )
+            print("where the first sync's CPU time goes (a second first sync, profiled):")
+            for bucket, seconds, share in profile.rows():
+                print(f"  {share:6.1%}  {seconds:7.2f} s  {bucket}")
             print(
                 f"peak RSS after the hub's syncs: {hub_rss_mib:,.0f} MiB; "
                 f"after the bare producer too: {rss_mib:,.0f} MiB"

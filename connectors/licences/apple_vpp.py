@@ -27,19 +27,18 @@ changed since; it deletes nothing, since Apple's answer lists current assignment
 marks none as removed. Revoked licences go at the runner's periodic full read
 (`full_sync_every`), which reconciles. Assets take no `sinceVersionId` and are read in full
 on every run (a handful of pages). A stored version Apple refuses (400 on the first page of
-the changes) is dropped with a note, and the run reads the assignments in full and
-reconciles, as a full run does (docs/licences.md).
+the changes, asked for before anything is read) is dropped with a note, and the run
+reads in full and reconciles, as a full run does (docs/licences.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import Item
 from connectors.errors import FatalError
 from connectors.http import (
     BearerToken,
@@ -254,30 +253,28 @@ class AppleVpp(HttpSource):
     offset_paged = frozenset({LicencePool.entity, LicenceAssignment.entity})
     settings: AppleVppSettings
 
-    def read_stream(self, stream: HttpStream[Any, Any]) -> Iterator[Item]:
-        """A stream's items; changes since a version Apple refuses become a full read.
+    def prepare(self) -> None:
+        """Before an incremental read: check that Apple still answers the stored version.
 
-        Apple answers a `sinceVersionId` it cannot use with 400 on the first page. The
-        version is dropped, the run turns full (the runner then reconciles, as after any
-        full read) and the assignments are read again from the start.
+        Apple answers a `sinceVersionId` it cannot use with 400. The first page of the
+        changes is asked for first; on a 400 the version is dropped and the run turns full
+        before anything is read (the runner then reconciles, as after any full read).
         """
-        if not isinstance(stream, _Assignments) or stream.since is None:
-            yield from super().read_stream(stream)
+        probe = _Assignments(self)
+        if probe.since is None:
             return
         try:
-            yield from super().read_stream(stream)
-            return
+            self.fetch_page(probe, None, self.settings.page_size)
         except FatalError as exc:
-            if exc.status != 400 or stream.pages_read:
+            if exc.status != 400:
                 raise
-        log.warning("version_refused", status=400, read="full")
-        self.note(
-            "Apple refused the stored versionId (HTTP 400): the assignments were read in full "
-            "and the run reconciled"
-        )
-        self.bookmarks.pop(VERSION_BOOKMARK, None)
-        self.full_snapshot = True
-        yield from super().read_stream(_Assignments(self))
+            log.warning("version_refused", status=400, read="full")
+            self.note(
+                "Apple refused the stored versionId (HTTP 400): the assignments were read in "
+                "full and the run reconciled"
+            )
+            self.bookmarks.pop(VERSION_BOOKMARK, None)
+            self.full_snapshot = True
 
 
 CONNECTOR = ConnectorSpec(

@@ -390,11 +390,14 @@ class Source(ABC):
         """Save a token the source resumes from (a delta link, a version id), kept whole.
 
         The vendor's token is opaque: it is stored as given, of any length, never parsed as
-        a time. It must be text with something in it that encodes as UTF-8 (the store keeps
-        it as TEXT); anything else raises ValueError and leaves the saved one as it was.
+        a time. It must be text with something in it that encodes as UTF-8 and holds no NUL
+        (the store keeps it as TEXT, which PostgreSQL refuses NUL in); anything else raises
+        ValueError and leaves the saved one as it was.
         """
         if not isinstance(token, str) or not token.strip():
             raise ValueError(f"bookmark {name}: an opaque bookmark must be non-empty text")
+        if "\x00" in token:
+            raise ValueError(f"bookmark {name}: holds a NUL character, which the store cannot keep")
         try:
             token.encode("utf-8")
         except UnicodeEncodeError:

@@ -134,6 +134,7 @@ def read_page(case: PageCase, body: Any) -> tuple[int, int]:
     stream.finished()  # Apple keeps the page's version here, if it is one
     for value in source.bookmarks.values():
         assert isinstance(value, str) and value.strip(), "a blank bookmark was kept"
+        assert "\x00" not in value, "a bookmark the store cannot keep (NUL)"
     return (
         sum(isinstance(i, Entity) for i in items),
         sum(isinstance(i, Rejected) for i in items),

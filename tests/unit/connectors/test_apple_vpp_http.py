@@ -124,9 +124,9 @@ def test_a_page_without_a_version_saves_no_bookmark() -> None:
     assert ["version_unusable"] == [e["event"] for e in logs]
 
 
-@pytest.mark.parametrize("token", ["", "   ", None, 42, "lone \ud800 surrogate"])
+@pytest.mark.parametrize("token", ["", "   ", None, 42, "lone \ud800 surrogate", "v\x002"])
 def test_an_opaque_bookmark_must_be_text(token: object) -> None:
-    """Empty, blank, non-text or unencodable tokens are refused; the saved one stays."""
+    """Empty, blank, non-text, unencodable or NUL-holding tokens are refused; the saved stays."""
     from tests.unit.connectors.test_licence_parsing import vpp
 
     source = vpp()

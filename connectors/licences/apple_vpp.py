@@ -270,8 +270,8 @@ class AppleVpp(HttpSource):
                 raise
             log.warning("version_refused", status=400, read="full")
             self.note(
-                "Apple refused the stored versionId (HTTP 400): the assignments were read in "
-                "full and the run reconciled"
+                "Apple refused the stored versionId (HTTP 400): this run reads the assignments "
+                "in full and reconciles"
             )
             self.bookmarks.pop(VERSION_BOOKMARK, None)
             self.full_snapshot = True

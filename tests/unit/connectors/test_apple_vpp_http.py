@@ -110,6 +110,24 @@ def test_a_refused_version_reads_the_assignments_in_full(licence_sandbox: Licenc
     assert any("versionId" in note for note in source.notes)
 
 
+def test_the_sandbox_controls_assign_and_revoke_and_move_the_version(
+    licence_sandbox: LicenceSandbox,
+) -> None:
+    """`assign` and `revoke` change the library and its counts, each giving a new version."""
+    sandbox = licence_sandbox
+    vpp, tenant = sandbox.vpp, sandbox.tenant
+    before = vpp.version_id(tenant)
+    made = vpp.control(
+        tenant, "assign", {"adam_id": SCRATCHJR, "pricing": "STDQ", "serial": NEW_SERIAL}
+    )
+    gone = vpp.control(tenant, "revoke", {"adam_id": SCRATCHJR, "holder": NEW_SERIAL})
+    assert len({before, made["versionId"], gone["versionId"]}) == 3
+    assert gone["versionId"] == vpp.version_id(tenant)
+    (asset,) = [a for a in vpp.books[tenant].assets if a.adam_id == SCRATCHJR]
+    assert NEW_SERIAL not in {a.serial for a in vpp.books[tenant].assignments}
+    assert asset.assigned == sum(1 for a in vpp.books[tenant].assignments if a.adam_id == SCRATCHJR)
+
+
 def test_a_page_without_a_version_saves_no_bookmark() -> None:
     """A full read whose first page has no `versionId` leaves no bookmark: the next run is full."""
     from connectors.licences.apple_vpp import _Assignments
@@ -149,7 +167,10 @@ def test_an_opaque_bookmark_of_any_length_is_kept_whole() -> None:
 def test_the_runner_publishes_changes_and_deletes_only_after_full_reads(
     licence_sandbox: LicenceSandbox, tmp_path
 ) -> None:
-    """Through the runner: full, then a new licence alone; a revoked one goes at full reads."""
+    """Through the runner: full, then a new licence alone; a revoked one goes at full reads.
+
+    Last, a stored version Apple refuses: the run reads in full and keeps the new version.
+    """
     sandbox = licence_sandbox
     settings = parse_settings(
         {
@@ -195,5 +216,10 @@ def test_the_runner_publishes_changes_and_deletes_only_after_full_reads(
         full, fourth = sync(full=True)
         gone_key = f"{gone.adam_id}|{gone.pricing}|{holder(gone)}"
         assert (True, {("d", gone_key)}) == (full, fourth)
+        # A version Apple no longer knows: the runner's incremental run turns full.
+        store.save_bookmarks(sandbox.tenant, "vpp", {VERSION_BOOKMARK: "forgotten-version"})
+        assert (True, set()) == sync()
+        current = sandbox.vpp.version_id(sandbox.tenant)
+        assert {VERSION_BOOKMARK: current} == store.bookmarks(sandbox.tenant, "vpp")
     finally:
         store.close()

@@ -127,7 +127,11 @@ class VppApp(HoldsLicences):
             self.revoke_token(tenant)
             return {"revoked": True}
         if action == "assign":
-            return {"versionId": self.assign(tenant, VppAssignment(**payload))}
+            try:
+                assignment = VppAssignment(**payload)
+            except TypeError:
+                raise ValueError("assign takes adam_id, pricing, serial, client_user_id") from None
+            return {"versionId": self.assign(tenant, assignment)}
         if action == "revoke":
             return {"versionId": self.revoke(tenant, payload["adam_id"], payload["holder"])}
         raise ValueError(f"unknown action {action!r}")

@@ -386,6 +386,24 @@ class Source(ABC):
         parse_bookmark(text)
         self.bookmarks[stream] = text
 
+    def set_opaque_bookmark(self, name: str, token: object) -> None:
+        """Save a token the source resumes from (a delta link, a version id), kept whole.
+
+        The vendor's token is opaque: it is stored as given, of any length, never parsed as
+        a time. It must be text with something in it that encodes as UTF-8 and holds no NUL
+        (the store keeps it as TEXT, which PostgreSQL refuses NUL in); anything else raises
+        ValueError and leaves the saved one as it was.
+        """
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError(f"bookmark {name}: an opaque bookmark must be non-empty text")
+        if "\x00" in token:
+            raise ValueError(f"bookmark {name}: holds a NUL character, which the store cannot keep")
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"bookmark {name}: not encodable as UTF-8") from None
+        self.bookmarks[name] = token
+
     def advance_bookmark(self, stream: str, moment: datetime) -> None:
         """Move a stream's bookmark to `moment` if it is newer (or the saved one is unreadable)."""
         current = self.bookmarks.get(stream)

@@ -19,9 +19,16 @@ throttling with 429 or 503 and `Retry-After`, and an expired or revoked token wi
 `AuthError` until a new token is configured. Apple gives no prices and no names (a name
 needs the App Store lookup): `product_name` is empty.
 
-Every read is a full read: Apple's `sinceVersionId` answers only assignments changed
-since a version, without the revoked ones, so the hub reconciles from full reads
-(docs/licences.md).
+Assignments are read incrementally, by Apple's versions: every response carries the
+library's `versionId`, and the one on the first page of a read (Apple: the version can move
+while the pages are walked) is kept whole as the opaque bookmark `versionId`. An incremental
+run asks `GET /assignments?sinceVersionId=<bookmark>` and publishes what Apple lists as
+changed since; it deletes nothing, since Apple's answer lists current assignments only and
+marks none as removed. Revoked licences go at the runner's periodic full read
+(`full_sync_every`), which reconciles. Assets take no `sinceVersionId` and are read in full
+on every run (a handful of pages). A stored version Apple refuses (400 on the first page of
+the changes, asked for before anything is read) is dropped with a note, and the run
+reads in full and reconciles, as a full run does (docs/licences.md).
 """
 
 from __future__ import annotations
@@ -29,8 +36,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.errors import FatalError
 from connectors.http import (
     BearerToken,
     HttpPage,
@@ -45,9 +54,13 @@ from schemas.entities import Key, compose_key
 from schemas.licences import LicenceAssignment, LicenceCount, LicencePool, ProductKind
 from schemas.mdm import AssignedUserId, UserIdKind
 
+log = structlog.get_logger(__name__)
+
 ASSETS = "/assets"
 ASSIGNMENTS = "/assignments"
 KINDS: Mapping[str, ProductKind] = {"App": ProductKind.APP, "Book": ProductKind.BOOK}
+#: The bookmark holding the assignments' `versionId` of the last read, kept whole.
+VERSION_BOOKMARK = "versionId"
 
 
 class PageIndexPaginator(HttpPaginator):
@@ -143,11 +156,45 @@ class _Assets(_VppStream):
 
 
 class _Assignments(_VppStream):
+    """Every assignment (a full run), or those changed since the stored version."""
+
     name = "assignments"
     path = ASSIGNMENTS
     records_key = "assignments"
     raw_model = _Assignment
     entity_type = LicenceAssignment
+
+    def __init__(self, source: AppleVpp) -> None:
+        super().__init__(source)
+        stored = None if source.full_snapshot else source.bookmarks.get(VERSION_BOOKMARK)
+        #: The version an incremental read asks the changes since; None: read everything.
+        self.since = stored or None
+        #: Pages answered so far, and the `versionId` of the first.
+        self.pages_read = 0
+        self.version: Any = None
+
+    def params(self) -> dict[str, Any]:
+        """`sinceVersionId` on every page of an incremental read (it names one answer)."""
+        params = super().params()
+        if self.since is not None:
+            params["sinceVersionId"] = self.since
+        return params
+
+    def records_in(self, body: Any) -> Any:
+        """The page's assignments; the first page also gives the version to resume from."""
+        if self.pages_read == 0 and isinstance(body, dict):
+            self.version = body.get("versionId")
+        self.pages_read += 1
+        return super().records_in(body)
+
+    def finished(self) -> None:
+        """Keep the first page's version once every page was read."""
+        if self.version is None and self.since is not None:
+            return  # no version with the changes: the stored one still holds
+        try:
+            self.source.set_opaque_bookmark(VERSION_BOOKMARK, self.version)
+        except ValueError:
+            log.warning("version_unusable", reason="no versionId on the first page: not saved")
 
     def record_key(self, record: Any) -> str | None:
         """The assignment's own key (pool and holder), when it can be told."""
@@ -200,10 +247,34 @@ class AppleVpp(HttpSource):
     system: ClassVar[str] = "apple_vpp"
     entity_types = (LicencePool, LicenceAssignment)
     streams = (_Assets, _Assignments)
+    supports_incremental = True
     #: Pages are numbered (an offset): a licence revoked during a full read can shift a
     #: live one off its page, so an unseen key is deleted only once consecutive reads miss it.
     offset_paged = frozenset({LicencePool.entity, LicenceAssignment.entity})
     settings: AppleVppSettings
+
+    def prepare(self) -> None:
+        """Before an incremental read: check that Apple still answers the stored version.
+
+        Apple answers a `sinceVersionId` it cannot use with 400. The first page of the
+        changes is asked for first; on a 400 the version is dropped and the run turns full
+        before anything is read (the runner then reconciles, as after any full read).
+        """
+        probe = _Assignments(self)
+        if probe.since is None:
+            return
+        try:
+            self.fetch_page(probe, None, self.settings.page_size)
+        except FatalError as exc:
+            if exc.status != 400:
+                raise
+            log.warning("version_refused", status=400, read="full")
+            self.note(
+                "Apple refused the stored versionId (HTTP 400): this run reads the assignments "
+                "in full and reconciles"
+            )
+            self.bookmarks.pop(VERSION_BOOKMARK, None)
+            self.full_snapshot = True
 
 
 CONNECTOR = ConnectorSpec(

@@ -29,7 +29,7 @@ from connectors.base import Item
 from connectors.http import HttpSource, HttpStream, NextLinkPaginator
 from connectors.mdm._device import text, user_ids
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
-from schemas.entities import Key, compose_key
+from schemas.entities import Key, as_key, compose_key
 from schemas.licences import LicenceAssignment, LicenceCount, LicencePool, ProductKind
 from schemas.mdm import UserIdKind
 
@@ -79,8 +79,7 @@ class _SubscribedSkus(HttpStream[_SubscribedSku, LicencePool]):
 
     def record_key(self, record: object) -> str | None:
         """A rejected SKU is named by its `skuId`, the pool's key."""
-        sku = record.get("skuId") if isinstance(record, dict) else None
-        return str(sku) if isinstance(sku, str) and sku else None
+        return as_key(record.get("skuId")) if isinstance(record, dict) else None
 
     def to_entity(self, raw: _SubscribedSku) -> LicencePool:
         enabled = raw.prepaidUnits.enabled

@@ -36,6 +36,7 @@ from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urljoin
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors._graph import GRAPH_PAGING, GraphSettings
@@ -47,9 +48,11 @@ from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, Organisation, OrganisationKind, Person, Role
 from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole
 
+log = structlog.get_logger(__name__)
+
 SCHOOLS = "/education/schools"
 CLASSES_DELTA = "/education/classes/delta"
-#: The longest part of the delta link kept under one bookmark name.
+#: The bookmark holding the delta link, kept whole.
 DELTA_BOOKMARK = "deltaLink"
 #: The school key of a class no school lists (a class made in Teams by hand).
 NO_SCHOOL = "unassigned"
@@ -253,8 +256,11 @@ class _Classes(_Stream):
 
     def records_in(self, body: Any) -> Any:
         """The page's classes; the round's last page also gives the next delta link."""
-        if isinstance(body, dict) and isinstance(body.get("@odata.deltaLink"), str):
-            self.source.bookmarks[DELTA_BOOKMARK] = body["@odata.deltaLink"]
+        if isinstance(body, dict) and "@odata.deltaLink" in body:
+            try:
+                self.source.set_opaque_bookmark(DELTA_BOOKMARK, body["@odata.deltaLink"])
+            except ValueError:
+                log.warning("delta_link_unusable", reason="the delta link is not text: not saved")
         return super().records_in(body)
 
     def to_items(self, raw: _Class) -> Iterator[Item]:

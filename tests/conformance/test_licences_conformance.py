@@ -3,8 +3,10 @@
 Held to (see SOURCES.md): Graph v1.0 `subscribedSku`, `licenseUnitsDetail`,
 `assignedLicense` and `user` (as the msgraph-sdk generates them from Graph's metadata),
 the License Manager discovery document (`licensing:v1`: `LicenseAssignment` and the two
-list methods the connector calls) and the `Get Assets` example of Apple's App and Book
-Management API v2 ("Managing assets"); Jamf Pro 11.7.1's own OpenAPI schema for the
+list methods the connector calls), the `Get Assets` example of Apple's App and Book
+Management API v2 ("Managing assets") and its `Get Assignments` (query parameters, the
+`Assignment` object's properties, the paged and versioned example of "Using paginated
+endpoints"); Jamf Pro 11.7.1's own OpenAPI schema for the
 volume-purchasing locations and their content.
 """
 
@@ -24,6 +26,7 @@ from tests.unit.connectors.test_licence_parsing import jamf_source, vpp
 GRAPH = vendor_json("graph", "licences.json")
 LICENSING = vendor_json("google", "licensing_v1.json")
 APPLE_ASSETS = vendor_json("apple", "vpp-v2-get-assets.json")
+APPLE_ASSIGNMENTS = vendor_json("apple", "vpp-v2-get-assignments.json")
 
 
 def _graph(model: str, nested: dict[str, str] | None = None) -> dict[str, str]:
@@ -151,3 +154,38 @@ def test_the_volume_purchasing_reads_send_only_published_query_parameters():
             else "/v1/volume-purchasing-locations/{id}/content"
         ]["query"]
         assert set(params) <= set(published), stream.__name__
+
+
+def test_every_field_read_of_an_assignment_is_an_apple_assignment_property():
+    """`_Assignment` reads only properties of Apple's `Assignment` object."""
+    assert set(raw_fields(apple_vpp._Assignment)) <= set(APPLE_ASSIGNMENTS["assignment_properties"])
+
+
+def test_apples_documented_page_of_assignments_maps_and_gives_its_version():
+    """A device and a user assignment of Apple's example map; the page's version is kept."""
+    source = vpp()
+    stream = apple_vpp._Assignments(source)
+    page = APPLE_ASSIGNMENTS["first_page"]
+    records = stream.records_in(page)
+    device, user = entities([i for n, r in enumerate(records) for i in stream.parse(r, n)])
+    assert (
+        "377298193|STDQ|b6817f44-6229-4f1b-ba16-9eef9ebf24c6",
+        "b6817f44-6229-4f1b-ba16-9eef9ebf24c6",
+    ) == (
+        device.key,
+        device.device_serial,
+    )
+    assert "408709785|STDQ|client-1" == user.key
+    stream.finished()
+    assert {apple_vpp.VERSION_BOOKMARK: page["versionId"]} == source.bookmarks
+
+
+def test_an_incremental_read_sends_only_published_query_parameters():
+    """`sinceVersionId` and `pageIndex` are Get Assignments parameters, as the connector sends."""
+    source = vpp()
+    source.full_snapshot = False
+    source.bookmarks = {apple_vpp.VERSION_BOOKMARK: "658a45d0-5a7b-11eb-b9e4-d782eaed4cfb"}
+    stream = apple_vpp._Assignments(source)
+    _url, query = stream.paginator.request(source.url(stream.path), stream.params(), 100, "1")
+    assert {"sinceVersionId", "pageIndex"} == set(query)
+    assert set(query) <= set(APPLE_ASSIGNMENTS["query_parameters"])

@@ -14,6 +14,7 @@ from requests.structures import CaseInsensitiveDict
 from connectors.base import Item
 from connectors.http import HttpSource, HttpStream
 from connectors.identity.feide_ldap import GREP_URN, GROUP_URN, _Page
+from connectors.licences import apple_vpp, jamf_volume_purchasing, microsoft
 from connectors.lms import google_classroom, graph_education
 from connectors.mdm.google_chromeos import _ChromeOsDevices
 from connectors.mdm.intune import _ManagedDevices
@@ -21,6 +22,7 @@ from connectors.mdm.jamf import _Computers, _MobileDevices
 from tests.fuzz.suite import FuzzHarness
 from tests.unit.connectors import test_canvas_connector as canvas_tests
 from tests.unit.connectors import test_itslearning_parsing as itslearning_tests
+from tests.unit.connectors import test_licence_parsing as licence_tests
 from tests.unit.connectors import test_moodle_connector as moodle_tests
 from tests.unit.connectors import test_oneroster_parsing as oneroster_tests
 from tests.unit.connectors import test_ss12000_parsing as ss12000_tests
@@ -319,3 +321,57 @@ def google_classroom_harness() -> FuzzHarness:
     return FuzzHarness(
         "google_classroom", seeds, http_parser(source, streams), ("id", "userId", "courseWorkId")
     )
+
+
+# -- licences: Microsoft 365, Apple Apps and Books, Google Workspace, Jamf Pro --------------
+
+
+def microsoft_licences_harness() -> FuzzHarness:
+    """Microsoft 365: subscribed SKUs and users' assigned licences, from Graph examples."""
+    source = licence_tests.microsoft()
+    streams: dict[str, HttpStream[Any, Any]] = {
+        "subscribedSkus": microsoft._SubscribedSkus(source),
+        "users": microsoft._Users(source),
+    }
+    seeds = [
+        *(("subscribedSkus", r) for r in _records("licences/graph_subscribed_skus.json", "value")),
+        *(("users", r) for r in _records("licences/graph_users_licences.json", "value")),
+    ]
+    return FuzzHarness("microsoft_licences", seeds, http_parser(source, streams), ("id", "skuId"))
+
+
+def apple_vpp_harness() -> FuzzHarness:
+    """Apple Apps and Books: assets and assignments (`mdm/v2`), from Apple's examples."""
+    source = licence_tests.vpp()
+    source.pseudonymise_with(b"k" * 32)  # as the hub does: Clips' adamId is CPR-shaped
+    streams: dict[str, HttpStream[Any, Any]] = {
+        "assets": apple_vpp._Assets(source),
+        "assignments": apple_vpp._Assignments(source),
+    }
+    seeds = [
+        *(("assets", r) for r in _records("licences/vpp_assets.json", "assets")),
+        *(("assignments", r) for r in _records("licences/vpp_assignments.json", "assignments")),
+    ]
+    return FuzzHarness("apple_vpp", seeds, http_parser(source, streams), ("adamId", "serialNumber"))
+
+
+def google_workspace_licences_harness() -> FuzzHarness:
+    """Google's License Manager: one product's assignments (the address is only ever hashed)."""
+    source = licence_tests.workspace()
+    source.prepare()
+    (stream,) = source.streams_to_read()
+    streams: dict[str, HttpStream[Any, Any]] = {"users": stream(source)}
+    seeds = [("users", r) for r in _records("licences/google_license_assignments.json", "items")]
+    return FuzzHarness(
+        "google_workspace_licences", seeds, http_parser(source, streams), ("userId", "skuId")
+    )
+
+
+def jamf_volume_purchasing_harness() -> FuzzHarness:
+    """Jamf Pro volume purchasing: one location's content."""
+    source = licence_tests.jamf_source()
+    source.locations = [jamf_volume_purchasing._Location(id="3", name="Grundskolor")]
+    (stream,) = source.streams_to_read()
+    streams: dict[str, HttpStream[Any, Any]] = {"content": stream(source)}
+    seeds = [("content", r) for r in _records("licences/jamf_vpp_content.json", "results")]
+    return FuzzHarness("jamf_volume_purchasing", seeds, http_parser(source, streams), ("adamId",))

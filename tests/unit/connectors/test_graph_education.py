@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from structlog.testing import capture_logs
+
 from connectors.base import Removed
-from connectors.lms.graph_education import _Class, class_words
+from connectors.lms.graph_education import GraphEducation, _Class, _Classes, class_words
 from schemas.entities import Person
 from schemas.lms import Class, CompetenceArea, Course, Enrollment, EnrollmentRole
 from tests.fixtures.lms_native import GraphEducationSandbox
+from tests.unit.connectors._mdm import source_settings
 
 
 def test_competence_words_come_from_the_code_and_the_description():
@@ -99,3 +102,28 @@ def test_an_identity_number_as_external_id_never_leaves_the_connector():
     (person,) = [i for i in items if isinstance(i, Person)]
     assert "199901019802" not in json.dumps(person.model_dump(mode="json"))
     assert ["upn:elslin@solberga.se"] == list(person.external_ids)
+
+
+def test_a_delta_link_that_is_no_text_is_not_saved():
+    """A page whose `@odata.deltaLink` is not text keeps no bookmark and logs why."""
+    settings = source_settings(
+        {
+            "type": "graph_education",
+            "id": "teams",
+            "auth": {
+                "kind": "oauth_client_credentials",
+                "token_url": "https://login.microsoftonline.com/d1/oauth2/v2.0/token",
+                "client_id": "c1",
+                "secret": {"env": "UNUSED"},
+                "scope": "https://graph.microsoft.com/.default",
+            },
+        }
+    )
+    stream = _Classes(GraphEducation(settings, tenant="t", secret="s"))
+    with capture_logs() as logs:
+        assert [] == stream.records_in({"value": [], "@odata.deltaLink": 42})
+    assert {} == stream.source.bookmarks
+    assert ["delta_link_unusable"] == [e["event"] for e in logs]
+    link = "https://graph.microsoft.com/v1.0/education/classes/delta?$deltatoken=a"
+    stream.records_in({"value": [], "@odata.deltaLink": link})
+    assert {"deltaLink": link} == stream.source.bookmarks

@@ -82,6 +82,14 @@ def test_a_negative_count_is_a_dead_letter_naming_the_field_and_the_sku():
     assert "314c4481-f395-4525-be8b-2ec4bb1e9d91" == rejected.key
 
 
+def test_a_sku_whose_id_is_no_key_is_a_dead_letter_without_a_key():
+    """A blank or invisible `skuId` names no key (found by the licence fuzz harness)."""
+    for sku_id in ("\u200b", " ", "\ud800"):
+        (rejected,) = _SubscribedSkus(microsoft()).parse({"skuId": sku_id, "consumedUnits": 1}, 0)
+        assert isinstance(rejected, Rejected)
+        assert (None, "skuId") == (rejected.key, rejected.reason.split(":")[1].strip())
+
+
 def test_a_user_becomes_one_assignment_per_licence_keyed_by_object_id_not_address():
     """Each assigned SKU is an assignment `<user id>|<skuId>`, the holder named by UPN and id."""
     items = parse(_Users(microsoft()), "graph_users_licences.json", "value")

@@ -5,9 +5,19 @@ by the location's content token (`Authorization: Bearer <sToken>`).
 
 - `GET /mdm/v2/assets` and `GET /mdm/v2/assignments`: pages of `page_size` records,
   numbered from 0 by `pageIndex`, each saying `currentPageIndex`, `size`, `totalPages`,
-  `versionId`, `tokenExpirationDate` and `uId`, as Apple's do. `assignments` takes
-  `sinceVersionId` (only records changed since that version) and the filters `adamId`
-  and `serialNumber`; a page index past the last is a 400 (`errorNumber` 9700).
+  `versionId`, `tokenExpirationDate` and `uId`, as Apple's do; `nextPageIndex` only when a
+  page follows. A page index past the last is a 400 (`errorNumber` 9700).
+- Versions: each tenant's library has a `versionId` (an opaque UUID) that moves with every
+  change (`assign`, `revoke`). `assignments` takes `sinceVersionId`: the current
+  assignments changed after that version, possibly none (an empty page, not an error).
+  A revoked assignment is no longer current, so a since-version answer does not list it,
+  as Apple's documents nothing that would mark one removed. A version the library never
+  gave is a 400 with `errorNumber` 9602 (Apple's "Invalid argument"; Apple documents a 400
+  for Get Assignments but no error of its own for an unknown version).
+  `assignments` also takes the filters `adamId` and `serialNumber`.
+- `assign(tenant, assignment)` and `revoke(tenant, adam_id, holder)` (controls `assign`,
+  `revoke`) change the library as an MDM's Associate and Disassociate Assets would, the
+  asset's counts with it.
 - A wrong or revoked token is a 401 with `errorNumber` 9622; `revoke_token` (control)
   revokes the tenant's current token, as renewing it in Apple School Manager does.
 - `repeat_pages(tenant, times)`: the server ignores `pageIndex` and serves the first page
@@ -16,12 +26,14 @@ by the location's content token (`Authorization: Bearer <sToken>`).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from hub.dev.sandbox._oauth import bearer
-from hub.dev.sandbox.licences.book import HoldsLicences
+from hub.dev.sandbox.licences.book import HoldsLicences, VppAssignment
 from hub.dev.sandbox.mdm.fleet import Fleet
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
@@ -30,6 +42,11 @@ __all__ = ["VppApp"]
 API = "/mdm/v2"
 ASSETS = f"{API}/assets"
 ASSIGNMENTS = f"{API}/assignments"
+
+
+def holder(assignment: VppAssignment) -> str:
+    """Who holds an assignment: the serial number, else the `clientUserId`."""
+    return assignment.serial or assignment.client_user_id or ""
 
 
 def vpp_error(status: int, number: int, message: str) -> Response:
@@ -47,9 +64,54 @@ class VppApp(HoldsLicences):
         self.tenants = tuple(self.fleets)
         self._tokens = dict(tokens)
         self.page_size = page_size
-        self.version = 1
+        #: Per tenant: the library's version number, and the number each assignment
+        #: (adamId, pricingParam, holder) last changed at; every one starts at 1.
+        self.versions: dict[str, int] = {t: 1 for t in self.tenants}
+        self._changed: dict[str, dict[tuple[str, str, str], int]] = {t: {} for t in self.tenants}
         self._repeats: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def version_id(self, tenant: str, number: int | None = None) -> str:
+        """The opaque `versionId` of a version of the tenant's library (now: the current)."""
+        number = self.versions[tenant] if number is None else number
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"vpp:{tenant}:version:{number}"))
+
+    def _version_number(self, tenant: str, version_id: str) -> int | None:
+        for number in range(self.versions[tenant], 0, -1):
+            if self.version_id(tenant, number) == version_id:
+                return number
+        return None
+
+    def assign(self, tenant: str, assignment: VppAssignment) -> str:
+        """Assign a licence (Associate Assets); returns the library's new `versionId`."""
+        book = self.books[tenant]
+        with self._lock:
+            book.assignments.append(assignment)
+            self._count(tenant, assignment, +1)
+            return self._changed_now(tenant, assignment)
+
+    def revoke(self, tenant: str, adam_id: str, holder_id: str) -> str:
+        """Take a licence back (Disassociate Assets); returns the new `versionId`."""
+        book = self.books[tenant]
+        with self._lock:
+            (gone,) = [
+                a for a in book.assignments if (a.adam_id, holder(a)) == (adam_id, holder_id)
+            ]
+            book.assignments.remove(gone)
+            self._count(tenant, gone, -1)
+            return self._changed_now(tenant, gone)
+
+    def _count(self, tenant: str, assignment: VppAssignment, step: int) -> None:
+        assets = self.books[tenant].assets
+        for n, asset in enumerate(assets):
+            if (asset.adam_id, asset.pricing) == (assignment.adam_id, assignment.pricing):
+                assets[n] = dataclasses.replace(asset, assigned=max(asset.assigned + step, 0))
+
+    def _changed_now(self, tenant: str, assignment: VppAssignment) -> str:
+        self.versions[tenant] += 1
+        key = (assignment.adam_id, assignment.pricing, holder(assignment))
+        self._changed[tenant][key] = self.versions[tenant]
+        return self.version_id(tenant)
 
     def repeat_pages(self, tenant: str, times: int = 1) -> None:
         """Serve the first page for the next `times` page requests (-1: always)."""
@@ -60,10 +122,18 @@ class VppApp(HoldsLicences):
         self._tokens[tenant] = ""
 
     def control(self, tenant: str, action: str, payload: Any) -> Any:
-        """`revoke_token` only."""
+        """`revoke_token`, `assign` (an assignment's fields) and `revoke` (adamId, holder)."""
         if action == "revoke_token":
             self.revoke_token(tenant)
             return {"revoked": True}
+        if action == "assign":
+            try:
+                assignment = VppAssignment(**payload)
+            except TypeError:
+                raise ValueError("assign takes adam_id, pricing, serial, client_user_id") from None
+            return {"versionId": self.assign(tenant, assignment)}
+        if action == "revoke":
+            return {"versionId": self.revoke(tenant, payload["adam_id"], payload["holder"])}
         raise ValueError(f"unknown action {action!r}")
 
     def handle(self, request: Request) -> Response:
@@ -93,8 +163,14 @@ class VppApp(HoldsLicences):
             return self._page(request, "assets", records)
         if request.path == ASSIGNMENTS:
             query = request.query
-            if query.get("sinceVersionId") == str(self.version):
-                return self._page(request, "assignments", [])
+            since = query.get("sinceVersionId")
+            after = 0
+            if since is not None:
+                found = self._version_number(request.tenant, since)
+                if found is None:
+                    return vpp_error(400, 9602, "Invalid argument")
+                after = found
+            changed = self._changed[request.tenant]
             records = [
                 {
                     "adamId": a.adam_id,
@@ -105,6 +181,7 @@ class VppApp(HoldsLicences):
                 for a in book.assignments
                 if query.get("adamId") in (None, a.adam_id)
                 and query.get("serialNumber") in (None, a.serial)
+                and changed.get((a.adam_id, a.pricing, holder(a)), 1) > after
             ]
             return self._page(request, "assignments", records)
         return vpp_error(404, 9600, "Resource not found")
@@ -123,13 +200,15 @@ class VppApp(HoldsLicences):
         if not 0 <= index < pages:
             return vpp_error(400, 9700, "Invalid pageIndex")
         window = records[index * self.page_size : (index + 1) * self.page_size]
+        following = {"nextPageIndex": index + 1} if index + 1 < pages else {}
         return json_response(
             {
                 key: window,
                 "currentPageIndex": index,
+                **following,
                 "size": len(window),
                 "totalPages": pages,
-                "versionId": str(self.version),
+                "versionId": self.version_id(request.tenant),
                 "tokenExpirationDate": "2027-08-01T00:00:00+0000",
                 "uId": f"{request.tenant}-library",
             }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any, ClassVar
 
@@ -43,6 +44,10 @@ def domain_assets(domain: str) -> list[Asset]:
     types = (t for spec in registry.of_domain(domain) for t in spec.entity_types)
     return [topic_asset(t) for t in dict.fromkeys(types)]
 
+
+#: How often the sync DAGs run to look for due sources (each source's `schedule`, else its
+#: domain's cadence, `hub.sync_tasks.DOMAIN_SCHEDULES`): the finest cadence honoured.
+SYNC_TICK = timedelta(minutes=5)
 
 #: Every entity topic a sync DAG can update: what schedules the follow-up compile.
 ENTITY_ASSETS = [

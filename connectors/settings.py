@@ -14,11 +14,27 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 #: A source's id in hub.yaml: lower case, as in topic keys and Airflow task arguments.
 SOURCE_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 SourceId = Annotated[str, Field(pattern=SOURCE_ID_PATTERN)]
+
+
+def _cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression (five fields, e.g. '*/15 * * * *') "
+            "or a preset (@hourly, @daily, @weekly)"
+        )
+    return value
+
+
+#: When the sync DAGs sync a source: a cron expression or preset, in UTC. None (the
+#: default) is its domain's usual cadence (`hub.sync_tasks.DOMAIN_SCHEDULES`). The DAGs
+#: look for due sources every `connectors.airflow.SYNC_TICK`, the finest cadence honoured.
+Schedule = Annotated[str | None, AfterValidator(lambda v: v if v is None else _cron(v))]
 
 
 class SettingsError(Exception):
@@ -112,6 +128,6 @@ class HttpSourceSettings(SettingsModel):
     max_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     ca_file: Path | None = None
-    schedule: str | None = "@hourly"
+    schedule: Schedule = None
     #: How often an incremental source does a full, reconciling read (None: never).
     full_sync_every: timedelta | None = timedelta(days=1)

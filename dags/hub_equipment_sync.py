@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from connectors.airflow import domain_assets, sync_lanes
+from connectors.airflow import SYNC_TICK, domain_assets, sync_lanes
 
 EQUIPMENT_ASSETS = domain_assets("equipment")
 
 
 @dag(
     dag_id="hub_equipment_sync",
-    schedule="@daily",
+    schedule=SYNC_TICK,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -35,9 +35,9 @@ def hub_equipment_sync() -> None:
 
     @task
     def plan(types: list[str]) -> list[dict[str, str]]:
-        from hub.sync_tasks import sync_plan
+        from hub.sync_tasks import plan_task
 
-        return sync_plan("equipment", types)
+        return plan_task("equipment", types)
 
     @task(outlets=EQUIPMENT_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:

@@ -4,8 +4,8 @@ Scheduled by data, not by clock: the webhook receiver (`hub listen --airflow URL
 each subscription notification into an asset event on `hub.ss12000.notifications`,
 whose `extra` names the tenant, the source and the changed resource types. The task
 syncs only those streams (and `/deletedEntities`) of that source, incrementally, and
-updates the identity topics' Assets like the hourly sync. A sync skipped because the
-hourly run holds the source's lease is retried. See docs/operations.md, "Freshness".
+updates the identity topics' Assets like the scheduled sync. A sync skipped because the
+scheduled run holds the source's lease is retried. See docs/operations.md, "Freshness".
 """
 
 from __future__ import annotations

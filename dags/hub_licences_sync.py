@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from connectors.airflow import domain_assets, sync_lanes
+from connectors.airflow import SYNC_TICK, domain_assets, sync_lanes
 
 LICENCE_ASSETS = domain_assets("licences")
 
 
 @dag(
     dag_id="hub_licences_sync",
-    schedule="@daily",
+    schedule=SYNC_TICK,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -40,9 +40,9 @@ def hub_licences_sync() -> None:
 
     @task
     def plan(types: list[str]) -> list[dict[str, str]]:
-        from hub.sync_tasks import sync_plan
+        from hub.sync_tasks import plan_task
 
-        return sync_plan("licences", types)
+        return plan_task("licences", types)
 
     @task(outlets=LICENCE_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:

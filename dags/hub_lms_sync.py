@@ -27,14 +27,14 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from connectors.airflow import domain_assets, sync_lanes
+from connectors.airflow import SYNC_TICK, domain_assets, sync_lanes
 
 LMS_ASSETS = domain_assets("lms")
 
 
 @dag(
     dag_id="hub_lms_sync",
-    schedule="@hourly",
+    schedule=SYNC_TICK,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -47,9 +47,9 @@ def hub_lms_sync() -> None:
 
     @task
     def plan(types: list[str]) -> list[dict[str, str]]:
-        from hub.sync_tasks import sync_plan
+        from hub.sync_tasks import plan_task
 
-        return sync_plan("lms", types)
+        return plan_task("lms", types)
 
     @task(outlets=LMS_ASSETS, max_active_tis_per_dagrun=4)
     def sync(target: dict[str, str]) -> dict[str, object]:

@@ -8,28 +8,95 @@ configured (`hub.logging.install_redaction`), so no task log holds an identifier
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
+
+import structlog
+from croniter import croniter
 
 from hub.logging import install_redaction
 from hub.settings import load_env_file, load_settings
 from hub.sources import source_domain
+from hub.store import StateStore, now
 from hub.sync import sync_targets
 
+log = structlog.get_logger(__name__)
 
-def sync_plan(domain: str, types: Collection[str] | None = None) -> list[dict[str, str]]:
-    """Every configured (tenant, source) of one domain, as mapped-task arguments.
+#: A domain's usual cadence, for its sources that set no `schedule` of their own: the
+#: directory, the learning platforms, the device managers and the service desk hourly;
+#: licence counts and the equipment register change slowly and are read daily.
+DOMAIN_SCHEDULES = {"licences": "@daily", "equipment": "@daily"}
+DEFAULT_SCHEDULE = "@hourly"
 
-    `types` narrows it to those connector types (one task group of `sync_lanes`).
+
+def schedule_of(domain: str, schedule: str | None) -> str:
+    """The cron schedule a source is synced on: its own, else its domain's."""
+    return schedule or DOMAIN_SCHEDULES.get(domain, DEFAULT_SCHEDULE)
+
+
+def due(schedule: str, last_started: datetime | None, at: datetime) -> bool:
+    """Whether a source on `schedule` is due at `at`: no run of it began since its latest tick.
+
+    A run of any outcome counts: a failed source is tried again at its next tick (Airflow's
+    task retries come in between), not at every look of the DAG.
+    """
+    if last_started is None:
+        return True
+    latest_tick: datetime = croniter(schedule, at).get_prev(datetime)
+    return last_started < latest_tick
+
+
+def sync_plan(
+    domain: str,
+    types: Collection[str] | None = None,
+    *,
+    every_source: bool = True,
+    at: datetime | None = None,
+) -> list[dict[str, str]]:
+    """The configured (tenant, source) pairs of one domain to sync, as mapped-task arguments.
+
+    `types` narrows it to those connector types (one task group of `sync_lanes`). With
+    `every_source` (a run an operator triggered) every source is synced; without it (a
+    scheduled run of the DAG) only the sources due on their schedule at `at` (default now).
     """
     install_redaction()
     load_env_file()
     settings = load_settings()
-    return [
-        {"tenant": tenant.id, "source": source.id}
+    sources = [
+        (tenant.id, source)
         for tenant in settings.tenants
         for source in tenant.sources
         if source_domain(source) == domain and (types is None or source.type in types)
     ]
+    if not every_source and sources:
+        at = at or now()
+        store = StateStore(settings.store_url)
+        try:
+            latest = store.latest_runs()
+        finally:
+            store.close()
+        due_now = []
+        for tenant_id, source in sources:
+            schedule = schedule_of(domain, getattr(source, "schedule", None))
+            last = latest.get((tenant_id, source.id))
+            if due(schedule, last["started_at"] if last else None, at):
+                due_now.append((tenant_id, source))
+            else:
+                log.info("sync_not_due", tenant=tenant_id, source=source.id, schedule=schedule)
+        sources = due_now
+    return [{"tenant": tenant_id, "source": source.id} for tenant_id, source in sources]
+
+
+def plan_task(domain: str, types: Collection[str]) -> list[dict[str, str]]:
+    """The `plan` task of a sync DAG: due sources on a scheduled run, all on any other.
+
+    A run the scheduler made (every `connectors.airflow.SYNC_TICK`) syncs the sources due
+    on their schedule; a run an operator triggered (or a backfill) syncs every source.
+    """
+    from airflow.sdk import get_current_context
+
+    run_type = get_current_context()["dag_run"].run_type
+    return sync_plan(domain, types, every_source=run_type != "scheduled")
 
 
 def run_sync_task(target: dict[str, str]) -> dict[str, Any]:

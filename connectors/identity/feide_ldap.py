@@ -53,7 +53,7 @@ from connectors.errors import (
 )
 from connectors.privacy import is_valid_norwegian_nin, keyed_hmac, national_id_hmac, protect
 from connectors.registry import ConnectionForm, ConnectorSpec, SourceContext
-from connectors.settings import SecretRef, SettingsModel, SourceId
+from connectors.settings import Schedule, SecretRef, SettingsModel, SourceId
 from schemas.entities import (
     Group,
     GroupKind,
@@ -278,7 +278,7 @@ class LdapSourceSettings(SettingsModel):
     ca_file: Path | None = None
     page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    schedule: str | None = "@hourly"
+    schedule: Schedule = None
     #: The person attribute that marks a protected identity (a local schema's, e.g.
     #: `norEduPersonLegalName` is not it: Feide has none). Any value other than
     #: FALSE / 0 / no / none / ingen marks the person protected (docs/privacy.md).

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from croniter import croniter
 
+from connectors import registry
+from connectors.airflow import SYNC_TICK
 from connectors.identity._ss12000_subscriptions import NOTIFICATIONS_ASSET_URI
-from connectors.settings import HttpSourceSettings
 from hub.settings import load_settings
 from hub.sync import sync_targets
-from hub.sync_tasks import renew_subscriptions_task, run_push_task
+from hub.sync_tasks import renew_subscriptions_task, run_push_task, schedule_of
 from tests.fixtures.ss12000 import SS12000SandboxFactory
 from tests.support import consume_all, unique_prefix
 
@@ -43,12 +44,21 @@ def interval_seconds(expression: str) -> float:
     return (fires.get_next(datetime) - first).total_seconds()
 
 
-@pytest.mark.parametrize("dag_id", ["hub_identity_sync", "hub_lms_sync", "hub_mdm_sync"])
-def test_the_polling_dags_run_at_the_sources_default_schedule(dagbag: Any, dag_id: str):
-    """A polling source's change waits at most one `schedule` interval: the DAGs' clock is it."""
-    default = HttpSourceSettings.model_fields["schedule"].default
-    dag = dagbag.get_dag(dag_id)
-    assert interval_seconds(default) == interval_seconds(dag.schedule)
+@pytest.mark.parametrize("domain", registry.domains())
+def test_every_sync_dag_looks_for_due_sources_on_each_tick_of_their_schedules(
+    dagbag: Any, domain: str
+):
+    """A polling source's change waits at most one `schedule` interval: the DAG looks often.
+
+    Each sync DAG runs every `SYNC_TICK`, from a start on a whole hour, so every firing of
+    a domain's default schedule (and of any schedule on whole minutes a multiple of the
+    tick) falls on one of the DAG's runs.
+    """
+    dag = dagbag.get_dag(f"hub_{domain}_sync")
+    assert SYNC_TICK == dag.schedule
+    assert dag.start_date.minute == dag.start_date.second == 0
+    default = schedule_of(domain, None)
+    assert interval_seconds(default) % SYNC_TICK.total_seconds() == 0
 
 
 @pytest.mark.integration

@@ -8,8 +8,8 @@ e-mail), `accounts/:id/courses` (each Canvas course is the hub's `Course` and it
 `Result`; a course without module requirements has none) and `courses/:id/outcome_results`
 (→ `Result` per outcome and learner, the outcome's id as learning objective).
 
-Pages follow the `Link` header's `rel="next"` (`per_page` up to 100). The per-course
-collections are one stream each, read below every course in turn
+Pages follow the `Link` header's `rel="next"` (`per_page` up to 100). Each course's
+collections are read below it, right after it, as child collections
 (`connectors/lms/_children.py`). Canvas throttles with 429 and, on
 older instances, with 403 and the body `403 Forbidden (Rate Limit Exceeded)`; both are
 retried with backoff (`X-Rate-Limit-Remaining` says how much of the bucket is left).
@@ -34,7 +34,7 @@ from connectors.http import (
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._children import ChildStream, ChildStreams
+from connectors.lms._children import ChildStream, ChildStreams, read_children
 from connectors.lms._common import course_as_class, eppn_of
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
@@ -217,24 +217,23 @@ class _Courses(_Stream):
     raw_model = _Course
     entity_type = Course
 
-    def to_items(self, raw: _Course) -> list[Item]:
+    def to_items(self, raw: _Course) -> Iterator[Item]:
+        """The course and its class, then the course's collections."""
         if raw.workflow_state == "deleted":
-            return []
+            return
         key = str(raw.id)
-        self.source.course_ids.append(raw.id)
         code = (raw.course_code or "").strip() or None
-        return course_as_class(
+        yield from course_as_class(
             self.common(key), title=raw.name, code=code, school_key=str(raw.account_id)
         )
+        source = self.source
+        for stream in PER_COURSE:
+            if source.settings.per_course or stream is _Enrollments:
+                yield from read_children(source, stream(source, key))
 
 
 class _PerCourseStream(_Stream, ChildStream):
-    """A collection of each course, read course after course."""
-
-    def below_each(self) -> Iterator[ChildStream]:
-        """The collection of every course read this run, in order."""
-        for course in self.source.course_ids:
-            yield type(self)(self.source, str(course))
+    """A collection of one course, read below it."""
 
     def record_key(self, record: Any) -> str | None:
         """Keys are composed by the mapping; a dead letter is not keyed."""
@@ -345,6 +344,10 @@ class _OutcomeResults(_PerCourseStream):
         )
 
 
+#: The collections read below each course, in order (`per_course: false`: enrolments only).
+PER_COURSE: tuple[type[_PerCourseStream], ...] = (_Enrollments, _BulkProgress, _OutcomeResults)
+
+
 def _outcome(outcome: Mapping[str, Any]) -> tuple[str | None, float | None]:
     """A linked outcome's title (its display name first) and points possible."""
     title = outcome.get("display_name") or outcome.get("title")
@@ -379,30 +382,14 @@ class Canvas(ChildStreams):
         _SubAccounts,
         _Users,
         _Courses,
-        _Enrollments,
-        _BulkProgress,
-        _OutcomeResults,
     )
     settings: CanvasSourceSettings
 
     def __init__(self, settings: CanvasSourceSettings, **kwargs: Any) -> None:
         kwargs.pop("hmac_key", None)  # Canvas holds no identity numbers the hub reads
         super().__init__(settings, **kwargs)
-        #: The courses read this run, in order: the per-course streams walk them.
-        self.course_ids: list[int] = []
         #: Linked outcomes by id: (title, points possible).
         self.outcomes: dict[str, tuple[str | None, float | None]] = {}
-
-    def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
-        """The account's collections, then, if it has courses, the per-course ones."""
-        self.course_ids.clear()
-        for stream in self.streams:
-            per_course = issubclass(stream, _PerCourseStream)
-            if per_course and (
-                not self.course_ids or (not self.settings.per_course and stream is not _Enrollments)
-            ):
-                continue
-            yield stream
 
     def stream_url(self, stream: HttpStream[Any, Any]) -> str:
         """The account's collection, or a course's."""

@@ -14,8 +14,8 @@ Moodle answers errors with HTTP 200 and `{"exception", "errorcode", "message"}`;
 body is never read as data: an invalid or expired token is an `AuthError`, a missing
 permission too, anything else a `FatalError` naming the function and the error code. A
 course without completion criteria (`nocriteriaset`) is a note on the run, not a failure.
-Functions answer whole lists (no paging); the per-course calls are one stream each,
-called course after course (and user after user) as child collections
+Functions answer whole lists (no paging); each course's calls (and its students'
+completion calls) are made right after the course, as child collections
 (`connectors/lms/_children.py`). The token
 travels in the query string, as Moodle requires; it is scrubbed from every message and
 never logged (logs carry paths only).
@@ -40,7 +40,7 @@ from connectors.http import (
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._children import ChildStream, ChildStreams
+from connectors.lms._children import ChildStream, ChildStreams, read_children
 from connectors.lms._common import course_as_class, eppn_of
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
@@ -212,20 +212,31 @@ class _Courses(_Function):
     raw_model = _Course
     entity_type = Course
 
-    def to_items(self, raw: _Course) -> list[Item]:
+    def to_items(self, raw: _Course) -> Iterator[Item]:
+        """The course and its class, then its participants, completion and grade items.
+
+        A course without completion criteria answers every student alike: once it has
+        been noted, its other students are not asked.
+        """
         if raw.format == "site":
-            return []  # the front page is a course in Moodle's tables, not a course
-        key = str(raw.id)
-        self.source.course_ids.append(raw.id)
+            return  # the front page is a course in Moodle's tables, not a course
+        source, key = self.source, str(raw.id)
         if raw.enablecompletion:
-            self.source.completion_courses.add(raw.id)
+            source.completion_courses.add(raw.id)
         common = self.common(key, _moment(raw.timemodified))
-        return course_as_class(
+        yield from course_as_class(
             common,
             title=raw.fullname,
             code=raw.shortname or None,
             school_key=str(raw.categoryid),
         )
+        yield from read_children(source, _EnrolledUsers(source, key))
+        if source.settings.completion:
+            for course, user in source.completion_targets:
+                if course == raw.id and course not in source.noted:
+                    stream = _CompletionStatuses(source, key, userid=str(user))
+                    yield from read_children(source, stream)
+        yield from read_children(source, _GradeItems(source, key))
 
 
 class _PerTarget(_Function, ChildStream):
@@ -238,12 +249,7 @@ class _PerTarget(_Function, ChildStream):
 
 
 class _PerCourse(_PerTarget):
-    """A function called once per course, course after course."""
-
-    def below_each(self) -> Iterator[ChildStream]:
-        """The call for every course read this run."""
-        for course in self.source.course_ids:
-            yield type(self)(self.source, str(course))
+    """A function called once per course, below it."""
 
 
 class _EnrolledUsers(_PerCourse):
@@ -292,16 +298,6 @@ class _CompletionStatuses(_PerTarget):
     records_key = "completionstatus"
     raw_model = _CompletionStatus
     entity_type = Result
-
-    def below_each(self) -> Iterator[ChildStream]:
-        """The call for every student of every course with completion enabled.
-
-        A course without completion criteria answers every student alike: once it has
-        been noted, its other students are not asked.
-        """
-        for course, user in self.source.completion_targets:
-            if course not in self.source.noted:
-                yield _CompletionStatuses(self.source, str(course), userid=str(user))
 
     def records_in(self, body: Any) -> Any:
         """The one status of the answer, as a list; a course without criteria: none."""
@@ -360,6 +356,10 @@ class _GradeItems(_PerCourse):
         return results
 
 
+#: The calls made below each course, in order (completion: per student of the course).
+PER_COURSE: tuple[type[_PerTarget], ...] = (_EnrolledUsers, _CompletionStatuses, _GradeItems)
+
+
 # -- the source ------------------------------------------------------------------------------
 
 
@@ -380,16 +380,12 @@ class Moodle(ChildStreams):
     streams: ClassVar[tuple[type[HttpStream[Any, Any]], ...]] = (
         _Categories,
         _Courses,
-        _EnrolledUsers,
-        _CompletionStatuses,
-        _GradeItems,
     )
     settings: MoodleSourceSettings
 
     def __init__(self, settings: MoodleSourceSettings, **kwargs: Any) -> None:
         kwargs.pop("hmac_key", None)  # the hub reads no identity numbers from Moodle
         super().__init__(settings, **kwargs)
-        self.course_ids: list[int] = []
         self.completion_courses: set[int] = set()
         self.completion_targets: list[tuple[int, int]] = []
         self.people: set[int] = set()
@@ -406,16 +402,11 @@ class Moodle(ChildStreams):
         return {"wstoken": self.auth.token, "wsfunction": function, "moodlewsrestformat": "json"}
 
     def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
-        """Site-wide calls, then the per-course (and per-student) ones that have targets."""
-        self.course_ids.clear()
+        """The site-wide calls (courses read their own calls below them), from a clean slate."""
         self.completion_courses.clear()
         self.completion_targets.clear()
         self.people.clear()
-        for stream in self.streams:
-            if stream is _CompletionStatuses and not self.settings.completion:
-                continue
-            if not issubclass(stream, _PerTarget) or any(True for _ in stream(self).below_each()):
-                yield stream
+        yield from self.streams
 
     def check(self) -> None:
         """Call `core_webservice_get_site_info`: the token and the service answer."""

@@ -1,13 +1,15 @@
 """Microsoft Teams classes, read from Microsoft Graph v1.0 education, as LMS entities.
 
 Reads `GET /education/schools` (each school's classes from `/education/schools/{id}/
-classes`), then the classes with the delta query: `GET /education/classes/delta?$top=…`,
-every `@odata.nextLink` until a page carries the `@odata.deltaLink`, and for each class its
-`/members` (students and teachers, educationUser), `/teachers` and `/assignments`, and for
-each assignment given to students its `/submissions`. A school is an `Organisation`, a
-class is a `Class` and a `Course` of its own (Graph v1.0 classes have no course), a member
-is a `Person` (once per read) and an `Enrollment` in the class, and a student's
-submissions of the class's assignments make one completion `Result` in the class.
+classes`, and each listed class's `/education/classes/{id}/assignments` and, for each
+assignment given to students, its `/submissions`), then the classes with the delta query:
+`GET /education/classes/delta?$top=…`, every `@odata.nextLink` until a page carries the
+`@odata.deltaLink`, and for each class its `/members` (students and teachers,
+educationUser) and `/teachers` (and its assignments, if no school listed it). A school
+is an `Organisation`, a class is a `Class` and a `Course` of its own (Graph v1.0 classes
+have no course), a member is a `Person` (once per read) and an `Enrollment` in the class,
+and a student's submissions of the class's assignments make one completion `Result` in
+the class.
 
 **Completion.** The assignments that count are those given to students (any status but
 `draft` and `scheduled`: Graph creates submissions when an assignment is published); a

@@ -401,12 +401,11 @@ class Moodle(ChildStreams):
         assert isinstance(self.auth, _QueryToken)
         return {"wstoken": self.auth.token, "wsfunction": function, "moodlewsrestformat": "json"}
 
-    def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
-        """The site-wide calls (courses read their own calls below them), from a clean slate."""
+    def prepare(self) -> None:
+        """Start a read: no course, student or person met yet."""
         self.completion_courses.clear()
         self.completion_targets.clear()
         self.people.clear()
-        yield from self.streams
 
     def check(self) -> None:
         """Call `core_webservice_get_site_info`: the token and the service answer."""

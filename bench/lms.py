@@ -1,8 +1,10 @@
 """LMS sync throughput: the sandbox OneRoster provider through the sync runner into Kafka.
 
 The same run then prints the native platforms' connector throughput (records per second
-read through Graph education and Google Classroom from their sandbox apps, issue 18);
-`--native-only` prints just those, without a broker.
+read through Graph education, its class assignments and submissions included, and Google
+Classroom from their sandbox apps, issue 18), with the completion results among the
+records and the requests the read made; `--native-only` prints just those, without a
+broker.
 
 Starts a local Kafka broker (or uses `--bootstrap`) and the sandbox web server in its own
 process for one tenant of `--scale` people, runs a full sync of the OneRoster source
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,7 @@ from hub.logging import configure
 from hub.settings import parse_settings
 from hub.sources import build_source, entity_types_of
 from hub.store import StateStore
-from schemas.lms import Enrollment
+from schemas.lms import Enrollment, Result
 
 TENANT = "benchby"
 
@@ -205,10 +208,22 @@ def main(argv: list[str] | None = None) -> int:
 NATIVE_TENANT = "solberga"
 
 
-def _native_rate(scale: int, vendor: str) -> tuple[int, float]:
-    """Records and seconds of one full read of a native connector against its sandbox app.
+@dataclass(frozen=True)
+class NativeRead:
+    """One full read of a native connector: what it yielded, how long, how many requests."""
 
-    The sandbox runs in a thread of this process, so the figure includes serving the pages.
+    records: int
+    seconds: float
+    #: `Result`s among the records (Graph education: completions from assignments).
+    results: int
+    requests: int
+
+
+def _native_rate(scale: int, vendor: str) -> NativeRead:
+    """One full read of a native connector against its sandbox app, default settings.
+
+    Graph education's includes its classes' assignments and submissions. The sandbox
+    runs in a thread of this process, so the figure includes serving the pages.
     """
     from connectors.lms.google_classroom import GoogleClassroom
     from connectors.lms.graph_education import GraphEducation
@@ -239,19 +254,23 @@ def _native_rate(scale: int, vendor: str) -> tuple[int, float]:
         hub = parse_settings({"tenants": [{"id": NATIVE_TENANT, "name": "S", "sources": [entry]}]})
         source = kind(hub.tenants[0].sources[0], tenant=NATIVE_TENANT, secret=secret)
         began = time.monotonic()
+        records = results = 0
         with source:
-            records = sum(1 for _ in source.read())
-        return records, time.monotonic() - began
+            for item in source.read():
+                records += 1
+                results += isinstance(item, Result)
+        seconds = time.monotonic() - began
+        return NativeRead(records, seconds, results, server.count())
     finally:
         server.stop()
 
 
-def graph_education_rate(scale: int) -> tuple[int, float]:
+def graph_education_rate(scale: int) -> NativeRead:
     """Records and seconds of a full read of Microsoft Graph education (Teams classes)."""
     return _native_rate(scale, "graph_education")
 
 
-def google_classroom_rate(scale: int) -> tuple[int, float]:
+def google_classroom_rate(scale: int) -> NativeRead:
     """Records and seconds of a full read of Google Classroom."""
     return _native_rate(scale, "classroom")
 
@@ -262,10 +281,11 @@ def print_native_rates(scale: int) -> None:
         ("graph_education", graph_education_rate),
         ("google_classroom", google_classroom_rate),
     ):
-        records, seconds = measure(scale)
+        read = measure(scale)
         print(
-            f"connector {name}: scale {scale:,}, {records:,} records in {seconds:.1f} s = "
-            f"{records / seconds:,.0f} records/s"
+            f"connector {name}: scale {scale:,}, {read.records:,} records "
+            f"({read.results:,} results) in {read.seconds:.1f} s = "
+            f"{read.records / read.seconds:,.0f} records/s, {read.requests:,} requests"
         )
 
 

@@ -367,7 +367,7 @@ class HttpSource(Source):
         """The streams `read()` reads; a connector may leave some out by configuration.
 
         `read()` takes them one at a time, so a generator may decide a later stream from
-        what the earlier ones read (Canvas reads per-course streams only if courses exist).
+        what the earlier ones read.
         """
         return self.streams
 

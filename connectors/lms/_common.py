@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.base import Item
-from connectors.http import HttpPage, next_link
 from schemas.lms import Class, ClassType, CompetenceArea, Course
 
 _EPPN = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
@@ -98,25 +96,6 @@ def latest(*moments: datetime | None) -> datetime | None:
     """The latest of the moments given (naive ones read as UTC); None when none is."""
     known = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments if m is not None]
     return max(known) if known else None
-
-
-def then_next_parent(page: HttpPage, url: str | None) -> HttpPage:
-    """The page, with `url` as its `Link: rel="next"` when it names no next page itself.
-
-    A collection read per parent (each course's enrolments) is one stream: a parent's last
-    page leads to the next parent's first, so the base's one paging loop, with its loop
-    detection, walks them all (Canvas, Moodle).
-    """
-    if url is None or next_link(page) is not None:
-        return page
-    link = ", ".join(p for p in (page.headers.get("Link"), f'<{url}>; rel="next"') if p)
-    return replace(page, headers={**dict(page.headers), "Link": link})
-
-
-def following(items: list[int], item: int) -> int | None:
-    """The item after `item` in `items`; None after the last or for an unknown one."""
-    index = items.index(item) if item in items else -1
-    return items[index + 1] if 0 <= index < len(items) - 1 else None
 
 
 def course_as_class(

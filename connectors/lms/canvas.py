@@ -8,9 +8,9 @@ e-mail), `accounts/:id/courses` (each Canvas course is the hub's `Course` and it
 `Result`; a course without module requirements has none) and `courses/:id/outcome_results`
 (→ `Result` per outcome and learner, the outcome's id as learning objective).
 
-Pages follow the `Link` header's `rel="next"` (`per_page` up to 100). The per-course
-collections are one stream each whose paginator walks the courses in turn: after a
-course's last page comes the next course's first. Canvas throttles with 429 and, on
+Pages follow the `Link` header's `rel="next"` (`per_page` up to 100). Each course's
+collections are read below it, right after it, as child collections
+(`connectors/lms/_children.py`). Canvas throttles with 429 and, on
 older instances, with 403 and the body `403 Forbidden (Rate Limit Exceeded)`; both are
 retried with backoff (`X-Rate-Limit-Remaining` says how much of the bucket is left).
 Canvas has no change feed for these collections: every run is a full read.
@@ -18,11 +18,9 @@ Canvas has no change feed for these collections: every run is a full read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,17 +30,12 @@ from connectors.errors import Action
 from connectors.http import (
     HttpPage,
     HttpPaginator,
-    HttpSource,
     HttpSourceSettings,
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._common import (
-    course_as_class,
-    eppn_of,
-    following,
-    then_next_parent,
-)
+from connectors.lms._children import ChildStream, ChildStreams, read_children
+from connectors.lms._common import course_as_class, eppn_of
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
 from schemas.lms import (
@@ -67,7 +60,6 @@ ENROLLMENT_TYPES: dict[str, EnrollmentRole] = {
 }
 #: The body of Canvas's older throttling answer (HTTP 403).
 RATE_LIMIT_TEXT = "Rate Limit Exceeded"
-_COURSE_IN_PATH = re.compile(r"/api/v1/courses/(\d+)/")
 #: Where `page_of` notes the course of a per-course record (not a Canvas field).
 COURSE_FIELD = "_course_id"
 
@@ -225,19 +217,23 @@ class _Courses(_Stream):
     raw_model = _Course
     entity_type = Course
 
-    def to_items(self, raw: _Course) -> list[Item]:
+    def to_items(self, raw: _Course) -> Iterator[Item]:
+        """The course and its class, then the course's collections."""
         if raw.workflow_state == "deleted":
-            return []
+            return
         key = str(raw.id)
-        self.source.course_ids.append(raw.id)
         code = (raw.course_code or "").strip() or None
-        return course_as_class(
+        yield from course_as_class(
             self.common(key), title=raw.name, code=code, school_key=str(raw.account_id)
         )
+        source = self.source
+        for stream in PER_COURSE:
+            if source.settings.per_course or stream is _Enrollments:
+                yield from read_children(source, stream(source, key))
 
 
-class _PerCourseStream(_Stream):
-    """A collection of each course, read course after course as one stream."""
+class _PerCourseStream(_Stream, ChildStream):
+    """A collection of one course, read below it."""
 
     def record_key(self, record: Any) -> str | None:
         """Keys are composed by the mapping; a dead letter is not keyed."""
@@ -246,7 +242,7 @@ class _PerCourseStream(_Stream):
 
 class _Enrollments(_PerCourseStream):
     name = "enrollments"
-    path = "/api/v1/courses/{course}/enrollments"
+    path = "/api/v1/courses/{id}/enrollments"
     query = {"state[]": ["active", "completed", "inactive"]}
     raw_model = _Enrollment
     entity_type = Enrollment
@@ -271,7 +267,7 @@ class _Enrollments(_PerCourseStream):
 
 class _BulkProgress(_PerCourseStream):
     name = "bulk_user_progress"
-    path = "/api/v1/courses/{course}/bulk_user_progress"
+    path = "/api/v1/courses/{id}/bulk_user_progress"
     raw_model = _UserProgress
     entity_type = Result
 
@@ -306,7 +302,7 @@ class _BulkProgress(_PerCourseStream):
 
 class _OutcomeResults(_PerCourseStream):
     name = "outcome_results"
-    path = "/api/v1/courses/{course}/outcome_results"
+    path = "/api/v1/courses/{id}/outcome_results"
     query = {"include[]": "outcomes"}
     records_key = "outcome_results"
     raw_model = _OutcomeResult
@@ -348,6 +344,10 @@ class _OutcomeResults(_PerCourseStream):
         )
 
 
+#: The collections read below each course, in order (`per_course: false`: enrolments only).
+PER_COURSE: tuple[type[_PerCourseStream], ...] = (_Enrollments, _BulkProgress, _OutcomeResults)
+
+
 def _outcome(outcome: Mapping[str, Any]) -> tuple[str | None, float | None]:
     """A linked outcome's title (its display name first) and points possible."""
     title = outcome.get("display_name") or outcome.get("title")
@@ -372,7 +372,7 @@ class CanvasSourceSettings(HttpSourceSettings):
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
 
 
-class Canvas(HttpSource):
+class Canvas(ChildStreams):
     """Schools, people, courses, enrolments, completion and outcome results from Canvas."""
 
     name: ClassVar[str] = "lms.canvas"
@@ -382,57 +382,29 @@ class Canvas(HttpSource):
         _SubAccounts,
         _Users,
         _Courses,
-        _Enrollments,
-        _BulkProgress,
-        _OutcomeResults,
     )
     settings: CanvasSourceSettings
 
     def __init__(self, settings: CanvasSourceSettings, **kwargs: Any) -> None:
         kwargs.pop("hmac_key", None)  # Canvas holds no identity numbers the hub reads
         super().__init__(settings, **kwargs)
-        #: The courses read this run, in order: the per-course streams walk them.
-        self.course_ids: list[int] = []
         #: Linked outcomes by id: (title, points possible).
         self.outcomes: dict[str, tuple[str | None, float | None]] = {}
 
-    def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
-        """The account's collections, then, if it has courses, the per-course ones."""
-        self.course_ids.clear()
-        for stream in self.streams:
-            per_course = issubclass(stream, _PerCourseStream)
-            if per_course and (
-                not self.course_ids or (not self.settings.per_course and stream is not _Enrollments)
-            ):
-                continue
-            yield stream
-
     def stream_url(self, stream: HttpStream[Any, Any]) -> str:
-        """The account's collection, or the first course's."""
-        if isinstance(stream, _PerCourseStream):
-            return self.url(stream.path.format(course=self.course_ids[0]))
+        """The account's collection, or a course's."""
+        if isinstance(stream, ChildStream):
+            return super().stream_url(stream)
         return self.url(stream.path.format(account=self.settings.account_id))
 
     def page_of(self, stream: HttpStream[Any, Any], response: requests.Response) -> HttpPage:
-        """The page; a per-course stream's records are told their course, and paging goes on.
-
-        The URL names the course; a course's last page links to the next course's first
-        (`rel="next"`), so the base's one paging loop walks every course.
-        """
+        """The page; a per-course stream's records are told their course."""
         page = super().page_of(stream, response)
-        found = _COURSE_IN_PATH.search(urlsplit(response.url).path)
-        if not isinstance(stream, _PerCourseStream) or found is None:
-            return page
-        course = int(found.group(1))
-        for record in page.records:
-            if isinstance(record, dict):
-                record[COURSE_FIELD] = course
-        after = following(self.course_ids, course)
-        if after is None:
-            return page
-        size = stream.paginator.page_size_param or "per_page"
-        query = urlencode({**dict(stream.query), size: self.settings.page_size}, doseq=True)
-        return then_next_parent(page, f"{self.url(stream.path.format(course=after))}?{query}")
+        if isinstance(stream, _PerCourseStream) and stream.has_parent:
+            for record in page.records:
+                if isinstance(record, dict):
+                    record[COURSE_FIELD] = int(stream.parent_id)
+        return page
 
     def classify_error(self, response: requests.Response) -> Action | None:
         """Canvas's older throttling answer, 403 `Rate Limit Exceeded`, is throttling."""

@@ -1,11 +1,26 @@
 """Microsoft Teams classes, read from Microsoft Graph v1.0 education, as LMS entities.
 
 Reads `GET /education/schools` (each school's classes from `/education/schools/{id}/
-classes`), then the classes with the delta query: `GET /education/classes/delta?$top=…`,
-every `@odata.nextLink` until a page carries the `@odata.deltaLink`, and for each class its
-`/members` (students and teachers, educationUser) and `/teachers`. A school is an
-`Organisation`, a class is a `Class` and a `Course` of its own (Graph v1.0 classes have no
-course), a member is a `Person` (once per read) and an `Enrollment` in the class.
+classes`, and each listed class's `/education/classes/{id}/assignments` and, for each
+assignment given to students, its `/submissions`), then the classes with the delta query:
+`GET /education/classes/delta?$top=…`, every `@odata.nextLink` until a page carries the
+`@odata.deltaLink`, and for each class its `/members` (students and teachers,
+educationUser) and `/teachers` (and its assignments, if no school listed it). A school
+is an `Organisation`, a class is a `Class` and a `Course` of its own (Graph v1.0 classes
+have no course), a member is a `Person` (once per read) and an `Enrollment` in the class,
+and a student's submissions of the class's assignments make one completion `Result` in
+the class.
+
+**Completion.** The assignments that count are those given to students (any status but
+`draft` and `scheduled`: Graph creates submissions when an assignment is published); a
+student's are those with a submission of theirs. A submission is done when it is
+`submitted`, `returned` or `excused`; `working` and `reassigned` (sent back for more work)
+are not. A student has completed the class when every one of their assignments is done:
+the result is `fully graded`, dated when the last of them was done; some done is `partially
+graded`, none `not submitted` (score: done, of the assignments). A class without such
+assignments, or a member without submissions, makes no completion claim. The latest
+`submittedDateTime` or `unsubmittedDateTime` of a member's submissions (the student's own
+actions) is the enrolment's `last_activity`.
 
 Incremental reads are Graph's: the `@odata.deltaLink` of the last read is the bookmark
 (`deltaLink`, kept whole: a bookmark is opaque text of any length), and an incremental
@@ -15,24 +30,30 @@ entries are the only deletes of an incremental run (a class, or one member's enr
 nothing is deleted for not being seen. A full run starts a new delta round without a
 token, so its last page gives a fresh delta link, and the runner's reconciliation deletes
 what the round did not list (Graph's delta does not report deleted classes, so a full run
-is the only way they go).
+is the only way they go). The classes' delta does not report assignments or submissions
+(Graph has a delta per class for assignments, and none for submissions), so every run,
+incremental ones too, reads the assignments and submissions of every class: when a
+school lists the class (before the delta round, so members' last activity is known), or,
+for a class no school lists, when the delta round gives it.
 
 People are matched to the directory by `userPrincipalName` and `mail` (`email`, which the
 `email` rule compares with the directory's e-mail and eppn) and by
 `onPremisesInfo.immutableId`, the student/teacher `externalId` and the UPN as external ids
-(`immutableId:…`, `externalId:…`, `upn:…`). Graph has no completion or last activity for
-classes: only enrolments come from here (assignments are not read).
+(`immutableId:…`, `externalId:…`, `upn:…`).
 
 Authentication is the one Intune uses (client credentials at the directory's token
 endpoint, scope `https://graph.microsoft.com/.default`; application permissions
-EduRoster.Read.All or EduRoster.ReadBasic.All); 429 and 503 are waited out as
-`Retry-After` says.
+EduRoster.Read.All or EduRoster.ReadBasic.All, and EduAssignments.ReadBasic.All for the
+assignments unless `assignments: false`); 429 and 503 are waited out as `Retry-After`
+says. Requests carry `Prefer: include-unknown-enum-members`: without it Graph shows
+`excused` and `reassigned` submissions as `unknownFutureValue`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urljoin
 
@@ -43,10 +64,11 @@ from connectors._graph import GRAPH_PAGING, GraphSettings
 from connectors.base import Item, Removed
 from connectors.http import HttpStream
 from connectors.lms._children import ChildStream, ChildStreams, read_children
+from connectors.lms._common import latest
 from connectors.lms._tags import competence_areas, tag_words
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
-from schemas.entities import Key, Organisation, OrganisationKind, Person, Role
-from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole
+from schemas.entities import Key, Organisation, OrganisationKind, Person, Role, Timestamp
+from schemas.lms import Class, ClassType, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +79,12 @@ DELTA_BOOKMARK = "deltaLink"
 #: The school key of a class no school lists (a class made in Teams by hand).
 NO_SCHOOL = "unassigned"
 PRIMARY_ROLES: dict[str, Role] = {"student": Role.PUPIL, "teacher": Role.TEACHER}
+#: Assignment statuses before students have the assignment (no submissions): not counted.
+NOT_GIVEN = frozenset({"draft", "scheduled"})
+#: Submission statuses that count as done.
+DONE = frozenset({"submitted", "returned", "excused"})
+#: Graph's header that shows the later members of evolvable enums (`excused`, `inactive`).
+PREFER = "include-unknown-enum-members"
 
 
 class _Raw(BaseModel):
@@ -98,6 +126,61 @@ class _Class(_Raw):
     grade: str | None = None
     term: _Term | None = None
     members_delta: list[_MemberChange] | None = Field(default=None, alias="members@delta")
+
+
+class _Assignment(_Raw):
+    id: Key
+    displayName: str | None = None
+    status: str | None = None
+    assignedDateTime: Timestamp | None = None
+    dueDateTime: Timestamp | None = None
+
+
+class _Recipient(_Raw):
+    userId: Key | None = None
+
+
+class _Submission(_Raw):
+    id: Key
+    status: str | None = None
+    recipient: _Recipient | None = None
+    submittedDateTime: Timestamp | None = None
+    unsubmittedDateTime: Timestamp | None = None
+    returnedDateTime: Timestamp | None = None
+    excusedDateTime: Timestamp | None = None
+
+
+@dataclass
+class Progress:
+    """One student's submissions of one class's assignments, counted."""
+
+    assigned: int = 0
+    done: int = 0
+    #: When the latest done submission was done (submitted, returned or excused).
+    done_at: datetime | None = None
+    #: The student's latest own action (submitted or unsubmitted).
+    active_at: datetime | None = None
+
+    def add(self, raw: _Submission) -> None:
+        """Count one submission."""
+        self.assigned += 1
+        status = raw.status or ""
+        if status in DONE:
+            self.done += 1
+            moment = {
+                "submitted": raw.submittedDateTime,
+                "returned": raw.returnedDateTime or raw.submittedDateTime,
+                "excused": raw.excusedDateTime,
+            }[status]
+            self.done_at = latest(self.done_at, moment)
+        self.active_at = latest(self.active_at, raw.submittedDateTime, raw.unsubmittedDateTime)
+
+    @property
+    def status(self) -> ScoreStatus:
+        """Completed (every assignment done), partly, or not at all."""
+        if self.done >= self.assigned:
+            return ScoreStatus.FULLY_GRADED
+        return ScoreStatus.PARTIALLY_GRADED if self.done else ScoreStatus.NOT_SUBMITTED
 
 
 class _OnPremises(_Raw):
@@ -154,7 +237,7 @@ class _Child(ChildStream):
 
 
 class _SchoolClasses(_Child):
-    """Not published: which classes a school lists (only their ids are read)."""
+    """Not published: which classes a school lists (ids only); each one's assignments next."""
 
     name = "schoolClasses"
     path = "/education/schools/{id}/classes"
@@ -166,10 +249,10 @@ class _SchoolClasses(_Child):
         """Only the id."""
         return {"$select": "id"}
 
-    def to_items(self, raw: _Ref) -> tuple[()]:
-        """Remember the class's school; yield nothing."""
+    def to_items(self, raw: _Ref) -> Iterator[Item]:
+        """Remember the class's school; then read its assignments (on every run)."""
         self.source.school_of.setdefault(raw.id, self.parent_id)
-        return ()
+        yield from self.source.coursework(raw.id)
 
 
 class _Schools(_Stream):
@@ -229,6 +312,7 @@ class _Members(_Child):
         # student of it, whatever their primaryRole (staff taking a competence course).
         teaches = (self.parent_id, raw.id) in source.teachers
         role = EnrollmentRole.TEACHER if teaches else EnrollmentRole.STUDENT
+        progress = source.progress.get(self.parent_id, {}).get(raw.id)
         yield Enrollment(
             tenant=source.tenant,
             source=source.ref,
@@ -238,7 +322,68 @@ class _Members(_Child):
             school_key=source.school_of.get(self.parent_id),
             role=role,
             primary=teaches,
+            last_activity=progress.active_at if progress else None,
         )
+
+
+class _Assignments(_Child):
+    """Not published: which of a class's assignments students have; then their submissions."""
+
+    name = "assignments"
+    path = "/education/classes/{id}/assignments"
+    raw_model = _Assignment
+    entity_type = Result
+    dead_letter_entity = "class_assignment"
+
+    def params(self) -> dict[str, str]:
+        """Only what the completion rule reads."""
+        return {"$select": "id,displayName,status,assignedDateTime,dueDateTime"}
+
+    def to_items(self, raw: _Assignment) -> tuple[()]:
+        """Remember an assignment students have; yield nothing."""
+        if (raw.status or "") not in NOT_GIVEN:
+            self.source.given.setdefault(self.parent_id, []).append(raw.id)
+        return ()
+
+    def after(self) -> Iterator[Item]:
+        """The submissions of the assignments students have, then the completion results."""
+        source, class_id = self.source, self.parent_id
+        for assignment in source.given.pop(class_id, []):
+            yield from read_children(source, _Submissions(source, assignment, class_id=class_id))
+        for user, progress in source.progress.get(class_id, {}).items():
+            if progress.assigned:
+                yield source.guarded(source.completion(class_id, user, progress))
+
+
+class _Submissions(_Child):
+    """Not published: counted into each student's `Progress` in the class."""
+
+    name = "submissions"
+    path = "/education/classes/{class_id}/assignments/{id}/submissions"
+    raw_model = _Submission
+    entity_type = Result
+    dead_letter_entity = "assignment_submission"
+
+    def params(self) -> dict[str, str]:
+        """Only what the completion rule reads."""
+        return {
+            "$select": "id,status,recipient,submittedDateTime,unsubmittedDateTime,"
+            "returnedDateTime,excusedDateTime"
+        }
+
+    def to_items(self, raw: _Submission) -> tuple[()]:
+        """Count the submission for its student; yield nothing."""
+        user = raw.recipient.userId if raw.recipient else None
+        if user is None:
+            raise ValueError("recipient.userId: a submission names its student")
+        class_id = self.ids["class_id"]
+        self.source.progress.setdefault(class_id, {}).setdefault(user, Progress()).add(raw)
+        return ()
+
+
+def completion_key(class_id: str, user_id: str) -> str:
+    """A completion result's key: `completion:<class id>:<user id>`."""
+    return f"completion:{class_id}:{user_id}"
 
 
 def enrollment_key(class_id: str, user_id: str) -> str:
@@ -299,6 +444,7 @@ class _Classes(_Stream):
                 if change.removed is not None:
                     yield Removed(Enrollment, enrollment_key(raw.id, change.id))
         yield from read_children(source, _Teachers(source, raw.id))
+        yield from source.coursework(raw.id)
         yield from read_children(source, _Members(source, raw.id))
 
 
@@ -310,6 +456,9 @@ class GraphEducationSourceSettings(GraphSettings):
     """
 
     type: Literal["graph_education"]
+    #: Read class assignments and submissions for completion and last activity (needs
+    #: the application permission EduAssignments.ReadBasic.All).
+    assignments: bool = True
 
 
 class GraphEducation(ChildStreams):
@@ -317,7 +466,7 @@ class GraphEducation(ChildStreams):
 
     name: ClassVar[str] = "lms.graph_education"
     system: ClassVar[str] = "graph_education"
-    entity_types = (Organisation, Person, Course, Class, Enrollment)
+    entity_types = (Organisation, Person, Course, Class, Enrollment, Result)
     streams = (_Schools, _Classes)
     supports_incremental = True
     settings: GraphEducationSourceSettings
@@ -327,7 +476,43 @@ class GraphEducation(ChildStreams):
         self.people_seen: set[str] = set()
         self.school_of: dict[str, str] = {}
         self.teachers: set[tuple[str, str]] = set()
+        #: Class → the ids of its assignments students have (until their submissions are read).
+        self.given: dict[str, list[str]] = {}
+        #: Class → student → their submissions counted.
+        self.progress: dict[str, dict[str, Progress]] = {}
+        #: Classes whose assignments this read has read.
+        self.coursework_read: set[str] = set()
         self._since = None if self.full_snapshot else self.bookmarks.get(DELTA_BOOKMARK)
+        self.session.headers["Prefer"] = PREFER
+        if not self.settings.assignments:
+            self.not_read.add(Result.entity)  # results published earlier are not deleted
+
+    def coursework(self, class_id: str) -> Iterator[Item]:
+        """A class's assignments and their submissions read, then its completion results."""
+        if not self.settings.assignments or class_id in self.coursework_read:
+            return
+        self.coursework_read.add(class_id)
+        yield from read_children(self, _Assignments(self, class_id))
+
+    def completion(self, class_id: str, user_id: str, progress: Progress) -> Result:
+        """A student's completion of a class's assignments, as a completion `Result`."""
+        status = progress.status
+        done = progress.done_at if status is ScoreStatus.FULLY_GRADED else None
+        return Result(
+            tenant=self.tenant,
+            source=self.ref,
+            key=completion_key(class_id, user_id),
+            source_modified=done,
+            line_item_key=f"completion:{class_id}",
+            line_item_title="Class completion (assignments)",
+            person_key=user_id,
+            class_key=class_id,
+            score_status=status,
+            score=float(progress.done),
+            score_date=done.date() if done else None,
+            score_min=0.0,
+            score_max=float(progress.assigned),
+        )
 
     def stream_url(self, stream: HttpStream[Any, Any]) -> str:
         """The classes' delta round: the stored delta link on an incremental run."""

@@ -14,8 +14,9 @@ Moodle answers errors with HTTP 200 and `{"exception", "errorcode", "message"}`;
 body is never read as data: an invalid or expired token is an `AuthError`, a missing
 permission too, anything else a `FatalError` naming the function and the error code. A
 course without completion criteria (`nocriteriaset`) is a note on the run, not a failure.
-Functions answer whole lists (no paging); the per-course calls are one stream each,
-walked course after course (and user after user) by the base's paging loop. The token
+Functions answer whole lists (no paging); each course's calls (and its students'
+completion calls) are made right after the course, as child collections
+(`connectors/lms/_children.py`). The token
 travels in the query string, as Moodle requires; it is scrubbed from every message and
 never logged (logs carry paths only).
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlencode
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,12 +36,12 @@ from connectors.errors import AuthError, ConfigError, FatalError
 from connectors.http import (
     HttpPage,
     HttpPaginator,
-    HttpSource,
     HttpSourceSettings,
     HttpStream,
     LinkHeaderPaginator,
 )
-from connectors.lms._common import course_as_class, eppn_of, then_next_parent
+from connectors.lms._children import ChildStream, ChildStreams, read_children
+from connectors.lms._common import course_as_class, eppn_of
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Organisation, OrganisationKind, Person
 from schemas.lms import Class, Course, Enrollment, EnrollmentRole, Result, ScoreStatus
@@ -165,24 +165,9 @@ class _Function(HttpStream[Any, Any]):
     function: ClassVar[str]
     source: Moodle
 
-    def __init__(self, source: HttpSource) -> None:
-        super().__init__(source)
-        self._targets: list[dict[str, int]] | None = None
-
     def params(self) -> dict[str, Any]:
-        """The function, the token, the JSON format, and the first target's parameters."""
-        targets = self.called_for()
-        return {**self.source.call(self.function), **(targets[0] if targets else {})}
-
-    def called_for(self) -> list[dict[str, int]]:
-        """`targets()`, listed once per read (the streams before this one have ended)."""
-        if self._targets is None:
-            self._targets = self.targets()
-        return self._targets
-
-    def targets(self) -> list[dict[str, int]]:
-        """Per-target parameters (a course, a course and user); [] for a site-wide call."""
-        return []
+        """The function, the token and the JSON format."""
+        return self.source.call(self.function)
 
     def records_in(self, body: Any) -> Any:
         """The answer's records; an exception body is an error, never data."""
@@ -227,28 +212,44 @@ class _Courses(_Function):
     raw_model = _Course
     entity_type = Course
 
-    def to_items(self, raw: _Course) -> list[Item]:
+    def to_items(self, raw: _Course) -> Iterator[Item]:
+        """The course and its class, then its participants, completion and grade items.
+
+        A course without completion criteria answers every student alike: once it has
+        been noted, its other students are not asked.
+        """
         if raw.format == "site":
-            return []  # the front page is a course in Moodle's tables, not a course
-        key = str(raw.id)
-        self.source.course_ids.append(raw.id)
+            return  # the front page is a course in Moodle's tables, not a course
+        source, key = self.source, str(raw.id)
         if raw.enablecompletion:
-            self.source.completion_courses.add(raw.id)
+            source.completion_courses.add(raw.id)
         common = self.common(key, _moment(raw.timemodified))
-        return course_as_class(
+        yield from course_as_class(
             common,
             title=raw.fullname,
             code=raw.shortname or None,
             school_key=str(raw.categoryid),
         )
+        yield from read_children(source, _EnrolledUsers(source, key))
+        if source.settings.completion:
+            for course, user in source.completion_targets:
+                if course == raw.id and course not in source.noted:
+                    stream = _CompletionStatuses(source, key, userid=str(user))
+                    yield from read_children(source, stream)
+        yield from read_children(source, _GradeItems(source, key))
 
 
-class _PerCourse(_Function):
-    """A function called once per course (`courseid`), walked course after course."""
+class _PerTarget(_Function, ChildStream):
+    """A function called once per course (`courseid`: the parent), or course and `userid`."""
 
-    def targets(self) -> list[dict[str, int]]:
-        """Every course read this run."""
-        return [{"courseid": c} for c in self.source.course_ids]
+    def params(self) -> dict[str, Any]:
+        """The call's parameters and its target's."""
+        target = {"courseid": self.parent_id, **self.ids} if self.has_parent else {}
+        return {**super().params(), **target}
+
+
+class _PerCourse(_PerTarget):
+    """A function called once per course, below it."""
 
 
 class _EnrolledUsers(_PerCourse):
@@ -291,16 +292,12 @@ class _EnrolledUsers(_PerCourse):
         return items
 
 
-class _CompletionStatuses(_Function):
+class _CompletionStatuses(_PerTarget):
     name = "course_completion_status"
     function = "core_completion_get_course_completion_status"
     records_key = "completionstatus"
     raw_model = _CompletionStatus
     entity_type = Result
-
-    def targets(self) -> list[dict[str, int]]:
-        """Every student of every course with completion enabled."""
-        return [{"courseid": c, "userid": u} for c, u in self.source.completion_targets]
 
     def records_in(self, body: Any) -> Any:
         """The one status of the answer, as a list; a course without criteria: none."""
@@ -359,6 +356,10 @@ class _GradeItems(_PerCourse):
         return results
 
 
+#: The calls made below each course, in order (completion: per student of the course).
+PER_COURSE: tuple[type[_PerTarget], ...] = (_EnrolledUsers, _CompletionStatuses, _GradeItems)
+
+
 # -- the source ------------------------------------------------------------------------------
 
 
@@ -370,7 +371,7 @@ class MoodleSourceSettings(HttpSourceSettings):
     completion: bool = True
 
 
-class Moodle(HttpSource):
+class Moodle(ChildStreams):
     """Categories, courses, participants, completion and grade items from Moodle."""
 
     name: ClassVar[str] = "lms.moodle"
@@ -379,22 +380,17 @@ class Moodle(HttpSource):
     streams: ClassVar[tuple[type[HttpStream[Any, Any]], ...]] = (
         _Categories,
         _Courses,
-        _EnrolledUsers,
-        _CompletionStatuses,
-        _GradeItems,
     )
     settings: MoodleSourceSettings
 
     def __init__(self, settings: MoodleSourceSettings, **kwargs: Any) -> None:
         kwargs.pop("hmac_key", None)  # the hub reads no identity numbers from Moodle
         super().__init__(settings, **kwargs)
-        self.course_ids: list[int] = []
         self.completion_courses: set[int] = set()
         self.completion_targets: list[tuple[int, int]] = []
         self.people: set[int] = set()
-        self._noted: set[int] = set()
-        #: Per stream: each target's position, and how many targets it was built for.
-        self._positions: dict[str, tuple[dict[tuple[tuple[str, int], ...], int], int]] = {}
+        #: Courses noted without completion criteria.
+        self.noted: set[int] = set()
 
     def authenticator(self, secret: str, clock: Callable[[], float]) -> Authenticator:
         """The token, sent as `wstoken` in every query."""
@@ -405,18 +401,11 @@ class Moodle(HttpSource):
         assert isinstance(self.auth, _QueryToken)
         return {"wstoken": self.auth.token, "wsfunction": function, "moodlewsrestformat": "json"}
 
-    def streams_to_read(self) -> Iterator[type[HttpStream[Any, Any]]]:
-        """Site-wide calls, then the per-course (and per-student) ones that have targets."""
-        self.course_ids.clear()
+    def prepare(self) -> None:
+        """Start a read: no course, student or person met yet."""
         self.completion_courses.clear()
         self.completion_targets.clear()
         self.people.clear()
-        for stream in self.streams:
-            if stream is _CompletionStatuses and not self.settings.completion:
-                continue
-            per_target = issubclass(stream, _PerCourse | _CompletionStatuses)
-            if not per_target or (issubclass(stream, _Function) and stream(self).targets()):
-                yield stream
 
     def check(self) -> None:
         """Call `core_webservice_get_site_info`: the token and the service answer."""
@@ -426,49 +415,24 @@ class Moodle(HttpSource):
             self.raise_exception(_Categories(self), body)
 
     def page_of(self, stream: HttpStream[Any, Any], response: requests.Response) -> HttpPage:
-        """The answer; its records told their course (and user), then the next target's call.
+        """The answer, its records told their course (and user).
 
         An answer with `nocriteriaset` is noted once per course.
         """
         page = super().page_of(stream, response)
         if not isinstance(stream, _Function):
             return page
-        targets = stream.called_for()
         current = {k: int(v) for k, v in page.params.items() if k in ("courseid", "userid")}
         if isinstance(page.body, dict) and page.body.get("errorcode") in NO_CRITERIA:
             course = current.get("courseid", 0)
-            if course not in self._noted:
-                self._noted.add(course)
+            if course not in self.noted:
+                self.noted.add(course)
                 self.note(f"course {course} has no completion criteria: no completion read")
         for record in page.records:
             if isinstance(record, dict):
                 record.setdefault(COURSE_FIELD, current.get("courseid"))
                 record.setdefault(USER_FIELD, current.get("userid"))
-        after = self._next_target(stream.name, targets, current)
-        if after is None:
-            return page
-        query = urlencode({**self.call(stream.function), **after})
-        return then_next_parent(page, f"{self.url(SERVER_PATH)}?{query}")
-
-    def _next_target(
-        self, stream: str, targets: list[dict[str, int]], current: dict[str, int]
-    ) -> dict[str, int] | None:
-        """The call after `current`; a student of a course noted without criteria is skipped.
-
-        A course without completion criteria answers every student alike, so one call
-        per such course is enough.
-        """
-        known = self._positions.get(stream)
-        if known is None or known[1] != len(targets):
-            known = ({tuple(sorted(t.items())): n for n, t in enumerate(targets)}, len(targets))
-            self._positions[stream] = known
-        position = known[0].get(tuple(sorted(current.items())))
-        if position is None:
-            return None
-        for n in range(position + 1, len(targets)):
-            if "userid" not in targets[n] or targets[n]["courseid"] not in self._noted:
-                return targets[n]
-        return None
+        return page
 
     def raise_exception(self, stream: HttpStream[Any, Any], body: dict[str, Any]) -> None:
         """Raise the error a Moodle exception body (HTTP 200) means."""

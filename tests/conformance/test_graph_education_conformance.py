@@ -2,12 +2,14 @@
 
 Held to (see SOURCES.md): the v1.0 `educationClass: delta` response example, the property
 tables of `educationClass`, `educationTerm`, `educationSchool`, `educationUser` (with
-`educationOnPremisesInfo`, `educationStudent`, `educationTeacher`), and the delta query's
-`@removed` and `members@delta` entries.
+`educationOnPremisesInfo`, `educationStudent`, `educationTeacher`), the delta query's
+`@removed` and `members@delta` entries, and the `educationAssignment` and
+`educationSubmission` pages (properties, status values, the list responses' examples).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,6 +33,9 @@ def test_every_field_read_is_published():
         graph._School: set(DOC["educationSchool-properties"]),
         graph._User: set(DOC["educationUser-properties"]),
         graph._OnPremises: set(DOC["educationOnPremisesInfo-properties"]),
+        graph._Assignment: set(DOC["educationAssignment-properties"]),
+        graph._Submission: set(DOC["educationSubmission-properties"]),
+        graph._Recipient: set(DOC["educationSubmissionIndividualRecipient-properties"]),
     }
     for model, names in published.items():
         assert set() == _fields(model) - names, model.__name__
@@ -54,3 +59,27 @@ def test_removed_entries_are_read_as_removals():
     assert removed.removed == {"reason": "changed"} and removed.displayName is None
     changes = [graph._MemberChange.model_validate(m) for m in DOC["group-members-delta"]]
     assert [None, {"reason": "deleted"}] == [c.removed for c in changes]
+
+
+def test_the_completion_rule_uses_only_documented_statuses():
+    """Statuses not counted as given, and those counted as done, are Graph's own values."""
+    assert graph.NOT_GIVEN <= set(DOC["educationAssignmentStatus-values"])
+    assert graph.DONE <= set(DOC["educationSubmissionStatus-values"])
+    # `reassigned` sends work back: it is a documented status that is not done.
+    assert {"working", "reassigned", "unknownFutureValue"} == (
+        set(DOC["educationSubmissionStatus-values"]) - graph.DONE
+    )
+
+
+def test_the_documented_assignment_and_submissions_pages_give_a_completion():
+    """The example assignment counts; of its example submissions the returned one is done."""
+    [assignment] = DOC["educationClass-list-assignments-response"]["value"]
+    raw = graph._Assignment.model_validate(assignment)
+    assert raw.status not in graph.NOT_GIVEN
+    progress = graph.Progress()
+    for record in DOC["educationAssignment-list-submissions-response"]["value"]:
+        submission = graph._Submission.model_validate(record)
+        assert submission.recipient and submission.recipient.userId
+        progress.add(submission)
+    assert (2, 1) == (progress.assigned, progress.done)
+    assert datetime(2021, 10, 13, 15, 57, 0, 34986, tzinfo=UTC) == progress.done_at

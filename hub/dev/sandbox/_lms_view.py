@@ -94,6 +94,12 @@ class LmsView:
             found[klass_of[item]].append(index)
         return found
 
+    @cached_property
+    def result_index(self) -> dict[tuple[int, int], int]:
+        """(line item index, user index) → the index of the user's result on it."""
+        items, users = self.data._results  # noqa: SLF001 - sandbox
+        return {(item, user): n for n, (item, user) in enumerate(zip(items, users, strict=True))}
+
     # -- records ------------------------------------------------------------------------
 
     def school_count(self) -> int:

@@ -7,6 +7,13 @@ token` (the Intune app registration's: `hub.dev.sandbox.mdm.graph.graph_token`).
 - `GET /v1.0/education/schools`, `/education/schools/{id}/classes`,
   `/education/classes/{id}/members` and `/teachers`: `$top` (1-999, default 100) and
   `@odata.nextLink` with an opaque `$skiptoken`; `$select` is accepted.
+- `GET /v1.0/education/classes/{id}/assignments` and `/assignments/{id}/submissions`: the
+  class's assignments (educationAssignment) and each assignment's submissions
+  (educationSubmission, one per student member, `recipient` an
+  educationSubmissionIndividualRecipient), paged as above. A submission's status is
+  `excused` or `reassigned` only for a request with `Prefer: include-unknown-enum-members`,
+  else `unknownFutureValue`, as Graph answers. Assignment changes do not show in the
+  classes' delta (Graph keeps a delta per class's assignments).
 - `GET /v1.0/education/classes/delta`: a delta round. Without a token every class, page by
   page (`@odata.nextLink`), the last page carrying `@odata.deltaLink` with a
   `$deltatoken`; with that token, the classes changed since, each with `members@delta`
@@ -16,17 +23,25 @@ token` (the Intune app registration's: `hub.dev.sandbox.mdm.graph.graph_token`).
 
 The platform is the tenant's sandbox OneRoster LMS (`LmsView`): a class per OneRoster
 class, its description the course's tags (`digital-didactics, competence-development`),
-members from the enrolments. Changes (`POST /_sandbox/graph_education/<tenant>/<action>`):
-`remove_member {class, user}`, `add_member {class, user, teacher}`, `rename {class,
-displayName}`, `delete_class {class}`, plus `revoke_tokens` and `token_ttl`.
+members from the enrolments, an assignment per line item (status `assigned`; every
+seventh class also has a `draft`, which has no submissions) and a submission per line
+item and student member: a fully graded result is `returned` (submitted and returned at
+the result's last modification), any other result or none `working`. Changes (`POST
+/_sandbox/graph_education/<tenant>/<action>`): `remove_member {class, user}`, `add_member
+{class, user, teacher}`, `rename {class, displayName}`, `delete_class {class}`,
+`set_submission {class, assignment, user, status}` (the submission moves to `status`
+now), `deny_assignments` (the assignment endpoints answer 403 as for an app registration
+without EduAssignments permissions), plus `revoke_tokens` and `token_ttl`.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,6 +62,15 @@ API = "/v1.0"
 MAX_TOP = 999
 DEFAULT_TOP = 100
 _CHILD = re.compile(r"^/v1\.0/education/(schools|classes)/([^/]+)/(classes|members|teachers)$")
+_ASSIGNMENTS = re.compile(r"^/v1\.0/education/classes/([^/]+)/assignments$")
+_SUBMISSIONS = re.compile(r"^/v1\.0/education/classes/([^/]+)/assignments/([^/]+)/submissions$")
+#: Every how many classes one also has a draft assignment.
+DRAFT_EVERY = 7
+#: OneRoster score status → the submission status Graph shows (others: `working`).
+SUBMISSION_STATUSES = {"fully graded": "returned"}
+#: Submission statuses Graph shows only to a client that asks for them (an evolvable enum).
+LATER_STATUSES = frozenset({"excused", "reassigned"})
+SUBMISSION_STATUS_VALUES = frozenset({"working", "submitted", "returned", *LATER_STATUSES})
 
 
 @dataclass
@@ -62,6 +86,10 @@ class _Tenant:
     removed_members: dict[tuple[int, int], int] = field(default_factory=dict)
     added_members: dict[int, list[tuple[int, bool]]] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    #: (line item index, user index) → (status, when) set by `set_submission`.
+    submissions: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    #: The app registration lacks EduAssignments permissions: assignments answer 403.
+    assignments_denied: bool = False
 
     def members(self, klass: int) -> list[tuple[int, bool]]:
         """(user index, teaches) of a class's current members."""
@@ -97,7 +125,8 @@ class GraphEducationApp(PlatformApp):
             return graph_error(405, "BadRequest", "only GET is supported here")
         known = request.path in (f"{API}/education/schools", f"{API}/education/classes/delta")
         child = _CHILD.match(request.path)
-        if not known and child is None:
+        work = _ASSIGNMENTS.match(request.path) or _SUBMISSIONS.match(request.path)
+        if not known and child is None and work is None:
             segment = request.path.rstrip("/").rsplit("/", 1)[-1]
             return graph_error(
                 404, "BadRequest", f"Resource not found for the segment '{segment}'."
@@ -113,6 +142,8 @@ class GraphEducationApp(PlatformApp):
         if not 1 <= top <= MAX_TOP:
             return graph_error(400, "BadRequest", f"$top must be between 1 and {MAX_TOP}.")
         with self._lock:
+            if work is not None:
+                return self._coursework(request, tenant, work.groups(), top, offset)
             if request.path.endswith("/delta"):
                 return self._delta(request, tenant, top, offset)
             if child is None:
@@ -152,6 +183,46 @@ class GraphEducationApp(PlatformApp):
         window = members[offset : offset + top]
         records = [_user(view.user(user)) for user, _teaches in window]
         return _page(request, records, top, offset, total=len(members))
+
+    def _coursework(
+        self, request: Request, tenant: _Tenant, ids: tuple[str, ...], top: int, offset: int
+    ) -> Response:
+        """A class's assignments, or one assignment's submissions."""
+        if tenant.assignments_denied:
+            return graph_error(
+                403,
+                "AccessDenied",
+                "The application is not granted EduAssignments.ReadBasic.All or "
+                "EduAssignments.Read.All.",
+            )
+        view = tenant.view
+        try:
+            klass = view.data.index_of("classes", ids[0])
+        except KeyError:
+            klass = -1
+        if klass < 0 or klass in tenant.deleted:
+            return graph_error(
+                404, "Request_ResourceNotFound", f"Resource '{ids[0]}' does not exist."
+            )
+        assignments = {a["id"]: a for a in self._assignments(tenant, klass)}
+        if len(ids) == 1:
+            return _page(request, list(assignments.values()), top, offset)
+        assignment = assignments.get(ids[1])
+        if assignment is None:
+            return graph_error(
+                404, "Request_ResourceNotFound", f"Resource '{ids[1]}' does not exist."
+            )
+        if assignment["status"] == "draft":
+            return _page(request, [], top, offset)  # a draft has no submissions yet
+        later = any(
+            k.lower() == "prefer" and "include-unknown-enum-members" in v
+            for k, v in request.headers.items()
+        )
+        item = view.data.index_of("lineItems", ids[1])
+        students = [u for u, teaches in tenant.members(klass) if not teaches]
+        window = students[offset : offset + top]
+        records = [self._submission(tenant, item, user, later) for user in window]
+        return _page(request, records, top, offset, total=len(students))
 
     def _delta(self, request: Request, tenant: _Tenant, top: int, offset: int) -> Response:
         token = request.query.get("$deltatoken")
@@ -252,6 +323,64 @@ class GraphEducationApp(PlatformApp):
             body["members@delta"] = changes
         return body
 
+    def _assignments(self, tenant: _Tenant, klass: int) -> list[dict[str, Any]]:
+        """A class's assignments: one per line item, and a draft in every seventh class."""
+        view = tenant.view
+        class_id = view.data.sourced_id("classes", klass)
+        found = []
+        for item in view.line_items_of.get(klass, ()):
+            record = view.record("lineItems", item)
+            found.append(
+                _assignment(
+                    class_id,
+                    view.data.sourced_id("lineItems", item),
+                    record["title"],
+                    status="assigned",
+                    assigned=record["assignDate"],
+                    due=record["dueDate"],
+                    modified=record["dateLastModified"],
+                    points=record["resultValueMax"],
+                )
+            )
+        if klass % DRAFT_EVERY == 0:
+            found.append(
+                _assignment(class_id, f"{class_id}-draft", "Utkast", status="draft", points=None)
+            )
+        return found
+
+    def _submission(self, tenant: _Tenant, item: int, user: int, later: bool) -> dict[str, Any]:
+        """A student's submission of an assignment (a line item), in Graph v1.0's shape."""
+        view = tenant.view
+        user_id = view.data.sourced_id("users", user)
+        assignment_id = view.data.sourced_id("lineItems", item)
+        status, when = tenant.submissions.get((item, user), ("", ""))
+        if not status:
+            index = view.result_index.get((item, user))
+            result = view.result(index) if index is not None else {}
+            status = SUBMISSION_STATUSES.get(result.get("scoreStatus", ""), "working")
+            when = result.get("dateLastModified", "") if status != "working" else ""
+        moment = when or None
+        by = {"application": None, "device": None, "user": {"id": user_id, "displayName": None}}
+        nobody = {"application": None, "device": None, "user": {"id": None, "displayName": None}}
+        return {
+            "status": status if later or status not in LATER_STATUSES else "unknownFutureValue",
+            "submittedDateTime": moment if status in ("submitted", "returned") else None,
+            "unsubmittedDateTime": None,
+            "returnedDateTime": moment if status == "returned" else None,
+            "reassignedDateTime": moment if status == "reassigned" else None,
+            "excusedDateTime": moment if status == "excused" else None,
+            "resourcesFolderUrl": None,
+            "webUrl": None,
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{assignment_id}/{user_id}")),
+            "recipient": {
+                "@odata.type": "#microsoft.graph.educationSubmissionIndividualRecipient",
+                "userId": user_id,
+            },
+            "submittedBy": by if status in ("submitted", "returned") else nobody,
+            "unsubmittedBy": nobody,
+            "returnedBy": nobody,
+        }
+
     # -- changes ----------------------------------------------------------------------------
 
     def change(self, tenant: str, action: str, data: Mapping[str, Any]) -> Any:
@@ -259,6 +388,11 @@ class GraphEducationApp(PlatformApp):
         target = self.data[tenant]
         ids = target.view.data
         with self._lock:
+            if action == "deny_assignments":
+                target.assignments_denied = True
+                return {"assignments": "denied"}
+            if action == "set_submission":
+                return self._set_submission(target, data)
             target.sequence += 1
             klass = ids.index_of("classes", data["class"])
             if action == "delete_class":
@@ -277,6 +411,64 @@ class GraphEducationApp(PlatformApp):
             else:
                 raise KeyError(action)
             return {"changed": data["class"], "sequence": target.sequence}
+
+    def _set_submission(self, target: _Tenant, data: Mapping[str, Any]) -> Any:
+        """Move one submission to a status now; the classes' delta does not show it."""
+        status = str(data["status"])
+        if status not in SUBMISSION_STATUS_VALUES:
+            raise KeyError(status)
+        ids = target.view.data
+        klass = ids.index_of("classes", data["class"])
+        item = ids.index_of("lineItems", data["assignment"])
+        if item not in target.view.line_items_of.get(klass, ()):
+            raise KeyError(data["assignment"])
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        target.submissions[(item, ids.index_of("users", data["user"]))] = (status, now)
+        return {"submission": status, "at": now}
+
+
+def _assignment(
+    class_id: str,
+    assignment_id: str,
+    title: str,
+    *,
+    status: str,
+    points: float | None,
+    assigned: str | None = None,
+    due: str | None = None,
+    modified: str | None = None,
+) -> dict[str, Any]:
+    """An educationAssignment as Graph v1.0 lists it (class recipient, points grading)."""
+    teacher = {"application": None, "device": None, "user": {"id": None, "displayName": None}}
+    return {
+        "classId": class_id,
+        "displayName": title,
+        "closeDateTime": None,
+        "dueDateTime": due,
+        "assignDateTime": None,
+        "assignedDateTime": assigned,
+        "allowLateSubmissions": True,
+        "resourcesFolderUrl": None,
+        "createdDateTime": assigned or modified,
+        "lastModifiedDateTime": modified,
+        "allowStudentsToAddResourcesToSubmission": True,
+        "status": status,
+        "notificationChannelUrl": None,
+        "webUrl": None,
+        "addToCalendarAction": "none",
+        "addedStudentAction": "none",
+        "id": assignment_id,
+        "instructions": {"content": "", "contentType": "text"},
+        "grading": None
+        if points is None
+        else {
+            "@odata.type": "#microsoft.graph.educationAssignmentPointsGradeType",
+            "maxPoints": points,
+        },
+        "assignTo": {"@odata.type": "#microsoft.graph.educationAssignmentClassRecipient"},
+        "createdBy": teacher,
+        "lastModifiedBy": teacher,
+    }
 
 
 def _user(user: PlatformUser) -> dict[str, Any]:

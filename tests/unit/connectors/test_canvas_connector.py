@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from connectors.errors import AuthError
-from connectors.lms.canvas import COURSE_FIELD, Canvas
+from connectors.lms.canvas import COURSE_FIELD, PER_COURSE, Canvas
 from hub.dev.sandbox.canvas import RATE_LIMIT_403
 from hub.settings import parse_settings
 from schemas.entities import Person
@@ -17,7 +17,7 @@ from schemas.lms import Enrollment, EnrollmentRole, Result, ScoreStatus
 from tests.contract.suite import Waits
 from tests.fixtures.lms_vendors import CanvasSandbox
 
-STREAMS = {s.name: s for s in Canvas.streams}
+STREAMS = {s.name: s for s in (*Canvas.streams, *PER_COURSE)}
 
 
 def source() -> Canvas:

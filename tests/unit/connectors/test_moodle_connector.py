@@ -9,13 +9,13 @@ import pytest
 import structlog
 
 from connectors.errors import AuthError, ConfigError, FatalError
-from connectors.lms.moodle import COURSE_FIELD, USER_FIELD, Moodle
+from connectors.lms.moodle import COURSE_FIELD, PER_COURSE, USER_FIELD, Moodle
 from hub.settings import parse_settings
 from schemas.entities import Person
 from schemas.lms import Enrollment, EnrollmentRole, Result, ScoreStatus
 from tests.fixtures.lms_vendors import MOODLE_TOKEN, MoodleSandbox
 
-STREAMS = {s.name: s for s in Moodle.streams}
+STREAMS = {s.name: s for s in (*Moodle.streams, *PER_COURSE)}
 
 
 def source() -> Moodle:

@@ -76,10 +76,11 @@ def test_teams_classes_give_the_course_participation_figures(
     ss12000_sandbox_factory: SS12000SandboxFactory,
     graph_education_sandbox: GraphEducationSandbox,
 ):
-    """SS 12000 directory and Graph education LMS: classes have participants and units.
+    """SS 12000 directory and Graph education LMS: participation, completions, competence.
 
-    The competence courses are recognised and count their students; nearly every Teams
-    member is linked to a directory person.
+    The competence courses are recognised and count their students and, from the classes'
+    assignments, their completions; staff have information-security completions; nearly
+    every Teams member is linked to a directory person.
     """
     directory = _directory(ss12000_sandbox_factory)
     with graph_education_sandbox.connector() as source:
@@ -94,6 +95,9 @@ def test_teams_classes_give_the_course_participation_figures(
     assert competence
     # Staff are students of the competence classes they take (Graph: members, not owners).
     assert sum(r.students or 0 for r in competence) > 0  # type: ignore[attr-defined]
+    assert sum(r.completed or 0 for r in competence) > 0  # type: ignore[attr-defined]
+    staff = [r for r in snapshot.rows("staff_competence") if r.area == "information_security"]  # type: ignore[attr-defined]
+    assert staff and any(r.completed for r in staff)  # type: ignore[attr-defined]
     unmatched = {r.key: r.count for r in snapshot.rows("unmatched_identities")}  # type: ignore[attr-defined]
     linked = sum(1 for e in lms if e.entity == "person")
     assert sum(n for k, n in unmatched.items() if k.startswith("graph_education")) < linked / 10

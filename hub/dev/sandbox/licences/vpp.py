@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hub.dev.sandbox._oauth import bearer
@@ -145,22 +145,7 @@ class VppApp(HoldsLicences):
             return vpp_error(405, 9601, "Method not allowed")
         book = self.books[request.tenant]
         if request.path == ASSETS:
-            records = [
-                {
-                    "adamId": a.adam_id,
-                    "pricingParam": a.pricing,
-                    "productType": a.product_type,
-                    "totalCount": a.total,
-                    "assignedCount": a.assigned,
-                    "availableCount": a.available,
-                    "retiredCount": a.retired,
-                    "deviceAssignable": a.product_type == "App",
-                    "revocable": a.product_type == "App",
-                    "supportedPlatforms": ["iOS", "iPadOS"],
-                }
-                for a in book.assets
-            ]
-            return self._page(request, "assets", records)
+            return self._page(request, "assets", book.assets, _asset_record)
         if request.path == ASSIGNMENTS:
             query = request.query
             since = query.get("sinceVersionId")
@@ -171,22 +156,31 @@ class VppApp(HoldsLicences):
                     return vpp_error(400, 9602, "Invalid argument")
                 after = found
             changed = self._changed[request.tenant]
-            records = [
-                {
-                    "adamId": a.adam_id,
-                    "pricingParam": a.pricing,
-                    **({"serialNumber": a.serial} if a.serial else {}),
-                    **({"clientUserId": a.client_user_id} if a.client_user_id else {}),
-                }
-                for a in book.assignments
-                if query.get("adamId") in (None, a.adam_id)
-                and query.get("serialNumber") in (None, a.serial)
-                and changed.get((a.adam_id, a.pricing, holder(a)), 1) > after
-            ]
-            return self._page(request, "assignments", records)
+            adam_id, serial = query.get("adamId"), query.get("serialNumber")
+            chosen: Sequence[VppAssignment] = book.assignments
+            if since is not None or adam_id is not None or serial is not None:
+                chosen = [
+                    a
+                    for a in book.assignments
+                    if adam_id in (None, a.adam_id)
+                    and serial in (None, a.serial)
+                    and changed.get((a.adam_id, a.pricing, holder(a)), 1) > after
+                ]
+            return self._page(request, "assignments", chosen, _assignment_record)
         return vpp_error(404, 9600, "Resource not found")
 
-    def _page(self, request: Request, key: str, records: list[dict[str, Any]]) -> Response:
+    def _page(
+        self,
+        request: Request,
+        key: str,
+        records: Sequence[Any],
+        shape: Callable[[Any], dict[str, Any]],
+    ) -> Response:
+        """One page of `records`, each shaped as Apple's JSON only when it is on the page.
+
+        Shaping only the page's records keeps a page's cost independent of the library's
+        size (shaping all of them for every page made a full read quadratic).
+        """
         try:
             index = int(request.query.get("pageIndex", "0"))
         except ValueError:
@@ -203,7 +197,7 @@ class VppApp(HoldsLicences):
         following = {"nextPageIndex": index + 1} if index + 1 < pages else {}
         return json_response(
             {
-                key: window,
+                key: [shape(r) for r in window],
                 "currentPageIndex": index,
                 **following,
                 "size": len(window),
@@ -213,3 +207,29 @@ class VppApp(HoldsLicences):
                 "uId": f"{request.tenant}-library",
             }
         )
+
+
+def _asset_record(a: Any) -> dict[str, Any]:
+    """An asset as Get Assets lists it."""
+    return {
+        "adamId": a.adam_id,
+        "pricingParam": a.pricing,
+        "productType": a.product_type,
+        "totalCount": a.total,
+        "assignedCount": a.assigned,
+        "availableCount": a.available,
+        "retiredCount": a.retired,
+        "deviceAssignable": a.product_type == "App",
+        "revocable": a.product_type == "App",
+        "supportedPlatforms": ["iOS", "iPadOS"],
+    }
+
+
+def _assignment_record(a: VppAssignment) -> dict[str, Any]:
+    """An assignment as Get Assignments lists it: a device's serial or a user's client id."""
+    return {
+        "adamId": a.adam_id,
+        "pricingParam": a.pricing,
+        **({"serialNumber": a.serial} if a.serial else {}),
+        **({"clientUserId": a.client_user_id} if a.client_user_id else {}),
+    }

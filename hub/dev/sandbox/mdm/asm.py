@@ -24,7 +24,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,8 +149,8 @@ class AsmApp(IssuesTokens):
         if not 1 <= limit <= 1000:
             return _errors(400, "PARAMETER_ERROR.INVALID", "limit must be 1-1000")
         if request.path == "/v1/orgDevices":
-            data = [self._device(tenant, r) for r in self.rows[tenant]]
-            return self._page(request, data, limit)
+            rows = self.rows[tenant]
+            return self._page(request, rows, limit, lambda r: self._device(tenant, r))
         if request.path == "/v1/mdmServers":
             server = {"type": "mdmServers", "id": SERVER_ID,
                       "attributes": {"serverName": "Jamf Pro", "serverType": "MDM"}}  # fmt: skip
@@ -164,13 +164,24 @@ class AsmApp(IssuesTokens):
             return self._page(request, linked, limit)
         return _errors(404, "NOT_FOUND", "The specified resource does not exist")
 
-    def _page(self, request: Request, data: list[dict[str, Any]], limit: int) -> Response:
+    def _page(
+        self,
+        request: Request,
+        data: Sequence[Any],
+        limit: int,
+        shape: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> Response:
+        """One page from `data`; `shape` makes a row Apple's JSON, only for the page's rows."""
         cursor = request.query.get("cursor")
         try:
             start = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
         except ValueError:
             return _errors(400, "PARAMETER_ERROR.INVALID", "invalid cursor")
-        page = data[start : start + limit]
+        page = (
+            [shape(r) for r in data[start : start + limit]]
+            if shape
+            else data[start : start + limit]
+        )
         base = request.url.split("?", 1)[0]
         body: dict[str, Any] = {"data": page, "links": {"self": request.url}, "meta": {
             "paging": {"limit": limit}}}  # fmt: skip

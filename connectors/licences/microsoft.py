@@ -24,7 +24,8 @@ subscribed SKU. A full run starts a round without a token (it is the full listin
 the runner's reconciliation deletes what the round did not list. Graph answers a delta link
 it no longer honours with 410 (a reset) or 400 (`syncStateNotFound`, expired after seven
 days for directory objects): `prepare()` asks for the link's first page before anything is
-read, and on either status drops the bookmark with a note and reads in full.
+read, and on either status drops the bookmark with a note and reads in full (as it does,
+without asking, for a stored link that is not on the configured host).
 
 Authentication, paging and throttling are the Intune connector's (`connectors._graph`):
 the app registration needs Organization.Read.All (or LicenseAssignment.Read.All) and
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import structlog
@@ -248,24 +249,35 @@ class MicrosoftLicences(HttpSource):
         self.delta_since = stored or None
         if self.delta_since is None:
             return
+        if not self._on_graph(self.delta_since):  # base_url was changed since it was kept
+            log.warning("delta_link_unusable", reason="not a link to the configured Graph host")
+            self._read_in_full(
+                "The stored users' delta link is not on the configured Graph host: this run "
+                "reads the users in full and reconciles"
+            )
+            return
         try:
             self.fetch_page(_Users(self), None, self.settings.page_size)
         except FatalError as exc:
             if isinstance(exc, AuthError) or exc.status not in DELTA_REFUSED:
                 raise
             log.warning("delta_link_refused", status=exc.status, read="full")
-            self.note(
+            self._read_in_full(
                 f"Graph refused the stored users' delta link (HTTP {exc.status}): this run "
                 "reads the users in full and reconciles"
             )
-            self.bookmarks.pop(DELTA_BOOKMARK, None)
-            self.delta_since = None
-            self.full_snapshot = True
+
+    def _read_in_full(self, note: str) -> None:
+        """Drop the stored link and turn this run full, saying why in the run report."""
+        self.note(note)
+        self.bookmarks.pop(DELTA_BOOKMARK, None)
+        self.delta_since = None
+        self.full_snapshot = True
 
     def stream_url(self, stream: HttpStream[Any, Any]) -> str:
         """The users' round: the stored delta link on an incremental run."""
         if isinstance(stream, _Users) and self.delta_since:
-            return urljoin(self.url("/"), self.delta_since)
+            return self.delta_since  # absolute, on the Graph host (`prepare`)
         return super().stream_url(stream)
 
     def keep_delta_link(self, link: object) -> None:

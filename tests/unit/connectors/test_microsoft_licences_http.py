@@ -162,6 +162,17 @@ def test_a_delta_link_on_another_host_is_not_kept() -> None:
     assert {DELTA_BOOKMARK: link} == source.bookmarks
 
 
+def test_a_stored_link_to_another_host_reads_in_full(sandbox: LicenceSandbox) -> None:
+    """A link kept before `base_url` changed is not followed: the read turns full, noted."""
+    elsewhere = {DELTA_BOOKMARK: "https://graph.elsewhere.example/v1.0/users/delta?$deltatoken=x"}
+    with capture_logs() as logs:
+        source, items = read(sandbox, elsewhere)
+    assert source.full_snapshot and len(assignments(items)) > 0
+    assert source.bookmarks[DELTA_BOOKMARK].startswith(sandbox.server.url)
+    assert ["delta_link_unusable"] == [e["event"] for e in logs if "delta_link" in e["event"]]
+    assert any("not on the configured Graph host" in note for note in source.notes)
+
+
 def test_the_sandbox_controls_change_licences_and_counts(sandbox: LicenceSandbox) -> None:
     """`assign` and `unassign` move the SKU's consumed units; a wrong change is a ValueError."""
     m365, tenant = sandbox.m365, sandbox.tenant

@@ -3,11 +3,29 @@
 - `GET /subscribedSkus`: the SKUs the organisation bought (`skuId`, `skuPartNumber`,
   `prepaidUnits.enabled`, `consumedUnits`), one `LicencePool` each, keyed by `skuId`.
   Graph returns them in one page (`$top` is not supported), but a `@odata.nextLink` is
-  followed if one comes.
-- `GET /users?$select=id,userPrincipalName,assignedLicenses&$top=<page size>`, then every
-  `@odata.nextLink`: one `LicenceAssignment` per user and assigned SKU, keyed
+  followed if one comes. Read in full on every run: the SKU ids also name what a user
+  no longer holds on an incremental run.
+- The users' licences by Graph's delta query: `GET /users/delta?$select=id,userPrincipalName,
+  assignedLicenses`, then every `@odata.nextLink` until a page carries the
+  `@odata.deltaLink`. One `LicenceAssignment` per user and assigned SKU, keyed
   `<user id>|<skuId>` (the object id, never the address); the holder is named by UPN and
-  directory object id, which identity matching compares with the directory.
+  directory object id, which identity matching compares with the directory. Graph does
+  not take `$top` on the users' delta, so its pages are as long as Graph makes them.
+
+Incremental reads are Graph's: the `@odata.deltaLink` that ends a round is kept whole as the
+opaque bookmark `deltaLink` (only when it points at the configured Graph host), and an
+incremental run asks that link for the users changed since. A changed user carries its
+whole current `assignedLicenses` (Graph's default answer repeats every selected property,
+changed or not), so its assignments are published again and every other SKU of the
+tenant's `subscribedSkus` becomes a `Removed` assignment of that user; an entry without
+`assignedLicenses` says nothing about them and removes nothing. A user `@removed` (reason
+`changed`: deleted and restorable; `deleted`: gone for good) removes its assignment of every
+subscribed SKU. A full run starts a round without a token (it is the full listing too) and
+the runner's reconciliation deletes what the round did not list. Graph answers a delta link
+it no longer honours with 410 (a reset) or 400 (`syncStateNotFound`, expired after seven
+days for directory objects): `prepare()` asks for the link's first page before anything is
+read, and on either status drops the bookmark with a note and reads in full (as it does,
+without asking, for a stored link that is not on the configured host).
 
 Authentication, paging and throttling are the Intune connector's (`connectors._graph`):
 the app registration needs Organization.Read.All (or LicenseAssignment.Read.All) and
@@ -19,13 +37,16 @@ units; `available` is what the enabled units leave, never below 0.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._graph import GRAPH_PAGING, GraphSettings
-from connectors.base import Item
+from connectors._graph import GraphSettings
+from connectors.base import Item, Removed
+from connectors.errors import AuthError, FatalError
 from connectors.http import HttpSource, HttpStream, NextLinkPaginator
 from connectors.mdm._device import text, user_ids
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
@@ -33,10 +54,19 @@ from schemas.entities import Key, as_key, compose_key
 from schemas.licences import LicenceAssignment, LicenceCount, LicencePool, ProductKind
 from schemas.mdm import UserIdKind
 
+log = structlog.get_logger(__name__)
+
 SUBSCRIBED_SKUS = "/subscribedSkus"
-USERS = "/users"
+USERS_DELTA = "/users/delta"
 #: The user properties the connector reads.
 USER_SELECT = ("id", "userPrincipalName", "assignedLicenses")
+#: The bookmark holding the users' delta link, kept whole.
+DELTA_BOOKMARK = "deltaLink"
+#: Graph's statuses for a delta link it no longer honours: 400 (`syncStateNotFound`, an
+#: expired token) and 410 (a synchronisation reset).
+DELTA_REFUSED = frozenset({400, 410})
+#: Graph's paging of a delta round: `@odata.nextLink` only (no `$top` on users' delta).
+DELTA_PAGING = NextLinkPaginator("@odata.nextLink")
 
 
 class _Raw(BaseModel):
@@ -65,8 +95,20 @@ class _AssignedLicense(_Raw):
 
 class _User(_Raw):
     id: Key
+    #: Set on a delta entry for a user that was deleted (`{"reason": "changed"|"deleted"}`).
+    removed: dict[str, Any] | None = Field(default=None, alias="@removed")
     userPrincipalName: str | None = None
+    #: Graph leaves out a property never set; whether it came is `model_fields_set`'s.
     assignedLicenses: list[_AssignedLicense] = Field(default_factory=list)
+
+
+def _sku_id(record: Any) -> str | None:
+    """A subscribed SKU's `skuId` as the assignments write it, or None when it has none."""
+    value = record.get("skuId") if isinstance(record, dict) else None
+    try:
+        return str(UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 class _SubscribedSkus(HttpStream[_SubscribedSku, LicencePool]):
@@ -76,6 +118,15 @@ class _SubscribedSkus(HttpStream[_SubscribedSku, LicencePool]):
     paginator = NextLinkPaginator("@odata.nextLink")
     raw_model = _SubscribedSku
     entity_type = LicencePool
+    source: MicrosoftLicences
+
+    def records_in(self, body: Any) -> Any:
+        """The page's SKUs; their ids (dead-lettered ones too) are kept for the users' round."""
+        records = super().records_in(body)
+        if isinstance(records, list):
+            found = {sku for sku in map(_sku_id, records) if sku is not None}
+            self.source.sku_ids = self.source.sku_ids | found
+        return records
 
     def record_key(self, record: object) -> str | None:
         """A rejected SKU is named by its `skuId`, the pool's key."""
@@ -98,16 +149,25 @@ class _SubscribedSkus(HttpStream[_SubscribedSku, LicencePool]):
 
 
 class _Users(HttpStream[_User, LicenceAssignment]):
+    """The users' delta round: every user (a full run) or those changed since the bookmark."""
+
     name = "users"
-    path = USERS
+    path = USERS_DELTA
     records_key = "value"
-    paginator = GRAPH_PAGING
+    paginator = DELTA_PAGING
     raw_model = _User
     entity_type = LicenceAssignment
+    source: MicrosoftLicences
 
     def params(self) -> dict[str, str]:
-        """Only the properties the hub reads (`$select`)."""
-        return {"$select": ",".join(USER_SELECT)}
+        """Only the properties the hub reads (`$select`); a delta link already carries them."""
+        return {} if self.source.delta_since else {"$select": ",".join(USER_SELECT)}
+
+    def records_in(self, body: Any) -> Any:
+        """The page's users; the round's last page also gives the next delta link."""
+        if isinstance(body, dict) and "@odata.deltaLink" in body:
+            self.source.keep_delta_link(body["@odata.deltaLink"])
+        return super().records_in(body)
 
     def redact(self, record: object) -> dict[str, object]:
         """A rejected user travels with its id and licences only: no address."""
@@ -116,19 +176,41 @@ class _Users(HttpStream[_User, LicenceAssignment]):
         return {k: record[k] for k in ("id", "assignedLicenses") if k in record}
 
     def to_items(self, raw: _User) -> Iterable[Item]:
-        """One assignment per licence the user holds; a user without licences yields none."""
+        """One assignment per licence the user holds; on an incremental run, the rest removed.
+
+        A full round lists no removals (the runner's reconciliation deletes what it did not
+        list). An incremental one removes, of the tenant's subscribed SKUs, those a changed
+        user no longer holds, and all of them for a user `@removed`.
+        """
+        source = self.source
+        incremental = not source.full_snapshot
+        if raw.removed is not None:
+            return (
+                [self._removed(raw.id, sku) for sku in sorted(source.sku_ids)]
+                if incremental
+                else []
+            )
+        if incremental and "assignedLicenses" not in raw.model_fields_set:
+            return []  # an entry without the list says nothing of what the user holds
         users = user_ids((UserIdKind.UPN, raw.userPrincipalName), (UserIdKind.DIRECTORY_ID, raw.id))
-        skus = dict.fromkeys(str(licence.skuId) for licence in raw.assignedLicenses)
-        return [
+        held = dict.fromkeys(str(licence.skuId) for licence in raw.assignedLicenses)
+        items: list[Item] = [
             LicenceAssignment(
-                tenant=self.source.tenant,
-                source=self.source.ref,
+                tenant=source.tenant,
+                source=source.ref,
                 key=compose_key(raw.id, sku),
                 pool_key=sku,
                 assigned_users=users,
             )
-            for sku in skus
+            for sku in held
         ]
+        if incremental:
+            items += [self._removed(raw.id, sku) for sku in sorted(source.sku_ids - held.keys())]
+        return items
+
+    @staticmethod
+    def _removed(user_id: str, sku: str) -> Removed:
+        return Removed(LicenceAssignment, compose_key(user_id, sku))
 
 
 class MicrosoftLicencesSettings(GraphSettings):
@@ -142,13 +224,82 @@ class MicrosoftLicencesSettings(GraphSettings):
 
 
 class MicrosoftLicences(HttpSource):
-    """Microsoft 365 SKUs and users' licences from Graph v1.0, as licence pools and assignments."""
+    """Microsoft 365 SKUs and users' licences from Graph v1.0, users by the delta query."""
 
     name: ClassVar[str] = "licences.microsoft"
     system: ClassVar[str] = "microsoft_licences"
     entity_types = (LicencePool, LicenceAssignment)
     streams = (_SubscribedSkus, _Users)
+    supports_incremental = True
     settings: MicrosoftLicencesSettings
+    #: The `skuId` of every subscribed SKU this read listed.
+    sku_ids: frozenset[str] = frozenset()
+    #: The stored delta link an incremental read continues from; None: a new round.
+    delta_since: str | None = None
+
+    def prepare(self) -> None:
+        """Start a read; an incremental one first checks that Graph still honours its link.
+
+        The first page of the changes is asked for before anything is read: on 400 or 410
+        (an expired token, a reset) the link is dropped with a note and the run turns full,
+        so the runner reconciles as after any full read. Other errors fail the run.
+        """
+        self.sku_ids = frozenset()
+        stored = None if self.full_snapshot else self.bookmarks.get(DELTA_BOOKMARK)
+        self.delta_since = stored or None
+        if self.delta_since is None:
+            return
+        if not self._on_graph(self.delta_since):  # base_url was changed since it was kept
+            log.warning("delta_link_unusable", reason="not a link to the configured Graph host")
+            self._read_in_full(
+                "The stored users' delta link is not on the configured Graph host: this run "
+                "reads the users in full and reconciles"
+            )
+            return
+        try:
+            self.fetch_page(_Users(self), None, self.settings.page_size)
+        except FatalError as exc:
+            if isinstance(exc, AuthError) or exc.status not in DELTA_REFUSED:
+                raise
+            log.warning("delta_link_refused", status=exc.status, read="full")
+            self._read_in_full(
+                f"Graph refused the stored users' delta link (HTTP {exc.status}): this run "
+                "reads the users in full and reconciles"
+            )
+
+    def _read_in_full(self, note: str) -> None:
+        """Drop the stored link and turn this run full, saying why in the run report."""
+        self.note(note)
+        self.bookmarks.pop(DELTA_BOOKMARK, None)
+        self.delta_since = None
+        self.full_snapshot = True
+
+    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
+        """The users' round: the stored delta link on an incremental run."""
+        if isinstance(stream, _Users) and self.delta_since:
+            return self.delta_since  # absolute, on the Graph host (`prepare`)
+        return super().stream_url(stream)
+
+    def keep_delta_link(self, link: object) -> None:
+        """Keep the round's delta link whole, if it is text on the configured Graph host."""
+        if not isinstance(link, str) or not self._on_graph(link):
+            log.warning("delta_link_unusable", reason="not a link to the configured Graph host")
+            return
+        try:
+            self.set_opaque_bookmark(DELTA_BOOKMARK, link)
+        except ValueError:
+            log.warning("delta_link_unusable", reason="the delta link cannot be stored")
+
+    def _on_graph(self, link: str) -> bool:
+        """Whether `link` is an absolute URL on the base URL's scheme and host."""
+        try:
+            base, target = urlsplit(self.settings.base_url), urlsplit(link)
+        except ValueError:  # e.g. a bracketed host that is no IPv6 address
+            return False
+        return bool(target.netloc) and (target.scheme, target.netloc) == (
+            base.scheme,
+            base.netloc,
+        )
 
 
 CONNECTOR = ConnectorSpec(

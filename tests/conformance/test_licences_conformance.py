@@ -2,6 +2,7 @@
 
 Held to (see SOURCES.md): Graph v1.0 `subscribedSku`, `licenseUnitsDetail`,
 `assignedLicense` and `user` (as the msgraph-sdk generates them from Graph's metadata),
+the users' delta query (its query parameters, `@removed` reasons and a round's pages),
 the License Manager discovery document (`licensing:v1`: `LicenseAssignment` and the two
 list methods the connector calls), the `Get Assets` example of Apple's App and Book
 Management API v2 ("Managing assets") and its `Get Assignments` (query parameters, the
@@ -16,12 +17,15 @@ from typing import Any
 
 import pytest
 
+from connectors.base import Removed
+from connectors.http import HttpPage
 from connectors.licences import apple_vpp, google_workspace, jamf_volume_purchasing, microsoft
 from schemas.licences import LicencePool, ProductKind
 from tests.conformance.raw_fields import mismatches, raw_fields
 from tests.conformance.schema_records import VendorSchema, without
 from tests.conformance.support import entities, judged, vendor_json
 from tests.unit.connectors.test_licence_parsing import jamf_source, vpp
+from tests.unit.connectors.test_licence_parsing import microsoft as microsoft_source
 
 GRAPH = vendor_json("graph", "licences.json")
 LICENSING = vendor_json("google", "licensing_v1.json")
@@ -43,10 +47,83 @@ def test_every_field_read_of_a_subscribed_sku_is_published_by_graph():
 
 
 def test_every_field_read_of_a_user_is_published_by_graph():
-    """`_User` reads `id`, `userPrincipalName` and `assignedLicenses[].skuId` as Graph has them."""
+    """`_User` reads `id`, the UPN, `assignedLicenses[].skuId` and the delta's `@removed`."""
+    read = raw_fields(microsoft._User)
+    read.pop("@removed")  # the delta query's annotation, not a property (reasons: below)
     published = _graph("user", {"assignedLicenses": "assignedLicense"})
-    assert {} == mismatches(raw_fields(microsoft._User), published)
+    assert {} == mismatches(read, published)
     assert set(microsoft.USER_SELECT) <= set(GRAPH["user"])
+
+
+USER_DELTA = GRAPH["user-delta"]
+
+
+def _delta_source(full: bool) -> microsoft.MicrosoftLicences:
+    source = microsoft_source()
+    source.full_snapshot = full
+    source.sku_ids = frozenset({"94763226-9b3c-4e75-a931-5c89701abe66", SECOND_SKU})
+    return source
+
+
+#: A second subscribed SKU, which the documented user does not hold.
+SECOND_SKU = "314c4481-f395-4525-be8b-2ec4bb1e9d91"
+
+
+def test_the_users_delta_sends_only_published_query_parameters():
+    """A new round asks `$select` alone (no `$top`, which users' delta refuses); links add none."""
+    source = microsoft_source()
+    stream = microsoft._Users(source)
+    url, query = stream.paginator.request(source.stream_url(stream), stream.params(), 100, None)
+    assert url.endswith("/users/delta") and {"$select"} == set(query)
+    assert set(query) <= set(USER_DELTA["query_parameters"])
+    assert not set(query) & set(USER_DELTA["not_supported_on_users"])
+    following = USER_DELTA["first-page-of-a-round"]["@odata.nextLink"]
+    assert (following, {}) == stream.paginator.request(url, stream.params(), 100, following)
+    source.full_snapshot = False
+    source.delta_since = USER_DELTA["last-page-of-a-round"]["@odata.deltaLink"]
+    url, query = stream.paginator.request(source.stream_url(stream), stream.params(), 100, None)
+    assert (source.delta_since, {}) == (url, query)
+
+
+def test_the_documented_last_page_keeps_its_delta_link_and_maps():
+    """The round's last page: the user's licence maps, its `deltaLink` is kept whole."""
+    source = _delta_source(full=True)
+    stream = microsoft._Users(source)
+    page = USER_DELTA["last-page-of-a-round"]
+    records = stream.records_in(page)
+    (assignment,) = entities([i for n, r in enumerate(records) for i in stream.parse(r, n)])
+    assert "25dcffff-959e-4ece-9973-e5d9b800e8cc|94763226-9b3c-4e75-a931-5c89701abe66" == (
+        assignment.key
+    )
+    assert {microsoft.DELTA_BOOKMARK: page["@odata.deltaLink"]} == source.bookmarks
+    assert stream.paginator.next(HttpPage(page["@odata.deltaLink"], {}, {}, page, records)) is None
+
+
+@pytest.mark.parametrize("reason", USER_DELTA["removed_reasons"])
+def test_each_documented_removal_reason_removes_the_users_licences(reason: str):
+    """On an incremental round, a user `@removed` for either reason loses every subscribed SKU."""
+    user = "86462606-fde0-4fc4-9e0c-a20eb73e54c6"
+    items = microsoft._Users(_delta_source(full=False)).parse(
+        {"id": user, "@removed": {"reason": reason}}, 0
+    )
+    assert {f"{user}|{sku}" for sku in _delta_source(full=False).sku_ids} == {
+        i.key for i in items if isinstance(i, Removed)
+    }
+
+
+def test_the_documented_changed_user_removes_only_what_it_no_longer_holds():
+    """A changed user's whole `assignedLicenses`: held SKUs re-read, the other one removed."""
+    stream = microsoft._Users(_delta_source(full=False))
+    (record, _removed) = USER_DELTA["last-page-of-a-round"]["value"]
+    items = stream.parse(record, 0)
+    assert [f"{record['id']}|{SECOND_SKU}"] == [i.key for i in items if isinstance(i, Removed)]
+    assert 1 == len(entities(items))
+
+
+@pytest.mark.parametrize("status", USER_DELTA["refused_link_statuses"])
+def test_graphs_refusals_of_a_delta_link_turn_the_read_full(status: int):
+    """Graph's 400 (expired token) and 410 (reset) on a stored link are the fallback's statuses."""
+    assert status in microsoft.DELTA_REFUSED
 
 
 def test_every_field_read_of_a_license_assignment_is_published_by_google():

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Item, Rejected
+from connectors.base import Item, Rejected, Removed
 from connectors.http import HttpStream
 from connectors.licences.apple_vpp import AppleVpp, _Assets, _Assignments
 from connectors.licences.google_workspace import GoogleWorkspaceLicences
@@ -118,6 +118,50 @@ def test_a_user_with_a_bad_sku_is_a_dead_letter_without_the_address():
     assert "5f4e3d2c-1b0a-4998-8776-655443322110" == rejected.key
     assert "userPrincipalName" not in rejected.payload
     assert 3 == len(items)  # two licences of the first user, none of the second
+
+
+USER = "8a6e2f4c-1b3d-4f5e-8a7b-9c0d1e2f3a4b"
+
+
+def _delta_users(full: bool) -> _Users:
+    source = microsoft()
+    source.full_snapshot = full
+    source.sku_ids = frozenset({A1, A3})
+    return _Users(source)
+
+
+def test_a_full_round_removes_nothing_itself():
+    """A full round: a `@removed` entry yields nothing, a user only what they hold."""
+    users = _delta_users(full=True)
+    assert [] == users.parse({"id": USER, "@removed": {"reason": "deleted"}}, 0)
+    items = users.parse({"id": USER, "assignedLicenses": [{"skuId": A1}]}, 1)
+    assert [f"{USER}|{A1}"] == [i.key for i in items if isinstance(i, LicenceAssignment)]
+    assert [] == [i for i in items if isinstance(i, Removed)]
+
+
+def test_an_incremental_entry_without_its_licences_removes_nothing():
+    """A changed user whose entry leaves `assignedLicenses` out says nothing of them."""
+    assert [] == _delta_users(full=False).parse({"id": USER, "userPrincipalName": "a@b.c"}, 0)
+
+
+def test_an_incremental_entry_with_no_licences_removes_every_subscribed_sku():
+    """An empty `assignedLicenses` is the whole list: each subscribed SKU is removed."""
+    items = _delta_users(full=False).parse({"id": USER, "assignedLicenses": []}, 0)
+    assert {Removed(LicenceAssignment, f"{USER}|{sku}") for sku in (A1, A3)} == set(items)
+
+
+def test_a_null_licence_list_is_a_dead_letter_keyed_by_the_user():
+    """Graph's list is not nullable: null rejects the user, whose licences then stay."""
+    (rejected,) = _delta_users(full=False).parse({"id": USER, "assignedLicenses": None}, 0)
+    assert isinstance(rejected, Rejected) and USER == rejected.key
+
+
+def test_subscribed_sku_ids_are_kept_for_the_users_round_dead_letters_too():
+    """Every well-formed `skuId` of a page is remembered, the SKU mapped or not."""
+    source = microsoft()
+    stream = _SubscribedSkus(source)
+    stream.records_in({"value": [{"skuId": A1.upper(), "consumedUnits": -1}, {"skuId": "x"}, 7]})
+    assert frozenset({A1}) == source.sku_ids
 
 
 def test_a_vpp_asset_becomes_a_pool_per_edition():

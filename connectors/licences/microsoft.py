@@ -38,16 +38,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._graph import GraphSettings
+from connectors._graph import GraphDelta, GraphSettings
 from connectors.base import Item, Removed
-from connectors.errors import AuthError, FatalError
-from connectors.http import HttpSource, HttpStream, NextLinkPaginator
+from connectors.http import HttpStream, NextLinkPaginator
 from connectors.mdm._device import text, user_ids
 from connectors.registry import ConnectionForm, ConnectorSpec, Pool, with_secret
 from schemas.entities import Key, as_key, compose_key
@@ -61,10 +59,6 @@ USERS_DELTA = "/users/delta"
 #: The user properties the connector reads.
 USER_SELECT = ("id", "userPrincipalName", "assignedLicenses")
 #: The bookmark holding the users' delta link, kept whole.
-DELTA_BOOKMARK = "deltaLink"
-#: Graph's statuses for a delta link it no longer honours: 400 (`syncStateNotFound`, an
-#: expired token) and 410 (a synchronisation reset).
-DELTA_REFUSED = frozenset({400, 410})
 #: Graph's paging of a delta round: `@odata.nextLink` only (no `$top` on users' delta).
 DELTA_PAGING = NextLinkPaginator("@odata.nextLink")
 
@@ -223,7 +217,7 @@ class MicrosoftLicencesSettings(GraphSettings):
     type: Literal["microsoft_licences"]
 
 
-class MicrosoftLicences(HttpSource):
+class MicrosoftLicences(GraphDelta):
     """Microsoft 365 SKUs and users' licences from Graph v1.0, users by the delta query."""
 
     name: ClassVar[str] = "licences.microsoft"
@@ -231,75 +225,16 @@ class MicrosoftLicences(HttpSource):
     entity_types = (LicencePool, LicenceAssignment)
     streams = (_SubscribedSkus, _Users)
     supports_incremental = True
+    delta_stream = _Users
+    delta_what = "users"
     settings: MicrosoftLicencesSettings
     #: The `skuId` of every subscribed SKU this read listed.
     sku_ids: frozenset[str] = frozenset()
-    #: The stored delta link an incremental read continues from; None: a new round.
-    delta_since: str | None = None
 
     def prepare(self) -> None:
-        """Start a read; an incremental one first checks that Graph still honours its link.
-
-        The first page of the changes is asked for before anything is read: on 400 or 410
-        (an expired token, a reset) the link is dropped with a note and the run turns full,
-        so the runner reconciles as after any full read. Other errors fail the run.
-        """
+        """Start a read; an incremental one resumes the users' round (`resume_delta`)."""
         self.sku_ids = frozenset()
-        stored = None if self.full_snapshot else self.bookmarks.get(DELTA_BOOKMARK)
-        self.delta_since = stored or None
-        if self.delta_since is None:
-            return
-        if not self._on_graph(self.delta_since):  # base_url was changed since it was kept
-            log.warning("delta_link_unusable", reason="not a link to the configured Graph host")
-            self._read_in_full(
-                "The stored users' delta link is not on the configured Graph host: this run "
-                "reads the users in full and reconciles"
-            )
-            return
-        try:
-            self.fetch_page(_Users(self), None, self.settings.page_size)
-        except FatalError as exc:
-            if isinstance(exc, AuthError) or exc.status not in DELTA_REFUSED:
-                raise
-            log.warning("delta_link_refused", status=exc.status, read="full")
-            self._read_in_full(
-                f"Graph refused the stored users' delta link (HTTP {exc.status}): this run "
-                "reads the users in full and reconciles"
-            )
-
-    def _read_in_full(self, note: str) -> None:
-        """Drop the stored link and turn this run full, saying why in the run report."""
-        self.note(note)
-        self.bookmarks.pop(DELTA_BOOKMARK, None)
-        self.delta_since = None
-        self.full_snapshot = True
-
-    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
-        """The users' round: the stored delta link on an incremental run."""
-        if isinstance(stream, _Users) and self.delta_since:
-            return self.delta_since  # absolute, on the Graph host (`prepare`)
-        return super().stream_url(stream)
-
-    def keep_delta_link(self, link: object) -> None:
-        """Keep the round's delta link whole, if it is text on the configured Graph host."""
-        if not isinstance(link, str) or not self._on_graph(link):
-            log.warning("delta_link_unusable", reason="not a link to the configured Graph host")
-            return
-        try:
-            self.set_opaque_bookmark(DELTA_BOOKMARK, link)
-        except ValueError:
-            log.warning("delta_link_unusable", reason="the delta link cannot be stored")
-
-    def _on_graph(self, link: str) -> bool:
-        """Whether `link` is an absolute URL on the base URL's scheme and host."""
-        try:
-            base, target = urlsplit(self.settings.base_url), urlsplit(link)
-        except ValueError:  # e.g. a bracketed host that is no IPv6 address
-            return False
-        return bool(target.netloc) and (target.scheme, target.netloc) == (
-            base.scheme,
-            base.netloc,
-        )
+        self.resume_delta()
 
 
 CONNECTOR = ConnectorSpec(

@@ -55,12 +55,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urljoin
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors._graph import GRAPH_PAGING, GraphSettings
+from connectors._graph import GRAPH_PAGING, GraphDelta, GraphSettings
 from connectors.base import Item, Removed
 from connectors.http import HttpStream
 from connectors.lms._children import ChildStream, ChildStreams, read_children
@@ -75,7 +74,6 @@ log = structlog.get_logger(__name__)
 SCHOOLS = "/education/schools"
 CLASSES_DELTA = "/education/classes/delta"
 #: The bookmark holding the delta link, kept whole.
-DELTA_BOOKMARK = "deltaLink"
 #: The school key of a class no school lists (a class made in Teams by hand).
 NO_SCHOOL = "unassigned"
 PRIMARY_ROLES: dict[str, Role] = {"student": Role.PUPIL, "teacher": Role.TEACHER}
@@ -402,10 +400,7 @@ class _Classes(_Stream):
     def records_in(self, body: Any) -> Any:
         """The page's classes; the round's last page also gives the next delta link."""
         if isinstance(body, dict) and "@odata.deltaLink" in body:
-            try:
-                self.source.set_opaque_bookmark(DELTA_BOOKMARK, body["@odata.deltaLink"])
-            except ValueError:
-                log.warning("delta_link_unusable", reason="the delta link is not text: not saved")
+            self.source.keep_delta_link(body["@odata.deltaLink"])
         return super().records_in(body)
 
     def to_items(self, raw: _Class) -> Iterator[Item]:
@@ -461,7 +456,7 @@ class GraphEducationSourceSettings(GraphSettings):
     assignments: bool = True
 
 
-class GraphEducation(ChildStreams):
+class GraphEducation(GraphDelta, ChildStreams):
     """Schools, classes and their members from Microsoft Graph education, with the delta query."""
 
     name: ClassVar[str] = "lms.graph_education"
@@ -469,6 +464,8 @@ class GraphEducation(ChildStreams):
     entity_types = (Organisation, Person, Course, Class, Enrollment, Result)
     streams = (_Schools, _Classes)
     supports_incremental = True
+    delta_stream = _Classes
+    delta_what = "classes"
     settings: GraphEducationSourceSettings
 
     def prepare(self) -> None:
@@ -482,7 +479,7 @@ class GraphEducation(ChildStreams):
         self.progress: dict[str, dict[str, Progress]] = {}
         #: Classes whose assignments this read has read.
         self.coursework_read: set[str] = set()
-        self._since = None if self.full_snapshot else self.bookmarks.get(DELTA_BOOKMARK)
+        self.resume_delta()
         self.session.headers["Prefer"] = PREFER
         if not self.settings.assignments:
             self.not_read.add(Result.entity)  # results published earlier are not deleted
@@ -513,12 +510,6 @@ class GraphEducation(ChildStreams):
             score_min=0.0,
             score_max=float(progress.assigned),
         )
-
-    def stream_url(self, stream: HttpStream[Any, Any]) -> str:
-        """The classes' delta round: the stored delta link on an incremental run."""
-        if isinstance(stream, _Classes) and getattr(self, "_since", None):
-            return urljoin(self.url("/"), self._since)
-        return super().stream_url(stream)
 
     def person(self, raw: _User) -> Person:
         """A member as a `Person`, with the identifiers the directory is matched by."""

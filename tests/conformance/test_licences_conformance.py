@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from connectors._graph import DELTA_BOOKMARK, DELTA_REFUSED
 from connectors.base import Removed
 from connectors.http import HttpPage
 from connectors.licences import apple_vpp, google_workspace, jamf_volume_purchasing, microsoft
@@ -95,7 +96,7 @@ def test_the_documented_last_page_keeps_its_delta_link_and_maps():
     assert "25dcffff-959e-4ece-9973-e5d9b800e8cc|94763226-9b3c-4e75-a931-5c89701abe66" == (
         assignment.key
     )
-    assert {microsoft.DELTA_BOOKMARK: page["@odata.deltaLink"]} == source.bookmarks
+    assert {DELTA_BOOKMARK: page["@odata.deltaLink"]} == source.bookmarks
     assert stream.paginator.next(HttpPage(page["@odata.deltaLink"], {}, {}, page, records)) is None
 
 
@@ -123,7 +124,7 @@ def test_the_documented_changed_user_removes_only_what_it_no_longer_holds():
 @pytest.mark.parametrize("status", USER_DELTA["refused_link_statuses"])
 def test_graphs_refusals_of_a_delta_link_turn_the_read_full(status: int):
     """Graph's 400 (expired token) and 410 (reset) on a stored link are the fallback's statuses."""
-    assert status in microsoft.DELTA_REFUSED
+    assert status in DELTA_REFUSED
 
 
 def test_every_field_read_of_a_license_assignment_is_published_by_google():

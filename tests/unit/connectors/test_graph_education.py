@@ -97,6 +97,35 @@ def test_an_incremental_read_follows_the_delta_link_and_deletes_only_what_it_rem
     assert again.bookmarks != bookmarks
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "{server}/education/classes/delta?$deltatoken=expired",  # Graph: 400 syncStateNotFound
+        "https://graph.elsewhere.example/v1.0/education/classes/delta?$deltatoken=x",
+    ],
+)
+def test_a_delta_link_graph_refuses_or_on_another_host_turns_the_read_full(
+    graph_education_sandbox: GraphEducationSandbox, stored: str
+):
+    """An expired (or foreign) delta link is dropped with a note; the round starts anew.
+
+    The read is then full, so the runner reconciles; the link on another host is never
+    asked (it would carry the access token there).
+    """
+    sandbox = graph_education_sandbox
+    with sandbox.connector() as source:
+        full = {(type(i), i.key) for i in source.read() if not isinstance(i, Removed)}
+        server = source.settings.base_url.rstrip("/")
+    with sandbox.connector() as again:
+        again.bookmarks = {"deltaLink": stored.format(server=server)}
+        again.full_snapshot = False
+        items = list(again.read())
+        assert again.full_snapshot
+        assert [n for n in again.notes if "classes' delta link" in n]
+        assert again.bookmarks["deltaLink"].startswith(server)
+    assert full == {(type(i), i.key) for i in items}
+
+
 def test_a_full_read_never_yields_deletes(graph_education_sandbox: GraphEducationSandbox):
     """A full round lists what exists; the runner's reconciliation deletes the rest."""
     sandbox = graph_education_sandbox

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from connectors._graph import DELTA_BOOKMARK
 from connectors.base import Item, Removed
-from connectors.licences.microsoft import DELTA_BOOKMARK, MicrosoftLicences
+from connectors.licences.microsoft import MicrosoftLicences
 from hub.dev.sandbox.licences.book import MicrosoftUser
 from hub.settings import parse_settings
 from hub.store import StateStore

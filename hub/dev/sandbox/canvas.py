@@ -25,19 +25,29 @@ the web server's `status` fault. Control: `revoke_token` (`token`: the new one).
 from __future__ import annotations
 
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from hub.dev.sandbox._native import NativePlatform
-from hub.dev.sandbox._oauth import bearer, secret_variable
+from hub.dev.sandbox._oauth import bearer, kept_tokens, secret_variable
 from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["RATE_LIMIT_403", "CanvasApp", "CanvasInstance", "canvas_source_config", "secret_env"]
+__all__ = [
+    "RATE_LIMIT_403",
+    "CanvasApp",
+    "CanvasInstance",
+    "access_tokens",
+    "canvas_source_config",
+    "secret_env",
+    "secrets_env",
+]
 
 #: The body of Canvas's older throttling answer (with HTTP 403), for a `status` fault.
 RATE_LIMIT_403 = "403 Forbidden (Rate Limit Exceeded)"
@@ -344,6 +354,18 @@ def _links(request: Request, page: int, per_page: int, last: int) -> str:
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's Canvas access token."""
     return secret_variable("CANVAS", tenant)
+
+
+def access_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's Canvas access token (`1~` and 64 characters), kept in `home` (0600)."""
+    return kept_tokens(
+        home / "canvas-tokens.json", tenants, lambda: f"1~{secrets.token_urlsafe(48)}"
+    )
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the tenants' Canvas access tokens: variable name → token."""
+    return {secret_env(t): token for t, token in access_tokens(home, tenants).items()}
 
 
 def canvas_source_config(

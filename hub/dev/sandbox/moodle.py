@@ -19,17 +19,26 @@ Control: `rotate_token` (`token`: the new one).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from hub.dev.sandbox._oauth import secret_variable
+from hub.dev.sandbox._oauth import kept_tokens, secret_variable
 from hub.dev.sandbox.canvas import CanvasInstance
 from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["MoodleApp", "MoodleSite", "moodle_source_config", "secret_env"]
+__all__ = [
+    "MoodleApp",
+    "MoodleSite",
+    "access_tokens",
+    "moodle_source_config",
+    "secret_env",
+    "secrets_env",
+]
 
 SERVER_PATH = "/webservice/rest/server.php"
 _ROLES = (("student", 5), ("editingteacher", 3), ("teacher", 4))
@@ -253,6 +262,16 @@ class MoodleApp:
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's Moodle web-service token."""
     return secret_variable("MOODLE", tenant)
+
+
+def access_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's Moodle web-service token (32 hex digits), kept in `home` (0600)."""
+    return kept_tokens(home / "moodle-tokens.json", tenants, lambda: secrets.token_hex(16))
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the tenants' Moodle web-service tokens: variable name → token."""
+    return {secret_env(t): token for t, token in access_tokens(home, tenants).items()}
 
 
 def moodle_source_config(

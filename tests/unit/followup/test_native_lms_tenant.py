@@ -135,6 +135,9 @@ def test_canvas_and_moodle_give_the_course_participation_figures(
     assert sum(r.completed or 0 for r in competence) > 0  # type: ignore[attr-defined]
     staff = [r for r in snapshot.rows("staff_competence") if r.area == "information_security"]  # type: ignore[attr-defined]
     assert staff and any(r.completed for r in staff)  # type: ignore[attr-defined]
+    # Every area whose sandbox courses have completions is recognised from the titles.
+    done = {r.area for r in snapshot.rows("staff_competence") if r.completed}  # type: ignore[attr-defined]
+    assert {"digital_didactics", "learning_platforms", "information_security"} <= done
     # Left unlinked: users without a Feide id and no address the directory knows (guardians,
     # external course leaders), and protected staff, whom the directory gives no identifiers.
     unmatched = {r.key: r.count for r in snapshot.rows("unmatched_identities")}  # type: ignore[attr-defined]

@@ -750,8 +750,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--lms",
         default="",
         help="tenants on a native learning platform instead of OneRoster: "
-        "<tenant>=teams (Microsoft Teams classes, Graph education) or <tenant>=classroom "
-        "(Google Classroom), comma-separated, e.g. solberga=teams",
+        "<tenant>=teams (Microsoft Teams classes, Graph education), <tenant>=classroom "
+        "(Google Classroom), <tenant>=canvas or <tenant>=moodle, comma-separated, "
+        "e.g. solberga=teams,lillevik=canvas",
     )
     sandbox.set_defaults(func=cmd_sandbox)
 

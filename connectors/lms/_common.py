@@ -34,6 +34,7 @@ COMPETENCE_TAGS: dict[str, CompetenceArea] = {
     "learning-platforms": CompetenceArea.LEARNING_PLATFORMS,
     "laeringsplattform": CompetenceArea.LEARNING_PLATFORMS,
     "lärplattform": CompetenceArea.LEARNING_PLATFORMS,
+    "lärplattformen": CompetenceArea.LEARNING_PLATFORMS,
     "læringsplattform": CompetenceArea.LEARNING_PLATFORMS,
     "læringsplattformen": CompetenceArea.LEARNING_PLATFORMS,
     "programming-robotics": CompetenceArea.PROGRAMMING_ROBOTICS,

@@ -21,6 +21,8 @@ import yaml
 
 from hub.dev.kafka_local import LocalKafka, default_cache_dir
 from hub.dev.kafka_secure import SecureLocalKafka
+from hub.dev.sandbox.canvas import canvas_source_config
+from hub.dev.sandbox.canvas import secrets_env as canvas_secrets
 from hub.dev.sandbox.classroom import classroom_source_config
 from hub.dev.sandbox.equipment import equipment_source_configs
 from hub.dev.sandbox.equipment import secrets_env as equipment_secrets
@@ -32,6 +34,8 @@ from hub.dev.sandbox.licences import licence_source_configs, licensed_tenants
 from hub.dev.sandbox.licences import secrets_env as licence_secrets
 from hub.dev.sandbox.mdm import mdm_source_configs
 from hub.dev.sandbox.mdm import secrets_env as mdm_secrets
+from hub.dev.sandbox.moodle import moodle_source_config
+from hub.dev.sandbox.moodle import secrets_env as moodle_secrets
 from hub.dev.sandbox.oneroster import client_credentials, oneroster_source_config
 from hub.dev.sandbox.oneroster import secrets_env as oneroster_secrets
 from hub.dev.sandbox.os2skoledata import danish_tenants, os2skoledata_source_config
@@ -138,8 +142,9 @@ def sandbox_up(
 ) -> list[str]:
     """Start the sandbox directory with generated tenants and write hub.yaml and its secrets.
 
-    `lms` (`solberga=teams,ekby=classroom`) gives tenants Microsoft Teams classes (Graph
-    education) or Google Classroom as their LMS instead of OneRoster.
+    `lms` (`solberga=teams,ekby=classroom,lillevik=canvas`) gives tenants Microsoft Teams
+    classes (Graph education), Google Classroom, Canvas or Moodle as their LMS instead of
+    OneRoster.
 
     Idempotent: a sandbox already up with the same tenants, scale and seed is reused;
     other parameters rebuild the directory from scratch. `variants` serves the same tenants
@@ -193,6 +198,8 @@ def sandbox_up(
     secrets.update(ss12000_secrets(web_home, swedish))
     secrets.update(os2skoledata_secrets(web_home, danish))
     secrets.update(mdm_secrets(web_home, tenant_ids))
+    secrets.update(canvas_secrets(web_home, tenant_ids))
+    secrets.update(moodle_secrets(web_home, tenant_ids))
     secrets.update(equipment_secrets(web_home, tenant_ids))
     secrets.update(licence_secrets(web_home, licensed_tenants(tenant_ids)))
     _write_private(home / "secrets.env", "".join(f"{k}={v}\n" for k, v in secrets.items()))
@@ -210,8 +217,12 @@ def sandbox_up(
         f"/<tenant>/itslearning: itslearning's Data Warehouse API for "
         f"{', '.join(sorted(ITSLEARNING_TENANTS))}, "
         "/<tenant>/ss12000: SS 12000, /<tenant>/os2skoledata: OS2skoledata, "
-        "/<tenant>/intune, /jamf, /google: the MDMs; /m365, /vpp: licences)",
+        "/<tenant>/intune, /jamf, /google: the MDMs; /graph_education, /classroom, /canvas, "
+        "/moodle: the native LMSs; /m365, /vpp: licences)",
     ]
+    if native:
+        chosen = ", ".join(f"{t} reads {p}" for t, p in native.items())
+        lines.append(f"Native LMS instead of OneRoster: {chosen}")
     for owner in owners:
         lines.append(
             f"  {owner.tenant:<12} {owner.name:<22} {len(owner.schools)} schools, "
@@ -316,15 +327,18 @@ def _search_base(tenant: str, suffix: str, flat: bool) -> dict[str, str]:
     return {"search_base": Tree(tenant, suffix, flat=True).root} if flat else {}
 
 
-#: The native learning platforms `hub sandbox up --lms` offers, by the name it takes.
+#: The native learning platforms `hub sandbox up --lms` offers, by the name it takes: each
+#: gives a tenant's source entry from the tenant and the web server's URL.
 NATIVE_LMS: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "teams": graph_education_source_config,
     "classroom": classroom_source_config,
+    "canvas": lambda tenant, web_url: canvas_source_config(tenant, f"{web_url}/{tenant}/canvas"),
+    "moodle": lambda tenant, web_url: moodle_source_config(tenant, f"{web_url}/{tenant}/moodle"),
 }
 
 
 def native_lms_choice(text: str, tenants: Sequence[str]) -> dict[str, str]:
-    """`--lms solberga=teams,ekby=classroom` as tenant → platform; a bad entry is refused."""
+    """`--lms solberga=teams,lillevik=moodle` as tenant → platform; a bad entry is refused."""
     choice: dict[str, str] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         tenant, _, platform = part.partition("=")

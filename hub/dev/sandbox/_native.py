@@ -1,11 +1,13 @@
 """What the sandbox's native learning platforms share: one generated platform, their way.
 
-itslearning's warehouse and Canvas present the same generated learning platform as the
-tenant's OneRoster provider (`OneRosterTenant`: same people, classes, completions and
-digital-skills results), each in its own shapes. `NativePlatform` derives what both need:
-one membership per course and user (a teacher who also takes a course teaches it), the
-competence-course completions, the digital-skills results per objective, and a member's
-activity within the school year so far.
+itslearning's warehouse, Canvas and Moodle present the same generated learning platform
+as the tenant's OneRoster provider (`OneRosterTenant`: same people, classes, completions
+and digital-skills results), each in its own shapes; the web server hands them the
+provider's own data. `NativePlatform` derives what they need: one membership per course
+and user (a teacher who also takes a course teaches it), the competence-course
+completions, the digital-skills results per objective, a member's activity within the
+school year so far, and when a result was recorded (its record's `dateLastModified`, the
+moment Teams classes and Classroom give it too).
 """
 
 from __future__ import annotations
@@ -32,10 +34,17 @@ def day_id(day: date) -> int:
 class NativePlatform:
     """One tenant's generated learning platform, with what native platforms present."""
 
-    def __init__(self, owner: Roster, *, today: date | None = None) -> None:
+    def __init__(
+        self,
+        owner: Roster,
+        *,
+        today: date | None = None,
+        platform: OneRosterTenant | None = None,
+    ) -> None:
         self.owner = owner
         self.tenant = owner.tenant
-        self.lms = OneRosterTenant(owner)
+        #: The tenant's OneRoster data: `platform` when given (the provider's), else generated.
+        self.lms = platform if platform is not None else OneRosterTenant(owner)
         self.today = today or datetime.now(UTC).date()
         lms = self.lms
         items, users = lms._results
@@ -82,6 +91,10 @@ class NativePlatform:
         end = min(datetime.combine(self.today, datetime.min.time(), UTC), start + timedelta(300))
         span = max(int((end - start).total_seconds()), 1)
         return start + timedelta(seconds=stable_hash(self.tenant, "online", enrollment) % span)
+
+    def recorded_at(self, result: int) -> datetime:
+        """When a result was recorded: its OneRoster record's `dateLastModified`."""
+        return datetime.fromtimestamp(self.lms.tables["results"].stamps[result], UTC)
 
     def user(self, index: int) -> dict[str, Any]:
         """The OneRoster user record of a user index, with its Feide id and LMS id picked out."""

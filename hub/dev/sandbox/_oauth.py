@@ -2,20 +2,24 @@
 
 `TokenStore` keeps one app's access tokens per tenant; `client_credentials_grant` is the
 token endpoint of a client-credentials grant (HTTP basic or form), as the OneRoster and
-SS 12000 sandboxes answer it.
+SS 12000 sandboxes answer it. `kept_tokens` keeps the long-lived tokens an administrator
+would issue (Canvas, Moodle) in a file of the web server's home.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
+import os
 import re
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hub.dev.sandbox.webserver import Request, Response, json_response
@@ -194,6 +198,19 @@ def sandbox_client_id(tenant: str) -> str:
 def secret_variable(vendor: str, tenant: str) -> str:
     """The environment variable that holds a tenant's client secret for one sandbox API."""
     return f"HUB_SANDBOX_{vendor}_{re.sub(r'[^A-Z0-9]', '_', tenant.upper())}_SECRET"
+
+
+def kept_tokens(path: Path, tenants: Sequence[str], make: Callable[[], str]) -> dict[str, str]:
+    """Each tenant's token from the file `path` (0600); one is made and kept for a new tenant."""
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [t for t in tenants if t not in known]
+    if missing:
+        known.update({t: make() for t in missing})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            json.dump(known, stream, indent=2)
+    return {t: known[t] for t in tenants}
 
 
 def oauth_source_config(

@@ -10,7 +10,9 @@ sub-account, one enrolment per course and user (`StudentEnrollment`, `TeacherEnr
 courses in `bulk_user_progress` (four requirements: all done with `completed_at`, or two
 while in progress; other courses have none) and pupils' digital-skills results as
 `outcome_results` on an outcome per objective (`linked.outcomes` with
-`include[]=outcomes`), scored 1–4 with mastery at 3.
+`include[]=outcomes`), scored 1–4 with mastery at 3. A completion or outcome result is
+dated when the platform recorded its result (`NativePlatform.recorded_at`), as Teams
+classes and Classroom date theirs, so the four agree on what was done by a given day.
 
 Paging is Canvas's: `page` and `per_page` (default 10, at most 100) with a `Link` header
 (`current`, `next`, `prev`, `first`, `last`); every answer carries `X-Rate-Limit-Remaining`
@@ -23,18 +25,29 @@ the web server's `status` fault. Control: `revoke_token` (`token`: the new one).
 from __future__ import annotations
 
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from hub.dev.sandbox._native import NativePlatform
-from hub.dev.sandbox._oauth import bearer, secret_variable
+from hub.dev.sandbox._oauth import bearer, kept_tokens, secret_variable
+from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["RATE_LIMIT_403", "CanvasApp", "CanvasInstance", "canvas_source_config", "secret_env"]
+__all__ = [
+    "RATE_LIMIT_403",
+    "CanvasApp",
+    "CanvasInstance",
+    "access_tokens",
+    "canvas_source_config",
+    "secret_env",
+    "secrets_env",
+]
 
 #: The body of Canvas's older throttling answer (with HTTP 403), for a `status` fault.
 RATE_LIMIT_403 = "403 Forbidden (Rate Limit Exceeded)"
@@ -54,8 +67,14 @@ def _when(moment: datetime | float | None) -> str | None:
 class CanvasInstance(NativePlatform):
     """One tenant's Canvas, rendered from its generated learning platform."""
 
-    def __init__(self, owner: Roster, *, today: date | None = None) -> None:
-        super().__init__(owner, today=today)
+    def __init__(
+        self,
+        owner: Roster,
+        *,
+        today: date | None = None,
+        platform: OneRosterTenant | None = None,
+    ) -> None:
+        super().__init__(owner, today=today, platform=platform)
         users_of, classes_of, _roles, _primaries = self.lms._enrollments
         self.members_of: dict[int, list[int]] = defaultdict(list)
         for row, enrollment in enumerate(self._members):
@@ -63,10 +82,13 @@ class CanvasInstance(NativePlatform):
         items, users = self.lms._results
         #: (class, user) → whether the competence course is completed (else in progress)
         self.completion: dict[tuple[int, int], bool] = {}
+        #: (class, user) → the index of the competence-course result
+        self.completion_result: dict[tuple[int, int], int] = {}
         for result in self._grades:
             klass, _course = self.lms._line_items[items[result]]
             record = self.lms.tables["results"].record(result, "", "")
             self.completion[(klass, users[result])] = record["scoreStatus"] == "fully graded"
+            self.completion_result[(klass, users[result])] = result
         self.competence_classes = {k for k, _ in self.completion}
         self.skills_of: dict[int, list[int]] = defaultdict(list)
         for row in range(len(self._progress[0])):
@@ -167,12 +189,16 @@ class CanvasInstance(NativePlatform):
             if roles_of[self._members[r]] == 0
         ]
         required = 4 if (course - 1) in self.competence_classes else 0
-        completed_on = datetime(self.lms._school_year[0].year + 1, 3, 15, 14, tzinfo=UTC)
 
         def render(n: int) -> dict[str, Any]:
             user = students[n]
             state = self.completion.get((course - 1, user))
             done = required if state else 2 if state is False else 0
+            completed = (
+                _when(self.recorded_at(self.completion_result[(course - 1, user)]))
+                if state and required
+                else None
+            )
             return {
                 "id": user + 1,
                 "display_name": self.user(user).get("givenName"),
@@ -180,7 +206,7 @@ class CanvasInstance(NativePlatform):
                     "requirement_count": required,
                     "requirement_completed_count": min(done, required),
                     "next_requirement_url": None,
-                    "completed_at": _when(completed_on) if state and required else None,
+                    "completed_at": completed,
                 },
             }
 
@@ -190,7 +216,6 @@ class CanvasInstance(NativePlatform):
         """Pupils' digital-skills results of a homeroom, one per objective (outcome)."""
         rows = self.skills_of.get(course - 1, [])
         items, users = self.lms._results
-        assessed = datetime(self.lms._school_year[0].year + 1, 3, 15, 12, tzinfo=UTC)
 
         def render(n: int) -> dict[str, Any]:
             row = rows[n]
@@ -201,7 +226,7 @@ class CanvasInstance(NativePlatform):
                 "score": level,
                 "possible": 4.0,
                 "mastery": level >= 3,
-                "submitted_or_assessed_at": _when(assessed),
+                "submitted_or_assessed_at": _when(self.recorded_at(self._progress[0][row])),
                 "links": {
                     "user": str(users[self._progress[0][row]] + 1),
                     "learning_outcome": str(self._objective_ids[objective]),
@@ -329,6 +354,18 @@ def _links(request: Request, page: int, per_page: int, last: int) -> str:
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's Canvas access token."""
     return secret_variable("CANVAS", tenant)
+
+
+def access_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's Canvas access token (`1~` and 64 characters), kept in `home` (0600)."""
+    return kept_tokens(
+        home / "canvas-tokens.json", tenants, lambda: f"1~{secrets.token_urlsafe(48)}"
+    )
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the tenants' Canvas access tokens: variable name → token."""
+    return {secret_env(t): token for t, token in access_tokens(home, tenants).items()}
 
 
 def canvas_source_config(

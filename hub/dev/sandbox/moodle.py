@@ -8,7 +8,8 @@ which have criteria, and on the homerooms, which have none), participants per co
 (`username` the Feide id where the LMS has one, `idnumber` the LMS id, `roles` student,
 editingteacher or teacher, `lastcourseaccess`), course completion per student, and grade
 items per course (one per digital-skills objective on the homerooms, `idnumber` the
-objective, graded 1–4; a course total everywhere).
+objective, graded 1–4; a course total everywhere). Completions and grades are dated when
+the platform recorded the result, as Canvas dates them.
 
 As Moodle does, every answer is HTTP 200: errors are `{"exception", "errorcode",
 "message"}` bodies (`invalidtoken` for a wrong token, `invalidrecord` for an unknown
@@ -18,16 +19,26 @@ Control: `rotate_token` (`token`: the new one).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-from hub.dev.sandbox._oauth import secret_variable
+from hub.dev.sandbox._oauth import kept_tokens, secret_variable
 from hub.dev.sandbox.canvas import CanvasInstance
+from hub.dev.sandbox.oneroster import OneRosterTenant
 from hub.dev.sandbox.roster import Roster, roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
-__all__ = ["MoodleApp", "MoodleSite", "moodle_source_config", "secret_env"]
+__all__ = [
+    "MoodleApp",
+    "MoodleSite",
+    "access_tokens",
+    "moodle_source_config",
+    "secret_env",
+    "secrets_env",
+]
 
 SERVER_PATH = "/webservice/rest/server.php"
 _ROLES = (("student", 5), ("editingteacher", 3), ("teacher", 4))
@@ -44,11 +55,18 @@ class MoodleSite(CanvasInstance):
     It shares Canvas's per-course views of the platform (members, completions, skills).
     """
 
-    def __init__(self, owner: Roster, *, today: date | None = None) -> None:
-        super().__init__(owner, today=today)
-        self.graded_on = int(
-            datetime(self.lms._school_year[0].year + 1, 3, 15, 14, tzinfo=UTC).timestamp()
-        )
+    def __init__(
+        self,
+        owner: Roster,
+        *,
+        today: date | None = None,
+        platform: OneRosterTenant | None = None,
+    ) -> None:
+        super().__init__(owner, today=today, platform=platform)
+
+    def _seconds(self, result: int) -> int:
+        """When a result was recorded, as Moodle's Unix time."""
+        return int(self.recorded_at(result).timestamp())
 
     def categories(self) -> list[dict[str, Any]]:
         """The owner's category and a category per school."""
@@ -122,6 +140,7 @@ class MoodleSite(CanvasInstance):
         if course - 2 not in self.competence_classes:
             return _exception("nocriteriaset", "No completion criteria set for this course")
         done = bool(self.completion.get((course - 2, user - 2)))
+        when = self._seconds(self.completion_result[(course - 2, user - 2)]) if done else None
         return json_response(
             {
                 "completionstatus": {
@@ -130,9 +149,9 @@ class MoodleSite(CanvasInstance):
                     "completions": [
                         {"type": 4, "title": "Activity completion", "status": "Complete"
                          if done else "Not complete", "complete": done,
-                         "timecompleted": self.graded_on if done else None}
+                         "timecompleted": when}
                     ],
-                    "timecompleted": self.graded_on if done else None,
+                    "timecompleted": when,
                 },
                 "warnings": [],
             }
@@ -148,7 +167,7 @@ class MoodleSite(CanvasInstance):
             by_user.setdefault(users[self._progress[0][row]] + 2, []).append(
                 {"id": course * 1000 + number, "itemname": objective, "itemtype": "manual",
                  "idnumber": objective, "graderaw": percentage / 25, "grademin": 0.0,
-                 "grademax": 4.0, "gradedategraded": self.graded_on}
+                 "grademax": 4.0, "gradedategraded": self._seconds(self._progress[0][row])}
             )  # fmt: skip
         rows = []
         for person in self.participants(course):
@@ -243,6 +262,16 @@ class MoodleApp:
 def secret_env(tenant: str) -> str:
     """The environment variable that holds a tenant's Moodle web-service token."""
     return secret_variable("MOODLE", tenant)
+
+
+def access_tokens(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's Moodle web-service token (32 hex digits), kept in `home` (0600)."""
+    return kept_tokens(home / "moodle-tokens.json", tenants, lambda: secrets.token_hex(16))
+
+
+def secrets_env(home: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """`secrets.env` lines for the tenants' Moodle web-service tokens: variable name → token."""
+    return {secret_env(t): token for t, token in access_tokens(home, tenants).items()}
 
 
 def moodle_source_config(

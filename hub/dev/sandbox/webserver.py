@@ -661,6 +661,7 @@ def sandbox_apps(
     equipment: Mapping[str, Mapping[str, str]] | None = None,
     variants: bool = False,
     licences: Mapping[str, str] | None = None,
+    lms_tokens: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, App]:
     """The standard vendor apps for these tenants, keyed by vendor name.
 
@@ -673,7 +674,9 @@ def sandbox_apps(
     OS2skoledata for the Danish ones (`hub.dev.sandbox.os2skoledata`);
     the MDMs (`intune`, `jamf`, `google`) and the native learning platforms
     (`graph_education`, `classroom`: `native_lms_apps`) for every tenant `mdm` holds MDM
-    credentials of (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`); the licence
+    credentials of (`hub.dev.sandbox.mdm.mdm_credentials(home, tenants)`), with Canvas and
+    Moodle (`canvas`, `moodle`) for those of them `lms_tokens` holds a token of, by vendor
+    (`hub.dev.sandbox.canvas.access_tokens(home, tenants)`, `moodle.access_tokens`); the licence
     sources (`m365`, `vpp`: `hub.dev.sandbox.licences`) for every tenant with MDM
     credentials that `licences` holds an Apple content token of; TOPdesk and Snipe-IT
     (`topdesk`, `snipeit`) for every tenant `equipment` holds secrets of
@@ -719,7 +722,7 @@ def sandbox_apps(
 
         managed = [t for t in tenants if t in mdm]
         apps.update(mdm_apps(managed, scale, seed, credentials=mdm, token_ttl=token_ttl))
-        apps.update(native_lms_apps(apps["oneroster"], managed, mdm, token_ttl))
+        apps.update(native_lms_apps(apps["oneroster"], managed, mdm, token_ttl, tokens=lms_tokens))
         licensed = [t for t in managed if licences and t in licences]
         if licensed and licences:
             from hub.dev.sandbox.licences import licence_apps
@@ -738,23 +741,43 @@ def sandbox_apps(
 
 
 def native_lms_apps(
-    oneroster: Any, tenants: Sequence[str], credentials: Mapping[str, Any], token_ttl: float
+    oneroster: Any,
+    tenants: Sequence[str],
+    credentials: Mapping[str, Any],
+    token_ttl: float,
+    *,
+    tokens: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, App]:
-    """Teams classes (`graph_education`) and Google Classroom (`classroom`) for the tenants.
+    """Teams classes, Google Classroom, Canvas and Moodle for the tenants.
 
-    They serve the same platform as the tenants' OneRoster provider (its data, not a copy)
-    with the MDMs' app registration and service account: a tenant's hub.yaml chooses which
-    of the three it reads (`hub sandbox up --lms <tenant>=teams|classroom`).
+    Each serves the same platform as the tenants' OneRoster provider (its data, not a
+    copy): Teams classes (`graph_education`) and Classroom (`classroom`) with the MDMs' app
+    registration and service account, Canvas and Moodle (`canvas`, `moodle`) for the
+    tenants `tokens` holds an access token of, by vendor. A tenant's hub.yaml chooses which
+    of them, or OneRoster, it reads (`hub sandbox up --lms
+    <tenant>=teams|classroom|canvas|moodle`).
     """
+    from hub.dev.sandbox.canvas import CanvasApp, CanvasInstance
     from hub.dev.sandbox.classroom import ClassroomApp
     from hub.dev.sandbox.graph_education import GraphEducationApp
+    from hub.dev.sandbox.moodle import MoodleApp, MoodleSite
 
     platforms = {t: oneroster.data[t] for t in tenants}
     known = {t: credentials[t] for t in tenants}
-    return {
+    apps: dict[str, App] = {
         "graph_education": GraphEducationApp(platforms, credentials=known, token_ttl=token_ttl),
         "classroom": ClassroomApp(platforms, credentials=known, token_ttl=token_ttl),
     }
+    held = {vendor: {t: v[t] for t in tenants if t in v} for vendor, v in (tokens or {}).items()}
+    if held.get("canvas"):
+        instances = {
+            t: CanvasInstance(platforms[t].owner, platform=platforms[t]) for t in held["canvas"]
+        }
+        apps["canvas"] = CanvasApp(instances, tokens=held["canvas"])
+    if held.get("moodle"):
+        sites = {t: MoodleSite(platforms[t].owner, platform=platforms[t]) for t in held["moodle"]}
+        apps["moodle"] = MoodleApp(sites, tokens=held["moodle"])
+    return apps
 
 
 def start_in_thread(
@@ -898,6 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
+    from hub.dev.sandbox import canvas, moodle
     from hub.dev.sandbox.equipment import equipment_credentials
     from hub.dev.sandbox.licences import licence_tokens, licensed_tenants
     from hub.dev.sandbox.mdm import mdm_credentials
@@ -910,6 +934,8 @@ def _serve(home: Path, args: Any, ready_fd: int | None = None) -> int:
         mdm=mdm_credentials(home, tenants), variants=args.variants,
         equipment=equipment_credentials(home, tenants),
         licences=licence_tokens(home, licensed_tenants(tenants)),
+        lms_tokens={"canvas": canvas.access_tokens(home, tenants),
+                    "moodle": moodle.access_tokens(home, tenants)},
     )  # fmt: skip
     server = SandboxServer(apps, host=args.host, port=args.port)
     stop = threading.Event()

@@ -256,7 +256,7 @@ class TenantState:
     results: Collection[ResultRow] = field(default_factory=list)
     devices: list[DeviceRow] = field(default_factory=list)
     licence_pools: list[LicencePoolRow] = field(default_factory=list)
-    licence_assignments: list[LicenceAssignmentRow] = field(default_factory=list)
+    licence_assignments: Collection[LicenceAssignmentRow] = field(default_factory=list)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -551,16 +551,19 @@ def _load_licences(engine: sa.Engine, state: TenantState, at: datetime | None) -
                 p.get("location"),
             )
         )
-    for source, p in _rows(engine, state.tenant, "assignment", at):
-        state.licence_assignments.append(
-            LicenceAssignmentRow(
-                source,
-                p["key"],
-                p["pool_key"],
-                tuple((u["kind"], u["value"]) for u in p.get("assigned_users") or ()),
-                p.get("device_physical_key"),
-            )
-        )
+    # Assignments are many (one per user or device and product) and walked twice (the
+    # matcher's holders, the licence records): read from the store on each walk.
+    state.licence_assignments = _streamed(engine, state.tenant, "assignment", at, _assignment)
+
+
+def _assignment(source: str, p: dict[str, Any]) -> LicenceAssignmentRow:
+    return LicenceAssignmentRow(
+        source,
+        p["key"],
+        _text(p["pool_key"]),
+        tuple((_text(u["kind"]), u["value"]) for u in p.get("assigned_users") or ()),
+        p.get("device_physical_key"),
+    )
 
 
 def protected_people(engine: sa.Engine, tenant: str, at: datetime) -> frozenset[str]:

@@ -162,6 +162,28 @@ def public_rows(
     ]
 
 
+class _Relations:
+    """One round's constraints by the unknown cells they hold, indexed once for the round.
+
+    Every finding of a round looks its cell's relations up here; building the list and
+    index of all constraints per finding made a large tenant's suppression quadratic.
+    """
+
+    def __init__(self, by_cell: Mapping[Cell, list[Constraint]]) -> None:
+        self.by_cell = by_cell
+        #: Every (cell, constraint) pairing in order, as the tie-break between equal options.
+        self.constraints = [c for cs in by_cell.values() for c in cs]
+        self.index = {id(c): i for i, c in enumerate(self.constraints)}
+        self._unknowns: dict[int, int] = {}
+
+    def unknowns(self, constraint: Constraint) -> int:
+        """How many distinct cells of `constraint` are hidden."""
+        found = self._unknowns.get(id(constraint))
+        if found is None:
+            found = self._unknowns[id(constraint)] = len({t.cell for t in constraint.unknowns})
+        return found
+
+
 class _Protector:
     """One pass of complementary suppression over plain rows."""
 
@@ -185,12 +207,13 @@ class _Protector:
             for constraint in audit.constraints:
                 for term in constraint.unknowns:
                     by_cell[term.cell].append(constraint)
+            relations = _Relations(by_cell)
             chosen: set[tuple[str, str]] = set()
             touched: set[tuple[str, str]] = set()
             for finding in sorted(
                 audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)
             ):
-                found = self._complement(finding.cell, by_cell)
+                found = self._complement(finding.cell, relations)
                 if found is None:
                     continue
                 where, _constraint = found
@@ -211,20 +234,19 @@ class _Protector:
         return audit_tables(public_view(self.tables), self.min_cell_size)
 
     def _complement(
-        self, cell: Cell, by_cell: Mapping[Cell, list[Constraint]]
+        self, cell: Cell, relations: _Relations
     ) -> tuple[tuple[str, str], Constraint] | None:
         """The row to hide so that `cell` is no longer pinned down, and the relation it is in."""
         seen: set[Cell] = set()
         frontier = [cell]
-        constraints = [c for cs in by_cell.values() for c in cs]
-        index = {id(c): i for i, c in enumerate(constraints)}
+        by_cell, constraints, index = relations.by_cell, relations.constraints, relations.index
         for _depth in range(3):
             options = []
             following: list[Cell] = []
             for current in frontier:
                 seen.add(current)
                 for constraint in by_cell.get(current, ()):
-                    unknowns = len({t.cell for t in constraint.unknowns})
+                    unknowns = relations.unknowns(constraint)
                     for term in constraint.terms:
                         if term.value is None:
                             if term.cell not in seen:

@@ -30,7 +30,7 @@ promise the fewest possible cells, only that the audit finds none after it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,26 +162,116 @@ def public_rows(
     ]
 
 
-class _Relations:
-    """One round's constraints by the unknown cells they hold, indexed once for the round.
+#: A row of a record: (record, key).
+Row = tuple[str, str]
+#: A known figure that hiding its row would unpin a cell: (value, row), least first.
+Option = tuple[float, Row]
 
-    Every finding of a round looks its cell's relations up here; building the list and
-    index of all constraints per finding made a large tenant's suppression quadratic.
+
+class _Relations:
+    """One round's constraints, indexed once for the round, so each finding costs little.
+
+    Every finding of a round asks which relations hold its cell and which row to hide in
+    them. Working that out anew per finding (the list of all constraints, and every term
+    of every big relation, such as a tenant total over all its units) made a large
+    tenant's suppression quadratic: at 100,000 people it ran for over twenty minutes. Here
+    each constraint's terms are read once per round: its distinct unknown cells, its rows,
+    and its best known figure to hide for each kind of cell a finding may be.
     """
 
-    def __init__(self, by_cell: Mapping[Cell, list[Constraint]]) -> None:
+    def __init__(self, by_cell: Mapping[Cell, list[Constraint]], hideable: Container[Row]) -> None:
         self.by_cell = by_cell
         #: Every (cell, constraint) pairing in order, as the tie-break between equal options.
         self.constraints = [c for cs in by_cell.values() for c in cs]
         self.index = {id(c): i for i, c in enumerate(self.constraints)}
-        self._unknowns: dict[int, int] = {}
+        self._hideable = hideable
+        self._facts: dict[int, _Facts] = {}
+        #: Rows hidden or relied on this round, and the constraints that hold one of them.
+        self.touched: set[Row] = set()
+        self._hit: set[int] = set()
+        self._spread: set[int] = set()
+        self._row_constraints: dict[Row, list[int]] = defaultdict(list)
+        for constraint in {id(c): c for c in self.constraints}.values():
+            for row in self.facts(constraint).rows:
+                self._row_constraints[row].append(id(constraint))
 
-    def unknowns(self, constraint: Constraint) -> int:
-        """How many distinct cells of `constraint` are hidden."""
-        found = self._unknowns.get(id(constraint))
+    def facts(self, constraint: Constraint) -> _Facts:
+        """What a finding needs of `constraint`, from one reading of its terms."""
+        found = self._facts.get(id(constraint))
         if found is None:
-            found = self._unknowns[id(constraint)] = len({t.cell for t in constraint.unknowns})
+            found = self._facts[id(constraint)] = _Facts.of(constraint, self._hideable)
         return found
+
+    def option(self, constraint: Constraint, cell: Cell) -> tuple[int, float, Row] | None:
+        """The best known figure of `constraint` to hide for `cell`: (tier, value, row).
+
+        Tier 0 is a figure of the same record and field as `cell`, 1 the same record, 2
+        any other; the least tier, then value, then row wins.
+        """
+        facts = self.facts(constraint)
+        for tier, best in (
+            (0, facts.by_field.get((cell.record, cell.field))),
+            (1, facts.by_record.get(cell.record)),
+            (2, facts.anywhere),
+        ):
+            if best is not None:
+                return tier, best[0], best[1]
+        return None
+
+    def relied_on(self, cell: Cell) -> bool:
+        """Whether a relation of `cell` shares a row with what this round already chose."""
+        return any(id(c) in self._hit for c in self.by_cell.get(cell, ()))
+
+    def rely_on(self, cell: Cell) -> None:
+        """Mark the rows of `cell`'s relations (and its own row) as this round's."""
+        self._touch((cell.record, cell.key))
+        for constraint in self.by_cell.get(cell, ()):
+            if id(constraint) in self._spread:
+                continue
+            self._spread.add(id(constraint))
+            for row in self.facts(constraint).rows:
+                self._touch(row)
+
+    def _touch(self, row: Row) -> None:
+        if row not in self.touched:
+            self.touched.add(row)
+            self._hit.update(self._row_constraints.get(row, ()))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """One constraint's terms, read once: unknown cells, rows, best figures to hide."""
+
+    unknown_cells: tuple[Cell, ...]
+    rows: frozenset[Row]
+    by_field: dict[tuple[str, str], Option]
+    by_record: dict[str, Option]
+    anywhere: Option | None
+
+    @classmethod
+    def of(cls, constraint: Constraint, hideable: Container[Row]) -> _Facts:
+        unknown: dict[Cell, None] = {}
+        rows: set[Row] = set()
+        by_field: dict[tuple[str, str], Option] = {}
+        by_record: dict[str, Option] = {}
+        anywhere: Option | None = None
+        for term in constraint.terms:
+            where = (term.cell.record, term.cell.key)
+            rows.add(where)
+            if term.value is None:
+                unknown.setdefault(term.cell)
+                continue
+            if term.value <= 0 or where not in hideable:
+                continue
+            option = (term.value, where)
+            field_key = (term.cell.record, term.cell.field)
+            if field_key not in by_field or option < by_field[field_key]:
+                by_field[field_key] = option
+            if term.cell.record not in by_record or option < by_record[term.cell.record]:
+                by_record[term.cell.record] = option
+            if anywhere is None or option < anywhere:
+                anywhere = option
+        return cls(tuple(unknown), frozenset(rows), by_field, by_record, anywhere)
 
 
 class _Protector:
@@ -207,9 +297,8 @@ class _Protector:
             for constraint in audit.constraints:
                 for term in constraint.unknowns:
                     by_cell[term.cell].append(constraint)
-            relations = _Relations(by_cell)
+            relations = _Relations(by_cell, self.index)
             chosen: set[tuple[str, str]] = set()
-            touched: set[tuple[str, str]] = set()
             for finding in sorted(
                 audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)
             ):
@@ -217,10 +306,9 @@ class _Protector:
                 if found is None:
                     continue
                 where, _constraint = found
-                rows = {(t.cell.record, t.cell.key) for c in by_cell[finding.cell] for t in c.terms}
-                if rows & touched:
+                if relations.relied_on(finding.cell):
                     continue  # hiding this round's rows may protect it already: audit again first
-                touched |= rows | {(finding.cell.record, finding.cell.key)}
+                relations.rely_on(finding.cell)
                 chosen.add(where)
             if not chosen:
                 break
@@ -246,26 +334,16 @@ class _Protector:
             for current in frontier:
                 seen.add(current)
                 for constraint in by_cell.get(current, ()):
-                    unknowns = relations.unknowns(constraint)
-                    for term in constraint.terms:
-                        if term.value is None:
-                            if term.cell not in seen:
-                                following.append(term.cell)
-                            continue
-                        where = (term.cell.record, term.cell.key)
-                        if term.value <= 0 or where not in self.index:
-                            continue
-                        tier = (
-                            0
-                            if (term.cell.record, term.cell.field) == (cell.record, cell.field)
-                            else 1
-                            if term.cell.record == cell.record
-                            else 2
-                        )
-                        options.append((unknowns, tier, term.value, where, index[id(constraint)]))
+                    facts = relations.facts(constraint)
+                    following.extend(c for c in facts.unknown_cells if c not in seen)
+                    best = relations.option(constraint, cell)
+                    if best is not None:
+                        tier, value, where = best
+                        unknowns = len(facts.unknown_cells)
+                        options.append((unknowns, tier, value, where, index[id(constraint)]))
             if options:
-                best = min(options)
-                return best[3], constraints[best[4]]
+                best_option = min(options)
+                return best_option[3], constraints[best_option[4]]
             frontier = following
         return None
 

@@ -207,3 +207,56 @@ def test_the_audit_works_a_staff_cell_out_of_a_schools_support_users():
         {"device_coverage": coverage, "support_by_unit": [{**support, "users": None}]}, 3
     )
     assert [] == hidden.findings
+
+
+def test_each_relations_best_figure_to_hide_is_the_least_of_all_its_terms(engine: sa.Engine):
+    """The round's index picks what reading every term would, for every cell and relation.
+
+    The index reads a relation's terms once per round (a tenant total over every unit is
+    one relation); the reference here reads them all again for each cell, as the
+    suppression did before, and must agree on the figure and on the rows relied on.
+    """
+    from collections import defaultdict
+
+    from hub.followup.suppression import _Protector, _Relations, _tables, public_view
+
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    protector = _Protector(_tables(snapshot.records), 3)
+    audit = audit_tables(public_view(protector.tables), 3)
+    by_cell: dict[Cell, list] = defaultdict(list)
+    for constraint in audit.constraints:
+        for term in constraint.unknowns:
+            by_cell[term.cell].append(constraint)
+    relations = _Relations(by_cell, protector.index)
+
+    def reference(constraint, cell):
+        options = [
+            (
+                0 if (t.cell.record, t.cell.field) == (cell.record, cell.field)
+                else 1 if t.cell.record == cell.record
+                else 2,
+                t.value,
+                (t.cell.record, t.cell.key),
+            )
+            for t in constraint.terms
+            if t.value is not None and t.value > 0
+            and (t.cell.record, t.cell.key) in protector.index
+        ]  # fmt: skip
+        return min(options) if options else None
+
+    pairs = [(cell, c) for cells in (by_cell, [f.cell for f in audit.findings]) for cell in cells
+             for c in by_cell.get(cell, ())]  # fmt: skip
+    assert len(pairs) > 10
+    for cell, constraint in pairs:
+        assert reference(constraint, cell) == relations.option(constraint, cell), (cell, constraint)
+
+    touched: set[tuple[str, str]] = set()
+    for finding in audit.findings:
+        rows = {(t.cell.record, t.cell.key) for c in by_cell.get(finding.cell, ()) for t in c.terms}
+        assert bool(rows & touched) == relations.relied_on(finding.cell)
+        if not rows & touched:
+            touched |= rows | {(finding.cell.record, finding.cell.key)}
+            relations.rely_on(finding.cell)
+    assert touched == relations.touched

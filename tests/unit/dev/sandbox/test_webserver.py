@@ -227,8 +227,17 @@ def test_the_server_runs_detached_with_a_pid_and_state_file(tmp_path: Path):
     try:
         assert ["lillevik"] == state["tenants"]
         # lillevik runs OneRoster; itslearning is served for fjellby only (ITSLEARNING_TENANTS)
-        vendors = ["asm", "classroom", "google", "graph_education", "intune", "jamf", "jamfvpp"]
-        others = ["licensing", "m365", "oneroster", "snipeit", "topdesk", "vpp"]
+        vendors = ["asm", "canvas", "classroom", "google", "graph_education", "intune", "jamf"]
+        others = [
+            "jamfvpp",
+            "licensing",
+            "m365",
+            "moodle",
+            "oneroster",
+            "snipeit",
+            "topdesk",
+            "vpp",
+        ]
         assert [*vendors, *others] == sorted(state["vendors"])
         assert state == start_detached(home, tenants=["lillevik"], scale=40)  # already running
         health = requests.get(f"{state['url']}/_sandbox/health", timeout=10).json()

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from hub.dev.sandbox._oauth import kept_tokens, secret_variable
 from hub.dev.sandbox.canvas import CanvasInstance
-from hub.dev.sandbox.oneroster import OneRosterTenant
-from hub.dev.sandbox.roster import Roster, roster
+from hub.dev.sandbox.roster import roster
 from hub.dev.sandbox.webserver import Request, Response, json_response
 
 __all__ = [
@@ -54,15 +52,6 @@ class MoodleSite(CanvasInstance):
 
     It shares Canvas's per-course views of the platform (members, completions, skills).
     """
-
-    def __init__(
-        self,
-        owner: Roster,
-        *,
-        today: date | None = None,
-        platform: OneRosterTenant | None = None,
-    ) -> None:
-        super().__init__(owner, today=today, platform=platform)
 
     def _seconds(self, result: int) -> int:
         """When a result was recorded, as Moodle's Unix time."""

@@ -11,12 +11,8 @@ from connectors.base import Item, Removed
 from connectors.licences.apple_vpp import VERSION_BOOKMARK, AppleVpp
 from hub.dev.sandbox.licences.book import VppAssignment
 from hub.dev.sandbox.licences.vpp import holder
-from hub.settings import parse_settings
-from hub.store import StateStore
-from hub.sync import SyncRunner
 from schemas.licences import LicenceAssignment, LicencePool
 from tests.fixtures.licences import LicenceSandbox
-from tests.unit.hub.test_sync import RecordingPublisher
 
 #: An iPad serial no sandbox fleet holds.
 NEW_SERIAL = "DMPXK0NEW001"
@@ -172,22 +168,7 @@ def test_the_runner_publishes_changes_and_deletes_only_after_full_reads(
     Last, a stored version Apple refuses: the run reads in full and keeps the new version.
     """
     sandbox = licence_sandbox
-    settings = parse_settings(
-        {
-            "kafka": {"batch_size": 500},
-            "tenants": [
-                {
-                    "id": sandbox.tenant,
-                    "name": "T",
-                    "sources": [sandbox.source_entry("vpp")],
-                    "deletion_guard": {"max_deletes": 100, "max_share": 0.5},
-                }
-            ],
-        }
-    )
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    publisher = RecordingPublisher()
-    runner = SyncRunner(settings, store, publisher)  # type: ignore[arg-type]
+    runner, store, publisher = sandbox.runner("vpp", tmp_path / "state.db")
 
     def sync(full: bool | None = None) -> tuple[bool, set[tuple[str, str]]]:
         start = len(publisher.records)

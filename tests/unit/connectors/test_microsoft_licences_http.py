@@ -12,12 +12,8 @@ from connectors._graph import DELTA_BOOKMARK
 from connectors.base import Item, Removed
 from connectors.licences.microsoft import MicrosoftLicences
 from hub.dev.sandbox.licences.book import MicrosoftUser
-from hub.settings import parse_settings
-from hub.store import StateStore
-from hub.sync import SyncRunner
 from schemas.licences import LicenceAssignment, LicencePool
 from tests.fixtures.licences import LicenceSandbox
-from tests.unit.hub.test_sync import RecordingPublisher
 
 
 @pytest.fixture
@@ -204,22 +200,7 @@ def test_the_runner_publishes_delta_changes_and_falls_back_to_full(
 
     Last, an expired link: the run reads in full, reconciles, and keeps a new link.
     """
-    settings = parse_settings(
-        {
-            "kafka": {"batch_size": 500},
-            "tenants": [
-                {
-                    "id": sandbox.tenant,
-                    "name": "T",
-                    "sources": [sandbox.source_entry("m365")],
-                    "deletion_guard": {"max_deletes": 100, "max_share": 0.5},
-                }
-            ],
-        }
-    )
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    publisher = RecordingPublisher()
-    runner = SyncRunner(settings, store, publisher)  # type: ignore[arg-type]
+    runner, store, publisher = sandbox.runner("m365", tmp_path / "state.db")
 
     def sync(full: bool | None = None) -> tuple[bool, set[tuple[str, str]], list[str]]:
         start = len(publisher.records)

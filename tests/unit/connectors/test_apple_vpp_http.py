@@ -11,8 +11,8 @@ from connectors.base import Item, Removed
 from connectors.licences.apple_vpp import VERSION_BOOKMARK, AppleVpp
 from hub.dev.sandbox.licences.book import VppAssignment
 from hub.dev.sandbox.licences.vpp import holder
-from schemas.licences import LicenceAssignment, LicencePool
-from tests.fixtures.licences import LicenceSandbox
+from schemas.licences import LicencePool
+from tests.fixtures.licences import LicenceSandbox, assignments
 
 #: An iPad serial no sandbox fleet holds.
 NEW_SERIAL = "DMPXK0NEW001"
@@ -23,17 +23,9 @@ def read(
     sandbox: LicenceSandbox, bookmarks: dict[str, str] | None = None
 ) -> tuple[AppleVpp, list[Item]]:
     """One read of the tenant's library: full without bookmarks, else the changes since them."""
-    source = sandbox.connector("vpp")
+    source, items = sandbox.read("vpp", bookmarks)
     assert isinstance(source, AppleVpp)
-    with source:
-        source.full_snapshot = bookmarks is None
-        source.bookmarks = dict(bookmarks or {})
-        return source, list(source.read())
-
-
-def assignments(items: list[Item]) -> list[LicenceAssignment]:
-    """The assignments among a read's items."""
-    return [i for i in items if isinstance(i, LicenceAssignment)]
+    return source, items
 
 
 def test_a_full_read_keeps_the_first_pages_version_whole(licence_sandbox: LicenceSandbox) -> None:

@@ -12,8 +12,8 @@ from connectors._graph import DELTA_BOOKMARK
 from connectors.base import Item, Removed
 from connectors.licences.microsoft import MicrosoftLicences
 from hub.dev.sandbox.licences.book import MicrosoftUser
-from schemas.licences import LicenceAssignment, LicencePool
-from tests.fixtures.licences import LicenceSandbox
+from schemas.licences import LicencePool
+from tests.fixtures.licences import LicenceSandbox, assignments
 
 
 @pytest.fixture
@@ -27,17 +27,9 @@ def read(
     sandbox: LicenceSandbox, bookmarks: dict[str, str] | None = None
 ) -> tuple[MicrosoftLicences, list[Item]]:
     """One read: a new round without bookmarks, else the changes since the stored link."""
-    source = sandbox.connector("m365")
+    source, items = sandbox.read("m365", bookmarks)
     assert isinstance(source, MicrosoftLicences)
-    with source:
-        source.full_snapshot = bookmarks is None
-        source.bookmarks = dict(bookmarks or {})
-        return source, list(source.read())
-
-
-def assignments(items: list[Item]) -> list[LicenceAssignment]:
-    """The assignments among a read's items."""
-    return [i for i in items if isinstance(i, LicenceAssignment)]
+    return source, items
 
 
 def removed(items: list[Item]) -> set[str]:

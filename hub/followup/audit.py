@@ -621,25 +621,97 @@ def _truthy(value: Any) -> bool:
     return value is True or value == "true"
 
 
+#: One constraint with its published terms summed into its limits:
+#: `(coefficient, cell)` per distinct unknown, then the limits left for them.
+Folded = tuple[list[tuple[float, Cell]], float, float]
+#: A cell's integer interval, `[low, high]`.
+Interval = Sequence[float]
+
+
+def _fold(constraint: Constraint) -> Folded | None:
+    """`constraint` as limits on its unknowns alone; None when it has none."""
+    known = sum(t.coefficient * t.value for t in constraint.terms if t.value is not None)
+    unknown: dict[Cell, float] = defaultdict(float)
+    for t in constraint.terms:
+        if t.value is None:
+            unknown[t.cell] += t.coefficient
+    terms = [(c, cell) for cell, c in unknown.items() if c != 0]
+    if not terms:
+        return None
+    return terms, constraint.low - known, constraint.high - known
+
+
+def _implied(
+    folded: Folded, bounds: Mapping[Cell, Interval]
+) -> Iterator[tuple[Cell, float, float]]:
+    """Each unknown's real interval that the constraint leaves, the others within `bounds`."""
+    terms, low, high = folded
+    spans = []
+    for coefficient, cell in terms:
+        lo, hi = bounds[cell][0], bounds[cell][1]
+        a, b = coefficient * lo, coefficient * hi
+        spans.append((min(a, b), max(a, b)))
+    min_finite = sum(s[0] for s in spans if s[0] != -_INF)
+    min_inf = sum(1 for s in spans if s[0] == -_INF)
+    max_finite = sum(s[1] for s in spans if s[1] != _INF)
+    max_inf = sum(1 for s in spans if s[1] == _INF)
+    for (coefficient, cell), (smin, smax) in zip(terms, spans, strict=True):
+        rest_min = (
+            -_INF if min_inf - (smin == -_INF) > 0 else min_finite - (smin if smin != -_INF else 0)
+        )
+        rest_max = (
+            _INF if max_inf - (smax == _INF) > 0 else max_finite - (smax if smax != _INF else 0)
+        )
+        lower_sum = low - rest_max  # coefficient × cell >= this
+        upper_sum = high - rest_min  # coefficient × cell <= this
+        if coefficient > 0:
+            yield cell, lower_sum / coefficient, upper_sum / coefficient
+        else:
+            yield cell, upper_sum / coefficient, lower_sum / coefficient
+
+
+def _whole(lo: float, hi: float) -> tuple[float, float]:
+    """A real interval narrowed to the integers in it (infinite or undefined ends stay open)."""
+    low = -_INF if lo == -_INF or math.isnan(lo) else math.ceil(lo - _SLACK)
+    high = _INF if hi == _INF or math.isnan(hi) else math.floor(hi + _SLACK)
+    return low, high
+
+
+def implied_bounds(
+    constraint: Constraint, bounds: Mapping[Cell, Interval]
+) -> dict[Cell, tuple[float, float]]:
+    """Each unknown's integer interval that `constraint` alone leaves, the others in `bounds`."""
+    folded = _fold(constraint)
+    if folded is None:
+        return {}
+    return {cell: _whole(lo, hi) for cell, lo, hi in _implied(folded, bounds)}
+
+
+def holds(implied: Interval, bound: Interval) -> bool:
+    """Whether a relation's `implied` interval of a cell is its `bound`, beyond `[0, ∞)`.
+
+    The relation then holds the cell there: loosening it may give the cell's range back.
+    A tenant total over hundreds of hidden units holds none of them.
+    """
+    return (bound[0] > 0 and implied[0] >= bound[0]) or (
+        bound[1] != _INF and implied[1] <= bound[1]
+    )
+
+
 class _Bounds:
     """Integer intervals of the suppressed cells, tightened by propagation."""
 
     def __init__(self, constraints: Sequence[Constraint]) -> None:
-        self.folded: list[tuple[list[tuple[float, Cell]], float, float]] = []
+        self.folded: list[Folded] = []
         self.of_cell: dict[Cell, list[int]] = defaultdict(list)
         self.bounds: dict[Cell, list[float]] = {}
         for constraint in constraints:
-            known = sum(t.coefficient * t.value for t in constraint.terms if t.value is not None)
-            unknown: dict[Cell, float] = defaultdict(float)
-            for t in constraint.terms:
-                if t.value is None:
-                    unknown[t.cell] += t.coefficient
-            terms = [(c, cell) for cell, c in unknown.items() if c != 0]
-            if not terms:
+            folded = _fold(constraint)
+            if folded is None:
                 continue
             index = len(self.folded)
-            self.folded.append((terms, constraint.low - known, constraint.high - known))
-            for _, cell in terms:
+            self.folded.append(folded)
+            for _, cell in folded[0]:
                 self.of_cell[cell].append(index)
                 self.bounds.setdefault(cell, [0.0, _INF])
 
@@ -658,41 +730,14 @@ class _Bounds:
                         queued.add(other)
 
     def _tighten(self, index: int) -> Iterator[Cell]:
-        terms, low, high = self.folded[index]
-        spans = []
-        for coefficient, cell in terms:
-            lo, hi = self.bounds[cell]
-            a, b = coefficient * lo, coefficient * hi
-            spans.append((min(a, b), max(a, b)))
-        min_finite = sum(s[0] for s in spans if s[0] != -_INF)
-        min_inf = sum(1 for s in spans if s[0] == -_INF)
-        max_finite = sum(s[1] for s in spans if s[1] != _INF)
-        max_inf = sum(1 for s in spans if s[1] == _INF)
-        for (coefficient, cell), (smin, smax) in zip(terms, spans, strict=True):
-            rest_min = (
-                -_INF
-                if min_inf - (smin == -_INF) > 0
-                else min_finite - (smin if smin != -_INF else 0)
-            )
-            rest_max = (
-                _INF if max_inf - (smax == _INF) > 0 else max_finite - (smax if smax != _INF else 0)
-            )
-            lower_sum = low - rest_max  # coefficient × cell >= this
-            upper_sum = high - rest_min  # coefficient × cell <= this
-            if coefficient > 0:
-                lo, hi = lower_sum / coefficient, upper_sum / coefficient
-            else:
-                lo, hi = upper_sum / coefficient, lower_sum / coefficient
+        for cell, lo, hi in list(_implied(self.folded[index], self.bounds)):
+            new_lo, new_hi = _whole(lo, hi)
             bound = self.bounds[cell]
             changed = False
-            if lo != -_INF and not math.isnan(lo):
-                new_lo = math.ceil(lo - _SLACK)
-                if new_lo > bound[0] and new_lo <= bound[1]:
-                    bound[0], changed = new_lo, True
-            if hi != _INF and not math.isnan(hi):
-                new_hi = math.floor(hi + _SLACK)
-                if new_hi < bound[1] and new_hi >= bound[0]:
-                    bound[1], changed = new_hi, True
+            if new_lo > bound[0] and new_lo <= bound[1]:
+                bound[0], changed = new_lo, True
+            if new_hi < bound[1] and new_hi >= bound[0]:
+                bound[1], changed = new_hi, True
             if changed:
                 yield cell
 

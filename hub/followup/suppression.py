@@ -36,7 +36,17 @@ from typing import Any
 
 import structlog
 
-from hub.followup.audit import ROW_SHARES, Audit, Cell, Constraint, audit_tables, row_key
+from hub.followup.audit import (
+    ROW_SHARES,
+    Audit,
+    Cell,
+    Constraint,
+    Interval,
+    audit_tables,
+    holds,
+    implied_bounds,
+    row_key,
+)
 from hub.followup.measures.devices import COVERAGE_FIGURES
 from hub.followup.measures.licences import OVERVIEW_FIGURES, USE_FIGURES
 from schemas.followup import CompetenceSummary, FollowupRecord, StaffCompetence
@@ -179,8 +189,16 @@ class _Relations:
     and its best known figure to hide for each kind of cell a finding may be.
     """
 
-    def __init__(self, by_cell: Mapping[Cell, list[Constraint]], hideable: Container[Row]) -> None:
+    def __init__(
+        self,
+        by_cell: Mapping[Cell, list[Constraint]],
+        hideable: Container[Row],
+        bounds: Mapping[Cell, Interval],
+    ) -> None:
         self.by_cell = by_cell
+        self._bounds = bounds
+        self._binding: dict[Cell, list[Constraint]] = {}
+        self._implied: dict[int, dict[Cell, tuple[float, float]]] = {}
         #: Every (cell, constraint) pairing in order, as the tie-break between equal options.
         self.constraints = [c for cs in by_cell.values() for c in cs]
         self.index = {id(c): i for i, c in enumerate(self.constraints)}
@@ -218,14 +236,37 @@ class _Relations:
                 return tier, best[0], best[1]
         return None
 
+    def binding(self, cell: Cell) -> list[Constraint]:
+        """The relations that hold `cell` to its bound (all of its relations if none alone does).
+
+        Only these can give a cell back: a row hidden elsewhere protects it when it loosens
+        one of them. A tenant total over hundreds of hidden units is a relation of every
+        unit's cells but holds none of them.
+        """
+        found = self._binding.get(cell)
+        if found is None:
+            relations = self.by_cell.get(cell, [])
+            bound = self._bounds.get(cell)
+            found = relations
+            if bound is not None:
+                found = [c for c in relations if holds(self._implied_of(c)[cell], bound)]
+            self._binding[cell] = found = found or relations
+        return found
+
+    def _implied_of(self, constraint: Constraint) -> dict[Cell, tuple[float, float]]:
+        found = self._implied.get(id(constraint))
+        if found is None:
+            found = self._implied[id(constraint)] = implied_bounds(constraint, self._bounds)
+        return found
+
     def relied_on(self, cell: Cell) -> bool:
-        """Whether a relation of `cell` shares a row with what this round already chose."""
-        return any(id(c) in self._hit for c in self.by_cell.get(cell, ()))
+        """Whether a relation binding `cell` shares a row with what this round already chose."""
+        return any(id(c) in self._hit for c in self.binding(cell))
 
     def rely_on(self, cell: Cell) -> None:
-        """Mark the rows of `cell`'s relations (and its own row) as this round's."""
+        """Mark the rows of the relations binding `cell` (and its own row) as this round's."""
         self._touch((cell.record, cell.key))
-        for constraint in self.by_cell.get(cell, ()):
+        for constraint in self.binding(cell):
             if id(constraint) in self._spread:
                 continue
             self._spread.add(id(constraint))
@@ -297,7 +338,7 @@ class _Protector:
             for constraint in audit.constraints:
                 for term in constraint.unknowns:
                     by_cell[term.cell].append(constraint)
-            relations = _Relations(by_cell, self.index)
+            relations = _Relations(by_cell, self.index, audit.bounds)
             chosen: set[tuple[str, str]] = set()
             for finding in sorted(
                 audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)

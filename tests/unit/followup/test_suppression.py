@@ -229,7 +229,7 @@ def test_each_relations_best_figure_to_hide_is_the_least_of_all_its_terms(engine
     for constraint in audit.constraints:
         for term in constraint.unknowns:
             by_cell[term.cell].append(constraint)
-    relations = _Relations(by_cell, protector.index)
+    relations = _Relations(by_cell, protector.index, audit.bounds)
 
     def reference(constraint, cell):
         options = [
@@ -260,3 +260,52 @@ def test_each_relations_best_figure_to_hide_is_the_least_of_all_its_terms(engine
             touched |= rows | {(finding.cell.record, finding.cell.key)}
             relations.rely_on(finding.cell)
     assert touched == relations.touched
+
+
+def _units_with_small_roles(units: int) -> dict[str, list[dict]]:
+    """`units` units of 24 staff: 20 teachers published, two roles of 2 hidden by the measures.
+
+    In each unit the hidden roles add up to 4 (24 minus the teachers), so each lies in
+    [0, 4]; the tenant's completed share (the trend) relates every unit's cells to every
+    other unit's.
+    """
+    hidden = {"staff": None, "completed": None, "completed_share": None,
+              "within_requirement": None, "within_share": None,
+              "suppressed": ["staff", "completed", "completed_share"]}  # fmt: skip
+    coverage, summary = [], []
+    for n in range(units):
+        unit = f"u{n:03}"
+        coverage.append({"unit_key": unit, "population": "staff", "headcount": 24})
+        summary.append({"unit_key": unit, "role": "teacher", "area": "digital_didactics",
+                        "required": False, "staff": 20, "completed": 10, "completed_share": 0.5,
+                        "within_requirement": None, "within_share": None, "suppressed": []})  # fmt: skip
+        for role in ("assistant", "school_leader"):
+            summary.append({"unit_key": unit, "role": role, "area": "digital_didactics",
+                            "required": False, **hidden})  # fmt: skip
+    trend = [{"measure": "competence_digital_didactics_completed_share", "value": 0.5,
+              "change": None, "suppressed": []}]  # fmt: skip
+    return {"device_coverage": coverage, "competence_summary": summary, "trend": trend}
+
+
+def test_a_tenant_wide_total_does_not_hold_back_the_units_findings():
+    """Units' findings are protected in one round, though a tenant share relates them all.
+
+    A round defers a finding when a row the round already relied on could protect it.
+    Only the relations that hold a cell to its range count for that: the tenant's share
+    over every unit holds none of them. Counting it made each round take one unit, so a
+    tenant of more units than rounds (200) ended with cells a reader could narrow down.
+    """
+    from hub.followup.suppression import _MAX_ROUNDS, _Protector
+
+    units = _MAX_ROUNDS + 10
+    tables = _units_with_small_roles(units)
+    before = audit_tables(tables, 5)
+    assert 2 * units == len(before.findings)
+    assert {FindingKind.NARROW} == {f.kind for f in before.findings}
+
+    report = _Protector(tables, 5).run()
+
+    assert [] == report.unresolved
+    assert report.rounds <= 2
+    assert {"competence_summary": units} == report.rows  # one complement per unit
+    assert audit_tables(tables, 5).ok

@@ -348,7 +348,6 @@ class Materialiser:
         """The row to upsert, the delete to run, or None for a record to skip."""
         try:
             record_key = RecordKey.parse((record.key or b"").decode())
-            instance = of_instance(record_key.instance)
         except (ValueError, UnicodeDecodeError) as exc:
             return self._skip(record, progress, exc)
         if record.value is None:  # tombstone: the `d` before it already deleted the row
@@ -356,7 +355,7 @@ class Materialiser:
                 report_entities.c.tenant == record_key.tenant,
                 report_entities.c.entity == record_key.entity,
                 report_entities.c.key == record_key.key,
-                instance,
+                of_instance(record_key.instance),
             )
             return _Delete(report_entities.delete().where(*where), record_key)
         headers = {k: v.decode() for k, v in record.headers or []}

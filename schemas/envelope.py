@@ -147,10 +147,16 @@ class RecordKey:
 
     @classmethod
     def parse(cls, text: str) -> RecordKey:
-        """Read a record key; raise ValueError when it does not have four parts."""
+        """Read a record key; raise ValueError when it does not have four parts.
+
+        The instance is a source id from hub.yaml, which never holds a slash (`source`
+        columns are `<system>/<instance>`): a key whose instance does is refused too.
+        """
         tenant, instance, entity, key = (text.split(":", 3) + ["", "", ""])[:4]
         if not (tenant and instance and entity and key):
             raise ValueError(f"not a record key of the form tenant:instance:entity:key: {text!r}")
+        if "/" in instance:
+            raise ValueError(f"a record key's source instance has no slash: {text!r}")
         return cls(tenant, instance, entity, key)
 
 

@@ -83,8 +83,9 @@ class Directory:
     links: dict[tuple[str, str], str] = field(default_factory=dict)
     #: (device source, device key) → directory person key.
     device_users: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: (licence source, assignment key) → directory person key of the licence's holder.
-    licence_users: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (licence source, the holder's identifiers) → directory person key: one entry per
+    #: holder, not per licence (a tenant's assignments are several per person).
+    licence_users: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
     unmatched: UnmatchedReport = field(default_factory=UnmatchedReport)
 
     def unit_of(self, person: PersonRow) -> str | None:
@@ -174,24 +175,25 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
     device_candidates = (
         Candidate(d.source, d.key, *_user_identifiers(d.users)) for d in state.devices if d.users
     )
-    # One candidate per licence holder (a user with three licences is one person).
-    holders: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+    # One candidate per licence holder (a user with three licences is one person), named
+    # by the holder's first licence.
+    holders: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
     for assignment in state.licence_assignments:
         if assignment.users:
-            holders.setdefault((assignment.source, assignment.users), []).append(assignment.key)
+            holders.setdefault((assignment.source, assignment.users), assignment.key)
     licence_candidates = (
-        Candidate(source, keys[0], *_user_identifiers(users))
-        for (source, users), keys in holders.items()
+        Candidate(source, key, *_user_identifiers(users))
+        for (source, users), key in holders.items()
     )
     linked, _ = matcher.match_all(person_candidates, directory.unmatched)
     directory.links.update({(m.source, m.candidate_key): m.person_key for m in linked})
     used, _ = matcher.match_all(device_candidates, directory.unmatched)
     directory.device_users.update({(m.source, m.candidate_key): m.person_key for m in used})
     held, _ = matcher.match_all(licence_candidates, directory.unmatched)
-    holder_of = {(source, keys[0]): keys for (source, _users), keys in holders.items()}
+    holder_of = {(source, key): users for (source, users), key in holders.items()}
+    del holders
     for m in held:
-        for key in holder_of[(m.source, m.candidate_key)]:
-            directory.licence_users[(m.source, key)] = m.person_key
+        directory.licence_users[(m.source, holder_of[(m.source, m.candidate_key)])] = m.person_key
     return directory
 
 

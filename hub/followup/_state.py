@@ -416,7 +416,7 @@ def _enrollment(source: str, p: dict[str, Any]) -> EnrollmentRow:
 
 def _result(source: str, p: dict[str, Any]) -> ResultRow:
     scores = tuple(
-        (f"{o['source']}:{o['objective_id']}", float(o["score"]))
+        (_text(f"{o['source']}:{o['objective_id']}"), float(o["score"]))
         for o in p.get("objective_results") or ()
         if o.get("score") is not None
     )
@@ -430,7 +430,7 @@ def _result(source: str, p: dict[str, Any]) -> ResultRow:
         p.get("score_min"),
         p.get("score_max"),
         _day(p.get("score_date")) or _when(p.get("source_modified")),
-        tuple(p.get("learning_objective_ids") or ()),
+        tuple(_text(o) for o in p.get("learning_objective_ids") or ()),
         scores,
     )
 

@@ -154,7 +154,7 @@ def row_key(record: str, row: Row) -> str:
     return str(row.get("key", ""))
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Cell:
     """One figure of one published row."""
 
@@ -166,7 +166,7 @@ class Cell:
         return f"{self.record} [{self.key}] {self.field}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     """`coefficient × cell`, with the cell's published value (None when suppressed)."""
 
@@ -175,7 +175,7 @@ class Term:
     value: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Constraint:
     """`low <= Σ terms <= high`, one instance of a family of relations between figures."""
 
@@ -199,7 +199,7 @@ class FindingKind(StrEnum):
     SMALL_DENOMINATOR = "small_denominator"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A cell a reader can work out (or that is published although it should not be)."""
 

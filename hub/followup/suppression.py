@@ -334,30 +334,36 @@ class _Protector:
         audit = self._audit()
         while audit.findings and self.report.rounds < _MAX_ROUNDS:
             self.report.rounds += 1
-            by_cell: dict[Cell, list[Constraint]] = defaultdict(list)
-            for constraint in audit.constraints:
-                for term in constraint.unknowns:
-                    by_cell[term.cell].append(constraint)
-            relations = _Relations(by_cell, self.index, audit.bounds)
-            chosen: set[tuple[str, str]] = set()
-            for finding in sorted(
-                audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)
-            ):
-                found = self._complement(finding.cell, relations)
-                if found is None:
-                    continue
-                where, _constraint = found
-                if relations.relied_on(finding.cell):
-                    continue  # hiding this round's rows may protect it already: audit again first
-                relations.rely_on(finding.cell)
-                chosen.add(where)
+            chosen = self._choose(audit)
             if not chosen:
                 break
+            # The next audit is built without this one beside it: at 100,000 people each
+            # holds over a million terms.
+            del audit
             for record, key in sorted(chosen):
                 self._hide_row(record, key)
             audit = self._audit()
         self.report.unresolved = audit.lines()
         return self.report
+
+    def _choose(self, audit: Audit) -> set[Row]:
+        """The rows one round hides: a complement for each finding not deferred."""
+        by_cell: dict[Cell, list[Constraint]] = defaultdict(list)
+        for constraint in audit.constraints:
+            for term in constraint.unknowns:
+                by_cell[term.cell].append(constraint)
+        relations = _Relations(by_cell, self.index, audit.bounds)
+        chosen: set[Row] = set()
+        for finding in sorted(audit.findings, key=lambda f: _COARSE_FIRST.get(f.cell.record, 9)):
+            found = self._complement(finding.cell, relations)
+            if found is None:
+                continue
+            where, _constraint = found
+            if relations.relied_on(finding.cell):
+                continue  # hiding this round's rows may protect it already: audit again first
+            relations.rely_on(finding.cell)
+            chosen.add(where)
+        return chosen
 
     def _audit(self) -> Audit:
         return audit_tables(public_view(self.tables), self.min_cell_size)

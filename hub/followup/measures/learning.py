@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -251,35 +252,34 @@ def population_is_not_staff(roles: tuple[str, ...]) -> bool:
 def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], SkillsTotals]:
     """Per unit × grade × objective: pupils, assessed and meeting; and the tenant totals."""
     directory = ctx.directory
-    #: (pupil, full objective id) → the latest result carrying it
-    latest: dict[tuple[str, str], ResultRow] = {}
+    #: pupil → full objective id → the latest result carrying it
+    latest: dict[str, dict[str, ResultRow]] = defaultdict(dict)
     for result in ctx.state.results:
         if not _counts_by(ctx, result):
             continue
         pupil = directory.person(result.source, result.person_key)
         if pupil is None or pupil not in fleet.pupils:
             continue
+        mine = latest[pupil]
         for objective in {*result.objectives, *(o for o, _ in result.objective_scores)}:
-            known = latest.get((pupil, objective))
+            known = mine.get(objective)
             if known is None or (result.on or date.min, result.key) > (
                 known.on or date.min,
                 known.key,
             ):
-                latest[(pupil, objective)] = result
+                mine[objective] = result
     objectives: list[DigitalSkillsObjective] = list(ctx.policy.digital_skills)
     if not objectives:
         seen = {
             (fleet.pupils[pupil][1], objective)
-            for pupil, objective in latest
+            for pupil, found in latest.items()
+            for objective in found
             if fleet.pupils[pupil][1] is not None
         }
         objectives = [
             DigitalSkillsObjective(grade=grade, objective=objective, meets_at=_DEFAULT_LEVEL)
             for grade, objective in sorted(seen, key=lambda s: (s[0] or 0, s[1]))
         ]
-    by_pupil: dict[str, list[tuple[str, ResultRow]]] = defaultdict(list)
-    for (pupil, objective), result in latest.items():
-        by_pupil[pupil].append((objective, result))
     grade_units: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for pupil, (unit, grade) in fleet.pupils.items():
         if grade is not None:
@@ -290,7 +290,7 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], Ski
         for unit, pupils in sorted(grade_units.get(spec.grade, {}).items()):
             assessed = meeting = 0
             for pupil in pupils:
-                found = _result_for(by_pupil.get(pupil, []), spec.objective)
+                found = _result_for(latest.get(pupil, {}), spec.objective)
                 if found is None:
                     continue
                 assessed += 1
@@ -330,8 +330,8 @@ def _covers(full_id: str, objective: str) -> bool:
     return full_id == objective or full_id.endswith(":" + objective)
 
 
-def _result_for(results: list[tuple[str, ResultRow]], objective: str) -> ResultRow | None:
-    found = [r for full_id, r in results if _covers(full_id, objective)]
+def _result_for(results: Mapping[str, ResultRow], objective: str) -> ResultRow | None:
+    found = [r for full_id, r in results.items() if _covers(full_id, objective)]
     return max(found, key=lambda r: (r.on or date.min, r.key)) if found else None
 
 

@@ -164,7 +164,7 @@ def _holder(
     devices: dict[str, tuple[str | None, bool]],
 ) -> tuple[str | None, str | None]:
     """(directory person, None) for an active holder; (None, holder id) for one who left."""
-    person = ctx.directory.licence_users.get((assignment.source, assignment.key))
+    person = ctx.directory.licence_users.get((assignment.source, assignment.users))
     if person is not None:
         return person, None
     if any(kind in _DIRECTORY_NAMES for kind, _value in assignment.users):

@@ -276,9 +276,12 @@ def _units_with_small_roles(units: int) -> dict[str, list[dict]]:
     for n in range(units):
         unit = f"u{n:03}"
         coverage.append({"unit_key": unit, "population": "staff", "headcount": 24})
-        summary.append({"unit_key": unit, "role": "teacher", "area": "digital_didactics",
-                        "required": False, "staff": 20, "completed": 10, "completed_share": 0.5,
-                        "within_requirement": None, "within_share": None, "suppressed": []})  # fmt: skip
+        teachers = {"staff": 20, "completed": 10, "completed_share": 0.5,
+                    "within_requirement": None, "within_share": None, "suppressed": []}  # fmt: skip
+        summary.append(
+            {"unit_key": unit, "role": "teacher", "area": "digital_didactics", "required": False,
+             **teachers}
+        )  # fmt: skip
         for role in ("assistant", "school_leader"):
             summary.append({"unit_key": unit, "role": role, "area": "digital_didactics",
                             "required": False, **hidden})  # fmt: skip

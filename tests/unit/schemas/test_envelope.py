@@ -82,6 +82,8 @@ def test_record_key_names_the_source_instance_and_reads_back():
     assert key == RecordKey.parse(str(key))
     with pytest.raises(ValueError, match="tenant:instance:entity:key"):
         RecordKey.parse("lillevik:membership:g|p")
+    with pytest.raises(ValueError, match="no slash"):
+        RecordKey.parse("lillevik:feide_ldap/feide:membership:g|p")
 
 
 def test_follow_up_record_key_format():

@@ -243,23 +243,32 @@ class M365App(HoldsLicences, GraphApp):
                 return refused.response(request)
             users = self.books[request.tenant].users
             since = round_.since
-            if since is None:
-                entries = [_user(u) for u in users]
-            else:
-                entries = [_user(u) for u in users if log.changed.get(u.object_id, 0) > since]
-                entries += [
-                    {"id": user_id, "@removed": {"reason": reason}}
+            removed: list[tuple[str, str]] = []
+            if since is not None:
+                users = [u for u in users if log.changed.get(u.object_id, 0) > since]
+                removed = [
+                    (user_id, reason)
                     for user_id, (sequence, reason) in sorted(log.removed.items())
                     if sequence > since
                 ]
+            # Only the page served is shaped: a round of 100,000 users is 1,000 pages.
             offset = round_.offset
-            window = entries[offset : offset + self.delta_page_size]
+            total = len(users) + len(removed)
+            window = [
+                _user(users[n])
+                if n < len(users)
+                else {
+                    "id": removed[n - len(users)][0],
+                    "@removed": {"reason": removed[n - len(users)][1]},
+                }
+                for n in range(offset, min(offset + self.delta_page_size, total))
+            ]
             body: dict[str, Any] = {
                 "@odata.context": f"{request.base_url}{API}/$metadata#users",
                 "value": [_selected(e, round_.select) for e in window],
             }
             link = f"{request.base_url}{USERS_DELTA}?"
-            if offset + len(window) < len(entries):
+            if offset + len(window) < total:
                 following = dataclasses.replace(round_, offset=offset + len(window))
                 skip = signed_token(_scope(request.tenant, "skip"), following.packed())
                 body["@odata.nextLink"] = link + urlencode({"$skiptoken": skip}, safe="$")

@@ -28,7 +28,7 @@ RULE_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryPerson:
     """What the matcher needs of a directory person."""
 
@@ -39,7 +39,7 @@ class DirectoryPerson:
     external_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """Someone seen in another system, with the identifiers that system gives.
 
@@ -61,7 +61,7 @@ class Candidate:
         return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """A candidate linked to a directory person by a rule."""
 
@@ -103,7 +103,10 @@ class Matcher:
         self.matching = matching
         self.rewrites = {r.from_domain: r.to_domain for r in matching.domain_rewrites}
         self._key = pseudonym_key
-        self.index: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        #: Directory field → normalised value → the person key holding it, or the set of
+        #: keys when several do (rare: a set for every value would double a large
+        #: tenant's index).
+        self.index: dict[str, dict[str, str | set[str]]] = defaultdict(dict)
         for person in people:
             values: dict[str, list[str | None]] = {
                 "eppn": [person.eppn],
@@ -114,7 +117,24 @@ class Matcher:
             for name, items in values.items():
                 for item in items:
                     if item:
-                        self.index[name][_normalise(item, self.rewrites)].add(person.key)
+                        self._add(self.index[name], _normalise(item, self.rewrites), person.key)
+
+    @staticmethod
+    def _add(index: dict[str, str | set[str]], value: str, key: str) -> None:
+        known = index.get(value)
+        if known is None:
+            index[value] = key
+        elif isinstance(known, set):
+            known.add(key)
+        elif known != key:
+            index[value] = {known, key}
+
+    def _holders(self, directory_field: str, value: str) -> set[str]:
+        """The directory people whose `directory_field` is `value` (normalised)."""
+        known = self.index.get(directory_field, {}).get(value)
+        if known is None:
+            return set()
+        return {known} if isinstance(known, str) else known
 
     def match(self, candidate: Candidate) -> Match | str:
         """The match, or the reason there is none: `no_identifier`, `ambiguous` or `not_found`.
@@ -133,7 +153,7 @@ class Matcher:
             for value in values:
                 normalised = _normalise(value, self.rewrites)
                 for directory_field in RULE_FIELDS[rule.name]:
-                    found |= self.index[directory_field].get(normalised, set())
+                    found |= self._holders(directory_field, normalised)
             if len(found) == 1:
                 return Match(candidate.source, candidate.key, next(iter(found)), rule.name)
             ambiguous = ambiguous or len(found) > 1

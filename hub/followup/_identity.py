@@ -160,11 +160,11 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
     names = {_name(u.name): u.key for u in units.values()}
     names.update({_name(alias): key for alias, key in policy.unit_aliases.items() if key in units})
     directory = Directory(sources, people, units, unit_of_org, names)
+    identified = (
+        people.values() if state.directory_identifiers is None else state.directory_identifiers
+    )
     matcher = Matcher(
-        (
-            DirectoryPerson(p.key, p.eppn, p.username, p.email, p.external_ids)
-            for p in people.values()
-        ),
+        (DirectoryPerson(p.key, p.eppn, p.username, p.email, p.external_ids) for p in identified),
         policy.matching,
         pseudonym_key,
     )
@@ -173,7 +173,9 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
         for p in people_of(state.people, [s for s in every if s not in sources])
     )
     device_candidates = (
-        Candidate(d.source, d.key, *_user_identifiers(d.users)) for d in state.devices if d.users
+        Candidate(d.source, d.key, *_user_identifiers(d.users))
+        for d in state.device_users
+        if d.users
     )
     # One candidate per licence holder (a user with three licences is one person), named
     # by the holder's first licence.

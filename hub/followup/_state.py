@@ -140,11 +140,22 @@ class DeviceRow:
     last_check_in_on: date | None
     #: The exact time of the last check-in (the entity's `source_modified`), if known.
     last_check_in_at: datetime | None
-    #: (kind, value) of the assigned user's identifiers.
-    users: tuple[tuple[str, str], ...]
+    #: Whether the MDM names a user (their identifiers are `DeviceUsersRow`s, read when
+    #: matching walks them).
+    named: bool
     hints: tuple[str, ...]
     shared: bool
     support_ends_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUsersRow:
+    """The identifiers of the user an MDM assigns a device to."""
+
+    source: str
+    key: str
+    #: (kind, value) of the assigned user's identifiers.
+    users: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +268,12 @@ class TenantState:
     devices: list[DeviceRow] = field(default_factory=list)
     licence_pools: list[LicencePoolRow] = field(default_factory=list)
     licence_assignments: Collection[LicenceAssignmentRow] = field(default_factory=list)
+    #: The directory's people with their identifiers (eppn, username, email, external
+    #: ids), read from the store when matching walks them; None: the held `people` carry
+    #: them. Held, a directory person is what the records read: units, roles, grade.
+    directory_identifiers: Collection[PersonRow] | None = None
+    #: The users the MDMs assign devices to, read from the store when matching walks them.
+    device_users: Collection[DeviceUsersRow] = field(default_factory=list)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -403,6 +420,22 @@ def _person(source: str, p: dict[str, Any]) -> PersonRow:
     )
 
 
+def _counted_person(source: str, p: dict[str, Any]) -> PersonRow:
+    """A directory person as the records read them, without the identifiers matching reads."""
+    return PersonRow(
+        source,
+        p["key"],
+        None,
+        None,
+        None,
+        tuple(_text(r) for r in p.get("roles") or ()),
+        tuple(_text(u) for u in p.get("unit_keys") or ()),
+        _text(p.get("primary_unit_key")),
+        p.get("grade"),
+        (),
+    )
+
+
 def _enrollment(source: str, p: dict[str, Any]) -> EnrollmentRow:
     return EnrollmentRow(
         source,
@@ -453,19 +486,30 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 tuple(p.get("school_types") or ()),
             )
         )
-    # The directory's people are held (the records look them up); other sources' people
-    # are only matched to them, so they are read when matching walks them.
+    # The directory's people are held (the records look them up), without their
+    # identifiers; those, and other sources' people, are only matched, so they are read
+    # when matching walks them.
     sources = _sources(engine, tenant, "person", at)
     directory = directory_sources(sources)
     state.people = People(
         [
             (
                 source,
-                [_person(found, p) for found, p in _rows(engine, tenant, "person", at, source)]
+                [
+                    _counted_person(found, p)
+                    for found, p in _rows(engine, tenant, "person", at, source)
+                ]
                 if source in directory
                 else _streamed(engine, tenant, "person", at, _person, source),
             )
             for source in sources
+        ]
+    )
+    state.directory_identifiers = People(
+        [
+            (source, _streamed(engine, tenant, "person", at, _person, source))
+            for source in sources
+            if source in directory
         ]
     )
     for source, p in _rows(engine, tenant, "placement", at):
@@ -517,7 +561,7 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 _when(p.get("enrolled_at")),
                 _day(p.get("last_check_in_on")),
                 _instant(p.get("source_modified")),
-                tuple((_text(u["kind"]), u["value"]) for u in p.get("assigned_users") or ()),
+                bool(p.get("assigned_users")),
                 tuple(
                     _text(str(hints[name]))
                     for name in ("site", "building", "org_unit_path", "location", "group", "room")
@@ -527,8 +571,14 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 _day(p.get("support_ends_on")),
             )
         )
+    state.device_users = _streamed(engine, tenant, "device", at, _device_users)
     _load_licences(engine, state, at)
     return state
+
+
+def _device_users(source: str, p: dict[str, Any]) -> DeviceUsersRow:
+    users = tuple((_text(u["kind"]), u["value"]) for u in p.get("assigned_users") or ())
+    return DeviceUsersRow(source, p["key"], users)
 
 
 def _load_licences(engine: sa.Engine, state: TenantState, at: datetime | None) -> None:

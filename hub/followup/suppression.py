@@ -104,9 +104,23 @@ class SuppressionReport:
         return sum(self.rows.values())
 
 
+#: What the audit reads of a person row: its cell, and what it counts there.
+_PERSON_ROW_FIELDS = frozenset({"unit_key", "role", "area", "completed", "within_requirement"})
+
+
 def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows as plain values; person rows with only what the audit counts of them.
+
+    Person rows are the largest record (every staff member in every area) and are never
+    hidden here, only counted per cell, so they are not copied whole.
+    """
     return {
-        name: [row.model_dump(mode="json") for row in rows]
+        name: [
+            row.model_dump(mode="json", include=_PERSON_ROW_FIELDS)
+            if name == StaffCompetence.entity
+            else row.model_dump(mode="json")
+            for row in rows
+        ]
         for name, rows in records.items()
         if name in HIDDEN_FIGURES or name == StaffCompetence.entity
     }

@@ -78,7 +78,7 @@ class PhysicalDevice:
     @property
     def has_users(self) -> bool:
         """Any MDM names a user for it."""
-        return any(r.users for r in self.records)
+        return any(r.named for r in self.records)
 
     @property
     def last_seen(self) -> date | None:

@@ -188,5 +188,5 @@ def _device_holders(ctx: Context) -> dict[str, tuple[str | None, bool]]:
             continue
         user = ctx.directory.device_users.get((row.source, row.key))
         known, named = found.get(row.physical_key, (None, False))
-        found[row.physical_key] = (known or user, named or bool(row.users))
+        found[row.physical_key] = (known or user, named or row.named)
     return found

@@ -105,7 +105,7 @@ class SuppressionReport:
 
 
 #: What the audit reads of a person row: its cell, and what it counts there.
-_PERSON_ROW_FIELDS = frozenset({"unit_key", "role", "area", "completed", "within_requirement"})
+_PERSON_ROW_FIELDS = {"unit_key", "role", "area", "completed", "within_requirement"}
 
 
 def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[dict[str, Any]]]:

@@ -237,7 +237,7 @@ def compare_with_bare(
 #: Where a function's own time is counted, by the file it is defined in (first match).
 PROFILE_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("LDAP client (ldap3: receive, BER decode, attribute dicts)", ("/ldap3/",)),
-    ("Kafka client (kafka-python: send, batch, partition)", ("/kafka/",)),
+    ("Kafka client (kafka-python: send, batch, partition; fetch, decode)", ("/kafka/",)),
     ("store (SQLAlchemy, sqlite3)", ("/sqlalchemy/", "sqlite3")),
     ("validation (pydantic)", ("/pydantic", "pydantic_core")),
     ("identity-number guard (connectors/privacy.py)", ("connectors/privacy.py",)),

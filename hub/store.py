@@ -250,9 +250,15 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         connect_args: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = 30
-        self.engine = sa.create_engine(url, connect_args=connect_args)
+        if sa.engine.make_url(url).get_driver_name() == "psycopg2":
+            # An UPDATE or upsert run for many rows (the materialiser's batches) goes in
+            # pages of statements, not one round trip per row (the materialiser on
+            # PostgreSQL: 3,128 → 6,273 events/s, docs/scaling.md).
+            options["executemany_mode"] = "values_plus_batch"
+        self.engine = sa.create_engine(url, connect_args=connect_args, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         create_tables(self.engine)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.followup._common import Context, add_months, share, suppress, valid_on
 from hub.followup._identity import staff_role
@@ -253,7 +253,7 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], Ski
     """Per unit × grade × objective: pupils, assessed and meeting; and the tenant totals."""
     directory = ctx.directory
     #: pupil → full objective id → the latest result carrying it
-    latest: dict[str, dict[str, ResultRow]] = defaultdict(dict)
+    latest: dict[str, dict[str, _Scored]] = defaultdict(dict)
     for result in ctx.state.results:
         if not _counts_by(ctx, result):
             continue
@@ -261,13 +261,15 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], Ski
         if pupil is None or pupil not in fleet.pupils:
             continue
         mine = latest[pupil]
+        scored: _Scored | None = None
         for objective in {*result.objectives, *(o for o, _ in result.objective_scores)}:
             known = mine.get(objective)
             if known is None or (result.on or date.min, result.key) > (
                 known.on or date.min,
                 known.key,
             ):
-                mine[objective] = result
+                scored = scored or _Scored.of(result)
+                mine[objective] = scored
     objectives: list[DigitalSkillsObjective] = list(ctx.policy.digital_skills)
     if not objectives:
         seen = {
@@ -330,12 +332,34 @@ def _covers(full_id: str, objective: str) -> bool:
     return full_id == objective or full_id.endswith(":" + objective)
 
 
-def _result_for(results: Mapping[str, ResultRow], objective: str) -> ResultRow | None:
+class _Scored(NamedTuple):
+    """What digital skills keeps of a pupil's latest result: when, and its scores."""
+
+    on: date | None
+    key: str
+    score: float | None
+    score_min: float | None
+    score_max: float | None
+    objective_scores: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, result: ResultRow) -> _Scored:
+        return cls(
+            result.on,
+            result.key,
+            result.score,
+            result.score_min,
+            result.score_max,
+            result.objective_scores,
+        )
+
+
+def _result_for(results: Mapping[str, _Scored], objective: str) -> _Scored | None:
     found = [r for full_id, r in results.items() if _covers(full_id, objective)]
     return max(found, key=lambda r: (r.on or date.min, r.key)) if found else None
 
 
-def _level(result: ResultRow, objective: str) -> float | None:
+def _level(result: _Scored, objective: str) -> float | None:
     """The result's score as a share of its line item's range, if it can be known."""
     low = result.score_min or 0.0
     high = result.score_max

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from hub.followup.measures.development import (
 )
 from hub.followup.measures.devices import build_fleet, device_coverage
 from hub.followup.measures.equipment import (
+    EquipmentTotals,
     classroom_equipment,
     equipment_equity,
     equipment_measures,
@@ -123,6 +125,104 @@ def compile_snapshot(
     baseline_as_of, baseline = baseline_for(
         engine, tenant, as_of, store, pseudonym_key=pseudonym_key, consumer_group=consumer_group
     )
+    compiled = _measure(engine, tenant, as_of, pseudonym_key, baseline_as_of, baseline)
+    # The tenant's state, directory and fleet are gone here, so the suppression's copy
+    # of the rows and its audit reuse their memory (the compile's peak at 100,000 people).
+    records = compiled.records
+    policy = tenant.policy
+    extra = 0
+    if complementary:
+        records, report = suppress_complementary(records, policy.min_cell_size)
+        extra = report.extra_rows
+    records["support_by_unit"] = list(
+        hide_hidden_users(
+            records["support_by_unit"],  # type: ignore[arg-type]
+            records["device_coverage"],  # type: ignore[arg-type]
+        )
+    )
+    # The measurements' cells as published (this day's after its suppression): see
+    # `hub.followup.measures.development`.
+    measured = measured_summaries(
+        engine,
+        tenant,
+        as_of,
+        store,
+        records["competence_summary"],  # type: ignore[arg-type]
+        pseudonym_key=pseudonym_key,
+        consumer_group=consumer_group,
+    )
+    development = competence_development(tenant.id, as_of, measured)
+    if development:
+        records["competence_development"] = list(development)
+        if complementary:
+            records, report = suppress_complementary(records, policy.min_cell_size)
+            extra += report.extra_rows
+        records["competence_development"] = list(
+            with_changes(records["competence_development"])  # type: ignore[arg-type]
+        )
+    # Equity from the rows as published, so that its spread shows no hidden cell.
+    records["equity"] = list(
+        equity(
+            tenant.id,
+            as_of,
+            policy,
+            records["device_coverage"],  # type: ignore[arg-type]
+            records["competence_summary"],  # type: ignore[arg-type]
+            records["digital_skills"],  # type: ignore[arg-type]
+            extra={
+                **equipment_equity(compiled.equipment_totals),
+                **support_equity(records["support_by_unit"]),  # type: ignore[arg-type]
+            },
+        )
+    )
+    snapshot = Snapshot(
+        tenant=tenant.id,
+        as_of=as_of,
+        policy_sha256=policy.fingerprint(),
+        software_version=__version__,
+        consumer_group=consumer_group,
+        offsets=offset_labels(stored_offsets(engine, consumer_group)),
+        entity_counts=compiled.entity_counts,
+        records=sorted_records(records),
+    )
+    store.save(snapshot, lease)
+    if tenant.policy.baseline == "first" and store.pinned_baseline(tenant.id) is None:
+        store.pin_baseline(tenant.id, as_of)
+    log.info(
+        "followup_compiled",
+        tenant=tenant.id,
+        as_of=as_of.isoformat(),
+        rows=sum(snapshot.counts().values()),
+        complementary_rows=extra,
+        load_seconds=round(compiled.load_seconds, 3),
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return snapshot
+
+
+@dataclass
+class _Measured:
+    """The records of one day before the complementary suppression, and what they came from."""
+
+    records: dict[str, list[FollowupRecord]]
+    entity_counts: dict[str, int]
+    equipment_totals: EquipmentTotals
+    load_seconds: float
+
+
+def _measure(
+    engine: sa.Engine,
+    tenant: TenantSettings,
+    as_of: date,
+    pseudonym_key: bytes,
+    baseline_as_of: date | None,
+    baseline: dict[str, float | None],
+) -> _Measured:
+    """Load the tenant as of `as_of`, match its people, and compute every measure's rows.
+
+    The state, directory and fleet live only here: the caller holds the records alone.
+    """
+    started = time.monotonic()
     state = load_state(engine, tenant.id, end_of_day(as_of))
     loaded = time.monotonic()
     policy = tenant.policy
@@ -170,77 +270,17 @@ def compile_snapshot(
         "licence_overview": list(licence_overview),
         "licence_use": list(licence_use),
     }
-    extra = 0
-    if complementary:
-        records, report = suppress_complementary(records, policy.min_cell_size)
-        extra = report.extra_rows
-    records["support_by_unit"] = list(
-        hide_hidden_users(
-            records["support_by_unit"],  # type: ignore[arg-type]
-            records["device_coverage"],  # type: ignore[arg-type]
-        )
-    )
-    # The measurements' cells as published (this day's after its suppression): see
-    # `hub.followup.measures.development`.
-    measured = measured_summaries(
-        engine,
-        tenant,
-        as_of,
-        store,
-        records["competence_summary"],  # type: ignore[arg-type]
-        pseudonym_key=pseudonym_key,
-        consumer_group=consumer_group,
-    )
-    development = competence_development(tenant.id, as_of, measured)
-    if development:
-        records["competence_development"] = list(development)
-        if complementary:
-            records, report = suppress_complementary(records, policy.min_cell_size)
-            extra += report.extra_rows
-        records["competence_development"] = list(
-            with_changes(records["competence_development"])  # type: ignore[arg-type]
-        )
-    # Equity from the rows as published, so that its spread shows no hidden cell.
-    records["equity"] = list(
-        equity(
-            ctx,
-            records["device_coverage"],  # type: ignore[arg-type]
-            records["competence_summary"],  # type: ignore[arg-type]
-            records["digital_skills"],  # type: ignore[arg-type]
-            extra={
-                **equipment_equity(equipment_totals),
-                **support_equity(records["support_by_unit"]),  # type: ignore[arg-type]
-            },
-        )
-    )
-    snapshot = Snapshot(
-        tenant=tenant.id,
-        as_of=as_of,
-        policy_sha256=policy.fingerprint(),
-        software_version=__version__,
-        consumer_group=consumer_group,
-        offsets=offset_labels(stored_offsets(engine, consumer_group)),
-        entity_counts={
+    return _Measured(
+        records,
+        {
             **state.sizes,
             "equipment_items": len(items),
             "support_tickets": len(tickets),
             "purchased_devices": len(purchases),
         },
-        records=sorted_records(records),
+        equipment_totals,
+        loaded - started,
     )
-    store.save(snapshot, lease)
-    if tenant.policy.baseline == "first" and store.pinned_baseline(tenant.id) is None:
-        store.pin_baseline(tenant.id, as_of)
-    log.info(
-        "followup_compiled",
-        tenant=tenant.id,
-        as_of=as_of.isoformat(),
-        rows=sum(snapshot.counts().values()),
-        complementary_rows=extra,
-        load_seconds=round(loaded - started, 3),
-        seconds=round(time.monotonic() - started, 3),
-    )
-    return snapshot
 
 
 def measured_summaries(

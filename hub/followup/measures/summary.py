@@ -16,6 +16,7 @@ from hub.followup._common import Context, median, rounded, share
 from hub.followup.measures.devices import DeviceTotals, Fleet
 from hub.followup.measures.learning import AreaTotals, CourseTotals, SkillsTotals
 from hub.followup.measures.licences import LicenceTotals
+from hub.policy import Policy
 from schemas.followup import (
     CompetenceSummary,
     DeviceCoverage,
@@ -38,7 +39,9 @@ class Measure:
 
 
 def equity(
-    ctx: Context,
+    tenant: str,
+    as_of: date,
+    policy: Policy,
     coverage: Sequence[DeviceCoverage],
     competence: Sequence[CompetenceSummary],
     skills: Sequence[DigitalSkills],
@@ -49,7 +52,7 @@ def equity(
     `extra`: further measures by name (direction, target, unit → value) from the measure
     modules that compute their own unit values (classroom equipment).
     """
-    targets = ctx.policy.device_targets
+    targets = policy.device_targets
     measures: dict[str, tuple[Direction, float | None, dict[str, float]]] = dict(extra or {})
 
     def coverage_values(
@@ -95,7 +98,7 @@ def equity(
         if row.population is Population.PUPILS and row.exam_ready_share is not None:
             exam[row.unit_key] = row.exam_ready_share
     measures["exam_ready_share"] = (Direction.HIGHER, None, exam)
-    required_areas = sorted({r.area for r in ctx.policy.competence_requirements}, key=str)
+    required_areas = sorted({r.area for r in policy.competence_requirements}, key=str)
     for area in required_areas:
         sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for c in competence:
@@ -131,9 +134,9 @@ def equity(
             )
         rows.append(
             Equity(
-                tenant=ctx.tenant,
+                tenant=tenant,
                 key=name,
-                as_of=ctx.as_of,
+                as_of=as_of,
                 measure=name,
                 direction=direction,
                 target=target,

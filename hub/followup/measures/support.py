@@ -199,15 +199,17 @@ def support_equity(
 def hide_hidden_users(
     rows: Sequence[SupportByUnit], coverage: Sequence[DeviceCoverage]
 ) -> list[SupportByUnit]:
-    """Empty `users` and tickets per 100 users of a unit whose pupils or staff cell is hidden.
+    """Empty `users` and tickets per 100 users of a unit whose pupils' or staff headcount is hidden.
 
-    Users are the unit's pupils plus staff: shown beside a published pupils cell they would
-    give back a staff cell the device coverage hid (complementary suppression runs first).
+    Users are the unit's pupils plus staff: shown beside a published pupils headcount they
+    would give back a staff headcount the device coverage hid (complementary suppression
+    runs first). A row that hides other figures only (its exam pupils) keeps its
+    headcount, and users hidden beside two published headcounts are their sum.
     """
     hidden = {
         r.unit_key
         for r in coverage
-        if r.population in (Population.PUPILS, Population.STAFF) and r.suppressed
+        if r.population in (Population.PUPILS, Population.STAFF) and "headcount" in r.suppressed
     }
     emptied = ("users", "tickets_per_100_users")
     return [

@@ -209,6 +209,37 @@ def test_the_audit_works_a_staff_cell_out_of_a_schools_support_users():
     assert [] == hidden.findings
 
 
+def test_support_users_are_hidden_only_beside_a_hidden_headcount():
+    """A school's support users are hidden when its pupils' or staff headcount is, only.
+
+    A coverage row can hide other figures (its exam pupils, under the minimum) and keep
+    its headcount. Users hidden then are the published pupils plus staff, which the
+    audit reads back, as the Celery test's small sandbox tenant showed.
+    """
+    from hub.followup.measures.support import hide_hidden_users
+    from schemas.followup import DeviceCoverage, Population, SupportByUnit
+
+    def coverage(unit: str, population: Population, *hidden: str) -> DeviceCoverage:
+        return DeviceCoverage.model_construct(
+            unit_key=unit, population=population, headcount=None if hidden else 12,
+            suppressed=hidden,
+        )  # fmt: skip
+
+    rows = [
+        coverage("ek", Population.PUPILS, "exam_pupils", "exam_ready", "exam_ready_share"),
+        coverage("ek", Population.STAFF),
+        coverage("sol", Population.PUPILS),
+        coverage("sol", Population.STAFF, "headcount", "devices"),
+    ]
+    rows[0] = rows[0].model_copy(update={"headcount": 12})  # only its exam figures hidden
+    support = [
+        SupportByUnit.model_construct(unit_key=unit, category="*", users=18, suppressed=())
+        for unit in ("ek", "sol")
+    ]
+    users = {r.unit_key: r.users for r in hide_hidden_users(support, rows)}
+    assert {"ek": 18, "sol": None} == users
+
+
 def test_each_relations_best_figure_to_hide_is_the_least_of_all_its_terms(engine: sa.Engine):
     """The round's index picks what reading every term would, for every cell and relation.
 

@@ -14,6 +14,7 @@ history (`report_history`: valid from on or before `at`, not yet ended at `at`);
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
@@ -422,17 +423,8 @@ def _person(source: str, p: dict[str, Any]) -> PersonRow:
 
 def _counted_person(source: str, p: dict[str, Any]) -> PersonRow:
     """A directory person as the records read them, without the identifiers matching reads."""
-    return PersonRow(
-        source,
-        p["key"],
-        None,
-        None,
-        None,
-        tuple(_text(r) for r in p.get("roles") or ()),
-        tuple(_text(u) for u in p.get("unit_keys") or ()),
-        _text(p.get("primary_unit_key")),
-        p.get("grade"),
-        (),
+    return dataclasses.replace(
+        _person(source, p), eppn=None, username=None, email=None, external_ids=()
     )
 
 

@@ -163,7 +163,7 @@ def run_phases(people: int) -> SizeRun:
     phase("materialise", started, f"{progress.records:,} events")
     started = time.perf_counter()
     outcome = compile_tenant(settings, TENANT)
-    rows = sum(outcome.snapshot.counts().values())
+    rows = sum(outcome.snapshot.counts.values())
     phase("compile", started, f"{rows:,} rows, published")
     started = time.perf_counter()
     extract, verification = extract_tenant(

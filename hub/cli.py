@@ -224,7 +224,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     snapshot = outcome.snapshot
     baseline = snapshot.baseline_as_of
     print(f"Compiled {snapshot.tenant} as of {snapshot.as_of} (baseline {baseline}):")
-    for record, count in snapshot.counts().items():
+    for record, count in snapshot.counts.items():
         print(f"  {record:<22} {count:>8,} rows")
     print("Headline figures:")
     for measure, value in snapshot.measures.items():

@@ -38,6 +38,7 @@ complementary suppression (`hub.followup.suppression`) runs on the rows it would
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import re
@@ -905,7 +906,9 @@ def _read_xlsx(path: Path, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
         found = []
         for values in rows:
             row: dict[str, Any] = {}
-            for name, value in zip(header, values, strict=False):
+            # A writer may leave out a row's empty cells at its end: they are empty.
+            cells = itertools.chain(values, itertools.repeat(None))
+            for name, value in zip(header, cells, strict=False):
                 kind = kinds.get(name, "text")
                 if value is None or isinstance(value, str):
                     row[name] = _parse(value or "", kind)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import shutil
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import Enum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ FORMATS = ("csv", "xlsx")
 _LEFT_OUT = ("tenant", "source", "key", "source_modified", "as_of")
 #: Zip entry time of every XLSX part (the zip format's earliest).
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: Bytes copied or hashed at a time.
+_COPY_CHUNK = 1 << 20
 
 
 class ExtractError(Exception):
@@ -141,23 +144,28 @@ def _cell(value: Any) -> Any:
     return _text(value)
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([_text(v) for v in row] for row in rows)
-    return buffer.getvalue().encode("utf-8")
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Write a CSV file of rows already in their text form."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
-def _xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], as_of: date) -> bytes:
+def _write_xlsx(
+    path: Path, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], as_of: date
+) -> None:
+    """Write a one-sheet XLSX file, its rows streamed to disk (openpyxl's write-only mode).
+
+    Its document dates are `as_of` and its zip entries carry one fixed time, so the same
+    rows give the same bytes.
+    """
     from openpyxl import Workbook  # imported late: only XLSX extracts need it
     from openpyxl.packaging.core import DocumentProperties
     from openpyxl.xml.functions import tostring
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = title[:31]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
     sheet.append(list(header))
     for row in rows:
         sheet.append([_cell(v) for v in row])
@@ -165,30 +173,34 @@ def _xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], as_o
     properties = DocumentProperties(creator="skolehub", created=stamp, modified=stamp)
     properties.lastModifiedBy = "skolehub"
     workbook.properties = properties
-    buffer = io.BytesIO()
-    workbook.save(buffer)  # sets `modified` to now: the part is rewritten below
-    properties.modified = stamp
-    core = tostring(properties.to_tree())
-    fixed = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
-        zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            data = core if info.filename == "docProps/core.xml" else source.read(info.filename)
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, data)
-    return fixed.getvalue()
+    saved = path.with_name(f".{path.name}.saving")
+    try:
+        workbook.save(saved)  # sets `modified` to now: the part is rewritten below
+        properties.modified = stamp
+        core = tostring(properties.to_tree())
+        with (
+            zipfile.ZipFile(saved) as source,
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
+            for info in source.infolist():
+                entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o600 << 16
+                if info.filename == "docProps/core.xml":
+                    target.writestr(entry, core)
+                    continue
+                with source.open(info) as part, target.open(entry, "w") as copy:
+                    shutil.copyfileobj(part, copy, _COPY_CHUNK)
+    finally:
+        saved.unlink(missing_ok=True)
 
 
-def _sort_key(values: Sequence[Any]) -> list[str]:
-    return [_text(v) for v in values]
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_extract(
@@ -229,32 +241,39 @@ def write_extract(
     for record_type in FOLLOWUP_RECORD_TYPES:
         name = record_type.entity
         header = columns(record_type, identified)
+        source = (
+            public_rows(snapshot.rows, name) if withhold and not identified else snapshot.rows(name)
+        )
+        # One record type's cells at a time (read from the store as they go), in the order
+        # of their text: by pseudonym, never by the person keys behind them.
         rows = sorted(
             (
-                _values(r, record_type, identified, pseudonym_key)
-                for r in (
-                    public_rows(snapshot.records, name)
-                    if withhold and not identified
-                    else snapshot.rows(name)
+                ([_text(v) for v in values], values)
+                for values in (
+                    _values(r, record_type, identified, pseudonym_key)
+                    for r in source
+                    if not (identified and _names_one_of(r, record_type, protected))
                 )
-                if not (identified and _names_one_of(r, record_type, protected))
             ),
-            key=_sort_key,
+            key=itemgetter(0),
         )
         for fmt in dict.fromkeys(formats):
-            data = _csv(header, rows) if fmt == "csv" else _xlsx(name, header, rows, snapshot.as_of)
             path = out / f"{name}.{fmt}"
-            path.write_bytes(data)
+            if fmt == "csv":
+                _write_csv(path, header, (texts for texts, _ in rows))
+            else:
+                _write_xlsx(path, name, header, (values for _, values in rows), snapshot.as_of)
             files.append(
                 {
                     "name": path.name,
                     "record": name,
                     "format": fmt,
                     "rows": len(rows),
-                    "bytes": len(data),
-                    "sha256": _sha256(data),
+                    "bytes": path.stat().st_size,
+                    "sha256": _file_sha256(path),
                 }
             )
+        del rows
     manifest = {
         "format": FORMAT,
         "tenant": snapshot.tenant,
@@ -312,12 +331,12 @@ def verify_extract(path: Path) -> Verification:
         if not file.is_file():
             result.problems.append(f"{name}: missing")
             continue
-        data = file.read_bytes()
-        if _sha256(data) != entry["sha256"]:
+        if _file_sha256(file) != entry["sha256"]:
             result.problems.append(f"{name}: sha256 differs from the manifest")
             continue
-        if len(data) != entry["bytes"]:
-            result.problems.append(f"{name}: {len(data)} bytes, the manifest says {entry['bytes']}")
+        size = file.stat().st_size
+        if size != entry["bytes"]:
+            result.problems.append(f"{name}: {size} bytes, the manifest says {entry['bytes']}")
         rows = _rows_in(file, entry["format"])
         if rows != entry["rows"]:
             result.problems.append(f"{name}: {rows} rows, the manifest says {entry['rows']}")

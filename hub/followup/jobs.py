@@ -28,7 +28,7 @@ from hub.followup.extract import (
     write_extract,
 )
 from hub.followup.publish import PublishReport, publish_snapshot
-from hub.followup.snapshots import Snapshot, SnapshotStore
+from hub.followup.snapshots import Snapshot, SnapshotStore, SnapshotSummary
 from hub.leases import Lease, LeaseHeld, lease_ttl
 from hub.materialise import (
     MaterialiseProgress,
@@ -128,9 +128,9 @@ def rebuild(settings: HubSettings, group: str | None = None) -> Rebuilt:
 
 @dataclass
 class CompileOutcome:
-    """A compiled snapshot and what publishing it did."""
+    """What a compile made (its snapshot's summary: the rows are in the store) and published."""
 
-    snapshot: Snapshot
+    snapshot: SnapshotSummary
     published: PublishReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class CompileOutcome:
         return {
             "tenant": self.snapshot.tenant,
             "as_of": self.snapshot.as_of.isoformat(),
-            "rows": self.snapshot.counts(),
+            "rows": self.snapshot.counts,
             "measures": self.snapshot.measures,
             "baseline_as_of": (self.snapshot.baseline_as_of or self.snapshot.as_of).isoformat(),
             "published": self.published.to_dict() if self.published else None,
@@ -182,7 +182,7 @@ def compile_tenant(
                 if publish
                 else None
             )
-        return CompileOutcome(snapshot, published)
+        return CompileOutcome(snapshot.summary(), published)
     finally:
         store.close()
 
@@ -207,25 +207,23 @@ def compile_measurements(
             log.warning("measurement_unknowable", tenant=tenant.id, day=str(day), error=str(exc))
 
 
-def stored_or_compiled(settings: HubSettings, tenant_id: str, as_of: date | None) -> Snapshot:
-    """The stored snapshot of `as_of` (default: the latest), compiled from the store if none."""
-    tenant = settings.tenant(tenant_id)
-    store, engine = _engine(settings)
-    try:
-        snapshots = SnapshotStore(engine)
-        day = as_of
-        if day is None:
-            days = snapshots.days(tenant.id)
-            day = days[-1] if days else today()
-        found = snapshots.load(tenant.id, day)
-        if found is not None:
-            return found
-        with Lease(engine, compile_lease_name(tenant.id), lease_ttl()) as lease:
-            return compile_snapshot(
-                engine, tenant, day, pseudonym_key=hmac_key(), store=snapshots, lease=lease
-            )
-    finally:
-        store.close()
+def _stored_or_compiled(engine: sa.Engine, tenant: TenantSettings, as_of: date | None) -> Snapshot:
+    """The stored snapshot of `as_of` (default: the latest), compiled from the store if none.
+
+    A stored snapshot's rows are read from `engine` when asked for.
+    """
+    snapshots = SnapshotStore(engine)
+    day = as_of
+    if day is None:
+        days = snapshots.days(tenant.id)
+        day = days[-1] if days else today()
+    found = snapshots.load(tenant.id, day)
+    if found is not None:
+        return found
+    with Lease(engine, compile_lease_name(tenant.id), lease_ttl()) as lease:
+        return compile_snapshot(
+            engine, tenant, day, pseudonym_key=hmac_key(), store=snapshots, lease=lease
+        )
 
 
 def extract_tenant(
@@ -237,26 +235,29 @@ def extract_tenant(
     identified: bool = False,
     out: Path | None = None,
 ) -> tuple[Extract, Verification]:
-    """Write one tenant's extract for `as_of` and verify it against its manifest."""
+    """Write one tenant's extract for `as_of` and verify it against its manifest.
+
+    The rows are read from the store a record type at a time, as the files are written.
+    """
     tenant = settings.tenant(tenant_id)
-    snapshot = stored_or_compiled(settings, tenant_id, as_of)
-    folder = out or default_extract_dir(extracts_dir(), tenant.id, snapshot.as_of)
-    protected: frozenset[str] = frozenset()
-    if identified:
-        store, engine = _engine(settings)
-        try:
+    store, engine = _engine(settings)
+    try:
+        snapshot = _stored_or_compiled(engine, tenant, as_of)
+        folder = out or default_extract_dir(extracts_dir(), tenant.id, snapshot.as_of)
+        protected: frozenset[str] = frozenset()
+        if identified:
             protected = protected_people(engine, tenant.id, end_of_day(snapshot.as_of))
-        finally:
-            store.close()
-    extract = write_extract(
-        snapshot,
-        folder,
-        policy=tenant.policy,
-        pseudonym_key=hmac_key(),
-        formats=formats,
-        identified=identified,
-        protected=protected,
-    )
+        extract = write_extract(
+            snapshot,
+            folder,
+            policy=tenant.policy,
+            pseudonym_key=hmac_key(),
+            formats=formats,
+            identified=identified,
+            protected=protected,
+        )
+    finally:
+        store.close()
     return extract, verify_extract(folder)
 
 

@@ -178,19 +178,18 @@ def _changes(
     Counts the unchanged rows in `report`.
     """
     seen: set[tuple[str, str]] = set()
-    for record, rows in snapshot.records.items():
+    for record, original in snapshot.every_row():
         name = state_name(RECORD_TYPES_BY_NAME[record])
-        for original in rows:
-            row = pseudonymised(original, pseudonym_key)
-            seen.add((name, row.key))
-            text = row_json(row)
-            digest = fingerprint(json.loads(text))
-            old = known.get((name, row.key))
-            if old is not None and old == digest:
-                report.unchanged += 1
-                continue
-            op = Op.CREATED if old is None else Op.UPDATED
-            yield _Change(name, row.key, op, digest, text, None)
+        row = pseudonymised(original, pseudonym_key)
+        seen.add((name, row.key))
+        text = row_json(row)
+        digest = fingerprint(json.loads(text))
+        old = known.get((name, row.key))
+        if old is not None and old == digest:
+            report.unchanged += 1
+            continue
+        op = Op.CREATED if old is None else Op.UPDATED
+        yield _Change(name, row.key, op, digest, text, None)
     current = {state_name(t) for t in FOLLOWUP_RECORD_TYPES}
     prefix = settings.kafka.topic_prefix
     topics = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -53,6 +53,8 @@ followup_baselines = sa.Table(
 )
 
 _INSERT_BATCH = 2_000
+#: Rows fetched from the store at a time when a stored snapshot's rows are read.
+_READ_BATCH = 2_000
 
 
 def row_json(row: FollowupRecord) -> str:
@@ -76,7 +78,7 @@ class Snapshot:
     entity_counts: dict[str, int]
     records: dict[str, list[FollowupRecord]] = field(default_factory=dict)
 
-    def rows(self, record: str) -> list[FollowupRecord]:
+    def rows(self, record: str) -> Iterable[FollowupRecord]:
         """The rows of one record type, by key."""
         return self.records.get(record, [])
 
@@ -91,9 +93,62 @@ class Snapshot:
         trend = [r for r in self.rows("trend") if isinstance(r, Trend)]
         return trend[0].baseline_as_of if trend else None
 
+    def every_row(self) -> Iterator[tuple[str, FollowupRecord]]:
+        """Every row with its record type's name, a record type at a time."""
+        for record_type in FOLLOWUP_RECORD_TYPES:
+            for row in self.rows(record_type.entity):
+                yield record_type.entity, row
+
     def counts(self) -> dict[str, int]:
         """Rows per record type."""
-        return {t.entity: len(self.rows(t.entity)) for t in FOLLOWUP_RECORD_TYPES}
+        return {t.entity: len(self.records.get(t.entity, ())) for t in FOLLOWUP_RECORD_TYPES}
+
+    def summary(self) -> SnapshotSummary:
+        """What the snapshot amounts to, without its rows."""
+        return SnapshotSummary(
+            self.tenant, self.as_of, self.baseline_as_of, self.counts(), self.measures
+        )
+
+
+@dataclass
+class StoredSnapshot(Snapshot):
+    """A snapshot in the store whose rows are read a record type at a time, when asked for.
+
+    Nothing but the head and the row counts is held: an extract or a page of a large
+    tenant reads one record type's rows as it goes, never the whole snapshot.
+    """
+
+    engine: sa.Engine | None = None
+    stored_counts: dict[str, int] = field(default_factory=dict)
+
+    def rows(self, record: str) -> Iterator[FollowupRecord]:
+        """The rows of one record type, by key, read from the store in batches."""
+        assert self.engine is not None
+        model = RECORD_TYPES_BY_NAME[record]
+        r = followup_rows.c
+        with self.engine.connect() as conn:
+            payloads = conn.execution_options(yield_per=_READ_BATCH).scalars(
+                sa.select(r.payload)
+                .where(r.tenant == self.tenant, r.as_of == self.as_of, r.record == record)
+                .order_by(r.key)
+            )
+            for payload in payloads:
+                yield model.model_validate_json(payload)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per record type."""
+        return {t.entity: self.stored_counts.get(t.entity, 0) for t in FOLLOWUP_RECORD_TYPES}
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    """A compiled snapshot's day, row counts and headline figures: what a run reports."""
+
+    tenant: str
+    as_of: date
+    baseline_as_of: date | None
+    counts: dict[str, int]
+    measures: dict[str, float | None]
 
 
 class SnapshotStore:
@@ -120,8 +175,7 @@ class SnapshotStore:
                 "key": row.key,
                 "payload": row_json(row),
             }
-            for record, items in snapshot.records.items()
-            for row in items
+            for record, row in snapshot.every_row()
         )
         with self.engine.begin() as conn:
             if lease is not None:
@@ -160,24 +214,22 @@ class SnapshotStore:
                 )
             )
 
-    def load(self, tenant: str, as_of: date) -> Snapshot | None:
-        """A stored snapshot, or None."""
+    def load(self, tenant: str, as_of: date) -> StoredSnapshot | None:
+        """A stored snapshot (its head; rows are read when asked for), or None."""
         s = followup_snapshots.c
+        r = followup_rows.c
         with self.engine.connect() as conn:
             head = conn.execute(
                 sa.select(followup_snapshots).where(s.tenant == tenant, s.as_of == as_of)
             ).first()
             if head is None:
                 return None
-            rows = conn.execute(
-                sa.select(followup_rows.c.record, followup_rows.c.payload)
-                .where(followup_rows.c.tenant == tenant, followup_rows.c.as_of == as_of)
-                .order_by(followup_rows.c.record, followup_rows.c.key)
+            counts = conn.execute(
+                sa.select(r.record, sa.func.count())
+                .where(r.tenant == tenant, r.as_of == as_of)
+                .group_by(r.record)
             ).all()
-        records: dict[str, list[FollowupRecord]] = {t.entity: [] for t in FOLLOWUP_RECORD_TYPES}
-        for record, payload in rows:
-            records[record].append(RECORD_TYPES_BY_NAME[record].model_validate_json(payload))
-        return Snapshot(
+        return StoredSnapshot(
             tenant=tenant,
             as_of=head.as_of,
             policy_sha256=head.policy_sha256,
@@ -185,7 +237,8 @@ class SnapshotStore:
             consumer_group=head.consumer_group,
             offsets=json.loads(head.offsets),
             entity_counts=json.loads(head.entity_counts),
-            records=records,
+            engine=self.engine,
+            stored_counts={record: int(n) for record, n in counts},
         )
 
     def pinned_baseline(self, tenant: str) -> date | None:

@@ -30,7 +30,7 @@ promise the fewest possible cells, only that the audit finds none after it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,19 +171,21 @@ def public_view(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, 
 
 
 def public_rows(
-    records: Mapping[str, Sequence[FollowupRecord]], record: str
-) -> list[FollowupRecord]:
-    """The rows of `record` a pseudonymised extract shows (person rows of hidden cells left out)."""
-    rows = list(records.get(record, ()))
+    rows: Callable[[str], Iterable[FollowupRecord]], record: str
+) -> Iterable[FollowupRecord]:
+    """The rows of `record` a pseudonymised extract shows (person rows of hidden cells left out).
+
+    `rows` gives a record type's rows (a snapshot's `rows`); they are read as they go.
+    """
     if record != StaffCompetence.entity:
-        return rows
-    hidden = _withheld(r.model_dump() for r in records.get(CompetenceSummary.entity, ()))
-    return [
+        return rows(record)
+    hidden = _withheld(r.model_dump() for r in rows(CompetenceSummary.entity))
+    return (
         r
-        for r in rows
+        for r in rows(record)
         if isinstance(r, StaffCompetence)
         and row_key(record, {"unit_key": r.unit_key, "role": r.role, "area": r.area}) not in hidden
-    ]
+    )
 
 
 #: A row of a record: (record, key).

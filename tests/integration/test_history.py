@@ -89,7 +89,7 @@ def _sync_day(
 
 
 def _rows(snapshot: Any) -> list[str]:
-    return [row_json(r) for rows in snapshot.records.values() for r in rows]
+    return [row_json(r) for _, r in snapshot.every_row()]
 
 
 def _tenant(settings: HubSettings, **policy: Any) -> TenantSettings:

@@ -110,14 +110,14 @@ def schools_in_snapshot(var: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     try:
         snapshots = SnapshotStore(engine)
         snapshot = snapshots.load(TENANT, snapshots.days(TENANT)[-1])
+        assert snapshot is not None
+        return {
+            row.unit_key
+            for row in snapshot.rows("device_coverage")
+            if isinstance(row, DeviceCoverage) and row.population is Population.PUPILS
+        }
     finally:
         engine.dispose()
-    assert snapshot is not None
-    return {
-        row.unit_key
-        for row in snapshot.rows("device_coverage")
-        if isinstance(row, DeviceCoverage) and row.population is Population.PUPILS
-    }
 
 
 def test_a_signed_in_user_sees_a_bar_per_school(

@@ -33,7 +33,7 @@ def followup_index(request: Request, settings: Settings, user: Viewer) -> HTMLRe
         for tenant in settings.tenants:
             days = snapshots.days(tenant.id)
             snapshot = snapshots.load(tenant.id, days[-1]) if days else None
-            tenants.append((tenant, snapshot))
+            tenants.append((tenant, snapshot.summary() if snapshot else None))
     note_access(settings, user, ALL_TENANTS, AccessAction.VIEW_FOLLOWUP_INDEX, "followup index")
     return render(request, "followup_index.html", tenants=tenants, user=user, headline=HEADLINE)
 
@@ -53,11 +53,11 @@ def followup(
         days = snapshots.days(tenant.id)
         day = as_of or (days[-1] if days else None)
         snapshot = snapshots.load(tenant.id, day) if day else None
-    if snapshot is None:
-        return render(
-            request, "followup_missing.html", tenant=tenant, as_of=as_of, user=user, days=days
-        )
-    page = build_page(snapshot, tenant.policy.min_cell_size, page_labels(tenant.country))
+        if snapshot is None:
+            return render(
+                request, "followup_missing.html", tenant=tenant, as_of=as_of, user=user, days=days
+            )
+        page = build_page(snapshot, tenant.policy.min_cell_size, page_labels(tenant.country))
     what = f"followup page as of {snapshot.as_of.isoformat()}"
     note_access(settings, user, tenant.id, AccessAction.VIEW_FOLLOWUP, what)
     return render(request, "followup.html", tenant=tenant, page=page, days=days, user=user)

@@ -7,11 +7,9 @@ prefix of its own, so the ACLs one test grants never cover another's topics.
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -48,25 +46,7 @@ from tests.conftest import TEST_HMAC_KEY
 from tests.support import MemorySource, consume_all, settings_for, unique_prefix
 from tests.unit.followup import golden
 
-#: kafka-python 3.0.12 leaves the sockets of connections the broker closed during the TLS
-#: handshake (an untrusted certificate, a plaintext client) to the garbage collector,
-#: which may run in the middle of a test here: those warnings are expected in this module,
-#: and `_collect_leaked_sockets` collects what is left after each test, so none reaches
-#: another module's tests.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in. <ssl.SSLSocket:pytest.PytestUnraisableExceptionWarning"
-    ),
-]
-
-
-@pytest.fixture(autouse=True)
-def _collect_leaked_sockets() -> Iterator[None]:
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+pytestmark = pytest.mark.integration
 
 
 PASSWORD_ENV = "KAFKA_HUB_PASSWORD"

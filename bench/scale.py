@@ -10,7 +10,7 @@ run on one private Kafka broker:
    each source's sync, materialise, compile (with the publish of the follow-up records),
    and the extract (CSV + XLSX, verified and audited), timing each (wall and CPU
    seconds: on a busy machine the CPU seconds are the per-core cost) and reading the
-   process's peak RSS (`ru_maxrss`) after each;
+   process's peak RSS (`VmHWM`) after each;
 3. sends as many messages as the syncs published, of the same average value and header
    size (weighted over the entity topics), with a bare kafka-python producer to the same
    broker (`bench/_harness.py`);
@@ -56,8 +56,16 @@ RSS_GROWTH = 1.5
 
 
 def _peak_mb() -> float:
-    """The peak resident set of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident set of this program so far: `VmHWM` (KiB) of /proc/self/status.
+
+    Not `ru_maxrss`: Linux keeps it across execve, so a child started by a parent that
+    had generated a large tenant would report the parent's size as its own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
 def _cpu_seconds() -> float:

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -110,6 +110,21 @@ class SyncReport:
 
 class DeletionGuardTripped(Exception):
     """The run would delete more than the tenant allows; nothing was published."""
+
+
+#: How much earlier than its period a periodic full read counts as due. Scheduled runs a
+#: period apart begin within a few minutes of each other, either way (the sync DAGs look
+#: every five minutes): measured to the second, a daily full read on a daily schedule
+#: would come every other day.
+FULL_READ_SLACK = timedelta(minutes=5)
+
+
+def full_read_due(last_full: datetime, every: timedelta, at: datetime) -> bool:
+    """Whether a source's periodic full read is due at `at`, its last having begun at `last_full`.
+
+    Due once `every` has passed, less `FULL_READ_SLACK` (at most a tenth of `every`).
+    """
+    return at - last_full >= every - min(FULL_READ_SLACK, every / 10)
 
 
 class SyncRunner:
@@ -245,7 +260,7 @@ class SyncRunner:
             requested = (
                 not source.bookmarks
                 or last is None
-                or (every is not None and now() - last >= every)
+                or (every is not None and full_read_due(last, every, now()))
                 or (
                     every_runs is not None
                     and self.store.incremental_runs_since(tenant.id, source_id, last) >= every_runs

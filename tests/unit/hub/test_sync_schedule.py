@@ -10,6 +10,7 @@ import yaml
 from connectors.settings import SettingsError
 from hub.settings import parse_settings
 from hub.store import StateStore, sync_runs
+from hub.sync import full_read_due
 from hub.sync_tasks import DEFAULT_SCHEDULE, due, schedule_of, sync_plan
 
 
@@ -87,3 +88,21 @@ def test_a_scheduled_run_plans_only_the_due_sources_and_a_triggered_run_all(
     assert {"new", "often"} == planned(datetime(2026, 12, 7, 7, 10, 1, tzinfo=UTC))
     assert {"new", "often", "hourly"} == planned(datetime(2026, 12, 7, 8, 0, 1, tzinfo=UTC))
     assert {"new", "often", "hourly", "yearly"} == planned(started, every_source=True)
+
+
+def test_a_daily_full_read_is_due_at_each_daily_run():
+    """A run a day after the last full one is full, though it starts a little earlier in the day.
+
+    The sync DAGs look every five minutes, so a daily source starts a few seconds to minutes
+    after midnight, a little earlier or later each day. Measured to the second, a daily
+    full read would wait for every other day.
+    """
+    last_full = datetime(2026, 12, 6, 0, 0, 40, tzinfo=UTC)
+    day = timedelta(days=1)
+    assert full_read_due(last_full, day, datetime(2026, 12, 7, 0, 0, 10, tzinfo=UTC))
+    assert full_read_due(last_full, day, datetime(2026, 12, 7, 0, 5, 0, tzinfo=UTC))
+    assert not full_read_due(last_full, day, datetime(2026, 12, 6, 23, 0, 0, tzinfo=UTC))
+    # A short period keeps most of itself: two minutes are not cut to nothing.
+    every = timedelta(minutes=2)
+    assert not full_read_due(last_full, every, last_full + timedelta(minutes=1))
+    assert full_read_due(last_full, every, last_full + timedelta(seconds=110))

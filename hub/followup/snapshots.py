@@ -118,12 +118,11 @@ class StoredSnapshot(Snapshot):
     tenant reads one record type's rows as it goes, never the whole snapshot.
     """
 
-    engine: sa.Engine | None = None
-    stored_counts: dict[str, int] = field(default_factory=dict)
+    engine: sa.Engine = field(kw_only=True)
+    stored_counts: dict[str, int] = field(kw_only=True)
 
     def rows(self, record: str) -> Iterator[FollowupRecord]:
         """The rows of one record type, by key, read from the store in batches."""
-        assert self.engine is not None
         model = RECORD_TYPES_BY_NAME[record]
         r = followup_rows.c
         with self.engine.connect() as conn:

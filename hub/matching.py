@@ -11,7 +11,7 @@ source and reason with pseudonymised samples, never dropped silently.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from connectors.privacy import keyed_hmac
@@ -165,18 +165,24 @@ class Matcher:
         self, candidates: Iterable[Candidate], report: UnmatchedReport | None = None
     ) -> tuple[list[Match], UnmatchedReport]:
         """Match every candidate; the unmatched go to the report (a new one unless given)."""
-        matches: list[Match] = []
         report = UnmatchedReport() if report is None else report
+        return list(self.matches(candidates, report)), report
+
+    def matches(self, candidates: Iterable[Candidate], report: UnmatchedReport) -> Iterator[Match]:
+        """The candidates' matches as they are found; the unmatched go to `report`."""
         for candidate in candidates:
             result = self.match(candidate)
             if isinstance(result, Match):
-                matches.append(result)
-                continue
-            where = (candidate.source, result)
-            report.counts[where] += 1
-            if len(report.samples[where]) < self.matching.samples:
-                report.samples[where].append(self.pseudonym(candidate.key))
-        return matches, report
+                yield result
+            else:
+                self.note_unmatched(candidate, result, report)
+
+    def note_unmatched(self, candidate: Candidate, reason: str, report: UnmatchedReport) -> None:
+        """Count a candidate that matched nobody, for `reason`, with a pseudonymised sample."""
+        where = (candidate.source, reason)
+        report.counts[where] += 1
+        if len(report.samples[where]) < self.matching.samples:
+            report.samples[where].append(self.pseudonym(candidate.key))
 
     def pseudonym(self, value: str) -> str:
         """A stable pseudonym of an identifier: 16 hex digits of its keyed HMAC."""

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from hub.followup._state import (
     people_of,
     person_sources,
 )
-from hub.matching import Candidate, DirectoryPerson, Matcher, UnmatchedReport
+from hub.matching import Candidate, DirectoryPerson, Match, Matcher, UnmatchedReport
 from hub.policy import Policy
 from schemas.entities import OrganisationKind, Role, SchoolType
 
@@ -79,13 +80,14 @@ class Directory:
     unit_of_org: dict[tuple[str, str], str]
     #: Normalised unit name or policy alias → unit key.
     unit_names: dict[str, str]
-    #: (source, person key) of another source → directory person key.
-    links: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: (device source, device key) → directory person key.
-    device_users: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: (licence source, the holder's identifiers) → directory person key: one entry per
-    #: holder, not per licence (a tenant's assignments are several per person).
-    licence_users: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
+    #: Another source's person key → directory person key, per source.
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: A device's key → its user's directory person key, per device source.
+    device_users: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: A licence holder (`holder_id` of their identifiers) → directory person key, per
+    #: licence source: one entry per holder, not per licence (a tenant's assignments are
+    #: several per person).
+    licence_users: dict[str, dict[bytes, str]] = field(default_factory=dict)
     unmatched: UnmatchedReport = field(default_factory=UnmatchedReport)
 
     def unit_of(self, person: PersonRow) -> str | None:
@@ -102,7 +104,15 @@ class Directory:
         """The directory person behind another source's person key, if linked."""
         if source in self.sources:
             return key if key in self.people else None
-        return self.links.get((source, key))
+        return self.links.get(source, {}).get(key)
+
+    def device_user(self, source: str, key: str) -> str | None:
+        """The directory person a device source assigns its device `key` to, if matched."""
+        return self.device_users.get(source, {}).get(key)
+
+    def licence_holder(self, source: str, users: tuple[tuple[str, str], ...]) -> str | None:
+        """The directory person holding a licence, by the holder's identifiers, if matched."""
+        return self.licence_users.get(source, {}).get(holder_id(users))
 
     def unit_by_hints(self, hints: Iterable[str]) -> str | None:
         """The unit a device's hints name, trying each hint and its parts in order."""
@@ -177,26 +187,40 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
         for d in state.device_users
         if d.users
     )
+    for m in matcher.matches(person_candidates, directory.unmatched):
+        directory.links.setdefault(m.source, {})[m.candidate_key] = m.person_key
+    for m in matcher.matches(device_candidates, directory.unmatched):
+        directory.device_users.setdefault(m.source, {})[m.candidate_key] = m.person_key
     # One candidate per licence holder (a user with three licences is one person), named
     # by the holder's first licence.
-    holders: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    seen: dict[str, set[bytes]] = {}
     for assignment in state.licence_assignments:
-        if assignment.users:
-            holders.setdefault((assignment.source, assignment.users), assignment.key)
-    licence_candidates = (
-        Candidate(source, key, *_user_identifiers(users))
-        for (source, users), key in holders.items()
-    )
-    linked, _ = matcher.match_all(person_candidates, directory.unmatched)
-    directory.links.update({(m.source, m.candidate_key): m.person_key for m in linked})
-    used, _ = matcher.match_all(device_candidates, directory.unmatched)
-    directory.device_users.update({(m.source, m.candidate_key): m.person_key for m in used})
-    held, _ = matcher.match_all(licence_candidates, directory.unmatched)
-    holder_of = {(source, key): users for (source, users), key in holders.items()}
-    del holders
-    for m in held:
-        directory.licence_users[(m.source, holder_of[(m.source, m.candidate_key)])] = m.person_key
+        if not assignment.users:
+            continue
+        holder = holder_id(assignment.users)
+        known = seen.setdefault(assignment.source, set())
+        if holder in known:
+            continue
+        known.add(holder)
+        candidate = Candidate(
+            assignment.source, assignment.key, *_user_identifiers(assignment.users)
+        )
+        found = matcher.match(candidate)
+        if isinstance(found, Match):
+            directory.licence_users.setdefault(assignment.source, {})[holder] = found.person_key
+        else:
+            matcher.note_unmatched(candidate, found, directory.unmatched)
     return directory
+
+
+def holder_id(users: tuple[tuple[str, str], ...]) -> bytes:
+    """A licence holder's identifiers as 16 bytes (their BLAKE2b digest), to key them by.
+
+    A holder's (kind, value) pairs are a few hundred bytes of objects; a tenant has a
+    hundred thousand holders. Two holders share an id only if the digests of different
+    identifiers collide, which at 128 bits does not happen.
+    """
+    return hashlib.blake2b(repr(users).encode(), digest_size=16).digest()
 
 
 def _numbers(org: Org) -> list[str]:

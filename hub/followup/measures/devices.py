@@ -200,11 +200,7 @@ def build_fleet(ctx: Context) -> Fleet:
     for records in groups.values():
         _speaker_first(records)
         user = next(
-            (
-                directory.device_users[(r.source, r.key)]
-                for r in records
-                if (r.source, r.key) in directory.device_users
-            ),
+            (u for r in records if (u := directory.device_user(r.source, r.key)) is not None),
             None,
         )
         device = PhysicalDevice(records, user)

@@ -164,7 +164,7 @@ def _holder(
     devices: dict[str, tuple[str | None, bool]],
 ) -> tuple[str | None, str | None]:
     """(directory person, None) for an active holder; (None, holder id) for one who left."""
-    person = ctx.directory.licence_users.get((assignment.source, assignment.users))
+    person = ctx.directory.licence_holder(assignment.source, assignment.users)
     if person is not None:
         return person, None
     if any(kind in _DIRECTORY_NAMES for kind, _value in assignment.users):
@@ -186,7 +186,7 @@ def _device_holders(ctx: Context) -> dict[str, tuple[str | None, bool]]:
     for row in ctx.state.devices:
         if row.physical_key is None:
             continue
-        user = ctx.directory.device_users.get((row.source, row.key))
+        user = ctx.directory.device_user(row.source, row.key)
         known, named = found.get(row.physical_key, (None, False))
         found[row.physical_key] = (known or user, named or row.named)
     return found

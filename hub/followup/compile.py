@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,7 +13,7 @@ import structlog
 from hub import __version__
 from hub.followup._common import Context
 from hub.followup._identity import build_directory
-from hub.followup._state import load_state
+from hub.followup._state import PlacementRow, load_state
 from hub.followup.measures.data_quality import data_quality
 from hub.followup.measures.development import (
     competence_development,
@@ -54,6 +55,7 @@ from hub.followup.privacy import pseudonym
 from hub.followup.snapshots import Snapshot, SnapshotStore, sorted_records
 from hub.followup.suppression import suppress_complementary
 from hub.leases import Lease
+from hub.matching import UnmatchedReport
 from hub.materialise import history_span, offset_labels, stored_offsets
 from hub.settings import TenantSettings
 from schemas.followup import CompetenceSummary, FollowupRecord
@@ -126,6 +128,16 @@ def compile_snapshot(
         engine, tenant, as_of, store, pseudonym_key=pseudonym_key, consumer_group=consumer_group
     )
     compiled = _measure(engine, tenant, as_of, pseudonym_key, baseline_as_of, baseline)
+    # Data quality reads the tenant's links from the store again: with the state and the
+    # directory gone, it reuses their memory.
+    compiled.records["data_quality"] = data_quality(
+        engine,
+        tenant.id,
+        as_of,
+        compiled.placements,
+        compiled.unmatched_users,
+        end_of_day(as_of),
+    )
     # The tenant's state, directory and fleet are gone here, so the suppression's copy
     # of the rows and its audit reuse their memory (the compile's peak at 100,000 people).
     records = compiled.records
@@ -204,10 +216,13 @@ def compile_snapshot(
 class _Measured:
     """The records of one day before the complementary suppression, and what they came from."""
 
-    records: dict[str, list[FollowupRecord]]
+    records: dict[str, Sequence[FollowupRecord]]
     entity_counts: dict[str, int]
     equipment_totals: EquipmentTotals
     load_seconds: float
+    #: What data quality reads of the state and the directory (`data_quality`).
+    placements: list[PlacementRow]
+    unmatched_users: UnmatchedReport
 
 
 def _measure(
@@ -230,6 +245,20 @@ def _measure(
     ctx = Context(tenant.id, as_of, policy, state, directory)
     fleet = build_fleet(ctx)
     coverage, device_totals = device_coverage(ctx, fleet)
+    # Equipment, tickets and purchases are held only while their records are computed:
+    # their memory then serves the learning records.
+    items = load_items(engine, tenant.id, end_of_day(as_of))
+    classrooms, equipment_units, equipment_totals = classroom_equipment(ctx, items)
+    tickets = load_tickets(engine, tenant.id, end_of_day(as_of))
+    support, support_totals = support_by_unit(ctx, fleet, tickets)
+    purchases = load_purchases(engine, tenant.id, end_of_day(as_of))
+    lifecycle, lifecycle_measures = device_lifecycle(ctx, purchases)
+    counted = {
+        "equipment_items": len(items),
+        "support_tickets": len(tickets),
+        "purchased_devices": len(purchases),
+    }
+    del items, tickets, purchases
     areas = course_areas(ctx)
     staff, summary, competence_totals = staff_competence(ctx, areas)
     skills, skills_totals = digital_skills(ctx, fleet)
@@ -237,12 +266,6 @@ def _measure(
     licence_overview, licence_use, licence_totals = licences(ctx)
     unmatched = unmatched_identities(ctx, fleet, lambda value: pseudonym(pseudonym_key, value))
     totals = Totals(device_totals, competence_totals, skills_totals, course_totals, licence_totals)
-    items = load_items(engine, tenant.id, end_of_day(as_of))
-    tickets = load_tickets(engine, tenant.id, end_of_day(as_of))
-    classrooms, equipment_units, equipment_totals = classroom_equipment(ctx, items)
-    support, support_totals = support_by_unit(ctx, fleet, tickets)
-    purchases = load_purchases(engine, tenant.id, end_of_day(as_of))
-    lifecycle, lifecycle_measures = device_lifecycle(ctx, purchases)
     measures = dict(
         sorted(
             {
@@ -253,16 +276,15 @@ def _measure(
             }.items()
         )
     )
-    records: dict[str, list[FollowupRecord]] = {
+    records: dict[str, Sequence[FollowupRecord]] = {
         "device_coverage": list(coverage),
-        "staff_competence": list(staff),
+        "staff_competence": staff,
         "competence_summary": list(summary),
         "competence_by_unit": list(competence_by_unit(ctx, staff)),
         "digital_skills": list(skills),
-        "course_participation": list(courses),
+        "course_participation": courses,
         "trend": list(trend(ctx, measures, baseline_as_of, baseline)),
         "unmatched_identities": list(unmatched),
-        "data_quality": list(data_quality(ctx, engine, end_of_day(as_of))),
         "classroom_equipment": list(classrooms),
         "equipment_by_unit": list(equipment_units),
         "support_by_unit": list(support),
@@ -272,14 +294,11 @@ def _measure(
     }
     return _Measured(
         records,
-        {
-            **state.sizes,
-            "equipment_items": len(items),
-            "support_tickets": len(tickets),
-            "purchased_devices": len(purchases),
-        },
+        {**state.sizes, **counted},
         equipment_totals,
         loaded - started,
+        state.placements,
+        directory.unmatched,
     )
 
 

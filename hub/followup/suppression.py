@@ -49,6 +49,7 @@ from hub.followup.audit import (
 )
 from hub.followup.measures.devices import COVERAGE_FIGURES
 from hub.followup.measures.licences import OVERVIEW_FIGURES, USE_FIGURES
+from hub.followup.snapshots import PackedRows
 from schemas.followup import CompetenceSummary, FollowupRecord, StaffCompetence
 
 log = structlog.get_logger(__name__)
@@ -425,7 +426,7 @@ class _Protector:
 
 def suppress_complementary(
     records: Mapping[str, Sequence[FollowupRecord]], min_cell_size: int
-) -> tuple[dict[str, list[FollowupRecord]], SuppressionReport]:
+) -> tuple[dict[str, Sequence[FollowupRecord]], SuppressionReport]:
     """The records with the denominator rule and complementary suppression applied."""
     tables = _tables(records)
     report = _Protector(tables, min_cell_size).run()
@@ -433,12 +434,14 @@ def suppress_complementary(
         log.warning(
             "suppression_unresolved", cells=len(report.unresolved), first=report.unresolved[0]
         )
-    result: dict[str, list[FollowupRecord]] = {}
+    result: dict[str, Sequence[FollowupRecord]] = {}
     for name, rows in records.items():
         if name not in HIDDEN_FIGURES:
-            result[name] = list(rows)
+            result[name] = rows
             continue
-        updated = []
+        updated: list[FollowupRecord] | PackedRows[FollowupRecord] = (
+            PackedRows(rows.model) if isinstance(rows, PackedRows) else []
+        )
         for row, plain in zip(rows, tables[name], strict=True):
             hidden = tuple(plain.get("suppressed") or ())
             if hidden == tuple(getattr(row, "suppressed", ())):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from hub.followup._common import Context
-from hub.followup._state import _rows
+from hub.followup._state import PlacementRow, _rows
+from hub.matching import UnmatchedReport
 from hub.store import sync_runs
 from schemas.followup import DataQuality
 
@@ -34,10 +34,20 @@ _ENTITIES = ("organisation", "group", "class", "person", "membership", "enrollme
 _TARGETS = frozenset(target for links in _LINKS.values() for _field, target in links)
 
 
-def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) -> list[DataQuality]:
+def data_quality(
+    engine: sa.Engine,
+    tenant: str,
+    as_of: date,
+    placements: Iterable[PlacementRow],
+    unmatched_users: UnmatchedReport,
+    at: datetime | None = None,
+) -> list[DataQuality]:
     """One record per source of the tenant that published people or links or dead letters.
 
-    `at`: the moment the entities are read as of (the history), as the compiler reads them.
+    `placements` are the tenant's (`TenantState.placements`), `unmatched_users` what the
+    directory's matching left unlinked. `at`: the moment the entities are read as of (the
+    history), as the compiler reads them. The entities are read from the store again, so
+    the compiler calls this once the tenant's state and directory are gone.
     """
     # Links are checked as they stream past: every entity a link may point at comes before
     # the entities that link to it (`_ENTITIES`), so only the targets' keys are held.
@@ -54,7 +64,7 @@ def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) ->
                 unresolved[source] += 1
 
     for entity in _ENTITIES:
-        for source, payload in _rows(engine, ctx.tenant, entity, at):
+        for source, payload in _rows(engine, tenant, entity, at):
             sources.add(source)
             if entity in _TARGETS:
                 keys[(source, entity)].add(str(payload.get("key")))
@@ -62,7 +72,7 @@ def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) ->
                 people[source] += 1
                 invalid[source] += bool(payload.get("nin_invalid"))
             check(_links_of(source, entity, payload))
-    for row in ctx.state.placements:
+    for row in placements:
         check(
             [
                 (row.source, "organisation", row.unit_key),
@@ -70,15 +80,15 @@ def data_quality(ctx: Context, engine: sa.Engine, at: datetime | None = None) ->
             ]
         )
     unmatched: Counter[str] = Counter()
-    for unmatched_row in ctx.directory.unmatched.rows():
+    for unmatched_row in unmatched_users.rows():
         if unmatched_row["reason"] in _UNMATCHED:
             unmatched[str(unmatched_row["source"])] += int(unmatched_row["count"])  # type: ignore[call-overload]
-    dead = _dead_lettered(engine, ctx.tenant, sources | set(unmatched))
+    dead = _dead_lettered(engine, tenant, sources | set(unmatched))
     return [
         DataQuality(
-            tenant=ctx.tenant,
+            tenant=tenant,
             key=source,
-            as_of=ctx.as_of,
+            as_of=as_of,
             source_ref=source,
             people=people[source],
             invalid_identifiers=invalid[source],

@@ -19,8 +19,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from hub.followup._common import Context, add_months, share, suppress, valid_on
 from hub.followup._identity import staff_role
 from hub.followup._state import ResultRow, normalise_word
 from hub.followup.measures.devices import Fleet
+from hub.followup.snapshots import PackedRows
 from hub.policy import DigitalSkillsObjective
 from schemas.followup import (
     CompetenceByUnit,
@@ -139,7 +140,7 @@ def _cell_fields(
 
 def staff_competence(
     ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
-) -> tuple[list[StaffCompetence], list[CompetenceSummary], dict[CompetenceArea, AreaTotals]]:
+) -> tuple[PackedRows[StaffCompetence], list[CompetenceSummary], dict[CompetenceArea, AreaTotals]]:
     """Per staff member and area, the summary per unit × role × area, and the area totals.
 
     The totals hold every area of the policy, those no staff member counts in too.
@@ -173,8 +174,8 @@ def staff_competence(
                 requirements[(role_, rule.area)] = _Requirement(
                     rule.within_months, add_months(ctx.as_of, -rule.within_months)
                 )
-    people: list[StaffCompetence] = []
-    cells: dict[tuple[str, str, CompetenceArea], list[StaffCompetence]] = defaultdict(list)
+    people = PackedRows(StaffCompetence)
+    cells: dict[tuple[str, str, CompetenceArea], _Cell] = defaultdict(_Cell)
     for person in sorted(directory.people.values(), key=lambda p: p.key):
         role = staff_role(person.roles)
         if role is None or population_is_not_staff(person.roles):
@@ -200,16 +201,16 @@ def staff_competence(
                 within_requirement=within,
             )
             people.append(row)
-            cells[(unit or "", role, area)].append(row)
+            cells[(unit or "", role, area)].count(row)
     summary: list[CompetenceSummary] = []
     totals = {area: AreaTotals() for area in areas}
-    for (unit, role, area), rows in sorted(
+    for (unit, role, area), cell in sorted(
         cells.items(), key=lambda i: (i[0][0], i[0][1], i[0][2].value)
     ):
-        n_staff = len(rows)
-        n_completed = sum(1 for r in rows if r.completed)
-        required = rows[0].required
-        n_within = sum(1 for r in rows if r.within_requirement) if required else None
+        n_staff = len(cell.staff)
+        n_completed = len(cell.completed)
+        required = cell.required
+        n_within = len(cell.within) if required else None
         area_totals = totals[area]
         area_totals.staff += n_staff
         area_totals.completed += n_completed
@@ -221,7 +222,26 @@ def staff_competence(
     return people, summary, totals
 
 
-def competence_by_unit(ctx: Context, people: list[StaffCompetence]) -> list[CompetenceByUnit]:
+@dataclass
+class _Cell:
+    """The staff a competence cell counts: all, those who completed, those within the rule."""
+
+    staff: set[str] = field(default_factory=set)
+    completed: set[str] = field(default_factory=set)
+    within: set[str] = field(default_factory=set)
+    required: bool = False
+
+    def count(self, row: StaffCompetence) -> None:
+        """Count a staff member's row of the cell's area."""
+        self.staff.add(row.person_key)
+        if row.completed:
+            self.completed.add(row.person_key)
+        if row.within_requirement:
+            self.within.add(row.person_key)
+        self.required = self.required or row.required
+
+
+def competence_by_unit(ctx: Context, people: Iterable[StaffCompetence]) -> list[CompetenceByUnit]:
     """Per unit × area, all roles together, from the person rows of `staff_competence`.
 
     A staff member has one role and one unit, so each counts once in a unit's row, and the
@@ -229,16 +249,15 @@ def competence_by_unit(ctx: Context, people: list[StaffCompetence]) -> list[Comp
     requirement counts the staff of the roles the area is required of; its share is of all
     the unit's staff.
     """
-    cells: dict[tuple[str, CompetenceArea], list[StaffCompetence]] = defaultdict(list)
+    cells: dict[tuple[str, CompetenceArea], _Cell] = defaultdict(_Cell)
     for person in people:
-        cells[(person.unit_key or "", person.area)].append(person)
+        cells[(person.unit_key or "", person.area)].count(person)
     rows: list[CompetenceByUnit] = []
-    for (unit, area), members in sorted(cells.items(), key=lambda i: (i[0][0], i[0][1].value)):
-        n_staff = len({m.person_key for m in members})
-        n_completed = len({m.person_key for m in members if m.completed})
-        required = any(m.required for m in members)
-        within = {m.person_key for m in members if m.within_requirement}
-        n_within = len(within) if required else None
+    for (unit, area), cell in sorted(cells.items(), key=lambda i: (i[0][0], i[0][1].value)):
+        n_staff = len(cell.staff)
+        n_completed = len(cell.completed)
+        required = cell.required
+        n_within = len(cell.within) if required else None
         fields = _cell_fields(ctx, unit, area, required, (n_staff, n_completed, n_within))
         rows.append(CompetenceByUnit(key=f"{unit}|{area}", **fields))
     return rows
@@ -340,6 +359,8 @@ class _Scored(NamedTuple):
     score: float | None
     score_min: float | None
     score_max: float | None
+    #: The per-objective scores, kept only when there is no overall score (`_level` reads
+    #: them only then): most results carry both, and a pupil's are held until the end.
     objective_scores: tuple[tuple[str, float], ...]
 
     @classmethod
@@ -350,7 +371,7 @@ class _Scored(NamedTuple):
             result.score,
             result.score_min,
             result.score_max,
-            result.objective_scores,
+            result.objective_scores if result.score is None else (),
         )
 
 
@@ -375,7 +396,7 @@ def _level(result: _Scored, objective: str) -> float | None:
 
 def course_participation(
     ctx: Context, areas_of_course: dict[tuple[str, str], tuple[CompetenceArea, ...]]
-) -> tuple[list[CourseParticipation], CourseTotals]:
+) -> tuple[PackedRows[CourseParticipation], CourseTotals]:
     """Enrolled by role and completed, per class and per course; and competence-course totals."""
     state = ctx.state
     courses = {(c.source, c.key): c for c in state.courses}
@@ -399,7 +420,7 @@ def course_participation(
             completed[(result.source, result.class_key)].add(
                 _participant(ctx, result.source, result.person_key)
             )
-    rows: list[CourseParticipation] = []
+    rows = PackedRows(CourseParticipation)
     per_course: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
         lambda: {"students": set(), "teachers": set(), "others": set(), "completed": set()}
     )
@@ -450,8 +471,7 @@ def course_participation(
                 people["completed"],
             )
         )
-    rows.sort(key=lambda r: r.key)
-    return rows, totals
+    return rows.sorted_by_key(), totals
 
 
 def _participant(ctx: Context, source: str, person_key: str) -> str:

@@ -15,6 +15,7 @@ history (`report_history`: valid from on or before `at`, not yet ended at `at`);
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import sys
@@ -301,7 +302,13 @@ def normalise_word(value: str) -> str:
 def _day(value: Any) -> date | None:
     if not value:
         return None
-    return date.fromisoformat(str(value)[:10])
+    return _parsed_day(str(value)[:10])
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_day(text: str) -> date:
+    """A day, one object per distinct day: a tenant's rows share a few thousand of them."""
+    return date.fromisoformat(text)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -403,6 +410,21 @@ def _text(value: Any) -> Any:
     return sys.intern(value) if isinstance(value, str) else value
 
 
+def _texts(values: Iterable[Any]) -> tuple[Any, ...]:
+    """Repeated values as a tuple, kept once in memory with each value.
+
+    A person's roles and units and a device's unit hints: a tenant has a few thousand
+    distinct ones among its hundred thousand rows.
+    """
+    return _one_of(tuple(_text(v) for v in values))
+
+
+@functools.lru_cache(maxsize=16384)
+def _one_of(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The first tuple equal to `values` seen lately (`_texts`)."""
+    return values
+
+
 def _person(source: str, p: dict[str, Any]) -> PersonRow:
     external = list(p.get("external_ids") or ())
     if p.get("nin_hmac"):
@@ -413,8 +435,8 @@ def _person(source: str, p: dict[str, Any]) -> PersonRow:
         p.get("eppn"),
         p.get("username"),
         p.get("email"),
-        tuple(_text(r) for r in p.get("roles") or ()),
-        tuple(_text(u) for u in p.get("unit_keys") or ()),
+        _texts(p.get("roles") or ()),
+        _texts(p.get("unit_keys") or ()),
         _text(p.get("primary_unit_key")),
         p.get("grade"),
         tuple(external),
@@ -554,8 +576,8 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
                 _day(p.get("last_check_in_on")),
                 _instant(p.get("source_modified")),
                 bool(p.get("assigned_users")),
-                tuple(
-                    _text(str(hints[name]))
+                _texts(
+                    str(hints[name])
                     for name in ("site", "building", "org_unit_path", "location", "group", "room")
                     if hints.get(name)
                 ),

@@ -399,18 +399,20 @@ class _Builder:
                 continue
             record = "competence_summary"
             self.total(
-                "person rows = cell (staff)", [self.term(1, record, key, row, "staff")], len(listed)
+                "person rows = cell (staff)",
+                [self.term(1, record, key, row, "staff")],
+                sum(_person_rows(p) for p in listed),
             )
             self.total(
                 "person rows = cell (completed)",
                 [self.term(1, record, key, row, "completed")],
-                sum(1 for p in listed if _truthy(p.get("completed"))),
+                sum(_person_rows(p) for p in listed if _truthy(p.get("completed"))),
             )
             if _truthy(row.get("required")):
                 self.total(
                     "person rows = cell (within_requirement)",
                     [self.term(1, record, key, row, "within_requirement")],
-                    sum(1 for p in listed if _truthy(p.get("within_requirement"))),
+                    sum(_person_rows(p) for p in listed if _truthy(p.get("within_requirement"))),
                 )
         by_unit_role: dict[tuple[str, str], list[tuple[str, Row]]] = defaultdict(list)
         by_unit_area: dict[tuple[str, str], list[tuple[str, Row]]] = defaultdict(list)
@@ -616,6 +618,15 @@ class _Builder:
 
 
 _AREA_SHARE = re.compile(r"competence_(.+)_(completed|within)_share")
+
+
+#: A person row that stands for this many alike (`hub.followup.suppression` counts the
+#: person rows of a cell so); a row of an extract stands for one.
+PERSON_ROWS = "person_rows"
+
+
+def _person_rows(row: Row) -> int:
+    return int(row.get(PERSON_ROWS) or 1)
 
 
 def _truthy(value: Any) -> bool:

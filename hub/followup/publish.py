@@ -175,16 +175,15 @@ def _changes(
 ) -> Iterator[_Change]:
     """The snapshot's new and changed rows, then the deletes, without their `before`.
 
-    Counts the unchanged rows in `report`.
+    Counts the unchanged rows in `report`. Each row's entry is taken out of `known` as the
+    row is seen, so what is left of it at the end is the rows to delete.
     """
-    seen: set[tuple[str, str]] = set()
     for record, original in snapshot.every_row():
         name = state_name(RECORD_TYPES_BY_NAME[record])
         row = pseudonymised(original, pseudonym_key)
-        seen.add((name, row.key))
         text = row_json(row)
         digest = fingerprint(json.loads(text))
-        old = known.get((name, row.key))
+        old = known.pop((name, row.key), None)
         if old is not None and old == digest:
             report.unchanged += 1
             continue
@@ -203,7 +202,7 @@ def _changes(
             retired = _retired_topic(prefix, name)
             where = retired if retired in topics else ""
             yield _Change(name, key, Op.DELETED, digest, None, None, where)
-        elif (name, key) not in seen:
+        else:
             yield _Change(name, key, Op.DELETED, digest, None, None)
 
 

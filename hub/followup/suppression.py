@@ -29,7 +29,7 @@ promise the fewest possible cells, only that the audit finds none after it.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 import structlog
 
 from hub.followup.audit import (
+    PERSON_ROWS,
     ROW_SHARES,
     Audit,
     Cell,
@@ -106,25 +107,35 @@ class SuppressionReport:
 
 
 #: What the audit reads of a person row: its cell, and what it counts there.
-_PERSON_ROW_FIELDS = {"unit_key", "role", "area", "completed", "within_requirement"}
+_PERSON_ROW_FIELDS = ("unit_key", "role", "area", "completed", "within_requirement")
 
 
 def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[dict[str, Any]]]:
-    """The rows as plain values; person rows with only what the audit counts of them.
+    """The rows as plain values; person rows counted, alike ones as one row.
 
     Person rows are the largest record (every staff member in every area) and are never
-    hidden here, only counted per cell, so they are not copied whole.
+    hidden here, only counted per cell by what they say, so the rows of one cell that
+    say the same (completed or not, within the requirement or not) are one row that
+    stands for them all (`PERSON_ROWS`).
     """
-    return {
-        name: [
-            row.model_dump(mode="json", include=_PERSON_ROW_FIELDS)
-            if name == StaffCompetence.entity
-            else row.model_dump(mode="json")
-            for row in rows
-        ]
+    tables: dict[str, list[dict[str, Any]]] = {
+        name: [row.model_dump(mode="json") for row in rows]
         for name, rows in records.items()
-        if name in HIDDEN_FIGURES or name == StaffCompetence.entity
+        if name in HIDDEN_FIGURES
     }
+    if StaffCompetence.entity in records:
+        alike = Counter(_said(row) for row in records[StaffCompetence.entity])
+        tables[StaffCompetence.entity] = [
+            {**dict(zip(_PERSON_ROW_FIELDS, values, strict=True)), PERSON_ROWS: count}
+            for values, count in alike.items()
+        ]
+    return tables
+
+
+def _said(row: FollowupRecord) -> tuple[Any, ...]:
+    """What the audit counts of a person row, in `_PERSON_ROW_FIELDS`' order."""
+    said = row.model_dump(mode="json", include=set(_PERSON_ROW_FIELDS))
+    return tuple(said[name] for name in _PERSON_ROW_FIELDS)
 
 
 def _hide(row: dict[str, Any], names: Iterable[str]) -> bool:

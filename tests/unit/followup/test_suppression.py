@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hub.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from hub.followup import compile_snapshot
 from hub.followup.audit import (
+    PERSON_ROWS,
     Cell,
     FindingKind,
     audit_extract,
@@ -22,7 +23,7 @@ from hub.followup.audit import (
     read_extract_tables,
 )
 from hub.followup.extract import write_extract
-from hub.followup.suppression import suppress_complementary
+from hub.followup.suppression import _tables, suppress_complementary
 from tests.conftest import TEST_HMAC_KEY
 from tests.unit.followup import golden
 
@@ -343,3 +344,26 @@ def test_a_tenant_wide_total_does_not_hold_back_the_units_findings():
     assert report.rounds <= 2
     assert {"competence_summary": units} == report.rows  # one complement per unit
     assert audit_tables(tables, 5).ok
+
+
+def test_person_rows_counted_alike_tell_the_audit_what_each_person_row_does(
+    engine: sa.Engine,
+):
+    snapshot = compile_snapshot(
+        engine, golden.tenant_settings(), golden.AS_OF, pseudonym_key=KEY, complementary=False
+    )
+    summary = [r.model_dump(mode="json") for r in snapshot.rows("competence_summary")]
+    each = [r.model_dump(mode="json") for r in snapshot.rows("staff_competence")]
+    alike = _tables(snapshot.records)["staff_competence"]
+    assert len(alike) < len(each)
+    assert sum(row[PERSON_ROWS] for row in alike) == len(each)
+
+    def constraints(person_rows: list[dict]) -> list[tuple]:
+        audit = audit_tables({"competence_summary": summary, "staff_competence": person_rows}, 3)
+        return sorted(
+            (c.family, c.low, c.high, tuple((t.cell, t.coefficient, t.value) for t in c.terms))
+            for c in audit.constraints
+        )
+
+    assert constraints(alike) == constraints(each)
+    assert any(family.startswith("person rows") for family, *_ in constraints(alike))

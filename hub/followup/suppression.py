@@ -108,6 +108,7 @@ class SuppressionReport:
 
 #: What the audit reads of a person row: its cell, and what it counts there.
 _PERSON_ROW_FIELDS = ("unit_key", "role", "area", "completed", "within_requirement")
+_PERSON_ROW_INCLUDE: set[str] = set(_PERSON_ROW_FIELDS)  # model_dump wants a set; never changed
 
 
 def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[dict[str, Any]]]:
@@ -134,7 +135,7 @@ def _tables(records: Mapping[str, Sequence[FollowupRecord]]) -> dict[str, list[d
 
 def _said(row: FollowupRecord) -> tuple[Any, ...]:
     """What the audit counts of a person row, in `_PERSON_ROW_FIELDS`' order."""
-    said = row.model_dump(mode="json", include=set(_PERSON_ROW_FIELDS))
+    said = row.model_dump(mode="json", include=_PERSON_ROW_INCLUDE)
     return tuple(said[name] for name in _PERSON_ROW_FIELDS)
 
 

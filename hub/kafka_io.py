@@ -208,6 +208,7 @@ class Publisher:
                 bootstrap_timeout_ms=int(self.settings.connect_timeout_seconds * 1000),
                 enable_auto_commit=False,
                 request_timeout_ms=max(timeout_ms, 31_000),
+                **kafka_security.TOPIC_READER_FETCH,
             )
         except KafkaError as exc:
             raise PublishError(f"Kafka is not reachable: {type(exc).__name__}: {exc}") from exc

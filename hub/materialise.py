@@ -243,6 +243,7 @@ class Materialiser:
             enable_auto_commit=False,
             client_id="skolehub-compiler",
             max_poll_records=self.batch_size,
+            **kafka_security.TOPIC_READER_FETCH,
         )
         try:
             partitions = [

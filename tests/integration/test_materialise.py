@@ -164,3 +164,41 @@ def test_topic_pattern_skips_the_dead_letter_topic():
     assert pattern.match("hub.mdm.device.v2")
     assert not pattern.match("hub.dlq.v1")
     assert not pattern.match("other.identity.person.v2")
+
+
+def test_an_event_larger_than_the_fetch_limit_is_still_materialised(
+    kafka_bootstrap: str, tmp_path: Path
+):
+    """The materialiser's fetch limit (256 KiB a partition) does not stall on a larger event.
+
+    Kafka returns a record batch whole even when it is larger than the consumer's limits,
+    so a 400 KB entity between small ones is read, and so is everything after it.
+    """
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from hub.kafka_security import TOPIC_READER_FETCH
+    from schemas.envelope import Op, encode_change
+
+    large = 400 * 1024
+    assert large > TOPIC_READER_FETCH["max_partition_fetch_bytes"]
+    prefix = f"fetch{os.getpid()}"
+    topic = f"{prefix}.identity.person.v1"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=0)
+    notes = {"p1": "small", "p2": "x" * large, "p3": "small after the large one"}
+    for key, note in notes.items():
+        entity = {"source": {"system": "feide_ldap", "instance": "feide"}, "key": key, "note": note}
+        record_key = str(RecordKey("t1", "feide", "person", key))
+        value = encode_change(Op.CREATED, None, json.dumps(entity))
+        producer.send(topic, key=record_key.encode(), value=value).get(timeout=30)
+    producer.close()
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'report.db'}")
+    progress = Materialiser(engine, kafka_bootstrap, prefix, group="g").run(timeout=30)
+    assert (3, 0) == (progress.records, progress.skipped)
+    stored = {row[3]: json.loads(row[4])["note"] for row in materialised_rows(engine)}
+    assert notes == stored
+    engine.dispose()

@@ -344,8 +344,9 @@ def _audit_folder(folder: Path, as_json: bool) -> int:
     hidden = len(audit.bounds)
     if audit.ok:
         print(
-            f"{folder}: {len(audit.constraints):,} constraints over {hidden:,} hidden figures; "
-            f"no hidden cell can be worked out (minimum cell size {audit.min_cell_size})"
+            f"{folder}: {audit.relations_read:,} relations read, {len(audit.constraints):,} of "
+            f"them over {hidden:,} hidden figures; no hidden cell can be worked out "
+            f"(minimum cell size {audit.min_cell_size})"
         )
     else:
         print(

@@ -173,8 +173,13 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
     identified = (
         people.values() if state.directory_identifiers is None else state.directory_identifiers
     )
+    # A match names the held person's key, not the copy read with the identifiers: the
+    # links keep one string per person however many of them name it.
     matcher = Matcher(
-        (DirectoryPerson(p.key, p.eppn, p.username, p.email, p.external_ids) for p in identified),
+        (
+            DirectoryPerson(_held_key(people, p.key), p.eppn, p.username, p.email, p.external_ids)
+            for p in identified
+        ),
         policy.matching,
         pseudonym_key,
     )
@@ -211,6 +216,12 @@ def build_directory(state: TenantState, policy: Policy, pseudonym_key: bytes) ->
         else:
             matcher.note_unmatched(candidate, found, directory.unmatched)
     return directory
+
+
+def _held_key(people: Mapping[str, PersonRow], key: str) -> str:
+    """`key` as the directory's held person keeps it (the same string object), if held."""
+    person = people.get(key)
+    return key if person is None else person.key
 
 
 def holder_id(users: tuple[tuple[str, str], ...]) -> bytes:

@@ -23,7 +23,10 @@ reader with the extract folder, a spreadsheet and some patience would read it:
 Suppressed figures are unknown non-negative integers; bound propagation over the
 constraints tightens their intervals to a fixed point. A family of constraints that a fully
 published instance contradicts (say, classes that share students, so that a course is
-less than the sum of its classes) is not what the data are, and is dropped whole.
+less than the sum of its classes) is not what the data are, and is dropped whole. A fully
+published instance is checked as it is read and then let go: the audit keeps only the
+relations that hold a suppressed figure, so its memory follows what is hidden, not the
+size of the tenant (over 100,000 relations at 100,000 people, a few thousand hidden).
 
 A **finding** is a suppressed cell (a count of people: a unit's headcount or exam pupils,
 a competence cell's staff, a grade's pupils, a class's students) determined exactly or
@@ -246,7 +249,10 @@ class Audit:
 
     min_cell_size: int
     findings: list[Finding] = field(default_factory=list)
+    #: The relations that hold a suppressed figure (a fully published one is only checked).
     constraints: list[Constraint] = field(default_factory=list)
+    #: Every relation read, fully published ones included.
+    relations_read: int = 0
     bounds: dict[Cell, tuple[float, float]] = field(default_factory=dict)
     #: Families dropped because a fully published instance contradicts them.
     dropped: list[str] = field(default_factory=list)
@@ -272,20 +278,32 @@ def _number(value: Any) -> float | None:
 
 
 class _Builder:
-    """Collects constraints from published rows."""
+    """Collects the constraints on suppressed figures from published rows.
+
+    A constraint without a suppressed figure is checked as it is made and not kept: its
+    family is `broken` when it does not hold.
+    """
 
     def __init__(self, tables: Tables) -> None:
         self.rows: dict[str, list[tuple[str, Row]]] = {
             record: [(row_key(record, row), row) for row in rows] for record, rows in tables.items()
         }
         self.constraints: list[Constraint] = []
+        self.read = 0
+        self.broken: set[str] = set()
 
     def term(self, coefficient: float, record: str, key: str, row: Row, name: str) -> Term:
         return Term(coefficient, Cell(record, key, name), _number(row.get(name)))
 
     def add(self, family: str, terms: Sequence[Term], low: float, high: float) -> None:
-        if terms:
-            self.constraints.append(Constraint(family, tuple(terms), low, high))
+        if not terms:
+            return
+        self.read += 1
+        constraint = Constraint(family, tuple(terms), low, high)
+        if constraint.unknowns:
+            self.constraints.append(constraint)
+        elif not _consistent(constraint):
+            self.broken.add(family)
 
     def total(self, family: str, parts: Sequence[Term], whole: Term | float) -> None:
         """Σ parts = whole (a published number or a cell)."""
@@ -762,10 +780,11 @@ def _consistent(constraint: Constraint) -> bool:
 def audit_tables(tables: Tables, min_cell_size: int) -> Audit:
     """Audit published rows (record → rows as plain values) against `min_cell_size`."""
     result = Audit(min_cell_size)
-    constraints = _Builder(tables).build()
-    broken = sorted({c.family for c in constraints if not c.unknowns and not _consistent(c)})
-    result.dropped = broken
-    result.constraints = [c for c in constraints if c.family not in broken]
+    builder = _Builder(tables)
+    constraints = builder.build()
+    result.relations_read = builder.read
+    result.dropped = sorted(builder.broken)
+    result.constraints = [c for c in constraints if c.family not in builder.broken]
     bounds = _Bounds(result.constraints)
     bounds.propagate()
     result.bounds = {cell: (b[0], b[1]) for cell, b in bounds.bounds.items()}

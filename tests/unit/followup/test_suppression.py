@@ -170,6 +170,38 @@ def test_a_total_that_does_not_hold_in_the_data_is_not_used():
     assert [] == audit.findings
 
 
+def test_the_audit_keeps_only_the_relations_that_hold_a_hidden_figure():
+    """A fully published relation is checked and let go; one with a hidden figure is kept.
+
+    Course c is published whole and course d has one hidden class: only d's relations on
+    that class are kept, though c's were read (and c's broken total still drops its family).
+    """
+    rows = [
+        {"level": "course", "lms_source": "lms", "course_key": "c", "class_key": None,
+         "students": 12, "teachers": 2, "others": 0, "completed": 6, "completion_rate": 0.5},
+        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "a",
+         "students": 6, "teachers": 1, "others": 0, "completed": 3, "completion_rate": 0.5},
+        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "b",
+         "students": 7, "teachers": 1, "others": 0, "completed": 3, "completion_rate": 0.4286},
+        {"level": "course", "lms_source": "lms", "course_key": "d", "class_key": None,
+         "students": 9, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "e",
+         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
+        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "f",
+         "students": None, "teachers": 0, "others": 0, "completed": None,
+         "completion_rate": None},
+    ]  # fmt: skip
+    audit = audit_tables({"course_participation": rows}, 5)
+    hidden_class = "class|lms|f"
+    assert audit.constraints
+    assert all(
+        any(t.value is None and t.cell.key == hidden_class for t in c.terms)
+        for c in audit.constraints
+    )
+    assert audit.relations_read > len(audit.constraints)
+    assert ["course = Σ classes (students)"] == audit.dropped
+
+
 def test_an_xlsx_only_extract_is_audited_like_its_csv(engine: sa.Engine, tmp_path: Path):
     """Without CSV files the audit reads the workbooks and finds the same cells."""
     tenant = golden.tenant_settings()

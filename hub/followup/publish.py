@@ -124,14 +124,14 @@ def publish_snapshot(
     p = followup_published.c
     # Only the fingerprints are held; the payloads a change needs (its `before`) are read
     # a batch at a time, as the changes are sent.
+    known: _Known = {}
     with engine.connect() as conn:
         newest = conn.scalar(sa.select(sa.func.max(p.as_of)).where(p.tenant == snapshot.tenant))
-        known = {
-            (r.record, r.key): r.fingerprint
-            for r in conn.execute(
-                sa.select(p.record, p.key, p.fingerprint).where(p.tenant == snapshot.tenant)
-            )
-        }
+        rows = conn.execute(
+            sa.select(p.record, p.key, p.fingerprint).where(p.tenant == snapshot.tenant)
+        )
+        for r in rows:
+            known.setdefault(r.record, {})[r.key] = bytes.fromhex(r.fingerprint)
     if newest is not None and newest > snapshot.as_of:
         report.skipped = f"a newer snapshot ({newest.isoformat()}) is published"
         return report
@@ -166,10 +166,16 @@ def publish_snapshot(
     return report
 
 
+#: What was last published: state name → row key → the row's fingerprint (its 32 bytes).
+#: Kept per record and as bytes, not under a (record, key) tuple and as hex text: at
+#: 100,000 people that is 19 MiB instead of 40.
+_Known = dict[str, dict[str, bytes]]
+
+
 def _changes(
     settings: HubSettings,
     snapshot: Snapshot,
-    known: dict[tuple[str, str], str],
+    known: _Known,
     report: PublishReport,
     pseudonym_key: bytes,
 ) -> Iterator[_Change]:
@@ -183,8 +189,8 @@ def _changes(
         row = pseudonymised(original, pseudonym_key)
         text = row_json(row)
         digest = fingerprint(json.loads(text))
-        old = known.pop((name, row.key), None)
-        if old is not None and old == digest:
+        old = known.get(name, {}).pop(row.key, None)
+        if old is not None and old.hex() == digest:
             report.unchanged += 1
             continue
         op = Op.CREATED if old is None else Op.UPDATED
@@ -193,17 +199,15 @@ def _changes(
     prefix = settings.kafka.topic_prefix
     topics = (
         existing_topics(settings.bootstrap, settings.kafka.security)
-        if any(n not in current for n, _ in known)
+        if any(name not in current and rows for name, rows in known.items())
         else set()
     )
-    for (name, key), digest in sorted(known.items()):
-        if name not in current:
-            # A retired topic an operator already deleted needs no tombstone ("" sends none).
-            retired = _retired_topic(prefix, name)
-            where = retired if retired in topics else ""
-            yield _Change(name, key, Op.DELETED, digest, None, None, where)
-        else:
-            yield _Change(name, key, Op.DELETED, digest, None, None)
+    for name in sorted(known):
+        # A retired topic an operator already deleted needs no tombstone ("" sends none).
+        retired = _retired_topic(prefix, name)
+        where = None if name in current else retired if retired in topics else ""
+        for key, old in sorted(known[name].items()):
+            yield _Change(name, key, Op.DELETED, old.hex(), None, None, where)
 
 
 def _batches(changes: Iterator[_Change], size: int) -> Iterator[list[_Change]]:

@@ -139,7 +139,7 @@ def compile_snapshot(
         end_of_day(as_of),
     )
     # The tenant's state, directory and fleet are gone here, so the suppression's copy
-    # of the rows and its audit reuse their memory (the compile's peak at 100,000 people).
+    # of the rows and its audit reuse their memory.
     records = compiled.records
     policy = tenant.policy
     extra = 0

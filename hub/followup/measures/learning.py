@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -271,30 +271,27 @@ def population_is_not_staff(roles: tuple[str, ...]) -> bool:
 def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], SkillsTotals]:
     """Per unit × grade × objective: pupils, assessed and meeting; and the tenant totals."""
     directory = ctx.directory
-    #: pupil → full objective id → the latest result carrying it
-    latest: dict[str, dict[str, _Scored]] = defaultdict(dict)
+    #: pupil → their latest results, each with the full objective ids it is latest for
+    #: (most pupils have one result, so most hold one entry).
+    latest: dict[str, tuple[_Scored, ...]] = {}
+    #: Objective id tuples kept once: a tenant's results carry a few distinct sets.
+    id_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
     for result in ctx.state.results:
         if not _counts_by(ctx, result):
             continue
         pupil = directory.person(result.source, result.person_key)
         if pupil is None or pupil not in fleet.pupils:
             continue
-        mine = latest[pupil]
-        scored: _Scored | None = None
-        for objective in {*result.objectives, *(o for o, _ in result.objective_scores)}:
-            known = mine.get(objective)
-            if known is None or (result.on or date.min, result.key) > (
-                known.on or date.min,
-                known.key,
-            ):
-                scored = scored or _Scored.of(result)
-                mine[objective] = scored
+        ids = tuple(sorted({*result.objectives, *(o for o, _ in result.objective_scores)}))
+        scored = _Scored.of(result, id_sets.setdefault(ids, ids))
+        latest[pupil] = _taking(latest.get(pupil, ()), scored)
     objectives: list[DigitalSkillsObjective] = list(ctx.policy.digital_skills)
     if not objectives:
         seen = {
             (fleet.pupils[pupil][1], objective)
             for pupil, found in latest.items()
-            for objective in found
+            for scored in found
+            for objective in scored.objectives
             if fleet.pupils[pupil][1] is not None
         }
         objectives = [
@@ -311,7 +308,7 @@ def digital_skills(ctx: Context, fleet: Fleet) -> tuple[list[DigitalSkills], Ski
         for unit, pupils in sorted(grade_units.get(spec.grade, {}).items()):
             assessed = meeting = 0
             for pupil in pupils:
-                found = _result_for(latest.get(pupil, {}), spec.objective)
+                found = _result_for(latest.get(pupil, ()), spec.objective)
                 if found is None:
                     continue
                 assessed += 1
@@ -352,46 +349,82 @@ def _covers(full_id: str, objective: str) -> bool:
 
 
 class _Scored(NamedTuple):
-    """What digital skills keeps of a pupil's latest result: when, and its scores."""
+    """What digital skills keeps of a pupil's result: when, its levels, its objectives."""
 
     on: date | None
     key: str
-    score: float | None
-    score_min: float | None
-    score_max: float | None
-    #: The per-objective scores, kept only when there is no overall score (`_level` reads
-    #: them only then): most results carry both, and a pupil's are held until the end.
-    objective_scores: tuple[tuple[str, float], ...]
+    #: Its overall score's level (`_level`), None without a range; unused when `by_objective`
+    #: is set.
+    level: float | None
+    #: Without an overall score, each per-objective score's level (None without a range):
+    #: the only case in which they are read.
+    by_objective: tuple[tuple[str, float | None], ...] | None
+    #: The full objective ids it is the pupil's latest result for.
+    objectives: tuple[str, ...]
 
     @classmethod
-    def of(cls, result: ResultRow) -> _Scored:
-        return cls(
-            result.on,
-            result.key,
-            result.score,
-            result.score_min,
-            result.score_max,
-            result.objective_scores if result.score is None else (),
-        )
+    def of(cls, result: ResultRow, objectives: tuple[str, ...]) -> _Scored:
+        if result.score is not None:
+            return cls(
+                result.on, result.key, _share_of_range(result, result.score), None, objectives
+            )
+        by_objective = tuple((o, _share_of_range(result, s)) for o, s in result.objective_scores)
+        return cls(result.on, result.key, None, by_objective, objectives)
+
+    @property
+    def when(self) -> tuple[date, str]:
+        """What orders a pupil's results: the day (none first), then the key."""
+        return self.on or date.min, self.key
 
 
-def _result_for(results: Mapping[str, _Scored], objective: str) -> _Scored | None:
-    found = [r for full_id, r in results.items() if _covers(full_id, objective)]
-    return max(found, key=lambda r: (r.on or date.min, r.key)) if found else None
+def _taking(known: tuple[_Scored, ...], new: _Scored) -> tuple[_Scored, ...]:
+    """A pupil's latest results after `new`, which takes each of its objectives it is later for.
+
+    Each objective is held by one result at most: `new` takes it from an earlier one (which
+    keeps the rest, or goes), and leaves it to a later one (or the same).
+    """
+    mine = set(new.objectives)
+    left_to_others: set[str] = set()
+    kept: list[_Scored] = []
+    for scored in known:
+        shared = mine.intersection(scored.objectives)
+        if not shared:
+            kept.append(scored)
+        elif new.when > scored.when:
+            rest = tuple(o for o in scored.objectives if o not in shared)
+            if rest:
+                kept.append(scored._replace(objectives=rest))
+        else:
+            kept.append(scored)
+            left_to_others |= shared
+    taken = tuple(o for o in new.objectives if o not in left_to_others)
+    if taken:
+        kept.append(new if len(taken) == len(new.objectives) else new._replace(objectives=taken))
+    return tuple(kept)
 
 
-def _level(result: _Scored, objective: str) -> float | None:
-    """The result's score as a share of its line item's range, if it can be known."""
+def _result_for(results: Iterable[_Scored], objective: str) -> _Scored | None:
+    found = [r for r in results if any(_covers(o, objective) for o in r.objectives)]
+    return max(found, key=lambda r: r.when) if found else None
+
+
+def _share_of_range(result: ResultRow, score: float) -> float | None:
+    """`score` as a share of the result's line item's range, if it has one."""
     low = result.score_min or 0.0
     high = result.score_max
     if high is None or high <= low:
         return None
-    score = result.score
-    if score is None:
-        score = next((s for o, s in result.objective_scores if _covers(o, objective)), None)
-    if score is None:
-        return None
     return (score - low) / (high - low)
+
+
+def _level(result: _Scored, objective: str) -> float | None:
+    """The result's score as a share of its line item's range, if it can be known.
+
+    Its overall score's; without one, its first per-objective score for `objective`.
+    """
+    if result.by_objective is None:
+        return result.level
+    return next((level for o, level in result.by_objective if _covers(o, objective)), None)
 
 
 def course_participation(

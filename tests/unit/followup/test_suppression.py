@@ -148,22 +148,29 @@ def test_complements_are_the_smallest_siblings_and_cost_three_rows(engine: sa.En
     } <= hidden
 
 
+def course_row(
+    course: str,
+    cls: str | None,
+    students: int | None,
+    teachers: int | None = 1,
+    completed: int | None = 0,
+    rate: float | None = 0.0,
+) -> dict[str, object]:
+    """A `course_participation` row as an extract has it (a course's when `cls` is None)."""
+    return {
+        "level": "course" if cls is None else "class", "lms_source": "lms",
+        "course_key": course, "class_key": cls, "students": students, "teachers": teachers,
+        "others": None if teachers is None else 0, "completed": completed,
+        "completion_rate": rate,
+    }  # fmt: skip
+
+
 def test_a_total_that_does_not_hold_in_the_data_is_not_used():
     """Classes sharing students make a course less than their sum: that family is dropped."""
     rows = [
-        {"level": "course", "lms_source": "lms", "course_key": "c", "class_key": None,
-         "students": 9, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "a",
-         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "b",
-         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "course", "lms_source": "lms", "course_key": "d", "class_key": None,
-         "students": 8, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "e",
-         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "f",
-         "students": None, "teachers": None, "others": None, "completed": None,
-         "completion_rate": None},
+        course_row("c", None, 9), course_row("c", "a", 6), course_row("c", "b", 6),
+        course_row("d", None, 8), course_row("d", "e", 6),
+        course_row("d", "f", None, None, None, None),
     ]  # fmt: skip
     audit = audit_tables({"course_participation": rows}, 5)
     assert ["course = Σ classes (students)", "course = Σ classes (teachers)"] == audit.dropped
@@ -177,19 +184,10 @@ def test_the_audit_keeps_only_the_relations_that_hold_a_hidden_figure():
     that class are kept, though c's were read (and c's broken total still drops its family).
     """
     rows = [
-        {"level": "course", "lms_source": "lms", "course_key": "c", "class_key": None,
-         "students": 12, "teachers": 2, "others": 0, "completed": 6, "completion_rate": 0.5},
-        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "a",
-         "students": 6, "teachers": 1, "others": 0, "completed": 3, "completion_rate": 0.5},
-        {"level": "class", "lms_source": "lms", "course_key": "c", "class_key": "b",
-         "students": 7, "teachers": 1, "others": 0, "completed": 3, "completion_rate": 0.4286},
-        {"level": "course", "lms_source": "lms", "course_key": "d", "class_key": None,
-         "students": 9, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "e",
-         "students": 6, "teachers": 1, "others": 0, "completed": 0, "completion_rate": 0.0},
-        {"level": "class", "lms_source": "lms", "course_key": "d", "class_key": "f",
-         "students": None, "teachers": 0, "others": 0, "completed": None,
-         "completion_rate": None},
+        course_row("c", None, 12, 2, 6, 0.5), course_row("c", "a", 6, 1, 3, 0.5),
+        course_row("c", "b", 7, 1, 3, 0.4286),
+        course_row("d", None, 9), course_row("d", "e", 6),
+        course_row("d", "f", None, 0, None, None),
     ]  # fmt: skip
     audit = audit_tables({"course_participation": rows}, 5)
     hidden_class = "class|lms|f"

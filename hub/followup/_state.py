@@ -526,20 +526,17 @@ def load_state(engine: sa.Engine, tenant: str, at: datetime | None = None) -> Te
             if source in directory
         ]
     )
-    # A placement names a directory person: it keeps the held person's key, not a copy.
-    held = {person.key: person.key for person in people_of(state.people, directory)}
     for source, p in _rows(engine, tenant, "placement", at):
         state.placements.append(
             PlacementRow(
                 source,
-                held.get(p["person_key"], p["person_key"]),
+                p["person_key"],
                 _text(p["unit_key"]),
                 _text(p.get("school_type") or ""),
                 _day(p.get("start_date")),
                 _day(p.get("end_date")),
             )
         )
-    del held
     for source, p in _rows(engine, tenant, "course", at):
         words = {
             normalise_word(w)
